@@ -1,0 +1,3 @@
+from gnneval.cli import main
+
+raise SystemExit(main())

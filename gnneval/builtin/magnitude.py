@@ -1,0 +1,59 @@
+"""Unstructured magnitude pruning: zero the weights of smallest |w|, exactly.
+
+``scope="layer"`` (default) prunes each weight matrix to the target sparsity;
+``scope="global"`` ranks all prunable weights together.  The number of zeroed
+weights is ``round(sparsity * n)`` exactly (ties broken by position), and the
+masks are returned so the pipeline can keep them fixed.
+"""
+
+from __future__ import annotations
+
+from gnneval.accounting import prunable_weights
+from gnneval.errors import UsageError
+from gnneval.plugin import PruneContext, PruneOutcome, Pruner, hookimpl
+
+
+def smallest_k_mask(scores, k: int):
+    """Boolean mask (same shape as ``scores``) that is False at exactly the ``k`` smallest entries."""
+    import torch
+
+    flat = scores.flatten()
+    mask = torch.ones_like(flat, dtype=torch.bool)
+    if k > 0:
+        order = torch.argsort(flat, stable=True)
+        mask[order[:k]] = False
+    return mask.view_as(scores)
+
+
+class MagnitudePruner(Pruner):
+    structured = False
+
+    def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
+        import torch
+
+        scope = self.options.get("scope", "layer")
+        if scope not in ("layer", "global"):
+            raise UsageError(f"magnitude pruner: unknown scope '{scope}'; use 'layer' or 'global'")
+        weights = prunable_weights(model)
+        masks = {}
+        with torch.no_grad():
+            if scope == "global":
+                flat = torch.cat([p.detach().abs().flatten() for _, p in weights])
+                k = int(round(sparsity * flat.numel()))
+                keep = smallest_k_mask(flat, k)
+                offset = 0
+                for name, p in weights:
+                    masks[name] = keep[offset:offset + p.numel()].view_as(p).clone()
+                    offset += p.numel()
+            else:
+                for name, p in weights:
+                    masks[name] = smallest_k_mask(p.detach().abs(), int(round(sparsity * p.numel())))
+            for name, p in weights:
+                p.mul_(masks[name])
+        return PruneOutcome(model=model, masks=masks, details={"scope": scope})
+
+
+@hookimpl
+def gnneval_register_pruners(register):
+    register.add_pruner("magnitude", MagnitudePruner,
+                        description="unstructured: zero the smallest |w| (masks; per layer or global)")

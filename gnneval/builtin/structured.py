@@ -1,0 +1,346 @@
+"""Structured channel pruning that physically shrinks the model.
+
+For each hidden channel group (the output channels of one layer, consumed by the
+next), the pruner scores channels, keeps the best ``round((1 - sparsity) * C)``
+(at least one), and removes the others from every tensor that produces them
+(weight rows, biases, BatchNorm statistics) and every tensor that consumes them
+(weight columns).  The pruned model has fewer parameters and FLOPs, and runs.
+
+Understood layers: torch ``nn.Linear``, torch_geometric ``Linear``, ``GCNConv``,
+``SAGEConv`` (mean/sum/max aggregation, no ``project``), ``GraphConv``, and
+``BatchNorm`` between them, in a chain as in torch_geometric's ``GCN``,
+``GraphSAGE`` and ``GraphConv`` models.  Anything else with parameters is
+refused by name.  After surgery the pruner checks, on the dataset, that the
+shrunk model gives the same outputs as the original with the same channels
+zeroed; a model with connections it does not understand fails that check with a
+message naming the layer, never a silently wrong model.
+
+:class:`ChannelPruner` is public: subclass it and override
+:meth:`ChannelPruner.score_channels` for a new channel criterion (the
+``random-channels`` plugin in ``plugins/`` does).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from gnneval.errors import UnsupportedModelError, UsageError
+from gnneval.plugin import PruneContext, PruneOutcome, Pruner, hookimpl
+
+CHECK_TOLERANCE = 1e-4
+
+
+@dataclass
+class Slot:
+    owner: Any  #: the module holding the tensor
+    attr: str  #: parameter or buffer name on ``owner``
+    dim: int  #: the channel dimension
+
+
+@dataclass
+class Unit:
+    """A layer the pruner knows how to shrink."""
+
+    name: str
+    module: Any
+    role: str  #: "producer" (conv / linear) or "norm"
+    out_slots: list[Slot] = field(default_factory=list)
+    in_slots: list[Slot] = field(default_factory=list)
+
+    @property
+    def out_channels(self) -> int:
+        s = self.out_slots[0]
+        return int(getattr(s.owner, s.attr).shape[s.dim])
+
+    @property
+    def in_channels(self) -> int:
+        if self.role == "norm":
+            return self.out_channels
+        s = self.in_slots[0]
+        return int(getattr(s.owner, s.attr).shape[s.dim])
+
+
+def _is_linear(mod) -> bool:
+    import torch
+    from torch_geometric.nn.dense.linear import Linear as PygLinear
+
+    return isinstance(mod, (torch.nn.Linear, PygLinear))
+
+
+def _linear_slots(lin) -> tuple[list[Slot], list[Slot]]:
+    out = [Slot(lin, "weight", 0)]
+    if getattr(lin, "bias", None) is not None:
+        out.append(Slot(lin, "bias", 0))
+    return out, [Slot(lin, "weight", 1)]
+
+
+def describe(name: str, mod) -> Unit | None | str:
+    """A :class:`Unit` for a layer the pruner understands, None for a layer it
+    does not need to touch, or a string saying why it cannot be shrunk."""
+    import torch
+    from torch_geometric.nn import GCNConv, GraphConv, MessagePassing, SAGEConv
+    from torch_geometric.nn.norm import BatchNorm as PygBatchNorm
+
+    if _is_linear(mod):
+        o, i = _linear_slots(mod)
+        return Unit(name, mod, "producer", o, i)
+    if isinstance(mod, GCNConv):
+        o, i = _linear_slots(mod.lin)
+        if mod.bias is not None:
+            o.append(Slot(mod, "bias", 0))
+        return Unit(name, mod, "producer", o, i)
+    if isinstance(mod, SAGEConv):
+        if getattr(mod, "project", False) or not _is_linear(mod.lin_l):
+            return "SAGEConv with project=True or a non-linear aggregator is not supported"
+        o, i = _linear_slots(mod.lin_l)
+        if getattr(mod, "root_weight", False):
+            o2, i2 = _linear_slots(mod.lin_r)
+            o, i = o + o2, i + i2
+        return Unit(name, mod, "producer", o, i)
+    if isinstance(mod, GraphConv):
+        o, i = _linear_slots(mod.lin_rel)
+        o2, i2 = _linear_slots(mod.lin_root)
+        return Unit(name, mod, "producer", o + o2, i + i2)
+    bn = mod.module if isinstance(mod, PygBatchNorm) else mod
+    if isinstance(bn, torch.nn.BatchNorm1d):
+        slots = [Slot(bn, a, 0) for a in ("weight", "bias", "running_mean", "running_var")
+                 if getattr(bn, a, None) is not None]
+        return Unit(name, mod, "norm", slots, [])
+    if isinstance(mod, MessagePassing):
+        return f"{type(mod).__name__} is not a layer the structured pruner can shrink yet"
+    if any(True for _ in mod.parameters(recurse=False)):
+        return f"{type(mod).__name__} has parameters the structured pruner does not understand"
+    return None
+
+
+def find_units(model) -> list[Unit]:
+    """Layers of ``model`` the pruner understands, outermost first; raises on any it cannot handle."""
+    units: list[Unit] = []
+    claimed: list[str] = []
+    for name, mod in model.named_modules():
+        if any(name.startswith(c + ".") for c in claimed):
+            continue
+        d = describe(name, mod)
+        if isinstance(d, str):
+            raise UnsupportedModelError(f"structured pruning cannot shrink layer '{name or type(model).__name__}': {d}")
+        if d is not None:
+            units.append(d)
+            claimed.append(name)
+    return units
+
+
+def call_order(model, units: list[Unit], inputs) -> list[Unit]:
+    """Units in the order the forward pass calls them; each must run exactly once."""
+    import torch
+
+    order: list[str] = []
+    by_module = {id(u.module): u for u in units}
+    handles = [u.module.register_forward_hook(lambda m, i, o: order.append(by_module[id(m)].name)) for u in units]
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(*inputs)
+    finally:
+        for h in handles:
+            h.remove()
+    seen = set()
+    for name in order:
+        if name in seen:
+            raise UnsupportedModelError(
+                f"structured pruning cannot shrink layer '{name}': it runs more than once per forward pass "
+                "(shared weights)"
+            )
+        seen.add(name)
+    by_name = {u.name: u for u in units}
+    return [by_name[n] for n in order]
+
+
+@dataclass
+class ChannelGroup:
+    """Hidden channels produced by ``producer``, normalised by ``norms``, consumed by ``consumer``."""
+
+    producer: Unit
+    norms: list[Unit]
+    consumer: Unit
+
+    @property
+    def channels(self) -> int:
+        return self.producer.out_channels
+
+
+def channel_groups(ordered: list[Unit]) -> list[ChannelGroup]:
+    groups: list[ChannelGroup] = []
+    producer: Unit | None = None
+    norms: list[Unit] = []
+    for u in ordered:
+        if u.role == "norm":
+            if producer is None:
+                raise UnsupportedModelError(f"structured pruning cannot shrink layer '{u.name}': a normalisation "
+                                            "layer before the first linear layer is not supported")
+            if u.out_channels != producer.out_channels:
+                raise UnsupportedModelError(
+                    f"structured pruning cannot shrink layer '{u.name}': it has {u.out_channels} channels but "
+                    f"follows '{producer.name}' with {producer.out_channels}")
+            norms.append(u)
+            continue
+        if producer is not None:
+            if u.in_channels != producer.out_channels:
+                raise UnsupportedModelError(
+                    f"structured pruning cannot shrink layer '{u.name}': it takes {u.in_channels} channels but "
+                    f"'{producer.name}' before it produces {producer.out_channels} (a skip connection or "
+                    "concatenation the pruner does not understand?)")
+            groups.append(ChannelGroup(producer, norms, u))
+        producer, norms = u, []
+    return groups
+
+
+def _select(slot: Slot, keep) -> None:
+    import torch
+
+    t = getattr(slot.owner, slot.attr)
+    new = t.detach().index_select(slot.dim, keep.to(t.device)).clone()
+    if isinstance(t, torch.nn.Parameter):
+        setattr(slot.owner, slot.attr, torch.nn.Parameter(new, requires_grad=t.requires_grad))
+    else:
+        slot.owner._buffers[slot.attr] = new
+
+
+def _zero(slot: Slot, drop) -> None:
+    import torch
+
+    t = getattr(slot.owner, slot.attr)
+    with torch.no_grad():
+        t.index_fill_(slot.dim, drop.to(t.device), 0.0)
+
+
+def _sync_attributes(unit: Unit) -> None:
+    """Update the channel counts modules store (``in_channels``, ``out_features``...)."""
+    import torch
+
+    for mod in unit.module.modules():
+        if _is_linear(mod):
+            out_f, in_f = mod.weight.shape
+            if isinstance(mod, torch.nn.Linear):
+                mod.in_features, mod.out_features = int(in_f), int(out_f)
+            else:
+                mod.in_channels, mod.out_channels = int(in_f), int(out_f)
+        elif isinstance(mod, torch.nn.BatchNorm1d):
+            mod.num_features = int(mod.running_mean.shape[0]) if mod.running_mean is not None else int(mod.weight.shape[0])
+    mod = unit.module
+    if unit.role == "norm" and hasattr(mod, "in_channels"):
+        mod.in_channels = unit.out_channels
+    if unit.role == "producer" and hasattr(mod, "out_channels") and not _is_linear(mod):
+        mod.out_channels = unit.out_channels
+        cur = getattr(mod, "in_channels", None)
+        mod.in_channels = (unit.in_channels, unit.in_channels) if isinstance(cur, tuple) else unit.in_channels
+
+
+class ChannelPruner(Pruner):
+    """Base class of channel pruners: subclasses choose *which* channels by :meth:`score_channels`."""
+
+    structured = True
+
+    def score_channels(self, group: ChannelGroup, index: int, ctx: PruneContext):
+        """Return a 1-D tensor of ``group.channels`` scores; the highest are kept."""
+        raise NotImplementedError
+
+    def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
+        import torch
+
+        from gnneval.forward import model_inputs
+
+        inputs = model_inputs(ctx.graph)
+        ordered = call_order(model, find_units(model), inputs)
+        groups = channel_groups(ordered)
+        if not groups:
+            raise UnsupportedModelError("structured pruning found no hidden channels to remove in this model "
+                                        "(it needs at least two linear or message-passing layers in a chain)")
+        plan = []
+        for gi, group in enumerate(groups):
+            c = group.channels
+            n_keep = max(1, int(round((1.0 - sparsity) * c)))
+            scores = torch.as_tensor(self.score_channels(group, gi, ctx), dtype=torch.float64).flatten()
+            if scores.numel() != c:
+                raise UsageError(f"pruner '{self.name}': score_channels returned {scores.numel()} scores for "
+                                 f"{c} channels of layer '{group.producer.name}'")
+            order = torch.argsort(-scores, stable=True)
+            keep = torch.sort(order[:n_keep]).values
+            drop = torch.sort(order[n_keep:]).values
+            plan.append((group, keep, drop))
+
+        # Reference: the same channels zeroed in an untouched copy.
+        reference = copy.deepcopy(model)
+        ref_units = {n: m for n, m in reference.named_modules()}
+        for group, _keep, drop in plan:
+            for unit in [group.producer, *group.norms]:
+                twin = describe(unit.name, ref_units[unit.name])
+                for slot in twin.out_slots:
+                    if unit.role == "producer" or slot.attr in ("weight", "bias"):
+                        _zero(slot, drop)
+
+        # Surgery.
+        details: dict[str, Any] = {"criterion": getattr(self, "criterion", type(self).__name__), "channels": {}}
+        for group, keep, _drop in plan:
+            before = group.channels
+            for unit in [group.producer, *group.norms]:
+                for slot in unit.out_slots:
+                    _select(slot, keep)
+            for slot in group.consumer.in_slots:
+                _select(slot, keep)
+            for unit in [group.producer, *group.norms, group.consumer]:
+                _sync_attributes(unit)
+            details["channels"][group.producer.name] = f"{before}->{len(keep)}"
+        widths = {len(keep) for _g, keep, _d in plan}
+        if hasattr(model, "hidden_channels") and len(widths) == 1:
+            model.hidden_channels = widths.pop()
+
+        # Check: removal must equal zeroing.
+        model.eval()
+        reference.eval()
+        try:
+            with torch.no_grad():
+                got = model(*inputs)
+                want = reference(*inputs)
+        except RuntimeError as exc:
+            raise UnsupportedModelError(
+                f"structured pruning broke the model at layer '{plan[0][0].producer.name}' or after it: "
+                f"{str(exc).splitlines()[0]} (the model has connections the pruner does not understand)") from None
+        diff = float((got - want).abs().max()) if got.shape == want.shape else float("inf")
+        scale = float(want.abs().max()) or 1.0
+        details["check_max_abs_diff"] = diff
+        if not diff <= CHECK_TOLERANCE * max(1.0, scale):
+            raise UnsupportedModelError(
+                f"structured pruning of layer '{plan[0][0].producer.name}' changed the outputs beyond zeroing the "
+                f"same channels (max difference {diff:.3g}); the model has connections the pruner does not "
+                "understand, so no pruned model is returned")
+        return PruneOutcome(model=model, masks={}, details=details)
+
+
+class StructuredPruner(ChannelPruner):
+    """Channels ranked by the norm of the weights that produce them (``criterion``: l1 or l2)."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.criterion = options.get("criterion", "l1")
+        if self.criterion not in ("l1", "l2"):
+            raise UsageError(f"structured pruner: unknown criterion '{self.criterion}'; use 'l1' or 'l2'")
+
+    def score_channels(self, group: ChannelGroup, index: int, ctx: PruneContext):
+        import torch
+
+        total = torch.zeros(group.channels, dtype=torch.float64)
+        for slot in group.producer.out_slots:
+            w = getattr(slot.owner, slot.attr).detach().double()
+            if w.dim() < 2:
+                continue
+            w = w.movedim(slot.dim, 0).reshape(group.channels, -1)
+            total += w.abs().sum(1) if self.criterion == "l1" else w.pow(2).sum(1)
+        return total.sqrt() if self.criterion == "l2" else total
+
+
+@hookimpl
+def gnneval_register_pruners(register):
+    register.add_pruner("structured", StructuredPruner,
+                        description="removes whole hidden channels (L1 norm) and shrinks the layers")

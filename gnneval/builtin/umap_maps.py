@@ -1,0 +1,125 @@
+"""UMAP maps of the last hidden layer, dense model beside every variant, on aligned axes.
+
+The dense model's embedding is laid out first (seeded).  Each variant's layout
+starts from the dense layout (``init``) and is then aligned to it by an
+orthogonal Procrustes fit (rotation, reflection, uniform scale and shift), so
+the same node sits in the same region across panels unless pruning really
+moved it.  Nodes whose prediction flipped against the dense model are ringed
+in black.  Graphs above ``max_points`` nodes are plotted on a seeded sample.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from gnneval.palette import class_colours
+from gnneval.plugin import VisualContext, Visualiser, hookimpl
+
+
+def procrustes_align(y: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Map ``y`` onto ``target`` by rotation/reflection, uniform scale and translation."""
+    from scipy.linalg import orthogonal_procrustes
+
+    mu_y, mu_t = y.mean(0), target.mean(0)
+    yc, tc = y - mu_y, target - mu_t
+    r, s = orthogonal_procrustes(yc, tc)
+    scale = s / max(float((yc**2).sum()), 1e-12)
+    return yc @ r * scale + mu_t
+
+
+def hidden_layer(embeddings: dict[str, np.ndarray]) -> str:
+    """The last hidden message-passing layer (the one before the output layer)."""
+    names = list(embeddings)
+    return names[-2] if len(names) >= 2 else names[-1]
+
+
+class UmapMaps(Visualiser):
+    def __init__(self, max_points: int = 5000, n_neighbors: int = 15, min_dist: float = 0.1, n_epochs: int = 200):
+        self.params = {"n_neighbors": n_neighbors, "min_dist": min_dist, "n_epochs": n_epochs}
+        self.max_points = max_points
+
+    def _fit(self, x: np.ndarray, seed: int, init="spectral") -> np.ndarray:
+        import warnings
+
+        import umap
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # n_jobs is 1 with random_state set; umap says so
+            reducer = umap.UMAP(random_state=seed, init=init, **self.params)
+            return reducer.fit_transform(x)
+
+    def draw(self, ctx: VisualContext) -> list[Path]:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib.lines import Line2D
+
+        run = ctx.run
+        dense = run.dense
+        if dense.outputs is None or not dense.outputs.embeddings:
+            return []
+        layer = hidden_layer(dense.outputs.embeddings)
+        n = run.graph.num_nodes
+        rng = np.random.default_rng(ctx.seed)
+        idx = np.sort(rng.choice(n, self.max_points, replace=False)) if n > self.max_points else np.arange(n)
+        y = run.graph.y[idx]
+        colours = class_colours(run.graph.num_classes)
+        base = self._fit(dense.outputs.embeddings[layer][idx], ctx.seed)
+        pruners = run.pruners
+        sparsities = sorted({v.sparsity for v in run.variants if v.pruner})
+        rows, cols = max(1, len(pruners)), 1 + len(sparsities)
+        fig, axes = plt.subplots(rows, cols, figsize=(3.1 * cols, 3.1 * rows + 0.8), squeeze=False)
+
+        def panel(ax, xy, title, flipped=None):
+            ax.scatter(xy[:, 0], xy[:, 1], c=[colours[c] for c in y], s=3, linewidths=0, rasterized=True)
+            if flipped is not None and flipped.any():
+                ax.scatter(xy[flipped, 0], xy[flipped, 1], s=14, facecolors="none", edgecolors="black",
+                           linewidths=0.6)
+            ax.set_title(title, fontsize=9)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_xlabel("UMAP 1 (aligned to dense)", fontsize=7)
+            ax.set_ylabel("UMAP 2", fontsize=7)
+
+        for r, pruner in enumerate(pruners):
+            acc = dense.metrics.get("accuracy.test")
+            panel(axes[r][0], base, f"dense" + (f" (acc {100 * acc:.1f}%)" if acc is not None else ""))
+            for c, sp in enumerate(sparsities, start=1):
+                ax = axes[r][c]
+                v = next((v for v in run.variants if v.pruner == pruner and v.sparsity == sp), None)
+                if v is None or not v.ok or v.outputs is None or layer not in v.outputs.embeddings:
+                    ax.set_axis_off()
+                    ax.set_title(f"{pruner} @ {sp:.0%}: " + ("failed" if v is not None else "not run"), fontsize=9)
+                    continue
+                emb = v.outputs.embeddings[layer][idx]
+                xy = procrustes_align(self._fit(emb, ctx.seed, init=base), base)
+                flipped = v.outputs.predictions[idx] != dense.outputs.predictions[idx]
+                acc = v.metrics.get("accuracy.test")
+                panel(ax, xy, f"{pruner} @ {sp:.0%} (width {emb.shape[1]}"
+                      + (f", acc {100 * acc:.1f}%)" if acc is not None else ")"), flipped)
+        handles = [Line2D([], [], marker="o", linestyle="", color=colours[k], label=f"class {k}")
+                   for k in range(run.graph.num_classes)]
+        handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markeredgecolor="black",
+                              label="prediction flipped vs dense"))
+        fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 8), fontsize=8, frameon=False)
+        sample = f", {len(idx)} of {n} nodes (seeded sample)" if len(idx) < n else f", all {n} nodes"
+        fig.suptitle(f"UMAP of layer '{layer}' (last hidden layer) on {run.graph.name}{sample}; "
+                     f"n_neighbors={self.params['n_neighbors']}, min_dist={self.params['min_dist']}, "
+                     f"seed={ctx.seed}", fontsize=10)
+        fig.tight_layout(rect=(0, 0.06, 1, 0.95))
+        paths = []
+        for fmt in ctx.formats:
+            p = ctx.out_dir / f"umap_{layer.replace('.', '_').replace('#', '_')}.{fmt}"
+            fig.savefig(p, dpi=130)
+            paths.append(p)
+        plt.close(fig)
+        return paths
+
+
+@hookimpl
+def gnneval_register_visualisers(register):
+    register.add_visualiser("umap", UmapMaps,
+                            description="aligned UMAP maps of the last hidden layer, dense beside each variant")

@@ -1,0 +1,182 @@
+"""gnneval's native checkpoint format, safe loading, and choosing a loader.
+
+A native checkpoint is a ``torch.save``'d dict of plain data and tensors only,
+so it loads with ``torch.load(path, weights_only=True)``::
+
+    {
+      "format": "gnneval-checkpoint", "format_version": 1,
+      "architecture": {"name": "gcn", "kwargs": {"in_channels": 1433, ...}},
+      "state_dict": {"convs.0.lin.weight": tensor, ...},
+      "task": "node-classification",
+      "dataset": {"name": "Cora", "loader": "planetoid", "split": "public", "options": {}},
+      "metrics": {"train_accuracy": ..., "val_accuracy": ..., "test_accuracy": ...},
+      "training": {"recipe": "zoo/train_gcn_cora.py", "seed": 0, "epochs": ..., ...},
+      "versions": {"python": ..., "torch": ..., "torch_geometric": ..., "gnneval": ...},
+      "created": "2026-11-22T12:00:00+00:00",
+    }
+
+The architecture is data (a registered name plus keyword arguments), never a
+pickled class: loading a checkpoint cannot run code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import platform
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gnneval.errors import UsageError, one_line
+from gnneval.plugin import DatasetRef, LoadContext, LoadedCheckpoint
+from gnneval.results import Problem
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from gnneval.registry import Registry
+
+FORMAT = "gnneval-checkpoint"
+FORMAT_VERSION = 1
+
+
+class NotATorchFile(Exception):
+    """``torch.load`` could not read the file at all (not a torch archive or pickle)."""
+
+
+class UnsafeCheckpoint(UsageError):
+    """The file holds Python objects that ``weights_only=True`` refuses to create."""
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of everything that can change a number gnneval reports."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for dist in ("gnneval", "torch", "torch_geometric", "numpy", "scikit-learn", "umap-learn",
+                 "onnx", "onnxruntime", "onnxruntime-gpu", "h5py", "pluggy"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def torch_load(path: Path, *, trust: bool = False) -> Any:
+    """Load ``path`` with ``weights_only=True`` (unless ``trust``), on the CPU.
+
+    :raises NotATorchFile: the file is not something torch can read.
+    :raises UnsafeCheckpoint: the file needs code to load and ``trust`` is False.
+    """
+    import torch
+
+    if path.stat().st_size == 0:
+        raise UsageError(f"{path} is empty (0 bytes); it is not a checkpoint")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=not trust)
+    except pickle.UnpicklingError as exc:
+        text = str(exc)
+        if "Weights only load failed" in text or "weights_only" in text:
+            reason = ""
+            for line in text.splitlines():
+                if "Unsupported global" in line or "Unsupported operand" in line:
+                    reason = ": " + line.strip().rstrip(".")
+                    break
+            raise UnsafeCheckpoint(
+                f"refused to load {path}: it holds Python objects, not just tensors and plain data, "
+                f"and gnneval loads checkpoints with torch.load(weights_only=True) so that a file cannot "
+                f"run code{reason}. Re-run with --trust only if you trust where the file came from"
+            ) from None
+        raise NotATorchFile(one_line(exc)) from None
+    except (RuntimeError, EOFError, ValueError, OSError, AttributeError, IndexError, KeyError, TypeError) as exc:
+        raise NotATorchFile(one_line(exc)) from None
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    *,
+    model: torch.nn.Module,
+    architecture: str,
+    architecture_kwargs: dict[str, Any],
+    task: str,
+    dataset: DatasetRef,
+    metrics: dict[str, float],
+    training: dict[str, Any],
+) -> Path:
+    """Write a native checkpoint atomically and return its path."""
+    import torch
+
+    path = Path(path)
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "architecture": {"name": architecture, "kwargs": dict(architecture_kwargs)},
+        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "task": task,
+        "dataset": {"name": dataset.name, "loader": dataset.loader, "split": dataset.split,
+                    "options": dict(dataset.options)},
+        "metrics": {k: float(v) for k, v in metrics.items()},
+        "training": dict(training),
+        "versions": library_versions(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(
+    path: Path,
+    registry: Registry,
+    *,
+    trust: bool = False,
+    loader: str | None = None,
+    options: dict[str, Any] | None = None,
+    problems: list[Problem] | None = None,
+) -> tuple[LoadedCheckpoint, str]:
+    """Find the loader that recognises ``path`` and load it.
+
+    :returns: the loaded checkpoint and the loader's name.
+    :raises UsageError: missing file, or no loader recognises it.
+    """
+    if not path.exists():
+        raise UsageError(f"checkpoint {path} does not exist; give the path of a checkpoint file")
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder; give the path of a checkpoint file")
+    ctx = LoadContext(trust=trust, options=dict(options or {}), _build=registry.build_architecture)
+    regs = [registry.get("checkpoint-loader", loader)] if loader else sorted(
+        registry.items("checkpoint-loader"), key=lambda r: -getattr(r.obj, "priority", 0)
+    )
+    if not regs:
+        raise UsageError("no checkpoint loader is installed (see `gnneval plugins`)")
+    reasons = []
+    for reg in regs:
+        try:
+            result = reg.obj().load(path, ctx)
+        except UsageError:
+            raise
+        except NotATorchFile as exc:
+            reasons.append(f"{reg.name}: {exc}")
+            continue
+        except Exception as exc:  # noqa: BLE001 - one broken loader must not hide the others
+            msg = f"checkpoint loader '{reg.name}' raised {one_line(exc)}"
+            reasons.append(msg)
+            if problems is not None:
+                problems.append(Problem(str(reg.plugin), msg))
+            continue
+        if result is not None:
+            return result, reg.name
+    tried = ", ".join(r.name for r in regs)
+    why = f" ({'; '.join(reasons)})" if reasons else ""
+    raise UsageError(f"{path} is not a checkpoint that gnneval can read (tried loaders: {tried}){why}")

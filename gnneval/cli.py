@@ -1,0 +1,230 @@
+"""The ``gnneval`` command line.
+
+Only the standard library, pluggy and rich are imported until a command needs
+more, so ``gnneval --help`` and ``gnneval plugins`` answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from gnneval import __version__
+from gnneval.errors import GnnevalError, UsageError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit status 2."""
+
+    def error(self, message: str):  # noqa: D401
+        sys.stderr.write(f"gnneval: error: {message} (see `{self.prog} --help`)\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _sparsities(value: str) -> list[float]:
+    from gnneval.pipeline import validate_sparsity
+
+    out = []
+    for item in _csv(value):
+        try:
+            out.append(validate_sparsity(float(item)))
+        except ValueError:
+            raise UsageError(f"sparsity '{item}' is not a number; give fractions such as 0.3,0.5,0.9") from None
+    return out
+
+
+def _key_values(items: list[str], what: str) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for item in items:
+        if "=" not in item:
+            raise UsageError(f"{what} '{item}' is not KEY=VALUE")
+        k, v = item.split("=", 1)
+        try:
+            out[k.strip()] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k.strip()] = v
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="gnneval", description="What does pruning this graph neural network do to it? "
+                "Accuracy, representation quality, speed and size of pruned variants, measured.")
+    p.add_argument("--version", action="version", version=f"gnneval {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.add_argument("-p", dest="plugin_flags", action="append", default=[], metavar="no:NAME",
+                   help="disable a plugin for this run (repeatable); $GNNEVAL_DISABLE_PLUGINS=a,b does the same")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    ev = sub.add_parser("evaluate", help="prune a checkpoint at several sparsities and evaluate every variant")
+    ev.add_argument("checkpoint", type=Path, help="checkpoint file (e.g. zoo/gcn_cora.pt)")
+    ev.add_argument("--pruner", required=True, type=_csv, help="pruner name(s), comma-separated (see `gnneval plugins`)")
+    ev.add_argument("--sparsity", type=_sparsities, default=None,
+                    help="comma-separated sparsities in [0, 1) (default 0.3,0.5,0.7,0.9)")
+    ev.add_argument("--out", type=Path, default=None, help="run folder (default runs/<checkpoint>-<pruner>-<time>)")
+    ev.add_argument("--seed", type=int, default=0, help="seed for every random choice (default 0)")
+    ev.add_argument("--data-root", default=None, help="dataset folder (default $GNNEVAL_DATA, else the user cache)")
+    ev.add_argument("--dataset", default=None, help="dataset name, overriding the checkpoint's metadata")
+    ev.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE",
+                    help="option for the dataset loader (repeatable)")
+    ev.add_argument("--loader", default=None, help="force a checkpoint loader by name")
+    ev.add_argument("--trust", action="store_true",
+                    help="allow loading checkpoints that contain Python objects (runs code from the file!)")
+    ev.add_argument("--metrics", type=_csv, default=None, help="metrics to compute (default: all)")
+    ev.add_argument("--visualisers", type=_csv, default=None, help="visualisers to run (default: all)")
+    ev.add_argument("-o", "--option", action="append", default=[], metavar="PRUNER.KEY=VALUE",
+                    help="pruner option, e.g. magnitude.scope=global or structured.criterion=l2 (repeatable)")
+    bench = ev.add_mutually_exclusive_group()
+    bench.add_argument("--bench", dest="bench", action="store_true", default=True, help="time every variant (default)")
+    bench.add_argument("--no-bench", dest="bench", action="store_false", help="skip timing")
+    ev.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    ev.add_argument("--svg", action="store_true", help="also write SVG pictures")
+    ev.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+    pl = sub.add_parser("plugins", help="list every plugin, its distribution and version, and what it registers")
+    pl.add_argument("--json", action="store_true", help="print JSON")
+
+    sh = sub.add_parser("show", help="print the summary of a stored run")
+    sh.add_argument("run", type=Path, help="run folder or its run.h5")
+
+    rp = sub.add_parser("report", help="redraw every picture of a stored run from its HDF5 file alone")
+    rp.add_argument("run", type=Path, help="run folder or its run.h5")
+    rp.add_argument("--visualisers", type=_csv, default=None, help="visualisers to run (default: all)")
+    rp.add_argument("--svg", action="store_true", help="also write SVG pictures")
+    return p
+
+
+def _disabled(flags: list[str]) -> list[str]:
+    out = []
+    for f in flags:
+        if not f.startswith("no:") or len(f) < 4:
+            raise UsageError(f"-p {f}: use -p no:NAME to disable a plugin")
+        out.append(f[3:])
+    return out
+
+
+def _host(args):
+    from gnneval.manager import build_plugin_host
+
+    return build_plugin_host(disabled=_disabled(args.plugin_flags))
+
+
+def cmd_plugins(args, out) -> int:
+    from rich.table import Table
+
+    from gnneval.registry import KINDS
+
+    host = _host(args)
+    if args.json:
+        data = [{"name": i.name, "distribution": i.dist, "version": i.version, "module": i.module,
+                 "status": i.status, "error": i.error, "registers": i.registers} for i in host.plugins.values()]
+        out.print_json(json.dumps({"plugins": data, "problems": [p.__dict__ for p in host.problems]}))
+        return 0
+    t = Table(title="gnneval plugins (entry-point group 'gnneval')")
+    for col in ("plugin", "distribution", "status", "registers"):
+        t.add_column(col)
+    for i in host.plugins.values():
+        status = {"loaded": "[green]loaded[/green]", "failed": "[red]failed[/red]"}.get(i.status, i.status)
+        regs = "\n".join(f"{k}: {', '.join(i.registers[k])}" for k in KINDS if k in i.registers)
+        t.add_row(i.name, f"{i.dist} {i.version}", status, regs or (f"[red]{i.error}[/red]" if i.error else ""))
+    out.print(t)
+    for prob in host.problems:
+        out.print(f"[yellow]problem[/yellow] {prob.where}: {prob.message}", soft_wrap=True)
+    return 0
+
+
+def cmd_evaluate(args, out) -> int:
+    from rich.console import Console
+
+    from gnneval.pipeline import DEFAULT_SPARSITIES, EvaluateSettings, Evaluator
+    from gnneval.report import print_summary
+
+    pruner_options: dict[str, dict] = {}
+    for key, value in _key_values(args.option, "option").items():
+        if "." not in key:
+            raise UsageError(f"option '{key}' must be PRUNER.KEY=VALUE, e.g. magnitude.scope=global")
+        pruner, k = key.split(".", 1)
+        pruner_options.setdefault(pruner, {})[k] = value
+    settings = EvaluateSettings(
+        checkpoint=args.checkpoint, pruners=args.pruner,
+        sparsities=args.sparsity if args.sparsity is not None else list(DEFAULT_SPARSITIES),
+        out_dir=args.out, seed=args.seed, data_root=args.data_root, dataset=args.dataset,
+        dataset_options=_key_values(args.dataset_option, "dataset option"), loader=args.loader, trust=args.trust,
+        metrics=args.metrics, visualisers=args.visualisers, pruner_options=pruner_options, bench=args.bench,
+        device=args.device, formats=("png", "svg") if args.svg else ("png",),
+        command=" ".join(["gnneval", *sys.argv[1:]]),
+    )
+    for name in pruner_options:
+        if name not in settings.pruners:
+            raise UsageError(f"option for pruner '{name}', which is not among --pruner {','.join(settings.pruners)}")
+    host = _host(args)
+    result = Evaluator(settings, host, console=Console(stderr=True), show_progress=not args.no_progress).run()
+    run_dir = Path(result.files["run"]).parent
+    print_summary(result, out, run_dir)
+    return 0
+
+
+def cmd_show(args, out) -> int:
+    from gnneval.report import print_summary
+    from gnneval.storage import read_run
+
+    run = read_run(args.run)
+    print_summary(run, out, args.run)
+    return 0
+
+
+def cmd_report(args, out) -> int:
+    from gnneval.pipeline import draw_all
+    from gnneval.report import print_summary
+    from gnneval.storage import read_run, write_run
+
+    h5 = args.run / "run.h5" if args.run.is_dir() else args.run
+    run = read_run(h5)
+    host = _host(args)
+    names = args.visualisers if args.visualisers is not None else host.registry.names("visualiser")
+    for name in names:
+        host.registry.get("visualiser", name)
+    problems = list(host.problems)
+    files = draw_all(host.registry, run, h5.parent, names, problems, ("png", "svg") if args.svg else ("png",),
+                     run.provenance.seed)
+    run.files.update(files)
+    run.problems = [p for p in run.problems if not p.where.startswith("visualiser")] + [
+        p for p in problems if p.where.startswith("visualiser")]
+    write_run(h5, run)
+    print_summary(run, out, h5.parent)
+    return 0
+
+
+COMMANDS = {"evaluate": cmd_evaluate, "plugins": cmd_plugins, "show": cmd_show, "report": cmd_report}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rich.console import Console
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except GnnevalError as exc:  # raised by a type converter, e.g. a bad --sparsity
+        sys.stderr.write(f"gnneval: error: {exc}\n")
+        return EXIT_USAGE
+    if not args.command:
+        parser.print_help()
+        return EXIT_USAGE
+    out = Console()
+    try:
+        return COMMANDS[args.command](args, out)
+    except GnnevalError as exc:
+        if args.debug:
+            raise
+        sys.stderr.write(f"gnneval: error: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("gnneval: interrupted; results stored so far are complete in the run folder\n")
+        return 130

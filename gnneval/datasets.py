@@ -1,0 +1,110 @@
+"""Where datasets live, and choosing the dataset loader for a name.
+
+The data root comes from ``--data-root``, else ``$GNNEVAL_DATA``, else a
+per-user cache directory.  Loaders never write into the user's root (it may be
+a shared, read-only folder of raw files): they copy the raw files into the
+cache with :func:`stage_raw_files`, where the dataset library writes its
+processed files.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from gnneval.errors import UsageError, one_line, suggest
+from gnneval.plugin import DatasetContext, DatasetRef, GraphData
+from gnneval.registry import Registry
+
+DATA_ENV = "GNNEVAL_DATA"
+
+
+def default_cache_dir() -> Path:
+    """The per-user cache (``$XDG_CACHE_HOME/gnneval`` on Linux), overridable by ``GNNEVAL_CACHE``."""
+    env = os.environ.get("GNNEVAL_CACHE")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("gnneval"))
+
+
+def resolve_data_root(option: str | os.PathLike[str] | None) -> Path | None:
+    """The user's data root: the option, else ``$GNNEVAL_DATA``, else None (use the cache)."""
+    value = option if option else os.environ.get(DATA_ENV)
+    if not value:
+        return None
+    root = Path(value).expanduser()
+    if not root.is_dir():
+        source = "--data-root" if option else f"${DATA_ENV}"
+        raise UsageError(f"the data root {root} (from {source}) is not a folder; create it or point {source} elsewhere")
+    return root
+
+
+def find_raw_dir(roots: Sequence[Path | None], relative: Sequence[str], required: Sequence[str]) -> Path | None:
+    """Find a folder ``<root>/<relative>`` that holds every file in ``required``.
+
+    ``relative`` lists candidate sub-paths (e.g. ``["Cora/raw", "Planetoid/Cora/raw"]``) so a
+    root may point at a dataset family or at a folder of families.
+    """
+    for root in roots:
+        if root is None:
+            continue
+        for rel in relative:
+            cand = root / rel
+            if cand.is_dir() and all((cand / f).is_file() for f in required):
+                return cand
+    return None
+
+
+def stage_raw_files(raw_dir: Path, dest_raw_dir: Path, files: Sequence[str]) -> Path:
+    """Copy ``files`` from a (possibly read-only) ``raw_dir`` into ``dest_raw_dir``; returns it.
+
+    Files already present with the same size are kept.
+    """
+    dest_raw_dir.mkdir(parents=True, exist_ok=True)
+    for name in files:
+        src, dst = raw_dir / name, dest_raw_dir / name
+        if not dst.exists() or dst.stat().st_size != src.stat().st_size:
+            tmp = dst.with_name(dst.name + ".tmp")
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dst)
+    return dest_raw_dir
+
+
+def load_dataset(registry: Registry, ref: DatasetRef, ctx: DatasetContext) -> tuple[GraphData, str]:
+    """Load ``ref`` with the loader it names, else the first loader that handles its name.
+
+    :returns: the dataset and the name of the loader that loaded it.
+    """
+    loaders = registry.items("dataset-loader")
+    reg = None
+    if ref.loader and ref.loader in registry.names("dataset-loader"):
+        reg = registry.get("dataset-loader", ref.loader)
+    else:
+        for cand in loaders:
+            try:
+                if cand.obj().handles(ref.name):
+                    reg = cand
+                    break
+            except Exception:  # noqa: BLE001 - a broken loader cannot claim the name
+                continue
+    if reg is None:
+        known = []
+        for cand in loaders:
+            try:
+                known.extend(cand.obj().names())
+            except Exception:  # noqa: BLE001
+                continue
+        listing = ", ".join(known) if known else "none"
+        raise UsageError(f"unknown dataset '{ref.name}'{suggest(ref.name, known)}; known datasets: {listing}")
+    ctx.options = {**ref.options, **ctx.options}
+    try:
+        data = reg.obj().load(ref.name, ctx)
+    except UsageError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise UsageError(f"dataset loader '{reg.name}' failed to load '{ref.name}': {one_line(exc)}") from exc
+    return data, reg.name

@@ -1,0 +1,44 @@
+"""Errors that reach the user as one line.
+
+Everything the user can fix (a missing file, an unknown pruner, a bad sparsity)
+raises :class:`UsageError`; the CLI prints its message on one line and exits
+with status 2.  A plugin that misbehaves raises or is wrapped in
+:class:`PluginError`, which names the plugin and its distribution.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class GnnevalError(Exception):
+    """Base class of every error gnneval reports to the user."""
+
+
+class UsageError(GnnevalError):
+    """Bad input: the message says what was wrong and what to do."""
+
+
+class PluginError(GnnevalError):
+    """A plugin failed; the message names the plugin and its distribution."""
+
+
+class UnsupportedModelError(GnnevalError):
+    """A pruner met a model structure it cannot change safely."""
+
+
+def suggest(name: str, choices: Iterable[str]) -> str:
+    """Return ``" (did you mean 'a' or 'b'?)"`` for close names, else ``""``."""
+    close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)
+    if not close:
+        return ""
+    quoted = [f"'{c}'" for c in close]
+    return " (did you mean " + " or ".join(quoted) + "?)"
+
+
+def one_line(exc: BaseException) -> str:
+    """Render an exception as ``Type: message`` on a single line."""
+    text = " ".join(str(exc).split())
+    name = type(exc).__name__
+    return f"{name}: {text}" if text else name

@@ -1,0 +1,328 @@
+"""The evaluation pipeline behind ``gnneval evaluate``.
+
+load checkpoint -> load dataset -> evaluate the dense model -> for each pruner
+and sparsity: prune a fresh copy, evaluate it -> store every variant in the
+run's HDF5 (after each variant, atomically) -> draw pictures from the stored
+file -> return the :class:`~gnneval.results.RunResult`.
+
+A failure in one variant, metric or visualiser is recorded as a
+:class:`~gnneval.results.Problem` and the rest of the run goes on.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from gnneval.errors import GnnevalError, UsageError, one_line
+from gnneval.manager import PluginHost
+from gnneval.plugin import (
+    TASKS,
+    DatasetContext,
+    DatasetRef,
+    GraphData,
+    MetricInputs,
+    PruneContext,
+    VisualContext,
+)
+from gnneval.results import Problem, Provenance, RunResult, VariantOutputs, VariantResult
+
+DEFAULT_SPARSITIES = (0.3, 0.5, 0.7, 0.9)
+
+
+@dataclass
+class EvaluateSettings:
+    """Everything that shapes a run; stored with the results."""
+
+    checkpoint: Path
+    pruners: list[str]
+    sparsities: list[float] = field(default_factory=lambda: list(DEFAULT_SPARSITIES))
+    out_dir: Path | None = None
+    seed: int = 0
+    data_root: str | None = None
+    dataset: str | None = None
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+    loader: str | None = None
+    trust: bool = False
+    metrics: list[str] | None = None  #: None = every registered metric
+    visualisers: list[str] | None = None  #: None = every registered visualiser
+    pruner_options: dict[str, Any] = field(default_factory=dict)
+    bench: bool = True
+    bench_budget_s: float = 0.5
+    device: str = "cpu"
+    formats: tuple[str, ...] = ("png",)
+    command: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items()}
+        out["formats"] = list(self.formats)
+        return out
+
+
+def validate_sparsity(value: float) -> float:
+    if not (0.0 <= value < 1.0):
+        raise UsageError(f"sparsity {value:g} is outside [0, 1); give fractions such as 0.3,0.5,0.9")
+    return value
+
+
+def variant_id(pruner: str, sparsity: float) -> str:
+    return f"{pruner}@{sparsity:.2f}"
+
+
+def default_run_dir(checkpoint: Path, pruners: list[str]) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{checkpoint.stem}-{'+'.join(pruners)}-{stamp}"
+
+
+def seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class Evaluator:
+    """Runs one ``evaluate``; construct, then call :meth:`run`."""
+
+    def __init__(self, settings: EvaluateSettings, host: PluginHost, *, console=None, show_progress: bool = True):
+        from rich.console import Console
+
+        self.s = settings
+        self.host = host
+        self.reg = host.registry
+        self.console = console or Console(stderr=True)
+        self.show_progress = show_progress
+        self.problems: list[Problem] = list(host.problems)
+
+    # -- validation before any heavy work --------------------------------------------------
+    def _validate(self) -> None:
+        if not self.s.pruners:
+            raise UsageError("no pruner given; pass --pruner NAME (see `gnneval plugins`)")
+        for name in self.s.pruners:
+            self.reg.get("pruner", name)
+        for sp in self.s.sparsities:
+            validate_sparsity(sp)
+        if not self.s.sparsities:
+            raise UsageError("no sparsity given; pass --sparsity 0.3,0.5,0.7,0.9 for example")
+        for name in self.s.metrics or []:
+            self.reg.get("metric", name)
+        for name in self.s.visualisers or []:
+            self.reg.get("visualiser", name)
+        if not self.s.checkpoint.exists():
+            raise UsageError(f"checkpoint {self.s.checkpoint} does not exist; give the path of a checkpoint file")
+        if self.s.device.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                self.problems.append(Problem("device", f"{self.s.device} was asked for but no CUDA device is "
+                                                       "available; running on the CPU"))
+                self.s.device = "cpu"
+
+    # -- one variant -------------------------------------------------------------------------
+    def _measure(self, v: VariantResult, model, graph: GraphData, dense: VariantResult | None,
+                 dense_numel: dict[str, int]) -> None:
+        from gnneval.accounting import count_flops, count_params, layer_sparsity, size_bytes
+        from gnneval.forward import run_model
+
+        model = model.to(self.s.device).eval()
+        v.outputs = run_model(model, graph, self.s.device)
+        v.params, v.nonzero_params = count_params(model)
+        v.size_bytes = size_bytes(model)
+        v.flops, v.flops_sparse = count_flops(model, graph, self.s.device)
+        base = dense.params if dense is not None else v.params
+        v.param_reduction = 1.0 - v.params / base if base else 0.0
+        v.weight_sparsity = 1.0 - v.nonzero_params / base if base else 0.0
+        v.layer_sparsity = layer_sparsity(model, dense_numel)
+        self._metrics(v, graph, dense.outputs if dense is not None else None)
+        if self.s.bench:
+            from gnneval.bench import bench_torch
+
+            try:
+                v.bench.append(bench_torch(model, graph, device=self.s.device, budget_s=self.s.bench_budget_s))
+            except Exception as exc:  # noqa: BLE001
+                self.problems.append(Problem(f"benchmark of {v.id}", one_line(exc)))
+
+    def _metrics(self, v: VariantResult, graph: GraphData, dense: VariantOutputs | None) -> None:
+        arrays = self._arrays
+        names = self.s.metrics if self.s.metrics is not None else self.reg.names("metric")
+        for name in names:
+            reg = self.reg.get("metric", name)
+            cls = reg.obj
+            if cls.needs_dense and dense is None:
+                continue
+            try:
+                metric = cls(**reg.options)
+                if cls.level == "layer":
+                    for layer, emb in v.outputs.embeddings.items():
+                        dense_emb = dense.embeddings.get(layer) if dense is not None else None
+                        if cls.needs_dense and dense_emb is None:
+                            continue
+                        vals = metric.compute(MetricInputs(arrays, v.outputs, dense, self.s.seed, layer, emb, dense_emb))
+                        v.layer_metrics.setdefault(layer, {}).update({f"{name}.{k}": float(x) for k, x in vals.items()})
+                else:
+                    vals = metric.compute(MetricInputs(arrays, v.outputs, dense, self.s.seed))
+                    v.metrics.update({f"{name}.{k}": float(x) for k, x in vals.items()})
+            except Exception as exc:  # noqa: BLE001 - one metric must not lose the others
+                self.problems.append(Problem(f"metric '{name}' ({reg.plugin}) on {v.id}", one_line(exc)))
+
+    # -- the run -------------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        from gnneval.accounting import weight_shapes
+        from gnneval.checkpoint import library_versions, load_checkpoint, sha256_file
+        from gnneval.datasets import default_cache_dir, load_dataset, resolve_data_root
+        from gnneval.storage import write_run
+
+        s = self.s
+        self._validate()
+        self.host.call_each("gnneval_evaluate_start", settings=s)
+        out_dir = Path(s.out_dir) if s.out_dir else default_run_dir(s.checkpoint, s.pruners)
+        seed_everything(s.seed)
+
+        ckpt, loader_name = load_checkpoint(s.checkpoint, self.reg, trust=s.trust, loader=s.loader,
+                                            problems=self.problems)
+        task = ckpt.task or "node-classification"
+        if task not in TASKS:
+            raise UsageError(f"{s.checkpoint} is a '{task}' model; gnneval evaluate supports {', '.join(TASKS)}")
+        if s.dataset:
+            ref = DatasetRef(name=s.dataset, options=dict(s.dataset_options))
+        elif ckpt.dataset is not None:
+            ref = ckpt.dataset
+            ref.options = {**ref.options, **s.dataset_options}
+        else:
+            raise UsageError(f"{s.checkpoint} does not record its dataset; pass --dataset NAME")
+        dctx = DatasetContext(root=resolve_data_root(s.data_root), cache_dir=default_cache_dir(), seed=s.seed)
+        graph, dataset_loader = load_dataset(self.reg, ref, dctx)
+        self._arrays = graph.arrays()
+        expected = ckpt.architecture_kwargs.get("in_channels")
+        if isinstance(expected, int) and expected != graph.num_features:
+            raise UsageError(f"the model takes {expected} input features but dataset {graph.name} has "
+                             f"{graph.num_features}; pass the --dataset it was trained on")
+
+        prov = Provenance(
+            checkpoint_path=str(s.checkpoint), checkpoint_sha256=sha256_file(s.checkpoint),
+            checkpoint_loader=loader_name, architecture=ckpt.architecture,
+            architecture_kwargs=ckpt.architecture_kwargs, dataset=graph.name, dataset_loader=dataset_loader,
+            dataset_source=graph.source, task=task, seed=s.seed, device=s.device,
+            command=s.command or shlex.join(sys.argv),
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"), versions=library_versions(),
+            plugins={n: f"{i.dist} {i.version}" for n, i in self.host.plugins.items() if i.status == "loaded"},
+            settings=s.as_dict(), checkpoint_metadata=ckpt.metadata,
+        )
+        result = RunResult(provenance=prov, graph=self._arrays, variants=[], problems=self.problems)
+        h5 = out_dir / "run.h5"
+
+        dense_model = ckpt.model.eval()
+        dense_numel = weight_shapes(dense_model)
+        jobs = [(p, sp) for p in s.pruners for sp in s.sparsities]
+        with self._progress() as progress:
+            task_id = progress.add_task("dense model", total=1 + len(jobs))
+            dense = VariantResult(id="dense", pruner=None, sparsity=0.0)
+            t0 = time.perf_counter()
+            try:
+                self._measure(dense, dense_model, graph, None, dense_numel)
+            except RuntimeError as exc:
+                raise UsageError(f"the model does not run on dataset {graph.name}: {one_line(exc)[:200]}") from None
+            dense.seconds = time.perf_counter() - t0
+            result.variants.append(dense)
+            write_run(h5, result)
+            self.host.call_each("gnneval_variant_evaluated", variant=dense, run_dir=out_dir)
+            progress.advance(task_id)
+            for pruner_name, sp in jobs:
+                vid = variant_id(pruner_name, sp)
+                progress.update(task_id, description=f"{vid}")
+                v = self._one_variant(pruner_name, sp, vid, dense_model, graph, dense, dense_numel, ckpt)
+                result.variants.append(v)
+                write_run(h5, result)
+                self.host.call_each("gnneval_variant_evaluated", variant=v, run_dir=out_dir)
+                progress.advance(task_id)
+            progress.update(task_id, description="done")
+
+        result.files = self.draw(h5, out_dir)
+        result.problems = self.problems
+        write_run(h5, result)
+        result.files["run"] = str(h5)
+        self.host.call_each("gnneval_evaluate_end", result=result, run_dir=out_dir)
+        return result
+
+    def _one_variant(self, pruner_name, sp, vid, dense_model, graph, dense, dense_numel, ckpt) -> VariantResult:
+        import torch
+
+        v = VariantResult(id=vid, pruner=pruner_name, sparsity=sp)
+        reg = self.reg.get("pruner", pruner_name)
+        t0 = time.perf_counter()
+        try:
+            seed_everything(self.s.seed)
+            pruner = reg.obj(**{**reg.options, **self.s.pruner_options.get(pruner_name, {})})
+            model = copy.deepcopy(dense_model)
+            ctx = PruneContext(graph=graph, architecture=ckpt.architecture, seed=self.s.seed, device=self.s.device)
+            outcome = pruner.prune(model, sp, ctx)
+            model = outcome.model
+            if outcome.masks:  # keep masked weights at exactly zero
+                params = dict(model.named_parameters())
+                with torch.no_grad():
+                    for name, mask in outcome.masks.items():
+                        params[name].mul_(mask.to(params[name].device, params[name].dtype))
+            v.details = dict(outcome.details)
+            self._measure(v, model, graph, dense, dense_numel)
+        except GnnevalError as exc:
+            v.status, v.error = "failed", str(exc)
+        except Exception as exc:  # noqa: BLE001 - one variant must not lose the others
+            v.status, v.error = "failed", f"pruner '{pruner_name}' ({reg.plugin}) raised {one_line(exc)}"
+        if not v.ok:
+            self.problems.append(Problem(f"variant {vid}", v.error))
+            v.outputs = None
+        v.seconds = time.perf_counter() - t0
+        return v
+
+    def draw(self, h5: Path, out_dir: Path) -> dict[str, str]:
+        """Run every selected visualiser on the stored run; returns label -> file."""
+        from gnneval.storage import read_run
+
+        stored = read_run(h5)
+        names = self.s.visualisers if self.s.visualisers is not None else self.reg.names("visualiser")
+        return draw_all(self.reg, stored, out_dir, names, self.problems, self.s.formats, self.s.seed,
+                        progress=self._progress)
+
+    def _progress(self):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        return Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=self.console, transient=False,
+                        disable=not self.show_progress)
+
+
+def draw_all(registry, run: RunResult, out_dir: Path, names: list[str], problems: list[Problem],
+             formats: tuple[str, ...] = ("png",), seed: int = 0, progress=None) -> dict[str, str]:
+    """Call each visualiser in ``names`` on ``run``; a failing one is recorded, the others still draw."""
+    files: dict[str, str] = {}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ctx_progress = progress() if progress else None
+    if ctx_progress is not None:
+        ctx_progress.__enter__()
+        tid = ctx_progress.add_task("pictures", total=len(names))
+    try:
+        for name in names:
+            reg = registry.get("visualiser", name)
+            if ctx_progress is not None:
+                ctx_progress.update(tid, description=f"picture: {name}")
+            try:
+                paths = reg.obj(**reg.options).draw(VisualContext(run=run, out_dir=out_dir, formats=formats, seed=seed))
+                for i, p in enumerate(paths or []):
+                    files[f"{name}" if i == 0 else f"{name}-{i}"] = str(p)
+            except Exception as exc:  # noqa: BLE001
+                problems.append(Problem(f"visualiser '{name}' ({reg.plugin})", one_line(exc)))
+            if ctx_progress is not None:
+                ctx_progress.advance(tid)
+    finally:
+        if ctx_progress is not None:
+            ctx_progress.__exit__(None, None, None)
+    return files

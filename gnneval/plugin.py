@@ -1,0 +1,266 @@
+"""The public API for plugin authors.
+
+A plugin is a module (or any object) with functions marked ``@hookimpl``
+named after the hook specifications in :mod:`gnneval.hookspecs`, published
+through the ``gnneval`` entry-point group::
+
+    # pyproject.toml of your distribution
+    [project.entry-points.gnneval]
+    snip = "gnneval_snip"
+
+    # gnneval_snip.py
+    from gnneval.plugin import Pruner, PruneOutcome, hookimpl
+
+    class SnipPruner(Pruner):
+        structured = False
+        def prune(self, model, sparsity, ctx):
+            ...
+            return PruneOutcome(model=model, masks=masks)
+
+    @hookimpl
+    def gnneval_register_pruners(register):
+        register.add_pruner("snip", SnipPruner, description="SNIP saliency (Lee et al. 2019)")
+
+The built-in plugins of gnneval use exactly this API.  Keep heavy imports
+(torch, torch_geometric, umap) inside methods so that ``gnneval plugins``
+stays fast.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pluggy
+
+from gnneval.results import GraphArrays, RunResult, VariantOutputs
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import torch
+    from torch_geometric.data import Data
+
+PROJECT = "gnneval"
+hookimpl = pluggy.HookimplMarker(PROJECT)
+"""Marker for hook implementations: ``@hookimpl def gnneval_register_pruners(register): ...``."""
+
+TASKS = ("node-classification",)
+"""Tasks the evaluation pipeline knows how to run."""
+
+
+# --------------------------------------------------------------------------- data passed to plugins
+
+
+@dataclass
+class DatasetRef:
+    """Which dataset a checkpoint was trained on, as recorded in its metadata."""
+
+    name: str  #: e.g. ``"Cora"``
+    loader: str | None = None  #: dataset loader plugin name, e.g. ``"planetoid"``
+    split: str = "public"
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LoadedCheckpoint:
+    """What a checkpoint loader returns: a ready model plus what is known about it."""
+
+    model: torch.nn.Module
+    architecture: str  #: registered architecture name (``"gcn"``), or a descriptive name
+    architecture_kwargs: dict[str, Any]
+    task: str | None  #: e.g. ``"node-classification"``; None when the file does not say
+    dataset: DatasetRef | None
+    metadata: dict[str, Any] = field(default_factory=dict)  #: training metrics, versions, recipe...
+
+
+@dataclass
+class GraphData:
+    """A loaded dataset: one graph with labels and split masks (node classification)."""
+
+    name: str
+    task: str
+    data: Data  #: torch_geometric ``Data`` with ``x``, ``edge_index``, ``y`` and ``*_mask``
+    num_features: int
+    num_classes: int
+    source: str  #: where the files came from (a path, or "generated")
+    split: str = "public"
+
+    def arrays(self) -> GraphArrays:
+        """The labels, masks and edges as NumPy arrays (for metrics, storage and plots)."""
+        d = self.data
+        masks = {s: getattr(d, f"{s}_mask").cpu().numpy().astype(bool) for s in ("train", "val", "test")}
+        return GraphArrays(
+            name=self.name,
+            task=self.task,
+            y=d.y.cpu().numpy().astype("int64"),
+            masks=masks,
+            edge_index=d.edge_index.cpu().numpy().astype("int64"),
+            num_classes=self.num_classes,
+            num_features=self.num_features,
+        )
+
+
+@dataclass
+class PruneOutcome:
+    """What a pruner returns.
+
+    ``model`` may be the model it was given, changed in place, or a new one.
+    ``masks`` maps a parameter name (as in ``model.named_parameters()``) to a
+    boolean tensor of the same shape, True where the weight is kept; the
+    pipeline re-applies masks after any step that could revive a weight.
+    Structured pruners that remove channels physically return no masks.
+    """
+
+    model: torch.nn.Module
+    masks: dict[str, torch.Tensor] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)  #: e.g. channels kept per layer
+
+
+@dataclass
+class LoadContext:
+    """Given to checkpoint loaders."""
+
+    trust: bool  #: the user allowed full (code-running) unpickling with ``--trust``
+    options: dict[str, Any]
+    _build: Any = None
+
+    def build_model(self, architecture: str, **kwargs: Any) -> torch.nn.Module:
+        """Build a registered architecture by name (raises UsageError if unknown)."""
+        return self._build(architecture, **kwargs)
+
+
+@dataclass
+class DatasetContext:
+    """Given to dataset loaders."""
+
+    root: Path | None  #: a data root the user named (``--data-root`` or ``GNNEVAL_DATA``), may be read-only
+    cache_dir: Path  #: a writable per-user directory for downloads and processed files
+    seed: int
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PruneContext:
+    """Given to pruners."""
+
+    graph: GraphData
+    architecture: str
+    seed: int
+    device: str = "cpu"
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def generator(self, salt: int = 0) -> torch.Generator:
+        """A seeded ``torch.Generator`` (on CPU), so random choices are reproducible."""
+        import torch
+
+        g = torch.Generator()
+        g.manual_seed(self.seed * 1_000_003 + salt)
+        return g
+
+
+@dataclass
+class MetricInputs:
+    """Given to metrics.  For ``level = "layer"`` metrics, ``layer`` names the layer
+    and ``embedding``/``dense_embedding`` hold its outputs."""
+
+    graph: GraphArrays
+    variant: VariantOutputs
+    dense: VariantOutputs | None  #: None when the variant *is* the dense model
+    seed: int
+    layer: str | None = None
+    embedding: np.ndarray | None = None
+    dense_embedding: np.ndarray | None = None
+
+
+@dataclass
+class VisualContext:
+    """Given to visualisers: everything comes from the run's stored results."""
+
+    run: RunResult
+    out_dir: Path
+    formats: tuple[str, ...] = ("png",)
+    seed: int = 0
+
+
+# --------------------------------------------------------------------------- base classes
+
+
+class CheckpointLoader(ABC):
+    """Recognises and loads one checkpoint format.
+
+    Loaders are tried in order of ``priority`` (highest first); the first whose
+    :meth:`load` returns a :class:`LoadedCheckpoint` wins.
+    """
+
+    name: ClassVar[str] = ""  #: set when registered
+    priority: ClassVar[int] = 0
+
+    @abstractmethod
+    def load(self, path: Path, ctx: LoadContext) -> LoadedCheckpoint | None:
+        """Return the loaded checkpoint, or None if this is not a file this loader reads.
+
+        Raise :class:`gnneval.errors.UsageError` for a file that is of this format
+        but cannot be used (say why and what to do).
+        """
+
+
+class DatasetLoader(ABC):
+    """Loads datasets by name."""
+
+    name: ClassVar[str] = ""
+
+    @abstractmethod
+    def names(self) -> list[str]:
+        """Dataset names this loader provides (used for ``--dataset`` and suggestions)."""
+
+    def handles(self, name: str) -> bool:
+        """True if this loader loads ``name`` (case-insensitive match on :meth:`names` by default)."""
+        return name.lower() in {n.lower() for n in self.names()}
+
+    @abstractmethod
+    def load(self, name: str, ctx: DatasetContext) -> GraphData:
+        """Load the dataset; raise UsageError with where to put the files if it is missing."""
+
+
+class Pruner(ABC):
+    """Prunes a model to a target sparsity.
+
+    ``structured = True`` means the pruner removes whole channels (sparsity is
+    the fraction of hidden channels removed); otherwise sparsity is the fraction
+    of prunable weights set to zero.
+    """
+
+    name: ClassVar[str] = ""
+    structured: ClassVar[bool] = False
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+
+    @abstractmethod
+    def prune(self, model: torch.nn.Module, sparsity: float, ctx: PruneContext) -> PruneOutcome:
+        """Prune ``model`` (a fresh copy the pruner may change) to ``sparsity`` in [0, 1)."""
+
+
+class Metric(ABC):
+    """Computes named numbers for a variant (``level = "variant"``) or for each
+    of its layers' embeddings (``level = "layer"``)."""
+
+    name: ClassVar[str] = ""
+    level: ClassVar[str] = "variant"
+    needs_dense: ClassVar[bool] = False  #: skip on the dense model itself
+
+    @abstractmethod
+    def compute(self, inputs: MetricInputs) -> dict[str, float]:
+        """Return ``{key: value}``; keys are stored as ``"<metric name>.<key>"``."""
+
+
+class Visualiser(ABC):
+    """Draws pictures from a run's stored results (never from a live model)."""
+
+    name: ClassVar[str] = ""
+
+    @abstractmethod
+    def draw(self, ctx: VisualContext) -> list[Path]:
+        """Write image files under ``ctx.out_dir`` and return their paths."""

@@ -1,0 +1,68 @@
+"""The rich summary printed at the end of a run (and by ``gnneval show``)."""
+
+from __future__ import annotations
+
+from gnneval.results import RunResult, VariantResult
+
+
+def _fmt_int(n: int) -> str:
+    return f"{n:,}"
+
+
+def _fmt_bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def summary_table(run: RunResult):
+    """A ``rich.table.Table`` with one row per variant."""
+    from rich.table import Table
+
+    dense = run.dense
+    dense_acc = dense.metrics.get("accuracy.test")
+    dense_lat = next((b.median_ms for b in dense.bench if b.backend == "torch"), None)
+    p = run.provenance
+    t = Table(title=f"{p.architecture} on {p.dataset} ({p.checkpoint_path}, sha256 {p.checkpoint_sha256[:12]})",
+              caption="sparsity: channels removed (structured) or weights zeroed (unstructured); "
+                      "zero/removed: share of dense parameters; speed-up: dense latency / variant latency, PyTorch "
+                      f"{p.device}; seed {p.seed}")
+    for col, just in [("variant", "left"), ("sparsity", "right"), ("zero/removed", "right"), ("params", "right"),
+                      ("non-zero", "right"), ("size", "right"), ("MFLOPs", "right"), ("test acc", "right"),
+                      ("Δ acc", "right"), ("agree", "right"), ("ms", "right"), ("speed-up", "right")]:
+        t.add_column(col, justify=just)
+    for v in run.variants:
+        t.add_row(*_row(v, dense_acc, dense_lat))
+    return t
+
+
+def _row(v: VariantResult, dense_acc: float | None, dense_lat: float | None) -> list[str]:
+    if not v.ok:
+        return [v.id, f"{v.sparsity:.2f}", "[red]failed[/red]", "", "", "", "", "", "", "", "",
+                f"[red]{v.error[:60]}[/red]"]
+    acc = v.metrics.get("accuracy.test")
+    lat = next((b.median_ms for b in v.bench if b.backend == "torch"), None)
+    delta = "" if acc is None or dense_acc is None or v.id == "dense" else f"{100 * (acc - dense_acc):+.1f}"
+    agree = v.metrics.get("agreement.test")
+    return [
+        v.id, f"{v.sparsity:.2f}", _pct(v.weight_sparsity), _fmt_int(v.params), _fmt_int(v.nonzero_params),
+        _fmt_bytes(v.size_bytes), f"{v.flops / 1e6:.2f}", _pct(acc), delta, "" if agree is None else _pct(agree),
+        "-" if lat is None else f"{lat:.2f}",
+        "-" if lat is None or dense_lat is None else f"{dense_lat / lat:.2f}x",
+    ]
+
+
+def print_summary(run: RunResult, console, run_dir) -> None:
+    console.print(summary_table(run))
+    for prob in run.problems:
+        console.print(f"[yellow]problem[/yellow] {prob.where}: {prob.message}", soft_wrap=True)
+    for label, path in run.files.items():
+        if label != "run":
+            console.print(f"picture [bold]{label}[/bold]: {path}", soft_wrap=True)
+    console.print(f"results: [bold]{run_dir}[/bold] (run.h5)", soft_wrap=True)

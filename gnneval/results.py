@@ -1,0 +1,149 @@
+"""Typed results passed between the pipeline, the plugins, storage and the report.
+
+Nothing here imports torch: arrays are NumPy arrays once a variant has been
+evaluated, so results can be written, read back and drawn without a model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+
+@dataclass
+class Problem:
+    """Something that failed without stopping the run (a plugin, a variant, a plot)."""
+
+    where: str  #: e.g. ``"pruner 'structured' at sparsity 0.9"`` or ``"plugin 'umap' (gnneval 0.1.0)"``
+    message: str  #: one line: what went wrong
+
+
+@dataclass
+class GraphArrays:
+    """The parts of a dataset that metrics and visualisers need, as NumPy arrays."""
+
+    name: str
+    task: str
+    y: np.ndarray  #: [N] int64 class labels
+    masks: dict[str, np.ndarray]  #: split name (``train``/``val``/``test``) -> [N] bool
+    edge_index: np.ndarray  #: [2, E] int64
+    num_classes: int
+    num_features: int
+
+    @property
+    def num_nodes(self) -> int:
+        return int(self.y.shape[0])
+
+    @property
+    def num_edges(self) -> int:
+        return int(self.edge_index.shape[1])
+
+
+@dataclass
+class VariantOutputs:
+    """What one model variant computed on the dataset."""
+
+    logits: np.ndarray  #: [N, C] float32, the model's output
+    predictions: np.ndarray  #: [N] int64, ``argmax`` of the logits
+    embeddings: dict[str, np.ndarray]  #: layer name -> [N, d] float32, in call order
+
+
+@dataclass
+class BenchResult:
+    """Latency of one variant on one backend."""
+
+    backend: str  #: e.g. ``"torch"`` or ``"onnxruntime"``
+    device: str  #: ``"cpu"`` or ``"cuda"``
+    median_ms: float
+    p10_ms: float
+    p90_ms: float
+    runs: int
+    warmup: int
+    threads: int
+    throughput_nodes_per_s: float
+    peak_memory_bytes: int
+    note: str = ""
+
+
+@dataclass
+class VariantResult:
+    """One model variant: the dense model or one pruner at one sparsity."""
+
+    id: str  #: ``"dense"`` or ``"<pruner>@<sparsity>"``
+    pruner: str | None
+    sparsity: float  #: the sparsity that was asked for (0 for the dense model)
+    status: str = "ok"  #: ``"ok"`` or ``"failed"``
+    error: str = ""
+    params: int = 0  #: parameters (tensors' elements), after physical removal
+    nonzero_params: int = 0
+    size_bytes: int = 0  #: bytes of parameters and buffers as stored densely
+    flops: int = 0  #: inference FLOPs with dense kernels (linear algebra + message passing)
+    flops_sparse: int = 0  #: FLOPs a sparse kernel would need (zeros skipped)
+    weight_sparsity: float = 0.0  #: 1 - nonzero_params / dense params
+    param_reduction: float = 0.0  #: 1 - params / dense params
+    layer_sparsity: dict[str, float] = field(default_factory=dict)  #: weight tensor -> fraction zero or removed
+    metrics: dict[str, float] = field(default_factory=dict)  #: ``"metric.key"`` -> value
+    layer_metrics: dict[str, dict[str, float]] = field(default_factory=dict)  #: layer -> ``"metric.key"`` -> value
+    details: dict[str, Any] = field(default_factory=dict)  #: what the pruner reported
+    outputs: VariantOutputs | None = None
+    bench: list[BenchResult] = field(default_factory=list)
+    seconds: float = 0.0  #: wall time to prune and evaluate
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass
+class Provenance:
+    """Everything needed to reproduce the numbers of a run."""
+
+    checkpoint_path: str
+    checkpoint_sha256: str
+    checkpoint_loader: str
+    architecture: str
+    architecture_kwargs: dict[str, Any]
+    dataset: str
+    dataset_loader: str
+    dataset_source: str
+    task: str
+    seed: int
+    device: str
+    command: str
+    created: str
+    versions: dict[str, str]  #: python, torch, torch_geometric, numpy, gnneval, ...
+    plugins: dict[str, str]  #: plugin name -> "distribution version"
+    settings: dict[str, Any]
+    checkpoint_metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    """A whole ``gnneval evaluate`` run, as written to (and read back from) HDF5."""
+
+    provenance: Provenance
+    graph: GraphArrays
+    variants: list[VariantResult]
+    problems: list[Problem] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)  #: label -> path of a plot or other output
+
+    def variant(self, variant_id: str) -> VariantResult:
+        for v in self.variants:
+            if v.id == variant_id:
+                return v
+        raise KeyError(variant_id)
+
+    @property
+    def dense(self) -> VariantResult:
+        return self.variant("dense")
+
+    @property
+    def pruners(self) -> list[str]:
+        seen: list[str] = []
+        for v in self.variants:
+            if v.pruner and v.pruner not in seen:
+                seen.append(v.pruner)
+        return seen
