@@ -23,14 +23,20 @@ if TYPE_CHECKING:  # pragma: no cover
     from gnneval.plugin import GraphData
 
 
-def time_runs(fn: Callable[[], object], *, budget_s: float = 0.5, warmup: int = 3, min_runs: int = 5,
-              max_runs: int = 1000, sync: Callable[[], None] | None = None) -> tuple[np.ndarray, int]:
-    """Call ``fn`` ``warmup`` times, then repeatedly until ``budget_s`` is spent
-    (at least ``min_runs``, at most ``max_runs``).  Returns per-run milliseconds."""
-    for _ in range(warmup):
+def time_runs(fn: Callable[[], object], *, budget_s: float = 0.5, warmup: int = 3, warmup_s: float = 0.1,
+              min_runs: int = 5, max_runs: int = 1000,
+              sync: Callable[[], None] | None = None) -> tuple[np.ndarray, int]:
+    """Warm up (at least ``warmup`` calls and ``warmup_s`` seconds), then call ``fn``
+    repeatedly until ``budget_s`` is spent (at least ``min_runs``, at most ``max_runs``).
+    Returns per-run milliseconds and the number of warm-up calls."""
+    start = time.perf_counter()
+    done = 0
+    while done < warmup or time.perf_counter() - start < warmup_s:
         fn()
-    if sync:
-        sync()
+        if sync:
+            sync()
+        done += 1
+    warmup = done
     times = []
     start = time.perf_counter()
     while len(times) < max_runs and (len(times) < min_runs or time.perf_counter() - start < budget_s):

@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return EXIT_USAGE
-    out = Console()
+    out = Console(width=None if sys.stdout.isatty() else 160)
     try:
         return COMMANDS[args.command](args, out)
     except GnnevalError as exc:

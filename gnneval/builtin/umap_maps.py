@@ -44,10 +44,16 @@ class UmapMaps(Visualiser):
         import warnings
 
         import umap
+        from sklearn.neighbors import NearestNeighbors
 
+        # Exact k-NN from scikit-learn (BLAS): umap-learn's own path for small inputs calls a
+        # numba distance once per pair from Python, ~10x slower.  Row 0 of each list is the point.
+        k = min(self.params["n_neighbors"], len(x) - 1)
+        dists, knn = NearestNeighbors(n_neighbors=k).fit(x).kneighbors(x)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # n_jobs is 1 with random_state set; umap says so
-            reducer = umap.UMAP(random_state=seed, init=init, **self.params)
+            reducer = umap.UMAP(random_state=seed, init=init, precomputed_knn=(knn, dists),
+                                **{**self.params, "n_neighbors": k})
             return reducer.fit_transform(x)
 
     def draw(self, ctx: VisualContext) -> list[Path]:
