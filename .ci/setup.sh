@@ -12,14 +12,14 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 VPY=.venv/bin/python
-"$VPY" -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+"$VPY" -m pip install -q --disable-pip-version-check --upgrade pip
 if ! "$VPY" -c "import torch" 2>/dev/null; then
   # shellcheck disable=SC2086
-  "$VPY" -m pip install -q --disable-pip-version-check ${GNNEVAL_TORCH:-torch==2.13.0} 2>&1 | grep -v "^WARNING: Location" || true
+  "$VPY" -m pip install -q --disable-pip-version-check ${GNNEVAL_TORCH:-torch==2.13.0}
 fi
 args=(-e ".[test]")
 for p in plugins/*/pyproject.toml; do
   args+=(-e "$(dirname "$p")")
 done
-"$VPY" -m pip install -q --disable-pip-version-check "${args[@]}" 2>&1 | grep -v "^WARNING: Location" || true
+"$VPY" -m pip install -q --disable-pip-version-check "${args[@]}"
 "$VPY" -c "import torch, torch_geometric, gnneval; print('gnneval', gnneval.__version__, '| torch', torch.__version__, '| torch_geometric', torch_geometric.__version__)"

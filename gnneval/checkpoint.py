@@ -25,6 +25,7 @@ import hashlib
 import os
 import pickle
 import platform
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -83,23 +84,59 @@ def torch_load(path: Path, *, trust: bool = False) -> Any:
     if path.stat().st_size == 0:
         raise UsageError(f"{path} is empty (0 bytes); it is not a checkpoint")
     try:
-        return torch.load(path, map_location="cpu", weights_only=not trust)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. torch's note on pickle protocols
+            return torch.load(path, map_location="cpu", weights_only=not trust)
     except pickle.UnpicklingError as exc:
         text = str(exc)
-        if "Weights only load failed" in text or "weights_only" in text:
-            reason = ""
-            for line in text.splitlines():
-                if "Unsupported global" in line or "Unsupported operand" in line:
-                    reason = ": " + line.strip().rstrip(".")
-                    break
-            raise UnsafeCheckpoint(
-                f"refused to load {path}: it holds Python objects, not just tensors and plain data, "
-                f"and gnneval loads checkpoints with torch.load(weights_only=True) so that a file cannot "
-                f"run code{reason}. Re-run with --trust only if you trust where the file came from"
-            ) from None
-        raise NotATorchFile(one_line(exc)) from None
+        reason = next((ln.strip().rstrip(".") for ln in text.splitlines() if "Unsupported global" in ln), "")
+        if not reason:
+            code_refs = pickle_code_references(path)
+            if code_refs is None:  # not a pickle stream at all
+                raise NotATorchFile(one_line(exc)[:200]) from None
+            if not code_refs:
+                raise NotATorchFile(one_line(exc)[:200]) from None
+            reason = "it would call " + ", ".join(code_refs[:3])
+        raise UnsafeCheckpoint(
+            f"refused to load {path}: it holds Python objects, not just tensors and plain data, "
+            f"and gnneval loads checkpoints with torch.load(weights_only=True) so that a file cannot "
+            f"run code ({reason}). Re-run with --trust only if you trust where the file came from"
+        ) from None
     except (RuntimeError, EOFError, ValueError, OSError, AttributeError, IndexError, KeyError, TypeError) as exc:
-        raise NotATorchFile(one_line(exc)) from None
+        raise NotATorchFile(one_line(exc)[:200]) from None
+
+
+_CODE_OPS = {"GLOBAL", "STACK_GLOBAL", "REDUCE", "INST", "OBJ", "NEWOBJ", "NEWOBJ_EX"}
+
+
+def pickle_code_references(path: Path) -> list[str] | None:
+    """Scan a plain pickle file without running it.
+
+    :returns: None if the file is not a well-formed pickle stream; otherwise the
+        globals it would import or call (empty when it only holds plain data).
+    """
+    import pickletools
+
+    refs: list[str] = []
+    strings: list[str] = []
+    uses_code = False
+    try:
+        with open(path, "rb") as f:
+            for op, arg, _pos in pickletools.genops(f):
+                if isinstance(arg, str):
+                    strings.append(arg)
+                if op.name == "GLOBAL":
+                    refs.append(str(arg).replace(" ", "."))
+                elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                    refs.append(f"{strings[-2]}.{strings[-1]}")
+                uses_code = uses_code or op.name in _CODE_OPS
+                if op.name == "STOP":
+                    break
+    except Exception:  # noqa: BLE001 - anything malformed is "not a pickle"
+        return None
+    if uses_code and not refs:
+        refs.append("a Python callable")
+    return refs
 
 
 def save_checkpoint(

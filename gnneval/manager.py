@@ -61,7 +61,7 @@ class PluginHost:
         """
         results = []
         hook = getattr(self.pm.hook, hook_name)
-        for impl in reversed(hook.get_hookimpls()):  # registration order
+        for impl in hook.get_hookimpls():  # registration order
             info = self.plugins.get(impl.plugin_name)
             who = str(info.id) if info else f"plugin '{impl.plugin_name}'"
             try:
@@ -158,7 +158,7 @@ def build_plugin_host(
     registry = Registry()
     for kind in KINDS:
         hook = getattr(pm.hook, HOOK_OF_KIND[kind])
-        for impl in reversed(hook.get_hookimpls()):  # pluggy keeps them last-registered-first
+        for impl in hook.get_hookimpls():  # registration order
             info = plugins.get(impl.plugin_name)
             pid = info.id if info else PluginId(impl.plugin_name, "?", "?")
             register = REGISTER_OF_KIND[kind](registry, pid)
