@@ -19,7 +19,7 @@ import pluggy
 from gnneval import hookspecs
 from gnneval.errors import one_line
 from gnneval.plugin import PROJECT
-from gnneval.registry import HOOK_OF_KIND, KINDS, REGISTER_OF_KIND, PluginId, Registry
+from gnneval.registry import HOOK_OF_KIND, IN_PROCESS, KINDS, REGISTER_OF_KIND, PluginId, Registry
 from gnneval.results import Problem
 
 ENTRY_POINT_GROUP = "gnneval"
@@ -53,12 +53,13 @@ class PluginHost:
     registry: Registry
     problems: list[Problem]
 
-    def call_each(self, hook_name: str, **kwargs: Any) -> list[Any]:
+    def call_each(self, hook_name: str, problems: list[Problem] | None = None, **kwargs: Any) -> list[Any]:
         """Call every implementation of a notification hook, isolating failures.
 
-        A plugin that raises is recorded in :attr:`problems` by name; the
-        others are still called.  Returns the non-None results.
+        A plugin that raises is recorded (in ``problems``, else in :attr:`problems`)
+        by name; the others are still called.  Returns the non-None results.
         """
+        problems = self.problems if problems is None else problems
         results = []
         hook = getattr(self.pm.hook, hook_name)
         for impl in hook.get_hookimpls():  # registration order
@@ -67,7 +68,7 @@ class PluginHost:
             try:
                 res = impl.function(**{k: kwargs[k] for k in impl.argnames})
             except Exception as exc:  # noqa: BLE001 - a plugin must not stop the run
-                self.problems.append(Problem(who, f"{hook_name} raised {one_line(exc)}"))
+                problems.append(Problem(who, f"{hook_name} raised {one_line(exc)}"))
                 continue
             if res is not None:
                 results.append(res)
@@ -124,7 +125,7 @@ def build_plugin_host(
             candidates.append((ep.name, dist, ver, ep))
     for name, obj in extra:
         mod = getattr(obj, "__module__", None) or getattr(obj, "__name__", "?")
-        candidates.append((name, "(registered in process)", "-", obj))
+        candidates.append((name, IN_PROCESS, "", obj))
 
     for name, dist, ver, source in candidates:
         module_name = source.value if isinstance(source, EntryPoint) else str(getattr(source, "__name__", source))

@@ -183,7 +183,7 @@ class Evaluator:
 
         s = self.s
         self._validate()
-        self.host.call_each("gnneval_evaluate_start", settings=s)
+        self.host.call_each("gnneval_evaluate_start", self.problems, settings=s)
         out_dir = Path(s.out_dir) if s.out_dir else default_run_dir(s.checkpoint, s.pruners)
         seed_everything(s.seed)
 
@@ -234,7 +234,7 @@ class Evaluator:
             dense.seconds = time.perf_counter() - t0
             result.variants.append(dense)
             write_run(h5, result)
-            self.host.call_each("gnneval_variant_evaluated", variant=dense, run_dir=out_dir)
+            self.host.call_each("gnneval_variant_evaluated", self.problems, variant=dense, run_dir=out_dir)
             progress.advance(task_id)
             for pruner_name, sp in jobs:
                 vid = variant_id(pruner_name, sp)
@@ -242,15 +242,18 @@ class Evaluator:
                 v = self._one_variant(pruner_name, sp, vid, dense_model, graph, dense, dense_numel, ckpt)
                 result.variants.append(v)
                 write_run(h5, result)
-                self.host.call_each("gnneval_variant_evaluated", variant=v, run_dir=out_dir)
+                self.host.call_each("gnneval_variant_evaluated", self.problems, variant=v, run_dir=out_dir)
                 progress.advance(task_id)
             progress.update(task_id, description="done")
 
         result.files = self.draw(h5, out_dir)
         result.problems = self.problems
         write_run(h5, result)
+        n_problems = len(self.problems)
+        self.host.call_each("gnneval_evaluate_end", self.problems, result=result, run_dir=out_dir)
+        if len(self.problems) != n_problems:  # keep what the end hooks reported with the results
+            write_run(h5, result)
         result.files["run"] = str(h5)
-        self.host.call_each("gnneval_evaluate_end", result=result, run_dir=out_dir)
         return result
 
     def _one_variant(self, pruner_name, sp, vid, dense_model, graph, dense, dense_numel, ckpt) -> VariantResult:

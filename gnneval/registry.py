@@ -17,6 +17,9 @@ from gnneval.errors import PluginError, UsageError, suggest
 from gnneval.plugin import CheckpointLoader, DatasetLoader, Metric, Pruner, Visualiser
 from gnneval.results import Problem
 
+IN_PROCESS = "<in-process>"
+"""The distribution of plugins registered directly (``build_plugin_host(extra=...)``), not by entry point."""
+
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 
 KINDS = ("architecture", "checkpoint-loader", "dataset-loader", "pruner", "metric", "visualiser")
@@ -50,6 +53,8 @@ class PluginId:
     version: str
 
     def __str__(self) -> str:
+        if self.dist == IN_PROCESS:
+            return f"plugin '{self.name}' (registered in-process)"
         return f"plugin '{self.name}' ({self.dist} {self.version})"
 
 
