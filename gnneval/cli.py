@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     p.add_argument("-p", dest="plugin_flags", action="append", default=[], metavar="no:NAME",
                    help="disable a plugin for this run (repeatable); $GNNEVAL_DISABLE_PLUGINS=a,b does the same")
+    p.add_argument("--plugins", dest="only_plugins", type=_csv, default=None, metavar="A,B",
+                   help="load only these plugins (by plugin name)")
+    p.add_argument("--trace-hooks", action="store_true", help="print every plugin load and hook call to stderr")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     ev = sub.add_parser("evaluate", help="prune a checkpoint at several sparsities and evaluate every variant")
@@ -113,7 +116,8 @@ def _disabled(flags: list[str]) -> list[str]:
 def _host(args):
     from gnneval.manager import build_plugin_host
 
-    return build_plugin_host(disabled=_disabled(args.plugin_flags))
+    trace = (lambda line: sys.stderr.write(f"[trace] {line}\n")) if args.trace_hooks else None
+    return build_plugin_host(disabled=_disabled(args.plugin_flags), only=args.only_plugins, trace=trace)
 
 
 def cmd_plugins(args, out) -> int:
@@ -131,9 +135,10 @@ def cmd_plugins(args, out) -> int:
     for col in ("plugin", "distribution", "status", "registers"):
         t.add_column(col)
     for i in host.plugins.values():
-        status = {"loaded": "[green]loaded[/green]", "failed": "[red]failed[/red]"}.get(i.status, i.status)
+        status = {"loaded": "[green]loaded[/green]", "failed": "[red]failed[/red]",
+                  "unavailable": "[yellow]unavailable[/yellow]"}.get(i.status, i.status)
         regs = "\n".join(f"{k}: {', '.join(i.registers[k])}" for k in KINDS if k in i.registers)
-        t.add_row(i.name, f"{i.dist} {i.version}", status, regs or (f"[red]{i.error}[/red]" if i.error else ""))
+        t.add_row(i.name, f"{i.dist} {i.version}", status, regs or i.error)
     out.print(t)
     for prob in host.problems:
         out.print(f"[yellow]problem[/yellow] {prob.where}: {prob.message}", soft_wrap=True)

@@ -9,7 +9,8 @@ Nothing here runs at import time: call :func:`build_plugin_host`.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -35,7 +36,7 @@ class PluginInfo:
     dist: str
     version: str
     module: str
-    status: str = "loaded"  #: ``loaded``, ``failed`` or ``disabled``
+    status: str = "loaded"  #: ``loaded``, ``failed``, ``unavailable`` (a dependency is missing) or ``disabled``
     error: str = ""
     registers: dict[str, list[str]] = field(default_factory=dict)  #: kind -> names
 
@@ -52,6 +53,7 @@ class PluginHost:
     plugins: dict[str, PluginInfo]
     registry: Registry
     problems: list[Problem]
+    trace: Callable[[str], None] | None = None  #: receives one line per hook call when tracing
 
     def call_each(self, hook_name: str, problems: list[Problem] | None = None, **kwargs: Any) -> list[Any]:
         """Call every implementation of a notification hook, isolating failures.
@@ -66,13 +68,30 @@ class PluginHost:
             info = self.plugins.get(impl.plugin_name)
             who = str(info.id) if info else f"plugin '{impl.plugin_name}'"
             try:
-                res = impl.function(**{k: kwargs[k] for k in impl.argnames})
+                res = _call(impl, {k: kwargs[k] for k in impl.argnames}, hook_name, who, self.trace)
             except Exception as exc:  # noqa: BLE001 - a plugin must not stop the run
                 problems.append(Problem(who, f"{hook_name} raised {one_line(exc)}"))
                 continue
             if res is not None:
                 results.append(res)
         return results
+
+
+def _call(impl: Any, kwargs: dict[str, Any], hook_name: str, who: str,
+          trace: Callable[[str], None] | None) -> Any:
+    """Call one hook implementation, writing a trace line before and after when tracing."""
+    if trace is None:
+        return impl.function(**kwargs)
+    args = ", ".join(f"{k}={type(v).__name__}" for k, v in kwargs.items())
+    trace(f"hook {hook_name}({args}) -> {who}")
+    t0 = time.perf_counter()
+    try:
+        res = impl.function(**kwargs)
+    except Exception as exc:
+        trace(f"hook {hook_name} <- {who} raised {one_line(exc)} after {1e3 * (time.perf_counter() - t0):.1f} ms")
+        raise
+    trace(f"hook {hook_name} <- {who} returned {type(res).__name__} in {1e3 * (time.perf_counter() - t0):.1f} ms")
+    return res
 
 
 def _dedupe(eps: Iterable[EntryPoint]) -> list[EntryPoint]:
@@ -100,6 +119,7 @@ def build_plugin_host(
     only: Sequence[str] | None = None,
     extra: Sequence[tuple[str, Any]] = (),
     use_entry_points: bool = True,
+    trace: Callable[[str], None] | None = None,
 ) -> PluginHost:
     """Discover plugins, register them with a fresh pluggy manager and fill the registry.
 
@@ -108,6 +128,8 @@ def build_plugin_host(
     :param extra: ``(name, plugin object)`` pairs registered after the entry points
         (used by tests and by programs embedding gnneval).
     :param use_entry_points: set False for a manager with only ``extra`` plugins.
+    :param trace: if given, called with one line before and after every hook call
+        (``gnneval --trace-hooks``).
     :returns: the :class:`PluginHost`; failures are in ``host.problems``, never raised.
     """
     pm = pluggy.PluginManager(PROJECT)
@@ -144,9 +166,16 @@ def build_plugin_host(
         if name in skip or (wanted is not None and name not in wanted):
             info.status = "disabled"
             continue
+        if trace:
+            trace(f"load plugin '{name}' from {dist} {ver} ({module_name})")
         try:
             obj = source.load() if isinstance(source, EntryPoint) else source
             pm.register(obj, name=name)
+        except ImportError as exc:  # an optional dependency is missing: unavailable, not broken
+            info.status = "unavailable"
+            missing = getattr(exc, "name", None)
+            info.error = (f"needs '{missing}', which is not installed" if missing else one_line(exc))
+            problems.append(Problem(str(info.id), f"unavailable: {info.error}"))
         except Exception as exc:  # noqa: BLE001 - report, keep going
             info.status = "failed"
             info.error = one_line(exc)
@@ -164,7 +193,7 @@ def build_plugin_host(
             pid = info.id if info else PluginId(impl.plugin_name, "?", "?")
             register = REGISTER_OF_KIND[kind](registry, pid)
             try:
-                impl.function(**{a: register for a in impl.argnames})
+                _call(impl, {a: register for a in impl.argnames}, HOOK_OF_KIND[kind], str(pid), trace)
             except Exception as exc:  # noqa: BLE001
                 msg = f"{HOOK_OF_KIND[kind]} raised {one_line(exc)}"
                 problems.append(Problem(str(pid), msg))
@@ -175,4 +204,4 @@ def build_plugin_host(
     registry.problems = problems
     for info in plugins.values():
         info.registers = registry.by_plugin(info.name)
-    return PluginHost(pm=pm, plugins=plugins, registry=registry, problems=problems)
+    return PluginHost(pm=pm, plugins=plugins, registry=registry, problems=problems, trace=trace)

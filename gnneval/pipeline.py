@@ -138,6 +138,7 @@ class Evaluator:
         v.params, v.nonzero_params = count_params(model)
         v.size_bytes = size_bytes(model)
         v.flops, v.flops_sparse = count_flops(model, graph, self.s.device)
+        v.edges = int(graph.data.edge_index.shape[1])
         base = dense.params if dense is not None else v.params
         v.param_reduction = 1.0 - v.params / base if base else 0.0
         v.weight_sparsity = 1.0 - v.nonzero_params / base if base else 0.0
@@ -275,7 +276,7 @@ class Evaluator:
                     for name, mask in outcome.masks.items():
                         params[name].mul_(mask.to(params[name].device, params[name].dtype))
             v.details = dict(outcome.details)
-            self._measure(v, model, graph, dense, dense_numel)
+            self._measure(v, model, outcome.graph or graph, dense, dense_numel)
         except GnnevalError as exc:
             v.status, v.error = "failed", str(exc)
         except Exception as exc:  # noqa: BLE001 - one variant must not lose the others

@@ -111,11 +111,15 @@ class PruneOutcome:
     boolean tensor of the same shape, True where the weight is kept; the
     pipeline re-applies masks after any step that could revive a weight.
     Structured pruners that remove channels physically return no masks.
+    A graph sparsifier (which removes edges rather than weights) returns the
+    sparsified dataset in ``graph``; the variant is then evaluated, counted and
+    timed on it.
     """
 
     model: torch.nn.Module
     masks: dict[str, torch.Tensor] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)  #: e.g. channels kept per layer
+    graph: GraphData | None = None  #: a sparsified graph (edges removed) to evaluate this variant on
 
 
 @dataclass
@@ -201,8 +205,10 @@ class CheckpointLoader(ABC):
     def load(self, path: Path, ctx: LoadContext) -> LoadedCheckpoint | None:
         """Return the loaded checkpoint, or None if this is not a file this loader reads.
 
-        Raise :class:`gnneval.errors.UsageError` for a file that is of this format
-        but cannot be used (say why and what to do).
+        A loader may instead raise :class:`gnneval.checkpoint.NotATorchFile` with a
+        reason, which means "not mine" too; the reason is shown if no loader
+        recognises the file.  Raise :class:`gnneval.errors.UsageError` for a file
+        that is of this format but cannot be used (say why and what to do).
         """
 
 

@@ -13,7 +13,7 @@ Layout (``format_version`` 1)::
     /graph/edge_index                [2, E] int64
     /variants                        attrs: order = JSON list of variant ids (dense first)
     /variants/<id>                   attrs: pruner, sparsity, status, error, params, nonzero_params,
-                                     size_bytes, flops, flops_sparse, weight_sparsity,
+                                     size_bytes, flops, flops_sparse, edges, weight_sparsity,
                                      param_reduction, seconds; JSON strings: details, layer_sparsity
     /variants/<id>/logits            [N, C] float32
     /variants/<id>/predictions       [N] int64
@@ -55,7 +55,7 @@ FORMAT = "gnneval-run"
 FORMAT_VERSION = 1
 _JSON_PROVENANCE = ("architecture_kwargs", "versions", "plugins", "settings", "checkpoint_metadata")
 _SCALAR_VARIANT = ("pruner", "sparsity", "status", "error", "params", "nonzero_params", "size_bytes", "flops",
-                   "flops_sparse", "weight_sparsity", "param_reduction", "seconds")
+                   "flops_sparse", "edges", "weight_sparsity", "param_reduction", "seconds")
 
 
 def _jsonable(obj: Any) -> Any:

@@ -58,7 +58,8 @@ def _make_dist(root: Path, dist: str, entry: str, module: str, source: str) -> N
 
 
 def test_broken_plugin_is_reported_by_name_and_others_still_load(tmp_path, monkeypatch):
-    _make_dist(tmp_path, "gnneval-broken", "broken", "gnneval_broken_mod", "raise ImportError('needs libfoo')\n")
+    _make_dist(tmp_path, "gnneval-broken", "broken", "gnneval_broken_mod", "raise RuntimeError('needs libfoo')\n")
+    _make_dist(tmp_path, "gnneval-optional", "optional", "gnneval_optional_mod", "import libfoo_not_installed\n")
     _make_dist(tmp_path, "gnneval-good", "good", "gnneval_good_mod", """
         from gnneval.plugin import Pruner, PruneOutcome, hookimpl
         class Keep(Pruner):
@@ -73,8 +74,33 @@ def test_broken_plugin_is_reported_by_name_and_others_still_load(tmp_path, monke
     broken = host.plugins["broken"]
     assert broken.status == "failed" and broken.dist == "gnneval-broken" and "needs libfoo" in broken.error
     assert any("gnneval-broken 1.2.3" in p.where and "needs libfoo" in p.message for p in host.problems)
+    optional = host.plugins["optional"]
+    assert optional.status == "unavailable" and optional.error == "needs 'libfoo_not_installed', which is not installed"
     assert host.registry.get("pruner", "keep-all").plugin.dist == "gnneval-good"
     assert "structured" in host.registry.names("pruner")
+
+
+def test_unavailable_plugin_shows_in_gnneval_plugins_without_breaking_the_cli(tmp_path):
+    _make_dist(tmp_path, "gnneval-optional", "optional", "gnneval_optional_mod", "import libfoo_not_installed\n")
+    env = {**__import__("os").environ, "PYTHONPATH": str(tmp_path), "COLUMNS": "200"}
+    out = subprocess.run([sys.executable, "-m", "gnneval", "plugins"], capture_output=True, text=True, env=env)
+    assert out.returncode == 0
+    assert "optional" in out.stdout and "unavailable" in out.stdout and "libfoo_not_installed" in out.stdout
+    assert "structured" in out.stdout
+
+
+def test_trace_hooks():
+    lines = []
+    host = build_plugin_host(only=["structured", "magnitude"], trace=lines.append)
+    assert any(line.startswith("load plugin 'structured' from gnneval") for line in lines)
+    assert any("hook gnneval_register_pruners(register=PrunerRegister) -> plugin 'magnitude'" in line
+               for line in lines)
+    assert any("<- plugin 'magnitude' (gnneval 0.1.0) returned NoneType" in line for line in lines)
+    host.call_each("gnneval_evaluate_start", settings=None)  # no implementations: nothing traced, no error
+    out = subprocess.run([sys.executable, "-m", "gnneval", "--trace-hooks", "--plugins", "structured", "plugins"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and "hook gnneval_register_pruners" in out.stderr
+    assert "pruner: magnitude" not in out.stdout
 
 
 def test_gnneval_plugins_lists_distribution_version_and_registrations():

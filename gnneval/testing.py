@@ -1,0 +1,272 @@
+"""gnneval's testing kit for plugin authors (a pytest plugin, loaded automatically).
+
+Fixtures:
+
+- ``gnneval_host``: a fresh plugin host (every installed plugin, entry points included).
+- ``gnneval_graph``: a small seeded stochastic-block-model graph (:class:`~gnneval.plugin.GraphData`).
+- ``gnneval_model``: a 2-layer GCN trained on it (eval mode); copy it before changing it.
+- ``gnneval_run``: a small stored run (dense, ``structured`` and ``magnitude`` at 0.5), read
+  back from its HDF5 file, for visualisers.
+
+Contract checks (call them in your own tests; each raises AssertionError saying
+what broke)::
+
+    from gnneval.testing import check_pruner
+    def test_my_pruner(gnneval_graph, gnneval_model):
+        check_pruner(MyPruner, gnneval_graph, gnneval_model)
+
+- :func:`check_pruner`: the pruner reaches the sparsity it was asked for and the
+  pruned model still runs and returns the right shapes.
+- :func:`check_metric`: the metric returns finite numbers, keyed by strings.
+- :func:`check_visualiser`: the visualiser writes readable images.
+- :func:`check_checkpoint_loader`: the loader returns None (or raises
+  ``NotATorchFile``) for files it does not recognise.
+
+The built-in plugins pass the same checks (gnneval's own tests run them).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gnneval.manager import build_plugin_host
+from gnneval.plugin import (
+    CheckpointLoader,
+    DatasetContext,
+    DatasetRef,
+    GraphData,
+    LoadContext,
+    Metric,
+    MetricInputs,
+    PruneContext,
+    PruneOutcome,
+    Pruner,
+    VisualContext,
+    Visualiser,
+)
+from gnneval.results import RunResult
+
+KIT_GRAPH = {"nodes": 300, "blocks": 4, "features": 16, "avg_degree": 6.0, "seed": 0}
+
+
+def small_graph(**options: Any) -> GraphData:
+    """The kit's graph: the registered ``sbm`` dataset with small, seeded settings."""
+    from gnneval.datasets import default_cache_dir, load_dataset
+
+    host = build_plugin_host()
+    ref = DatasetRef("sbm", loader="sbm", options={**KIT_GRAPH, **options})
+    graph, _ = load_dataset(host.registry, ref, DatasetContext(None, default_cache_dir(), seed=0))
+    return graph
+
+
+def small_model(graph: GraphData, *, architecture: str = "gcn", hidden: int = 32, epochs: int = 60, **kwargs: Any):
+    """A registered architecture trained briefly (seeded) on ``graph``; returned in eval mode."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    model = build_plugin_host().registry.build_architecture(
+        architecture, in_channels=graph.num_features, hidden_channels=hidden, out_channels=graph.num_classes,
+        num_layers=2, **kwargs)
+    d = graph.data
+    opt = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
+    for _ in range(epochs):
+        model.train()
+        opt.zero_grad()
+        F.cross_entropy(model(d.x, d.edge_index)[d.train_mask], d.y[d.train_mask]).backward()
+        opt.step()
+    return model.eval()
+
+
+def small_run(out_dir: Path, graph_options: dict[str, Any] | None = None,
+              pruners: Sequence[str] = ("structured", "magnitude")) -> RunResult:
+    """Evaluate a small model at sparsity 0.5 (no benchmark, no pictures) and read the run back."""
+    from gnneval.checkpoint import save_checkpoint
+    from gnneval.pipeline import EvaluateSettings, Evaluator
+    from gnneval.storage import read_run
+
+    opts = {**KIT_GRAPH, **(graph_options or {})}
+    graph = small_graph(**opts)
+    model = small_model(graph)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    kwargs = {"in_channels": graph.num_features, "hidden_channels": 32, "out_channels": graph.num_classes,
+              "num_layers": 2}
+    ckpt = save_checkpoint(out_dir / "kit_model.pt", model=model, architecture="gcn", architecture_kwargs=kwargs,
+                           task="node-classification", dataset=DatasetRef("sbm", loader="sbm", options=opts),
+                           metrics={}, training={"seed": 0, "recipe": "gnneval.testing.small_model"})
+    settings = EvaluateSettings(checkpoint=ckpt, pruners=list(pruners), sparsities=[0.5], out_dir=out_dir / "run",
+                                bench=False, visualisers=[])
+    Evaluator(settings, build_plugin_host(), show_progress=False).run()
+    return read_run(out_dir / "run")
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture
+def gnneval_host():
+    """A fresh plugin host with every installed plugin."""
+    return build_plugin_host()
+
+
+@pytest.fixture(scope="session")
+def gnneval_graph() -> GraphData:
+    """A small seeded SBM graph (300 nodes, 4 classes, 16 features)."""
+    return small_graph()
+
+
+@pytest.fixture(scope="session")
+def gnneval_model(gnneval_graph):
+    """A 2-layer GCN (hidden 32) trained on ``gnneval_graph``; deep-copy it before changing it."""
+    return small_model(gnneval_graph)
+
+
+@pytest.fixture(scope="session")
+def gnneval_run(tmp_path_factory) -> RunResult:
+    """A small stored run (dense, structured@0.50, magnitude@0.50) read back from HDF5."""
+    return small_run(tmp_path_factory.mktemp("gnneval-kit"))
+
+
+# --------------------------------------------------------------------------- contract checks
+
+
+def _instantiate(cls: type, options: dict[str, Any] | None) -> Any:
+    obj = cls(**(options or {}))
+    if not getattr(obj, "name", ""):
+        obj.name = cls.__name__.lower()
+    return obj
+
+
+def check_pruner(cls: type[Pruner], graph: GraphData, model, sparsities: Sequence[float] = (0.3, 0.7),
+                 options: dict[str, Any] | None = None, seed: int = 0) -> list[PruneOutcome]:
+    """Assert that ``cls`` prunes ``model`` to each sparsity and the result still runs.
+
+    What "reached the sparsity" means depends on the pruner: a graph sparsifier
+    (returns ``outcome.graph``) removed that share of edges; a structured pruner
+    (``cls.structured``) shrank the first hidden layer to ``round((1 - s) * C)``
+    channels; any other pruner zeroed that share of the prunable weights.
+    """
+    import torch
+
+    from gnneval.accounting import prunable_weights
+
+    assert isinstance(cls, type) and issubclass(cls, Pruner), f"{cls!r} is not a gnneval.plugin.Pruner subclass"
+    d = graph.data
+    with torch.no_grad():
+        dense_out = model(d.x, d.edge_index)
+    dense_weights = sum(p.numel() for _, p in prunable_weights(model))
+    outcomes = []
+    for s in sparsities:
+        pruner = _instantiate(cls, options)
+        outcome = pruner.prune(copy.deepcopy(model), s, PruneContext(graph, "gcn", seed=seed))
+        assert isinstance(outcome, PruneOutcome), f"{cls.__name__}.prune must return a PruneOutcome, got {outcome!r}"
+        g = outcome.graph or graph
+        pruned = outcome.model.eval()
+        with torch.no_grad():
+            out = pruned(g.data.x, g.data.edge_index)
+        assert out.shape == dense_out.shape, f"at sparsity {s}: output shape {tuple(out.shape)} != {tuple(dense_out.shape)}"
+        assert torch.isfinite(out).all(), f"at sparsity {s}: the pruned model outputs non-finite values"
+        params = dict(pruned.named_parameters())
+        for name, mask in outcome.masks.items():
+            assert name in params, f"mask for unknown parameter {name!r}"
+            assert mask.shape == params[name].shape and mask.dtype == torch.bool, f"mask {name!r}: wrong shape/dtype"
+            assert not params[name][~mask].any(), f"mask {name!r}: masked weights are not zero"
+        if outcome.graph is not None:
+            removed = 1 - g.data.edge_index.shape[1] / d.edge_index.shape[1]
+            assert abs(removed - s) <= 0.02, f"asked to remove {s:.0%} of edges, removed {removed:.1%}"
+        elif cls.structured:
+            first = next(m for m in pruned.modules() if hasattr(m, "out_channels") and hasattr(m, "propagate"))
+            dense_first = next(m for m in model.modules() if hasattr(m, "out_channels") and hasattr(m, "propagate"))
+            want = max(1, round((1 - s) * dense_first.out_channels))
+            assert first.out_channels == want, f"at sparsity {s}: first layer has {first.out_channels} channels, want {want}"
+        else:
+            zeros = sum(int((p == 0).sum()) for _, p in prunable_weights(pruned))
+            reached = zeros / dense_weights
+            assert reached >= s - 0.01, f"asked for weight sparsity {s:.0%}, reached {reached:.1%}"
+        outcomes.append(outcome)
+    return outcomes
+
+
+def check_metric(cls: type[Metric], run: RunResult, options: dict[str, Any] | None = None) -> list[dict[str, float]]:
+    """Assert that ``cls`` returns finite numbers keyed by strings on every variant (and layer) of ``run``."""
+    assert isinstance(cls, type) and issubclass(cls, Metric), f"{cls!r} is not a gnneval.plugin.Metric subclass"
+    assert cls.level in ("variant", "layer"), f"{cls.__name__}.level must be 'variant' or 'layer'"
+    metric = _instantiate(cls, options)
+    dense = run.dense.outputs
+    results = []
+    for v in run.variants:
+        if not v.ok or v.outputs is None:
+            continue
+        ref = None if v.id == "dense" else dense
+        if cls.needs_dense and ref is None:
+            continue
+        calls = []
+        if cls.level == "layer":
+            for layer, emb in v.outputs.embeddings.items():
+                calls.append(MetricInputs(run.graph, v.outputs, ref, 0, layer, emb,
+                                          ref.embeddings.get(layer) if ref else None))
+        else:
+            calls.append(MetricInputs(run.graph, v.outputs, ref, 0))
+        for inputs in calls:
+            values = metric.compute(inputs)
+            assert isinstance(values, dict) and values, f"{cls.__name__} must return a non-empty dict"
+            for k, x in values.items():
+                assert isinstance(k, str) and k, f"{cls.__name__}: keys must be non-empty strings, got {k!r}"
+                assert isinstance(x, (int, float)) and math.isfinite(float(x)), \
+                    f"{cls.__name__} on {v.id}: {k} = {x!r} is not a finite number"
+            results.append(values)
+    assert results, f"{cls.__name__} was never computed on the run"
+    return results
+
+
+def check_visualiser(cls: type[Visualiser], run: RunResult, out_dir: Path,
+                     options: dict[str, Any] | None = None) -> list[Path]:
+    """Assert that ``cls`` draws at least one readable, non-empty image from ``run``."""
+    import matplotlib.image
+
+    assert isinstance(cls, type) and issubclass(cls, Visualiser), f"{cls!r} is not a gnneval.plugin.Visualiser subclass"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = _instantiate(cls, options).draw(VisualContext(run=run, out_dir=out_dir, formats=("png",), seed=0))
+    assert paths, f"{cls.__name__}.draw returned no files"
+    for p in paths:
+        p = Path(p)
+        assert p.is_file() and p.stat().st_size > 0, f"{p} was not written"
+        img = matplotlib.image.imread(p)
+        assert img.ndim == 3 and img.shape[0] > 50 and img.shape[1] > 50, f"{p} is not a readable image"
+        assert img.std() > 0, f"{p} is blank"
+    return [Path(p) for p in paths]
+
+
+def check_checkpoint_loader(cls: type[CheckpointLoader], tmp_path: Path) -> None:
+    """Assert that ``cls.load`` does not claim files it does not recognise."""
+    import torch
+
+    from gnneval.checkpoint import NotATorchFile
+
+    assert isinstance(cls, type) and issubclass(cls, CheckpointLoader), \
+        f"{cls!r} is not a gnneval.plugin.CheckpointLoader subclass"
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    samples = {
+        "random.bin": os.urandom(2048),
+        "text.txt": b"this is not a checkpoint\n",
+        "zip.zip": b"PK\x03\x04" + os.urandom(200),
+    }
+    for name, content in samples.items():
+        (tmp_path / name).write_bytes(content)
+    torch.save([1, 2, 3], tmp_path / "list.pt")
+    torch.save({"unrelated": torch.zeros(3), "format": "something-else"}, tmp_path / "dict.pt")
+    ctx = LoadContext(trust=False, options={}, _build=build_plugin_host().registry.build_architecture)
+    loader = _instantiate(cls, None)
+    for path in sorted(tmp_path.iterdir()):
+        try:
+            got = loader.load(path, ctx)
+        except NotATorchFile:
+            continue
+        assert got is None, f"{cls.__name__} claimed {path.name}, a file it should not recognise"
