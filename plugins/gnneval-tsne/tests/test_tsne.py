@@ -1,0 +1,24 @@
+"""The t-SNE visualiser passes the contract and aligns panels."""
+
+import numpy as np
+
+from gnneval.testing import check_visualiser
+from gnneval_tsne import TsneMaps, align
+
+
+def test_contract(gnneval_run, tmp_path):
+    paths = check_visualiser(TsneMaps, gnneval_run, tmp_path)
+    assert paths[0].name.startswith("tsne_")
+
+
+def test_registered_through_its_entry_point(gnneval_host):
+    assert gnneval_host.registry.get("visualiser", "tsne").plugin.dist == "gnneval-tsne"
+
+
+def test_align_undoes_rotation_scale_and_shift():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((100, 2))
+    theta = 1.1
+    rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    y = 3.0 * x @ rot + 7.0
+    np.testing.assert_allclose(align(y, x), x, atol=1e-8)
