@@ -101,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("run", type=Path, help="run folder or its run.h5")
     rp.add_argument("--visualisers", type=_csv, default=None, help="visualisers to run (default: all)")
     rp.add_argument("--svg", action="store_true", help="also write SVG pictures")
+    np_ = sub.add_parser("new-plugin", help="write a ready-to-install plugin package with a passing test")
+    np_.add_argument("name", help="plugin name, e.g. my-pruner (the distribution is gnneval-<name>)")
+    np_.add_argument("--kind", required=True, choices=("pruner", "metric", "visualiser", "checkpoint-loader"))
+    np_.add_argument("--dir", type=Path, default=Path("."), help="where to create it (default: here)")
+
+    hk = sub.add_parser("hooks", help="print the hook reference (from the hook specifications' docstrings)")
+    hk.add_argument("--markdown", action="store_true", help="Markdown, as in docs/hooks.md")
     return p
 
 
@@ -207,7 +214,25 @@ def cmd_report(args, out) -> int:
     return 0
 
 
-COMMANDS = {"evaluate": cmd_evaluate, "plugins": cmd_plugins, "show": cmd_show, "report": cmd_report}
+def cmd_new_plugin(args, out) -> int:
+    from gnneval.scaffold import new_plugin
+
+    root = new_plugin(args.name, args.kind, args.dir)
+    out.print(f"wrote {root}: `pip install -e '{root}[test]'` then `pytest {root}` (see its README.md)",
+              soft_wrap=True, markup=False)
+    return 0
+
+
+def cmd_hooks(args, out) -> int:
+    from gnneval.hookdoc import hook_reference
+
+    text = hook_reference()
+    sys.stdout.write(text if args.markdown else text.replace("`", ""))
+    return 0
+
+
+COMMANDS = {"evaluate": cmd_evaluate, "plugins": cmd_plugins, "show": cmd_show, "report": cmd_report,
+            "new-plugin": cmd_new_plugin, "hooks": cmd_hooks}
 
 
 def main(argv: list[str] | None = None) -> int:
