@@ -39,3 +39,10 @@ def test_removes_channels_reproducibly():
     assert not torch.equal(a.model.convs[0].lin.weight, c.model.convs[0].lin.weight)
     out = a.model(graph.data.x, graph.data.edge_index)
     assert out.shape == (graph.data.num_nodes, 4)
+
+
+def test_contract(gnneval_graph, gnneval_model):
+    from gnneval.testing import check_pruner
+    from gnneval_random_channels import RandomChannelPruner
+
+    check_pruner(RandomChannelPruner, gnneval_graph, gnneval_model, sparsities=(0.25, 0.5, 0.9))
