@@ -145,6 +145,10 @@ def cmd_plugins(args, out) -> int:
         status = {"loaded": "[green]loaded[/green]", "failed": "[red]failed[/red]",
                   "unavailable": "[yellow]unavailable[/yellow]"}.get(i.status, i.status)
         regs = "\n".join(f"{k}: {', '.join(i.registers[k])}" for k in KINDS if k in i.registers)
+        opt_in = [r.name for k in ("metric", "visualiser") for r in host.registry.items(k)
+                  if r.plugin.name == i.name and not r.default]
+        if opt_in:
+            regs += f" (opt-in: {', '.join(opt_in)})"
         t.add_row(i.name, f"{i.dist} {i.version}", status, regs or i.error)
     out.print(t)
     for prob in host.problems:
@@ -200,7 +204,7 @@ def cmd_report(args, out) -> int:
     h5 = args.run / "run.h5" if args.run.is_dir() else args.run
     run = read_run(h5)
     host = _host(args)
-    names = args.visualisers if args.visualisers is not None else host.registry.names("visualiser")
+    names = args.visualisers if args.visualisers is not None else host.registry.default_names("visualiser")
     for name in names:
         host.registry.get("visualiser", name)
     problems = list(host.problems)

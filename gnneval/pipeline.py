@@ -154,7 +154,7 @@ class Evaluator:
 
     def _metrics(self, v: VariantResult, graph: GraphData, dense: VariantOutputs | None) -> None:
         arrays = self._arrays
-        names = self.s.metrics if self.s.metrics is not None else self.reg.names("metric")
+        names = self.s.metrics if self.s.metrics is not None else self.reg.default_names("metric")
         for name in names:
             reg = self.reg.get("metric", name)
             cls = reg.obj
@@ -292,7 +292,7 @@ class Evaluator:
         from gnneval.storage import read_run
 
         stored = read_run(h5)
-        names = self.s.visualisers if self.s.visualisers is not None else self.reg.names("visualiser")
+        names = self.s.visualisers if self.s.visualisers is not None else self.reg.default_names("visualiser")
         return draw_all(self.reg, stored, out_dir, names, self.problems, self.s.formats, self.s.seed,
                         progress=self._progress)
 

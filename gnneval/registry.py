@@ -65,7 +65,8 @@ class Registration:
     obj: Any  #: a class (loaders, pruners, metrics, visualisers) or a builder callable (architectures)
     plugin: PluginId
     description: str = ""
-    options: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)  #: keyword arguments for the class
+    default: bool = True  #: metrics / visualisers: run when the user selects none explicitly
 
 
 class Registry:
@@ -76,7 +77,8 @@ class Registry:
         self.problems: list[Problem] = []
 
     # -- filling -----------------------------------------------------------------------------
-    def add(self, kind: str, name: str, obj: Any, plugin: PluginId, description: str = "", **options: Any) -> None:
+    def add(self, kind: str, name: str, obj: Any, plugin: PluginId, description: str = "", default: bool = True,
+            **options: Any) -> None:
         if kind not in self._items:
             raise PluginError(f"{plugin} registered unknown kind {kind!r}")
         if not isinstance(name, str) or not NAME_RE.match(name):
@@ -101,11 +103,15 @@ class Registry:
             )
         if base is not None:
             obj.name = name  # plugins learn the name they were registered under
-        self._items[kind][name] = Registration(kind, name, obj, plugin, description, dict(options))
+        self._items[kind][name] = Registration(kind, name, obj, plugin, description, dict(options), bool(default))
 
     # -- reading -----------------------------------------------------------------------------
     def names(self, kind: str) -> list[str]:
         return list(self._items[kind])
+
+    def default_names(self, kind: str) -> list[str]:
+        """Names that run when the user selects none (``--metrics`` / ``--visualisers`` not given)."""
+        return [r.name for r in self._items[kind].values() if r.default]
 
     def items(self, kind: str) -> list[Registration]:
         return list(self._items[kind].values())
@@ -144,9 +150,9 @@ class _Register:
         self._registry = registry
         self._plugin = plugin
 
-    def _add(self, name: str, obj: Any, description: str, options: dict[str, Any]) -> None:
+    def _add(self, name: str, obj: Any, description: str, options: dict[str, Any], default: bool = True) -> None:
         try:
-            self._registry.add(self.kind, name, obj, self._plugin, description, **options)
+            self._registry.add(self.kind, name, obj, self._plugin, description, default, **options)
         except PluginError as exc:
             # A bad or duplicate registration is reported and skipped; the plugin's other
             # registrations still count.
@@ -198,9 +204,13 @@ class MetricRegister(_Register):
 
     kind = "metric"
 
-    def add_metric(self, name: str, cls: type[Metric], *, description: str = "", **options: Any) -> None:
-        """Register a :class:`~gnneval.plugin.Metric` subclass under ``name``."""
-        self._add(name, cls, description, options)
+    def add_metric(self, name: str, cls: type[Metric], *, description: str = "", default: bool = True,
+                   **options: Any) -> None:
+        """Register a :class:`~gnneval.plugin.Metric` subclass under ``name``.
+
+        ``default=False`` computes it only when named in ``--metrics``; other keyword
+        arguments are passed to the class when it is instantiated."""
+        self._add(name, cls, description, options, default)
 
 
 class VisualiserRegister(_Register):
@@ -208,9 +218,13 @@ class VisualiserRegister(_Register):
 
     kind = "visualiser"
 
-    def add_visualiser(self, name: str, cls: type[Visualiser], *, description: str = "", **options: Any) -> None:
-        """Register a :class:`~gnneval.plugin.Visualiser` subclass under ``name``."""
-        self._add(name, cls, description, options)
+    def add_visualiser(self, name: str, cls: type[Visualiser], *, description: str = "", default: bool = True,
+                       **options: Any) -> None:
+        """Register a :class:`~gnneval.plugin.Visualiser` subclass under ``name``.
+
+        ``default=False`` draws it only when named in ``--visualisers``; other keyword
+        arguments are passed to the class when it is instantiated."""
+        self._add(name, cls, description, options, default)
 
 
 REGISTER_OF_KIND: dict[str, type[_Register]] = {

@@ -12,7 +12,9 @@ def test_contract(gnneval_run, tmp_path):
 
 
 def test_registered_through_its_entry_point(gnneval_host):
-    assert gnneval_host.registry.get("visualiser", "tsne").plugin.dist == "gnneval-tsne"
+    reg = gnneval_host.registry.get("visualiser", "tsne")
+    assert reg.plugin.dist == "gnneval-tsne"
+    assert not reg.default and "tsne" not in gnneval_host.registry.default_names("visualiser")
 
 
 def test_align_undoes_rotation_scale_and_shift():

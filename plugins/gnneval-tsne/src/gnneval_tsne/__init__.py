@@ -79,4 +79,6 @@ class TsneMaps(Visualiser):
 
 @hookimpl
 def gnneval_register_visualisers(register):
-    register.add_visualiser("tsne", TsneMaps, description="aligned t-SNE maps of the last hidden layer")
+    # Opt-in (--visualisers tsne): t-SNE is slower than the built-in UMAP maps and shows the same thing.
+    register.add_visualiser("tsne", TsneMaps, description="aligned t-SNE maps of the last hidden layer",
+                            default=False)
