@@ -141,7 +141,7 @@ def cmd_plugins(args, out) -> int:
     t = Table(title="gnneval plugins (entry-point group 'gnneval')")
     for col in ("plugin", "distribution", "status", "registers"):
         t.add_column(col)
-    for i in host.plugins.values():
+    for i in sorted(host.plugins.values(), key=lambda p: (p.dist != "gnneval", p.dist, p.name)):
         status = {"loaded": "[green]loaded[/green]", "failed": "[red]failed[/red]",
                   "unavailable": "[yellow]unavailable[/yellow]"}.get(i.status, i.status)
         regs = "\n".join(f"{k}: {', '.join(i.registers[k])}" for k in KINDS if k in i.registers)
