@@ -108,7 +108,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gnneval.palette import DENSE_COLOUR, pruner_colour
+from gnneval.plotting import DENSE_COLOUR, pruner_colour, save_figure
 from gnneval.plugin import VisualContext, Visualiser, hookimpl
 
 
@@ -131,13 +131,7 @@ class {cls}(Visualiser):
         ax.set_title(f"Test accuracy of every variant on {{run.graph.name}}")
         ax.tick_params(axis="x", labelrotation=45)
         fig.tight_layout()
-        paths = []
-        for fmt in ctx.formats:
-            path = ctx.out_dir / f"{name}.{{fmt}}"
-            fig.savefig(path, dpi=120)
-            paths.append(path)
-        plt.close(fig)
-        return paths
+        return save_figure(fig, ctx.out_dir, "{name}", ctx.formats)
 
 
 @hookimpl

@@ -34,29 +34,19 @@ def shared_datasets() -> Path:
 
 
 def train_sbm_checkpoint(path: Path, *, arch: str = "gcn", hidden: int = 32, epochs: int = 60, **extra) -> Path:
-    """Train a small model on the seeded SBM graph and save it as a native checkpoint."""
-    import torch
-    import torch.nn.functional as F
-
+    """Train a small model on the default seeded SBM graph and save it as a native checkpoint."""
     from gnneval.builtin.sbm import make_sbm
     from gnneval.checkpoint import save_checkpoint
-    from gnneval.manager import build_plugin_host
-    from gnneval.plugin import DatasetRef
+    from gnneval.forward import run_model
+    from gnneval.plugin import DatasetRef, GraphData
+    from gnneval.testing import small_model
 
-    torch.manual_seed(0)
-    data = make_sbm(seed=0)
+    graph = GraphData("sbm", "node-classification", make_sbm(seed=0), 32, 4, "generated")
+    model = small_model(graph, architecture=arch, hidden=hidden, epochs=epochs, **extra)
+    pred = run_model(model, graph).predictions
+    test = graph.data.test_mask.numpy()
+    acc = float((pred[test] == graph.data.y.numpy()[test]).mean())
     kwargs = {"in_channels": 32, "hidden_channels": hidden, "out_channels": 4, "num_layers": 2, **extra}
-    model = build_plugin_host().registry.build_architecture(arch, **kwargs)
-    opt = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
-    for _ in range(epochs):
-        model.train()
-        opt.zero_grad()
-        F.cross_entropy(model(data.x, data.edge_index)[data.train_mask], data.y[data.train_mask]).backward()
-        opt.step()
-    model.eval()
-    with torch.no_grad():
-        pred = model(data.x, data.edge_index).argmax(1)
-    acc = float((pred[data.test_mask] == data.y[data.test_mask]).float().mean())
     return save_checkpoint(path, model=model, architecture=arch, architecture_kwargs=kwargs,
                            task="node-classification", dataset=DatasetRef("sbm", loader="sbm", split="seeded"),
                            metrics={"test_accuracy": acc}, training={"seed": 0, "epochs": epochs})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gnneval.palette import DENSE_COLOUR, pruner_colour
+from gnneval.plotting import DENSE_COLOUR, pruner_colour, save_figure
 from gnneval.plugin import VisualContext, Visualiser, hookimpl
 
 
@@ -50,13 +50,7 @@ class AccuracyCurves(Visualiser):
         fig.suptitle(f"{run.provenance.architecture.upper()} on {run.graph.name}: "
                      f"{Path(run.provenance.checkpoint_path).name}", fontsize=11)
         fig.tight_layout()
-        paths = []
-        for fmt in ctx.formats:
-            p = ctx.out_dir / f"accuracy_vs_sparsity.{fmt}"
-            fig.savefig(p, dpi=130)
-            paths.append(p)
-        plt.close(fig)
-        return paths
+        return save_figure(fig, ctx.out_dir, "accuracy_vs_sparsity", ctx.formats)
 
 
 @hookimpl

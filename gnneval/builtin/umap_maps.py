@@ -14,19 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gnneval.palette import class_colours
+from gnneval.plotting import class_colours, procrustes_align, save_figure
 from gnneval.plugin import VisualContext, Visualiser, hookimpl
-
-
-def procrustes_align(y: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Map ``y`` onto ``target`` by rotation/reflection, uniform scale and translation."""
-    from scipy.linalg import orthogonal_procrustes
-
-    mu_y, mu_t = y.mean(0), target.mean(0)
-    yc, tc = y - mu_y, target - mu_t
-    r, s = orthogonal_procrustes(yc, tc)
-    scale = s / max(float((yc**2).sum()), 1e-12)
-    return yc @ r * scale + mu_t
 
 
 def hidden_layer(embeddings: dict[str, np.ndarray]) -> str:
@@ -116,13 +105,7 @@ class UmapMaps(Visualiser):
                      f"n_neighbors={self.params['n_neighbors']}, min_dist={self.params['min_dist']}, "
                      f"seed={ctx.seed}", fontsize=10)
         fig.tight_layout(rect=(0, 0.06, 1, 0.95))
-        paths = []
-        for fmt in ctx.formats:
-            p = ctx.out_dir / f"umap_{layer.replace('.', '_').replace('#', '_')}.{fmt}"
-            fig.savefig(p, dpi=130)
-            paths.append(p)
-        plt.close(fig)
-        return paths
+        return save_figure(fig, ctx.out_dir, f"umap_{layer.replace('.', '_').replace('#', '_')}", ctx.formats)
 
 
 @hookimpl

@@ -6,19 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from gnneval.palette import class_colours
+from gnneval.plotting import class_colours, procrustes_align as align, save_figure
 from gnneval.plugin import VisualContext, Visualiser, hookimpl
 
 __version__ = "0.1.0"
-
-
-def align(y: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Orthogonal Procrustes: rotate/reflect, scale and shift ``y`` onto ``target``."""
-    from scipy.linalg import orthogonal_procrustes
-
-    yc, tc = y - y.mean(0), target - target.mean(0)
-    r, s = orthogonal_procrustes(yc, tc)
-    return yc @ r * (s / max(float((yc**2).sum()), 1e-12)) + target.mean(0)
 
 
 class TsneMaps(Visualiser):
@@ -68,13 +59,7 @@ class TsneMaps(Visualiser):
         fig.suptitle(f"t-SNE of layer '{layer}' on {run.graph.name} ({len(idx)} nodes, perplexity {perplexity:.0f}, "
                      f"seed {ctx.seed}); colour = class, ring = prediction flipped vs dense", fontsize=9)
         fig.tight_layout()
-        paths = []
-        for fmt in ctx.formats:
-            p = ctx.out_dir / f"tsne_{layer.replace('.', '_')}.{fmt}"
-            fig.savefig(p, dpi=120)
-            paths.append(p)
-        plt.close(fig)
-        return paths
+        return save_figure(fig, ctx.out_dir, f"tsne_{layer.replace('.', '_')}", ctx.formats, dpi=120)
 
 
 @hookimpl

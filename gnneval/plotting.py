@@ -1,0 +1,57 @@
+"""Helpers shared by visualisers: colours (colour-blind-safe, Okabe & Ito 2008,
+and the same colour for the same pruner everywhere), saving a figure in every
+requested format, and aligning 2-D maps by orthogonal Procrustes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+DENSE_COLOUR = "#555555"
+
+# Built-in pruners keep fixed colours; other names take the remaining ones in a stable order.
+_FIXED = {"structured": 0, "magnitude": 1, "random-channels": 2, "random": 3, "hybrid": 4, "lottery": 5}
+
+
+def pruner_colour(name: str, all_names: list[str] | None = None) -> str:
+    if name in _FIXED:
+        return OKABE_ITO[_FIXED[name]]
+    others = sorted(n for n in (all_names or [name]) if n not in _FIXED)
+    free = [c for i, c in enumerate(OKABE_ITO) if i not in _FIXED.values()] or list(OKABE_ITO)
+    idx = others.index(name) if name in others else sum(map(ord, name))
+    return free[idx % len(free)]
+
+
+def class_colours(n: int) -> list:
+    """``n`` distinguishable class colours (tab10 / tab20 from matplotlib)."""
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
+    return [cmap(i % cmap.N) for i in range(n)]
+
+
+def save_figure(fig: Any, out_dir: Path, stem: str, formats: tuple[str, ...], dpi: int = 130) -> list[Path]:
+    """Save a matplotlib figure as ``out_dir/stem.<fmt>`` for every format, close it, return the paths."""
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for fmt in formats:
+        path = Path(out_dir) / f"{stem}.{fmt}"
+        fig.savefig(path, dpi=dpi)
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def procrustes_align(y: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Map ``y`` onto ``target`` by rotation/reflection, uniform scale and translation."""
+    from scipy.linalg import orthogonal_procrustes
+
+    mu_y, mu_t = y.mean(0), target.mean(0)
+    yc, tc = y - mu_y, target - mu_t
+    r, s = orthogonal_procrustes(yc, tc)
+    scale = s / max(float((yc**2).sum()), 1e-12)
+    return yc @ r * scale + mu_t
