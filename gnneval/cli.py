@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="allow loading checkpoints that contain Python objects (runs code from the file!)")
     ev.add_argument("--metrics", type=_csv, default=None, help="metrics to compute (default: all)")
     ev.add_argument("--visualisers", type=_csv, default=None, help="visualisers to run (default: all)")
+    ev.add_argument("--metric-sample", type=int, default=2000,
+                    help="nodes in the seeded sample shared by O(n^2) metrics (default 2000)")
+    ev.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for confidence intervals")
     ev.add_argument("-o", "--option", action="append", default=[], metavar="PRUNER.KEY=VALUE",
                     help="pruner option, e.g. magnitude.scope=global or structured.criterion=l2 (repeatable)")
     bench = ev.add_mutually_exclusive_group()
@@ -173,7 +176,8 @@ def cmd_evaluate(args, out) -> int:
         sparsities=args.sparsity if args.sparsity is not None else list(DEFAULT_SPARSITIES),
         out_dir=args.out, seed=args.seed, data_root=args.data_root, dataset=args.dataset,
         dataset_options=_key_values(args.dataset_option, "dataset option"), loader=args.loader, trust=args.trust,
-        metrics=args.metrics, visualisers=args.visualisers, pruner_options=pruner_options, bench=args.bench,
+        metrics=args.metrics, visualisers=args.visualisers, metric_sample=args.metric_sample,
+        bootstrap=args.bootstrap, pruner_options=pruner_options, bench=args.bench,
         device=args.device, formats=("png", "svg") if args.svg else ("png",),
         command=" ".join(["gnneval", *sys.argv[1:]]),
     )

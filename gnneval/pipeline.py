@@ -56,6 +56,8 @@ class EvaluateSettings:
     pruner_options: dict[str, Any] = field(default_factory=dict)
     bench: bool = True
     bench_budget_s: float = 0.5
+    metric_sample: int = 2000  #: nodes in the shared sample for O(n^2) metrics
+    bootstrap: int = 200  #: bootstrap resamples for confidence intervals
     device: str = "cpu"
     formats: tuple[str, ...] = ("png",)
     command: str = ""
@@ -115,6 +117,10 @@ class Evaluator:
             raise UsageError("no sparsity given; pass --sparsity 0.3,0.5,0.7,0.9 for example")
         for name in self.s.metrics or []:
             self.reg.get("metric", name)
+        if self.s.metric_sample < 10:
+            raise UsageError(f"--metric-sample {self.s.metric_sample} is too small; use at least 10 nodes")
+        if self.s.bootstrap < 0:
+            raise UsageError("--bootstrap must be 0 (no intervals) or more resamples")
         for name in self.s.visualisers or []:
             self.reg.get("visualiser", name)
         if not self.s.checkpoint.exists():
@@ -167,10 +173,12 @@ class Evaluator:
                         dense_emb = dense.embeddings.get(layer) if dense is not None else None
                         if cls.needs_dense and dense_emb is None:
                             continue
-                        vals = metric.compute(MetricInputs(arrays, v.outputs, dense, self.s.seed, layer, emb, dense_emb))
+                        vals = metric.compute(MetricInputs(arrays, v.outputs, dense, self.s.seed, layer, emb, dense_emb,
+                                                           self.s.metric_sample, self.s.bootstrap))
                         v.layer_metrics.setdefault(layer, {}).update({f"{name}.{k}": float(x) for k, x in vals.items()})
                 else:
-                    vals = metric.compute(MetricInputs(arrays, v.outputs, dense, self.s.seed))
+                    vals = metric.compute(MetricInputs(arrays, v.outputs, dense, self.s.seed,
+                                                       sample_size=self.s.metric_sample, bootstrap=self.s.bootstrap))
                     v.metrics.update({f"{name}.{k}": float(x) for k, x in vals.items()})
             except Exception as exc:  # noqa: BLE001 - one metric must not lose the others
                 self.problems.append(Problem(f"metric '{name}' ({reg.plugin}) on {v.id}", one_line(exc)))

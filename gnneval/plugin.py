@@ -176,6 +176,17 @@ class MetricInputs:
     layer: str | None = None
     embedding: np.ndarray | None = None
     dense_embedding: np.ndarray | None = None
+    sample_size: int = 2000  #: nodes in the shared sample for O(n^2) metrics (``--metric-sample``)
+    bootstrap: int = 200  #: bootstrap resamples for confidence intervals (``--bootstrap``)
+
+    def node_sample(self) -> np.ndarray:
+        """The run's fixed node sample: seeded by the run's seed, identical for every variant and layer."""
+        import numpy as np
+
+        n = self.graph.num_nodes
+        if n <= self.sample_size:
+            return np.arange(n)
+        return np.sort(np.random.default_rng(self.seed).choice(n, self.sample_size, replace=False))
 
 
 @dataclass

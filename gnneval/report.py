@@ -58,8 +58,52 @@ def _row(v: VariantResult, dense_acc: float | None, dense_lat: float | None) -> 
     ]
 
 
+REPRESENTATION_COLUMNS = [
+    ("probe", "linear-probe.test", _pct), ("kNN", "knn-accuracy.test", _pct),
+    ("silhouette", "silhouette.score", lambda x: f"{x:.3f}"), ("NMI", "clustering.nmi", lambda x: f"{x:.3f}"),
+    ("eff. rank", "effective-rank.centred", lambda x: f"{x:.1f}"),
+    ("Dirichlet/‖X‖²", "dirichlet-energy.relative", lambda x: f"{x:.3f}"),
+    ("MAD nb", "mad.neighbours", lambda x: f"{x:.3f}"),
+    ("CKA", "linear-cka.dense", lambda x: f"{x:.3f}"), ("RBF CKA", "rbf-cka.dense", lambda x: f"{x:.3f}"),
+    ("Procrustes", "procrustes.dense", lambda x: f"{x:.3f}"), ("kNN overlap", "knn-overlap.dense", lambda x: f"{x:.3f}"),
+]
+
+
+def representation_table(run: RunResult):
+    """Representation quality of the last hidden layer, one row per variant (None if nothing was measured)."""
+    from rich.table import Table
+
+    dense = run.dense
+    layers = list(dense.layer_metrics)
+    if not layers:
+        return None
+    layer = layers[-2] if len(layers) >= 2 else layers[-1]
+    present = [(h, k, f) for h, k, f in REPRESENTATION_COLUMNS
+               if any(k in v.layer_metrics.get(layer, {}) for v in run.variants)]
+    if not present:
+        return None
+    t = Table(title=f"Representation quality of layer '{layer}' (last hidden layer)",
+              caption="probe / kNN: test accuracy of a logistic-regression / 10-NN classifier on the frozen "
+                      "embeddings; CKA, Procrustes (0 = same up to rotation and scale, max √2) and kNN overlap "
+                      "compare with the dense model's layer; all per-layer values are in run.h5")
+    t.add_column("variant")
+    t.add_column("width", justify="right")
+    for header, _k, _f in present:
+        t.add_column(header, justify="right")
+    for v in run.variants:
+        if not v.ok:
+            continue
+        vals = v.layer_metrics.get(layer, {})
+        width = v.outputs.embeddings[layer].shape[1] if v.outputs and layer in v.outputs.embeddings else ""
+        t.add_row(v.id, str(width), *[fmt(vals[k]) if k in vals else "" for _h, k, fmt in present])
+    return t
+
+
 def print_summary(run: RunResult, console, run_dir) -> None:
     console.print(summary_table(run))
+    rep = representation_table(run)
+    if rep is not None:
+        console.print(rep)
     for prob in run.problems:
         console.print(f"[yellow]problem[/yellow] {prob.where}: {prob.message}", soft_wrap=True)
     for label, path in run.files.items():

@@ -17,6 +17,7 @@ Layout (``format_version`` 1)::
                                      param_reduction, seconds; JSON strings: details, layer_sparsity
     /variants/<id>/logits            [N, C] float32
     /variants/<id>/predictions       [N] int64
+    /variants/<id>/flipped_nodes     [K] int64: nodes whose prediction differs from the dense model's
     /variants/<id>/embeddings/<k>    [N, d] float32, one per message-passing layer;
                                      attrs: layer (module name), index (call order)
     /variants/<id>/metrics           attrs: "<metric>.<key>" -> float
@@ -90,6 +91,8 @@ def _write(f, result: RunResult) -> None:
         masks.create_dataset(k, data=m.astype(bool))
     vs = f.create_group("variants")
     vs.attrs["order"] = json.dumps([v.id for v in result.variants])
+    dense_pred = next((v.outputs.predictions for v in result.variants if v.id == "dense" and v.outputs is not None),
+                      None)
     for v in result.variants:
         grp = vs.create_group(v.id)
         for k in _SCALAR_VARIANT:
@@ -104,6 +107,9 @@ def _write(f, result: RunResult) -> None:
         if v.outputs is not None:
             grp.create_dataset("logits", data=v.outputs.logits.astype(np.float32))
             grp.create_dataset("predictions", data=v.outputs.predictions.astype(np.int64))
+            if dense_pred is not None:
+                flipped = np.flatnonzero(v.outputs.predictions != dense_pred).astype(np.int64)
+                grp.create_dataset("flipped_nodes", data=flipped)
             emb = grp.create_group("embeddings")
             for i, (layer, arr) in enumerate(v.outputs.embeddings.items()):
                 ds = emb.create_dataset(f"{i}:{layer}", data=arr.astype(np.float32))
