@@ -5,7 +5,7 @@ All of these work when the pruned layer is narrower than the dense one.
 - Linear CKA (Kornblith et al. 2019) in its feature-space form,
   ``||Y'X||_F^2 / (||X'X||_F ||Y'Y||_F)`` on column-centred embeddings: O(n d^2),
   never the n x n Gram matrix; all nodes.
-- RBF CKA on the run's shared node sample (at most 1,000 nodes), bandwidth
+- RBF CKA on the run's shared node sample (at most 500 nodes), bandwidth
   ``sigma`` times the median pairwise distance, with a bootstrap interval.
 - Orthogonal Procrustes distance (Ding et al. 2021) on centred, unit-Frobenius
   embeddings: ``sqrt(2 - 2 ||X'Y||_*)``, in [0, sqrt(2)]; all nodes, O(n d^2).
@@ -21,7 +21,7 @@ import numpy as np
 from gnneval.builtin._numeric import cosine_knn, with_ci
 from gnneval.plugin import Metric, MetricInputs, hookimpl
 
-RBF_MAX_SAMPLE = 1000
+RBF_MAX_SAMPLE = 500
 
 
 def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
@@ -97,7 +97,7 @@ class RbfCKA(Metric):
     level = "layer"
     needs_dense = True
 
-    def __init__(self, sigma: float = 1.0, n_boot: int = 50):
+    def __init__(self, sigma: float = 1.0, n_boot: int = 30):
         self.sigma = sigma
         self.n_boot = n_boot
 
