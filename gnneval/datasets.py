@@ -74,6 +74,28 @@ def stage_raw_files(raw_dir: Path, dest_raw_dir: Path, files: Sequence[str]) -> 
     return dest_raw_dir
 
 
+def link_split(data, seed: int, num_val: float = 0.05, num_test: float = 0.1):
+    """Split an undirected graph's edges for link prediction with a seeded ``RandomLinkSplit``.
+
+    Returns a copy of ``data`` whose ``edge_index`` holds only the training edges (what the model
+    passes messages over) and which carries ``val_edge_label_index`` / ``val_edge_label`` and
+    ``test_edge_label_index`` / ``test_edge_label`` (one sampled non-edge per true edge).
+    """
+    import torch
+    from torch_geometric.transforms import RandomLinkSplit
+
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        train, val, test = RandomLinkSplit(num_val=num_val, num_test=num_test, is_undirected=True,
+                                           add_negative_train_samples=False)(data)
+    out = train.clone()
+    for name, part in (("val", val), ("test", test)):
+        setattr(out, f"{name}_edge_label_index", part.edge_label_index)
+        setattr(out, f"{name}_edge_label", part.edge_label.long())
+    del out.edge_label, out.edge_label_index
+    return out
+
+
 def load_dataset(registry: Registry, ref: DatasetRef, ctx: DatasetContext) -> tuple[GraphData, str]:
     """Load ``ref`` with the loader it names, else the first loader that handles its name.
 

@@ -166,6 +166,8 @@ class Evaluator:
             cls = reg.obj
             if cls.needs_dense and dense is None:
                 continue
+            if cls.tasks is not None and arrays.task not in cls.tasks:
+                continue
             try:
                 metric = cls(**reg.options)
                 if cls.level == "layer":
@@ -208,8 +210,13 @@ class Evaluator:
             ref.options = {**ref.options, **s.dataset_options}
         else:
             raise UsageError(f"{s.checkpoint} does not record its dataset; pass --dataset NAME")
+        if task != "node-classification":
+            ref.options.setdefault("task", task)
         dctx = DatasetContext(root=resolve_data_root(s.data_root), cache_dir=default_cache_dir(), seed=s.seed)
         graph, dataset_loader = load_dataset(self.reg, ref, dctx)
+        if graph.task != task:
+            raise UsageError(f"{s.checkpoint} is a '{task}' model but dataset loader '{dataset_loader}' gave a "
+                             f"'{graph.task}' dataset; pass --dataset-option task={task}")
         self._arrays = graph.arrays()
         expected = ckpt.architecture_kwargs.get("in_channels")
         if isinstance(expected, int) and expected != graph.num_features:

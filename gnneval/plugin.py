@@ -46,8 +46,9 @@ PROJECT = "gnneval"
 hookimpl = pluggy.HookimplMarker(PROJECT)
 """Marker for hook implementations: ``@hookimpl def gnneval_register_pruners(register): ...``."""
 
-TASKS = ("node-classification",)
-"""Tasks the evaluation pipeline knows how to run."""
+TASKS = ("node-classification", "link-prediction")
+"""Tasks the evaluation pipeline knows how to run.  For link prediction the model is an encoder:
+its output rows are node embeddings and an edge (u, v) is scored by their dot product."""
 
 
 # --------------------------------------------------------------------------- data passed to plugins
@@ -91,6 +92,12 @@ class GraphData:
         """The labels, masks and edges as NumPy arrays (for metrics, storage and plots)."""
         d = self.data
         masks = {s: getattr(d, f"{s}_mask").cpu().numpy().astype(bool) for s in ("train", "val", "test")}
+        link = {}
+        for split in ("val", "test"):
+            index = getattr(d, f"{split}_edge_label_index", None)
+            if index is not None:
+                link[split] = (index.cpu().numpy().astype("int64"),
+                               getattr(d, f"{split}_edge_label").cpu().numpy().astype("int64"))
         return GraphArrays(
             name=self.name,
             task=self.task,
@@ -99,6 +106,7 @@ class GraphData:
             edge_index=d.edge_index.cpu().numpy().astype("int64"),
             num_classes=self.num_classes,
             num_features=self.num_features,
+            link=link,
         )
 
 
@@ -267,6 +275,7 @@ class Metric(ABC):
     name: ClassVar[str] = ""
     level: ClassVar[str] = "variant"
     needs_dense: ClassVar[bool] = False  #: skip on the dense model itself
+    tasks: ClassVar[tuple[str, ...] | None] = None  #: tasks it applies to (None: every task)
 
     @abstractmethod
     def compute(self, inputs: MetricInputs) -> dict[str, float]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gnneval.results import RunResult, VariantResult
+from gnneval.results import RunResult, VariantResult, headline
 
 
 def _fmt_int(n: int) -> str:
@@ -26,7 +26,8 @@ def summary_table(run: RunResult):
     from rich.table import Table
 
     dense = run.dense
-    dense_acc = dense.metrics.get("accuracy.test")
+    key, label = headline(run.graph.task)
+    dense_acc = dense.metrics.get(key)
     dense_lat = next((b.median_ms for b in dense.bench if b.backend == "torch"), None)
     p = run.provenance
     t = Table(title=f"{p.architecture} on {p.dataset} ({p.checkpoint_path}, sha256 {p.checkpoint_sha256[:12]})",
@@ -34,22 +35,24 @@ def summary_table(run: RunResult):
                       "zero/removed: share of dense parameters; speed-up: dense latency / variant latency, PyTorch "
                       f"{p.device}; seed {p.seed}")
     for col, just in [("variant", "left"), ("sparsity", "right"), ("zero/removed", "right"), ("params", "right"),
-                      ("non-zero", "right"), ("size", "right"), ("MFLOPs", "right"), ("test acc", "right"),
+                      ("non-zero", "right"), ("size", "right"), ("MFLOPs", "right"), (label, "right"),
                       ("Δ acc", "right"), ("agree", "right"), ("ms", "right"), ("speed-up", "right")]:
         t.add_column(col, justify=just)
+    agree_key = "agreement.test" if run.graph.task == "node-classification" else "link-prediction.test_agreement"
     for v in run.variants:
-        t.add_row(*_row(v, dense_acc, dense_lat))
+        t.add_row(*_row(v, dense_acc, dense_lat, key, agree_key))
     return t
 
 
-def _row(v: VariantResult, dense_acc: float | None, dense_lat: float | None) -> list[str]:
+def _row(v: VariantResult, dense_acc: float | None, dense_lat: float | None, key: str = "accuracy.test",
+         agree_key: str = "agreement.test") -> list[str]:
     if not v.ok:
         return [v.id, f"{v.sparsity:.2f}", "[red]failed[/red]", "", "", "", "", "", "", "", "",
                 f"[red]{v.error[:60]}[/red]"]
-    acc = v.metrics.get("accuracy.test")
+    acc = v.metrics.get(key)
     lat = next((b.median_ms for b in v.bench if b.backend == "torch"), None)
     delta = "" if acc is None or dense_acc is None or v.id == "dense" else f"{100 * (acc - dense_acc):+.1f}"
-    agree = v.metrics.get("agreement.test")
+    agree = v.metrics.get(agree_key)
     return [
         v.id, f"{v.sparsity:.2f}", _pct(v.weight_sparsity), _fmt_int(v.params), _fmt_int(v.nonzero_params),
         _fmt_bytes(v.size_bytes), f"{v.flops / 1e6:.2f}", _pct(acc), delta, "" if agree is None else _pct(agree),

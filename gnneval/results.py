@@ -29,9 +29,11 @@ class GraphArrays:
     task: str
     y: np.ndarray  #: [N] int64 class labels
     masks: dict[str, np.ndarray]  #: split name (``train``/``val``/``test``) -> [N] bool
-    edge_index: np.ndarray  #: [2, E] int64
+    edge_index: np.ndarray  #: [2, E] int64 (for link prediction: the message-passing edges)
     num_classes: int
     num_features: int
+    link: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    """Link prediction: split (``val``/``test``) -> (edge_label_index [2, M], edge_label [M] in {0, 1})."""
 
     @property
     def num_nodes(self) -> int:
@@ -40,6 +42,15 @@ class GraphArrays:
     @property
     def num_edges(self) -> int:
         return int(self.edge_index.shape[1])
+
+
+HEADLINE = {"node-classification": ("accuracy.test", "test acc"),
+            "link-prediction": ("link-prediction.test_auc", "test AUC")}
+
+
+def headline(task: str) -> tuple[str, str]:
+    """The metric key a run's summary leads with for ``task``, and its column label."""
+    return HEADLINE.get(task, HEADLINE["node-classification"])
 
 
 @dataclass

@@ -10,7 +10,9 @@ Layout (``format_version`` 1)::
     /graph                           attrs: name, task, num_classes, num_features
     /graph/y                         [N] int64 labels
     /graph/masks/{train,val,test}    [N] bool split masks
-    /graph/edge_index                [2, E] int64
+    /graph/edge_index                [2, E] int64 (link prediction: the message-passing edges)
+    /graph/link/{val,test}_index     [2, M] int64, link prediction only: edges to score
+    /graph/link/{val,test}_label     [M] int64, 1 = true edge, 0 = sampled non-edge
     /variants                        attrs: order = JSON list of variant ids (dense first)
     /variants/<id>                   attrs: pruner, sparsity, status, error, params, nonzero_params,
                                      size_bytes, flops, flops_sparse, edges, weight_sparsity,
@@ -89,6 +91,10 @@ def _write(f, result: RunResult) -> None:
     masks = g.create_group("masks")
     for k, m in result.graph.masks.items():
         masks.create_dataset(k, data=m.astype(bool))
+    link = g.create_group("link")
+    for split, (index, label) in result.graph.link.items():
+        link.create_dataset(f"{split}_index", data=index.astype(np.int64))
+        link.create_dataset(f"{split}_label", data=label.astype(np.int64))
     vs = f.create_group("variants")
     vs.attrs["order"] = json.dumps([v.id for v in result.variants])
     dense_pred = next((v.outputs.predictions for v in result.variants if v.id == "dense" and v.outputs is not None),
@@ -107,7 +113,7 @@ def _write(f, result: RunResult) -> None:
         if v.outputs is not None:
             grp.create_dataset("logits", data=v.outputs.logits.astype(np.float32))
             grp.create_dataset("predictions", data=v.outputs.predictions.astype(np.int64))
-            if dense_pred is not None:
+            if dense_pred is not None and result.graph.task == "node-classification":
                 flipped = np.flatnonzero(v.outputs.predictions != dense_pred).astype(np.int64)
                 grp.create_dataset("flipped_nodes", data=flipped)
             emb = grp.create_group("embeddings")
@@ -187,6 +193,8 @@ def read_run(path: str | os.PathLike[str]) -> RunResult:
             name=_attr(g.attrs["name"]), task=_attr(g.attrs["task"]), y=g["y"][()],
             masks={k: g["masks"][k][()] for k in g["masks"]}, edge_index=g["edge_index"][()],
             num_classes=int(g.attrs["num_classes"]), num_features=int(g.attrs["num_features"]),
+            link={s: (g["link"][f"{s}_index"][()], g["link"][f"{s}_label"][()])
+                  for s in ("val", "test") if "link" in g and f"{s}_index" in g["link"]},
         )
         variants = []
         for vid in json.loads(_attr(f["variants"].attrs["order"])):

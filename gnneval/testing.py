@@ -6,7 +6,8 @@ Fixtures:
 - ``gnneval_graph``: a small seeded stochastic-block-model graph (:class:`~gnneval.plugin.GraphData`).
 - ``gnneval_model``: a 2-layer GCN trained on it (eval mode); copy it before changing it.
 - ``gnneval_run``: a small stored run (dense, ``structured`` and ``magnitude`` at 0.5), read
-  back from its HDF5 file, for visualisers.
+  back from its HDF5 file, for metrics and visualisers; ``gnneval_link_run``: the same for a
+  link-prediction encoder.
 
 Contract checks (call them in your own tests; each raises AssertionError saying
 what broke)::
@@ -85,22 +86,49 @@ def small_model(graph: GraphData, *, architecture: str = "gcn", hidden: int = 32
     return model.eval()
 
 
+def small_link_model(graph: GraphData, *, hidden: int = 32, out: int = 16, epochs: int = 80):
+    """A 2-layer GCN encoder trained for link prediction (dot-product decoder, one sampled
+    non-edge per training edge) on ``graph``'s message-passing edges; eval mode."""
+    import torch
+    import torch.nn.functional as F
+    from torch_geometric.utils import negative_sampling
+
+    torch.manual_seed(0)
+    d = graph.data
+    model = build_plugin_host().registry.build_architecture(
+        "gcn", in_channels=graph.num_features, hidden_channels=hidden, out_channels=out, num_layers=2)
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    for _ in range(epochs):
+        model.train()
+        opt.zero_grad()
+        z = model(d.x, d.edge_index)
+        neg = negative_sampling(d.edge_index, num_nodes=d.num_nodes, num_neg_samples=d.edge_index.shape[1])
+        pos_s = (z[d.edge_index[0]] * z[d.edge_index[1]]).sum(1)
+        neg_s = (z[neg[0]] * z[neg[1]]).sum(1)
+        F.binary_cross_entropy_with_logits(torch.cat([pos_s, neg_s]), torch.cat(
+            [torch.ones_like(pos_s), torch.zeros_like(neg_s)])).backward()
+        opt.step()
+    return model.eval()
+
+
 def small_run(out_dir: Path, graph_options: dict[str, Any] | None = None,
-              pruners: Sequence[str] = ("structured", "magnitude")) -> RunResult:
+              pruners: Sequence[str] = ("structured", "magnitude"), task: str = "node-classification") -> RunResult:
     """Evaluate a small model at sparsity 0.5 (no benchmark, no pictures) and read the run back."""
     from gnneval.checkpoint import save_checkpoint
     from gnneval.pipeline import EvaluateSettings, Evaluator
     from gnneval.storage import read_run
 
     opts = {**KIT_GRAPH, **(graph_options or {})}
+    if task != "node-classification":
+        opts["task"] = task
     graph = small_graph(**opts)
-    model = small_model(graph)
+    model = small_model(graph) if task == "node-classification" else small_link_model(graph)
     out_dir.mkdir(parents=True, exist_ok=True)
-    kwargs = {"in_channels": graph.num_features, "hidden_channels": 32, "out_channels": graph.num_classes,
-              "num_layers": 2}
+    kwargs = {"in_channels": graph.num_features, "hidden_channels": 32,
+              "out_channels": graph.num_classes if task == "node-classification" else 16, "num_layers": 2}
     ckpt = save_checkpoint(out_dir / "kit_model.pt", model=model, architecture="gcn", architecture_kwargs=kwargs,
-                           task="node-classification", dataset=DatasetRef("sbm", loader="sbm", options=opts),
-                           metrics={}, training={"seed": 0, "recipe": "gnneval.testing.small_model"})
+                           task=task, dataset=DatasetRef("sbm", loader="sbm", options=opts),
+                           metrics={}, training={"seed": 0, "recipe": "gnneval.testing.small_run"})
     settings = EvaluateSettings(checkpoint=ckpt, pruners=list(pruners), sparsities=[0.5], out_dir=out_dir / "run",
                                 bench=False, visualisers=[])
     Evaluator(settings, build_plugin_host(), show_progress=False).run()
@@ -130,8 +158,14 @@ def gnneval_model(gnneval_graph):
 
 @pytest.fixture(scope="session")
 def gnneval_run(tmp_path_factory) -> RunResult:
-    """A small stored run (dense, structured@0.50, magnitude@0.50) read back from HDF5."""
+    """A small stored node-classification run (dense, structured@0.50, magnitude@0.50) read back from HDF5."""
     return small_run(tmp_path_factory.mktemp("gnneval-kit"))
+
+
+@pytest.fixture(scope="session")
+def gnneval_link_run(tmp_path_factory) -> RunResult:
+    """The same for a link-prediction encoder (seeded edge split, dot-product decoder)."""
+    return small_run(tmp_path_factory.mktemp("gnneval-kit-link"), task="link-prediction")
 
 
 # --------------------------------------------------------------------------- contract checks
@@ -207,6 +241,8 @@ def check_metric(cls: type[Metric], run: RunResult, options: dict[str, Any] | No
         ref = None if v.id == "dense" else dense
         if cls.needs_dense and ref is None:
             continue
+        if cls.tasks is not None and run.graph.task not in cls.tasks:
+            continue
         calls = []
         if cls.level == "layer":
             for layer, emb in v.outputs.embeddings.items():
@@ -222,7 +258,7 @@ def check_metric(cls: type[Metric], run: RunResult, options: dict[str, Any] | No
                 assert isinstance(x, (int, float)) and math.isfinite(float(x)), \
                     f"{cls.__name__} on {v.id}: {k} = {x!r} is not a finite number"
             results.append(values)
-    assert results, f"{cls.__name__} was never computed on the run"
+    assert results, f"{cls.__name__} was never computed on the run (its tasks: {cls.tasks})"
     return results
 
 

@@ -55,3 +55,20 @@ def train_sbm_checkpoint(path: Path, *, arch: str = "gcn", hidden: int = 32, epo
 @pytest.fixture(scope="session")
 def sbm_checkpoint(tmp_path_factory) -> Path:
     return train_sbm_checkpoint(tmp_path_factory.mktemp("ckpt") / "gcn_sbm.pt")
+
+
+def train_sbm_link_checkpoint(path: Path, epochs: int = 80) -> Path:
+    """A 2-layer GCN encoder trained for link prediction (dot-product decoder) on the SBM's training edges."""
+    from gnneval.builtin.sbm import make_sbm
+    from gnneval.checkpoint import save_checkpoint
+    from gnneval.datasets import link_split
+    from gnneval.plugin import DatasetRef, GraphData
+    from gnneval.testing import small_link_model
+
+    graph = GraphData("sbm", "link-prediction", link_split(make_sbm(seed=0), seed=0), 32, 4, "generated")
+    model = small_link_model(graph, epochs=epochs)
+    kwargs = {"in_channels": 32, "hidden_channels": 32, "out_channels": 16, "num_layers": 2}
+    return save_checkpoint(path, model=model, architecture="gcn", architecture_kwargs=kwargs,
+                           task="link-prediction",
+                           dataset=DatasetRef("sbm", loader="sbm", options={"task": "link-prediction"}),
+                           metrics={}, training={"seed": 0, "epochs": epochs, "decoder": "dot product"})

@@ -16,8 +16,12 @@ def test_pruner_contract(name, gnneval_graph, gnneval_model):
 
 
 @pytest.mark.parametrize("name", REG.names("metric"))
-def test_metric_contract(name, gnneval_run):
-    check_metric(REG.get("metric", name).obj, gnneval_run)
+def test_metric_contract(name, gnneval_run, gnneval_link_run):
+    cls = REG.get("metric", name).obj
+    runs = [r for r in (gnneval_run, gnneval_link_run) if cls.tasks is None or r.graph.task in cls.tasks]
+    assert runs, f"metric {name} applies to no task gnneval runs: {cls.tasks}"
+    for run in runs:
+        check_metric(cls, run)
 
 
 @pytest.mark.parametrize("name", REG.names("visualiser"))

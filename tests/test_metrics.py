@@ -142,3 +142,43 @@ def test_evaluate_stores_metrics_and_flipped_nodes(sbm_checkpoint, tmp_path):
         flipped = f["variants/structured@0.70/flipped_nodes"][()]
     np.testing.assert_array_equal(flipped, np.flatnonzero(v.outputs.predictions != run.dense.outputs.predictions))
     assert run.provenance.settings["metric_sample"] == 200
+
+
+def test_link_prediction_metric_matches_sklearn():
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    z = RNG.standard_normal((40, 4))
+    index = RNG.integers(0, 40, (2, 60))
+    label = (RNG.random(60) < 0.5).astype(np.int64)
+    graph = GraphArrays("t", "link-prediction", np.zeros(40, dtype=np.int64), {"test": np.ones(40, bool)},
+                        index, 1, 4, link={"test": (index, label)})
+    out = VariantOutputs(z, z.argmax(1), {"l": z})
+    reg = build_plugin_host().registry
+    vals = reg.get("metric", "link-prediction").obj().compute(MetricInputs(graph, out, out, 0))
+    scores = (z[index[0]] * z[index[1]]).sum(1)
+    assert vals["test_auc"] == pytest.approx(roc_auc_score(label, scores))
+    assert vals["test_ap"] == pytest.approx(average_precision_score(label, scores))
+    assert vals["test_agreement"] == 1.0
+
+
+def test_evaluate_a_link_prediction_model(tmp_path):
+    from conftest import train_sbm_link_checkpoint
+
+    from gnneval.cli import main
+    from gnneval.storage import read_run
+
+    ckpt = train_sbm_link_checkpoint(tmp_path / "link.pt")
+    out = tmp_path / "run"
+    assert main(["evaluate", str(ckpt), "--pruner", "structured,magnitude", "--sparsity", "0.5", "--out", str(out),
+                 "--no-progress", "--no-bench", "--metric-sample", "200"]) == 0
+    run = read_run(out)
+    assert run.graph.task == "link-prediction" and set(run.graph.link) == {"val", "test"}
+    index, label = run.graph.link["test"]
+    assert index.shape[0] == 2 and set(np.unique(label)) == {0, 1}
+    dense = run.dense
+    assert dense.metrics["link-prediction.test_auc"] > 0.7  # random scoring gives 0.5
+    assert "accuracy.test" not in dense.metrics  # node-classification metrics do not apply
+    s = run.variant("structured@0.50")
+    assert s.ok and "link-prediction.test_auc" in s.metrics and s.params < dense.params
+    assert "linear-cka.dense" in s.layer_metrics["convs.0"]
+    assert not run.problems, run.problems

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from gnneval.plotting import DENSE_COLOUR, pruner_colour, save_figure
 from gnneval.plugin import VisualContext, Visualiser, hookimpl
+from gnneval.results import headline
 
 
 class AccuracyCurves(Visualiser):
@@ -18,7 +19,8 @@ class AccuracyCurves(Visualiser):
 
         run = ctx.run
         dense = run.dense
-        acc_key = "accuracy.test"
+        acc_key, label = headline(run.graph.task)
+        label = {"test acc": "test accuracy (%)", "test AUC": "test ROC-AUC (%)"}.get(label, label)
         dense_acc = dense.metrics.get(acc_key)
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
         for pruner in run.pruners:
@@ -39,11 +41,11 @@ class AccuracyCurves(Visualiser):
                 ax.axhline(100 * dense_acc, color=DENSE_COLOUR, linestyle=":", label=f"dense ({100 * dense_acc:.1f}%)")
             ax2.plot([dense.flops / 1e6], [100 * dense_acc], "s", color=DENSE_COLOUR)
         ax1.set_xlabel("sparsity asked for (channels for structured pruners, weights otherwise)")
-        ax1.set_ylabel("test accuracy (%)")
-        ax1.set_title("Test accuracy against sparsity")
+        ax1.set_ylabel(label)
+        ax1.set_title(f"{label.split(' (')[0].capitalize()} against sparsity")
         ax2.set_xlabel("inference cost (MFLOPs per full-graph forward pass)")
-        ax2.set_ylabel("test accuracy (%)")
-        ax2.set_title("Test accuracy against inference cost")
+        ax2.set_ylabel(label)
+        ax2.set_title(f"{label.split(' (')[0].capitalize()} against inference cost")
         for ax in (ax1, ax2):
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8)

@@ -4,7 +4,8 @@ Raw files already on disk are used without a download: they are looked up as
 ``<root>/<Name>/raw/ind.<name>.*`` (or ``<root>/Planetoid/<Name>/raw``) in the
 user's data root and in the cache.  The user's root is never written to (it may
 be shared or read-only): the raw files are copied into the cache, where PyG
-writes its processed files.
+writes its processed files.  Option ``task=link-prediction`` (with ``split_seed``, default 0)
+splits the edges with a seeded ``RandomLinkSplit`` (5% validation, 10% test).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import contextlib
 import io
 from pathlib import Path
 
-from gnneval.datasets import find_raw_dir, stage_raw_files
+from gnneval.datasets import find_raw_dir, link_split, stage_raw_files
 from gnneval.errors import UsageError, one_line
 from gnneval.plugin import DatasetContext, DatasetLoader, GraphData, hookimpl
 
@@ -56,7 +57,10 @@ class PlanetoidLoader(DatasetLoader):
                 f"or point --data-root / GNNEVAL_DATA at a folder that has {canonical}/raw"
             ) from None
         data = ds[0]
-        return GraphData(name=canonical, task="node-classification", data=data,
+        task = ctx.options.get("task", "node-classification")
+        if task == "link-prediction":
+            data = link_split(data, seed=int(ctx.options.get("split_seed", 0)))
+        return GraphData(name=canonical, task=task, data=data,
                          num_features=int(ds.num_features), num_classes=int(ds.num_classes),
                          source=source, split=split)
 

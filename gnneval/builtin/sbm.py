@@ -4,11 +4,13 @@
 features are noisy class means, so a GNN must combine features and structure.
 Options (``DatasetRef.options`` or ``--dataset-option key=value``): ``nodes``
 (default 600), ``blocks`` (4), ``avg_degree`` (8), ``homophily`` (0.8),
-``features`` (32), ``noise`` (2.0), ``seed`` (the run's seed).
+``features`` (32), ``noise`` (2.0), ``seed`` (the run's seed); ``task=link-prediction`` (with
+``split_seed``) splits the edges for link prediction.
 """
 
 from __future__ import annotations
 
+from gnneval.datasets import link_split
 from gnneval.plugin import DatasetContext, DatasetLoader, GraphData, hookimpl
 
 
@@ -68,7 +70,10 @@ class SBMLoader(DatasetLoader):
         }
         data = make_sbm(**params)
         desc = ",".join(f"{k}={v}" for k, v in params.items())
-        return GraphData(name="sbm", task="node-classification", data=data, num_features=params["features"],
+        task = opts.get("task", "node-classification")
+        if task == "link-prediction":
+            data = link_split(data, seed=int(opts.get("split_seed", 0)))
+        return GraphData(name="sbm", task=task, data=data, num_features=params["features"],
                          num_classes=params["blocks"], source=f"generated ({desc})", split="seeded")
 
 

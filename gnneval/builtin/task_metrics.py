@@ -11,6 +11,8 @@ from gnneval.plugin import Metric, MetricInputs, hookimpl
 class Accuracy(Metric):
     """Accuracy on the train, validation and test nodes."""
 
+    tasks = ("node-classification",)
+
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
         g, pred = inputs.graph, inputs.variant.predictions
         return {split: float((pred[m] == g.y[m]).mean()) for split, m in g.masks.items() if m.any()}
@@ -18,6 +20,8 @@ class Accuracy(Metric):
 
 class MacroF1(Metric):
     """Macro-averaged F1 over classes on the test nodes (scikit-learn)."""
+
+    tasks = ("node-classification",)
 
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
         from sklearn.metrics import f1_score
@@ -29,6 +33,8 @@ class MacroF1(Metric):
 
 class PerClassAccuracy(Metric):
     """Accuracy on the test nodes of each class (``class_<k>``)."""
+
+    tasks = ("node-classification",)
 
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
         g, pred = inputs.graph, inputs.variant.predictions
@@ -57,6 +63,8 @@ class DegreeAccuracy(Metric):
     """Test accuracy by in-degree bucket (``deg_<bucket>``), with the bucket sizes (``n_deg_<bucket>``):
     do low-degree nodes suffer first?"""
 
+    tasks = ("node-classification",)
+
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
         g, pred = inputs.graph, inputs.variant.predictions
         degree = np.bincount(g.edge_index[1], minlength=g.num_nodes)
@@ -72,6 +80,8 @@ class DegreeAccuracy(Metric):
 
 class Agreement(Metric):
     """Share of test nodes whose prediction equals the dense model's, and how many flipped."""
+
+    tasks = ("node-classification",)
 
     needs_dense = True
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from gnneval.plotting import class_colours, procrustes_align, save_figure
 from gnneval.plugin import VisualContext, Visualiser, hookimpl
+from gnneval.results import headline
 
 
 def hidden_layer(embeddings: dict[str, np.ndarray]) -> str:
@@ -57,6 +58,8 @@ class UmapMaps(Visualiser):
         if dense.outputs is None or not dense.outputs.embeddings:
             return []
         layer = hidden_layer(dense.outputs.embeddings)
+        key, short = headline(run.graph.task)
+        short = "acc" if short == "test acc" else "AUC"
         n = run.graph.num_nodes
         rng = np.random.default_rng(ctx.seed)
         idx = np.sort(rng.choice(n, self.max_points, replace=False)) if n > self.max_points else np.arange(n)
@@ -80,8 +83,8 @@ class UmapMaps(Visualiser):
             ax.set_ylabel("UMAP 2", fontsize=7)
 
         for r, pruner in enumerate(pruners):
-            acc = dense.metrics.get("accuracy.test")
-            panel(axes[r][0], base, f"dense" + (f" (acc {100 * acc:.1f}%)" if acc is not None else ""))
+            acc = dense.metrics.get(key)
+            panel(axes[r][0], base, "dense" + (f" ({short} {100 * acc:.1f}%)" if acc is not None else ""))
             for c, sp in enumerate(sparsities, start=1):
                 ax = axes[r][c]
                 v = next((v for v in run.variants if v.pruner == pruner and v.sparsity == sp), None)
@@ -91,10 +94,11 @@ class UmapMaps(Visualiser):
                     continue
                 emb = v.outputs.embeddings[layer][idx]
                 xy = procrustes_align(self._fit(emb, ctx.seed, init=base), base)
-                flipped = v.outputs.predictions[idx] != dense.outputs.predictions[idx]
-                acc = v.metrics.get("accuracy.test")
+                flipped = (v.outputs.predictions[idx] != dense.outputs.predictions[idx]
+                           if run.graph.task == "node-classification" else None)
+                acc = v.metrics.get(key)
                 panel(ax, xy, f"{pruner} @ {sp:.0%} (width {emb.shape[1]}"
-                      + (f", acc {100 * acc:.1f}%)" if acc is not None else ")"), flipped)
+                      + (f", {short} {100 * acc:.1f}%)" if acc is not None else ")"), flipped)
         handles = [Line2D([], [], marker="o", linestyle="", color=colours[k], label=f"class {k}")
                    for k in range(run.graph.num_classes)]
         handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markeredgecolor="black",
