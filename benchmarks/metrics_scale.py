@@ -50,6 +50,8 @@ def run_one(nodes: int, seed: int = 0) -> dict:
     t_all = time.perf_counter()
     for name in reg.default_names("metric"):
         cls = reg.get("metric", name).obj
+        if cls.tasks is not None and graph.task not in cls.tasks:
+            continue  # as in `gnneval evaluate`: e.g. link-prediction metrics on a node-classification graph
         t = time.perf_counter()
         if cls.level == "layer":
             cls().compute(MetricInputs(graph, variant, dense, seed, "convs.0", pruned_emb, dense_emb))
