@@ -47,6 +47,24 @@ def layer_sparsity(model: torch.nn.Module, dense_numel: dict[str, int]) -> dict[
     return out
 
 
+HIST_EDGES = tuple(10.0 ** (-6 + 0.1 * i) for i in range(71))  #: |w| bins, 1e-6 .. 10, log-spaced
+"""Bin edges of the stored weight-magnitude histograms (zeros are counted separately)."""
+
+
+def weight_histograms(model: torch.nn.Module) -> dict[str, list[int]]:
+    """Per prunable weight tensor: ``[zeros, below 1e-6, counts per HIST_EDGES bin..., above 10]``."""
+    import numpy as np
+
+    edges = np.asarray(HIST_EDGES)
+    out = {}
+    for name, p in prunable_weights(model):
+        a = p.detach().abs().flatten().cpu().numpy()
+        nz = a[a != 0]
+        counts, _ = np.histogram(np.clip(nz, edges[0], edges[-1]), bins=edges)
+        out[name] = [int((a == 0).sum()), int((nz < edges[0]).sum()), *map(int, counts), int((nz > edges[-1]).sum())]
+    return out
+
+
 def count_flops(model: torch.nn.Module, graph: GraphData, device: str = "cpu") -> tuple[int, int]:
     """Inference FLOPs of one full-graph forward pass: ``(dense kernels, sparse kernels)``.
 

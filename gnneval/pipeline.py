@@ -136,7 +136,7 @@ class Evaluator:
     # -- one variant -------------------------------------------------------------------------
     def _measure(self, v: VariantResult, model, graph: GraphData, dense: VariantResult | None,
                  dense_numel: dict[str, int]) -> None:
-        from gnneval.accounting import count_flops, count_params, layer_sparsity, size_bytes
+        from gnneval.accounting import count_flops, count_params, layer_sparsity, size_bytes, weight_histograms
         from gnneval.forward import run_model
 
         model = model.to(self.s.device).eval()
@@ -149,6 +149,7 @@ class Evaluator:
         v.param_reduction = 1.0 - v.params / base if base else 0.0
         v.weight_sparsity = 1.0 - v.nonzero_params / base if base else 0.0
         v.layer_sparsity = layer_sparsity(model, dense_numel)
+        v.weight_histograms = weight_histograms(model)
         self._metrics(v, graph, dense.outputs if dense is not None else None)
         if self.s.bench:
             from gnneval.bench import bench_torch

@@ -97,6 +97,8 @@ class VariantResult:
     weight_sparsity: float = 0.0  #: 1 - nonzero_params / dense params
     param_reduction: float = 0.0  #: 1 - params / dense params
     layer_sparsity: dict[str, float] = field(default_factory=dict)  #: weight tensor -> fraction zero or removed
+    weight_histograms: dict[str, list[int]] = field(default_factory=dict)
+    """Weight tensor -> |w| histogram: [zeros, < 1e-6, one count per ``accounting.HIST_EDGES`` bin, > 10]."""
     metrics: dict[str, float] = field(default_factory=dict)  #: ``"metric.key"`` -> value
     layer_metrics: dict[str, dict[str, float]] = field(default_factory=dict)  #: layer -> ``"metric.key"`` -> value
     details: dict[str, Any] = field(default_factory=dict)  #: what the pruner reported

@@ -16,7 +16,9 @@ Layout (``format_version`` 1)::
     /variants                        attrs: order = JSON list of variant ids (dense first)
     /variants/<id>                   attrs: pruner, sparsity, status, error, params, nonzero_params,
                                      size_bytes, flops, flops_sparse, edges, weight_sparsity,
-                                     param_reduction, seconds; JSON strings: details, layer_sparsity
+                                     param_reduction, seconds; JSON strings: details, layer_sparsity,
+                                     weight_histograms (|w| counts per weight tensor, bins in
+                                     gnneval.accounting.HIST_EDGES)
     /variants/<id>/logits            [N, C] float32
     /variants/<id>/predictions       [N] int64
     /variants/<id>/flipped_nodes     [K] int64: nodes whose prediction differs from the dense model's
@@ -106,6 +108,7 @@ def _write(f, result: RunResult) -> None:
             grp.attrs[k] = "" if val is None else val
         grp.attrs["details"] = _dumps(v.details)
         grp.attrs["layer_sparsity"] = _dumps(v.layer_sparsity)
+        grp.attrs["weight_histograms"] = _dumps(v.weight_histograms)
         met = grp.create_group("metrics")
         for k, val in v.metrics.items():
             met.attrs[k] = float(val)
@@ -204,6 +207,7 @@ def read_run(path: str | os.PathLike[str]) -> RunResult:
             v = VariantResult(id=vid, **kw)
             v.details = json.loads(_attr(grp.attrs["details"]))
             v.layer_sparsity = json.loads(_attr(grp.attrs["layer_sparsity"]))
+            v.weight_histograms = json.loads(_attr(grp.attrs.get("weight_histograms", "{}")))
             v.metrics = {k: float(val) for k, val in grp["metrics"].attrs.items()}
             if "logits" in grp:
                 embs = sorted(grp["embeddings"].values(), key=lambda d: int(d.attrs["index"]))
