@@ -22,4 +22,9 @@ for p in plugins/*/pyproject.toml; do
   args+=(-e "$(dirname "$p")")
 done
 "$VPY" -m pip install -q --disable-pip-version-check "${args[@]}"
+# A real browser for the report test (tests/test_report.py skips, saying why, where there is none).
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+    || echo "setup: could not install chromium; the browser test of report.html will be skipped"
+fi
 "$VPY" -c "import torch, torch_geometric, gnneval; print('gnneval', gnneval.__version__, '| torch', torch.__version__, '| torch_geometric', torch_geometric.__version__)"

@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     sh = sub.add_parser("show", help="print the summary of a stored run")
     sh.add_argument("run", type=Path, help="run folder or its run.h5")
 
-    rp = sub.add_parser("report", help="redraw every picture of a stored run from its HDF5 file alone")
+    rp = sub.add_parser("report", help="redraw every picture and report.html of a stored run from its HDF5 file alone")
     rp.add_argument("run", type=Path, help="run folder or its run.h5")
     rp.add_argument("--visualisers", type=_csv, default=None, help="visualisers to run (default: all)")
     rp.add_argument("--svg", action="store_true", help="also write SVG pictures")
@@ -214,9 +214,12 @@ def cmd_report(args, out) -> int:
     problems = list(host.problems)
     files = draw_all(host.registry, run, h5.parent, names, problems, ("png", "svg") if args.svg else ("png",),
                      run.provenance.seed)
+    from gnneval.htmlreport import write_report
+
     run.files.update(files)
     run.problems = [p for p in run.problems if not p.where.startswith("visualiser")] + [
         p for p in problems if p.where.startswith("visualiser")]
+    run.files["report"] = str(write_report(run, h5.parent))
     write_run(h5, run)
     print_summary(run, out, h5.parent)
     return 0

@@ -266,6 +266,13 @@ class Evaluator:
         result.files = self.draw(h5, out_dir)
         result.problems = self.problems
         write_run(h5, result)
+        try:
+            from gnneval.htmlreport import write_report
+
+            result.files["report"] = str(write_report(result, out_dir))
+            write_run(h5, result)
+        except Exception as exc:  # noqa: BLE001 - the results are stored already
+            self.problems.append(Problem("report.html", one_line(exc)))
         n_problems = len(self.problems)
         self.host.call_each("gnneval_evaluate_end", self.problems, result=result, run_dir=out_dir)
         if len(self.problems) != n_problems:  # keep what the end hooks reported with the results

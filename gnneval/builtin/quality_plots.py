@@ -104,7 +104,7 @@ class CkaHeatmap(Visualiser):
             ax.set_xlabel("sparsity asked for")
             ax.set_ylabel("message-passing layer")
             ax.set_title(f"{pruner}: linear CKA to the dense layer", fontsize=10)
-            fig.colorbar(im, ax=ax, label="linear CKA (1 = same up to rotation and scale)")
+            fig.colorbar(im, ax=ax, label="linear CKA (1 = same)")
         fig.tight_layout()
         return save_figure(fig, ctx.out_dir, "cka_heatmap", ctx.formats)
 
