@@ -26,10 +26,13 @@ def pruner_colour(name: str, all_names: list[str] | None = None) -> str:
 
 
 def class_colours(n: int) -> list:
-    """``n`` distinguishable class colours (tab10 / tab20 from matplotlib)."""
+    """``n`` distinguishable class colours: Okabe-Ito (colour-blind-safe, black left for markings) for up to
+    seven classes, then grey; matplotlib's tab20 beyond eight classes."""
+    if n <= 8:
+        return [c for c in OKABE_ITO if c != "#000000"][:n] + ["#999999"] * max(0, n - 7)
     import matplotlib
 
-    cmap = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
+    cmap = matplotlib.colormaps["tab20"]
     return [cmap(i % cmap.N) for i in range(n)]
 
 

@@ -123,7 +123,9 @@ class ClassDegree(Visualiser):
             return []
         rows = len(run.pruners)
         fig, axes = plt.subplots(rows, 2, figsize=(12, 3.8 * rows), squeeze=False)
-        class_cmap = plt.get_cmap("tab10")
+        from gnneval.plotting import class_colours
+
+        palette = class_colours(max(classes) + 1 if classes else 1)
         deg_cmap = plt.get_cmap("viridis")
         for r, pruner in enumerate(run.pruners):
             vs = _by_pruner(run, pruner)
@@ -133,7 +135,7 @@ class ClassDegree(Visualiser):
                 k = f"per-class.class_{c}"
                 base = dense.metrics[k]
                 ys = [0.0] + [100 * (v.metrics.get(k, np.nan) - base) for v in vs]
-                ax.plot(xs, ys, "o-", color=class_cmap(c % 10), label=f"class {c} (dense {100 * base:.0f}%)")
+                ax.plot(xs, ys, "o-", color=palette[c], label=f"class {c} (dense {100 * base:.0f}%)")
             ax.axhline(0, color=DENSE_COLOUR, linestyle=":")
             ax.set(xlabel="sparsity asked for (0 = dense)", ylabel="change in test accuracy (points)",
                    title=f"{pruner}: per-class accuracy change against dense")

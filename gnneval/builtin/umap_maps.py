@@ -107,7 +107,8 @@ class UmapMaps(Visualiser):
         sample = f", {len(idx)} of {n} nodes (seeded sample)" if len(idx) < n else f", all {n} nodes"
         fig.suptitle(f"UMAP of layer '{layer}' (last hidden layer) on {run.graph.name}{sample}; "
                      f"n_neighbors={self.params['n_neighbors']}, min_dist={self.params['min_dist']}, "
-                     f"seed={ctx.seed}", fontsize=10)
+                     f"seed={ctx.seed}\naligned: each variant's layout starts from the dense layout and is then "
+                     "fitted to it by orthogonal Procrustes (rotation, reflection, scale, shift)", fontsize=10)
         fig.tight_layout(rect=(0, 0.06, 1, 0.95))
         return save_figure(fig, ctx.out_dir, f"umap_{layer.replace('.', '_').replace('#', '_')}", ctx.formats)
 
