@@ -1,26 +1,43 @@
-"""The benchmark runner: latency of a model variant, measured with warm-up and
-repeated timed runs.
+"""The benchmark runner: latency of a model variant on PyTorch and ONNX Runtime, measured honestly.
 
-Run counts adapt to a time budget per variant (default 0.5 s of timed runs), so
-a full ``evaluate`` stays fast; the median, p10/p90 and the number of runs are
-reported with the thread count used.
+Backends:
+
+- ``torch``: PyTorch eager, on the CPU or CUDA (timed with synchronisation).
+- ``torch-compile``: ``torch.compile`` (opt-in; compilation time is reported, not timed).
+- ``onnxruntime``: an ONNX export of the variant (the modern ``dynamo`` exporter where it works, the
+  TorchScript exporter as a fallback) run by ONNX Runtime with explicitly chosen execution providers
+  and graph optimisation level.  Every export is checked against PyTorch on the same input; a variant
+  whose outputs disagree beyond a tolerance is flagged (``status="mismatch"``) and not timed.
+
+Each measurement warms up (at least 3 calls and 0.1 s), then times repeated calls until a time budget
+is spent (default 0.5 s, at least 5 runs); the median, p10/p90, runs, threads, throughput (nodes/s),
+peak memory (CUDA max allocated, or process RSS growth on the CPU) are stored.
 """
 
 from __future__ import annotations
 
 import resource
+import tempfile
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gnneval.results import BenchResult
+from gnneval.errors import UsageError, one_line
+from gnneval.results import BenchResult, Problem
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
     from gnneval.plugin import GraphData
+
+BACKENDS = ("torch", "onnxruntime", "torch-compile")
+DEFAULT_BACKENDS = ("torch", "onnxruntime")
+EXPORT_TOLERANCE = 1e-3  #: max |ORT - torch| allowed, relative to max |torch output| (at least 1)
+GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 
 
 def time_runs(fn: Callable[[], object], *, budget_s: float = 0.5, warmup: int = 3, warmup_s: float = 0.1,
@@ -52,9 +69,23 @@ def _rss_peak_bytes() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # Linux reports KiB
 
 
-def bench_torch(model: torch.nn.Module, graph: GraphData, *, device: str = "cpu",
-                budget_s: float = 0.5) -> BenchResult:
-    """Latency of a full-graph forward pass in PyTorch eager mode."""
+def _result(backend: str, device: str, times: np.ndarray, warmup: int, threads: int, nodes: int, peak: int,
+            **extra) -> BenchResult:
+    median = float(np.median(times))
+    return BenchResult(backend=backend, device=device, median_ms=median, p10_ms=float(np.percentile(times, 10)),
+                       p90_ms=float(np.percentile(times, 90)), runs=int(times.size), warmup=warmup, threads=threads,
+                       throughput_nodes_per_s=nodes / (median / 1e3), peak_memory_bytes=int(peak), **extra)
+
+
+def _failed(backend: str, device: str, note: str, status: str = "failed", **extra) -> BenchResult:
+    nan = float("nan")
+    return BenchResult(backend=backend, device=device, median_ms=nan, p10_ms=nan, p90_ms=nan, runs=0, warmup=0,
+                       threads=0, throughput_nodes_per_s=nan, peak_memory_bytes=0, note=note, status=status, **extra)
+
+
+def bench_torch(model: torch.nn.Module, graph: GraphData, *, device: str = "cpu", budget_s: float = 0.5,
+                compile: bool = False) -> BenchResult:
+    """Latency of a full-graph forward pass in PyTorch eager mode (or ``torch.compile`` with ``compile``)."""
     import torch
 
     from gnneval.forward import model_inputs
@@ -64,19 +95,163 @@ def bench_torch(model: torch.nn.Module, graph: GraphData, *, device: str = "cpu"
     sync = torch.cuda.synchronize if device.startswith("cuda") else None
     if sync:
         torch.cuda.reset_peak_memory_stats()
+    setup = 0.0
+    fn = model
+    if compile:
+        t0 = time.perf_counter()
+        fn = torch.compile(model, dynamic=False)
+        with torch.inference_mode():
+            fn(*inputs)  # compile now, so compilation is not timed
+        setup = time.perf_counter() - t0
     rss0 = _rss_peak_bytes()
 
     def run():
         with torch.inference_mode():
-            model(*inputs)
+            fn(*inputs)
 
     times, warmup = time_runs(run, budget_s=budget_s, sync=sync)
     peak = torch.cuda.max_memory_allocated() if sync else max(0, _rss_peak_bytes() - rss0)
-    median = float(np.median(times))
-    return BenchResult(
-        backend="torch", device=device, median_ms=median, p10_ms=float(np.percentile(times, 10)),
-        p90_ms=float(np.percentile(times, 90)), runs=int(times.size), warmup=warmup,
-        threads=int(torch.get_num_threads()), throughput_nodes_per_s=graph.data.num_nodes / (median / 1e3),
-        peak_memory_bytes=int(peak), note="eager; peak = CUDA max allocated" if sync else
-        "eager; peak = process RSS growth",
-    )
+    mode = "torch.compile" if compile else "eager"
+    return _result("torch-compile" if compile else "torch", device, times, warmup, int(torch.get_num_threads()),
+                   graph.data.num_nodes, peak, setup_s=setup,
+                   note=f"{mode}; peak = " + ("CUDA max allocated" if sync else "process RSS growth"))
+
+
+def export_onnx(model: torch.nn.Module, graph: GraphData, path: Path, exporter: str = "auto") -> str:
+    """Export ``model`` on ``graph``'s inputs to ``path``; returns the exporter used (``dynamo`` or ``torchscript``)."""
+    import logging
+
+    import torch
+
+    from gnneval.forward import model_inputs
+
+    inputs = tuple(t.cpu() for t in model_inputs(graph, "cpu"))
+    model = model.cpu().eval()
+    order = {"auto": ("dynamo", "torchscript"), "dynamo": ("dynamo",), "torchscript": ("torchscript",)}[exporter]
+    errors = []
+    for name in order:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                level = logging.getLogger("torch.onnx").level
+                logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+                try:
+                    torch.onnx.export(model, inputs, str(path), dynamo=(name == "dynamo"), opset_version=18,
+                                      input_names=["x", "edge_index"], output_names=["out"],
+                                      **({"verbose": False} if name == "dynamo" else {}))
+                finally:
+                    logging.getLogger("torch.onnx").setLevel(level)
+            return name
+        except Exception as exc:  # noqa: BLE001 - try the next exporter
+            errors.append(f"{name}: {one_line(exc)[:200]}")
+    raise RuntimeError("ONNX export failed (" + "; ".join(errors) + ")")
+
+
+def choose_providers(device: str, forced: Sequence[str] | None, problems: list[Problem]) -> list[str]:
+    """Execution providers to ask for: ``forced`` if given (unavailable ones reported and dropped),
+    else CUDA/TensorRT for ``device="cuda"`` where available, and always the CPU provider last."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    if forced:
+        chosen = []
+        for p in forced:
+            if p in available:
+                chosen.append(p)
+            else:
+                problems.append(Problem("onnxruntime", f"execution provider {p} is not available in this "
+                                                       f"onnxruntime build (available: {', '.join(available)})"))
+        if not chosen:
+            chosen = ["CPUExecutionProvider"]
+    elif device.startswith("cuda"):
+        chosen = [p for p in GPU_PROVIDERS if p in available]
+    else:
+        chosen = []
+    if "CPUExecutionProvider" not in chosen:
+        chosen.append("CPUExecutionProvider")
+    return chosen
+
+
+def bench_onnxruntime(model: torch.nn.Module, graph: GraphData, *, providers: Sequence[str], budget_s: float = 0.5,
+                      exporter: str = "auto", workdir: Path | None = None, threads: int | None = None,
+                      problems: list[Problem] | None = None) -> BenchResult:
+    """Export to ONNX, check against PyTorch, then time an ONNX Runtime session."""
+    import onnxruntime as ort
+    import torch
+
+    from gnneval.forward import model_inputs
+
+    problems = problems if problems is not None else []
+    threads = threads or int(torch.get_num_threads())
+    device = "cuda" if any(p in GPU_PROVIDERS for p in providers) else "cpu"
+    tmp = None
+    if workdir is None:
+        tmp = tempfile.TemporaryDirectory()
+        workdir = Path(tmp.name)
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "model.onnx"
+    try:
+        t0 = time.perf_counter()
+        try:
+            used = export_onnx(model, graph, path, exporter)
+        except RuntimeError as exc:
+            return _failed("onnxruntime", device, str(exc))
+        setup = time.perf_counter() - t0
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        so.log_severity_level = 3
+        session = ort.InferenceSession(str(path), so, providers=list(providers))
+        active = session.get_providers()
+        for p in providers:
+            if p != "CPUExecutionProvider" and p not in active:
+                problems.append(Problem("onnxruntime", f"{p} was asked for but could not be used here (no CUDA "
+                                                       f"device or libraries); ONNX Runtime ran on {', '.join(active)}"))
+        x, ei = (t.cpu().numpy() for t in model_inputs(graph, "cpu"))
+        feed = {i.name: v for i, v in zip(session.get_inputs(), (x, ei))}
+        with torch.inference_mode():
+            ref = model.cpu().eval()(*model_inputs(graph, "cpu")).float().numpy()
+        got = session.run(None, feed)[0]
+        diff = float(np.abs(got - ref).max()) if got.shape == ref.shape else float("inf")
+        size = sum(f.stat().st_size for f in workdir.iterdir() if f.name.startswith(path.name))  # + external data
+        extra = {"max_abs_diff": diff, "model_bytes": size, "providers": ",".join(active),
+                 "setup_s": setup}
+        tol = EXPORT_TOLERANCE * max(1.0, float(np.abs(ref).max()))
+        if not diff <= tol:
+            return _failed("onnxruntime", device, f"outputs disagree with PyTorch (max |diff| {diff:.3g} > {tol:.3g}); "
+                           f"not timed ({used} exporter)", status="mismatch", **extra)
+        rss0 = _rss_peak_bytes()
+        times, warmup = time_runs(lambda: session.run(None, feed), budget_s=budget_s)
+        peak = max(0, _rss_peak_bytes() - rss0)
+        return _result("onnxruntime", device, times, warmup, threads, graph.data.num_nodes, peak,
+                       note=f"{used} exporter, opset 18, ORT_ENABLE_ALL, {threads} intra-op threads", **extra)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def run_backends(model, graph, *, backends: Sequence[str], device: str, budget_s: float,
+                 providers: Sequence[str] | None, exporter: str, workdir: Path | None,
+                 problems: list[Problem]) -> list[BenchResult]:
+    """Benchmark ``model`` on every backend in ``backends``; failures become ``status="failed"`` results."""
+    import copy
+
+    out = []
+    for backend in backends:
+        try:
+            if backend == "torch":
+                out.append(bench_torch(model, graph, device=device, budget_s=budget_s))
+            elif backend == "torch-compile":
+                out.append(bench_torch(copy.deepcopy(model), graph, device=device, budget_s=budget_s, compile=True))
+            elif backend == "onnxruntime":
+                chosen = choose_providers(device, providers, problems)
+                out.append(bench_onnxruntime(copy.deepcopy(model), graph, providers=chosen, budget_s=budget_s,
+                                             exporter=exporter, workdir=workdir, problems=problems))
+            else:
+                raise UsageError(f"unknown benchmark backend '{backend}'; use {', '.join(BACKENDS)}")
+        except UsageError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one backend must not lose the others
+            out.append(_failed(backend, device, one_line(exc)[:300]))
+    return out

@@ -91,8 +91,20 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--bench", dest="bench", action="store_true", default=True, help="time every variant (default)")
     bench.add_argument("--no-bench", dest="bench", action="store_false", help="skip timing")
     ev.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    _bench_options(ev)
     ev.add_argument("--svg", action="store_true", help="also write SVG pictures")
     ev.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+    bn = sub.add_parser("bench", help="benchmark a checkpoint's dense model on PyTorch and ONNX Runtime")
+    bn.add_argument("checkpoint", type=Path)
+    bn.add_argument("--data-root", default=None, help="dataset folder (default $GNNEVAL_DATA, else the user cache)")
+    bn.add_argument("--dataset", default=None, help="dataset name, overriding the checkpoint's metadata")
+    bn.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE")
+    bn.add_argument("--loader", default=None, help="force a checkpoint loader by name")
+    bn.add_argument("--trust", action="store_true", help="allow checkpoints holding Python objects (runs code!)")
+    bn.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    bn.add_argument("--seed", type=int, default=0)
+    _bench_options(bn)
 
     pl = sub.add_parser("plugins", help="list every plugin, its distribution and version, and what it registers")
     pl.add_argument("--json", action="store_true", help="print JSON")
@@ -112,6 +124,16 @@ def build_parser() -> argparse.ArgumentParser:
     hk = sub.add_parser("hooks", help="print the hook reference (from the hook specifications' docstrings)")
     hk.add_argument("--markdown", action="store_true", help="Markdown, as in docs/hooks.md")
     return p
+
+
+def _bench_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backends", type=_csv, default=["torch", "onnxruntime"],
+                   help="benchmark backends: torch, onnxruntime, torch-compile (default torch,onnxruntime)")
+    p.add_argument("--providers", type=_csv, default=None,
+                   help="force ONNX Runtime execution providers, e.g. CUDAExecutionProvider,CPUExecutionProvider")
+    p.add_argument("--onnx-exporter", default="auto", choices=("auto", "dynamo", "torchscript"),
+                   help="auto: the dynamo exporter, the TorchScript one if that fails (default)")
+    p.add_argument("--bench-budget", type=float, default=0.5, help="seconds of timed runs per backend (default 0.5)")
 
 
 def _disabled(flags: list[str]) -> list[str]:
@@ -177,7 +199,8 @@ def cmd_evaluate(args, out) -> int:
         out_dir=args.out, seed=args.seed, data_root=args.data_root, dataset=args.dataset,
         dataset_options=_key_values(args.dataset_option, "dataset option"), loader=args.loader, trust=args.trust,
         metrics=args.metrics, visualisers=args.visualisers, metric_sample=args.metric_sample,
-        bootstrap=args.bootstrap, pruner_options=pruner_options, bench=args.bench,
+        bootstrap=args.bootstrap, backends=args.backends, providers=args.providers,
+        onnx_exporter=args.onnx_exporter, bench_budget_s=args.bench_budget, pruner_options=pruner_options, bench=args.bench,
         device=args.device, formats=("png", "svg") if args.svg else ("png",),
         command=" ".join(["gnneval", *sys.argv[1:]]),
     )
@@ -188,6 +211,46 @@ def cmd_evaluate(args, out) -> int:
     result = Evaluator(settings, host, console=Console(stderr=True), show_progress=not args.no_progress).run()
     run_dir = Path(result.files["run"]).parent
     print_summary(result, out, run_dir)
+    return 0
+
+
+def cmd_bench(args, out) -> int:
+    from rich.table import Table
+
+    from gnneval.pipeline import EvaluateSettings, load_for_evaluation
+
+    settings = EvaluateSettings(checkpoint=args.checkpoint, pruners=[], seed=args.seed, data_root=args.data_root,
+                                dataset=args.dataset, dataset_options=_key_values(args.dataset_option, "dataset option"),
+                                loader=args.loader, trust=args.trust, device=args.device, backends=args.backends,
+                                providers=args.providers, onnx_exporter=args.onnx_exporter,
+                                bench_budget_s=args.bench_budget)
+    host = _host(args)
+    problems = list(host.problems)
+    ckpt, graph, device = load_for_evaluation(settings, host.registry, problems)
+    from gnneval.accounting import count_flops
+    from gnneval.bench import run_backends
+
+    results = run_backends(ckpt.model, graph, backends=settings.backends, device=device,
+                           budget_s=settings.bench_budget_s, providers=settings.providers,
+                           exporter=settings.onnx_exporter, workdir=None, problems=problems)
+    flops, _ = count_flops(ckpt.model, graph)
+    t = Table(title=f"{ckpt.architecture} on {graph.name}: {graph.data.num_nodes:,} nodes, "
+                    f"{graph.data.edge_index.shape[1]:,} edges, {flops / 1e6:.1f} MFLOPs per forward pass")
+    for col in ("backend", "device", "status", "median ms", "p10 ms", "p90 ms", "runs", "threads", "nodes/s",
+                "peak memory", "setup s", "max |diff|", "note"):
+        t.add_column(col, justify="left" if col in ("backend", "device", "status", "note") else "right")
+    base = next((b.median_ms for b in results if b.backend == "torch" and b.status == "ok"), None)
+    for b in results:
+        t.add_row(b.backend, b.device, b.status, f"{b.median_ms:.3f}", f"{b.p10_ms:.3f}", f"{b.p90_ms:.3f}",
+                  str(b.runs), str(b.threads), f"{b.throughput_nodes_per_s:,.0f}",
+                  f"{b.peak_memory_bytes / 2**20:.1f} MiB", f"{b.setup_s:.2f}",
+                  f"{b.max_abs_diff:.2g}" if b.backend == "onnxruntime" else "", b.note)
+    out.print(t)
+    for b in results:
+        if base and b.status == "ok" and b.backend != "torch":
+            out.print(f"{b.backend} / torch eager latency: {b.median_ms / base:.2f}")
+    for prob in problems:
+        out.print(f"[yellow]problem[/yellow] {prob.where}: {prob.message}", soft_wrap=True)
     return 0
 
 
@@ -242,7 +305,7 @@ def cmd_hooks(args, out) -> int:
     return 0
 
 
-COMMANDS = {"evaluate": cmd_evaluate, "plugins": cmd_plugins, "show": cmd_show, "report": cmd_report,
+COMMANDS = {"evaluate": cmd_evaluate, "bench": cmd_bench, "plugins": cmd_plugins, "show": cmd_show, "report": cmd_report,
             "new-plugin": cmd_new_plugin, "hooks": cmd_hooks}
 
 

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from gnneval.errors import GnnevalError, UsageError, one_line
+from gnneval.errors import GnnevalError, UsageError, one_line, suggest
 from gnneval.manager import PluginHost
 from gnneval.plugin import (
     TASKS,
@@ -56,6 +56,9 @@ class EvaluateSettings:
     pruner_options: dict[str, Any] = field(default_factory=dict)
     bench: bool = True
     bench_budget_s: float = 0.5
+    backends: list[str] = field(default_factory=lambda: ["torch", "onnxruntime"])
+    providers: list[str] | None = None  #: force ONNX Runtime execution providers
+    onnx_exporter: str = "auto"  #: ``auto`` (dynamo, then TorchScript), ``dynamo`` or ``torchscript``
     metric_sample: int = 2000  #: nodes in the shared sample for O(n^2) metrics
     bootstrap: int = 200  #: bootstrap resamples for confidence intervals
     device: str = "cpu"
@@ -92,6 +95,35 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def load_for_evaluation(s: EvaluateSettings, registry, problems: list[Problem]):
+    """Load the checkpoint and its dataset as ``evaluate`` does; returns (checkpoint, graph, device)."""
+    from gnneval.checkpoint import load_checkpoint
+    from gnneval.datasets import default_cache_dir, load_dataset, resolve_data_root
+
+    device = s.device
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            problems.append(Problem("device", f"{device} was asked for but no CUDA device is available; "
+                                              "running on the CPU"))
+            device = "cpu"
+    ckpt, _loader = load_checkpoint(s.checkpoint, registry, trust=s.trust, loader=s.loader, problems=problems)
+    task = ckpt.task or "node-classification"
+    if s.dataset:
+        ref = DatasetRef(name=s.dataset, options=dict(s.dataset_options))
+    elif ckpt.dataset is not None:
+        ref = ckpt.dataset
+        ref.options = {**ref.options, **s.dataset_options}
+    else:
+        raise UsageError(f"{s.checkpoint} does not record its dataset; pass --dataset NAME")
+    if task != "node-classification":
+        ref.options.setdefault("task", task)
+    dctx = DatasetContext(root=resolve_data_root(s.data_root), cache_dir=default_cache_dir(), seed=s.seed)
+    graph, _ = load_dataset(registry, ref, dctx)
+    return ckpt, graph, device
+
+
 class Evaluator:
     """Runs one ``evaluate``; construct, then call :meth:`run`."""
 
@@ -117,6 +149,13 @@ class Evaluator:
             raise UsageError("no sparsity given; pass --sparsity 0.3,0.5,0.7,0.9 for example")
         for name in self.s.metrics or []:
             self.reg.get("metric", name)
+        from gnneval.bench import BACKENDS
+
+        for b in self.s.backends:
+            if b not in BACKENDS:
+                raise UsageError(f"unknown benchmark backend '{b}'{suggest(b, BACKENDS)}; use {', '.join(BACKENDS)}")
+        if self.s.onnx_exporter not in ("auto", "dynamo", "torchscript"):
+            raise UsageError(f"unknown ONNX exporter '{self.s.onnx_exporter}'; use auto, dynamo or torchscript")
         if self.s.metric_sample < 10:
             raise UsageError(f"--metric-sample {self.s.metric_sample} is too small; use at least 10 nodes")
         if self.s.bootstrap < 0:
@@ -152,12 +191,17 @@ class Evaluator:
         v.weight_histograms = weight_histograms(model)
         self._metrics(v, graph, dense.outputs if dense is not None else None)
         if self.s.bench:
-            from gnneval.bench import bench_torch
+            from gnneval.bench import run_backends
 
-            try:
-                v.bench.append(bench_torch(model, graph, device=self.s.device, budget_s=self.s.bench_budget_s))
-            except Exception as exc:  # noqa: BLE001
-                self.problems.append(Problem(f"benchmark of {v.id}", one_line(exc)))
+            t0 = time.perf_counter()
+            v.bench = run_backends(model, graph, backends=self.s.backends, device=self.s.device,
+                                   budget_s=self.s.bench_budget_s, providers=self.s.providers,
+                                   exporter=self.s.onnx_exporter, workdir=self._out_dir / "onnx" / v.id,
+                                   problems=self.problems)
+            v.details["bench_wall_s"] = time.perf_counter() - t0
+            for b in v.bench:
+                if b.status != "ok":
+                    self.problems.append(Problem(f"benchmark of {v.id} on {b.backend}", b.note))
 
     def _metrics(self, v: VariantResult, graph: GraphData, dense: VariantOutputs | None) -> None:
         arrays = self._arrays
@@ -197,6 +241,7 @@ class Evaluator:
         self._validate()
         self.host.call_each("gnneval_evaluate_start", self.problems, settings=s)
         out_dir = Path(s.out_dir) if s.out_dir else default_run_dir(s.checkpoint, s.pruners)
+        self._out_dir = out_dir
         seed_everything(s.seed)
 
         ckpt, loader_name = load_checkpoint(s.checkpoint, self.reg, trust=s.trust, loader=s.loader,

@@ -21,44 +21,55 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
+BACKEND_LABEL = {"torch": "torch", "onnxruntime": "ORT", "torch-compile": "compiled"}
+
+
+def _latency(v: VariantResult, backend: str, device: str) -> float | None:
+    b = next((b for b in v.bench if b.backend == backend and b.device == device), None)
+    return b.median_ms if b is not None and b.status == "ok" else None
+
+
 def summary_table(run: RunResult):
     """A ``rich.table.Table`` with one row per variant."""
     from rich.table import Table
 
     dense = run.dense
     key, label = headline(run.graph.task)
-    dense_acc = dense.metrics.get(key)
-    dense_lat = next((b.median_ms for b in dense.bench if b.backend == "torch"), None)
+    agree_key = "agreement.test" if run.graph.task == "node-classification" else "link-prediction.test_agreement"
+    order = list(BACKEND_LABEL)
+    backends = sorted(dict.fromkeys((b.backend, b.device) for v in run.variants for b in v.bench),
+                      key=lambda bd: (order.index(bd[0]) if bd[0] in order else len(order), bd))
     p = run.provenance
     t = Table(title=f"{p.architecture} on {p.dataset} ({p.checkpoint_path}, sha256 {p.checkpoint_sha256[:12]})",
-              caption="sparsity: channels removed (structured) or weights zeroed (unstructured); "
-                      "zero/removed: share of dense parameters; speed-up: dense latency / variant latency, PyTorch "
-                      f"{p.device}; seed {p.seed}")
-    for col, just in [("variant", "left"), ("sparsity", "right"), ("zero/removed", "right"), ("params", "right"),
-                      ("non-zero", "right"), ("size", "right"), ("MFLOPs", "right"), (label, "right"),
-                      ("Δ acc", "right"), ("agree", "right"), ("ms", "right"), ("speed-up", "right")]:
-        t.add_column(col, justify=just)
-    agree_key = "agreement.test" if run.graph.task == "node-classification" else "link-prediction.test_agreement"
+              caption="sparsity: channels removed (structured) or weights zeroed (unstructured); zero/removed: share "
+                      "of dense parameters; ms: median latency of a full-graph forward pass; ×: dense latency / "
+                      "variant latency on the same backend; FLOPs ×: the speed-up the dense-kernel FLOP count "
+                      f"predicts; seed {p.seed}")
+    cols = ["variant", "sparsity", "zero/removed", "params", "non-zero", "size", "MFLOPs", label, "Δ", "agree"]
+    for backend, device in backends:
+        name = BACKEND_LABEL.get(backend, backend) + ("" if device == "cpu" else f" {device}")
+        cols += [f"{name} ms", f"{name} ×"]
+    cols.append("FLOPs ×")
+    for i, col in enumerate(cols):
+        t.add_column(col, justify="left" if i == 0 else "right")
+    dense_acc = dense.metrics.get(key)
     for v in run.variants:
-        t.add_row(*_row(v, dense_acc, dense_lat, key, agree_key))
+        if not v.ok:
+            t.add_row(v.id, f"{v.sparsity:.2f}", "[red]failed[/red]", *[""] * (len(cols) - 4),
+                      f"[red]{v.error[:60]}[/red]")
+            continue
+        acc = v.metrics.get(key)
+        delta = "" if acc is None or dense_acc is None or v.id == "dense" else f"{100 * (acc - dense_acc):+.1f}"
+        agree = v.metrics.get(agree_key)
+        row = [v.id, f"{v.sparsity:.2f}", _pct(v.weight_sparsity), _fmt_int(v.params), _fmt_int(v.nonzero_params),
+               _fmt_bytes(v.size_bytes), f"{v.flops / 1e6:.2f}", _pct(acc), delta, "" if agree is None else _pct(agree)]
+        for backend, device in backends:
+            lat, base = _latency(v, backend, device), _latency(dense, backend, device)
+            row += ["-" if lat is None else f"{lat:.2f}",
+                    "-" if lat is None or base is None else f"{base / lat:.2f}x"]
+        row.append(f"{dense.flops / v.flops:.2f}x" if v.flops else "-")
+        t.add_row(*row)
     return t
-
-
-def _row(v: VariantResult, dense_acc: float | None, dense_lat: float | None, key: str = "accuracy.test",
-         agree_key: str = "agreement.test") -> list[str]:
-    if not v.ok:
-        return [v.id, f"{v.sparsity:.2f}", "[red]failed[/red]", "", "", "", "", "", "", "", "",
-                f"[red]{v.error[:60]}[/red]"]
-    acc = v.metrics.get(key)
-    lat = next((b.median_ms for b in v.bench if b.backend == "torch"), None)
-    delta = "" if acc is None or dense_acc is None or v.id == "dense" else f"{100 * (acc - dense_acc):+.1f}"
-    agree = v.metrics.get(agree_key)
-    return [
-        v.id, f"{v.sparsity:.2f}", _pct(v.weight_sparsity), _fmt_int(v.params), _fmt_int(v.nonzero_params),
-        _fmt_bytes(v.size_bytes), f"{v.flops / 1e6:.2f}", _pct(acc), delta, "" if agree is None else _pct(agree),
-        "-" if lat is None else f"{lat:.2f}",
-        "-" if lat is None or dense_lat is None else f"{dense_lat / lat:.2f}x",
-    ]
 
 
 REPRESENTATION_COLUMNS = [

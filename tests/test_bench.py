@@ -1,0 +1,136 @@
+"""Benchmarking: ONNX export round trips, provider selection, flagged mismatches, CUDA fallback.
+No test asserts a speed: timings are only checked to be positive and shaped right."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+
+from gnneval.bench import BACKENDS, bench_onnxruntime, bench_torch, choose_providers, run_backends
+from gnneval.builtin.sbm import make_sbm
+from gnneval.manager import build_plugin_host
+from gnneval.plugin import GraphData, PruneContext
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return GraphData("sbm", "node-classification", make_sbm(nodes=400, seed=2), 32, 4, "generated")
+
+
+def _shaped_right(b, graph):
+    assert b.status == "ok", b.note
+    assert b.runs >= 5 and b.warmup >= 3 and b.threads >= 1
+    assert 0 < b.p10_ms <= b.median_ms <= b.p90_ms
+    assert b.throughput_nodes_per_s == pytest.approx(graph.data.num_nodes / (b.median_ms / 1e3))
+    assert b.peak_memory_bytes >= 0
+
+
+def _models():
+    from torch_geometric.nn.models import GAT, GCN, GraphSAGE
+
+    torch.manual_seed(0)
+    yield "gcn", GCN(32, 24, 2, out_channels=4).eval()
+    yield "sage", GraphSAGE(32, 24, 2, out_channels=4).eval()
+    yield "gat", GAT(32, 24, 2, out_channels=4, heads=3).eval()
+
+
+@pytest.mark.parametrize("name,model", list(_models()))
+def test_onnx_export_agrees_with_pytorch(name, model, graph, tmp_path):
+    b = bench_onnxruntime(model, graph, providers=["CPUExecutionProvider"], budget_s=0.05, workdir=tmp_path)
+    _shaped_right(b, graph)
+    assert b.backend == "onnxruntime" and b.device == "cpu" and b.providers == "CPUExecutionProvider"
+    assert b.max_abs_diff < 1e-4 and b.model_bytes > 0 and b.setup_s > 0
+    assert "exporter" in b.note
+
+
+def test_structured_pruned_gcn_exports_and_agrees(graph, tmp_path):
+    from torch_geometric.nn.models import GCN
+
+    torch.manual_seed(1)
+    dense = GCN(32, 32, 2, out_channels=4).eval()
+    pruned = build_plugin_host().registry.get("pruner", "structured").obj().prune(
+        copy.deepcopy(dense), 0.5, PruneContext(graph, "gcn", seed=0)).model
+    b = bench_onnxruntime(pruned, graph, providers=["CPUExecutionProvider"], budget_s=0.05, workdir=tmp_path,
+                          exporter="torchscript")
+    _shaped_right(b, graph)
+    assert b.max_abs_diff < 1e-4 and "torchscript exporter" in b.note
+
+
+def test_a_disagreeing_export_is_flagged_not_timed(graph, tmp_path, monkeypatch):
+    from torch_geometric.nn.models import GCN
+
+    monkeypatch.setattr("gnneval.bench.EXPORT_TOLERANCE", -1.0)  # any difference now counts as disagreement
+    b = bench_onnxruntime(GCN(32, 8, 2, out_channels=4).eval(), graph, providers=["CPUExecutionProvider"],
+                          budget_s=0.05, workdir=tmp_path, exporter="torchscript")
+    assert b.status == "mismatch" and b.runs == 0 and math.isnan(b.median_ms)
+    assert "disagree" in b.note and "not timed" in b.note
+
+
+def test_forced_unavailable_provider_is_reported_and_cpu_used():
+    problems = []
+    chosen = choose_providers("cpu", ["ROCMExecutionProvider"], problems)
+    assert chosen == ["CPUExecutionProvider"]
+    assert len(problems) == 1 and "ROCMExecutionProvider is not available" in problems[0].message
+    problems = []
+    assert choose_providers("cpu", None, problems) == ["CPUExecutionProvider"] and not problems
+
+
+def test_cuda_provider_that_cannot_run_is_reported(graph, tmp_path):
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        pytest.skip("this onnxruntime build has no CUDA provider")
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: the CUDA provider runs here")
+    from torch_geometric.nn.models import GCN
+
+    problems = []
+    b = bench_onnxruntime(GCN(32, 8, 2, out_channels=4).eval(), graph, budget_s=0.05, workdir=tmp_path,
+                          providers=["CUDAExecutionProvider", "CPUExecutionProvider"], exporter="torchscript",
+                          problems=problems)
+    assert b.status == "ok" and b.providers == "CPUExecutionProvider"  # the CPU figures still come out
+    assert any("CUDAExecutionProvider was asked for but could not be used" in p.message for p in problems)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: the CUDA timing path runs where one is")
+def test_cuda_eager_timing(graph):
+    from torch_geometric.nn.models import GCN
+
+    b = bench_torch(GCN(32, 8, 2, out_channels=4).eval(), graph, device="cuda", budget_s=0.05)
+    _shaped_right(b, graph)
+    assert b.device == "cuda" and "CUDA max allocated" in b.note
+
+
+def test_torch_compile_backend(graph):
+    from torch_geometric.nn.models import GCN
+
+    (b,) = run_backends(GCN(32, 8, 2, out_channels=4).eval(), graph, backends=["torch-compile"], device="cpu",
+                        budget_s=0.05, providers=None, exporter="auto", workdir=None, problems=[])
+    if b.status != "ok":
+        pytest.skip(f"torch.compile cannot build here: {b.note}")
+    _shaped_right(b, graph)
+    assert b.backend == "torch-compile" and b.setup_s > 0
+
+
+def test_bench_command_and_cuda_fallback(sbm_checkpoint, capsys):
+    from gnneval.cli import main
+
+    assert main(["bench", str(sbm_checkpoint), "--backends", "torch,onnxruntime", "--onnx-exporter", "torchscript",
+                 "--bench-budget", "0.05", "--device", "cuda"]) == 0
+    out = capsys.readouterr().out
+    assert "onnxruntime / torch eager latency" in out
+    if not torch.cuda.is_available():
+        assert "cuda was asked for but no CUDA device is available; running on the CPU" in out
+
+
+def test_unknown_backend_is_a_one_line_error(sbm_checkpoint, tmp_path, capsys):
+    from gnneval.cli import main
+
+    assert main(["evaluate", str(sbm_checkpoint), "--pruner", "structured", "--backends", "onnx",
+                 "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown benchmark backend 'onnx'" in err and "onnxruntime" in err
+    assert set(BACKENDS) == {"torch", "onnxruntime", "torch-compile"}
