@@ -1,0 +1,92 @@
+"""Benchmark: the performance targets of gnneval's benchmark runner, measured side by side in one run.
+
+    .venv/bin/python benchmarks/speed.py [--data-root ../shared/datasets] [--device cpu|cuda]
+
+1. Structured pruning of zoo/gcn_cora.pt at 50% channel sparsity: measured PyTorch speed-up against the
+   speed-up its FLOP count predicts (target: measured >= 0.8 x predicted).
+2. ONNX Runtime against PyTorch eager for the zoo GCN on Cora (target: ORT no slower).
+3. Wall time of benchmarking one variant on the default backends (target: about 2 s on the CPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-root", default=str(REPO.parent / "shared" / "datasets"))
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--budget", type=float, default=1.0, help="seconds of timed runs per measurement")
+    args = ap.parse_args()
+
+    from gnneval.accounting import count_flops
+    from gnneval.bench import bench_onnxruntime, bench_torch, choose_providers, run_backends
+    from gnneval.pipeline import EvaluateSettings, load_for_evaluation
+    from gnneval.manager import build_plugin_host
+    from gnneval.plugin import PruneContext
+
+    host = build_plugin_host()
+    problems = []
+    settings = EvaluateSettings(checkpoint=REPO / "zoo" / "gcn_cora.pt", pruners=[], data_root=args.data_root,
+                                device=args.device)
+    ckpt, graph, device = load_for_evaluation(settings, host.registry, problems)
+    dense = ckpt.model.eval()
+    pruned = host.registry.get("pruner", "structured").obj().prune(
+        copy.deepcopy(dense), 0.5, PruneContext(graph, "gcn", seed=0)).model.eval()
+
+    # 1. measured against predicted speed-up (interleaved, so drift hits both alike)
+    d_ms, p_ms = [], []
+    for _ in range(3):
+        d_ms.append(bench_torch(dense, graph, device=device, budget_s=args.budget).median_ms)
+        p_ms.append(bench_torch(pruned, graph, device=device, budget_s=args.budget).median_ms)
+    measured = min(d_ms) / min(p_ms)
+    predicted = count_flops(dense, graph)[0] / count_flops(pruned, graph)[0]
+    print(f"1. structured 50% on Cora, PyTorch {device}: dense {min(d_ms):.2f} ms, pruned {min(p_ms):.2f} ms -> "
+          f"measured speed-up {measured:.2f}x, FLOP-predicted {predicted:.2f}x, ratio {measured / predicted:.2f} "
+          f"(target >= 0.80: {'met' if measured >= 0.8 * predicted else 'NOT met'})")
+
+    # 2. ONNX Runtime against eager, same machine, same run
+    providers = choose_providers(device, None, problems)
+    ort_ms, eager_ms = [], []
+    for exporter in ("dynamo", "torchscript"):
+        r = bench_onnxruntime(dense, graph, providers=providers, budget_s=args.budget, exporter=exporter,
+                              problems=problems)
+        e = bench_torch(dense, graph, device=device, budget_s=args.budget)
+        ort_ms.append((exporter, r))
+        eager_ms.append(e.median_ms)
+    eager = min(eager_ms)
+    for exporter, r in ort_ms:
+        if r.status != "ok":
+            print(f"2. ONNX Runtime ({exporter} exporter): {r.status}: {r.note}")
+            continue
+        print(f"2. ONNX Runtime ({exporter} exporter, {r.providers}, {r.threads} threads): {r.median_ms:.2f} ms "
+              f"against PyTorch eager {eager:.2f} ms -> ORT / eager {r.median_ms / eager:.2f} "
+              f"(target <= 1.00: {'met' if r.median_ms <= eager else 'NOT met'}); export {r.setup_s:.2f} s, "
+              f"max |diff| {r.max_abs_diff:.2g}")
+
+    # 3. cost of benchmarking one variant by default
+    t = time.perf_counter()
+    run_backends(pruned, graph, backends=["torch", "onnxruntime"], device=device, budget_s=0.5, providers=None,
+                 exporter="auto", workdir=None, problems=problems)
+    wall = time.perf_counter() - t
+    t = time.perf_counter()
+    run_backends(pruned, graph, backends=["torch", "onnxruntime"], device=device, budget_s=0.5, providers=None,
+                 exporter="torchscript", workdir=None, problems=problems)
+    wall_ts = time.perf_counter() - t
+    print(f"3. benchmarking one variant (torch + onnxruntime, 0.5 s budget each): {wall:.2f} s with the default "
+          f"(dynamo) exporter, {wall_ts:.2f} s with the TorchScript exporter (target about 2 s: "
+          f"{'met' if wall <= 2.5 else 'NOT met'})")
+    for p in problems:
+        print(f"problem: {p.where}: {p.message}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
