@@ -78,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE",
                     help="option for the dataset loader (repeatable)")
     ev.add_argument("--loader", default=None, help="force a checkpoint loader by name")
+    ev.add_argument("--arch", default=None, help="architecture of a bare state_dict: gcn, sage, gat, gin")
+    ev.add_argument("--arch-option", action="append", default=[], metavar="KEY=VALUE",
+                    help="architecture argument, e.g. hidden_channels=64 (repeatable)")
+    ev.add_argument("--task", default=None, choices=("node-classification", "link-prediction"),
+                    help="the model's task, overriding the checkpoint's")
     ev.add_argument("--trust", action="store_true",
                     help="allow loading checkpoints that contain Python objects (runs code from the file!)")
     ev.add_argument("--metrics", type=_csv, default=None, help="metrics to compute (default: all)")
@@ -198,6 +203,9 @@ def cmd_evaluate(args, out) -> int:
         sparsities=args.sparsity if args.sparsity is not None else list(DEFAULT_SPARSITIES),
         out_dir=args.out, seed=args.seed, data_root=args.data_root, dataset=args.dataset,
         dataset_options=_key_values(args.dataset_option, "dataset option"), loader=args.loader, trust=args.trust,
+        loader_options={k: v for k, v in (("arch", args.arch),
+                                          ("arch_kwargs", _key_values(args.arch_option, "arch option"))) if v},
+        task=args.task,
         metrics=args.metrics, visualisers=args.visualisers, metric_sample=args.metric_sample,
         bootstrap=args.bootstrap, backends=args.backends, providers=args.providers,
         onnx_exporter=args.onnx_exporter, bench_budget_s=args.bench_budget, pruner_options=pruner_options, bench=args.bench,

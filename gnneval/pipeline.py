@@ -50,6 +50,8 @@ class EvaluateSettings:
     dataset: str | None = None
     dataset_options: dict[str, Any] = field(default_factory=dict)
     loader: str | None = None
+    loader_options: dict[str, Any] = field(default_factory=dict)  #: e.g. ``arch`` and ``arch_kwargs``
+    task: str | None = None  #: overrides the checkpoint's task
     trust: bool = False
     metrics: list[str] | None = None  #: None = every registered metric
     visualisers: list[str] | None = None  #: None = every registered visualiser
@@ -245,8 +247,14 @@ class Evaluator:
         seed_everything(s.seed)
 
         ckpt, loader_name = load_checkpoint(s.checkpoint, self.reg, trust=s.trust, loader=s.loader,
-                                            problems=self.problems)
-        task = ckpt.task or "node-classification"
+                                            options=s.loader_options, problems=self.problems)
+        for key in ("source", "architecture"):
+            if key in ckpt.metadata:
+                self.console.print(f"checkpoint loader '{loader_name}': {key}: {ckpt.metadata[key]}", soft_wrap=True,
+                                   markup=False)
+        for note in ckpt.metadata.get("mapping", []):
+            self.console.print(f"checkpoint loader '{loader_name}': {note}", soft_wrap=True, markup=False)
+        task = s.task or ckpt.task or "node-classification"
         if task not in TASKS:
             raise UsageError(f"{s.checkpoint} is a '{task}' model; gnneval evaluate supports {', '.join(TASKS)}")
         if s.dataset:
@@ -294,6 +302,7 @@ class Evaluator:
             except RuntimeError as exc:
                 raise UsageError(f"the model does not run on dataset {graph.name}: {one_line(exc)[:200]}") from None
             dense.seconds = time.perf_counter() - t0
+            self._check_stored_accuracy(ckpt, dense, loader_name)
             result.variants.append(dense)
             write_run(h5, result)
             self.host.call_each("gnneval_variant_evaluated", self.problems, variant=dense, run_dir=out_dir)
@@ -324,6 +333,19 @@ class Evaluator:
             write_run(h5, result)
         result.files["run"] = str(h5)
         return result
+
+    def _check_stored_accuracy(self, ckpt, dense: VariantResult, loader_name: str) -> None:
+        """Compare the evaluated dense accuracy with the one the checkpoint records (checks any key mapping)."""
+        stored = (ckpt.metadata.get("metrics") or {}).get("test_accuracy")
+        got = dense.metrics.get("accuracy.test")
+        if not isinstance(stored, (int, float)) or got is None:
+            return
+        if abs(got - stored) <= 0.005:
+            self.console.print(f"checkpoint check: evaluated test accuracy {got:.4f} matches the stored {stored:.4f}")
+        else:
+            self.problems.append(Problem(f"checkpoint loader '{loader_name}'",
+                                         f"the checkpoint records test accuracy {stored:.4f} but it evaluates to "
+                                         f"{got:.4f} here: the weight mapping, the dataset or its split differs"))
 
     def _one_variant(self, pruner_name, sp, vid, dense_model, graph, dense, dense_numel, ckpt) -> VariantResult:
         import torch
