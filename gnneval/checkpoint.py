@@ -73,6 +73,21 @@ def library_versions() -> dict[str, str]:
     return out
 
 
+def safe_numpy_globals() -> list:
+    """Exactly the numpy types a weights-only load may create: scalars (``np.float64(0.81)`` in a
+    checkpoint's metadata) and their dtypes.  Arrays and anything else stay refused."""
+    import numpy as np
+
+    try:
+        from numpy._core.multiarray import scalar
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import scalar
+    names = ("Float16DType", "Float32DType", "Float64DType", "Int8DType", "Int16DType", "Int32DType",
+             "Int64DType", "UInt8DType", "UInt16DType", "UInt32DType", "UInt64DType", "BoolDType")
+    dtypes = [getattr(np.dtypes, n) for n in names if hasattr(getattr(np, "dtypes", None), n)]
+    return [scalar, np.dtype, *dtypes]
+
+
 def torch_load(path: Path, *, trust: bool = False) -> Any:
     """Load ``path`` with ``weights_only=True`` (unless ``trust``), on the CPU.
 
@@ -84,7 +99,7 @@ def torch_load(path: Path, *, trust: bool = False) -> Any:
     if path.stat().st_size == 0:
         raise UsageError(f"{path} is empty (0 bytes); it is not a checkpoint")
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), torch.serialization.safe_globals(safe_numpy_globals()):
             warnings.simplefilter("ignore")  # e.g. torch's note on pickle protocols
             return torch.load(path, map_location="cpu", weights_only=not trust)
     except pickle.UnpicklingError as exc:

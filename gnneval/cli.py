@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE",
                     help="option for the dataset loader (repeatable)")
     ev.add_argument("--loader", default=None, help="force a checkpoint loader by name")
+    ev.add_argument("--code", default=None, metavar="MODULE_OR_FILE",
+                    help="with --trust: import this module or .py file first (it defines a pickled model's class)")
     ev.add_argument("--arch", default=None, help="architecture of a bare state_dict: gcn, sage, gat, gin")
     ev.add_argument("--arch-option", action="append", default=[], metavar="KEY=VALUE",
                     help="architecture argument, e.g. hidden_channels=64 (repeatable)")
@@ -203,7 +205,7 @@ def cmd_evaluate(args, out) -> int:
         sparsities=args.sparsity if args.sparsity is not None else list(DEFAULT_SPARSITIES),
         out_dir=args.out, seed=args.seed, data_root=args.data_root, dataset=args.dataset,
         dataset_options=_key_values(args.dataset_option, "dataset option"), loader=args.loader, trust=args.trust,
-        loader_options={k: v for k, v in (("arch", args.arch),
+        loader_options={k: v for k, v in (("arch", args.arch), ("code", args.code),
                                           ("arch_kwargs", _key_values(args.arch_option, "arch option"))) if v},
         task=args.task,
         metrics=args.metrics, visualisers=args.visualisers, metric_sample=args.metric_sample,
