@@ -112,10 +112,14 @@ def torch_load(path: Path, *, trust: bool = False) -> Any:
             if not code_refs:
                 raise NotATorchFile(one_line(exc)[:200]) from None
             reason = "it would call " + ", ".join(code_refs[:3])
+        hint = ""
+        if "dgl." in reason:
+            hint = (" It is a whole DGL module: gnneval runs models called as model(x, edge_index); save its "
+                    "weights as a state_dict of an equivalent torch_geometric model, or wrap it and pass --trust --code.")
         raise UnsafeCheckpoint(
             f"refused to load {path}: it holds Python objects, not just tensors and plain data, "
             f"and gnneval loads checkpoints with torch.load(weights_only=True) so that a file cannot "
-            f"run code ({reason}). Re-run with --trust only if you trust where the file came from"
+            f"run code ({reason}). Re-run with --trust only if you trust where the file came from.{hint}"
         ) from None
     except (RuntimeError, EOFError, ValueError, OSError, AttributeError, IndexError, KeyError, TypeError) as exc:
         raise NotATorchFile(one_line(exc)[:200]) from None

@@ -353,6 +353,12 @@ class Evaluator:
         v = VariantResult(id=vid, pruner=pruner_name, sparsity=sp)
         reg = self.reg.get("pruner", pruner_name)
         t0 = time.perf_counter()
+        if ckpt.metadata.get("prunable") is False:
+            v.status = "failed"
+            v.error = (f"pruner '{pruner_name}' cannot prune this checkpoint: "
+                       f"{ckpt.metadata.get('source', 'its format keeps no editable weights')}")
+            self.problems.append(Problem(f"variant {vid}", v.error))
+            return v
         try:
             seed_everything(self.s.seed)
             pruner = reg.obj(**{**reg.options, **self.s.pruner_options.get(pruner_name, {})})

@@ -135,15 +135,34 @@ def test_uninferrable_weights_ask_for_arch(tmp_path):
         load_checkpoint(path, REG)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device to save cuda:0 tensors with; "
-                                                           "loading always maps to the CPU")
-def test_tensors_saved_on_cuda_load_on_cpu(tmp_path):
+def _as_if_saved_on_cuda(src, dst):
+    """Rewrite a checkpoint so its tensors say they were saved on cuda:0, as on a GPU machine."""
+    import zipfile
+
+    with zipfile.ZipFile(src) as zin:
+        names = zin.namelist()
+        pkl = next(n for n in names if n.endswith("data.pkl"))
+        data = zin.read(pkl)
+        assert b"X\x03\x00\x00\x00cpu" in data
+        patched = data.replace(b"X\x03\x00\x00\x00cpu", b"X\x06\x00\x00\x00cuda:0")
+        with zipfile.ZipFile(dst, "w", compression=zipfile.ZIP_STORED) as zout:
+            for n in names:
+                zout.writestr(zin.getinfo(n), patched if n == pkl else zin.read(n))
+
+
+def test_tensors_saved_on_cuda_load_on_a_machine_without_gpu(xe, tmp_path):
     from torch_geometric.nn.models import GCN
 
-    path = tmp_path / "cuda.pt"
-    torch.save({k: v.cuda() for k, v in GCN(12, 16, 2, out_channels=3).state_dict().items()}, path)
-    loaded, _ = load_checkpoint(path, REG)
+    torch.manual_seed(5)
+    model = GCN(12, 16, 2, out_channels=3).eval()
+    torch.save(model.state_dict(), tmp_path / "cpu.pt")
+    _as_if_saved_on_cuda(tmp_path / "cpu.pt", tmp_path / "cuda.pt")
+    if not torch.cuda.is_available():  # the trap is real: a plain load fails here
+        with pytest.raises(RuntimeError, match="CUDA"):
+            torch.load(tmp_path / "cuda.pt", weights_only=True)
+    loaded, _ = load_checkpoint(tmp_path / "cuda.pt", REG)
     assert all(p.device.type == "cpu" for p in loaded.model.parameters())
+    _same(model, loaded.model, xe)
 
 
 def test_mutated_files_fail_with_one_clear_line(tmp_path):

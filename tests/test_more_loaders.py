@@ -118,3 +118,28 @@ def test_safetensors_with_sidecar_and_inferred(kit, tmp_path):
     (tmp_path / "bad.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{garbage")
     with pytest.raises(UsageError, match="safetensors"):
         load_checkpoint(tmp_path / "bad.safetensors", REG)
+
+
+def test_onnx_model_is_evaluated_and_not_pruned(kit, tmp_path):
+    from gnneval.bench import export_onnx
+
+    g, model = kit
+    path = tmp_path / "model.onnx"
+    export_onnx(model, g, path, exporter="torchscript")
+    loaded, loader = load_checkpoint(path, REG)
+    assert loader == "onnx" and loaded.metadata["prunable"] is False
+    out = tmp_path / "run"
+    assert main(["evaluate", str(path), "--pruner", "magnitude", "--sparsity", "0.5", *SBM, "--out", str(out),
+                 "--no-progress", "--backends", "torch", "--bench-budget", "0.05", "--visualisers", "curves"]) == 0
+    run = read_run(out)
+    np.testing.assert_array_equal(run.dense.outputs.predictions, model(g.data.x, g.data.edge_index).argmax(1).numpy())
+    v = run.variant("magnitude@0.50")
+    assert not v.ok and "cannot prune this checkpoint" in v.error and "ONNX" in v.error
+
+
+def test_dgl_pickle_is_refused_with_a_hint(tmp_path):
+    # The opening of a pickled DGL module: GLOBAL dgl....GraphConv, EMPTY_TUPLE, NEWOBJ, STOP (never run).
+    path = tmp_path / "dgl.pt"
+    path.write_bytes(b"\x80\x02cdgl.nn.pytorch.conv.graphconv\nGraphConv\nq\x00)\x81q\x01.")
+    with pytest.raises(UsageError, match="DGL module"):
+        load_checkpoint(path, REG)

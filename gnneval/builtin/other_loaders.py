@@ -144,8 +144,63 @@ class SafetensorsLoader(CheckpointLoader):
                                 task=side.get("task"), dataset=dataset, metadata=meta)
 
 
+class OnnxModule:
+    """Wraps an ONNX Runtime session so the pipeline can call it like a model: ``model(x, edge_index)``."""
+
+    def __new__(cls, *args, **kwargs):
+        import torch
+
+        class _OnnxModule(torch.nn.Module):
+            def __init__(self, path: Path):
+                super().__init__()
+                import onnxruntime as ort
+
+                so = ort.SessionOptions()
+                so.log_severity_level = 3
+                self.path = str(path)
+                self.session = ort.InferenceSession(self.path, so, providers=["CPUExecutionProvider"])
+                self.input_names = [i.name for i in self.session.get_inputs()]
+
+            def forward(self, x, edge_index):
+                feed = dict(zip(self.input_names, (x.cpu().numpy(), edge_index.cpu().numpy())))
+                return torch.from_numpy(self.session.run(None, feed)[0])
+
+            def __deepcopy__(self, memo):
+                return type(self)(Path(self.path))
+
+        return _OnnxModule(*args, **kwargs)
+
+
+class OnnxLoader(CheckpointLoader):
+    priority = 30
+
+    def load(self, path: Path, ctx: LoadContext) -> LoadedCheckpoint | None:
+        import onnx
+
+        with open(path, "rb") as f:
+            head = f.read(64)
+        if not head or head[:1] != b"\x08":  # an ONNX ModelProto starts with field 1 (ir_version), varint
+            return None
+        try:
+            proto = onnx.load(str(path), load_external_data=False)
+            onnx.checker.check_model(proto)
+        except Exception:  # noqa: BLE001 - not an ONNX model after all
+            return None
+        try:
+            model = OnnxModule(path)
+        except Exception as exc:  # noqa: BLE001
+            raise UsageError(f"{path} is an ONNX model that ONNX Runtime cannot load: {one_line(exc)[:200]}") from None
+        meta = {"source": f"ONNX model (opset {proto.opset_import[0].version}); evaluated and timed with ONNX "
+                          "Runtime; its weights are inside the ONNX graph, so no pruner can change them and "
+                          "per-layer embeddings cannot be captured",
+                "prunable": False}
+        return LoadedCheckpoint(model=model, architecture="onnx", architecture_kwargs={}, task=None, dataset=None,
+                                metadata=meta)
+
+
 @hookimpl
 def gnneval_register_checkpoint_loaders(register):
+    register.add_checkpoint_loader("onnx", OnnxLoader, description="ONNX models (evaluated with ONNX Runtime; not prunable)")
     register.add_checkpoint_loader("safetensors", SafetensorsLoader,
                                    description="safetensors weights; architecture from --arch, a sidecar JSON, or inferred")
     register.add_checkpoint_loader("torchscript", TorchScriptLoader, description="TorchScript archives (torch.jit.save)")
