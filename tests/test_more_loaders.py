@@ -143,3 +143,25 @@ def test_dgl_pickle_is_refused_with_a_hint(tmp_path):
     path.write_bytes(b"\x80\x02cdgl.nn.pytorch.conv.graphconv\nGraphConv\nq\x00)\x81q\x01.")
     with pytest.raises(UsageError, match="DGL module"):
         load_checkpoint(path, REG)
+
+
+def test_input_size_mismatch_is_one_clear_error(kit, tmp_path, capsys):
+    _g, model = kit
+    path = tmp_path / "bare.pt"
+    torch.save(model.state_dict(), path)  # in_channels 16
+    assert main(["evaluate", str(path), "--pruner", "magnitude", "--dataset", "sbm", "--dataset-option",
+                 "features=8", "--out", str(tmp_path / "r"), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "takes 16 input features but dataset sbm has 8" in err[0]
+
+
+def test_dataset_and_task_from_flags_when_the_checkpoint_is_silent(kit, tmp_path, capsys):
+    _g, model = kit
+    path = tmp_path / "bare.pt"
+    torch.save(model.state_dict(), path)
+    assert main(["evaluate", str(path), "--pruner", "magnitude", "--out", str(tmp_path / "r"), "--no-progress"]) == 2
+    assert "does not record its dataset; pass --dataset NAME" in capsys.readouterr().err
+    assert main(["evaluate", str(path), "--pruner", "magnitude", "--sparsity", "0.5", *SBM, "--task",
+                 "node-classification", "--out", str(tmp_path / "r"), "--no-progress", "--no-bench",
+                 "--visualisers", "curves"]) == 0
+    assert read_run(tmp_path / "r").provenance.task == "node-classification"
