@@ -152,7 +152,9 @@ def test_input_size_mismatch_is_one_clear_error(kit, tmp_path, capsys):
     assert main(["evaluate", str(path), "--pruner", "magnitude", "--dataset", "sbm", "--dataset-option",
                  "features=8", "--out", str(tmp_path / "r"), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "takes 16 input features but dataset sbm has 8" in err[0]
+    errors = [line for line in err if line.startswith("gnneval: error:")]
+    assert len(errors) == 1 and errors[0] == err[-1]  # what the loader inferred is printed first, then the error
+    assert "takes 16 input features but dataset sbm has 8" in errors[0]
 
 
 def test_dataset_and_task_from_flags_when_the_checkpoint_is_silent(kit, tmp_path, capsys):
