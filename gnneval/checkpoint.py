@@ -107,10 +107,8 @@ def torch_load(path: Path, *, trust: bool = False) -> Any:
         reason = next((ln.strip().rstrip(".") for ln in text.splitlines() if "Unsupported global" in ln), "")
         if not reason:
             code_refs = pickle_code_references(path)
-            if code_refs is None:  # not a pickle stream at all
-                raise NotATorchFile(one_line(exc)[:200]) from None
-            if not code_refs:
-                raise NotATorchFile(one_line(exc)[:200]) from None
+            if not code_refs:  # not a pickle stream at all, or plain data the unpickler still refused
+                raise NotATorchFile("not a PyTorch file: the weights-only unpickler cannot read it") from None
             reason = "it would call " + ", ".join(code_refs[:3])
         hint = ""
         if "dgl." in reason:

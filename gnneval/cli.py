@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from gnneval import __version__
@@ -112,6 +113,24 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     bn.add_argument("--seed", type=int, default=0)
     _bench_options(bn)
+
+    bt = sub.add_parser("batch", help="evaluate a folder or manifest of checkpoints; resumable; leaderboard")
+    bt.add_argument("source", type=Path, help="folder of checkpoints (searched recursively) or a manifest (.yaml/.json)")
+    bt.add_argument("--pruner", required=True, type=_csv, help="pruner name(s), comma-separated")
+    bt.add_argument("--sparsity", type=_sparsities, default=None, help="comma-separated sparsities (default 0.3,0.5,0.7,0.9)")
+    bt.add_argument("--out", type=Path, required=True, help="results folder (re-run the same command to resume)")
+    bt.add_argument("--seed", type=int, default=0)
+    bt.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1)")
+    bt.add_argument("--timeout", type=float, default=None, help="seconds allowed per checkpoint")
+    bt.add_argument("--tolerance", type=float, default=1.0, help="accuracy points below dense still 'kept' (default 1)")
+    bt.add_argument("--executor", default="local", choices=("local", "ray"))
+    bt.add_argument("--address", default=None, help="Ray cluster address (default: start a local one)")
+    bt.add_argument("--data-root", default=None)
+    bt.add_argument("--metrics", default=None, help="metrics for every evaluation (default: all)")
+    bt.add_argument("--visualisers", default=None, help="visualisers for every evaluation (default: all)")
+    bt.add_argument("--backends", default=None, help="benchmark backends for every evaluation")
+    bt.add_argument("--no-bench", action="store_true", help="skip timing")
+    bt.add_argument("--no-progress", action="store_true")
 
     pl = sub.add_parser("plugins", help="list every plugin, its distribution and version, and what it registers")
     pl.add_argument("--json", action="store_true", help="print JSON")
@@ -264,6 +283,38 @@ def cmd_bench(args, out) -> int:
     return 0
 
 
+def cmd_batch(args, out) -> int:
+    from rich.console import Console
+
+    from gnneval.batch import BatchSettings, leaderboard_table, run_batch, write_leaderboard
+    from gnneval.pipeline import DEFAULT_SPARSITIES
+
+    if args.jobs < 1:
+        raise UsageError("--jobs must be 1 or more")
+    extra = []
+    for flag, value in (("--metrics", args.metrics), ("--visualisers", args.visualisers),
+                        ("--backends", args.backends)):
+        if value is not None:
+            extra += [flag, value]
+    if args.no_bench:
+        extra.append("--no-bench")
+    host = _host(args)
+    for name in args.pruner:
+        host.registry.get("pruner", name)
+    s = BatchSettings(pruners=args.pruner, sparsities=args.sparsity or list(DEFAULT_SPARSITIES), out=args.out,
+                      seed=args.seed, jobs=args.jobs, timeout_s=args.timeout, tolerance=args.tolerance / 100.0,
+                      executor=args.executor, address=args.address, data_root=args.data_root, extra_args=extra)
+    t0 = time.perf_counter()
+    results, skipped = run_batch(args.source, s, console=Console(stderr=True), show_progress=not args.no_progress)
+    files = write_leaderboard(results, s)
+    out.print(leaderboard_table(results, s))
+    failed = [r for r in results if r.status != "ok"]
+    out.print(f"{len(results)} checkpoints: {len(results) - len(failed)} ok ({skipped} already done), "
+              f"{len(failed)} failed, in {time.perf_counter() - t0:.1f} s; leaderboard: {files['csv']}, "
+              f"{files['json']}" + (f", {files['plot']}" if "plot" in files else ""), soft_wrap=True, markup=False)
+    return 1 if failed else 0
+
+
 def cmd_show(args, out) -> int:
     from gnneval.report import print_summary
     from gnneval.storage import read_run
@@ -315,7 +366,7 @@ def cmd_hooks(args, out) -> int:
     return 0
 
 
-COMMANDS = {"evaluate": cmd_evaluate, "bench": cmd_bench, "plugins": cmd_plugins, "show": cmd_show, "report": cmd_report,
+COMMANDS = {"evaluate": cmd_evaluate, "bench": cmd_bench, "batch": cmd_batch, "plugins": cmd_plugins, "show": cmd_show, "report": cmd_report,
             "new-plugin": cmd_new_plugin, "hooks": cmd_hooks}
 
 

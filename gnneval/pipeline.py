@@ -89,9 +89,13 @@ def default_run_dir(checkpoint: Path, pruners: list[str]) -> Path:
 
 
 def seed_everything(seed: int) -> None:
+    import os
+
     import numpy as np
     import torch
 
+    if os.environ.get("GNNEVAL_THREADS"):  # set by `gnneval batch` for each worker process
+        torch.set_num_threads(max(1, int(os.environ["GNNEVAL_THREADS"])))
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
