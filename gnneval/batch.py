@@ -226,13 +226,15 @@ def load_done(result_path: Path, key: str) -> JobResult | None:
 
 
 def run_local(jobs: list[tuple[BatchEntry, str, Path]], s: BatchSettings,
-              done: Callable[[BatchEntry, int, str, float], None]) -> None:
+              done: Callable[[BatchEntry, int, str, float], None],
+              started: Callable[[BatchEntry], None] = lambda e: None) -> None:
     """Run jobs as separate processes, ``s.jobs`` at a time; ``done`` is called in the driver for each."""
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     threads = max(1, (os.cpu_count() or 1) // max(1, s.jobs))
 
     def one(entry, key, out_dir):
+        started(entry)
         t0 = time.perf_counter()
         code, reason = run_job_process(evaluate_command(entry, s, out_dir), s.timeout_s, threads)
         return entry, code, reason, time.perf_counter() - t0
@@ -278,9 +280,15 @@ def run_batch(source: Path, s: BatchSettings, console=None, show_progress: bool 
 
     with progress:
         overall = progress.add_task(f"batch ({skipped} already done)", total=len(todo))
+        running: dict[str, Any] = {}
+
+        def started(entry: BatchEntry) -> None:
+            running[key_of[id(entry)]] = progress.add_task(f"  {entry.path.name}", total=None)
 
         def done(entry: BatchEntry, code: int, reason: str, seconds: float) -> None:
             key = key_of[id(entry)]
+            if key in running:
+                progress.remove_task(running.pop(key))
             job = results[key]
             job.seconds = seconds
             h5 = dir_of[key] / "run.h5"
@@ -299,10 +307,12 @@ def run_batch(source: Path, s: BatchSettings, console=None, show_progress: bool 
             console.print(f"{entry.path.name}: {mark} ({seconds:.1f} s)", soft_wrap=True)
 
         if s.executor == "local":
-            run_local(todo, s, done)
+            run_local(todo, s, done, started)
         elif s.executor == "ray":
             from gnneval.batch_ray import run_ray
 
+            for entry, _k, _d in todo:  # Ray schedules them all at once; each shows until its result is back
+                started(entry)
             run_ray(todo, s, done)
         else:
             raise UsageError(f"unknown executor '{s.executor}'; use local or ray")
