@@ -93,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--metric-sample", type=int, default=2000,
                     help="nodes in the seeded sample shared by O(n^2) metrics (default 2000)")
     ev.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for confidence intervals")
+    ev.add_argument("--scope", choices=("layer", "global"), default=None,
+                    help="unstructured pruners (magnitude, random): rank weights per layer or globally")
+    ev.add_argument("--finetune-epochs", type=int, default=0,
+                    help="retrain every pruned variant for up to N epochs with its mask fixed (early stopping)")
     ev.add_argument("-o", "--option", action="append", default=[], metavar="PRUNER.KEY=VALUE",
                     help="pruner option, e.g. magnitude.scope=global or structured.criterion=l2 (repeatable)")
     bench = ev.add_mutually_exclusive_group()
@@ -219,6 +223,12 @@ def cmd_evaluate(args, out) -> int:
             raise UsageError(f"option '{key}' must be PRUNER.KEY=VALUE, e.g. magnitude.scope=global")
         pruner, k = key.split(".", 1)
         pruner_options.setdefault(pruner, {})[k] = value
+    if args.scope:
+        for name in args.pruner:
+            if name in ("magnitude", "random"):
+                pruner_options.setdefault(name, {}).setdefault("scope", args.scope)
+    if args.finetune_epochs < 0:
+        raise UsageError("--finetune-epochs must be 0 or more")
     settings = EvaluateSettings(
         checkpoint=args.checkpoint, pruners=args.pruner,
         sparsities=args.sparsity if args.sparsity is not None else list(DEFAULT_SPARSITIES),
@@ -226,7 +236,7 @@ def cmd_evaluate(args, out) -> int:
         dataset_options=_key_values(args.dataset_option, "dataset option"), loader=args.loader, trust=args.trust,
         loader_options={k: v for k, v in (("arch", args.arch), ("code", args.code),
                                           ("arch_kwargs", _key_values(args.arch_option, "arch option"))) if v},
-        task=args.task,
+        task=args.task, finetune_epochs=args.finetune_epochs,
         metrics=args.metrics, visualisers=args.visualisers, metric_sample=args.metric_sample,
         bootstrap=args.bootstrap, backends=args.backends, providers=args.providers,
         onnx_exporter=args.onnx_exporter, bench_budget_s=args.bench_budget, pruner_options=pruner_options, bench=args.bench,

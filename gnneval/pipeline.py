@@ -56,6 +56,7 @@ class EvaluateSettings:
     metrics: list[str] | None = None  #: None = every registered metric
     visualisers: list[str] | None = None  #: None = every registered visualiser
     pruner_options: dict[str, Any] = field(default_factory=dict)
+    finetune_epochs: int = 0  #: retrain every pruned variant this many epochs (masks fixed; early stopping)
     bench: bool = True
     bench_budget_s: float = 0.5
     backends: list[str] = field(default_factory=lambda: ["torch", "onnxruntime"])
@@ -376,6 +377,13 @@ class Evaluator:
                     for name, mask in outcome.masks.items():
                         params[name].mul_(mask.to(params[name].device, params[name].dtype))
             v.details = dict(outcome.details)
+            if self.s.finetune_epochs > 0:
+                from gnneval.training import train
+
+                tr = train(model, outcome.graph or graph, epochs=self.s.finetune_epochs,
+                           patience=min(self.s.finetune_epochs, 50), masks=outcome.masks, seed=self.s.seed)
+                v.details["finetune"] = {"epochs": tr.epochs, "best_epoch": tr.best_epoch, "best_val": tr.best_val,
+                                         "seconds": tr.seconds}
             self._measure(v, model, outcome.graph or graph, dense, dense_numel)
         except GnnevalError as exc:
             v.status, v.error = "failed", str(exc)

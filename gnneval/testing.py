@@ -220,9 +220,9 @@ def check_pruner(cls: type[Pruner], graph: GraphData, model, sparsities: Sequenc
             dense_first = next(m for m in model.modules() if hasattr(m, "out_channels") and hasattr(m, "propagate"))
             want = max(1, round((1 - s) * dense_first.out_channels))
             assert first.out_channels == want, f"at sparsity {s}: first layer has {first.out_channels} channels, want {want}"
-        else:
-            zeros = sum(int((p == 0).sum()) for _, p in prunable_weights(pruned))
-            reached = zeros / dense_weights
+        else:  # zero or physically removed, as a share of the dense model's prunable weights
+            nonzero = sum(int((p != 0).sum()) for _, p in prunable_weights(pruned))
+            reached = 1.0 - nonzero / dense_weights
             assert reached >= s - 0.01, f"asked for weight sparsity {s:.0%}, reached {reached:.1%}"
         outcomes.append(outcome)
     return outcomes

@@ -1,0 +1,60 @@
+"""Built-in training: masks stay fixed, runs are seeded, fine-tuning through `evaluate --finetune-epochs`."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from gnneval.accounting import prunable_weights
+from gnneval.manager import build_plugin_host
+from gnneval.plugin import PruneContext
+from gnneval.training import train
+
+REG = build_plugin_host().registry
+
+
+def test_masked_finetuning_keeps_sparsity_exactly_and_is_seeded(gnneval_graph, gnneval_model):
+    pruner = REG.get("pruner", "magnitude").obj()
+    outcome = pruner.prune(copy.deepcopy(gnneval_model), 0.8, PruneContext(gnneval_graph, "gcn", seed=0))
+    zeros_before = {n: int((p == 0).sum()) for n, p in prunable_weights(outcome.model)}
+    a, b = copy.deepcopy(outcome.model), copy.deepcopy(outcome.model)
+    ra = train(a, gnneval_graph, epochs=40, patience=40, masks=outcome.masks, seed=1)
+    train(b, gnneval_graph, epochs=40, patience=40, masks=outcome.masks, seed=1)
+    for (n, p), (_, q) in zip(prunable_weights(a), prunable_weights(b)):
+        assert torch.equal(p, q), n  # same seed, same weights
+        assert not p[~outcome.masks[n]].any(), n  # pruned weights stayed exactly zero
+        assert int((p == 0).sum()) >= zeros_before[n]
+    assert 1 <= ra.best_epoch <= ra.epochs <= 40 and 0.0 <= ra.best_val <= 1.0
+
+
+def test_early_stopping(gnneval_graph, gnneval_model):
+    model = copy.deepcopy(gnneval_model)
+    res = train(model, gnneval_graph, epochs=500, patience=5, seed=0)
+    assert res.epochs < 500 and res.epochs - res.best_epoch == 5
+
+
+def test_finetuning_recovers_accuracy_in_evaluate(sbm_checkpoint, tmp_path):
+    from gnneval.cli import main
+    from gnneval.storage import read_run
+
+    common = ["--pruner", "random", "--sparsity", "0.9", "--scope", "global", "--no-progress", "--no-bench",
+              "--visualisers", "curves", "--metrics", "accuracy"]
+    assert main(["evaluate", str(sbm_checkpoint), *common, "--out", str(tmp_path / "a")]) == 0
+    assert main(["evaluate", str(sbm_checkpoint), *common, "--finetune-epochs", "60", "--out", str(tmp_path / "b")]) == 0
+    plain, tuned = read_run(tmp_path / "a"), read_run(tmp_path / "b")
+    v0, v1 = plain.variant("random@0.90"), tuned.variant("random@0.90")
+    assert v1.details["finetune"]["epochs"] >= 1 and v1.details["scope"] == "global"
+    assert v1.weight_sparsity == pytest.approx(v0.weight_sparsity)  # the mask did not move
+    assert v1.metrics["accuracy.test"] >= v0.metrics["accuracy.test"]
+
+
+def test_hybrid_reaches_the_target_share_of_dense_weights(gnneval_graph, gnneval_model):
+    cls = REG.get("pruner", "hybrid").obj
+    dense = sum(p.numel() for _, p in prunable_weights(gnneval_model))
+    for s in (0.3, 0.6, 0.9):
+        out = cls().prune(copy.deepcopy(gnneval_model), s, PruneContext(gnneval_graph, "gcn", seed=0))
+        nonzero = sum(int((p != 0).sum()) for _, p in prunable_weights(out.model))
+        assert abs((1 - nonzero / dense) - s) <= 1 / dense + 1e-9
+        assert out.details["channel_sparsity"] == pytest.approx(s / 2)
