@@ -58,3 +58,20 @@ def test_hybrid_reaches_the_target_share_of_dense_weights(gnneval_graph, gnneval
         nonzero = sum(int((p != 0).sum()) for _, p in prunable_weights(out.model))
         assert abs((1 - nonzero / dense) - s) <= 1 / dense + 1e-9
         assert out.details["channel_sparsity"] == pytest.approx(s / 2)
+
+
+def test_lottery_prunes_20_percent_per_round_to_the_exact_target(gnneval_graph, gnneval_model):
+    import math
+
+    cls = REG.get("pruner", "lottery").obj
+    out = cls(epochs=60, patience=20).prune(copy.deepcopy(gnneval_model), 0.7, PruneContext(gnneval_graph, "gcn", 0))
+    weights = prunable_weights(out.model)
+    total = sum(p.numel() for _, p in weights)
+    assert sum(int((p == 0).sum()) for _, p in weights) == round(0.7 * total)
+    assert all(not p[~out.masks[n]].any() for n, p in weights)
+    sp = [r["sparsity"] for r in out.details["history"]]
+    assert sp[0] == 0.0 and sp[1] == pytest.approx(0.2, abs=1 / total) and sp[-1] == pytest.approx(0.7, abs=1 / total)
+    assert out.details["rounds"] == math.ceil(math.log(0.3) / math.log(0.8))  # 20% of the remaining each round
+    rewound = cls(epochs=30, patience=10, rewind_epoch=3).prune(copy.deepcopy(gnneval_model), 0.3,
+                                                                PruneContext(gnneval_graph, "gcn", 0))
+    assert rewound.details["rewind"] == "epoch 3"

@@ -5,6 +5,14 @@
 - ``hybrid``: removes hidden channels with the ``structured`` pruner at ``channel_share * sparsity``
   (default half the target), then zeroes the smallest remaining weights (global magnitude) so that
   the share of the dense model's prunable weights that are removed or zero is ``sparsity``.
+- ``lottery``: iterative magnitude pruning with weight rewinding (Frankle & Carbin 2019).  The
+  architecture is re-initialised with the run's seed (theta_0; a third-party checkpoint does not keep
+  its own initial weights) and trained; then, round after round, ``rate`` (20%) of the remaining
+  weights with the smallest trained magnitude are pruned (globally), the survivors are rewound to
+  theta_0 (or, with ``rewind_epoch=k``, to their values after k epochs of the first training) and
+  retrained with the mask fixed, until the target sparsity is reached exactly (the last round prunes
+  just what is left to prune).  Training: Adam, early stopping on the validation split (``epochs``,
+  default 200, ``patience`` 50).
 """
 
 from __future__ import annotations
@@ -65,8 +73,75 @@ class HybridPruner(Pruner):
         return PruneOutcome(model=second.model, masks=second.masks, details=details)
 
 
+def reinitialise(model, seed: int) -> None:
+    """Fresh, seeded initial weights for ``model`` (theta_0)."""
+    import torch
+
+    torch.manual_seed(seed)
+    if hasattr(model, "reset_parameters"):
+        model.reset_parameters()
+        return
+    for mod in model.modules():
+        if mod is not model and hasattr(mod, "reset_parameters") and any(True for _ in mod.parameters(recurse=False)):
+            mod.reset_parameters()
+
+
+class LotteryPruner(Pruner):
+    structured = False
+
+    def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
+        import copy
+
+        import torch
+
+        from gnneval.training import apply_masks, train
+
+        rate = float(self.options.get("rate", 0.2))
+        epochs = int(self.options.get("epochs", 200))
+        patience = int(self.options.get("patience", 50))
+        rewind_epoch = int(self.options.get("rewind_epoch", 0))
+        if not 0.0 < rate < 1.0:
+            raise UsageError("lottery pruner: rate must be in (0, 1)")
+        reinitialise(model, ctx.seed)
+        weights = prunable_weights(model)
+        if rewind_epoch > 0:
+            train(model, ctx.graph, epochs=rewind_epoch, patience=rewind_epoch + 1, seed=ctx.seed)
+        theta0 = copy.deepcopy(model.state_dict())
+        masks = {n: torch.ones_like(p, dtype=torch.bool) for n, p in weights}
+        total = sum(p.numel() for _, p in weights)
+        target = int(round(sparsity * total))
+        rounds = []
+        result = train(model, ctx.graph, epochs=epochs, patience=patience, seed=ctx.seed)
+        rounds.append({"sparsity": 0.0, "best_val": result.best_val, "epochs": result.epochs})
+        pruned = 0
+        while pruned < target:
+            remaining = total - pruned
+            step = min(max(1, int(round(rate * remaining))), target - pruned)
+            params = dict(model.named_parameters())
+            scores = torch.cat([torch.where(masks[n], params[n].detach().abs(), torch.tensor(float("inf"))).flatten()
+                                for n, _ in weights])
+            # Already-pruned weights rank first, then the smallest trained magnitudes.
+            order = torch.argsort(torch.where(torch.isinf(scores), torch.tensor(-1.0), scores), stable=True)
+            keep = torch.ones_like(scores, dtype=torch.bool)
+            keep[order[: pruned + step]] = False
+            offset = 0
+            for n, p in weights:
+                masks[n] = keep[offset:offset + p.numel()].view_as(p).clone()
+                offset += p.numel()
+            pruned += step
+            model.load_state_dict(theta0)  # rewind
+            apply_masks(model, masks)
+            result = train(model, ctx.graph, epochs=epochs, patience=patience, masks=masks, seed=ctx.seed)
+            rounds.append({"sparsity": pruned / total, "best_val": result.best_val, "epochs": result.epochs})
+        return PruneOutcome(model=model, masks=masks, details={
+            "rounds": len(rounds) - 1, "rate": rate, "rewind": f"epoch {rewind_epoch}" if rewind_epoch else "theta_0",
+            "history": rounds})
+
+
 @hookimpl
 def gnneval_register_pruners(register):
     register.add_pruner("random", RandomPruner, description="unstructured baseline: zero random weights (seeded)")
     register.add_pruner("hybrid", HybridPruner,
                         description="structured channels first, then unstructured magnitude on what is left")
+    register.add_pruner("lottery", LotteryPruner,
+                        description="iterative magnitude pruning with rewinding (Frankle & Carbin 2019), retrains")
