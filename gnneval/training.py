@@ -76,9 +76,14 @@ def _loss(model, graph: GraphData):
 
 def train(model: torch.nn.Module, graph: GraphData, *, epochs: int = 200, lr: float = 0.01,
           weight_decay: float = 5e-4, patience: int = 50, masks: dict[str, torch.Tensor] | None = None,
-          seed: int = 0) -> TrainResult:
-    """Train ``model`` in place on ``graph``'s task; returns what happened."""
+          seed: int = 0, l1: float = 0.0) -> TrainResult:
+    """Train ``model`` in place on ``graph``'s task; returns what happened.
+
+    ``l1`` adds ``l1 * sum(|w|)`` over the prunable weight matrices to the loss (the classic
+    sparsity-inducing regulariser)."""
     import torch
+
+    from gnneval.accounting import prunable_weights
 
     t0 = time.perf_counter()
     masks = masks or {}
@@ -94,7 +99,10 @@ def train(model: torch.nn.Module, graph: GraphData, *, epochs: int = 200, lr: fl
     for epoch in range(1, epochs + 1):
         model.train()
         opt.zero_grad()
-        _loss(model, graph).backward()
+        loss = _loss(model, graph)
+        if l1 > 0:
+            loss = loss + l1 * sum(p.abs().sum() for _, p in prunable_weights(model))
+        loss.backward()
         opt.step()
         apply_masks(model, masks)  # pruned weights stay exactly zero
         score, loss = _val_score(model, graph)

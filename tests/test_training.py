@@ -75,3 +75,18 @@ def test_lottery_prunes_20_percent_per_round_to_the_exact_target(gnneval_graph, 
     rewound = cls(epochs=30, patience=10, rewind_epoch=3).prune(copy.deepcopy(gnneval_model), 0.3,
                                                                 PruneContext(gnneval_graph, "gcn", 0))
     assert rewound.details["rewind"] == "epoch 3"
+
+
+def test_l1_penalty_shrinks_weights_and_train_and_prune_reaches_target(gnneval_graph, gnneval_model):
+    plain, penalised = copy.deepcopy(gnneval_model), copy.deepcopy(gnneval_model)
+    train(plain, gnneval_graph, epochs=30, patience=30, seed=0)
+    train(penalised, gnneval_graph, epochs=30, patience=30, seed=0, l1=1e-2)
+    norm = lambda m: sum(float(p.abs().sum()) for _, p in prunable_weights(m))  # noqa: E731
+    assert norm(penalised) < norm(plain)
+    cls = REG.get("pruner", "train-and-prune").obj
+    out = cls(epochs=40, patience=20, l1=1e-4).prune(copy.deepcopy(gnneval_model), 0.8,
+                                                     PruneContext(gnneval_graph, "gcn", 0))
+    weights = prunable_weights(out.model)
+    total = sum(p.numel() for _, p in weights)
+    assert sum(int((p == 0).sum()) for _, p in weights) >= round(0.8 * total)
+    assert out.details["l1"] == 1e-4 and out.details["retrain_epochs"] >= 1

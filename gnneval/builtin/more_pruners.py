@@ -5,6 +5,8 @@
 - ``hybrid``: removes hidden channels with the ``structured`` pruner at ``channel_share * sparsity``
   (default half the target), then zeroes the smallest remaining weights (global magnitude) so that
   the share of the dense model's prunable weights that are removed or zero is ``sparsity``.
+- ``train-and-prune``: seeded re-initialisation, dense training (``l1`` adds an L1 penalty on the
+  weights), global magnitude pruning to the target, masked retraining.
 - ``lottery``: iterative magnitude pruning with weight rewinding (Frankle & Carbin 2019).  The
   architecture is re-initialised with the run's seed (theta_0; a third-party checkpoint does not keep
   its own initial weights) and trained; then, round after round, ``rate`` (20%) of the remaining
@@ -138,10 +140,33 @@ class LotteryPruner(Pruner):
             "history": rounds})
 
 
+class TrainAndPrunePruner(Pruner):
+    """Dense training from a seeded initialisation (optionally with an L1 penalty, ``l1``), global
+    magnitude pruning to the target, then masked retraining: the train-and-prune baseline."""
+
+    structured = False
+
+    def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
+        from gnneval.training import train
+
+        epochs = int(self.options.get("epochs", 200))
+        patience = int(self.options.get("patience", 50))
+        l1 = float(self.options.get("l1", 0.0))
+        reinitialise(model, ctx.seed)
+        dense = train(model, ctx.graph, epochs=epochs, patience=patience, seed=ctx.seed, l1=l1)
+        pruned = MagnitudePruner(scope="global").prune(model, sparsity, ctx)
+        retrained = train(pruned.model, ctx.graph, epochs=epochs, patience=patience, masks=pruned.masks, seed=ctx.seed)
+        return PruneOutcome(model=pruned.model, masks=pruned.masks, details={
+            "l1": l1, "dense_best_val": dense.best_val, "dense_epochs": dense.epochs,
+            "retrain_best_val": retrained.best_val, "retrain_epochs": retrained.epochs})
+
+
 @hookimpl
 def gnneval_register_pruners(register):
     register.add_pruner("random", RandomPruner, description="unstructured baseline: zero random weights (seeded)")
     register.add_pruner("hybrid", HybridPruner,
                         description="structured channels first, then unstructured magnitude on what is left")
+    register.add_pruner("train-and-prune", TrainAndPrunePruner,
+                        description="dense training (optional L1 penalty), magnitude pruning, masked retraining")
     register.add_pruner("lottery", LotteryPruner,
                         description="iterative magnitude pruning with rewinding (Frankle & Carbin 2019), retrains")
