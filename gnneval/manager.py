@@ -146,7 +146,6 @@ def build_plugin_host(
             ver = ep.dist.version if ep.dist is not None else "?"
             candidates.append((ep.name, dist, ver, ep))
     for name, obj in extra:
-        mod = getattr(obj, "__module__", None) or getattr(obj, "__name__", "?")
         candidates.append((name, IN_PROCESS, "", obj))
 
     for name, dist, ver, source in candidates:

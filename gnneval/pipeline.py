@@ -115,8 +115,16 @@ def load_for_evaluation(s: EvaluateSettings, registry, problems: list[Problem]):
             problems.append(Problem("device", f"{device} was asked for but no CUDA device is available; "
                                               "running on the CPU"))
             device = "cpu"
-    ckpt, _loader = load_checkpoint(s.checkpoint, registry, trust=s.trust, loader=s.loader, problems=problems)
-    task = ckpt.task or "node-classification"
+    ckpt, _loader = load_checkpoint(s.checkpoint, registry, trust=s.trust, loader=s.loader,
+                                    options=s.loader_options, problems=problems)
+    task = s.task or ckpt.task or "node-classification"
+    dctx = DatasetContext(root=resolve_data_root(s.data_root), cache_dir=default_cache_dir(), seed=s.seed)
+    graph, _ = load_dataset(registry, dataset_ref(s, ckpt, task), dctx)
+    return ckpt, graph, device
+
+
+def dataset_ref(s: EvaluateSettings, ckpt, task: str) -> DatasetRef:
+    """The dataset to evaluate on: ``--dataset`` if given, else the checkpoint's, with the options merged."""
     if s.dataset:
         ref = DatasetRef(name=s.dataset, options=dict(s.dataset_options))
     elif ckpt.dataset is not None:
@@ -126,9 +134,7 @@ def load_for_evaluation(s: EvaluateSettings, registry, problems: list[Problem]):
         raise UsageError(f"{s.checkpoint} does not record its dataset; pass --dataset NAME")
     if task != "node-classification":
         ref.options.setdefault("task", task)
-    dctx = DatasetContext(root=resolve_data_root(s.data_root), cache_dir=default_cache_dir(), seed=s.seed)
-    graph, _ = load_dataset(registry, ref, dctx)
-    return ckpt, graph, device
+    return ref
 
 
 class Evaluator:
@@ -262,17 +268,8 @@ class Evaluator:
         task = s.task or ckpt.task or "node-classification"
         if task not in TASKS:
             raise UsageError(f"{s.checkpoint} is a '{task}' model; gnneval evaluate supports {', '.join(TASKS)}")
-        if s.dataset:
-            ref = DatasetRef(name=s.dataset, options=dict(s.dataset_options))
-        elif ckpt.dataset is not None:
-            ref = ckpt.dataset
-            ref.options = {**ref.options, **s.dataset_options}
-        else:
-            raise UsageError(f"{s.checkpoint} does not record its dataset; pass --dataset NAME")
-        if task != "node-classification":
-            ref.options.setdefault("task", task)
         dctx = DatasetContext(root=resolve_data_root(s.data_root), cache_dir=default_cache_dir(), seed=s.seed)
-        graph, dataset_loader = load_dataset(self.reg, ref, dctx)
+        graph, dataset_loader = load_dataset(self.reg, dataset_ref(s, ckpt, task), dctx)
         if graph.task != task:
             raise UsageError(f"{s.checkpoint} is a '{task}' model but dataset loader '{dataset_loader}' gave a "
                              f"'{graph.task}' dataset; pass --dataset-option task={task}")

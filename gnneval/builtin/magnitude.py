@@ -25,31 +25,39 @@ def smallest_k_mask(scores, k: int):
     return mask.view_as(scores)
 
 
+def prune_by_scores(model, sparsity: float, scope: str, score, who: str) -> dict:
+    """Zero the lowest-scoring ``round(sparsity * n)`` weights, per weight matrix (``scope="layer"``) or
+    across all of them (``"global"``); ``score(name, param)`` gives a tensor of the param's shape.
+    Returns the masks (True = kept)."""
+    import torch
+
+    if scope not in ("layer", "global"):
+        raise UsageError(f"{who} pruner: unknown scope '{scope}'; use 'layer' or 'global'")
+    weights = prunable_weights(model)
+    masks = {}
+    with torch.no_grad():
+        scores = {name: score(name, p) for name, p in weights}
+        if scope == "global":
+            flat = torch.cat([scores[name].flatten() for name, _ in weights])
+            keep = smallest_k_mask(flat, int(round(sparsity * flat.numel())))
+            offset = 0
+            for name, p in weights:
+                masks[name] = keep[offset:offset + p.numel()].view_as(p).clone()
+                offset += p.numel()
+        else:
+            for name, p in weights:
+                masks[name] = smallest_k_mask(scores[name], int(round(sparsity * p.numel())))
+        for name, p in weights:
+            p.mul_(masks[name])
+    return masks
+
+
 class MagnitudePruner(Pruner):
     structured = False
 
     def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
-        import torch
-
         scope = self.options.get("scope", "layer")
-        if scope not in ("layer", "global"):
-            raise UsageError(f"magnitude pruner: unknown scope '{scope}'; use 'layer' or 'global'")
-        weights = prunable_weights(model)
-        masks = {}
-        with torch.no_grad():
-            if scope == "global":
-                flat = torch.cat([p.detach().abs().flatten() for _, p in weights])
-                k = int(round(sparsity * flat.numel()))
-                keep = smallest_k_mask(flat, k)
-                offset = 0
-                for name, p in weights:
-                    masks[name] = keep[offset:offset + p.numel()].view_as(p).clone()
-                    offset += p.numel()
-            else:
-                for name, p in weights:
-                    masks[name] = smallest_k_mask(p.detach().abs(), int(round(sparsity * p.numel())))
-            for name, p in weights:
-                p.mul_(masks[name])
+        masks = prune_by_scores(model, sparsity, scope, lambda _n, p: p.detach().abs(), "magnitude")
         return PruneOutcome(model=model, masks=masks, details={"scope": scope})
 
 

@@ -20,7 +20,7 @@
 from __future__ import annotations
 
 from gnneval.accounting import prunable_weights
-from gnneval.builtin.magnitude import MagnitudePruner, smallest_k_mask
+from gnneval.builtin.magnitude import MagnitudePruner, prune_by_scores
 from gnneval.builtin.structured import StructuredPruner
 from gnneval.errors import UsageError
 from gnneval.plugin import PruneContext, PruneOutcome, Pruner, hookimpl
@@ -33,24 +33,8 @@ class RandomPruner(Pruner):
         import torch
 
         scope = self.options.get("scope", "layer")
-        if scope not in ("layer", "global"):
-            raise UsageError(f"random pruner: unknown scope '{scope}'; use 'layer' or 'global'")
-        weights = prunable_weights(model)
         g = ctx.generator()
-        masks = {}
-        with torch.no_grad():
-            if scope == "global":
-                scores = torch.rand(sum(p.numel() for _, p in weights), generator=g)
-                keep = smallest_k_mask(scores, int(round(sparsity * scores.numel())))
-                offset = 0
-                for name, p in weights:
-                    masks[name] = keep[offset:offset + p.numel()].view_as(p).clone()
-                    offset += p.numel()
-            else:
-                for name, p in weights:
-                    masks[name] = smallest_k_mask(torch.rand(p.shape, generator=g), int(round(sparsity * p.numel())))
-            for name, p in weights:
-                p.mul_(masks[name])
+        masks = prune_by_scores(model, sparsity, scope, lambda _n, p: torch.rand(p.shape, generator=g), "random")
         return PruneOutcome(model=model, masks=masks, details={"scope": scope, "criterion": "random"})
 
 
