@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import json
@@ -107,7 +108,7 @@ class SafetensorsLoader(CheckpointLoader):
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        from gnneval.builtin.state_dict_loader import ARCH_ALIASES, infer_architecture, modernise, strip_prefixes
+        from gnneval.builtin.state_dict_loader import build_from_state
 
         with open(path, "rb") as f:
             head = f.read(9)
@@ -118,57 +119,41 @@ class SafetensorsLoader(CheckpointLoader):
         except (SafetensorError, OSError, ValueError) as exc:
             raise UsageError(f"{path} looks like safetensors but does not load: {one_line(exc)[:200]}") from None
         side = _sidecar(path)
-        notes: list[str] = []
-        state = modernise(strip_prefixes(state, notes), notes)
-        arch = ctx.options.get("arch") or side.get("arch") or side.get("architecture")
-        kwargs = dict(ctx.options.get("arch_kwargs") or side.get("kwargs") or {})
-        if arch:
-            arch = ARCH_ALIASES.get(str(arch).lower(), str(arch).lower())
-            if not kwargs:
-                kwargs = infer_architecture(state)[1]
-            how = "given" if ctx.options.get("arch") else "from the sidecar JSON"
-        else:
-            arch, kwargs = infer_architecture(state)
-            how = "inferred from key names and shapes"
-        model = ctx.build_model(arch, **kwargs)
-        try:
-            model.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise UsageError(f"{path}: the weights do not fit architecture '{arch}' with {kwargs}: "
-                             f"{one_line(exc)[:300]}") from None
+        model, arch, kwargs, described = build_from_state(
+            state, ctx, path, arch=side.get("arch") or side.get("architecture"), kwargs=side.get("kwargs"),
+            source="the sidecar JSON")
         dataset = DatasetRef(str(side["dataset"])) if side.get("dataset") else None
-        meta = {"source": "safetensors", "architecture": f"{arch} {kwargs} ({how})", "mapping": notes}
+        meta = {"source": "safetensors", **described}
         if isinstance(side.get("metrics"), dict):
             meta["metrics"] = side["metrics"]
-        return LoadedCheckpoint(model=model.eval(), architecture=arch, architecture_kwargs=kwargs,
+        return LoadedCheckpoint(model=model, architecture=arch, architecture_kwargs=kwargs,
                                 task=side.get("task"), dataset=dataset, metadata=meta)
 
 
-class OnnxModule:
-    """Wraps an ONNX Runtime session so the pipeline can call it like a model: ``model(x, edge_index)``."""
+@functools.cache
+def onnx_module_class():
+    """A ``torch.nn.Module`` that runs an ONNX model with ONNX Runtime: ``model(x, edge_index)``.
+    Built on first use so that importing this plugin does not import torch."""
+    import onnxruntime as ort
+    import torch
 
-    def __new__(cls, *args, **kwargs):
-        import torch
+    class OnnxModule(torch.nn.Module):
+        def __init__(self, path: Path):
+            super().__init__()
+            so = ort.SessionOptions()
+            so.log_severity_level = 3
+            self.path = str(path)
+            self.session = ort.InferenceSession(self.path, so, providers=["CPUExecutionProvider"])
+            self.input_names = [i.name for i in self.session.get_inputs()]
 
-        class _OnnxModule(torch.nn.Module):
-            def __init__(self, path: Path):
-                super().__init__()
-                import onnxruntime as ort
+        def forward(self, x, edge_index):
+            feed = dict(zip(self.input_names, (x.cpu().numpy(), edge_index.cpu().numpy())))
+            return torch.from_numpy(self.session.run(None, feed)[0])
 
-                so = ort.SessionOptions()
-                so.log_severity_level = 3
-                self.path = str(path)
-                self.session = ort.InferenceSession(self.path, so, providers=["CPUExecutionProvider"])
-                self.input_names = [i.name for i in self.session.get_inputs()]
+        def __deepcopy__(self, memo):
+            return type(self)(Path(self.path))
 
-            def forward(self, x, edge_index):
-                feed = dict(zip(self.input_names, (x.cpu().numpy(), edge_index.cpu().numpy())))
-                return torch.from_numpy(self.session.run(None, feed)[0])
-
-            def __deepcopy__(self, memo):
-                return type(self)(Path(self.path))
-
-        return _OnnxModule(*args, **kwargs)
+    return OnnxModule
 
 
 class OnnxLoader(CheckpointLoader):
@@ -187,7 +172,7 @@ class OnnxLoader(CheckpointLoader):
         except Exception:  # noqa: BLE001 - not an ONNX model after all
             return None
         try:
-            model = OnnxModule(path)
+            model = onnx_module_class()(path)
         except Exception as exc:  # noqa: BLE001
             raise UsageError(f"{path} is an ONNX model that ONNX Runtime cannot load: {one_line(exc)[:200]}") from None
         meta = {"source": f"ONNX model (opset {proto.opset_import[0].version}); evaluated and timed with ONNX "

@@ -123,6 +123,42 @@ def _find_accuracy(meta: dict) -> float | None:
     return None
 
 
+def build_from_state(state: dict, ctx: LoadContext, path: Path, *, arch: str | None = None,
+                     kwargs: dict | None = None, source: str = "", fallback_kwargs: dict | None = None):
+    """Repair ``state`` (prefixes, old layouts), settle the architecture — ``--arch``/``--arch-option``,
+    else the ``arch``/``kwargs`` the file declares (``source`` says where), else inferred from the keys —
+    and build the model with the weights loaded.
+
+    :returns: ``(model, arch, kwargs, {"architecture": how it was settled, "mapping": repairs})``.
+    """
+    notes: list[str] = []
+    state = modernise(strip_prefixes(dict(state), notes), notes)
+    arch = ctx.options.get("arch") or arch
+    kwargs = dict(ctx.options.get("arch_kwargs") or kwargs or {})
+    if arch:
+        arch = ARCH_ALIASES.get(str(arch).lower(), str(arch).lower())
+        if not kwargs:
+            try:
+                kwargs = infer_architecture(state)[1]
+            except UsageError:
+                if not fallback_kwargs:
+                    raise
+                kwargs = dict(fallback_kwargs)
+        how = "given" if ctx.options.get("arch") else f"from {source}"
+    else:
+        arch, kwargs = infer_architecture(state)
+        how = "inferred from key names and shapes"
+    try:
+        model = ctx.build_model(arch, **kwargs)
+        model.load_state_dict(state, strict=True)
+    except UsageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - say what did not fit
+        raise UsageError(f"{path}: the weights do not fit architecture '{arch}' with {kwargs}: "
+                         f"{one_line(exc)[:300]}; pass --arch and --arch-option to say what it is") from None
+    return model.eval(), arch, kwargs, {"architecture": f"{arch} {kwargs} ({how})", "mapping": notes}
+
+
 class StateDictLoader(CheckpointLoader):
     priority = 50
 
@@ -139,36 +175,16 @@ class StateDictLoader(CheckpointLoader):
             meta = {k: v for k, v in obj.items() if k != key and not _is_state_dict(v)}
         else:
             return None
-        notes: list[str] = []
-        state = modernise(strip_prefixes(dict(state), notes), notes)
         hparams = next((meta[k] for k in HPARAM_KEYS if isinstance(meta.get(k), dict)), {})
-        arch = ctx.options.get("arch") or hparams.get("arch") or hparams.get("architecture")
-        kwargs = dict(ctx.options.get("arch_kwargs") or {})
-        if arch:
-            arch = ARCH_ALIASES.get(str(arch).lower(), str(arch).lower())
-            if not kwargs:
-                try:
-                    _guess, kwargs = infer_architecture(state)
-                except UsageError:
-                    kwargs = {k: v for k, v in hparams.items()
-                              if k in ("in_channels", "hidden_channels", "out_channels", "num_layers", "heads")}
-            how = "given" if ctx.options.get("arch") else "from the checkpoint's hyper-parameters"
-        else:
-            arch, kwargs = infer_architecture(state)
-            how = "inferred from key names and shapes"
-        try:
-            model = ctx.build_model(arch, **kwargs)
-            model.load_state_dict(state, strict=True)
-        except UsageError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - say what did not fit
-            raise UsageError(f"{path}: the weights do not fit architecture '{arch}' with {kwargs}: "
-                             f"{one_line(exc)[:300]}; pass --arch and --arch-option to say what it is") from None
-        model.eval()
+        model, arch, kwargs, described = build_from_state(
+            state, ctx, path, arch=hparams.get("arch") or hparams.get("architecture"),
+            source="the checkpoint's hyper-parameters",
+            fallback_kwargs={k: v for k, v in hparams.items()
+                             if k in ("in_channels", "hidden_channels", "out_channels", "num_layers", "heads")})
         ds = meta.get("dataset") or hparams.get("dataset")
         dataset = DatasetRef(name=str(ds)) if isinstance(ds, str) else None
         task = meta.get("task") or hparams.get("task")
-        meta_out = {"source": kind, "architecture": f"{arch} {kwargs} ({how})", "mapping": notes}
+        meta_out = {"source": kind, **described}
         acc = _find_accuracy(meta)
         if acc is not None:
             meta_out["metrics"] = {"test_accuracy": acc}
