@@ -36,7 +36,8 @@ def main() -> int:
     problems = []
     settings = EvaluateSettings(checkpoint=REPO / "zoo" / "gcn_cora.pt", pruners=[], data_root=args.data_root,
                                 device=args.device)
-    ckpt, graph, device = load_for_evaluation(settings, host.registry, problems)
+    loaded = load_for_evaluation(settings, host.registry, problems)
+    ckpt, graph, device = loaded.ckpt, loaded.graph, loaded.device
     dense = ckpt.model.eval()
     pruned = host.registry.get("pruner", "structured").obj().prune(
         copy.deepcopy(dense), 0.5, PruneContext(graph, "gcn", seed=0)).model.eval()

@@ -265,7 +265,8 @@ def cmd_bench(args, out) -> int:
                                 bench_budget_s=args.bench_budget)
     host = _host(args)
     problems = list(host.problems)
-    ckpt, graph, device = load_for_evaluation(settings, host.registry, problems)
+    loaded = load_for_evaluation(settings, host.registry, problems)
+    ckpt, graph, device = loaded.ckpt, loaded.graph, loaded.device
     from gnneval.accounting import count_flops
     from gnneval.bench import run_backends
 

@@ -102,8 +102,22 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def load_for_evaluation(s: EvaluateSettings, registry, problems: list[Problem]):
-    """Load the checkpoint and its dataset as ``evaluate`` does; returns (checkpoint, graph, device)."""
+@dataclass
+class Loaded:
+    """A checkpoint and its dataset, ready to evaluate or benchmark."""
+
+    ckpt: Any  #: the :class:`~gnneval.plugin.LoadedCheckpoint`
+    loader: str
+    graph: GraphData
+    dataset_loader: str
+    task: str
+    device: str  #: the device asked for, or ``cpu`` where CUDA was asked for and there is none
+
+
+def load_for_evaluation(s: EvaluateSettings, registry, problems: list[Problem], console=None) -> Loaded:
+    """Load the checkpoint and its dataset as ``evaluate`` and ``bench`` do, with every check on the
+    pair: the device, the task, the dataset's task and the model's input size.  What the checkpoint
+    loader inferred or repaired is printed on ``console``."""
     from gnneval.checkpoint import load_checkpoint
     from gnneval.datasets import default_cache_dir, load_dataset, resolve_data_root
 
@@ -115,12 +129,28 @@ def load_for_evaluation(s: EvaluateSettings, registry, problems: list[Problem]):
             problems.append(Problem("device", f"{device} was asked for but no CUDA device is available; "
                                               "running on the CPU"))
             device = "cpu"
-    ckpt, _loader = load_checkpoint(s.checkpoint, registry, trust=s.trust, loader=s.loader,
-                                    options=s.loader_options, problems=problems)
+    ckpt, loader = load_checkpoint(s.checkpoint, registry, trust=s.trust, loader=s.loader,
+                                   options=s.loader_options, problems=problems)
+    if console is not None:
+        for key in ("source", "architecture"):
+            if key in ckpt.metadata:
+                console.print(f"checkpoint loader '{loader}': {key}: {ckpt.metadata[key]}", soft_wrap=True,
+                              markup=False)
+        for note in ckpt.metadata.get("mapping", []):
+            console.print(f"checkpoint loader '{loader}': {note}", soft_wrap=True, markup=False)
     task = s.task or ckpt.task or "node-classification"
+    if task not in TASKS:
+        raise UsageError(f"{s.checkpoint} is a '{task}' model; gnneval evaluate supports {', '.join(TASKS)}")
     dctx = DatasetContext(root=resolve_data_root(s.data_root), cache_dir=default_cache_dir(), seed=s.seed)
-    graph, _ = load_dataset(registry, dataset_ref(s, ckpt, task), dctx)
-    return ckpt, graph, device
+    graph, dataset_loader = load_dataset(registry, dataset_ref(s, ckpt, task), dctx)
+    if graph.task != task:
+        raise UsageError(f"{s.checkpoint} is a '{task}' model but dataset loader '{dataset_loader}' gave a "
+                         f"'{graph.task}' dataset; pass --dataset-option task={task}")
+    expected = ckpt.architecture_kwargs.get("in_channels")
+    if isinstance(expected, int) and expected != graph.num_features:
+        raise UsageError(f"the model takes {expected} input features but dataset {graph.name} has "
+                         f"{graph.num_features}; pass the --dataset it was trained on")
+    return Loaded(ckpt, loader, graph, dataset_loader, task, device)
 
 
 def dataset_ref(s: EvaluateSettings, ckpt, task: str) -> DatasetRef:
@@ -177,13 +207,6 @@ class Evaluator:
             self.reg.get("visualiser", name)
         if not self.s.checkpoint.exists():
             raise UsageError(f"checkpoint {self.s.checkpoint} does not exist; give the path of a checkpoint file")
-        if self.s.device.startswith("cuda"):
-            import torch
-
-            if not torch.cuda.is_available():
-                self.problems.append(Problem("device", f"{self.s.device} was asked for but no CUDA device is "
-                                                       "available; running on the CPU"))
-                self.s.device = "cpu"
 
     # -- one variant -------------------------------------------------------------------------
     def _measure(self, v: VariantResult, model, graph: GraphData, dense: VariantResult | None,
@@ -246,8 +269,7 @@ class Evaluator:
     # -- the run -------------------------------------------------------------------------------
     def run(self) -> RunResult:
         from gnneval.accounting import weight_shapes
-        from gnneval.checkpoint import library_versions, load_checkpoint, sha256_file
-        from gnneval.datasets import default_cache_dir, load_dataset, resolve_data_root
+        from gnneval.checkpoint import library_versions, sha256_file
         from gnneval.storage import write_run
 
         s = self.s
@@ -257,27 +279,11 @@ class Evaluator:
         self._out_dir = out_dir
         seed_everything(s.seed)
 
-        ckpt, loader_name = load_checkpoint(s.checkpoint, self.reg, trust=s.trust, loader=s.loader,
-                                            options=s.loader_options, problems=self.problems)
-        for key in ("source", "architecture"):
-            if key in ckpt.metadata:
-                self.console.print(f"checkpoint loader '{loader_name}': {key}: {ckpt.metadata[key]}", soft_wrap=True,
-                                   markup=False)
-        for note in ckpt.metadata.get("mapping", []):
-            self.console.print(f"checkpoint loader '{loader_name}': {note}", soft_wrap=True, markup=False)
-        task = s.task or ckpt.task or "node-classification"
-        if task not in TASKS:
-            raise UsageError(f"{s.checkpoint} is a '{task}' model; gnneval evaluate supports {', '.join(TASKS)}")
-        dctx = DatasetContext(root=resolve_data_root(s.data_root), cache_dir=default_cache_dir(), seed=s.seed)
-        graph, dataset_loader = load_dataset(self.reg, dataset_ref(s, ckpt, task), dctx)
-        if graph.task != task:
-            raise UsageError(f"{s.checkpoint} is a '{task}' model but dataset loader '{dataset_loader}' gave a "
-                             f"'{graph.task}' dataset; pass --dataset-option task={task}")
+        loaded = load_for_evaluation(s, self.reg, self.problems, console=self.console)
+        ckpt, loader_name, graph, dataset_loader, task = (loaded.ckpt, loaded.loader, loaded.graph,
+                                                           loaded.dataset_loader, loaded.task)
+        s.device = loaded.device
         self._arrays = graph.arrays()
-        expected = ckpt.architecture_kwargs.get("in_channels")
-        if isinstance(expected, int) and expected != graph.num_features:
-            raise UsageError(f"the model takes {expected} input features but dataset {graph.name} has "
-                             f"{graph.num_features}; pass the --dataset it was trained on")
 
         prov = Provenance(
             checkpoint_path=str(s.checkpoint), checkpoint_sha256=sha256_file(s.checkpoint),
@@ -321,14 +327,13 @@ class Evaluator:
 
         result.files = self.draw(h5, out_dir)
         result.problems = self.problems
-        write_run(h5, result)
         try:
             from gnneval.htmlreport import write_report
 
             result.files["report"] = str(write_report(result, out_dir))
-            write_run(h5, result)
-        except Exception as exc:  # noqa: BLE001 - the results are stored already
+        except Exception as exc:  # noqa: BLE001 - every variant is stored already
             self.problems.append(Problem("report.html", one_line(exc)))
+        write_run(h5, result)  # once, with the pictures, the report and any problem they had
         n_problems = len(self.problems)
         self.host.call_each("gnneval_evaluate_end", self.problems, result=result, run_dir=out_dir)
         if len(self.problems) != n_problems:  # keep what the end hooks reported with the results
