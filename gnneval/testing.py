@@ -70,18 +70,23 @@ def small_graph(**options: Any) -> GraphData:
 def small_model(graph: GraphData, *, architecture: str = "gcn", hidden: int = 32, epochs: int = 60, **kwargs: Any):
     """A registered architecture trained briefly (seeded) on ``graph``; returned in eval mode."""
     import torch
-    import torch.nn.functional as F
 
     torch.manual_seed(0)
     model = build_plugin_host().registry.build_architecture(
         architecture, in_channels=graph.num_features, hidden_channels=hidden, out_channels=graph.num_classes,
         num_layers=2, **kwargs)
-    d = graph.data
-    opt = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
+    return _fit(model, graph, epochs, torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4))
+
+
+def _fit(model, graph: GraphData, epochs: int, opt):
+    """A fixed number of full-batch steps on ``graph``'s task loss (no early stopping: the kit wants
+    the same model every time, whatever the validation split says)."""
+    from gnneval.training import task_loss
+
     for _ in range(epochs):
         model.train()
         opt.zero_grad()
-        F.cross_entropy(model(d.x, d.edge_index)[d.train_mask], d.y[d.train_mask]).backward()
+        task_loss(model, graph).backward()
         opt.step()
     return model.eval()
 
@@ -90,25 +95,13 @@ def small_link_model(graph: GraphData, *, hidden: int = 32, out: int = 16, epoch
     """A 2-layer GCN encoder trained for link prediction (dot-product decoder, one sampled
     non-edge per training edge) on ``graph``'s message-passing edges; eval mode."""
     import torch
-    import torch.nn.functional as F
-    from torch_geometric.utils import negative_sampling
 
+    if graph.task != "link-prediction":
+        raise ValueError(f"small_link_model needs a link-prediction graph, got a '{graph.task}' one")
     torch.manual_seed(0)
-    d = graph.data
     model = build_plugin_host().registry.build_architecture(
         "gcn", in_channels=graph.num_features, hidden_channels=hidden, out_channels=out, num_layers=2)
-    opt = torch.optim.Adam(model.parameters(), lr=0.01)
-    for _ in range(epochs):
-        model.train()
-        opt.zero_grad()
-        z = model(d.x, d.edge_index)
-        neg = negative_sampling(d.edge_index, num_nodes=d.num_nodes, num_neg_samples=d.edge_index.shape[1])
-        pos_s = (z[d.edge_index[0]] * z[d.edge_index[1]]).sum(1)
-        neg_s = (z[neg[0]] * z[neg[1]]).sum(1)
-        F.binary_cross_entropy_with_logits(torch.cat([pos_s, neg_s]), torch.cat(
-            [torch.ones_like(pos_s), torch.zeros_like(neg_s)])).backward()
-        opt.step()
-    return model.eval()
+    return _fit(model, graph, epochs, torch.optim.Adam(model.parameters(), lr=0.01))
 
 
 def small_run(out_dir: Path, graph_options: dict[str, Any] | None = None,

@@ -57,7 +57,9 @@ def _val_score(model, graph: GraphData) -> tuple[float, float]:
     return float((out[m].argmax(1) == d.y[m]).float().mean()), float(F.cross_entropy(out[m], d.y[m]))
 
 
-def _loss(model, graph: GraphData):
+def task_loss(model, graph: GraphData):
+    """The training loss of ``graph``'s task: cross-entropy on the train nodes, or for link prediction
+    binary cross-entropy of dot-product scores, one sampled non-edge per training edge."""
     import torch
     import torch.nn.functional as F
 
@@ -99,7 +101,7 @@ def train(model: torch.nn.Module, graph: GraphData, *, epochs: int = 200, lr: fl
     for epoch in range(1, epochs + 1):
         model.train()
         opt.zero_grad()
-        loss = _loss(model, graph)
+        loss = task_loss(model, graph)
         if l1 > 0:
             loss = loss + l1 * sum(p.abs().sum() for _, p in prunable_weights(model))
         loss.backward()

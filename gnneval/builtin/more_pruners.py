@@ -103,17 +103,10 @@ class LotteryPruner(Pruner):
         while pruned < target:
             remaining = total - pruned
             step = min(max(1, int(round(rate * remaining))), target - pruned)
-            params = dict(model.named_parameters())
-            scores = torch.cat([torch.where(masks[n], params[n].detach().abs(), torch.tensor(float("inf"))).flatten()
-                                for n, _ in weights])
-            # Already-pruned weights rank first, then the smallest trained magnitudes.
-            order = torch.argsort(torch.where(torch.isinf(scores), torch.tensor(-1.0), scores), stable=True)
-            keep = torch.ones_like(scores, dtype=torch.bool)
-            keep[order[: pruned + step]] = False
-            offset = 0
-            for n, p in weights:
-                masks[n] = keep[offset:offset + p.numel()].view_as(p).clone()
-                offset += p.numel()
+            # Already-pruned weights (score -1) rank first, then the smallest trained magnitudes.
+            masks = prune_by_scores(model, (pruned + step) / total, "global",
+                                    lambda n, p, kept=masks: torch.where(kept[n], p.detach().abs(), torch.tensor(-1.0)),
+                                    "lottery")
             pruned += step
             model.load_state_dict(theta0)  # rewind
             apply_masks(model, masks)
