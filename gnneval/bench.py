@@ -172,60 +172,124 @@ def choose_providers(device: str, forced: Sequence[str] | None, problems: list[P
     return chosen
 
 
-def bench_onnxruntime(model: torch.nn.Module, graph: GraphData, *, providers: Sequence[str], budget_s: float = 0.5,
-                      exporter: str = "auto", workdir: Path | None = None, threads: int | None = None,
-                      problems: list[Problem] | None = None) -> BenchResult:
-    """Export to ONNX, check against PyTorch, then time an ONNX Runtime session."""
+ONNX_GRAPHS = ("auto", "sparse", "scatter")
+
+
+def _session(path: Path, providers: Sequence[str], threads: int):
     import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    return ort.InferenceSession(str(path), so, providers=list(providers))
+
+
+def _plan(model, graph, providers: Sequence[str], exporter: str, onnx_graph: str) -> tuple[list[str], str]:
+    """Which export forms to try, in order, and why the sparse form was left out (if it was)."""
+    from gnneval.onnx_sparse import why_not
+
+    if onnx_graph == "scatter":
+        return ["scatter"], ""
+    reason = why_not(model, graph)
+    if reason is None and exporter == "dynamo":
+        reason = "the sparse form needs the TorchScript exporter (--onnx-exporter dynamo was asked for)"
+    if reason is None and any(p in GPU_PROVIDERS for p in providers):
+        reason = "SparseToDenseMatMul has only a CPU kernel"
+    if onnx_graph == "sparse":
+        return ([], reason) if reason else (["sparse"], "")
+    return (["scatter"], reason) if reason else (["sparse", "scatter"], "")
+
+
+def bench_onnxruntime(model: torch.nn.Module, graph: GraphData, *, providers: Sequence[str], budget_s: float = 0.5,
+                      exporter: str = "auto", onnx_graph: str = "auto", workdir: Path | None = None,
+                      threads: int | None = None, problems: list[Problem] | None = None) -> BenchResult:
+    """Export to ONNX, check against PyTorch, then time an ONNX Runtime session.
+
+    ``onnx_graph`` picks how message passing is exported: ``sparse`` (aggregation as
+    ``com.microsoft::SparseToDenseMatMul`` on a CSR adjacency input, see :mod:`gnneval.onnx_sparse`),
+    ``scatter`` (the exporters' own ``edge_index`` + ScatterElements graph) or ``auto`` (sparse where every
+    layer supports it and the providers are CPU-only, else scatter; a sparse export that fails or disagrees
+    with PyTorch falls back to scatter, and the reason is kept in the note)."""
     import torch
 
     from gnneval.forward import model_inputs
+    from gnneval.onnx_sparse import CsrAdjacency, export_sparse
 
     problems = problems if problems is not None else []
     threads = threads or int(torch.get_num_threads())
     device = "cuda" if any(p in GPU_PROVIDERS for p in providers) else "cpu"
+    forms, skipped = _plan(model, graph, providers, exporter, onnx_graph)
+    if not forms:
+        return _failed("onnxruntime", device, f"the sparse ONNX graph was asked for but cannot be used: {skipped}; "
+                                              f"use --onnx-graph auto or scatter")
     tmp = None
     if workdir is None:
         tmp = tempfile.TemporaryDirectory()
         workdir = Path(tmp.name)
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "model.onnx"
+    inputs = model_inputs(graph, "cpu")
+    with torch.inference_mode():
+        ref = model.cpu().eval()(*inputs).float().numpy()
+    tol = EXPORT_TOLERANCE * max(1.0, float(np.abs(ref).max()))
+    x, ei = (t.cpu().numpy() for t in inputs)
     try:
-        t0 = time.perf_counter()
-        try:
-            used = export_onnx(model, graph, path, exporter)
-        except RuntimeError as exc:
-            return _failed("onnxruntime", device, str(exc))
-        setup = time.perf_counter() - t0
-        so = ort.SessionOptions()
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        so.log_severity_level = 3
-        session = ort.InferenceSession(str(path), so, providers=list(providers))
-        active = session.get_providers()
-        for p in providers:
-            if p != "CPUExecutionProvider" and p not in active:
-                problems.append(Problem("onnxruntime", f"{p} was asked for but could not be used here (no CUDA "
-                                                       f"device or libraries); ONNX Runtime ran on {', '.join(active)}"))
-        x, ei = (t.cpu().numpy() for t in model_inputs(graph, "cpu"))
-        feed = {i.name: v for i, v in zip(session.get_inputs(), (x, ei))}
-        with torch.inference_mode():
-            ref = model.cpu().eval()(*model_inputs(graph, "cpu")).float().numpy()
-        got = session.run(None, feed)[0]
-        diff = float(np.abs(got - ref).max()) if got.shape == ref.shape else float("inf")
-        size = sum(f.stat().st_size for f in workdir.iterdir() if f.name.startswith(path.name))  # + external data
-        extra = {"max_abs_diff": diff, "model_bytes": size, "providers": ",".join(active),
-                 "setup_s": setup}
-        tol = EXPORT_TOLERANCE * max(1.0, float(np.abs(ref).max()))
-        if not diff <= tol:
-            return _failed("onnxruntime", device, f"outputs disagree with PyTorch (max |diff| {diff:.3g} > {tol:.3g}); "
-                           f"not timed ({used} exporter)", status="mismatch", **extra)
-        rss0 = _rss_peak_bytes()
-        times, warmup = time_runs(lambda: session.run(None, feed), budget_s=budget_s)
-        peak = max(0, _rss_peak_bytes() - rss0)
-        return _result("onnxruntime", device, times, warmup, threads, graph.data.num_nodes, peak,
-                       note=f"{used} exporter, opset 18, ORT_ENABLE_ALL, {threads} intra-op threads", **extra)
+        for i, form in enumerate(forms):
+            last = i == len(forms) - 1
+            t0 = time.perf_counter()
+            try:
+                if form == "sparse":
+                    export_sparse(model, graph, path)
+                    used = "torchscript"
+                else:
+                    used = export_onnx(model, graph, path, exporter)
+            except Exception as exc:  # noqa: BLE001 - fall back, or report
+                if last:
+                    return _failed("onnxruntime", device, one_line(exc)[:300])
+                skipped = f"sparse export failed: {one_line(exc)[:150]}"
+                continue
+            session = _session(path, providers, threads)
+            if form == "sparse":
+                import onnxruntime as ort
+
+                adj = CsrAdjacency(ei, graph.data.num_nodes)
+                feed = {"x": ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(x)), "adj": adj.value}
+
+                def run(session=session, feed=feed):
+                    return session.run_with_ort_values(["out"], feed)[0].numpy()
+            else:
+                feed = {i.name: v for i, v in zip(session.get_inputs(), (x, ei))}
+
+                def run(session=session, feed=feed):
+                    return session.run(None, feed)[0]
+            setup = time.perf_counter() - t0
+            active = session.get_providers()
+            got = run()
+            diff = float(np.abs(got - ref).max()) if got.shape == ref.shape else float("inf")
+            size = sum(f.stat().st_size for f in workdir.iterdir() if f.name.startswith(path.name))  # + external data
+            form_note = ("sparse adjacency (SparseToDenseMatMul on a CSR input)" if form == "sparse"
+                         else "edge_index (scatter)") + (f"; sparse form not used: {skipped}" if skipped else "")
+            extra = {"max_abs_diff": diff, "model_bytes": size, "providers": ",".join(active), "setup_s": setup,
+                     "onnx_graph": form}
+            if not diff <= tol:
+                if not last:
+                    skipped = f"sparse export disagreed with PyTorch (max |diff| {diff:.3g})"
+                    continue
+                return _failed("onnxruntime", device, f"outputs disagree with PyTorch (max |diff| {diff:.3g} > "
+                               f"{tol:.3g}); not timed ({used} exporter, {form_note})", status="mismatch", **extra)
+            for p in providers:
+                if p != "CPUExecutionProvider" and p not in active:
+                    problems.append(Problem("onnxruntime", f"{p} was asked for but could not be used here (no CUDA "
+                                                           f"device or libraries); ONNX Runtime ran on {', '.join(active)}"))
+            rss0 = _rss_peak_bytes()
+            times, warmup = time_runs(run, budget_s=budget_s)
+            peak = max(0, _rss_peak_bytes() - rss0)
+            return _result("onnxruntime", device, times, warmup, threads, graph.data.num_nodes, peak,
+                           note=f"{used} exporter, opset 18, ORT_ENABLE_ALL, {threads} intra-op threads; graph as "
+                                f"{form_note}", **extra)
+        raise AssertionError("unreachable")  # pragma: no cover
     finally:
         if tmp is not None:
             tmp.cleanup()
@@ -233,7 +297,7 @@ def bench_onnxruntime(model: torch.nn.Module, graph: GraphData, *, providers: Se
 
 def run_backends(model, graph, *, backends: Sequence[str], device: str, budget_s: float,
                  providers: Sequence[str] | None, exporter: str, workdir: Path | None,
-                 problems: list[Problem]) -> list[BenchResult]:
+                 problems: list[Problem], onnx_graph: str = "auto") -> list[BenchResult]:
     """Benchmark ``model`` on every backend in ``backends``; failures become ``status="failed"`` results."""
     import copy
 
@@ -247,7 +311,8 @@ def run_backends(model, graph, *, backends: Sequence[str], device: str, budget_s
             elif backend == "onnxruntime":
                 chosen = choose_providers(device, providers, problems)
                 out.append(bench_onnxruntime(copy.deepcopy(model), graph, providers=chosen, budget_s=budget_s,
-                                             exporter=exporter, workdir=workdir, problems=problems))
+                                             exporter=exporter, onnx_graph=onnx_graph, workdir=workdir,
+                                             problems=problems))
             else:
                 raise UsageError(f"unknown benchmark backend '{backend}'; use {', '.join(BACKENDS)}")
         except UsageError:

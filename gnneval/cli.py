@@ -163,6 +163,10 @@ def _bench_options(p: argparse.ArgumentParser) -> None:
                    help="force ONNX Runtime execution providers, e.g. CUDAExecutionProvider,CPUExecutionProvider")
     p.add_argument("--onnx-exporter", default="auto", choices=("auto", "dynamo", "torchscript"),
                    help="auto: the dynamo exporter, the TorchScript one if that fails (default)")
+    p.add_argument("--onnx-graph", default="auto", choices=("auto", "sparse", "scatter"),
+                   help="message passing in the ONNX export: sparse (CSR adjacency input, SparseToDenseMatMul; "
+                        "GCN/GraphSAGE/GIN/GraphConv on CPU), scatter (edge_index, ScatterElements) or auto: "
+                        "sparse where it applies (default)")
     p.add_argument("--bench-budget", type=float, default=0.5, help="seconds of timed runs per backend (default 0.5)")
 
 
@@ -239,7 +243,8 @@ def cmd_evaluate(args, out) -> int:
         task=args.task, finetune_epochs=args.finetune_epochs,
         metrics=args.metrics, visualisers=args.visualisers, metric_sample=args.metric_sample,
         bootstrap=args.bootstrap, backends=args.backends, providers=args.providers,
-        onnx_exporter=args.onnx_exporter, bench_budget_s=args.bench_budget, pruner_options=pruner_options, bench=args.bench,
+        onnx_exporter=args.onnx_exporter, onnx_graph=args.onnx_graph, bench_budget_s=args.bench_budget,
+        pruner_options=pruner_options, bench=args.bench,
         device=args.device, formats=("png", "svg") if args.svg else ("png",),
         command=" ".join(["gnneval", *sys.argv[1:]]),
     )
@@ -262,7 +267,7 @@ def cmd_bench(args, out) -> int:
                                 dataset=args.dataset, dataset_options=_key_values(args.dataset_option, "dataset option"),
                                 loader=args.loader, trust=args.trust, device=args.device, backends=args.backends,
                                 providers=args.providers, onnx_exporter=args.onnx_exporter,
-                                bench_budget_s=args.bench_budget)
+                                onnx_graph=args.onnx_graph, bench_budget_s=args.bench_budget)
     host = _host(args)
     problems = list(host.problems)
     loaded = load_for_evaluation(settings, host.registry, problems)
@@ -272,7 +277,8 @@ def cmd_bench(args, out) -> int:
 
     results = run_backends(ckpt.model, graph, backends=settings.backends, device=device,
                            budget_s=settings.bench_budget_s, providers=settings.providers,
-                           exporter=settings.onnx_exporter, workdir=None, problems=problems)
+                           exporter=settings.onnx_exporter, onnx_graph=settings.onnx_graph, workdir=None,
+                           problems=problems)
     flops, _ = count_flops(ckpt.model, graph)
     t = Table(title=f"{ckpt.architecture} on {graph.name}: {graph.data.num_nodes:,} nodes, "
                     f"{graph.data.edge_index.shape[1]:,} edges, {flops / 1e6:.1f} MFLOPs per forward pass")

@@ -62,6 +62,7 @@ class EvaluateSettings:
     backends: list[str] = field(default_factory=lambda: ["torch", "onnxruntime"])
     providers: list[str] | None = None  #: force ONNX Runtime execution providers
     onnx_exporter: str = "auto"  #: ``auto`` (dynamo, then TorchScript), ``dynamo`` or ``torchscript``
+    onnx_graph: str = "auto"  #: message passing in the ONNX export: ``auto``, ``sparse`` or ``scatter``
     metric_sample: int = 2000  #: nodes in the shared sample for O(n^2) metrics
     bootstrap: int = 200  #: bootstrap resamples for confidence intervals
     device: str = "cpu"
@@ -199,6 +200,8 @@ class Evaluator:
                 raise UsageError(f"unknown benchmark backend '{b}'{suggest(b, BACKENDS)}; use {', '.join(BACKENDS)}")
         if self.s.onnx_exporter not in ("auto", "dynamo", "torchscript"):
             raise UsageError(f"unknown ONNX exporter '{self.s.onnx_exporter}'; use auto, dynamo or torchscript")
+        if self.s.onnx_graph not in ("auto", "sparse", "scatter"):
+            raise UsageError(f"unknown --onnx-graph '{self.s.onnx_graph}'; use auto, sparse or scatter")
         if self.s.metric_sample < 10:
             raise UsageError(f"--metric-sample {self.s.metric_sample} is too small; use at least 10 nodes")
         if self.s.bootstrap < 0:
@@ -232,7 +235,7 @@ class Evaluator:
             t0 = time.perf_counter()
             v.bench = run_backends(model, graph, backends=self.s.backends, device=self.s.device,
                                    budget_s=self.s.bench_budget_s, providers=self.s.providers,
-                                   exporter=self.s.onnx_exporter, workdir=self._out_dir / "onnx" / v.id,
+                                   exporter=self.s.onnx_exporter, onnx_graph=self.s.onnx_graph, workdir=self._out_dir / "onnx" / v.id,
                                    problems=self.problems)
             v.details["bench_wall_s"] = time.perf_counter() - t0
             for b in v.bench:

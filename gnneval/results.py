@@ -82,6 +82,7 @@ class BenchResult:
     model_bytes: int = 0  #: size of the exported model file (ONNX Runtime)
     providers: str = ""  #: execution providers the session actually used (ONNX Runtime)
     setup_s: float = 0.0  #: export / compilation time before timing
+    onnx_graph: str = ""  #: ONNX Runtime: ``sparse`` (CSR adjacency + SparseToDenseMatMul) or ``scatter`` (edge_index)
 
 
 @dataclass

@@ -37,13 +37,112 @@ def _models():
     yield "gat", GAT(32, 24, 2, out_channels=4, heads=3).eval()
 
 
+@pytest.mark.parametrize("onnx_graph", ["auto", "scatter"])
 @pytest.mark.parametrize("name,model", list(_models()))
-def test_onnx_export_agrees_with_pytorch(name, model, graph, tmp_path):
-    b = bench_onnxruntime(model, graph, providers=["CPUExecutionProvider"], budget_s=0.05, workdir=tmp_path)
+def test_onnx_export_agrees_with_pytorch(name, model, graph, tmp_path, onnx_graph):
+    b = bench_onnxruntime(model, graph, providers=["CPUExecutionProvider"], budget_s=0.05, workdir=tmp_path,
+                          onnx_graph=onnx_graph)
     _shaped_right(b, graph)
     assert b.backend == "onnxruntime" and b.device == "cpu" and b.providers == "CPUExecutionProvider"
     assert b.max_abs_diff < 1e-4 and b.model_bytes > 0 and b.setup_s > 0
     assert "exporter" in b.note
+    # auto takes the sparse form where every layer supports it; GAT's attention does not, and says so
+    expected = "sparse" if onnx_graph == "auto" and name != "gat" else "scatter"
+    assert b.onnx_graph == expected
+    if name == "gat" and onnx_graph == "auto":
+        assert "sparse form not used" in b.note and "GATConv" in b.note
+
+
+def _sparse_models():
+    from torch_geometric.nn import GCNConv, GINConv, GraphConv, SAGEConv
+    from torch_geometric.nn.models import GCN, GIN, GraphSAGE
+
+    class Stack(torch.nn.Module):
+        def __init__(self, *convs):
+            super().__init__()
+            self.convs = torch.nn.ModuleList(convs)
+
+        def forward(self, x, edge_index):
+            for i, conv in enumerate(self.convs):
+                x = conv(x, edge_index)
+                x = x.relu() if i < len(self.convs) - 1 else x
+            return x
+
+    torch.manual_seed(3)
+    yield "gcn", GCN(32, 24, 2, out_channels=4)
+    yield "gcn-unnormalised-no-bias", Stack(GCNConv(32, 16, normalize=False, bias=False), GCNConv(16, 4))
+    yield "sage-mean", GraphSAGE(32, 24, 2, out_channels=4)
+    yield "sage-sum-projected-normalised", Stack(SAGEConv(32, 16, aggr="sum", project=True, normalize=True),
+                                                 SAGEConv(16, 4, root_weight=False))
+    yield "gin", GIN(32, 24, 2, out_channels=4, train_eps=True)
+    yield "graphconv-mean", Stack(GraphConv(32, 16, aggr="mean"), GraphConv(16, 4))
+
+
+@pytest.mark.parametrize("name,model", list(_sparse_models()))
+def test_sparse_onnx_graph_agrees_with_pytorch(name, model, graph, tmp_path):
+    """The scatter-free export (SparseToDenseMatMul on a CSR adjacency) equals the PyTorch model."""
+    import onnx
+
+    model.eval()
+    if name == "gin":
+        with torch.no_grad():
+            for m in model.modules():
+                if hasattr(m, "eps"):
+                    m.eps.fill_(0.3)  # a non-zero learnt eps must be exported too
+    b = bench_onnxruntime(model, graph, providers=["CPUExecutionProvider"], budget_s=0.05, workdir=tmp_path,
+                          onnx_graph="sparse")
+    _shaped_right(b, graph)
+    assert b.onnx_graph == "sparse" and b.max_abs_diff < 1e-4, b.note
+    ops = {n.op_type for n in onnx.load(str(tmp_path / "model.onnx")).graph.node}
+    assert "SparseToDenseMatMul" in ops and not ops & {"ScatterElements", "ScatterND"}
+
+
+def test_sparse_onnx_graph_of_a_structured_pruned_gcn(graph, tmp_path):
+    from torch_geometric.nn.models import GCN
+
+    torch.manual_seed(1)
+    dense = GCN(32, 32, 2, out_channels=4).eval()
+    pruned = build_plugin_host().registry.get("pruner", "structured").obj().prune(
+        copy.deepcopy(dense), 0.5, PruneContext(graph, "gcn", seed=0)).model
+    b = bench_onnxruntime(pruned, graph, providers=["CPUExecutionProvider"], budget_s=0.05, workdir=tmp_path,
+                          onnx_graph="sparse")
+    _shaped_right(b, graph)
+    assert b.max_abs_diff < 1e-4
+
+
+def test_sparse_onnx_graph_refused_with_the_reason(graph, tmp_path):
+    from torch_geometric.nn.models import GAT, GCN
+    from torch_geometric.utils import add_self_loops
+
+    b = bench_onnxruntime(GAT(32, 8, 2, out_channels=4).eval(), graph, providers=["CPUExecutionProvider"],
+                          budget_s=0.05, workdir=tmp_path, onnx_graph="sparse")
+    assert b.status == "failed" and "GATConv" in b.note and "--onnx-graph auto or scatter" in b.note
+    looped = GraphData("sbm", "node-classification", graph.data.clone(), 32, 4, "generated")
+    looped.data.edge_index = add_self_loops(graph.data.edge_index)[0]
+    b = bench_onnxruntime(GCN(32, 8, 2, out_channels=4).eval(), looped, providers=["CPUExecutionProvider"],
+                          budget_s=0.05, workdir=tmp_path)
+    assert b.status == "ok" and b.onnx_graph == "scatter" and "self-loops" in b.note
+
+
+def test_a_disagreeing_sparse_export_falls_back_to_scatter(graph, tmp_path, monkeypatch):
+    from torch_geometric.nn.models import GCN
+
+    from gnneval import onnx_sparse
+
+    real = onnx_sparse.export_sparse
+
+    def wrong(model, graph, path):
+        model = copy.deepcopy(model)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(1.0)
+        real(model, graph, path)
+
+    monkeypatch.setattr(onnx_sparse, "export_sparse", wrong)
+    b = bench_onnxruntime(GCN(32, 8, 2, out_channels=4).eval(), graph, providers=["CPUExecutionProvider"],
+                          budget_s=0.05, workdir=tmp_path, exporter="torchscript")
+    assert b.status == "ok" and b.onnx_graph == "scatter" and b.max_abs_diff < 1e-4
+    assert "sparse export disagreed with PyTorch" in b.note
 
 
 def test_structured_pruned_gcn_exports_and_agrees(graph, tmp_path):
@@ -65,7 +164,7 @@ def test_a_disagreeing_export_is_flagged_not_timed(graph, tmp_path, monkeypatch)
     monkeypatch.setattr("gnneval.bench.EXPORT_TOLERANCE", -1.0)  # any difference now counts as disagreement
     b = bench_onnxruntime(GCN(32, 8, 2, out_channels=4).eval(), graph, providers=["CPUExecutionProvider"],
                           budget_s=0.05, workdir=tmp_path, exporter="torchscript")
-    assert b.status == "mismatch" and b.runs == 0 and math.isnan(b.median_ms)
+    assert b.status == "mismatch" and b.onnx_graph == "scatter"  # the sparse form disagreed too, then scatter and b.runs == 0 and math.isnan(b.median_ms)
     assert "disagree" in b.note and "not timed" in b.note
 
 
