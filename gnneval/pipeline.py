@@ -382,13 +382,15 @@ class Evaluator:
                     for name, mask in outcome.masks.items():
                         params[name].mul_(mask.to(params[name].device, params[name].dtype))
             v.details = dict(outcome.details)
+            v.training_flops = float(outcome.training_flops or 0.0)
             if self.s.finetune_epochs > 0:
                 from gnneval.training import train
 
                 tr = train(model, outcome.graph or graph, epochs=self.s.finetune_epochs,
                            patience=min(self.s.finetune_epochs, 50), masks=outcome.masks, seed=self.s.seed)
                 v.details["finetune"] = {"epochs": tr.epochs, "best_epoch": tr.best_epoch, "best_val": tr.best_val,
-                                         "seconds": tr.seconds}
+                                         "seconds": tr.seconds, "flops": tr.flops}
+                v.training_flops += tr.flops
             self._measure(v, model, outcome.graph or graph, dense, dense_numel)
         except GnnevalError as exc:
             v.status, v.error = "failed", str(exc)

@@ -128,6 +128,7 @@ class PruneOutcome:
     masks: dict[str, torch.Tensor] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)  #: e.g. channels kept per layer
     graph: GraphData | None = None  #: a sparsified graph (edges removed) to evaluate this variant on
+    training_flops: float = 0.0  #: FLOPs the pruner spent training (see ``gnneval.training``); 0 for one-shot
 
 
 @dataclass

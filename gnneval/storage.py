@@ -15,8 +15,8 @@ Layout (``format_version`` 1)::
     /graph/link/{val,test}_label     [M] int64, 1 = true edge, 0 = sampled non-edge
     /variants                        attrs: order = JSON list of variant ids (dense first)
     /variants/<id>                   attrs: pruner, sparsity, status, error, params, nonzero_params,
-                                     size_bytes, flops, flops_sparse, edges, weight_sparsity,
-                                     param_reduction, seconds; JSON strings: details, layer_sparsity,
+                                     size_bytes, flops, flops_sparse, training_flops, edges,
+                                     weight_sparsity, param_reduction, seconds; JSON strings: details, layer_sparsity,
                                      weight_histograms (|w| counts per weight tensor, bins in
                                      gnneval.accounting.HIST_EDGES)
     /variants/<id>/logits            [N, C] float32
@@ -60,7 +60,7 @@ FORMAT = "gnneval-run"
 FORMAT_VERSION = 1
 _JSON_PROVENANCE = ("architecture_kwargs", "versions", "plugins", "settings", "checkpoint_metadata")
 _SCALAR_VARIANT = ("pruner", "sparsity", "status", "error", "params", "nonzero_params", "size_bytes", "flops",
-                   "flops_sparse", "edges", "weight_sparsity", "param_reduction", "seconds")
+                   "flops_sparse", "training_flops", "edges", "weight_sparsity", "param_reduction", "seconds")
 
 
 def _jsonable(obj: Any) -> Any:
@@ -202,7 +202,7 @@ def read_run(path: str | os.PathLike[str]) -> RunResult:
         variants = []
         for vid in json.loads(_attr(f["variants"].attrs["order"])):
             grp = f["variants"][vid]
-            kw = {k: _attr(grp.attrs[k]) for k in _SCALAR_VARIANT}
+            kw = {k: _attr(grp.attrs[k]) for k in _SCALAR_VARIANT if k in grp.attrs}
             kw["pruner"] = kw["pruner"] or None
             v = VariantResult(id=vid, **kw)
             v.details = json.loads(_attr(grp.attrs["details"]))

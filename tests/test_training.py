@@ -90,3 +90,70 @@ def test_l1_penalty_shrinks_weights_and_train_and_prune_reaches_target(gnneval_g
     total = sum(p.numel() for _, p in weights)
     assert sum(int((p == 0).sum()) for _, p in weights) >= round(0.8 * total)
     assert out.details["l1"] == 1e-4 and out.details["retrain_epochs"] >= 1
+
+
+def test_training_flops_are_three_forward_passes_per_step_and_masked_steps_count_active_weights(
+        gnneval_graph, gnneval_model):
+    from gnneval.accounting import count_flops
+
+    dense_f, _ = count_flops(gnneval_model, gnneval_graph)
+    res = train(copy.deepcopy(gnneval_model), gnneval_graph, epochs=7, patience=100, seed=0)
+    assert res.epochs == 7 and res.flops == pytest.approx(7 * 3 * dense_f)
+    out = REG.get("pruner", "magnitude").obj().prune(copy.deepcopy(gnneval_model), 0.9,
+                                                     PruneContext(gnneval_graph, "gcn", seed=0))
+    _, sparse_f = count_flops(out.model, gnneval_graph)
+    masked = train(out.model, gnneval_graph, epochs=7, patience=100, masks=out.masks, seed=0)
+    assert sparse_f < dense_f and masked.flops == pytest.approx(7 * 3 * sparse_f)
+
+
+@pytest.mark.parametrize("method", ["rigl", "set"])
+def test_sparse_training_keeps_exact_sparsity_while_the_mask_moves(gnneval_graph, gnneval_model, method):
+    cls = REG.get("pruner", "sparse-training").obj
+    ctx = PruneContext(gnneval_graph, "gcn", seed=0)
+    out = cls(method=method, epochs=60, patience=60, update_every=5).prune(copy.deepcopy(gnneval_model), 0.8, ctx)
+    weights = prunable_weights(out.model)
+    total = sum(p.numel() for _, p in weights)
+    assert sum(int(m.sum()) for m in out.masks.values()) == total - round(0.8 * total)  # exact, all the way
+    assert all(not p[~out.masks[n]].any() for n, p in weights)
+    assert out.details["updates"] >= 5 and out.details["moved"] > 0  # drop-and-grow happened
+    assert out.details["method"] == method and out.training_flops > 0
+    again = cls(method=method, epochs=60, patience=60, update_every=5).prune(copy.deepcopy(gnneval_model), 0.8, ctx)
+    assert all(torch.equal(out.masks[n], again.masks[n]) for n in out.masks)  # seeded
+
+
+def test_rigl_pays_for_dense_gradients_and_costs_less_than_train_and_prune(gnneval_graph, gnneval_model):
+    ctx = PruneContext(gnneval_graph, "gcn", seed=0)
+    st = REG.get("pruner", "sparse-training").obj
+    kw = dict(epochs=40, patience=1000, update_every=5)
+    rigl = st(method="rigl", **kw).prune(copy.deepcopy(gnneval_model), 0.9, ctx)
+    set_ = st(method="set", **kw).prune(copy.deepcopy(gnneval_model), 0.9, ctx)
+    assert rigl.details["epochs"] == set_.details["epochs"] == 40
+    assert rigl.training_flops > set_.training_flops  # the dense gradient at every update
+    tap = REG.get("pruner", "train-and-prune").obj(epochs=40, patience=1000).prune(
+        copy.deepcopy(gnneval_model), 0.9, ctx)
+    assert tap.training_flops > 2 * rigl.training_flops
+
+
+def test_erk_keeps_small_layers_denser_with_the_exact_total():
+    from gnneval.builtin.sparse_training import layer_densities
+
+    shapes = {"a": (64, 1433), "b": (7, 64)}
+    for dist in ("erk", "uniform"):
+        counts = layer_densities(shapes, 0.9, dist)
+        assert sum(counts.values()) == round(0.1 * (64 * 1433 + 7 * 64))
+    erk = layer_densities(shapes, 0.9, "erk")
+    assert erk["b"] / (7 * 64) > erk["a"] / (64 * 1433)
+
+
+def test_training_flops_reach_the_run_file(sbm_checkpoint, tmp_path):
+    from gnneval.cli import main
+    from gnneval.storage import read_run
+
+    assert main(["evaluate", str(sbm_checkpoint), "--pruner", "magnitude,sparse-training", "--sparsity", "0.5",
+                 "-o", "sparse-training.epochs=20", "--finetune-epochs", "5", "--no-progress",
+                 "--no-bench", "--visualisers", "curves", "--metrics", "accuracy", "--out", str(tmp_path)]) == 0
+    run = read_run(tmp_path)
+    mag, st = run.variant("magnitude@0.50"), run.variant("sparse-training@0.50")
+    assert mag.training_flops == pytest.approx(mag.details["finetune"]["flops"]) and mag.training_flops > 0
+    assert st.training_flops > st.details["finetune"]["flops"] > 0
+    assert run.dense.training_flops == 0

@@ -24,6 +24,7 @@ from gnneval.builtin.magnitude import MagnitudePruner, prune_by_scores
 from gnneval.builtin.structured import StructuredPruner
 from gnneval.errors import UsageError
 from gnneval.plugin import PruneContext, PruneOutcome, Pruner, hookimpl
+from gnneval.training import reinitialise
 
 
 class RandomPruner(Pruner):
@@ -59,19 +60,6 @@ class HybridPruner(Pruner):
         return PruneOutcome(model=second.model, masks=second.masks, details=details)
 
 
-def reinitialise(model, seed: int) -> None:
-    """Fresh, seeded initial weights for ``model`` (theta_0)."""
-    import torch
-
-    torch.manual_seed(seed)
-    if hasattr(model, "reset_parameters"):
-        model.reset_parameters()
-        return
-    for mod in model.modules():
-        if mod is not model and hasattr(mod, "reset_parameters") and any(True for _ in mod.parameters(recurse=False)):
-            mod.reset_parameters()
-
-
 class LotteryPruner(Pruner):
     structured = False
 
@@ -90,14 +78,16 @@ class LotteryPruner(Pruner):
             raise UsageError("lottery pruner: rate must be in (0, 1)")
         reinitialise(model, ctx.seed)
         weights = prunable_weights(model)
+        flops = 0.0
         if rewind_epoch > 0:
-            train(model, ctx.graph, epochs=rewind_epoch, patience=rewind_epoch + 1, seed=ctx.seed)
+            flops += train(model, ctx.graph, epochs=rewind_epoch, patience=rewind_epoch + 1, seed=ctx.seed).flops
         theta0 = copy.deepcopy(model.state_dict())
         masks = {n: torch.ones_like(p, dtype=torch.bool) for n, p in weights}
         total = sum(p.numel() for _, p in weights)
         target = int(round(sparsity * total))
         rounds = []
         result = train(model, ctx.graph, epochs=epochs, patience=patience, seed=ctx.seed)
+        flops += result.flops
         rounds.append({"sparsity": 0.0, "best_val": result.best_val, "epochs": result.epochs})
         pruned = 0
         while pruned < target:
@@ -111,10 +101,11 @@ class LotteryPruner(Pruner):
             model.load_state_dict(theta0)  # rewind
             apply_masks(model, masks)
             result = train(model, ctx.graph, epochs=epochs, patience=patience, masks=masks, seed=ctx.seed)
+            flops += result.flops
             rounds.append({"sparsity": pruned / total, "best_val": result.best_val, "epochs": result.epochs})
         return PruneOutcome(model=model, masks=masks, details={
             "rounds": len(rounds) - 1, "rate": rate, "rewind": f"epoch {rewind_epoch}" if rewind_epoch else "theta_0",
-            "history": rounds})
+            "history": rounds}, training_flops=flops)
 
 
 class TrainAndPrunePruner(Pruner):
@@ -135,7 +126,8 @@ class TrainAndPrunePruner(Pruner):
         retrained = train(pruned.model, ctx.graph, epochs=epochs, patience=patience, masks=pruned.masks, seed=ctx.seed)
         return PruneOutcome(model=pruned.model, masks=pruned.masks, details={
             "l1": l1, "dense_best_val": dense.best_val, "dense_epochs": dense.epochs,
-            "retrain_best_val": retrained.best_val, "retrain_epochs": retrained.epochs})
+            "retrain_best_val": retrained.best_val, "retrain_epochs": retrained.epochs},
+            training_flops=dense.flops + retrained.flops)
 
 
 @hookimpl
