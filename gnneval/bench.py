@@ -137,7 +137,7 @@ def export_onnx(model: torch.nn.Module, graph: GraphData, path: Path, exporter: 
                 logging.getLogger("torch.onnx").setLevel(logging.ERROR)
                 try:
                     torch.onnx.export(model, inputs, str(path), dynamo=(name == "dynamo"), opset_version=18,
-                                      input_names=["x", "edge_index"], output_names=["out"],
+                                      input_names=["x", "edge_index", "batch"][:len(inputs)], output_names=["out"],
                                       **({"verbose": False} if name == "dynamo" else {}))
                 finally:
                     logging.getLogger("torch.onnx").setLevel(level)
@@ -234,7 +234,8 @@ def bench_onnxruntime(model: torch.nn.Module, graph: GraphData, *, providers: Se
     with torch.inference_mode():
         ref = model.cpu().eval()(*inputs).float().numpy()
     tol = EXPORT_TOLERANCE * max(1.0, float(np.abs(ref).max()))
-    x, ei = (t.cpu().numpy() for t in inputs)
+    arrays = [t.cpu().numpy() for t in inputs]
+    x, ei = arrays[0], arrays[1]
     try:
         for i, form in enumerate(forms):
             last = i == len(forms) - 1
@@ -260,7 +261,7 @@ def bench_onnxruntime(model: torch.nn.Module, graph: GraphData, *, providers: Se
                 def run(session=session, feed=feed):
                     return session.run_with_ort_values(["out"], feed)[0].numpy()
             else:
-                feed = {i.name: v for i, v in zip(session.get_inputs(), (x, ei))}
+                feed = {i.name: v for i, v in zip(session.get_inputs(), arrays)}
 
                 def run(session=session, feed=feed):
                     return session.run(None, feed)[0]

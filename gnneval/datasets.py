@@ -130,3 +130,25 @@ def load_dataset(registry: Registry, ref: DatasetRef, ctx: DatasetContext) -> tu
     except Exception as exc:  # noqa: BLE001
         raise UsageError(f"dataset loader '{reg.name}' failed to load '{ref.name}': {one_line(exc)}") from exc
     return data, reg.name
+
+
+def graph_split(y, *, seed: int, train: float = 0.8, val: float = 0.1) -> dict:
+    """Seeded split of graphs stratified by class: ``{"train_mask", "val_mask", "test_mask"}`` over graphs.
+    Every class gets ``round(train * n_c)`` training and ``round(val * n_c)`` validation graphs (at least
+    one test graph where a class has three or more)."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    n = int(y.shape[0])
+    masks = {k: torch.zeros(n, dtype=torch.bool) for k in ("train_mask", "val_mask", "test_mask")}
+    for c in torch.unique(y).tolist():
+        idx = torch.nonzero(y == c).view(-1)
+        idx = idx[torch.randperm(len(idx), generator=g)]
+        n_tr = int(round(train * len(idx)))
+        n_va = int(round(val * len(idx)))
+        if len(idx) >= 3 and n_tr + n_va >= len(idx):
+            n_tr = len(idx) - n_va - 1
+        masks["train_mask"][idx[:n_tr]] = True
+        masks["val_mask"][idx[n_tr:n_tr + n_va]] = True
+        masks["test_mask"][idx[n_tr + n_va:]] = True
+    return masks

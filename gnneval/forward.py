@@ -26,7 +26,11 @@ def message_passing_layers(model: torch.nn.Module) -> list[tuple[str, torch.nn.M
 
 
 def model_inputs(graph: GraphData, device: str = "cpu") -> tuple:
+    """What a model of ``graph``'s task is called with: ``(x, edge_index)``, plus ``batch`` for graph
+    classification."""
     d = graph.data
+    if graph.task == "graph-classification":
+        return d.x.to(device), d.edge_index.to(device), d.batch.to(device)
     return d.x.to(device), d.edge_index.to(device)
 
 

@@ -89,6 +89,8 @@ def why_not(model: torch.nn.Module, graph: GraphData | None = None) -> str | Non
         else:
             return f"layer {name} is a {kind}, whose aggregation is not a sparse matrix product"
     if graph is not None:
+        if graph.task == "graph-classification":
+            return "graph-level models take a batch vector, which the sparse form does not pass on"
         data = graph.data
         if getattr(data, "edge_weight", None) is not None or getattr(data, "edge_attr", None) is not None:
             return "the graph has edge weights or features"

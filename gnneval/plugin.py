@@ -46,7 +46,7 @@ PROJECT = "gnneval"
 hookimpl = pluggy.HookimplMarker(PROJECT)
 """Marker for hook implementations: ``@hookimpl def gnneval_register_pruners(register): ...``."""
 
-TASKS = ("node-classification", "link-prediction")
+TASKS = ("node-classification", "link-prediction", "graph-classification")
 """Tasks the evaluation pipeline knows how to run.  For link prediction the model is an encoder:
 its output rows are node embeddings and an edge (u, v) is scored by their dot product."""
 
@@ -78,7 +78,12 @@ class LoadedCheckpoint:
 
 @dataclass
 class GraphData:
-    """A loaded dataset: one graph with labels and split masks (node classification)."""
+    """A loaded dataset: one graph with labels and split masks.
+
+    Node classification: ``y`` and the masks are per node.  Link prediction: also
+    ``{val,test}_edge_label(_index)``.  Graph classification: the dataset is one disjoint-union
+    graph with ``batch`` (the graph of every node); ``y`` and the masks are per graph, and models
+    take ``(x, edge_index, batch)``."""
 
     name: str
     task: str
@@ -107,6 +112,7 @@ class GraphData:
             num_classes=self.num_classes,
             num_features=self.num_features,
             link=link,
+            batch=d.batch.cpu().numpy().astype("int64") if getattr(d, "batch", None) is not None else None,
         )
 
 
@@ -193,6 +199,31 @@ class MetricInputs:
         import numpy as np
 
         n = self.graph.num_nodes
+        if n <= self.sample_size:
+            return np.arange(n)
+        return np.sort(np.random.default_rng(self.seed).choice(n, self.sample_size, replace=False))
+
+    def labelled_embedding(self) -> np.ndarray:
+        """``embedding`` with one row per labelled item, aligned with ``graph.y`` and ``graph.masks``: the
+        node embeddings themselves, or for graph classification each graph's mean node embedding
+        (what a label-based metric such as a linear probe should see there)."""
+        import numpy as np
+
+        x = np.asarray(self.embedding)
+        if self.graph.batch is None:
+            return x
+        counts = np.bincount(self.graph.batch, minlength=self.graph.num_graphs).astype(np.float64)
+        pooled = np.zeros((self.graph.num_graphs, x.shape[1]), dtype=np.float64)
+        np.add.at(pooled, self.graph.batch, x)
+        return (pooled / np.maximum(counts, 1.0)[:, None]).astype(np.float32)
+
+    def labelled_sample(self) -> np.ndarray:
+        """The fixed sample of labelled items (nodes, or graphs for graph classification) for O(n^2) metrics."""
+        import numpy as np
+
+        if self.graph.batch is None:
+            return self.node_sample()
+        n = self.graph.num_graphs
         if n <= self.sample_size:
             return np.arange(n)
         return np.sort(np.random.default_rng(self.seed).choice(n, self.sample_size, replace=False))

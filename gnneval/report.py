@@ -35,7 +35,7 @@ def summary_table(run: RunResult):
 
     dense = run.dense
     key, label = headline(run.graph.task)
-    agree_key = "agreement.test" if run.graph.task == "node-classification" else "link-prediction.test_agreement"
+    agree_key = "link-prediction.test_agreement" if run.graph.task == "link-prediction" else "agreement.test"
     order = list(BACKEND_LABEL)
     backends = sorted(dict.fromkeys((b.backend, b.device) for v in run.variants for b in v.bench),
                       key=lambda bd: (order.index(bd[0]) if bd[0] in order else len(order), bd))

@@ -27,17 +27,28 @@ class GraphArrays:
 
     name: str
     task: str
-    y: np.ndarray  #: [N] int64 class labels
-    masks: dict[str, np.ndarray]  #: split name (``train``/``val``/``test``) -> [N] bool
+    y: np.ndarray  #: [N] int64 class labels (graph classification: [G], one per graph)
+    masks: dict[str, np.ndarray]  #: split name (``train``/``val``/``test``) -> [N] bool (graph classification: [G])
     edge_index: np.ndarray  #: [2, E] int64 (for link prediction: the message-passing edges)
     num_classes: int
     num_features: int
     link: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     """Link prediction: split (``val``/``test``) -> (edge_label_index [2, M], edge_label [M] in {0, 1})."""
+    batch: np.ndarray | None = None  #: graph classification: [N] int64, the graph each node belongs to
 
     @property
     def num_nodes(self) -> int:
-        return int(self.y.shape[0])
+        return int(self.batch.shape[0]) if self.batch is not None else int(self.y.shape[0])
+
+    @property
+    def num_graphs(self) -> int:
+        """Graphs in the dataset (1 for node-level tasks)."""
+        return int(self.y.shape[0]) if self.batch is not None else 1
+
+    @property
+    def labelled_items(self) -> str:
+        """What ``y`` and the masks index: ``"graphs"`` or ``"nodes"``."""
+        return "graphs" if self.batch is not None else "nodes"
 
     @property
     def num_edges(self) -> int:
@@ -45,7 +56,8 @@ class GraphArrays:
 
 
 HEADLINE = {"node-classification": ("accuracy.test", "test acc"),
-            "link-prediction": ("link-prediction.test_auc", "test AUC")}
+            "link-prediction": ("link-prediction.test_auc", "test AUC"),
+            "graph-classification": ("accuracy.test", "test acc")}
 
 
 def headline(task: str) -> tuple[str, str]:

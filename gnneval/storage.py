@@ -8,8 +8,9 @@ Layout (``format_version`` 1)::
                                      seed, device, command, created; JSON strings: architecture_kwargs,
                                      versions, plugins, settings, checkpoint_metadata
     /graph                           attrs: name, task, num_classes, num_features
-    /graph/y                         [N] int64 labels
-    /graph/masks/{train,val,test}    [N] bool split masks
+    /graph/y                         [N] int64 labels (graph classification: [G], one per graph)
+    /graph/masks/{train,val,test}    [N] bool split masks (graph classification: [G])
+    /graph/batch                     [N] int64, graph classification only: the graph of each node
     /graph/edge_index                [2, E] int64 (link prediction: the message-passing edges)
     /graph/link/{val,test}_index     [2, M] int64, link prediction only: edges to score
     /graph/link/{val,test}_label     [M] int64, 1 = true edge, 0 = sampled non-edge
@@ -90,6 +91,8 @@ def _write(f, result: RunResult) -> None:
         g.attrs[k] = getattr(result.graph, k)
     g.create_dataset("y", data=result.graph.y.astype(np.int64))
     g.create_dataset("edge_index", data=result.graph.edge_index.astype(np.int64), compression="gzip")
+    if result.graph.batch is not None:
+        g.create_dataset("batch", data=result.graph.batch.astype(np.int64), compression="gzip")
     masks = g.create_group("masks")
     for k, m in result.graph.masks.items():
         masks.create_dataset(k, data=m.astype(bool))
@@ -198,6 +201,7 @@ def read_run(path: str | os.PathLike[str]) -> RunResult:
             num_classes=int(g.attrs["num_classes"]), num_features=int(g.attrs["num_features"]),
             link={s: (g["link"][f"{s}_index"][()], g["link"][f"{s}_label"][()])
                   for s in ("val", "test") if "link" in g and f"{s}_index" in g["link"]},
+            batch=g["batch"][()] if "batch" in g else None,
         )
         variants = []
         for vid in json.loads(_attr(f["variants"].attrs["order"])):

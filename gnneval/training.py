@@ -73,10 +73,12 @@ def _val_score(model, graph: GraphData) -> tuple[float, float]:
     import torch
     import torch.nn.functional as F
 
+    from gnneval.forward import model_inputs
+
     d = graph.data
     model.eval()
     with torch.no_grad():
-        out = model(d.x, d.edge_index)
+        out = model(*model_inputs(graph))
     if graph.task == "link-prediction":
         from sklearn.metrics import roc_auc_score
 
@@ -89,13 +91,16 @@ def _val_score(model, graph: GraphData) -> tuple[float, float]:
 
 
 def task_loss(model, graph: GraphData):
-    """The training loss of ``graph``'s task: cross-entropy on the train nodes, or for link prediction
+    """The training loss of ``graph``'s task: cross-entropy on the train nodes (graph classification: the
+    train graphs), or for link prediction
     binary cross-entropy of dot-product scores, one sampled non-edge per training edge."""
     import torch
     import torch.nn.functional as F
 
+    from gnneval.forward import model_inputs
+
     d = graph.data
-    out = model(d.x, d.edge_index)
+    out = model(*model_inputs(graph))
     if graph.task == "link-prediction":
         from torch_geometric.utils import negative_sampling
 

@@ -1,5 +1,9 @@
 """Quality of each layer's node embeddings on their own (no reference to the dense model).
 
+Label-based metrics (linear probe, k-NN accuracy, silhouette, clustering) score the embedding of each
+labelled item: a node, or for graph classification a graph's mean node embedding
+(:meth:`MetricInputs.labelled_embedding`).
+
 O(n d^2) and O(|E| d) metrics use every node (edges in chunks, so memory stays
 O(chunk x d)); O(n^2) ones use the run's fixed, seeded node sample (the same
 for every variant and layer) and store a bootstrap confidence interval beside
@@ -29,7 +33,7 @@ class LinearProbe(Metric):
         from sklearn.linear_model import LogisticRegression
         from sklearn.preprocessing import StandardScaler
 
-        x, y = inputs.embedding, inputs.graph.y
+        x, y = inputs.labelled_embedding(), inputs.graph.y
         tr, te = _split(inputs, "train"), _split(inputs, "test")
         if len(np.unique(y[tr])) < 2:
             raise ValueError("the train split holds fewer than two classes")
@@ -49,7 +53,7 @@ class KnnAccuracy(Metric):
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
         from sklearn.neighbors import KNeighborsClassifier
 
-        x, y = inputs.embedding, inputs.graph.y
+        x, y = inputs.labelled_embedding(), inputs.graph.y
         tr, te = _split(inputs, "train"), _split(inputs, "test")
         clf = KNeighborsClassifier(n_neighbors=min(self.k, int(tr.sum())), metric="cosine").fit(x[tr], y[tr])
         return {"test": float((clf.predict(x[te]) == y[te]).mean())}
@@ -63,8 +67,8 @@ class Silhouette(Metric):
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
         from sklearn.metrics import silhouette_samples
 
-        idx = inputs.node_sample()
-        x, y = inputs.embedding[idx], inputs.graph.y[idx]
+        idx = inputs.labelled_sample()
+        x, y = inputs.labelled_embedding()[idx], inputs.graph.y[idx]
         if len(np.unique(y)) < 2:
             raise ValueError("the node sample holds fewer than two classes")
         if not np.any(x != x[0]):
@@ -83,7 +87,7 @@ class Clustering(Metric):
         from sklearn.cluster import KMeans, MiniBatchKMeans
         from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-        x, y, k = inputs.embedding, inputs.graph.y, inputs.graph.num_classes
+        x, y, k = inputs.labelled_embedding(), inputs.graph.y, inputs.graph.num_classes
         if x.shape[0] > MAX_KMEANS_FULL:
             km = MiniBatchKMeans(n_clusters=k, random_state=inputs.seed, n_init=3, batch_size=4096)
         else:

@@ -1,5 +1,6 @@
-"""Task metrics of a node classifier: accuracy per split, macro-F1, per-class accuracy, accuracy by
-node-degree bucket, and agreement with the dense model (the nodes that flipped are stored with the run)."""
+"""Task metrics of a classifier: accuracy per split, macro-F1, per-class accuracy, accuracy by
+node-degree bucket (node classification), and agreement with the dense model (the nodes that flipped are
+stored with the run).  For graph classification the labels, masks and predictions are per graph."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from gnneval.plugin import Metric, MetricInputs, hookimpl
 
 
 class Accuracy(Metric):
-    """Accuracy on the train, validation and test nodes."""
+    """Accuracy on the train, validation and test nodes (or graphs)."""
 
-    tasks = ("node-classification",)
+    tasks = ("node-classification", "graph-classification")
 
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
         g, pred = inputs.graph, inputs.variant.predictions
@@ -19,9 +20,9 @@ class Accuracy(Metric):
 
 
 class MacroF1(Metric):
-    """Macro-averaged F1 over classes on the test nodes (scikit-learn)."""
+    """Macro-averaged F1 over classes on the test nodes or graphs (scikit-learn)."""
 
-    tasks = ("node-classification",)
+    tasks = ("node-classification", "graph-classification")
 
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
         from sklearn.metrics import f1_score
@@ -32,9 +33,9 @@ class MacroF1(Metric):
 
 
 class PerClassAccuracy(Metric):
-    """Accuracy on the test nodes of each class (``class_<k>``)."""
+    """Accuracy on the test nodes (or graphs) of each class (``class_<k>``)."""
 
-    tasks = ("node-classification",)
+    tasks = ("node-classification", "graph-classification")
 
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
         g, pred = inputs.graph, inputs.variant.predictions
@@ -79,9 +80,9 @@ class DegreeAccuracy(Metric):
 
 
 class Agreement(Metric):
-    """Share of test nodes whose prediction equals the dense model's, and how many flipped."""
+    """Share of test nodes (or graphs) whose prediction equals the dense model's, and how many flipped."""
 
-    tasks = ("node-classification",)
+    tasks = ("node-classification", "graph-classification")
 
     needs_dense = True
 

@@ -63,7 +63,9 @@ class UmapMaps(Visualiser):
         n = run.graph.num_nodes
         rng = np.random.default_rng(ctx.seed)
         idx = np.sort(rng.choice(n, self.max_points, replace=False)) if n > self.max_points else np.arange(n)
-        y = run.graph.y[idx]
+        batch = run.graph.batch  # graph classification: colour each node by its graph's class
+        node_of = (lambda a: a[batch]) if batch is not None else (lambda a: a)  # noqa: E731
+        y = node_of(run.graph.y)[idx]
         colours = class_colours(run.graph.num_classes)
         base = self._fit(dense.outputs.embeddings[layer][idx], ctx.seed)
         pruners = run.pruners
@@ -94,15 +96,16 @@ class UmapMaps(Visualiser):
                     continue
                 emb = v.outputs.embeddings[layer][idx]
                 xy = procrustes_align(self._fit(emb, ctx.seed, init=base), base)
-                flipped = (v.outputs.predictions[idx] != dense.outputs.predictions[idx]
-                           if run.graph.task == "node-classification" else None)
+                flipped = (node_of(v.outputs.predictions)[idx] != node_of(dense.outputs.predictions)[idx]
+                           if run.graph.task in ("node-classification", "graph-classification") else None)
                 acc = v.metrics.get(key)
                 panel(ax, xy, f"{pruner} @ {sp:.0%} (width {emb.shape[1]}"
                       + (f", {short} {100 * acc:.1f}%)" if acc is not None else ")"), flipped)
-        handles = [Line2D([], [], marker="o", linestyle="", color=colours[k], label=f"class {k}")
+        what = "graph class" if batch is not None else "class"
+        handles = [Line2D([], [], marker="o", linestyle="", color=colours[k], label=f"{what} {k}")
                    for k in range(run.graph.num_classes)]
         handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markeredgecolor="black",
-                              label="prediction flipped vs dense"))
+                              label="prediction flipped vs dense" + (" (node's graph)" if batch is not None else "")))
         fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 8), fontsize=8, frameon=False)
         sample = f", {len(idx)} of {n} nodes (seeded sample)" if len(idx) < n else f", all {n} nodes"
         fig.suptitle(f"UMAP of layer '{layer}' (last hidden layer) on {run.graph.name}{sample}; "
