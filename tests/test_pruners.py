@@ -176,3 +176,70 @@ def test_magnitude_is_exact(scope, sparsity, graph, registry):
     gone = torch.cat([dense[n].abs()[~outcome.masks[n]] for n, _ in weights])
     if scope == "global" and gone.numel() and kept.numel():
         assert kept.min() >= gone.max()
+
+
+def _heads_and_gin_models():
+    from torch_geometric.nn.models import GAT, GIN
+
+    from gnneval.builtin.graph_models import build_graph_classifier
+
+    torch.manual_seed(0)
+    yield "gat-channels", GAT(32, 24, 3, out_channels=4, heads=3), {}, "node-classification"
+    yield "gat-heads", GAT(32, 24, 3, out_channels=4, heads=4), {"gat": "heads"}, "node-classification"
+    yield "gin", GIN(32, 16, 3, out_channels=4, train_eps=True), {}, "node-classification"
+    yield "gin-graph", build_graph_classifier(8, 16, 2, 3), {}, "graph-classification"
+    yield "gat-graph", build_graph_classifier(8, 16, 2, 2, gnn="gat", heads=2), {}, "graph-classification"
+
+
+@pytest.fixture(scope="module")
+def graph_set():
+    from gnneval.builtin.sbm import make_graph_classification
+
+    return GraphData("sbm", "graph-classification", make_graph_classification(graphs=60, seed=3), 8, 2, "generated")
+
+
+@pytest.mark.parametrize("name,model,opts,task", list(_heads_and_gin_models()))
+def test_structured_gat_and_gin_shrink_and_match_zeroing(name, model, opts, task, graph, graph_set, registry):
+    from torch_geometric.nn import GATConv
+
+    from gnneval.forward import model_inputs
+
+    g = graph if task == "node-classification" else graph_set
+    model.eval()
+    _randomise_batchnorm(model)
+    if name == "gin":
+        with torch.no_grad():
+            for m in model.modules():
+                if hasattr(m, "eps") and isinstance(m.eps, torch.nn.Parameter):
+                    m.eps.fill_(0.4)
+    pruner = registry.get("pruner", "structured").obj(**opts)
+    outcome = pruner.prune(copy.deepcopy(model), 0.5, PruneContext(g, name, seed=0))
+    pruned = outcome.model.eval()
+    assert count_params(pruned)[0] < 0.6 * count_params(model)[0]
+    assert outcome.details["check_max_abs_diff"] <= 1e-4  # physical removal == zeroing the same channels
+    for (n, before), after in zip(((n, m) for n, m in model.named_modules() if isinstance(m, GATConv)),
+                                  (m for m in pruned.modules() if isinstance(m, GATConv))):
+        # the module's stored sizes follow its tensors, and the right thing shrank
+        assert after.att_src.shape == (1, after.heads, after.out_channels) == after.att_dst.shape, n
+        assert after.lin.weight.shape[0] == after.heads * after.out_channels, n
+        if opts.get("gat") == "heads" and before.concat:
+            assert after.heads == before.heads // 2 and after.out_channels == before.out_channels, n
+        elif before.concat:
+            assert after.heads == before.heads and after.out_channels == before.out_channels // 2, n
+    out = pruned(*model_inputs(g))
+    assert out.shape == (model(*model_inputs(g)).shape)
+    out.sum().backward()  # the pruned model trains
+
+
+def test_gat_heads_are_scored_by_their_weights(graph, registry):
+    from torch_geometric.nn.models import GAT
+
+    torch.manual_seed(4)
+    model = GAT(32, 16, 2, out_channels=4, heads=4).eval()
+    with torch.no_grad():
+        model.convs[0].lin.weight[8:12] *= 50  # head 2 (channels 8..11) is by far the strongest
+    pruned = registry.get("pruner", "structured").obj(gat="heads").prune(
+        copy.deepcopy(model), 0.75, PruneContext(graph, "gat", seed=0)).model
+    assert pruned.convs[0].heads == 1
+    torch.testing.assert_close(pruned.convs[0].lin.weight, model.convs[0].lin.weight[8:12])
+    torch.testing.assert_close(pruned.convs[0].att_src, model.convs[0].att_src[:, 2:3])

@@ -7,10 +7,20 @@ next), the pruner scores channels, keeps the best ``round((1 - sparsity) * C)``
 (weight columns).  The pruned model has fewer parameters and FLOPs, and runs.
 
 Understood layers: torch ``nn.Linear``, torch_geometric ``Linear``, ``GCNConv``,
-``SAGEConv`` (mean/sum/max aggregation, no ``project``), ``GraphConv``, and
-``BatchNorm`` between them, in a chain as in torch_geometric's ``GCN``,
-``GraphSAGE`` and ``GraphConv`` models.  Anything else with parameters is
-refused by name.  After surgery the pruner checks, on the dataset, that the
+``SAGEConv`` (mean/sum/max aggregation, no ``project``), ``GraphConv``,
+``GATConv`` (see below), ``GINConv`` (its MLP's linear and BatchNorm layers are
+pruned like any others: the aggregation ``(1 + eps) x + sum`` is channel-wise),
+and ``BatchNorm`` between them, in a chain as in torch_geometric's ``GCN``,
+``GraphSAGE``, ``GAT``, ``GIN`` and ``GraphConv`` models, through pooling
+readouts to linear heads.  Anything else with parameters is refused by name.
+
+GAT: a hidden ``GATConv`` with ``heads`` heads of ``C`` channels produces
+``heads x C`` outputs laid out head-major.  ``gat=channels`` (default) removes
+the same channels from every head (``C`` shrinks; the rows of ``lin``, the last
+axis of ``att_src``/``att_dst``, the bias and the next layer's columns shrink
+together); ``gat=heads`` removes whole heads (``heads`` shrinks; the attention
+vectors lose those heads), scored by the norm of each head's weights.  The
+module's stored ``out_channels`` / ``heads`` are updated.  After surgery the pruner checks, on the dataset, that the
 shrunk model gives the same outputs as the original with the same channels
 zeroed; a model with connections it does not understand fails that check with a
 message naming the layer, never a silently wrong model.
@@ -37,6 +47,7 @@ class Slot:
     owner: Any  #: the module holding the tensor
     attr: str  #: parameter or buffer name on ``owner``
     dim: int  #: the channel dimension
+    index_map: Any = None  #: for each entry along ``dim``, the (logical) channel it belongs to; None = itself
 
 
 @dataclass
@@ -48,11 +59,21 @@ class Unit:
     role: str  #: "producer" (conv / linear) or "norm"
     out_slots: list[Slot] = field(default_factory=list)
     in_slots: list[Slot] = field(default_factory=list)
+    channels: int | None = None  #: logical output channels (GAT: per-head channels or heads); None = out width
+    out_map: Any = None  #: for each output column of the layer, its logical channel; None = itself
+    prunable_out: bool = True  #: False: its outputs are never removed (it may still consume a pruned group)
 
     @property
     def out_channels(self) -> int:
+        """Width of the layer's output tensor (what a consumer or a norm after it sees)."""
+        if self.out_map is not None:
+            return int(self.out_map.numel())
         s = self.out_slots[0]
         return int(getattr(s.owner, s.attr).shape[s.dim])
+
+    @property
+    def logical_channels(self) -> int:
+        return self.channels if self.channels is not None else self.out_channels
 
     @property
     def in_channels(self) -> int:
@@ -76,12 +97,45 @@ def _linear_slots(lin) -> tuple[list[Slot], list[Slot]]:
     return out, [Slot(lin, "weight", 1)]
 
 
-def describe(name: str, mod) -> Unit | None | str:
+def _gat_unit(name: str, mod, mode: str) -> Unit | str:
+    import torch
+
+    if getattr(mod, "lin", None) is None or not _is_linear(mod.lin):
+        return "GATConv with separate source/target projections (bipartite input) is not supported"
+    if getattr(mod, "res", None) is not None or getattr(mod, "lin_edge", None) is not None:
+        return "GATConv with a residual projection or edge features is not supported"
+    if getattr(mod.lin, "bias", None) is not None:
+        return "GATConv whose projection has a bias is not supported"
+    heads, c = int(mod.heads), int(mod.out_channels)
+    flat = torch.arange(heads * c)
+    logical, att_dim = (flat % c, 2) if mode == "channels" else (flat // c, 1)
+    out = [Slot(mod.lin, "weight", 0, logical), Slot(mod, "att_src", att_dim), Slot(mod, "att_dst", att_dim)]
+    if mod.concat:
+        out_map = logical
+        if getattr(mod, "bias", None) is not None:
+            out.append(Slot(mod, "bias", 0, logical))
+    else:  # heads are averaged: the output has C columns
+        if mode == "heads":  # losing heads would change the mean: only its inputs can shrink
+            return Unit(name, mod, "producer", out, [Slot(mod.lin, "weight", 1)], channels=heads, out_map=None,
+                        prunable_out=False)
+        out_map = None
+        if getattr(mod, "bias", None) is not None:
+            out.append(Slot(mod, "bias", 0))
+    return Unit(name, mod, "producer", out, [Slot(mod.lin, "weight", 1)], channels=c if mode == "channels" else heads,
+                out_map=out_map)
+
+
+def describe(name: str, mod, gat_mode: str = "channels") -> Unit | None | str:
     """A :class:`Unit` for a layer the pruner understands, None for a layer it
     does not need to touch, or a string saying why it cannot be shrunk."""
     import torch
-    from torch_geometric.nn import GCNConv, GraphConv, MessagePassing, SAGEConv
+    from torch_geometric.nn import GATConv, GCNConv, GINConv, GraphConv, MessagePassing, SAGEConv
     from torch_geometric.nn.norm import BatchNorm as PygBatchNorm
+
+    if isinstance(mod, GINConv):
+        return None  # channel-wise aggregation and a scalar eps: its MLP's layers are the units
+    if isinstance(mod, GATConv):
+        return _gat_unit(name, mod, gat_mode)
 
     if _is_linear(mod):
         o, i = _linear_slots(mod)
@@ -115,14 +169,14 @@ def describe(name: str, mod) -> Unit | None | str:
     return None
 
 
-def find_units(model) -> list[Unit]:
+def find_units(model, gat_mode: str = "channels") -> list[Unit]:
     """Layers of ``model`` the pruner understands, outermost first; raises on any it cannot handle."""
     units: list[Unit] = []
     claimed: list[str] = []
     for name, mod in model.named_modules():
         if any(name.startswith(c + ".") for c in claimed):
             continue
-        d = describe(name, mod)
+        d = describe(name, mod, gat_mode)
         if isinstance(d, str):
             raise UnsupportedModelError(f"structured pruning cannot shrink layer '{name or type(model).__name__}': {d}")
         if d is not None:
@@ -167,7 +221,22 @@ class ChannelGroup:
 
     @property
     def channels(self) -> int:
-        return self.producer.out_channels
+        """Logical channels: what is scored and kept (GAT: per-head channels or heads)."""
+        return self.producer.logical_channels
+
+    def weight_rows(self):
+        """Each producing weight matrix as ``[channels, -1]``: all entries that make one logical channel
+        (attention vectors are left out: they do not produce channels)."""
+        import torch
+
+        for slot in self.producer.out_slots:
+            w = getattr(slot.owner, slot.attr).detach().double()
+            if w.dim() < 2 or slot.attr.startswith("att"):
+                continue
+            w = w.movedim(slot.dim, 0)
+            if slot.index_map is not None:
+                w = w[torch.argsort(slot.index_map, stable=True)]  # rows of one channel become contiguous
+            yield w.reshape(self.channels, -1)
 
 
 def channel_groups(ordered: list[Unit]) -> list[ChannelGroup]:
@@ -191,28 +260,40 @@ def channel_groups(ordered: list[Unit]) -> list[ChannelGroup]:
                     f"structured pruning cannot shrink layer '{u.name}': it takes {u.in_channels} channels but "
                     f"'{producer.name}' before it produces {producer.out_channels} (a skip connection or "
                     "concatenation the pruner does not understand?)")
-            groups.append(ChannelGroup(producer, norms, u))
+            if producer.prunable_out:
+                groups.append(ChannelGroup(producer, norms, u))
         producer, norms = u, []
     return groups
 
 
-def _select(slot: Slot, keep) -> None:
+def _entries(index_map, channels) -> Any:
+    """Positions along an axis whose logical channel is in ``channels`` (all of them, in order)."""
+    import torch
+
+    if index_map is None:
+        return channels
+    return torch.nonzero(torch.isin(index_map, channels)).view(-1)
+
+
+def _select(slot: Slot, keep, index_map=None) -> None:
     import torch
 
     t = getattr(slot.owner, slot.attr)
-    new = t.detach().index_select(slot.dim, keep.to(t.device)).clone()
+    idx = _entries(slot.index_map if slot.index_map is not None else index_map, keep)
+    new = t.detach().index_select(slot.dim, idx.to(t.device)).clone()
     if isinstance(t, torch.nn.Parameter):
         setattr(slot.owner, slot.attr, torch.nn.Parameter(new, requires_grad=t.requires_grad))
     else:
         slot.owner._buffers[slot.attr] = new
 
 
-def _zero(slot: Slot, drop) -> None:
+def _zero(slot: Slot, drop, index_map=None) -> None:
     import torch
 
     t = getattr(slot.owner, slot.attr)
+    idx = _entries(slot.index_map if slot.index_map is not None else index_map, drop)
     with torch.no_grad():
-        t.index_fill_(slot.dim, drop.to(t.device), 0.0)
+        t.index_fill_(slot.dim, idx.to(t.device), 0.0)
 
 
 def _sync_attributes(unit: Unit) -> None:
@@ -229,6 +310,13 @@ def _sync_attributes(unit: Unit) -> None:
         elif isinstance(mod, torch.nn.BatchNorm1d):
             mod.num_features = int(mod.running_mean.shape[0]) if mod.running_mean is not None else int(mod.weight.shape[0])
     mod = unit.module
+    from torch_geometric.nn import GATConv
+
+    if isinstance(mod, GATConv):
+        mod.heads = int(mod.att_src.shape[1])
+        mod.out_channels = int(mod.att_src.shape[2])
+        mod.in_channels = int(mod.lin.weight.shape[1])
+        return
     if unit.role == "norm" and hasattr(mod, "in_channels"):
         mod.in_channels = unit.out_channels
     if unit.role == "producer" and hasattr(mod, "out_channels") and not _is_linear(mod):
@@ -252,7 +340,10 @@ class ChannelPruner(Pruner):
         from gnneval.forward import model_inputs
 
         inputs = model_inputs(ctx.graph)
-        ordered = call_order(model, find_units(model), inputs)
+        gat_mode = str(self.options.get("gat", "channels"))
+        if gat_mode not in ("channels", "heads"):
+            raise UsageError(f"pruner '{self.name}': unknown gat mode '{gat_mode}'; use channels or heads")
+        ordered = call_order(model, find_units(model, gat_mode), inputs)
         groups = channel_groups(ordered)
         if not groups:
             raise UnsupportedModelError("structured pruning found no hidden channels to remove in this model "
@@ -275,20 +366,22 @@ class ChannelPruner(Pruner):
         ref_units = {n: m for n, m in reference.named_modules()}
         for group, _keep, drop in plan:
             for unit in [group.producer, *group.norms]:
-                twin = describe(unit.name, ref_units[unit.name])
+                twin = describe(unit.name, ref_units[unit.name], gat_mode)
                 for slot in twin.out_slots:
                     if unit.role == "producer" or slot.attr in ("weight", "bias"):
-                        _zero(slot, drop)
+                        _zero(slot, drop, None if unit.role == "producer" else group.producer.out_map)
 
         # Surgery.
         details: dict[str, Any] = {"criterion": getattr(self, "criterion", type(self).__name__), "channels": {}}
         for group, keep, _drop in plan:
             before = group.channels
-            for unit in [group.producer, *group.norms]:
-                for slot in unit.out_slots:
-                    _select(slot, keep)
-            for slot in group.consumer.in_slots:
+            for slot in group.producer.out_slots:
                 _select(slot, keep)
+            for unit in group.norms:
+                for slot in unit.out_slots:
+                    _select(slot, keep, group.producer.out_map)
+            for slot in group.consumer.in_slots:
+                _select(slot, keep, group.producer.out_map)
             for unit in [group.producer, *group.norms, group.consumer]:
                 _sync_attributes(unit)
             details["channels"][group.producer.name] = f"{before}->{len(keep)}"
@@ -331,11 +424,7 @@ class StructuredPruner(ChannelPruner):
         import torch
 
         total = torch.zeros(group.channels, dtype=torch.float64)
-        for slot in group.producer.out_slots:
-            w = getattr(slot.owner, slot.attr).detach().double()
-            if w.dim() < 2:
-                continue
-            w = w.movedim(slot.dim, 0).reshape(group.channels, -1)
+        for w in group.weight_rows():
             total += w.abs().sum(1) if self.criterion == "l1" else w.pow(2).sum(1)
         return total.sqrt() if self.criterion == "l2" else total
 
