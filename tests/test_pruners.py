@@ -243,3 +243,53 @@ def test_gat_heads_are_scored_by_their_weights(graph, registry):
     assert pruned.convs[0].heads == 1
     torch.testing.assert_close(pruned.convs[0].lin.weight, model.convs[0].lin.weight[8:12])
     torch.testing.assert_close(pruned.convs[0].att_src, model.convs[0].att_src[:, 2:3])
+
+
+@pytest.mark.parametrize("criterion", ["l2", "random", "taylor", "bn"])
+def test_structured_criteria(criterion, graph, registry):
+    from torch_geometric.nn.models import GraphSAGE
+
+    torch.manual_seed(5)
+    model = GraphSAGE(32, 16, 3, out_channels=4, norm="batch_norm").eval()
+    _randomise_batchnorm(model)
+    cls = registry.get("pruner", "structured").obj
+    ctx = PruneContext(graph, "sage", seed=0)
+    out = cls(criterion=criterion).prune(copy.deepcopy(model), 0.5, ctx)
+    assert out.details["criterion"] == criterion and out.details["check_max_abs_diff"] <= 1e-4
+    assert out.model.convs[0].out_channels == 8
+    assert all(p.grad is None for p in out.model.parameters())  # taylor's gradients are not left behind
+    again = cls(criterion=criterion).prune(copy.deepcopy(model), 0.5, ctx)
+    torch.testing.assert_close(out.model.convs[0].lin_l.weight, again.model.convs[0].lin_l.weight)  # seeded
+    if criterion == "bn":  # network slimming keeps the channels with the largest |gamma|
+        gamma = model.norms[0].module.weight.detach().abs()
+        kept = torch.sort(torch.argsort(-gamma, stable=True)[:8]).values
+        torch.testing.assert_close(out.model.norms[0].module.weight, model.norms[0].module.weight[kept])
+
+
+def test_taylor_drops_a_channel_the_loss_ignores_where_l1_keeps_it(graph, registry):
+    """Channel 3 has the largest producing weights but the next layer never reads it: L1 keeps it,
+    first-order Taylor (its gradient is zero) drops it."""
+    from torch_geometric.nn.models import GCN
+
+    torch.manual_seed(6)
+    model = GCN(32, 8, 2, out_channels=4).eval()
+    with torch.no_grad():
+        model.convs[0].lin.weight[3] *= 100
+        model.convs[1].lin.weight[:, 3] = 0
+    cls = registry.get("pruner", "structured").obj
+    ctx = PruneContext(graph, "gcn", seed=0)
+
+    def kept(criterion):
+        pruned = cls(criterion=criterion).prune(copy.deepcopy(model), 0.5, ctx).model
+        w = model.convs[0].lin.weight.detach()
+        return {int(torch.nonzero((w == row).all(1))[0]) for row in pruned.convs[0].lin.weight.detach()}
+
+    assert 3 in kept("l1") and 3 not in kept("taylor")
+
+
+def test_bn_criterion_without_batchnorm_is_refused_naming_the_layer(graph, registry):
+    from torch_geometric.nn.models import GCN
+
+    with pytest.raises(UnsupportedModelError, match="BatchNorm after layer 'convs.0'"):
+        registry.get("pruner", "structured").obj(criterion="bn").prune(
+            GCN(32, 8, 2, out_channels=4).eval(), 0.5, PruneContext(graph, "gcn", seed=0))

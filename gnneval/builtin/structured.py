@@ -224,13 +224,16 @@ class ChannelGroup:
         """Logical channels: what is scored and kept (GAT: per-head channels or heads)."""
         return self.producer.logical_channels
 
-    def weight_rows(self):
+    def weight_rows(self, grad: bool = False):
         """Each producing weight matrix as ``[channels, -1]``: all entries that make one logical channel
-        (attention vectors are left out: they do not produce channels)."""
+        (attention vectors are left out: they do not produce channels).  ``grad``: their gradients."""
         import torch
 
         for slot in self.producer.out_slots:
-            w = getattr(slot.owner, slot.attr).detach().double()
+            t = getattr(slot.owner, slot.attr)
+            if grad:
+                t = t.grad if t.grad is not None else torch.zeros_like(t)
+            w = t.detach().double()
             if w.dim() < 2 or slot.attr.startswith("att"):
                 continue
             w = w.movedim(slot.dim, 0)
@@ -411,19 +414,71 @@ class ChannelPruner(Pruner):
         return PruneOutcome(model=model, masks={}, details=details)
 
 
+CRITERIA = ("l1", "l2", "random", "taylor", "bn")
+
+
 class StructuredPruner(ChannelPruner):
-    """Channels ranked by the norm of the weights that produce them (``criterion``: l1 or l2)."""
+    """Channels ranked by ``criterion``:
+
+    - ``l1`` (default) / ``l2``: the norm of the weights that produce the channel;
+    - ``random``: seeded random ranks (the structured baseline);
+    - ``taylor``: first-order Taylor importance (Molchanov et al. 2019), ``(sum over the channel's
+      producing weights of w * dL/dw)^2`` with the task loss on the training split (needs the data);
+    - ``bn``: ``|gamma|`` of the BatchNorm that follows the producer (network slimming, Liu et al. 2017);
+      a channel group without a BatchNorm is refused naming the layer.
+    """
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.criterion = options.get("criterion", "l1")
-        if self.criterion not in ("l1", "l2"):
-            raise UsageError(f"structured pruner: unknown criterion '{self.criterion}'; use 'l1' or 'l2'")
+        if self.criterion not in CRITERIA:
+            raise UsageError(f"structured pruner: unknown criterion '{self.criterion}'; use one of "
+                             f"{', '.join(CRITERIA)}")
+        self._grads_for = None
+
+    def _ensure_gradients(self, group: ChannelGroup, ctx: PruneContext) -> None:
+        """One backward pass of the task loss (eval mode: no dropout) on the unpruned model."""
+        from gnneval.training import task_loss
+
+        model = self._model
+        if self._grads_for is model:
+            return
+        model.eval()
+        model.zero_grad(set_to_none=True)
+        task_loss(model, ctx.graph).backward()
+        self._grads_for = model
+
+    def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
+        self._model = model
+        try:
+            return super().prune(model, sparsity, ctx)
+        finally:
+            if self.criterion == "taylor":
+                model.zero_grad(set_to_none=True)
+            self._model = self._grads_for = None
 
     def score_channels(self, group: ChannelGroup, index: int, ctx: PruneContext):
         import torch
 
         total = torch.zeros(group.channels, dtype=torch.float64)
+        if self.criterion == "random":
+            return torch.rand(group.channels, generator=ctx.generator(salt=index), dtype=torch.float64)
+        if self.criterion == "bn":
+            if not group.norms:
+                raise UnsupportedModelError(
+                    f"structured pruning with criterion 'bn' needs a BatchNorm after layer '{group.producer.name}', "
+                    "which has none; use criterion l1, l2, random or taylor")
+            gamma = next(s for s in group.norms[0].out_slots if s.attr == "weight")
+            g = getattr(gamma.owner, gamma.attr).detach().double().abs()
+            out_map = group.producer.out_map
+            if out_map is None:
+                return g
+            return total.index_add_(0, out_map, g)  # GAT: sum over the heads of a channel
+        if self.criterion == "taylor":
+            self._ensure_gradients(group, ctx)
+            for w, gr in zip(group.weight_rows(), group.weight_rows(grad=True)):
+                total += (w * gr).sum(1)
+            return total.pow(2)
         for w in group.weight_rows():
             total += w.abs().sum(1) if self.criterion == "l1" else w.pow(2).sum(1)
         return total.sqrt() if self.criterion == "l2" else total
