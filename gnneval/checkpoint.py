@@ -17,6 +17,13 @@ so it loads with ``torch.load(path, weights_only=True)``::
 
 The architecture is data (a registered name plus keyword arguments), never a
 pickled class: loading a checkpoint cannot run code.
+
+Format version 2 (written for pruned variants, ``gnneval evaluate --save-pruned``) adds, still as
+plain data: ``state_dict`` values may be compressed encodings of sparse tensors
+(:mod:`gnneval.sparse_storage`), ``masks`` (parameter name -> packed bit mask, True = kept),
+``pruning`` (pruner, sparsity, seed, the source checkpoint's sha256, per-layer shapes when channels
+were removed) -- a structurally pruned model is rebuilt from the architecture and then fitted to the
+stored, smaller shapes.
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from gnneval.registry import Registry
 
 FORMAT = "gnneval-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  #: the newest version this gnneval reads; dense checkpoints are still written as 1
 
 
 class NotATorchFile(Exception):
@@ -166,28 +173,54 @@ def save_checkpoint(
     dataset: DatasetRef,
     metrics: dict[str, float],
     training: dict[str, Any],
+    masks: dict[str, torch.Tensor] | None = None,
+    pruning: dict[str, Any] | None = None,
 ) -> Path:
-    """Write a native checkpoint atomically and return its path."""
+    """Write a native checkpoint atomically and return its path.
+
+    With ``pruning`` (what produced this variant) the file is format version 2: sparse tensors are
+    stored compressed, ``masks`` are kept (packed), and parameter shapes are recorded so a model whose
+    channels were removed can be rebuilt."""
     import torch
 
+    from gnneval.sparse_storage import encode, pack_bits
+
     path = Path(path)
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     payload = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": 2 if pruning is not None else 1,
         "architecture": {"name": architecture, "kwargs": dict(architecture_kwargs)},
-        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "state_dict": {k: encode(v) for k, v in state.items()} if pruning is not None else state,
         "task": task,
         "dataset": {"name": dataset.name, "loader": dataset.loader, "split": dataset.split,
                     "options": dict(dataset.options)},
         "metrics": {k: float(v) for k, v in metrics.items()},
-        "training": dict(training),
+        "training": _plain(dict(training)),
         "versions": library_versions(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if pruning is not None:
+        payload["pruning"] = {**_plain(pruning), "shapes": {k: list(v.shape) for k, v in state.items()}}
+        payload["masks"] = {k: pack_bits(m.bool()) for k, m in (masks or {}).items()}
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)
     os.replace(tmp, path)
     return path
+
+
+def _plain(obj: Any) -> Any:
+    """``obj`` with only weights_only-loadable values (str, int, float, bool, None, lists and dicts)."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if obj is None or isinstance(obj, (str, bool, int, float)):
+        return obj
+    try:
+        return float(obj)
+    except (TypeError, ValueError):
+        return str(obj)
 
 
 def load_checkpoint(

@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for confidence intervals")
     ev.add_argument("--scope", choices=("layer", "global"), default=None,
                     help="unstructured pruners (magnitude, random): rank weights per layer or globally")
+    ev.add_argument("--save-pruned", action="store_true",
+                    help="write the dense model and every variant to OUT/checkpoints/<variant>.pt (gnneval format 2: "
+                         "sparse weights compressed, masks kept); the summary shows their bytes on disk")
     ev.add_argument("--finetune-epochs", type=int, default=0,
                     help="retrain every pruned variant for up to N epochs with its mask fixed (early stopping)")
     ev.add_argument("-o", "--option", action="append", default=[], metavar="PRUNER.KEY=VALUE",
@@ -240,7 +243,7 @@ def cmd_evaluate(args, out) -> int:
         dataset_options=_key_values(args.dataset_option, "dataset option"), loader=args.loader, trust=args.trust,
         loader_options={k: v for k, v in (("arch", args.arch), ("code", args.code),
                                           ("arch_kwargs", _key_values(args.arch_option, "arch option"))) if v},
-        task=args.task, finetune_epochs=args.finetune_epochs,
+        task=args.task, finetune_epochs=args.finetune_epochs, save_pruned=args.save_pruned,
         metrics=args.metrics, visualisers=args.visualisers, metric_sample=args.metric_sample,
         bootstrap=args.bootstrap, backends=args.backends, providers=args.providers,
         onnx_exporter=args.onnx_exporter, onnx_graph=args.onnx_graph, bench_budget_s=args.bench_budget,

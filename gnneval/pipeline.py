@@ -63,6 +63,7 @@ class EvaluateSettings:
     providers: list[str] | None = None  #: force ONNX Runtime execution providers
     onnx_exporter: str = "auto"  #: ``auto`` (dynamo, then TorchScript), ``dynamo`` or ``torchscript``
     onnx_graph: str = "auto"  #: message passing in the ONNX export: ``auto``, ``sparse`` or ``scatter``
+    save_pruned: bool = False  #: write every variant (and the dense model) as a compressed native checkpoint
     metric_sample: int = 2000  #: nodes in the shared sample for O(n^2) metrics
     bootstrap: int = 200  #: bootstrap resamples for confidence intervals
     device: str = "cpu"
@@ -313,6 +314,7 @@ class Evaluator:
             except RuntimeError as exc:
                 raise UsageError(f"the model does not run on dataset {graph.name}: {one_line(exc)[:200]}") from None
             dense.seconds = time.perf_counter() - t0
+            self._save_variant(dense, dense_model, {}, ckpt, graph, prov.checkpoint_sha256)
             self._check_stored_accuracy(ckpt, dense, loader_name)
             result.variants.append(dense)
             write_run(h5, result)
@@ -322,6 +324,9 @@ class Evaluator:
                 vid = variant_id(pruner_name, sp)
                 progress.update(task_id, description=f"{vid}")
                 v = self._one_variant(pruner_name, sp, vid, dense_model, graph, dense, dense_numel, ckpt)
+                if v.ok and self._pruned is not None:
+                    self._save_variant(v, *self._pruned, ckpt, graph, prov.checkpoint_sha256)
+                self._pruned = None
                 result.variants.append(v)
                 write_run(h5, result)
                 self.host.call_each("gnneval_variant_evaluated", self.problems, variant=v, run_dir=out_dir)
@@ -392,6 +397,7 @@ class Evaluator:
                                          "seconds": tr.seconds, "flops": tr.flops}
                 v.training_flops += tr.flops
             self._measure(v, model, outcome.graph or graph, dense, dense_numel)
+            self._pruned = (model, outcome.masks)
         except GnnevalError as exc:
             v.status, v.error = "failed", str(exc)
         except Exception as exc:  # noqa: BLE001 - one variant must not lose the others
@@ -401,6 +407,36 @@ class Evaluator:
             v.outputs = None
         v.seconds = time.perf_counter() - t0
         return v
+
+    _pruned = None  #: (model, masks) of the variant just evaluated, for --save-pruned
+
+    def _save_variant(self, v: VariantResult, model, masks, ckpt, graph: GraphData, source_sha256: str) -> None:
+        """``--save-pruned``: write ``checkpoints/<variant>.pt`` (format 2: sparse weights compressed,
+        masks kept) and record its size; a failure is a problem, never a lost variant."""
+        if not self.s.save_pruned:
+            return
+        from gnneval.checkpoint import save_checkpoint
+
+        try:
+            if ckpt.architecture not in self.reg.names("architecture"):
+                raise UsageError(f"architecture '{ckpt.architecture}' is not registered, so a native checkpoint "
+                                 "could not rebuild it")
+            path = self._out_dir / "checkpoints" / f"{v.id}.pt"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            metrics = {f"{split}_accuracy": float(v.metrics[f"accuracy.{split}"])
+                       for split in ("train", "val", "test") if f"accuracy.{split}" in v.metrics}
+            metrics.update({f"{k.split('.', 1)[1]}": float(val) for k, val in v.metrics.items()
+                            if k.startswith("link-prediction.test_")})
+            save_checkpoint(path, model=model, architecture=ckpt.architecture,
+                            architecture_kwargs=ckpt.architecture_kwargs, task=graph.task,
+                            dataset=dataset_ref(self.s, ckpt, graph.task), metrics=metrics,
+                            training={"seed": self.s.seed, "finetune_epochs": self.s.finetune_epochs},
+                            masks=masks, pruning={"pruner": v.pruner or "none", "sparsity": v.sparsity,
+                                                  "seed": self.s.seed, "source_sha256": source_sha256,
+                                                  "variant": v.id})
+            v.checkpoint_bytes = path.stat().st_size
+        except Exception as exc:  # noqa: BLE001 - the variant's results stand
+            self.problems.append(Problem(f"--save-pruned {v.id}", one_line(exc)))
 
     def draw(self, h5: Path, out_dir: Path) -> dict[str, str]:
         """Run every selected visualiser on the stored run; returns label -> file."""

@@ -74,6 +74,7 @@ class LoadedCheckpoint:
     task: str | None  #: e.g. ``"node-classification"``; None when the file does not say
     dataset: DatasetRef | None
     metadata: dict[str, Any] = field(default_factory=dict)  #: training metrics, versions, recipe...
+    masks: dict[str, torch.Tensor] = field(default_factory=dict)  #: a saved pruned variant's masks (True = kept)
 
 
 @dataclass

@@ -44,10 +44,12 @@ def summary_table(run: RunResult):
               caption="sparsity: channels removed (structured) or weights zeroed (unstructured); zero/removed: share "
                       "of dense parameters; ms: median latency of a full-graph forward pass; ×: dense latency / "
                       "variant latency on the same backend; FLOPs ×: the speed-up the dense-kernel FLOP count "
-                      "predicts; sparse MFLOPs: what kernels that skip zero weights would need; train TFLOPs: spent "
+                      "predicts; on disk: the --save-pruned checkpoint (sparse weights compressed); sparse MFLOPs: what kernels that skip zero weights would need; train TFLOPs: spent "
                       f"training the variant (3 forward passes per step, sparse steps count active weights); seed {p.seed}")
     trained = any(v.training_flops for v in run.variants)
-    cols = ["variant", "sparsity", "zero/removed", "params", "non-zero", "size", "MFLOPs", "sparse MFLOPs",
+    saved = any(v.checkpoint_bytes for v in run.variants)
+    cols = ["variant", "sparsity", "zero/removed", "params", "non-zero", "size", *(["on disk"] if saved else []),
+            "MFLOPs", "sparse MFLOPs",
             *(["train TFLOPs"] if trained else []), label, "Δ", "agree"]
     for backend, device in backends:
         name = BACKEND_LABEL.get(backend, backend) + ("" if device == "cpu" else f" {device}")
@@ -65,7 +67,8 @@ def summary_table(run: RunResult):
         delta = "" if acc is None or dense_acc is None or v.id == "dense" else f"{100 * (acc - dense_acc):+.1f}"
         agree = v.metrics.get(agree_key)
         row = [v.id, f"{v.sparsity:.2f}", _pct(v.weight_sparsity), _fmt_int(v.params), _fmt_int(v.nonzero_params),
-               _fmt_bytes(v.size_bytes), f"{v.flops / 1e6:.2f}", f"{v.flops_sparse / 1e6:.2f}",
+               _fmt_bytes(v.size_bytes), *([_fmt_bytes(v.checkpoint_bytes) if v.checkpoint_bytes else "-"] if saved else []),
+               f"{v.flops / 1e6:.2f}", f"{v.flops_sparse / 1e6:.2f}",
                *([f"{v.training_flops / 1e12:.3f}" if v.training_flops else "-"] if trained else []), _pct(acc), delta, "" if agree is None else _pct(agree)]
         for backend, device in backends:
             lat, base = _latency(v, backend, device), _latency(dense, backend, device)

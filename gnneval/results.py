@@ -112,6 +112,7 @@ class VariantResult:
     flops: int = 0  #: inference FLOPs with dense kernels (linear algebra + message passing)
     flops_sparse: int = 0  #: FLOPs a sparse kernel would need (zeros skipped)
     training_flops: float = 0.0  #: FLOPs spent training to produce the variant (pruner + fine-tuning)
+    checkpoint_bytes: int = 0  #: ``--save-pruned``: bytes on disk of its compressed native checkpoint
     edges: int = 0  #: edges of the graph the variant ran on (fewer for graph sparsifiers)
     weight_sparsity: float = 0.0  #: 1 - nonzero_params / dense params
     param_reduction: float = 0.0  #: 1 - params / dense params

@@ -16,7 +16,8 @@ Layout (``format_version`` 1)::
     /graph/link/{val,test}_label     [M] int64, 1 = true edge, 0 = sampled non-edge
     /variants                        attrs: order = JSON list of variant ids (dense first)
     /variants/<id>                   attrs: pruner, sparsity, status, error, params, nonzero_params,
-                                     size_bytes, flops, flops_sparse, training_flops, edges,
+                                     size_bytes, flops, flops_sparse, training_flops,
+                                     checkpoint_bytes (--save-pruned), edges,
                                      weight_sparsity, param_reduction, seconds; JSON strings: details, layer_sparsity,
                                      weight_histograms (|w| counts per weight tensor, bins in
                                      gnneval.accounting.HIST_EDGES)
@@ -61,7 +62,7 @@ FORMAT = "gnneval-run"
 FORMAT_VERSION = 1
 _JSON_PROVENANCE = ("architecture_kwargs", "versions", "plugins", "settings", "checkpoint_metadata")
 _SCALAR_VARIANT = ("pruner", "sparsity", "status", "error", "params", "nonzero_params", "size_bytes", "flops",
-                   "flops_sparse", "training_flops", "edges", "weight_sparsity", "param_reduction", "seconds")
+                   "flops_sparse", "training_flops", "checkpoint_bytes", "edges", "weight_sparsity", "param_reduction", "seconds")
 
 
 def _jsonable(obj: Any) -> Any:

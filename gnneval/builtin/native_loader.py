@@ -9,6 +9,46 @@ from gnneval.errors import UsageError, one_line
 from gnneval.plugin import CheckpointLoader, DatasetRef, LoadContext, LoadedCheckpoint, hookimpl
 
 
+def fit_to_state(model, state) -> list[str]:
+    """Give ``model`` the tensor shapes of ``state`` (a variant whose channels were removed) and update
+    the sizes modules store (``in/out_features``, ``in/out_channels``, GAT ``heads``); returns the
+    resized names."""
+    import torch
+    from torch_geometric.nn import GATConv
+    from torch_geometric.nn.dense.linear import Linear as PygLinear
+
+    own = model.state_dict()
+    resized = []
+    for key, value in state.items():
+        if key not in own or tuple(own[key].shape) == tuple(value.shape):
+            continue
+        prefix, _, attr = key.rpartition(".")
+        owner = model.get_submodule(prefix) if prefix else model
+        old = getattr(owner, attr)
+        new = torch.empty(tuple(value.shape), dtype=old.dtype)
+        if isinstance(old, torch.nn.Parameter):
+            setattr(owner, attr, torch.nn.Parameter(new, requires_grad=old.requires_grad))
+        else:
+            owner._buffers[attr] = new
+        resized.append(key)
+    for mod in model.modules():
+        if isinstance(mod, torch.nn.Linear):
+            mod.out_features, mod.in_features = (int(d) for d in mod.weight.shape)
+        elif isinstance(mod, PygLinear) and isinstance(mod.weight, torch.nn.Parameter) and mod.weight.dim() == 2:
+            mod.out_channels, mod.in_channels = (int(d) for d in mod.weight.shape)
+        elif isinstance(mod, torch.nn.modules.batchnorm._BatchNorm) and mod.running_mean is not None:
+            mod.num_features = int(mod.running_mean.shape[0])
+        elif isinstance(mod, GATConv):
+            mod.heads, mod.out_channels = int(mod.att_src.shape[1]), int(mod.att_src.shape[2])
+        for lin_name in ("lin", "lin_l", "lin_rel"):
+            lin = getattr(mod, lin_name, None)
+            if lin is not None and hasattr(mod, "out_channels") and not isinstance(mod, (GATConv, PygLinear)) \
+                    and getattr(lin, "weight", None) is not None and lin.weight.dim() == 2:
+                mod.out_channels, mod.in_channels = (int(d) for d in lin.weight.shape)
+                break
+    return resized
+
+
 class NativeLoader(CheckpointLoader):
     priority = 100
 
@@ -28,7 +68,18 @@ class NativeLoader(CheckpointLoader):
             state = obj["state_dict"]
         except (KeyError, TypeError) as exc:
             raise UsageError(f"{path} is a damaged gnneval checkpoint: missing {exc}") from None
+        from gnneval.sparse_storage import decode, unpack_bits
+
         model = ctx.build_model(name, **kwargs)
+        pruning = obj.get("pruning")
+        try:
+            state = {k: decode(v) for k, v in state.items()}
+            masks = {k: unpack_bits(v) for k, v in (obj.get("masks") or {}).items()}
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise UsageError(f"{path} is a damaged gnneval checkpoint: its compressed weights do not decode "
+                             f"({one_line(exc)[:200]})") from None
+        if isinstance(pruning, dict):
+            fit_to_state(model, state)
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as exc:
@@ -41,9 +92,9 @@ class NativeLoader(CheckpointLoader):
         if isinstance(ds, dict) and ds.get("name"):
             dataset = DatasetRef(name=ds["name"], loader=ds.get("loader"), split=ds.get("split", "public"),
                                  options=dict(ds.get("options") or {}))
-        meta = {k: obj.get(k) for k in ("metrics", "training", "versions", "created") if k in obj}
+        meta = {k: obj.get(k) for k in ("metrics", "training", "versions", "created", "pruning") if k in obj}
         return LoadedCheckpoint(model=model, architecture=name, architecture_kwargs=kwargs,
-                                task=obj.get("task"), dataset=dataset, metadata=meta)
+                                task=obj.get("task"), dataset=dataset, metadata=meta, masks=masks)
 
 
 @hookimpl
