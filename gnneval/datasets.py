@@ -81,13 +81,22 @@ def link_split(data, seed: int, num_val: float = 0.05, num_test: float = 0.1):
     passes messages over) and which carries ``val_edge_label_index`` / ``val_edge_label`` and
     ``test_edge_label_index`` / ``test_edge_label`` (one sampled non-edge per true edge).
     """
+    import random
+
     import torch
     from torch_geometric.transforms import RandomLinkSplit
 
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        train, val, test = RandomLinkSplit(num_val=num_val, num_test=num_test, is_undirected=True,
-                                           add_negative_train_samples=False)(data)
+    # PyG's negative sampling draws from Python's ``random`` as well as torch: seed both, restore both,
+    # so the split depends on ``seed`` alone and not on what ran before in the process.
+    py_state = random.getstate()
+    try:
+        random.seed(seed)
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            train, val, test = RandomLinkSplit(num_val=num_val, num_test=num_test, is_undirected=True,
+                                               add_negative_train_samples=False)(data)
+    finally:
+        random.setstate(py_state)
     out = train.clone()
     for name, part in (("val", val), ("test", test)):
         setattr(out, f"{name}_edge_label_index", part.edge_label_index)

@@ -64,3 +64,24 @@ def test_sbm_is_seeded(registry, tmp_path):
     b, _ = load_dataset(registry, DatasetRef("sbm", options={"nodes": 300}), ctx)
     assert a.data.num_nodes == 300
     assert (a.data.edge_index == b.data.edge_index).all() and (a.data.x == b.data.x).all()
+
+
+def test_link_split_depends_on_its_seed_alone():
+    """PyG's negative sampling uses Python's random too: the split must not depend on its state."""
+    import random
+
+    import torch
+
+    from gnneval.builtin.sbm import make_sbm
+    from gnneval.datasets import link_split
+
+    data = make_sbm(nodes=200, seed=0)
+    random.seed(1)
+    torch.manual_seed(1)
+    a = link_split(data, seed=3)
+    random.seed(2)
+    torch.manual_seed(2)
+    b = link_split(data, seed=3)
+    assert torch.equal(a.test_edge_label_index, b.test_edge_label_index)
+    assert torch.equal(a.val_edge_label_index, b.val_edge_label_index)
+    assert not torch.equal(a.test_edge_label_index, link_split(data, seed=4).test_edge_label_index)
