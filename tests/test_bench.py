@@ -97,19 +97,6 @@ def test_sparse_onnx_graph_agrees_with_pytorch(name, model, graph, tmp_path):
     assert "SparseToDenseMatMul" in ops and not ops & {"ScatterElements", "ScatterND"}
 
 
-def test_sparse_onnx_graph_of_a_structured_pruned_gcn(graph, tmp_path):
-    from torch_geometric.nn.models import GCN
-
-    torch.manual_seed(1)
-    dense = GCN(32, 32, 2, out_channels=4).eval()
-    pruned = build_plugin_host().registry.get("pruner", "structured").obj().prune(
-        copy.deepcopy(dense), 0.5, PruneContext(graph, "gcn", seed=0)).model
-    b = bench_onnxruntime(pruned, graph, providers=["CPUExecutionProvider"], budget_s=0.05, workdir=tmp_path,
-                          onnx_graph="sparse")
-    _shaped_right(b, graph)
-    assert b.max_abs_diff < 1e-4
-
-
 def test_sparse_onnx_graph_refused_with_the_reason(graph, tmp_path):
     from torch_geometric.nn.models import GAT, GCN
     from torch_geometric.utils import add_self_loops
@@ -145,7 +132,8 @@ def test_a_disagreeing_sparse_export_falls_back_to_scatter(graph, tmp_path, monk
     assert "sparse export disagreed with PyTorch" in b.note
 
 
-def test_structured_pruned_gcn_exports_and_agrees(graph, tmp_path):
+@pytest.mark.parametrize("onnx_graph", ["scatter", "sparse"])
+def test_structured_pruned_gcn_exports_and_agrees(graph, tmp_path, onnx_graph):
     from torch_geometric.nn.models import GCN
 
     torch.manual_seed(1)
@@ -153,9 +141,9 @@ def test_structured_pruned_gcn_exports_and_agrees(graph, tmp_path):
     pruned = build_plugin_host().registry.get("pruner", "structured").obj().prune(
         copy.deepcopy(dense), 0.5, PruneContext(graph, "gcn", seed=0)).model
     b = bench_onnxruntime(pruned, graph, providers=["CPUExecutionProvider"], budget_s=0.05, workdir=tmp_path,
-                          exporter="torchscript")
+                          exporter="torchscript", onnx_graph=onnx_graph)
     _shaped_right(b, graph)
-    assert b.max_abs_diff < 1e-4 and "torchscript exporter" in b.note
+    assert b.max_abs_diff < 1e-4 and "torchscript exporter" in b.note and b.onnx_graph == onnx_graph
 
 
 def test_a_disagreeing_export_is_flagged_not_timed(graph, tmp_path, monkeypatch):
