@@ -9,9 +9,10 @@ Backends:
   and graph optimisation level.  Every export is checked against PyTorch on the same input; a variant
   whose outputs disagree beyond a tolerance is flagged (``status="mismatch"``) and not timed.
 
-Each measurement warms up (at least 3 calls and 0.1 s), then times repeated calls until a time budget
-is spent (default 0.5 s, at least 5 runs); the median, p10/p90, runs, threads, throughput (nodes/s),
-peak memory (CUDA max allocated, or process RSS growth on the CPU) are stored.
+Each measurement warms up (at least 3 calls and 0.1 s), then times repeated calls, adaptively: at least
+10 runs, then until the median is known to ±2% (95% confidence, order statistics) or the time budget
+is spent (default 0.5 s); the median, p10/p90, runs, threads, throughput (nodes/s), peak memory (CUDA
+max allocated, or process RSS growth on the CPU) are stored.
 """
 
 from __future__ import annotations
@@ -40,11 +41,26 @@ EXPORT_TOLERANCE = 1e-3  #: max |ORT - torch| allowed, relative to max |torch ou
 GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 
 
+PRECISION = 0.02  #: stop timing once the 95% confidence interval of the median is within ±2% of it
+
+
+def median_ci_halfwidth(times: np.ndarray) -> float:
+    """Half-width of a distribution-free 95% confidence interval of the median (order statistics
+    ``n/2 ± 1.96 sqrt(n)/2``), in the units of ``times``."""
+    t = np.sort(np.asarray(times))
+    n = t.size
+    k = 1.96 * np.sqrt(n) / 2
+    lo, hi = t[max(0, int(np.floor(n / 2 - k)))], t[min(n - 1, int(np.ceil(n / 2 + k)))]
+    return float(hi - lo) / 2
+
+
 def time_runs(fn: Callable[[], object], *, budget_s: float = 0.5, warmup: int = 3, warmup_s: float = 0.1,
-              min_runs: int = 5, max_runs: int = 1000,
+              min_runs: int = 10, max_runs: int = 1000, precision: float | None = PRECISION,
               sync: Callable[[], None] | None = None) -> tuple[np.ndarray, int]:
-    """Warm up (at least ``warmup`` calls and ``warmup_s`` seconds), then call ``fn``
-    repeatedly until ``budget_s`` is spent (at least ``min_runs``, at most ``max_runs``).
+    """Warm up (at least ``warmup`` calls and ``warmup_s`` seconds), then call ``fn`` repeatedly: at least
+    ``min_runs`` times, then until the median is known to ``precision`` (relative half-width of its 95%
+    confidence interval, checked every 10 runs; None: never stop early) or ``budget_s`` is spent, at most
+    ``max_runs``.  Adaptive: a fast, steady model stops after a few dozen runs, a noisy one uses the budget.
     Returns per-run milliseconds and the number of warm-up calls."""
     start = time.perf_counter()
     done = 0
@@ -54,7 +70,7 @@ def time_runs(fn: Callable[[], object], *, budget_s: float = 0.5, warmup: int = 
             sync()
         done += 1
     warmup = done
-    times = []
+    times: list[float] = []
     start = time.perf_counter()
     while len(times) < max_runs and (len(times) < min_runs or time.perf_counter() - start < budget_s):
         t0 = time.perf_counter()
@@ -62,6 +78,10 @@ def time_runs(fn: Callable[[], object], *, budget_s: float = 0.5, warmup: int = 
         if sync:
             sync()
         times.append((time.perf_counter() - t0) * 1e3)
+        n = len(times)
+        if precision and n >= max(min_runs, 20) and n % 10 == 0 and \
+                median_ci_halfwidth(np.asarray(times)) <= precision * float(np.median(times)):
+            break
     return np.asarray(times), warmup
 
 
@@ -193,8 +213,6 @@ def _plan(model, graph, providers: Sequence[str], exporter: str, onnx_graph: str
     if onnx_graph == "scatter":
         return ["scatter"], ""
     reason = why_not(model, graph)
-    if reason is None and exporter == "dynamo":
-        reason = "the sparse form needs the TorchScript exporter (--onnx-exporter dynamo was asked for)"
     if reason is None and any(p in GPU_PROVIDERS for p in providers):
         reason = "SparseToDenseMatMul has only a CPU kernel"
     if onnx_graph == "sparse":
@@ -242,8 +260,7 @@ def bench_onnxruntime(model: torch.nn.Module, graph: GraphData, *, providers: Se
             t0 = time.perf_counter()
             try:
                 if form == "sparse":
-                    export_sparse(model, graph, path)
-                    used = "torchscript"
+                    used = export_sparse(model, graph, path, exporter)
                 else:
                     used = export_onnx(model, graph, path, exporter)
             except Exception as exc:  # noqa: BLE001 - fall back, or report

@@ -11,8 +11,8 @@ For layers whose aggregation is linear in the messages -- ``GCNConv``, ``SAGECon
 ``GINConv``, ``GraphConv`` (sum / mean) -- the aggregation *is* a product with the adjacency matrix, and
 ONNX Runtime has a kernel for exactly that: ``com.microsoft::SparseToDenseMatMul``.  This module rewrites
 each such layer into that form (degrees and GCN's symmetric normalisation are computed in the graph from
-the same sparse input), exports it with the TorchScript exporter (the dynamo exporter's onnxscript 0.7
-inliner cannot inline a function that calls a contrib op without a schema), and declares the graph input
+the same sparse input), exports it with the dynamo exporter (the op written with ``torch.onnx.ops.symbolic``)
+or, where that fails, the TorchScript one (an autograd function with a ``symbolic``), and declares the graph input
 ``adj`` as a sparse float tensor of shape ``[num_nodes, num_nodes]``.  The caller passes the graph as a
 CSR matrix ``adj[target, source] = number of edges source -> target``, built once per graph outside the
 timed region (as PyG's ``ToSparseTensor`` would).  The export is still checked against the unmodified
@@ -99,12 +99,19 @@ def why_not(model: torch.nn.Module, graph: GraphData | None = None) -> str | Non
     return None
 
 
-def _rewrite(conv):
+def _dynamo_spmm(adj, h):
+    import torch
+
+    return torch.onnx.ops.symbolic("com.microsoft::SparseToDenseMatMul", (adj, h), dtype=h.dtype, shape=h.shape,
+                                   version=1)
+
+
+def _rewrite(conv, exporter: str = "torchscript"):
     """The sparse-adjacency form of one supported layer (a module taking ``(x, adj)``)."""
     import torch
     from torch_geometric.nn import GCNConv, GINConv, GraphConv, SAGEConv
 
-    spmm = _spmm_class().apply
+    spmm = _dynamo_spmm if exporter == "dynamo" else _spmm_class().apply
 
     def degree(adj, h):
         return spmm(adj, torch.ones_like(h[:, :1]))
@@ -148,43 +155,58 @@ def _rewrite(conv):
     return Sparse()
 
 
-def sparse_form(model: torch.nn.Module) -> torch.nn.Module:
-    """A copy of ``model`` whose message-passing layers take the sparse adjacency in place of ``edge_index``."""
+def sparse_form(model: torch.nn.Module, exporter: str = "torchscript") -> torch.nn.Module:
+    """A copy of ``model`` whose message-passing layers take the sparse adjacency in place of ``edge_index``
+    (their aggregation written for ``exporter``: ``torch.onnx.ops.symbolic`` for dynamo, an autograd
+    function with a ``symbolic`` for TorchScript)."""
     from torch_geometric.nn.conv import MessagePassing
 
     model = copy.deepcopy(model).cpu().eval()
     for name, module in list(model.named_modules()):
         if isinstance(module, MessagePassing):
             parent = model.get_submodule(name.rpartition(".")[0]) if "." in name else model
-            setattr(parent, name.rpartition(".")[2], _rewrite(module))
+            setattr(parent, name.rpartition(".")[2], _rewrite(module, exporter))
     return model
 
 
-def export_sparse(model: torch.nn.Module, graph: GraphData, path: Path) -> None:
-    """Export ``model`` in its sparse-adjacency form to ``path`` (inputs ``x`` and sparse ``adj``, output ``out``)."""
+def export_sparse(model: torch.nn.Module, graph: GraphData, path: Path, exporter: str = "auto") -> str:
+    """Export ``model`` in its sparse-adjacency form to ``path`` (inputs ``x`` and sparse ``adj``, output
+    ``out``) with the dynamo exporter, or TorchScript where that fails (``exporter="auto"``); returns the
+    exporter used."""
     import logging
     import warnings
 
     import onnx
     import torch
 
+    from gnneval.errors import one_line
+
     x = graph.data.x.detach().cpu().float()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        level = logging.getLogger("torch.onnx").level
-        logging.getLogger("torch.onnx").setLevel(logging.ERROR)
-        try:
-            torch.onnx.export(sparse_form(model), (x, torch.zeros(1)), str(path), dynamo=False, opset_version=18,
-                              input_names=["x", ADJ_INPUT], output_names=["out"],
-                              custom_opsets={"com.microsoft": 1})
-        finally:
-            logging.getLogger("torch.onnx").setLevel(level)
+    order = {"auto": ("dynamo", "torchscript"), "dynamo": ("dynamo",), "torchscript": ("torchscript",)}[exporter]
+    errors = []
+    for name in order:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            level = logging.getLogger("torch.onnx").level
+            logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+            try:
+                extra = {"custom_opsets": {"com.microsoft": 1}} if name == "torchscript" else {"verbose": False}
+                torch.onnx.export(sparse_form(model, name), (x, torch.zeros(1)), str(path), dynamo=name == "dynamo",
+                                  opset_version=18, input_names=["x", ADJ_INPUT], output_names=["out"], **extra)
+                break
+            except Exception as exc:  # noqa: BLE001 - try the next exporter
+                errors.append(f"{name}: {one_line(exc)[:200]}")
+            finally:
+                logging.getLogger("torch.onnx").setLevel(level)
+    else:
+        raise RuntimeError("sparse ONNX export failed (" + "; ".join(errors) + ")")
     proto = onnx.load(str(path))
     for inp in proto.graph.input:
         if inp.name == ADJ_INPUT:
             inp.type.CopyFrom(onnx.helper.make_sparse_tensor_type_proto(onnx.TensorProto.FLOAT,
                                                                         ["num_nodes", "num_nodes"]))
     onnx.save(proto, str(path))
+    return name
 
 
 class CsrAdjacency:

@@ -78,8 +78,9 @@ def _sparse_models():
     yield "graphconv-mean", Stack(GraphConv(32, 16, aggr="mean"), GraphConv(16, 4))
 
 
+@pytest.mark.parametrize("exporter", ["dynamo", "torchscript"])
 @pytest.mark.parametrize("name,model", list(_sparse_models()))
-def test_sparse_onnx_graph_agrees_with_pytorch(name, model, graph, tmp_path):
+def test_sparse_onnx_graph_agrees_with_pytorch(name, model, graph, tmp_path, exporter):
     """The scatter-free export (SparseToDenseMatMul on a CSR adjacency) equals the PyTorch model."""
     import onnx
 
@@ -90,9 +91,10 @@ def test_sparse_onnx_graph_agrees_with_pytorch(name, model, graph, tmp_path):
                 if hasattr(m, "eps"):
                     m.eps.fill_(0.3)  # a non-zero learnt eps must be exported too
     b = bench_onnxruntime(model, graph, providers=["CPUExecutionProvider"], budget_s=0.05, workdir=tmp_path,
-                          onnx_graph="sparse")
+                          onnx_graph="sparse", exporter=exporter)
     _shaped_right(b, graph)
     assert b.onnx_graph == "sparse" and b.max_abs_diff < 1e-4, b.note
+    assert b.note.startswith(f"{exporter} exporter")  # the modern exporter works for the sparse form too
     ops = {n.op_type for n in onnx.load(str(tmp_path / "model.onnx")).graph.node}
     assert "SparseToDenseMatMul" in ops and not ops & {"ScatterElements", "ScatterND"}
 
@@ -118,12 +120,12 @@ def test_a_disagreeing_sparse_export_falls_back_to_scatter(graph, tmp_path, monk
 
     real = onnx_sparse.export_sparse
 
-    def wrong(model, graph, path):
+    def wrong(model, graph, path, exporter):
         model = copy.deepcopy(model)
         with torch.no_grad():
             for p in model.parameters():
                 p.add_(1.0)
-        real(model, graph, path)
+        return real(model, graph, path, exporter)
 
     monkeypatch.setattr(onnx_sparse, "export_sparse", wrong)
     b = bench_onnxruntime(GCN(32, 8, 2, out_channels=4).eval(), graph, providers=["CPUExecutionProvider"],
@@ -221,3 +223,20 @@ def test_unknown_backend_is_a_one_line_error(sbm_checkpoint, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "unknown benchmark backend 'onnx'" in err and "onnxruntime" in err
     assert set(BACKENDS) == {"torch", "onnxruntime", "torch-compile"}
+
+
+def test_timing_is_adaptive_steady_stops_early_noisy_uses_the_budget():
+    import random
+    import time
+
+    from gnneval.bench import median_ci_halfwidth, time_runs
+
+    steady, _ = time_runs(lambda: time.sleep(0.002), budget_s=5.0, warmup_s=0.0)
+    assert 20 <= steady.size < 400  # known to ±2% long before 5 s of runs
+    assert median_ci_halfwidth(steady) <= 0.02 * float(sorted(steady)[steady.size // 2])
+    rng = random.Random(0)  # latencies spread uniformly over 0-4 ms: the median stays uncertain to ±5% or worse
+    t0 = time.perf_counter()
+    noisy, _ = time_runs(lambda: time.sleep(rng.uniform(0.0, 0.004)), budget_s=0.3, warmup_s=0.0)
+    assert time.perf_counter() - t0 >= 0.3 and noisy.size >= 10  # never precise enough: the budget decides
+    fixed, _ = time_runs(lambda: None, budget_s=0.05, warmup_s=0.0, precision=None, max_runs=50)
+    assert fixed.size == 50
