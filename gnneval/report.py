@@ -40,14 +40,16 @@ def summary_table(run: RunResult):
     backends = sorted(dict.fromkeys((b.backend, b.device) for v in run.variants for b in v.bench),
                       key=lambda bd: (order.index(bd[0]) if bd[0] in order else len(order), bd))
     p = run.provenance
+    trained = any(v.training_flops for v in run.variants)
+    saved = any(v.checkpoint_bytes for v in run.variants)
     t = Table(title=f"{p.architecture} on {p.dataset} ({p.checkpoint_path}, sha256 {p.checkpoint_sha256[:12]})",
               caption="sparsity: channels removed (structured) or weights zeroed (unstructured); zero/removed: share "
                       "of dense parameters; ms: median latency of a full-graph forward pass; ×: dense latency / "
                       "variant latency on the same backend; FLOPs ×: the speed-up the dense-kernel FLOP count "
-                      "predicts; on disk: the --save-pruned checkpoint (sparse weights compressed); sparse MFLOPs: what kernels that skip zero weights would need; train TFLOPs: spent "
-                      f"training the variant (3 forward passes per step, sparse steps count active weights); seed {p.seed}")
-    trained = any(v.training_flops for v in run.variants)
-    saved = any(v.checkpoint_bytes for v in run.variants)
+                      "predicts; sparse MFLOPs: what kernels that skip zero weights would need"
+                      + ("; on disk: the --save-pruned checkpoint (sparse weights compressed)" if saved else "")
+                      + ("; train TFLOPs: spent training the variant (3 forward passes per step, sparse steps count "
+                         "active weights)" if trained else "") + f"; seed {p.seed}")
     cols = ["variant", "sparsity", "zero/removed", "params", "non-zero", "size", *(["on disk"] if saved else []),
             "MFLOPs", "sparse MFLOPs",
             *(["train TFLOPs"] if trained else []), label, "Δ", "agree"]
