@@ -137,16 +137,17 @@ def bench_torch(model: torch.nn.Module, graph: GraphData, *, device: str = "cpu"
                    note=f"{mode}; peak = " + ("CUDA max allocated" if sync else "process RSS growth"))
 
 
-def export_onnx(model: torch.nn.Module, graph: GraphData, path: Path, exporter: str = "auto") -> str:
-    """Export ``model`` on ``graph``'s inputs to ``path``; returns the exporter used (``dynamo`` or ``torchscript``)."""
+def export_with_fallback(model_for: Callable[[str], torch.nn.Module], inputs: tuple, path: Path, exporter: str,
+                         input_names: Sequence[str], what: str = "ONNX export",
+                         custom_opsets: dict[str, int] | None = None) -> str:
+    """Export ``model_for(name)`` on ``inputs`` to ``path`` (output ``out``, opset 18), trying the dynamo
+    exporter, then TorchScript where that fails (``exporter="auto"``), or just the one asked for; the
+    exporters' warnings and log lines are kept quiet.  Returns the exporter used; raises ``RuntimeError``
+    naming what each exporter said when none works."""
     import logging
 
     import torch
 
-    from gnneval.forward import model_inputs
-
-    inputs = tuple(t.cpu() for t in model_inputs(graph, "cpu"))
-    model = model.cpu().eval()
     order = {"auto": ("dynamo", "torchscript"), "dynamo": ("dynamo",), "torchscript": ("torchscript",)}[exporter]
     errors = []
     for name in order:
@@ -156,15 +157,26 @@ def export_onnx(model: torch.nn.Module, graph: GraphData, path: Path, exporter: 
                 level = logging.getLogger("torch.onnx").level
                 logging.getLogger("torch.onnx").setLevel(logging.ERROR)
                 try:
-                    torch.onnx.export(model, inputs, str(path), dynamo=(name == "dynamo"), opset_version=18,
-                                      input_names=["x", "edge_index", "batch"][:len(inputs)], output_names=["out"],
-                                      **({"verbose": False} if name == "dynamo" else {}))
+                    extra = {"verbose": False} if name == "dynamo" else \
+                        ({"custom_opsets": dict(custom_opsets)} if custom_opsets else {})
+                    torch.onnx.export(model_for(name), inputs, str(path), dynamo=(name == "dynamo"), opset_version=18,
+                                      input_names=list(input_names), output_names=["out"], **extra)
                 finally:
                     logging.getLogger("torch.onnx").setLevel(level)
             return name
         except Exception as exc:  # noqa: BLE001 - try the next exporter
             errors.append(f"{name}: {one_line(exc)[:200]}")
-    raise RuntimeError("ONNX export failed (" + "; ".join(errors) + ")")
+    raise RuntimeError(f"{what} failed (" + "; ".join(errors) + ")")
+
+
+def export_onnx(model: torch.nn.Module, graph: GraphData, path: Path, exporter: str = "auto") -> str:
+    """Export ``model`` on ``graph``'s inputs to ``path``; returns the exporter used (``dynamo`` or ``torchscript``)."""
+    from gnneval.forward import model_inputs
+
+    inputs = tuple(t.cpu() for t in model_inputs(graph, "cpu"))
+    model = model.cpu().eval()
+    return export_with_fallback(lambda _name: model, inputs, path, exporter,
+                                ["x", "edge_index", "batch"][:len(inputs)])
 
 
 def choose_providers(device: str, forced: Sequence[str] | None, problems: list[Problem]) -> list[str]:
@@ -206,7 +218,7 @@ def _session(path: Path, providers: Sequence[str], threads: int):
     return ort.InferenceSession(str(path), so, providers=list(providers))
 
 
-def _plan(model, graph, providers: Sequence[str], exporter: str, onnx_graph: str) -> tuple[list[str], str]:
+def _plan(model, graph, providers: Sequence[str], onnx_graph: str) -> tuple[list[str], str]:
     """Which export forms to try, in order, and why the sparse form was left out (if it was)."""
     from gnneval.onnx_sparse import why_not
 
@@ -238,7 +250,7 @@ def bench_onnxruntime(model: torch.nn.Module, graph: GraphData, *, providers: Se
     problems = problems if problems is not None else []
     threads = threads or int(torch.get_num_threads())
     device = "cuda" if any(p in GPU_PROVIDERS for p in providers) else "cpu"
-    forms, skipped = _plan(model, graph, providers, exporter, onnx_graph)
+    forms, skipped = _plan(model, graph, providers, onnx_graph)
     if not forms:
         return _failed("onnxruntime", device, f"the sparse ONNX graph was asked for but cannot be used: {skipped}; "
                                               f"use --onnx-graph auto or scatter")
@@ -291,16 +303,16 @@ def bench_onnxruntime(model: torch.nn.Module, graph: GraphData, *, providers: Se
                          else "edge_index (scatter)") + (f"; sparse form not used: {skipped}" if skipped else "")
             extra = {"max_abs_diff": diff, "model_bytes": size, "providers": ",".join(active), "setup_s": setup,
                      "onnx_graph": form}
-            if not diff <= tol:
-                if not last:
-                    skipped = f"sparse export disagreed with PyTorch (max |diff| {diff:.3g})"
-                    continue
-                return _failed("onnxruntime", device, f"outputs disagree with PyTorch (max |diff| {diff:.3g} > "
-                               f"{tol:.3g}); not timed ({used} exporter, {form_note})", status="mismatch", **extra)
+            if not diff <= tol and not last:
+                skipped = f"sparse export disagreed with PyTorch (max |diff| {diff:.3g})"
+                continue
             for p in providers:
                 if p != "CPUExecutionProvider" and p not in active:
                     problems.append(Problem("onnxruntime", f"{p} was asked for but could not be used here (no CUDA "
                                                            f"device or libraries); ONNX Runtime ran on {', '.join(active)}"))
+            if not diff <= tol:
+                return _failed("onnxruntime", device, f"outputs disagree with PyTorch (max |diff| {diff:.3g} > "
+                               f"{tol:.3g}); not timed ({used} exporter, {form_note})", status="mismatch", **extra)
             rss0 = _rss_peak_bytes()
             times, warmup = time_runs(run, budget_s=budget_s)
             peak = max(0, _rss_peak_bytes() - rss0)

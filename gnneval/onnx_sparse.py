@@ -77,10 +77,7 @@ def why_not(model: torch.nn.Module, graph: GraphData | None = None) -> str | Non
         if isinstance(m, GCNConv):
             if m.improved or getattr(m, "cached", False) and m._cached_edge_index is not None:
                 return f"layer {name} ({kind}) uses improved=True or a cached normalisation"
-        elif isinstance(m, SAGEConv):
-            if aggr not in ("MeanAggregation", "SumAggregation"):
-                return f"layer {name} ({kind}) aggregates with {aggr}"
-        elif isinstance(m, GraphConv):
+        elif isinstance(m, (SAGEConv, GraphConv)):
             if aggr not in ("MeanAggregation", "SumAggregation"):
                 return f"layer {name} ({kind}) aggregates with {aggr}"
         elif isinstance(m, GINConv):
@@ -173,33 +170,14 @@ def export_sparse(model: torch.nn.Module, graph: GraphData, path: Path, exporter
     """Export ``model`` in its sparse-adjacency form to ``path`` (inputs ``x`` and sparse ``adj``, output
     ``out``) with the dynamo exporter, or TorchScript where that fails (``exporter="auto"``); returns the
     exporter used."""
-    import logging
-    import warnings
-
     import onnx
     import torch
 
-    from gnneval.errors import one_line
+    from gnneval.bench import export_with_fallback
 
     x = graph.data.x.detach().cpu().float()
-    order = {"auto": ("dynamo", "torchscript"), "dynamo": ("dynamo",), "torchscript": ("torchscript",)}[exporter]
-    errors = []
-    for name in order:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            level = logging.getLogger("torch.onnx").level
-            logging.getLogger("torch.onnx").setLevel(logging.ERROR)
-            try:
-                extra = {"custom_opsets": {"com.microsoft": 1}} if name == "torchscript" else {"verbose": False}
-                torch.onnx.export(sparse_form(model, name), (x, torch.zeros(1)), str(path), dynamo=name == "dynamo",
-                                  opset_version=18, input_names=["x", ADJ_INPUT], output_names=["out"], **extra)
-                break
-            except Exception as exc:  # noqa: BLE001 - try the next exporter
-                errors.append(f"{name}: {one_line(exc)[:200]}")
-            finally:
-                logging.getLogger("torch.onnx").setLevel(level)
-    else:
-        raise RuntimeError("sparse ONNX export failed (" + "; ".join(errors) + ")")
+    name = export_with_fallback(lambda exp: sparse_form(model, exp), (x, torch.zeros(1)), path, exporter,
+                                ["x", ADJ_INPUT], what="sparse ONNX export", custom_opsets={"com.microsoft": 1})
     proto = onnx.load(str(path))
     for inp in proto.graph.input:
         if inp.name == ADJ_INPUT:
@@ -211,20 +189,17 @@ def export_sparse(model: torch.nn.Module, graph: GraphData, path: Path, exporter
 
 class CsrAdjacency:
     """The graph as an ONNX Runtime sparse CSR value (``.value``): ``adj[target, source]`` counts edges
-    ``source -> target``.  Holds the numpy buffers, which the CPU value references without copying."""
+    ``source -> target``.  Keeps the numpy buffers alive, which the CPU value references without copying."""
 
     def __init__(self, edge_index: np.ndarray, num_nodes: int):
-        self._arrays, self.value = _csr(edge_index, num_nodes)
+        import onnxruntime as ort
 
-
-def _csr(edge_index: np.ndarray, num_nodes: int):
-    import onnxruntime as ort
-
-    src, dst = np.asarray(edge_index[0], dtype=np.int64), np.asarray(edge_index[1], dtype=np.int64)
-    key = np.unique(dst * num_nodes + src, return_counts=True)
-    rows, cols, counts = key[0] // num_nodes, key[0] % num_nodes, key[1].astype(np.float32)
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=num_nodes))]).astype(np.int64)
-    cols = np.ascontiguousarray(cols, dtype=np.int64)
-    tensor = ort.SparseTensor.sparse_csr_from_numpy(np.array([num_nodes, num_nodes], np.int64), counts,
-                                                    cols, indptr, ort.OrtDevice.make("cpu", 0))
-    return (counts, cols, indptr, tensor), ort.OrtValue.ort_value_from_sparse_tensor(tensor)
+        src, dst = np.asarray(edge_index[0], dtype=np.int64), np.asarray(edge_index[1], dtype=np.int64)
+        keys, counts = np.unique(dst * num_nodes + src, return_counts=True)
+        rows = keys // num_nodes
+        self.values = counts.astype(np.float32)
+        self.cols = np.ascontiguousarray(keys % num_nodes, dtype=np.int64)
+        self.indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=num_nodes))]).astype(np.int64)
+        self.tensor = ort.SparseTensor.sparse_csr_from_numpy(np.array([num_nodes, num_nodes], np.int64), self.values,
+                                                             self.cols, self.indptr, ort.OrtDevice.make("cpu", 0))
+        self.value = ort.OrtValue.ort_value_from_sparse_tensor(self.tensor)
