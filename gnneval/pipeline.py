@@ -194,15 +194,15 @@ class Evaluator:
             raise UsageError("no sparsity given; pass --sparsity 0.3,0.5,0.7,0.9 for example")
         for name in self.s.metrics or []:
             self.reg.get("metric", name)
-        from gnneval.bench import BACKENDS
+        from gnneval.bench import BACKENDS, ONNX_GRAPHS
 
         for b in self.s.backends:
             if b not in BACKENDS:
                 raise UsageError(f"unknown benchmark backend '{b}'{suggest(b, BACKENDS)}; use {', '.join(BACKENDS)}")
         if self.s.onnx_exporter not in ("auto", "dynamo", "torchscript"):
             raise UsageError(f"unknown ONNX exporter '{self.s.onnx_exporter}'; use auto, dynamo or torchscript")
-        if self.s.onnx_graph not in ("auto", "sparse", "scatter"):
-            raise UsageError(f"unknown --onnx-graph '{self.s.onnx_graph}'; use auto, sparse or scatter")
+        if self.s.onnx_graph not in ONNX_GRAPHS:
+            raise UsageError(f"unknown --onnx-graph '{self.s.onnx_graph}'; use {', '.join(ONNX_GRAPHS)}")
         if self.s.metric_sample < 10:
             raise UsageError(f"--metric-sample {self.s.metric_sample} is too small; use at least 10 nodes")
         if self.s.bootstrap < 0:
@@ -323,10 +323,8 @@ class Evaluator:
             for pruner_name, sp in jobs:
                 vid = variant_id(pruner_name, sp)
                 progress.update(task_id, description=f"{vid}")
-                v = self._one_variant(pruner_name, sp, vid, dense_model, graph, dense, dense_numel, ckpt)
-                if v.ok and self._pruned is not None:
-                    self._save_variant(v, *self._pruned, ckpt, graph, prov.checkpoint_sha256)
-                self._pruned = None
+                v = self._one_variant(pruner_name, sp, vid, dense_model, graph, dense, dense_numel, ckpt,
+                                      prov.checkpoint_sha256)
                 result.variants.append(v)
                 write_run(h5, result)
                 self.host.call_each("gnneval_variant_evaluated", self.problems, variant=v, run_dir=out_dir)
@@ -362,7 +360,8 @@ class Evaluator:
                                          f"the checkpoint records test accuracy {stored:.4f} but it evaluates to "
                                          f"{got:.4f} here: the weight mapping, the dataset or its split differs"))
 
-    def _one_variant(self, pruner_name, sp, vid, dense_model, graph, dense, dense_numel, ckpt) -> VariantResult:
+    def _one_variant(self, pruner_name, sp, vid, dense_model, graph, dense, dense_numel, ckpt,
+                     source_sha256: str) -> VariantResult:
         import torch
 
         v = VariantResult(id=vid, pruner=pruner_name, sparsity=sp)
@@ -397,7 +396,7 @@ class Evaluator:
                                          "seconds": tr.seconds, "flops": tr.flops}
                 v.training_flops += tr.flops
             self._measure(v, model, outcome.graph or graph, dense, dense_numel)
-            self._pruned = (model, outcome.masks)
+            self._save_variant(v, model, outcome.masks, ckpt, graph, source_sha256)
         except GnnevalError as exc:
             v.status, v.error = "failed", str(exc)
         except Exception as exc:  # noqa: BLE001 - one variant must not lose the others
@@ -407,8 +406,6 @@ class Evaluator:
             v.outputs = None
         v.seconds = time.perf_counter() - t0
         return v
-
-    _pruned = None  #: (model, masks) of the variant just evaluated, for --save-pruned
 
     def _save_variant(self, v: VariantResult, model, masks, ckpt, graph: GraphData, source_sha256: str) -> None:
         """``--save-pruned``: write ``checkpoints/<variant>.pt`` (format 2: sparse weights compressed,
