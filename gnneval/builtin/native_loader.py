@@ -11,11 +11,10 @@ from gnneval.plugin import CheckpointLoader, DatasetRef, LoadContext, LoadedChec
 
 def fit_to_state(model, state) -> list[str]:
     """Give ``model`` the tensor shapes of ``state`` (a variant whose channels were removed) and update
-    the sizes modules store (``in/out_features``, ``in/out_channels``, GAT ``heads``); returns the
-    resized names."""
+    the sizes its modules store (:func:`gnneval.module_sizes.sync_sizes`); returns the resized names."""
     import torch
-    from torch_geometric.nn import GATConv
-    from torch_geometric.nn.dense.linear import Linear as PygLinear
+
+    from gnneval.module_sizes import sync_sizes
 
     own = model.state_dict()
     resized = []
@@ -31,21 +30,7 @@ def fit_to_state(model, state) -> list[str]:
         else:
             owner._buffers[attr] = new
         resized.append(key)
-    for mod in model.modules():
-        if isinstance(mod, torch.nn.Linear):
-            mod.out_features, mod.in_features = (int(d) for d in mod.weight.shape)
-        elif isinstance(mod, PygLinear) and isinstance(mod.weight, torch.nn.Parameter) and mod.weight.dim() == 2:
-            mod.out_channels, mod.in_channels = (int(d) for d in mod.weight.shape)
-        elif isinstance(mod, torch.nn.modules.batchnorm._BatchNorm) and mod.running_mean is not None:
-            mod.num_features = int(mod.running_mean.shape[0])
-        elif isinstance(mod, GATConv):
-            mod.heads, mod.out_channels = int(mod.att_src.shape[1]), int(mod.att_src.shape[2])
-        for lin_name in ("lin", "lin_l", "lin_rel"):
-            lin = getattr(mod, lin_name, None)
-            if lin is not None and hasattr(mod, "out_channels") and not isinstance(mod, (GATConv, PygLinear)) \
-                    and getattr(lin, "weight", None) is not None and lin.weight.dim() == 2:
-                mod.out_channels, mod.in_channels = (int(d) for d in lin.weight.shape)
-                break
+    sync_sizes(model)
     return resized
 
 

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gnneval.errors import UnsupportedModelError, UsageError
+from gnneval.module_sizes import sync_sizes
 from gnneval.plugin import PruneContext, PruneOutcome, Pruner, hookimpl
 
 CHECK_TOLERANCE = 1e-4
@@ -299,35 +300,6 @@ def _zero(slot: Slot, drop, index_map=None) -> None:
         t.index_fill_(slot.dim, idx.to(t.device), 0.0)
 
 
-def _sync_attributes(unit: Unit) -> None:
-    """Update the channel counts modules store (``in_channels``, ``out_features``...)."""
-    import torch
-
-    for mod in unit.module.modules():
-        if _is_linear(mod):
-            out_f, in_f = mod.weight.shape
-            if isinstance(mod, torch.nn.Linear):
-                mod.in_features, mod.out_features = int(in_f), int(out_f)
-            else:
-                mod.in_channels, mod.out_channels = int(in_f), int(out_f)
-        elif isinstance(mod, torch.nn.BatchNorm1d):
-            mod.num_features = int(mod.running_mean.shape[0]) if mod.running_mean is not None else int(mod.weight.shape[0])
-    mod = unit.module
-    from torch_geometric.nn import GATConv
-
-    if isinstance(mod, GATConv):
-        mod.heads = int(mod.att_src.shape[1])
-        mod.out_channels = int(mod.att_src.shape[2])
-        mod.in_channels = int(mod.lin.weight.shape[1])
-        return
-    if unit.role == "norm" and hasattr(mod, "in_channels"):
-        mod.in_channels = unit.out_channels
-    if unit.role == "producer" and hasattr(mod, "out_channels") and not _is_linear(mod):
-        mod.out_channels = unit.out_channels
-        cur = getattr(mod, "in_channels", None)
-        mod.in_channels = (unit.in_channels, unit.in_channels) if isinstance(cur, tuple) else unit.in_channels
-
-
 class ChannelPruner(Pruner):
     """Base class of channel pruners: subclasses choose *which* channels by :meth:`score_channels`."""
 
@@ -386,7 +358,7 @@ class ChannelPruner(Pruner):
             for slot in group.consumer.in_slots:
                 _select(slot, keep, group.producer.out_map)
             for unit in [group.producer, *group.norms, group.consumer]:
-                _sync_attributes(unit)
+                sync_sizes(unit.module)
             details["channels"][group.producer.name] = f"{before}->{len(keep)}"
         widths = {len(keep) for _g, keep, _d in plan}
         if hasattr(model, "hidden_channels") and len(widths) == 1:
