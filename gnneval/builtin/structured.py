@@ -406,28 +406,21 @@ class StructuredPruner(ChannelPruner):
         if self.criterion not in CRITERIA:
             raise UsageError(f"structured pruner: unknown criterion '{self.criterion}'; use one of "
                              f"{', '.join(CRITERIA)}")
-        self._grads_for = None
 
-    def _ensure_gradients(self, group: ChannelGroup, ctx: PruneContext) -> None:
-        """One backward pass of the task loss (eval mode: no dropout) on the unpruned model."""
+    def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
+        if self.criterion != "taylor":
+            return super().prune(model, sparsity, ctx)
         from gnneval.training import task_loss
 
-        model = self._model
-        if self._grads_for is model:
-            return
+        # One backward pass of the task loss on the unpruned model (eval mode: no dropout); every channel
+        # group is scored from these gradients before any surgery.
         model.eval()
         model.zero_grad(set_to_none=True)
         task_loss(model, ctx.graph).backward()
-        self._grads_for = model
-
-    def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
-        self._model = model
         try:
             return super().prune(model, sparsity, ctx)
         finally:
-            if self.criterion == "taylor":
-                model.zero_grad(set_to_none=True)
-            self._model = self._grads_for = None
+            model.zero_grad(set_to_none=True)
 
     def score_channels(self, group: ChannelGroup, index: int, ctx: PruneContext):
         import torch
@@ -447,7 +440,6 @@ class StructuredPruner(ChannelPruner):
                 return g
             return total.index_add_(0, out_map, g)  # GAT: sum over the heads of a channel
         if self.criterion == "taylor":
-            self._ensure_gradients(group, ctx)
             for w, gr in zip(group.weight_rows(), group.weight_rows(grad=True)):
                 total += (w * gr).sum(1)
             return total.pow(2)
