@@ -161,3 +161,15 @@ def graph_split(y, *, seed: int, train: float = 0.8, val: float = 0.1) -> dict:
         masks["val_mask"][idx[n_tr:n_tr + n_va]] = True
         masks["test_mask"][idx[n_tr + n_va:]] = True
     return masks
+
+
+def disjoint_union(graphs, *, seed: int, train: float = 0.8, val: float = 0.1):
+    """One ``Data`` holding ``graphs`` side by side (torch_geometric's ``Batch.from_data_list``): ``x``
+    (float), ``edge_index``, ``batch`` (the graph of every node), per-graph ``y`` and the
+    :func:`graph_split` masks -- how gnneval represents a graph-classification dataset."""
+    from torch_geometric.data import Batch, Data
+
+    union = Batch.from_data_list(list(graphs))
+    y = union.y.view(-1).long()
+    return Data(x=union.x.float(), edge_index=union.edge_index, batch=union.batch, y=y, num_nodes=int(union.num_nodes),
+                **graph_split(y, seed=seed, train=train, val=val))

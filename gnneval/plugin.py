@@ -195,14 +195,16 @@ class MetricInputs:
     sample_size: int = 2000  #: nodes in the shared sample for O(n^2) metrics (``--metric-sample``)
     bootstrap: int = 200  #: bootstrap resamples for confidence intervals (``--bootstrap``)
 
-    def node_sample(self) -> np.ndarray:
-        """The run's fixed node sample: seeded by the run's seed, identical for every variant and layer."""
+    def _sample(self, n: int) -> np.ndarray:
         import numpy as np
 
-        n = self.graph.num_nodes
         if n <= self.sample_size:
             return np.arange(n)
         return np.sort(np.random.default_rng(self.seed).choice(n, self.sample_size, replace=False))
+
+    def node_sample(self) -> np.ndarray:
+        """The run's fixed node sample: seeded by the run's seed, identical for every variant and layer."""
+        return self._sample(self.graph.num_nodes)
 
     def labelled_embedding(self) -> np.ndarray:
         """``embedding`` with one row per labelled item, aligned with ``graph.y`` and ``graph.masks``: the
@@ -220,14 +222,7 @@ class MetricInputs:
 
     def labelled_sample(self) -> np.ndarray:
         """The fixed sample of labelled items (nodes, or graphs for graph classification) for O(n^2) metrics."""
-        import numpy as np
-
-        if self.graph.batch is None:
-            return self.node_sample()
-        n = self.graph.num_graphs
-        if n <= self.sample_size:
-            return np.arange(n)
-        return np.sort(np.random.default_rng(self.seed).choice(n, self.sample_size, replace=False))
+        return self._sample(self.graph.num_nodes if self.graph.batch is None else self.graph.num_graphs)
 
 
 @dataclass

@@ -45,10 +45,6 @@ class GraphArrays:
         """Graphs in the dataset (1 for node-level tasks)."""
         return int(self.y.shape[0]) if self.batch is not None else 1
 
-    @property
-    def labelled_items(self) -> str:
-        """What ``y`` and the masks index: ``"graphs"`` or ``"nodes"``."""
-        return "graphs" if self.batch is not None else "nodes"
 
     @property
     def num_edges(self) -> int:

@@ -15,7 +15,7 @@ one disjoint-union graph with a ``batch`` vector and a seeded stratified 80/10/1
 
 from __future__ import annotations
 
-from gnneval.datasets import graph_split, link_split
+from gnneval.datasets import disjoint_union, link_split
 from gnneval.plugin import DatasetContext, DatasetLoader, GraphData, hookimpl
 
 
@@ -67,20 +67,15 @@ def make_graph_classification(graphs: int = 200, features: int = 8, seed: int = 
     g = torch.Generator().manual_seed(seed)
     y = torch.arange(graphs) % 2
     y = y[torch.randperm(graphs, generator=g)]
-    xs, edges, batch, offset = [], [], [], 0
+    parts = []
     for i in range(graphs):
         n = int(torch.randint(10, 31, (1,), generator=g))
         m = int(n * (3.0 + 3.0 * float(y[i])) / 2)
         src, dst = torch.randint(0, n, (m,), generator=g), torch.randint(0, n, (m,), generator=g)
         keep = src != dst
         ei = coalesce(to_undirected(torch.stack([src[keep], dst[keep]]), num_nodes=n), num_nodes=n)
-        edges.append(ei + offset)
-        xs.append(torch.randn(n, features, generator=g))
-        batch.append(torch.full((n,), i, dtype=torch.long))
-        offset += n
-    masks = graph_split(y, seed=seed)
-    return Data(x=torch.cat(xs), edge_index=torch.cat(edges, 1), batch=torch.cat(batch), y=y, num_nodes=offset,
-                **masks)
+        parts.append(Data(x=torch.randn(n, features, generator=g), edge_index=ei, y=y[i:i + 1], num_nodes=n))
+    return disjoint_union(parts, seed=seed)
 
 
 class SBMLoader(DatasetLoader):

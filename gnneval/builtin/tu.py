@@ -16,7 +16,7 @@ import contextlib
 import io
 from pathlib import Path
 
-from gnneval.datasets import find_raw_dir, graph_split, stage_raw_files
+from gnneval.datasets import disjoint_union, find_raw_dir, stage_raw_files
 from gnneval.errors import UsageError, one_line
 from gnneval.plugin import DatasetContext, DatasetLoader, GraphData, hookimpl
 
@@ -29,8 +29,6 @@ class TUDatasetLoader(DatasetLoader):
         return list(KNOWN)
 
     def load(self, name: str, ctx: DatasetContext) -> GraphData:
-        import torch
-        from torch_geometric.data import Data
         from torch_geometric.datasets import TUDataset
 
         canonical = {n.lower(): n for n in KNOWN}.get(name.lower(), name)
@@ -62,17 +60,9 @@ class TUDatasetLoader(DatasetLoader):
         if ds.num_node_features == 0:
             raise UsageError(f"dataset {canonical} has no node features; gnneval needs them (add a feature "
                              "transform in a dataset plugin)")
-        graphs = [ds[i] for i in range(len(ds))]
-        sizes = torch.tensor([g.num_nodes for g in graphs])
-        offsets = torch.cumsum(sizes, 0) - sizes
-        x = torch.cat([g.x for g in graphs]).float()
-        edge_index = torch.cat([g.edge_index + off for g, off in zip(graphs, offsets.tolist())], dim=1)
-        batch = torch.repeat_interleave(torch.arange(len(graphs)), sizes)
-        y = torch.cat([g.y.view(-1) for g in graphs]).long()
         seed = int(ctx.options.get("split_seed", 0))
-        masks = graph_split(y, seed=seed, train=float(ctx.options.get("train", 0.8)),
-                            val=float(ctx.options.get("val", 0.1)))
-        data = Data(x=x, edge_index=edge_index, batch=batch, y=y, num_nodes=int(sizes.sum()), **masks)
+        data = disjoint_union((ds[i] for i in range(len(ds))), seed=seed,
+                              train=float(ctx.options.get("train", 0.8)), val=float(ctx.options.get("val", 0.1)))
         return GraphData(name=canonical, task="graph-classification", data=data,
                          num_features=int(ds.num_node_features), num_classes=int(ds.num_classes), source=source,
                          split=f"stratified 80/10/10 by graph, seed {seed}")
