@@ -21,9 +21,8 @@ pickled class: loading a checkpoint cannot run code.
 Format version 2 (written for pruned variants, ``gnneval evaluate --save-pruned``) adds, still as
 plain data: ``state_dict`` values may be compressed encodings of sparse tensors
 (:mod:`gnneval.sparse_storage`), ``masks`` (parameter name -> packed bit mask, True = kept),
-``pruning`` (pruner, sparsity, seed, the source checkpoint's sha256, per-layer shapes when channels
-were removed) -- a structurally pruned model is rebuilt from the architecture and then fitted to the
-stored, smaller shapes.
+``pruning`` (pruner, sparsity, seed, the source checkpoint's sha256) -- a structurally pruned model is
+rebuilt from the architecture and then fitted to the smaller shapes of its stored tensors.
 """
 
 from __future__ import annotations
@@ -179,8 +178,8 @@ def save_checkpoint(
     """Write a native checkpoint atomically and return its path.
 
     With ``pruning`` (what produced this variant) the file is format version 2: sparse tensors are
-    stored compressed, ``masks`` are kept (packed), and parameter shapes are recorded so a model whose
-    channels were removed can be rebuilt."""
+    stored compressed and ``masks`` are kept (packed); a model whose channels were removed is rebuilt from
+    the shapes of its stored tensors."""
     import torch
 
     from gnneval.sparse_storage import encode, pack_bits
@@ -201,7 +200,7 @@ def save_checkpoint(
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     if pruning is not None:
-        payload["pruning"] = {**_plain(pruning), "shapes": {k: list(v.shape) for k, v in state.items()}}
+        payload["pruning"] = _plain(pruning)
         payload["masks"] = {k: pack_bits(m.bool()) for k, m in (masks or {}).items()}
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)
