@@ -17,6 +17,8 @@ if ! "$VPY" -c "import torch" 2>/dev/null; then
   # shellcheck disable=SC2086
   "$VPY" -m pip install -q --disable-pip-version-check ${GNNEVAL_TORCH:-torch==2.13.0}
 fi
+# A stale gnneval.egg-info from an older checkout would shadow the entry points being installed.
+rm -rf gnneval.egg-info
 args=(-e ".[test]")
 for p in plugins/*/pyproject.toml; do
   args+=(-e "$(dirname "$p")")

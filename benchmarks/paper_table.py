@@ -58,15 +58,15 @@ def _accuracy(model, graph) -> float:
 
 
 def _weight_sparsity(model) -> float:
-    from gnneval.accounting import prunable_weights
+    from gnneval.measure.counting import prunable_weights
 
     ws = prunable_weights(model)
     return 1.0 - sum(int((p != 0).sum()) for _, p in ws) / sum(p.numel() for _, p in ws)
 
 
 def run_cell(registry, graph, dense, dense_flops, method: str, sparsity: float, seed: int) -> dict:
-    from gnneval.plugin import PruneContext
-    from gnneval.training import train
+    from gnneval.plugin.api import PruneContext
+    from gnneval.prune.training import train
 
     ctx = PruneContext(graph, "gcn", seed=seed)
     model = copy.deepcopy(dense)
@@ -97,10 +97,10 @@ def main() -> int:
     import numpy as np
     import torch
 
-    from gnneval.datasets import default_cache_dir, load_dataset, resolve_data_root
-    from gnneval.manager import build_plugin_host
-    from gnneval.plugin import DatasetContext, DatasetRef
-    from gnneval.training import reinitialise, train
+    from gnneval._plugins.manager import build_plugin_host
+    from gnneval.load.datasets import default_cache_dir, load_dataset, resolve_data_root
+    from gnneval.plugin.api import DatasetContext, DatasetRef
+    from gnneval.prune.training import reinitialise, train
 
     torch.set_num_threads(torch.get_num_threads())
     host = build_plugin_host()

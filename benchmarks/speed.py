@@ -28,11 +28,11 @@ def main() -> int:
     ap.add_argument("--budget", type=float, default=1.0, help="seconds of timed runs per measurement")
     args = ap.parse_args()
 
-    from gnneval.accounting import count_flops
-    from gnneval.bench import bench_onnxruntime, bench_torch, choose_providers, run_backends
-    from gnneval.pipeline import EvaluateSettings, load_for_evaluation
-    from gnneval.manager import build_plugin_host
-    from gnneval.plugin import PruneContext
+    from gnneval._plugins.manager import build_plugin_host
+    from gnneval.bench.backends import bench_onnxruntime, bench_torch, choose_providers, run_backends
+    from gnneval.measure.counting import count_flops
+    from gnneval.plugin.api import PruneContext
+    from gnneval.run.evaluate import EvaluateSettings, load_for_evaluation
 
     host = build_plugin_host()
     problems = []

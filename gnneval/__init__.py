@@ -1,15 +1,72 @@
 """gnneval: what does pruning this graph neural network do to it?
 
-The package is importable without torch; heavy libraries are imported by the
-modules that need them, so ``gnneval --help`` and ``gnneval plugins`` answer at
-once.
+The public API is :mod:`gnneval.plugin` (for plugin authors), :mod:`gnneval.testing` (their pytest
+kit) and the ``gnneval`` command.  The packages beside them are the pipeline's stages, in order —
+``load`` → ``prune`` → ``measure`` / ``bench`` → ``store`` → ``show``, driven by ``run`` — and may
+change in any release; ``_plugins`` is the plugin machinery and ``builtin`` the plugins gnneval ships.
+
+The package is importable without torch; heavy libraries are imported by the modules that need them,
+so ``gnneval --help`` and ``gnneval plugins`` answer at once.
 """
 
-from importlib.metadata import PackageNotFoundError, version as _version
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
+import warnings
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+from types import ModuleType
 
 try:
     __version__ = _version("gnneval")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
+
+MOVED_MODULES = {
+    "gnneval.accounting": "gnneval.measure.counting",
+    "gnneval.forward": "gnneval.measure.forward",
+    "gnneval.training": "gnneval.prune.training",
+    "gnneval.module_sizes": "gnneval.prune.module_sizes",
+    "gnneval.checkpoint": "gnneval.load.checkpoint",
+    "gnneval.datasets": "gnneval.load.datasets",
+    "gnneval.errors": "gnneval.plugin.errors",
+    "gnneval.hookspecs": "gnneval.plugin.hookspecs",
+    "gnneval.plotting": "gnneval.show.plots",
+    "gnneval.results": "gnneval.store.records",
+    "gnneval.storage": "gnneval.store.hdf5",
+    "gnneval.manager": "gnneval._plugins.manager",
+    "gnneval.registry": "gnneval._plugins.registry",
+    "gnneval.pipeline": "gnneval.run.evaluate",
+    "gnneval.builtin.structured": "gnneval.prune.channels",
+    "gnneval.builtin.sbm": "gnneval.builtin.datasets.synthetic",
+}
+"""Modules of plugin API 0.x that moved in 1.0: importing the old name still works (it is the new module)
+and warns with DeprecationWarning naming the import to use instead.  They go in plugin API 2.0."""
+
+
+class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Serves an old module name with the module that replaced it, warning once per import."""
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in MOVED_MODULES:
+            return None
+        return importlib.util.spec_from_loader(fullname, self)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
+        new = MOVED_MODULES[spec.name]
+        warnings.warn(f"{spec.name} is deprecated since gnneval plugin API 1.0: import from gnneval.plugin "
+                      f"(the module moved to {new}, which is internal)", DeprecationWarning, stacklevel=3)
+        return importlib.import_module(new)
+
+    def exec_module(self, module: ModuleType) -> None:
+        """Nothing to run: the new module is imported already."""
+
+
+if not any(isinstance(f, _MovedModules) for f in sys.meta_path):
+    sys.meta_path.append(_MovedModules())
 
 __all__ = ["__version__"]

@@ -13,7 +13,9 @@ import time
 from pathlib import Path
 
 from gnneval import __version__
-from gnneval.errors import GnnevalError, UsageError
+from gnneval._plugins.registry import KINDS
+from gnneval.plugin.api import TASKS
+from gnneval.plugin.errors import GnnevalError, UsageError
 
 EXIT_USAGE = 2
 
@@ -31,7 +33,7 @@ def _csv(value: str) -> list[str]:
 
 
 def _sparsities(value: str) -> list[float]:
-    from gnneval.pipeline import validate_sparsity
+    from gnneval.run.evaluate import validate_sparsity
 
     out = []
     for item in _csv(value):
@@ -84,17 +86,19 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--arch", default=None, help="architecture of a bare state_dict: gcn, sage, gat, gin")
     ev.add_argument("--arch-option", action="append", default=[], metavar="KEY=VALUE",
                     help="architecture argument, e.g. hidden_channels=64 (repeatable)")
-    ev.add_argument("--task", default=None, choices=("node-classification", "link-prediction"),
-                    help="the model's task, overriding the checkpoint's")
+    ev.add_argument("--task", default=None, choices=TASKS, help="the model's task, overriding the checkpoint's")
     ev.add_argument("--trust", action="store_true",
                     help="allow loading checkpoints that contain Python objects (runs code from the file!)")
-    ev.add_argument("--metrics", type=_csv, default=None, help="metrics to compute (default: all)")
-    ev.add_argument("--visualisers", type=_csv, default=None, help="visualisers to run (default: all)")
+    ev.add_argument("--metrics", type=_csv, default=None, metavar="SELECTION",
+                    help="metrics: a,b replaces the defaults; +a adds to them, -b removes one (e.g. +probe-norm,-rbf-cka)")
+    ev.add_argument("--visualisers", type=_csv, default=None, metavar="SELECTION",
+                    help="visualisers, selected as for --metrics")
     ev.add_argument("--metric-sample", type=int, default=2000,
                     help="nodes in the seeded sample shared by O(n^2) metrics (default 2000)")
     ev.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for confidence intervals")
     ev.add_argument("--scope", choices=("layer", "global"), default=None,
-                    help="unstructured pruners (magnitude, random): rank weights per layer or globally")
+                    help="shorthand for -o NAME.scope=... for every selected pruner that declares a 'scope' option "
+                         "(rank weights per layer or globally)")
     ev.add_argument("--save-pruned", action="store_true",
                     help="write the dense model and every variant to OUT/checkpoints/<variant>.pt (gnneval format 2: "
                          "sparse weights compressed, masks kept); the summary shows their bytes on disk")
@@ -151,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--svg", action="store_true", help="also write SVG pictures")
     np_ = sub.add_parser("new-plugin", help="write a ready-to-install plugin package with a passing test")
     np_.add_argument("name", help="plugin name, e.g. my-pruner (the distribution is gnneval-<name>)")
-    np_.add_argument("--kind", required=True, choices=("pruner", "metric", "visualiser", "checkpoint-loader"))
+    np_.add_argument("--kind", required=True, choices=KINDS)
     np_.add_argument("--dir", type=Path, default=Path("."), help="where to create it (default: here)")
 
     hk = sub.add_parser("hooks", help="print the hook reference (from the hook specifications' docstrings)")
@@ -160,13 +164,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _bench_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backends", type=_csv, default=["torch", "onnxruntime"],
+    from gnneval.bench import DEFAULT_BACKENDS, EXPORTERS, ONNX_GRAPHS
+
+    p.add_argument("--backends", type=_csv, default=list(DEFAULT_BACKENDS),
                    help="benchmark backends: torch, onnxruntime, torch-compile (default torch,onnxruntime)")
     p.add_argument("--providers", type=_csv, default=None,
                    help="force ONNX Runtime execution providers, e.g. CUDAExecutionProvider,CPUExecutionProvider")
-    p.add_argument("--onnx-exporter", default="auto", choices=("auto", "dynamo", "torchscript"),
+    p.add_argument("--onnx-exporter", default="auto", choices=EXPORTERS,
                    help="auto: the dynamo exporter, the TorchScript one if that fails (default)")
-    p.add_argument("--onnx-graph", default="auto", choices=("auto", "sparse", "scatter"),
+    p.add_argument("--onnx-graph", default="auto", choices=ONNX_GRAPHS,
                    help="message passing in the ONNX export: sparse (CSR adjacency input, SparseToDenseMatMul; "
                         "GCN/GraphSAGE/GIN/GraphConv on CPU), scatter (edge_index, ScatterElements) or auto: "
                         "sparse where it applies (default)")
@@ -183,7 +189,7 @@ def _disabled(flags: list[str]) -> list[str]:
 
 
 def _host(args):
-    from gnneval.manager import build_plugin_host
+    from gnneval._plugins.manager import build_plugin_host
 
     trace = (lambda line: sys.stderr.write(f"[trace] {line}\n")) if args.trace_hooks else None
     return build_plugin_host(disabled=_disabled(args.plugin_flags), only=args.only_plugins, trace=trace)
@@ -191,8 +197,6 @@ def _host(args):
 
 def cmd_plugins(args, out) -> int:
     from rich.table import Table
-
-    from gnneval.registry import KINDS
 
     host = _host(args)
     if args.json:
@@ -218,11 +222,16 @@ def cmd_plugins(args, out) -> int:
     return 0
 
 
+def _declared(host, pruner: str) -> dict[str, str]:
+    """The options a pruner declares (``options_doc``)."""
+    return dict(getattr(host.registry.get("pruner", pruner).obj, "options_doc", {}) or {})
+
+
 def cmd_evaluate(args, out) -> int:
     from rich.console import Console
 
-    from gnneval.pipeline import DEFAULT_SPARSITIES, EvaluateSettings, Evaluator
-    from gnneval.report import print_summary
+    from gnneval.run.evaluate import DEFAULT_SPARSITIES, EvaluateSettings, Evaluator
+    from gnneval.show.console import print_summary
 
     pruner_options: dict[str, dict] = {}
     for key, value in _key_values(args.option, "option").items():
@@ -230,12 +239,13 @@ def cmd_evaluate(args, out) -> int:
             raise UsageError(f"option '{key}' must be PRUNER.KEY=VALUE, e.g. magnitude.scope=global")
         pruner, k = key.split(".", 1)
         pruner_options.setdefault(pruner, {})[k] = value
+    host = _host(args)
     if args.scope:
-        for name in args.pruner:
-            if name in ("magnitude", "random"):
-                pruner_options.setdefault(name, {}).setdefault("scope", args.scope)
-    if args.finetune_epochs < 0:
-        raise UsageError("--finetune-epochs must be 0 or more")
+        scoped = [n for n in args.pruner if "scope" in _declared(host, n)]
+        if not scoped:
+            raise UsageError(f"--scope: none of the pruners {','.join(args.pruner)} declares a 'scope' option")
+        for name in scoped:
+            pruner_options.setdefault(name, {}).setdefault("scope", args.scope)
     settings = EvaluateSettings(
         checkpoint=args.checkpoint, pruners=args.pruner,
         sparsities=args.sparsity if args.sparsity is not None else list(DEFAULT_SPARSITIES),
@@ -251,10 +261,6 @@ def cmd_evaluate(args, out) -> int:
         device=args.device, formats=("png", "svg") if args.svg else ("png",),
         command=" ".join(["gnneval", *sys.argv[1:]]),
     )
-    for name in pruner_options:
-        if name not in settings.pruners:
-            raise UsageError(f"option for pruner '{name}', which is not among --pruner {','.join(settings.pruners)}")
-    host = _host(args)
     result = Evaluator(settings, host, console=Console(stderr=True), show_progress=not args.no_progress).run()
     run_dir = Path(result.files["run"]).parent
     print_summary(result, out, run_dir)
@@ -264,7 +270,8 @@ def cmd_evaluate(args, out) -> int:
 def cmd_bench(args, out) -> int:
     from rich.table import Table
 
-    from gnneval.pipeline import EvaluateSettings, load_for_evaluation
+    from gnneval.load.inputs import load_for_evaluation
+    from gnneval.run.evaluate import EvaluateSettings, load_request
 
     settings = EvaluateSettings(checkpoint=args.checkpoint, pruners=[], seed=args.seed, data_root=args.data_root,
                                 dataset=args.dataset, dataset_options=_key_values(args.dataset_option, "dataset option"),
@@ -273,10 +280,10 @@ def cmd_bench(args, out) -> int:
                                 onnx_graph=args.onnx_graph, bench_budget_s=args.bench_budget)
     host = _host(args)
     problems = list(host.problems)
-    loaded = load_for_evaluation(settings, host.registry, problems)
+    loaded = load_for_evaluation(load_request(settings), host.registry, problems)
     ckpt, graph, device = loaded.ckpt, loaded.graph, loaded.device
-    from gnneval.accounting import count_flops
-    from gnneval.bench import run_backends
+    from gnneval.bench.backends import run_backends
+    from gnneval.measure.counting import count_flops
 
     results = run_backends(ckpt.model, graph, backends=settings.backends, device=device,
                            budget_s=settings.bench_budget_s, providers=settings.providers,
@@ -306,8 +313,8 @@ def cmd_bench(args, out) -> int:
 def cmd_batch(args, out) -> int:
     from rich.console import Console
 
-    from gnneval.batch import BatchSettings, leaderboard_table, run_batch, write_leaderboard
-    from gnneval.pipeline import DEFAULT_SPARSITIES
+    from gnneval.run.batch import BatchSettings, leaderboard_table, run_batch, write_leaderboard
+    from gnneval.run.evaluate import DEFAULT_SPARSITIES
 
     if args.jobs < 1:
         raise UsageError("--jobs must be 1 or more")
@@ -336,8 +343,8 @@ def cmd_batch(args, out) -> int:
 
 
 def cmd_show(args, out) -> int:
-    from gnneval.report import print_summary
-    from gnneval.storage import read_run
+    from gnneval.show.console import print_summary
+    from gnneval.store.hdf5 import read_run
 
     run = read_run(args.run)
     print_summary(run, out, args.run)
@@ -345,9 +352,9 @@ def cmd_show(args, out) -> int:
 
 
 def cmd_report(args, out) -> int:
-    from gnneval.pipeline import draw_all
-    from gnneval.report import print_summary
-    from gnneval.storage import read_run, write_run
+    from gnneval.show.console import print_summary
+    from gnneval.show.pictures import draw_all
+    from gnneval.store.hdf5 import read_run, write_run
 
     h5 = args.run / "run.h5" if args.run.is_dir() else args.run
     run = read_run(h5)
@@ -358,7 +365,7 @@ def cmd_report(args, out) -> int:
     problems = list(host.problems)
     files = draw_all(host.registry, run, h5.parent, names, problems, ("png", "svg") if args.svg else ("png",),
                      run.provenance.seed)
-    from gnneval.htmlreport import write_report
+    from gnneval.show.html_report import write_report
 
     run.files.update(files)
     run.problems = [p for p in run.problems if not p.where.startswith("visualiser")] + [
@@ -370,7 +377,7 @@ def cmd_report(args, out) -> int:
 
 
 def cmd_new_plugin(args, out) -> int:
-    from gnneval.scaffold import new_plugin
+    from gnneval._plugins.scaffold import new_plugin
 
     root = new_plugin(args.name, args.kind, args.dir)
     out.print(f"wrote {root}: `pip install -e '{root}[test]'` then `pytest {root}` (see its README.md)",
@@ -379,7 +386,7 @@ def cmd_new_plugin(args, out) -> int:
 
 
 def cmd_hooks(args, out) -> int:
-    from gnneval.hookdoc import hook_reference
+    from gnneval._plugins.hookdoc import hook_reference
 
     text = hook_reference()
     sys.stdout.write(text if args.markdown else text.replace("`", ""))

@@ -3,7 +3,7 @@
 Fixtures:
 
 - ``gnneval_host``: a fresh plugin host (every installed plugin, entry points included).
-- ``gnneval_graph``: a small seeded stochastic-block-model graph (:class:`~gnneval.plugin.GraphData`).
+- ``gnneval_graph``: a small seeded stochastic-block-model graph (:class:`~gnneval.plugin.api.GraphData`).
 - ``gnneval_model``: a 2-layer GCN trained on it (eval mode); copy it before changing it.
 - ``gnneval_run``: a small stored run (dense, ``structured`` and ``magnitude`` at 0.5), read
   back from its HDF5 file, for metrics and visualisers; ``gnneval_link_run``: the same for a
@@ -37,8 +37,8 @@ from typing import Any
 
 import pytest
 
-from gnneval.manager import build_plugin_host
-from gnneval.plugin import (
+from gnneval._plugins.manager import build_plugin_host
+from gnneval.plugin.api import (
     CheckpointLoader,
     DatasetContext,
     DatasetRef,
@@ -52,14 +52,14 @@ from gnneval.plugin import (
     VisualContext,
     Visualiser,
 )
-from gnneval.results import RunResult
+from gnneval.store.records import RunResult
 
 KIT_GRAPH = {"nodes": 300, "blocks": 4, "features": 16, "avg_degree": 6.0, "seed": 0}
 
 
 def small_graph(**options: Any) -> GraphData:
     """The kit's graph: the registered ``sbm`` dataset with small, seeded settings."""
-    from gnneval.datasets import default_cache_dir, load_dataset
+    from gnneval.load.datasets import default_cache_dir, load_dataset
 
     host = build_plugin_host()
     ref = DatasetRef("sbm", loader="sbm", options={**KIT_GRAPH, **options})
@@ -81,7 +81,7 @@ def small_model(graph: GraphData, *, architecture: str = "gcn", hidden: int = 32
 def _fit(model, graph: GraphData, epochs: int, opt):
     """A fixed number of full-batch steps on ``graph``'s task loss (no early stopping: the kit wants
     the same model every time, whatever the validation split says)."""
-    from gnneval.training import task_loss
+    from gnneval.prune.training import task_loss
 
     for _ in range(epochs):
         model.train()
@@ -107,9 +107,9 @@ def small_link_model(graph: GraphData, *, hidden: int = 32, out: int = 16, epoch
 def small_run(out_dir: Path, graph_options: dict[str, Any] | None = None,
               pruners: Sequence[str] = ("structured", "magnitude"), task: str = "node-classification") -> RunResult:
     """Evaluate a small model at sparsity 0.5 (no benchmark, no pictures) and read the run back."""
-    from gnneval.checkpoint import save_checkpoint
-    from gnneval.pipeline import EvaluateSettings, Evaluator
-    from gnneval.storage import read_run
+    from gnneval.load.checkpoint import save_checkpoint
+    from gnneval.run.evaluate import EvaluateSettings, Evaluator
+    from gnneval.store.hdf5 import read_run
 
     opts = {**KIT_GRAPH, **(graph_options or {})}
     if task != "node-classification":
@@ -182,9 +182,9 @@ def check_pruner(cls: type[Pruner], graph: GraphData, model, sparsities: Sequenc
     """
     import torch
 
-    from gnneval.accounting import prunable_weights
+    from gnneval.measure.counting import prunable_weights
 
-    assert isinstance(cls, type) and issubclass(cls, Pruner), f"{cls!r} is not a gnneval.plugin.Pruner subclass"
+    assert isinstance(cls, type) and issubclass(cls, Pruner), f"{cls!r} is not a gnneval.plugin.api.Pruner subclass"
     d = graph.data
     with torch.no_grad():
         dense_out = model(d.x, d.edge_index)
@@ -223,7 +223,7 @@ def check_pruner(cls: type[Pruner], graph: GraphData, model, sparsities: Sequenc
 
 def check_metric(cls: type[Metric], run: RunResult, options: dict[str, Any] | None = None) -> list[dict[str, float]]:
     """Assert that ``cls`` returns finite numbers keyed by strings on every variant (and layer) of ``run``."""
-    assert isinstance(cls, type) and issubclass(cls, Metric), f"{cls!r} is not a gnneval.plugin.Metric subclass"
+    assert isinstance(cls, type) and issubclass(cls, Metric), f"{cls!r} is not a gnneval.plugin.api.Metric subclass"
     assert cls.level in ("variant", "layer"), f"{cls.__name__}.level must be 'variant' or 'layer'"
     metric = _instantiate(cls, options)
     dense = run.dense.outputs
@@ -260,7 +260,7 @@ def check_visualiser(cls: type[Visualiser], run: RunResult, out_dir: Path,
     """Assert that ``cls`` draws at least one readable, non-empty image from ``run``."""
     import matplotlib.image
 
-    assert isinstance(cls, type) and issubclass(cls, Visualiser), f"{cls!r} is not a gnneval.plugin.Visualiser subclass"
+    assert isinstance(cls, type) and issubclass(cls, Visualiser), f"{cls!r} is not a gnneval.plugin.api.Visualiser subclass"
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = _instantiate(cls, options).draw(VisualContext(run=run, out_dir=out_dir, formats=("png",), seed=0))
     assert paths, f"{cls.__name__}.draw returned no files"
@@ -277,10 +277,10 @@ def check_checkpoint_loader(cls: type[CheckpointLoader], tmp_path: Path) -> None
     """Assert that ``cls.load`` does not claim files it does not recognise."""
     import torch
 
-    from gnneval.checkpoint import NotATorchFile
+    from gnneval.load.checkpoint import NotATorchFile
 
     assert isinstance(cls, type) and issubclass(cls, CheckpointLoader), \
-        f"{cls!r} is not a gnneval.plugin.CheckpointLoader subclass"
+        f"{cls!r} is not a gnneval.plugin.api.CheckpointLoader subclass"
     tmp_path.mkdir(parents=True, exist_ok=True)
     samples = {
         "random.bin": os.urandom(2048),

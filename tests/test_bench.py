@@ -4,15 +4,14 @@ No test asserts a speed: timings are only checked to be positive and shaped righ
 from __future__ import annotations
 
 import copy
-import math
 
 import pytest
 import torch
 
-from gnneval.bench import BACKENDS, bench_onnxruntime, bench_torch, choose_providers, run_backends
-from gnneval.builtin.sbm import make_sbm
-from gnneval.manager import build_plugin_host
-from gnneval.plugin import GraphData, PruneContext
+from gnneval._plugins.manager import build_plugin_host
+from gnneval.bench.backends import BACKENDS, bench_onnxruntime, bench_torch, choose_providers, run_backends
+from gnneval.builtin.datasets.synthetic import make_sbm
+from gnneval.plugin.api import GraphData, PruneContext
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +53,7 @@ def test_onnx_export_agrees_with_pytorch(name, model, graph, tmp_path, onnx_grap
 
 
 def _sparse_models():
-    from torch_geometric.nn import GCNConv, GINConv, GraphConv, SAGEConv
+    from torch_geometric.nn import GCNConv, GraphConv, SAGEConv
     from torch_geometric.nn.models import GCN, GIN, GraphSAGE
 
     class Stack(torch.nn.Module):
@@ -151,7 +150,7 @@ def test_structured_pruned_gcn_exports_and_agrees(graph, tmp_path, onnx_graph):
 def test_a_disagreeing_export_is_flagged_not_timed(graph, tmp_path, monkeypatch):
     from torch_geometric.nn.models import GCN
 
-    monkeypatch.setattr("gnneval.bench.EXPORT_TOLERANCE", -1.0)  # any difference now counts as disagreement
+    monkeypatch.setattr("gnneval.bench.backends.EXPORT_TOLERANCE", -1.0)  # any difference now counts as disagreement
     b = bench_onnxruntime(GCN(32, 8, 2, out_channels=4).eval(), graph, providers=["CPUExecutionProvider"],
                           budget_s=0.05, workdir=tmp_path, exporter="torchscript")
     assert b.status == "mismatch" and b.onnx_graph == "scatter"  # the sparse form disagreed too, then scatter and b.runs == 0 and math.isnan(b.median_ms)
@@ -229,7 +228,7 @@ def test_timing_is_adaptive_steady_stops_early_noisy_uses_the_budget():
     import random
     import time
 
-    from gnneval.bench import median_ci_halfwidth, time_runs
+    from gnneval.bench.backends import median_ci_halfwidth, time_runs
 
     steady, _ = time_runs(lambda: time.sleep(0.002), budget_s=5.0, warmup_s=0.0)
     assert 20 <= steady.size < 400  # known to ±2% long before 5 s of runs

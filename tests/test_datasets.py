@@ -6,10 +6,10 @@ import socket
 
 import pytest
 
-from gnneval.datasets import default_cache_dir, load_dataset, resolve_data_root
-from gnneval.errors import UsageError
-from gnneval.manager import build_plugin_host
-from gnneval.plugin import DatasetContext, DatasetRef
+from gnneval._plugins.manager import build_plugin_host
+from gnneval.load.datasets import default_cache_dir, load_dataset, resolve_data_root
+from gnneval.plugin.api import DatasetContext, DatasetRef
+from gnneval.plugin.errors import UsageError
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +72,8 @@ def test_link_split_depends_on_its_seed_alone():
 
     import torch
 
-    from gnneval.builtin.sbm import make_sbm
-    from gnneval.datasets import link_split
+    from gnneval.builtin.datasets.synthetic import make_sbm
+    from gnneval.load.datasets import link_split
 
     data = make_sbm(nodes=200, seed=0)
     random.seed(1)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gnneval.hookdoc import hook_names
-from gnneval.manager import build_plugin_host
+from gnneval._plugins.hookdoc import hook_names
+from gnneval._plugins.manager import build_plugin_host
 from gnneval.testing import check_checkpoint_loader, check_metric, check_pruner, check_visualiser
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gnneval.checkpoint import sha256_file
+from gnneval._plugins.manager import build_plugin_host
 from gnneval.cli import main
-from gnneval.manager import build_plugin_host
-from gnneval.pipeline import EvaluateSettings, Evaluator
-from gnneval.plugin import Metric, Pruner, hookimpl
-from gnneval.storage import read_run
+from gnneval.load.checkpoint import sha256_file
+from gnneval.plugin.api import Metric, Pruner, hookimpl
+from gnneval.run.evaluate import EvaluateSettings, Evaluator
+from gnneval.store.hdf5 import read_run
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -69,7 +69,7 @@ class FlakyPruner(Pruner):
     """Fails at high sparsity, to show that one variant's failure loses nothing else."""
 
     def prune(self, model, sparsity, ctx):
-        from gnneval.plugin import PruneOutcome
+        from gnneval.plugin.api import PruneOutcome
 
         if sparsity > 0.8:
             raise RuntimeError("cannot go that far")

@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from gnneval.plugin import DatasetRef, GraphData
+from gnneval.plugin.api import DatasetRef, GraphData
 
 
 @pytest.fixture(scope="module")
 def gin_checkpoint(tmp_path_factory):
-    from gnneval.builtin.graph_models import build_graph_classifier
-    from gnneval.builtin.sbm import make_graph_classification
-    from gnneval.checkpoint import save_checkpoint
-    from gnneval.training import train
+    from gnneval.builtin.architectures.graph_classifier import build_graph_classifier
+    from gnneval.builtin.datasets.synthetic import make_graph_classification
+    from gnneval.load.checkpoint import save_checkpoint
+    from gnneval.prune.training import train
 
     graph = GraphData("sbm", "graph-classification", make_graph_classification(graphs=120, seed=0), 8, 2, "generated")
     kwargs = {"in_channels": 8, "hidden_channels": 16, "out_channels": 2, "num_layers": 2}
@@ -42,7 +42,7 @@ def test_graph_classifier_learns_the_structure(gin_checkpoint):
 
 def test_evaluate_a_graph_classifier_end_to_end(gin_checkpoint, tmp_path, capsys):
     from gnneval.cli import main
-    from gnneval.storage import read_run
+    from gnneval.store.hdf5 import read_run
 
     out = tmp_path / "run"
     assert main(["evaluate", str(gin_checkpoint), "--pruner", "structured,magnitude,sparse-training",

@@ -7,16 +7,16 @@ import random
 import pytest
 import torch
 
-from gnneval.checkpoint import load_checkpoint
-from gnneval.errors import UsageError
-from gnneval.manager import build_plugin_host
+from gnneval._plugins.manager import build_plugin_host
+from gnneval.load.checkpoint import load_checkpoint
+from gnneval.plugin.errors import UsageError
 
 REG = build_plugin_host().registry
 
 
 @pytest.fixture(scope="module")
 def xe():
-    from gnneval.builtin.sbm import make_sbm
+    from gnneval.builtin.datasets.synthetic import make_sbm
 
     d = make_sbm(nodes=200, features=12, seed=3)
     return d.x, d.edge_index

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from scipy.stats import ortho_group
 
-from gnneval.builtin.embedding_metrics import dirichlet_energy, effective_rank
-from gnneval.builtin.similarity import knn_jaccard, linear_cka, procrustes_distance, rbf_cka
-from gnneval.builtin.task_metrics import degree_bucket_labels
-from gnneval.manager import build_plugin_host
-from gnneval.plugin import MetricInputs
-from gnneval.results import GraphArrays, VariantOutputs
+from gnneval._plugins.manager import build_plugin_host
+from gnneval.builtin.metrics.embedding_quality import dirichlet_energy, effective_rank
+from gnneval.builtin.metrics.similarity import knn_jaccard, linear_cka, procrustes_distance, rbf_cka
+from gnneval.builtin.metrics.task import degree_bucket_labels
+from gnneval.plugin.api import MetricInputs
+from gnneval.store.records import GraphArrays, VariantOutputs
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((300, 16))
@@ -120,7 +120,7 @@ def test_evaluate_stores_metrics_and_flipped_nodes(sbm_checkpoint, tmp_path):
     import h5py
 
     from gnneval.cli import main
-    from gnneval.storage import read_run
+    from gnneval.store.hdf5 import read_run
 
     out = tmp_path / "run"
     assert main(["evaluate", str(sbm_checkpoint), "--pruner", "structured", "--sparsity", "0.7", "--out", str(out),
@@ -165,7 +165,7 @@ def test_evaluate_a_link_prediction_model(tmp_path):
     from conftest import train_sbm_link_checkpoint
 
     from gnneval.cli import main
-    from gnneval.storage import read_run
+    from gnneval.store.hdf5 import read_run
 
     ckpt = train_sbm_link_checkpoint(tmp_path / "link.pt")
     out = tmp_path / "run"

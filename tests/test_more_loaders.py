@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from gnneval.checkpoint import load_checkpoint
+from gnneval._plugins.manager import build_plugin_host
 from gnneval.cli import main
-from gnneval.errors import UsageError
-from gnneval.manager import build_plugin_host
-from gnneval.storage import read_run
+from gnneval.load.checkpoint import load_checkpoint
+from gnneval.plugin.errors import UsageError
+from gnneval.store.hdf5 import read_run
 
 REG = build_plugin_host().registry
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -121,7 +121,7 @@ def test_safetensors_with_sidecar_and_inferred(kit, tmp_path):
 
 
 def test_onnx_model_is_evaluated_and_not_pruned(kit, tmp_path):
-    from gnneval.bench import export_onnx
+    from gnneval.bench.backends import export_onnx
 
     g, model = kit
     path = tmp_path / "model.onnx"

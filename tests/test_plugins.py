@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from gnneval.manager import build_plugin_host
-from gnneval.plugin import Metric, Pruner, hookimpl
+from gnneval._plugins.manager import build_plugin_host
+from gnneval.plugin.api import Metric, Pruner, hookimpl
 
 REPO = Path(__file__).resolve().parents[1]
 BUILTIN = {
@@ -31,7 +31,7 @@ def test_builtins_are_found_through_entry_points():
         for name in names:
             reg = host.registry.get(kind, name)
             assert reg.plugin.dist == "gnneval", (kind, name, reg.plugin)
-    assert host.plugins["structured"].module == "gnneval.builtin.structured"
+    assert host.plugins["structured"].module == "gnneval.builtin.pruners.structured"
 
 
 def test_core_never_imports_a_builtin_plugin_by_name():
@@ -43,7 +43,7 @@ def test_core_never_imports_a_builtin_plugin_by_name():
 
 
 def test_no_plugin_manager_at_import_time():
-    code = "import gnneval, gnneval.manager, gnneval.cli, gnneval.plugin, sys; print('pluggy' in sys.modules)"
+    code = "import gnneval, gnneval._plugins.manager, gnneval.cli, gnneval.plugin.api, sys; print('pluggy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() in ("True", "False")  # importing is fine; building happens only on demand
 
@@ -61,7 +61,7 @@ def test_broken_plugin_is_reported_by_name_and_others_still_load(tmp_path, monke
     _make_dist(tmp_path, "gnneval-broken", "broken", "gnneval_broken_mod", "raise RuntimeError('needs libfoo')\n")
     _make_dist(tmp_path, "gnneval-optional", "optional", "gnneval_optional_mod", "import libfoo_not_installed\n")
     _make_dist(tmp_path, "gnneval-good", "good", "gnneval_good_mod", """
-        from gnneval.plugin import Pruner, PruneOutcome, hookimpl
+        from gnneval.plugin.api import Pruner, PruneOutcome, hookimpl
         class Keep(Pruner):
             def prune(self, model, sparsity, ctx):
                 return PruneOutcome(model=model)
@@ -147,7 +147,7 @@ def test_raising_register_hook_is_isolated():
 
 @pytest.mark.parametrize("name,obj,needle", [
     ("Bad Name", _P, "names are 1-32 characters"),
-    ("not-a-pruner", int, "expected a subclass of gnneval.plugin.Pruner"),
+    ("not-a-pruner", int, "expected a subclass of gnneval.plugin.api.Pruner"),
 ])
 def test_bad_registrations_are_reported(name, obj, needle):
     p = types.SimpleNamespace(gnneval_register_pruners=hookimpl(lambda register: register.add_pruner(name, obj)))

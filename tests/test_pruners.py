@@ -7,11 +7,11 @@ import copy
 import pytest
 import torch
 
-from gnneval.accounting import count_flops, count_params, prunable_weights
-from gnneval.builtin.sbm import make_sbm
-from gnneval.errors import UnsupportedModelError
-from gnneval.manager import build_plugin_host
-from gnneval.plugin import GraphData, PruneContext
+from gnneval._plugins.manager import build_plugin_host
+from gnneval.builtin.datasets.synthetic import make_sbm
+from gnneval.measure.counting import count_flops, count_params, prunable_weights
+from gnneval.plugin.api import GraphData, PruneContext
+from gnneval.plugin.errors import UnsupportedModelError
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +181,7 @@ def test_magnitude_is_exact(scope, sparsity, graph, registry):
 def _heads_and_gin_models():
     from torch_geometric.nn.models import GAT, GIN
 
-    from gnneval.builtin.graph_models import build_graph_classifier
+    from gnneval.builtin.architectures.graph_classifier import build_graph_classifier
 
     torch.manual_seed(0)
     yield "gat-channels", GAT(32, 24, 3, out_channels=4, heads=3), {}, "node-classification"
@@ -193,7 +193,7 @@ def _heads_and_gin_models():
 
 @pytest.fixture(scope="module")
 def graph_set():
-    from gnneval.builtin.sbm import make_graph_classification
+    from gnneval.builtin.datasets.synthetic import make_graph_classification
 
     return GraphData("sbm", "graph-classification", make_graph_classification(graphs=60, seed=3), 8, 2, "generated")
 
@@ -202,7 +202,7 @@ def graph_set():
 def test_structured_gat_and_gin_shrink_and_match_zeroing(name, model, opts, task, graph, graph_set, registry):
     from torch_geometric.nn import GATConv
 
-    from gnneval.forward import model_inputs
+    from gnneval.measure.forward import model_inputs
 
     g = graph if task == "node-classification" else graph_set
     model.eval()

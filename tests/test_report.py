@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from gnneval.htmlreport import write_report
-from gnneval.manager import build_plugin_host
-from gnneval.pipeline import draw_all
+from gnneval._plugins.manager import build_plugin_host
+from gnneval.show.pictures import draw_all
+from gnneval.show.html_report import write_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

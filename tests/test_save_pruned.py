@@ -8,11 +8,11 @@ import copy
 import pytest
 import torch
 
-from gnneval.builtin.sbm import make_sbm
-from gnneval.checkpoint import load_checkpoint, save_checkpoint
-from gnneval.manager import build_plugin_host
-from gnneval.plugin import DatasetRef, GraphData, PruneContext
-from gnneval.sparse_storage import decode, encode, encoded_bytes
+from gnneval._plugins.manager import build_plugin_host
+from gnneval.builtin.datasets.synthetic import make_sbm
+from gnneval.load.checkpoint import load_checkpoint, save_checkpoint
+from gnneval.plugin.api import DatasetRef, GraphData, PruneContext
+from gnneval.store.sparse_tensors import decode, encode, encoded_bytes
 
 REG = build_plugin_host().registry
 
@@ -69,7 +69,7 @@ def test_masks_weights_and_shapes_survive_the_round_trip(arch, kw, pruner, spars
 
 def test_save_pruned_in_evaluate_and_the_files_evaluate_again(sbm_checkpoint, tmp_path):
     from gnneval.cli import main
-    from gnneval.storage import read_run
+    from gnneval.store.hdf5 import read_run
 
     common = ["--no-progress", "--no-bench", "--visualisers", "curves", "--metrics", "accuracy"]
     assert main(["evaluate", str(sbm_checkpoint), "--pruner", "magnitude,structured", "--sparsity", "0.5,0.9",

@@ -47,7 +47,7 @@ def test_scaffold_refuses_bad_names_and_existing_folders(tmp_path, capsys):
 def test_hook_reference_is_generated_from_the_specs():
     from pathlib import Path
 
-    from gnneval.hookdoc import hook_reference
+    from gnneval._plugins.hookdoc import hook_reference
 
     doc = Path(__file__).resolve().parents[1] / "docs" / "hooks.md"
     assert doc.read_text() == hook_reference(), "docs/hooks.md is stale: run `gnneval hooks --markdown > docs/hooks.md`"

@@ -8,8 +8,16 @@ import h5py
 import numpy as np
 import pytest
 
-from gnneval.results import BenchResult, GraphArrays, Problem, Provenance, RunResult, VariantOutputs, VariantResult
-from gnneval.storage import read_run, write_run
+from gnneval.store.hdf5 import read_run, write_run
+from gnneval.store.records import (
+    BenchResult,
+    GraphArrays,
+    Problem,
+    Provenance,
+    RunResult,
+    VariantOutputs,
+    VariantResult,
+)
 
 
 def make_run(n_variants: int = 2) -> RunResult:
@@ -90,7 +98,7 @@ def test_a_failed_write_leaves_the_previous_file_intact(tmp_path, monkeypatch):
     def crash(*_a, **_k):
         raise KeyboardInterrupt  # killed in the middle of writing the new file
 
-    monkeypatch.setattr("gnneval.storage._write", lambda f, r: (f.create_group("half"), crash()))
+    monkeypatch.setattr("gnneval.store.hdf5._write", lambda f, r: (f.create_group("half"), crash()))
     with pytest.raises(KeyboardInterrupt):
         write_run(path, make_run(3))
     assert path.read_bytes() == before
@@ -108,7 +116,7 @@ def test_killed_writer_process_never_corrupts(tmp_path):
     path = tmp_path / "run.h5"
     write_run(path, make_run(2))
     code = (f"import sys; sys.path.insert(0, {str(tmp_path.parent)!r})\n"
-            "from gnneval.storage import write_run\n"
+            "from gnneval.store.hdf5 import write_run\n"
             f"from importlib.machinery import SourceFileLoader\n"
             f"m = SourceFileLoader('t', {__file__!r}).load_module()\n"
             f"while True: write_run({str(path)!r}, m.make_run(4))\n")

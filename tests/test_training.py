@@ -7,10 +7,10 @@ import copy
 import pytest
 import torch
 
-from gnneval.accounting import prunable_weights
-from gnneval.manager import build_plugin_host
-from gnneval.plugin import PruneContext
-from gnneval.training import train
+from gnneval._plugins.manager import build_plugin_host
+from gnneval.measure.counting import prunable_weights
+from gnneval.plugin.api import PruneContext
+from gnneval.prune.training import train
 
 REG = build_plugin_host().registry
 
@@ -37,7 +37,7 @@ def test_early_stopping(gnneval_graph, gnneval_model):
 
 def test_finetuning_recovers_accuracy_in_evaluate(sbm_checkpoint, tmp_path):
     from gnneval.cli import main
-    from gnneval.storage import read_run
+    from gnneval.store.hdf5 import read_run
 
     common = ["--pruner", "random", "--sparsity", "0.9", "--scope", "global", "--no-progress", "--no-bench",
               "--visualisers", "curves", "--metrics", "accuracy"]
@@ -94,7 +94,7 @@ def test_l1_penalty_shrinks_weights_and_train_and_prune_reaches_target(gnneval_g
 
 def test_training_flops_are_three_forward_passes_per_step_and_masked_steps_count_active_weights(
         gnneval_graph, gnneval_model):
-    from gnneval.accounting import count_flops
+    from gnneval.measure.counting import count_flops
 
     dense_f, _ = count_flops(gnneval_model, gnneval_graph)
     res = train(copy.deepcopy(gnneval_model), gnneval_graph, epochs=7, patience=100, seed=0)
@@ -135,7 +135,7 @@ def test_rigl_pays_for_dense_gradients_and_costs_less_than_train_and_prune(gnnev
 
 
 def test_erk_keeps_small_layers_denser_with_the_exact_total():
-    from gnneval.builtin.sparse_training import layer_densities
+    from gnneval.builtin.pruners.sparse_training import layer_densities
 
     shapes = {"a": (64, 1433), "b": (7, 64)}
     for dist in ("erk", "uniform"):
@@ -147,7 +147,7 @@ def test_erk_keeps_small_layers_denser_with_the_exact_total():
 
 def test_training_flops_reach_the_run_file(sbm_checkpoint, tmp_path):
     from gnneval.cli import main
-    from gnneval.storage import read_run
+    from gnneval.store.hdf5 import read_run
 
     assert main(["evaluate", str(sbm_checkpoint), "--pruner", "magnitude,sparse-training", "--sparsity", "0.5",
                  "-o", "sparse-training.epochs=20", "--finetune-epochs", "5", "--no-progress",

@@ -26,8 +26,8 @@ def test_loads_as_data_only():
 
 
 def test_builds_through_the_registered_architecture():
-    from gnneval.checkpoint import load_checkpoint
-    from gnneval.manager import build_plugin_host
+    from gnneval._plugins.manager import build_plugin_host
+    from gnneval.load.checkpoint import load_checkpoint
 
     host = build_plugin_host()
     loaded, loader = load_checkpoint(ZOO, host.registry)
@@ -57,11 +57,11 @@ def test_more_zoo_checkpoints_are_data_only_and_reproduce_their_stored_metric(na
     """Each loads with weights_only, names its recipe, and evaluating it here gives the stored number."""
     import numpy as np
 
-    from gnneval.checkpoint import load_checkpoint
-    from gnneval.datasets import load_dataset
-    from gnneval.forward import run_model
-    from gnneval.manager import build_plugin_host
-    from gnneval.plugin import DatasetContext
+    from gnneval._plugins.manager import build_plugin_host
+    from gnneval.load.checkpoint import load_checkpoint
+    from gnneval.load.datasets import load_dataset
+    from gnneval.measure.forward import run_model
+    from gnneval.plugin.api import DatasetContext
 
     arch, task, dataset, key, floor = ZOO_MORE[name]
     path = REPO / "zoo" / f"{name}.pt"
@@ -72,7 +72,7 @@ def test_more_zoo_checkpoints_are_data_only_and_reproduce_their_stored_metric(na
     host = build_plugin_host()
     loaded, loader = load_checkpoint(path, host.registry)
     assert loader == "native"
-    from gnneval.datasets import default_cache_dir
+    from gnneval.load.datasets import default_cache_dir
 
     graph, _ = load_dataset(host.registry, loaded.dataset, DatasetContext(shared_datasets, default_cache_dir(), 0))
     out = run_model(loaded.model, graph)

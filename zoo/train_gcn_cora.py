@@ -39,10 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     import torch.nn.functional as F
 
-    from gnneval.checkpoint import save_checkpoint
-    from gnneval.datasets import default_cache_dir, load_dataset, resolve_data_root
-    from gnneval.manager import build_plugin_host
-    from gnneval.plugin import DatasetContext, DatasetRef
+    from gnneval._plugins.manager import build_plugin_host
+    from gnneval.load.checkpoint import save_checkpoint
+    from gnneval.load.datasets import default_cache_dir, load_dataset, resolve_data_root
+    from gnneval.plugin.api import DatasetContext, DatasetRef
 
     r = RECIPE
     torch.manual_seed(r["seed"])

@@ -8,7 +8,7 @@ CiteSeer/raw and MUTAG/raw, or have internet):
 
 Every recipe is seeded and deterministic on the CPU (``torch.use_deterministic_algorithms``), builds
 its model through gnneval's registered architectures and trains it with gnneval's own training loop
-(:func:`gnneval.training.train`: Adam, early stopping on the validation split, best state restored),
+(:func:`gnneval.prune.training.train`: Adam, early stopping on the validation split, best state restored),
 so the zoo also exercises what the pruners' fine-tuning uses.
 
 - ``gat_cora``: 2-layer GAT on Cora (Velickovic et al. 2018: 8 heads of 8 channels, dropout 0.6,
@@ -55,12 +55,12 @@ RECIPES = {
 def train_one(name: str, out_dir: Path, data_root: str | None) -> Path:
     import torch
 
-    from gnneval.checkpoint import save_checkpoint
-    from gnneval.datasets import default_cache_dir, load_dataset, resolve_data_root
-    from gnneval.forward import run_model
-    from gnneval.manager import build_plugin_host
-    from gnneval.plugin import DatasetContext, DatasetRef
-    from gnneval.training import train
+    from gnneval._plugins.manager import build_plugin_host
+    from gnneval.load.checkpoint import save_checkpoint
+    from gnneval.load.datasets import default_cache_dir, load_dataset, resolve_data_root
+    from gnneval.measure.forward import run_model
+    from gnneval.plugin.api import DatasetContext, DatasetRef
+    from gnneval.prune.training import train
 
     r = RECIPES[name]
     torch.manual_seed(r["seed"])
@@ -93,7 +93,7 @@ def train_one(name: str, out_dir: Path, data_root: str | None) -> Path:
                     dataset=ref, metrics=metrics,
                     training={**{k: v for k, v in r.items() if k not in ("kwargs", "options")},
                               "recipe": f"zoo/train_zoo.py {name}", "epochs_run": result.epochs,
-                              "best_epoch": result.best_epoch, "selection": "best validation score (gnneval.training)",
+                              "best_epoch": result.best_epoch, "selection": "best validation score (gnneval.prune.training)",
                               "optimizer": "Adam", "training_flops": result.flops})
     shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
     print(f"{name}: best epoch {result.best_epoch} of {result.epochs}: {shown}; wrote {path} "

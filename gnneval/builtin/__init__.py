@@ -1,5 +1,6 @@
-"""gnneval's built-in plugins.
+"""gnneval's built-in plugins, one folder per kind.
 
-Each module here is a plugin registered through gnneval's own ``gnneval``
-entry points (see pyproject.toml); the core never imports them by name.
+Each module here is a plugin registered through gnneval's own ``gnneval`` entry points (see
+pyproject.toml), exactly as a third-party plugin is; the core never imports them by name, and they
+import nothing from each other: what they share lives in :mod:`gnneval.plugin`'s helpers.
 """

@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 
 
 def test_found_through_entry_point():
-    from gnneval.manager import build_plugin_host
+    from gnneval._plugins.manager import build_plugin_host
 
     host = build_plugin_host()
     info = host.plugins["random-channels"]
@@ -22,8 +22,8 @@ def test_found_through_entry_point():
 def test_removes_channels_reproducibly():
     from torch_geometric.nn.models import GCN
 
-    from gnneval.builtin.sbm import make_sbm
-    from gnneval.manager import build_plugin_host
+    from gnneval._plugins.manager import build_plugin_host
+    from gnneval.builtin.datasets.synthetic import make_sbm
     from gnneval.plugin import GraphData, PruneContext
 
     host = build_plugin_host()
@@ -42,7 +42,8 @@ def test_removes_channels_reproducibly():
 
 
 def test_contract(gnneval_graph, gnneval_model):
-    from gnneval.testing import check_pruner
     from gnneval_random_channels import RandomChannelPruner
+
+    from gnneval.testing import check_pruner
 
     check_pruner(RandomChannelPruner, gnneval_graph, gnneval_model, sparsities=(0.25, 0.5, 0.9))

@@ -3,10 +3,10 @@
 import copy
 
 import torch
+from gnneval_snip import SnipPruner
 
 from gnneval.plugin import PruneContext
 from gnneval.testing import check_pruner
-from gnneval_snip import SnipPruner
 
 
 def test_contract(gnneval_graph, gnneval_model):
@@ -21,7 +21,7 @@ def test_registered_through_its_entry_point(gnneval_host):
 def test_keeps_the_most_sensitive_weights(gnneval_graph, gnneval_model):
     import torch.nn.functional as F
 
-    from gnneval.accounting import prunable_weights
+    from gnneval.plugin import prunable_weights
 
     model = copy.deepcopy(gnneval_model)
     d = gnneval_graph.data

@@ -1,9 +1,9 @@
 """The t-SNE visualiser passes the contract and aligns panels."""
 
 import numpy as np
+from gnneval_tsne import TsneMaps, align
 
 from gnneval.testing import check_visualiser
-from gnneval_tsne import TsneMaps, align
 
 
 def test_contract(gnneval_run, tmp_path):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from gnneval.errors import UsageError
-from gnneval.plugin import GraphData, PruneContext, PruneOutcome, Pruner, hookimpl
+from gnneval.plugin import GraphData, PruneContext, PruneOutcome, Pruner, UsageError, hookimpl
 
 __version__ = "0.1.0"
 
@@ -14,7 +13,7 @@ def first_hidden_embedding(model, x, edge_index):
     """Output of the first message-passing layer (what the next layer aggregates over)."""
     import torch
 
-    from gnneval.forward import message_passing_layers
+    from gnneval.plugin import message_passing_layers
 
     layers = message_passing_layers(model)
     if not layers:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from gnneval.builtin.structured import ChannelGroup, ChannelPruner
-from gnneval.plugin import PruneContext, hookimpl
+from gnneval.plugin import ChannelGroup, ChannelPruner, PruneContext, hookimpl
 
 __version__ = "0.1.0"
 

@@ -16,7 +16,7 @@ class SnipPruner(Pruner):
         import torch
         import torch.nn.functional as F
 
-        from gnneval.accounting import prunable_weights
+        from gnneval.plugin import prunable_weights
 
         d = ctx.graph.data
         weights = prunable_weights(model)

@@ -1,0 +1,1 @@
+"""Internal: the plugin machinery (discovery, the registry, hook reference, scaffolding). Not public API."""

@@ -1,0 +1,9 @@
+"""Stage 3b, benchmark: latency of a variant on PyTorch, ONNX Runtime and torch.compile.
+
+The choices the command line offers are defined here once, without importing anything heavy.
+"""
+
+BACKENDS = ("torch", "onnxruntime", "torch-compile")
+DEFAULT_BACKENDS = ("torch", "onnxruntime")
+EXPORTERS = ("auto", "dynamo", "torchscript")  #: ``auto``: the dynamo exporter, TorchScript where it fails
+ONNX_GRAPHS = ("auto", "sparse", "scatter")  #: message passing in the export: sparse where it applies, or as asked

@@ -1,0 +1,308 @@
+"""The benchmark runner: latency of a model variant on PyTorch and ONNX Runtime, measured honestly.
+
+Backends:
+
+- ``torch``: PyTorch eager, on the CPU or CUDA (timed with synchronisation).
+- ``torch-compile``: ``torch.compile`` (opt-in; compilation time is reported, not timed).
+- ``onnxruntime``: an ONNX export of the variant (the modern ``dynamo`` exporter where it works, the
+  TorchScript exporter as a fallback) run by ONNX Runtime with explicitly chosen execution providers
+  and graph optimisation level.  Every export is checked against PyTorch on the same input; a variant
+  whose outputs disagree beyond a tolerance is flagged (``status="mismatch"``) and not timed.
+
+Each measurement warms up (at least 3 calls and 0.1 s), then times repeated calls, adaptively: at least
+10 runs, then until the median is known to ±2% (95% confidence, order statistics) or the time budget
+is spent (default 0.5 s); the median, p10/p90, runs, threads, throughput (nodes/s), peak memory (CUDA
+max allocated, or process RSS growth on the CPU) are stored.
+"""
+
+from __future__ import annotations
+
+import resource
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from gnneval.bench import BACKENDS, DEFAULT_BACKENDS, ONNX_GRAPHS  # noqa: F401 - used by callers too
+from gnneval.bench.export import export_onnx, export_with_fallback  # noqa: F401 - re-exported
+from gnneval.plugin.errors import UsageError, one_line
+from gnneval.store.records import BenchResult, Problem
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from gnneval.plugin.api import GraphData
+
+EXPORT_TOLERANCE = 1e-3  #: max |ORT - torch| allowed, relative to max |torch output| (at least 1)
+GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
+
+
+PRECISION = 0.02  #: stop timing once the 95% confidence interval of the median is within ±2% of it
+
+
+def median_ci_halfwidth(times: np.ndarray) -> float:
+    """Half-width of a distribution-free 95% confidence interval of the median (order statistics
+    ``n/2 ± 1.96 sqrt(n)/2``), in the units of ``times``."""
+    t = np.sort(np.asarray(times))
+    n = t.size
+    k = 1.96 * np.sqrt(n) / 2
+    lo, hi = t[max(0, int(np.floor(n / 2 - k)))], t[min(n - 1, int(np.ceil(n / 2 + k)))]
+    return float(hi - lo) / 2
+
+
+def time_runs(fn: Callable[[], object], *, budget_s: float = 0.5, warmup: int = 3, warmup_s: float = 0.1,
+              min_runs: int = 10, max_runs: int = 1000, precision: float | None = PRECISION,
+              sync: Callable[[], None] | None = None) -> tuple[np.ndarray, int]:
+    """Warm up (at least ``warmup`` calls and ``warmup_s`` seconds), then call ``fn`` repeatedly: at least
+    ``min_runs`` times, then until the median is known to ``precision`` (relative half-width of its 95%
+    confidence interval, checked every 10 runs; None: never stop early) or ``budget_s`` is spent, at most
+    ``max_runs``.  Adaptive: a fast, steady model stops after a few dozen runs, a noisy one uses the budget.
+    Returns per-run milliseconds and the number of warm-up calls."""
+    start = time.perf_counter()
+    done = 0
+    while done < warmup or time.perf_counter() - start < warmup_s:
+        fn()
+        if sync:
+            sync()
+        done += 1
+    warmup = done
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < max_runs and (len(times) < min_runs or time.perf_counter() - start < budget_s):
+        t0 = time.perf_counter()
+        fn()
+        if sync:
+            sync()
+        times.append((time.perf_counter() - t0) * 1e3)
+        n = len(times)
+        if precision and n >= max(min_runs, 20) and n % 10 == 0 and \
+                median_ci_halfwidth(np.asarray(times)) <= precision * float(np.median(times)):
+            break
+    return np.asarray(times), warmup
+
+
+def _rss_peak_bytes() -> int:
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # Linux reports KiB
+
+
+def _result(backend: str, device: str, times: np.ndarray, warmup: int, threads: int, nodes: int, peak: int,
+            **extra) -> BenchResult:
+    median = float(np.median(times))
+    return BenchResult(backend=backend, device=device, median_ms=median, p10_ms=float(np.percentile(times, 10)),
+                       p90_ms=float(np.percentile(times, 90)), runs=int(times.size), warmup=warmup, threads=threads,
+                       throughput_nodes_per_s=nodes / (median / 1e3), peak_memory_bytes=int(peak), **extra)
+
+
+def _failed(backend: str, device: str, note: str, status: str = "failed", **extra) -> BenchResult:
+    nan = float("nan")
+    return BenchResult(backend=backend, device=device, median_ms=nan, p10_ms=nan, p90_ms=nan, runs=0, warmup=0,
+                       threads=0, throughput_nodes_per_s=nan, peak_memory_bytes=0, note=note, status=status, **extra)
+
+
+def bench_torch(model: torch.nn.Module, graph: GraphData, *, device: str = "cpu", budget_s: float = 0.5,
+                compile: bool = False) -> BenchResult:
+    """Latency of a full-graph forward pass in PyTorch eager mode (or ``torch.compile`` with ``compile``)."""
+    import torch
+
+    from gnneval.measure.forward import model_inputs
+
+    model = model.to(device).eval()
+    inputs = model_inputs(graph, device)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else None
+    if sync:
+        torch.cuda.reset_peak_memory_stats()
+    setup = 0.0
+    fn = model
+    if compile:
+        t0 = time.perf_counter()
+        fn = torch.compile(model, dynamic=False)
+        with torch.inference_mode():
+            fn(*inputs)  # compile now, so compilation is not timed
+        setup = time.perf_counter() - t0
+    rss0 = _rss_peak_bytes()
+
+    def run():
+        with torch.inference_mode():
+            fn(*inputs)
+
+    times, warmup = time_runs(run, budget_s=budget_s, sync=sync)
+    peak = torch.cuda.max_memory_allocated() if sync else max(0, _rss_peak_bytes() - rss0)
+    mode = "torch.compile" if compile else "eager"
+    return _result("torch-compile" if compile else "torch", device, times, warmup, int(torch.get_num_threads()),
+                   graph.data.num_nodes, peak, setup_s=setup,
+                   note=f"{mode}; peak = " + ("CUDA max allocated" if sync else "process RSS growth"))
+
+
+def choose_providers(device: str, forced: Sequence[str] | None, problems: list[Problem]) -> list[str]:
+    """Execution providers to ask for: ``forced`` if given (unavailable ones reported and dropped),
+    else CUDA/TensorRT for ``device="cuda"`` where available, and always the CPU provider last."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    if forced:
+        chosen = []
+        for p in forced:
+            if p in available:
+                chosen.append(p)
+            else:
+                problems.append(Problem("onnxruntime", f"execution provider {p} is not available in this "
+                                                       f"onnxruntime build (available: {', '.join(available)})"))
+        if not chosen:
+            chosen = ["CPUExecutionProvider"]
+    elif device.startswith("cuda"):
+        chosen = [p for p in GPU_PROVIDERS if p in available]
+    else:
+        chosen = []
+    if "CPUExecutionProvider" not in chosen:
+        chosen.append("CPUExecutionProvider")
+    return chosen
+
+
+
+
+def _session(path: Path, providers: Sequence[str], threads: int):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    return ort.InferenceSession(str(path), so, providers=list(providers))
+
+
+def _plan(model, graph, providers: Sequence[str], onnx_graph: str) -> tuple[list[str], str]:
+    """Which export forms to try, in order, and why the sparse form was left out (if it was)."""
+    from gnneval.bench.onnx_sparse import why_not
+
+    if onnx_graph == "scatter":
+        return ["scatter"], ""
+    reason = why_not(model, graph)
+    if reason is None and any(p in GPU_PROVIDERS for p in providers):
+        reason = "SparseToDenseMatMul has only a CPU kernel"
+    if onnx_graph == "sparse":
+        return ([], reason) if reason else (["sparse"], "")
+    return (["scatter"], reason) if reason else (["sparse", "scatter"], "")
+
+
+def bench_onnxruntime(model: torch.nn.Module, graph: GraphData, *, providers: Sequence[str], budget_s: float = 0.5,
+                      exporter: str = "auto", onnx_graph: str = "auto", workdir: Path | None = None,
+                      threads: int | None = None, problems: list[Problem] | None = None) -> BenchResult:
+    """Export to ONNX, check against PyTorch, then time an ONNX Runtime session.
+
+    ``onnx_graph`` picks how message passing is exported: ``sparse`` (aggregation as
+    ``com.microsoft::SparseToDenseMatMul`` on a CSR adjacency input, see :mod:`gnneval.bench.onnx_sparse`),
+    ``scatter`` (the exporters' own ``edge_index`` + ScatterElements graph) or ``auto`` (sparse where every
+    layer supports it and the providers are CPU-only, else scatter; a sparse export that fails or disagrees
+    with PyTorch falls back to scatter, and the reason is kept in the note)."""
+    import torch
+
+    from gnneval.bench.onnx_sparse import CsrAdjacency, export_sparse
+    from gnneval.measure.forward import model_inputs
+
+    problems = problems if problems is not None else []
+    threads = threads or int(torch.get_num_threads())
+    device = "cuda" if any(p in GPU_PROVIDERS for p in providers) else "cpu"
+    forms, skipped = _plan(model, graph, providers, onnx_graph)
+    if not forms:
+        return _failed("onnxruntime", device, f"the sparse ONNX graph was asked for but cannot be used: {skipped}; "
+                                              f"use --onnx-graph auto or scatter")
+    tmp = None
+    if workdir is None:
+        tmp = tempfile.TemporaryDirectory()
+        workdir = Path(tmp.name)
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "model.onnx"
+    inputs = model_inputs(graph, "cpu")
+    with torch.inference_mode():
+        ref = model.cpu().eval()(*inputs).float().numpy()
+    tol = EXPORT_TOLERANCE * max(1.0, float(np.abs(ref).max()))
+    arrays = [t.cpu().numpy() for t in inputs]
+    x, ei = arrays[0], arrays[1]
+    try:
+        for i, form in enumerate(forms):
+            last = i == len(forms) - 1
+            t0 = time.perf_counter()
+            try:
+                if form == "sparse":
+                    used = export_sparse(model, graph, path, exporter)
+                else:
+                    used = export_onnx(model, graph, path, exporter)
+            except Exception as exc:  # noqa: BLE001 - fall back, or report
+                if last:
+                    return _failed("onnxruntime", device, one_line(exc)[:300])
+                skipped = f"sparse export failed: {one_line(exc)[:150]}"
+                continue
+            session = _session(path, providers, threads)
+            if form == "sparse":
+                import onnxruntime as ort
+
+                adj = CsrAdjacency(ei, graph.data.num_nodes)
+                feed = {"x": ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(x)), "adj": adj.value}
+
+                def run(session=session, feed=feed):
+                    return session.run_with_ort_values(["out"], feed)[0].numpy()
+            else:
+                feed = {i.name: v for i, v in zip(session.get_inputs(), arrays)}
+
+                def run(session=session, feed=feed):
+                    return session.run(None, feed)[0]
+            setup = time.perf_counter() - t0
+            active = session.get_providers()
+            got = run()
+            diff = float(np.abs(got - ref).max()) if got.shape == ref.shape else float("inf")
+            size = sum(f.stat().st_size for f in workdir.iterdir() if f.name.startswith(path.name))  # + external data
+            form_note = ("sparse adjacency (SparseToDenseMatMul on a CSR input)" if form == "sparse"
+                         else "edge_index (scatter)") + (f"; sparse form not used: {skipped}" if skipped else "")
+            extra = {"max_abs_diff": diff, "model_bytes": size, "providers": ",".join(active), "setup_s": setup,
+                     "onnx_graph": form}
+            if not diff <= tol and not last:
+                skipped = f"sparse export disagreed with PyTorch (max |diff| {diff:.3g})"
+                continue
+            for p in providers:
+                if p != "CPUExecutionProvider" and p not in active:
+                    problems.append(Problem("onnxruntime", f"{p} was asked for but could not be used here (no CUDA "
+                                                           f"device or libraries); ONNX Runtime ran on {', '.join(active)}"))
+            if not diff <= tol:
+                return _failed("onnxruntime", device, f"outputs disagree with PyTorch (max |diff| {diff:.3g} > "
+                               f"{tol:.3g}); not timed ({used} exporter, {form_note})", status="mismatch", **extra)
+            rss0 = _rss_peak_bytes()
+            times, warmup = time_runs(run, budget_s=budget_s)
+            peak = max(0, _rss_peak_bytes() - rss0)
+            return _result("onnxruntime", device, times, warmup, threads, graph.data.num_nodes, peak,
+                           note=f"{used} exporter, opset 18, ORT_ENABLE_ALL, {threads} intra-op threads; graph as "
+                                f"{form_note}", **extra)
+        raise AssertionError("unreachable")  # pragma: no cover
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def run_backends(model, graph, *, backends: Sequence[str], device: str, budget_s: float,
+                 providers: Sequence[str] | None, exporter: str, workdir: Path | None,
+                 problems: list[Problem], onnx_graph: str = "auto") -> list[BenchResult]:
+    """Benchmark ``model`` on every backend in ``backends``; failures become ``status="failed"`` results."""
+    import copy
+
+    out = []
+    for backend in backends:
+        try:
+            if backend == "torch":
+                out.append(bench_torch(model, graph, device=device, budget_s=budget_s))
+            elif backend == "torch-compile":
+                out.append(bench_torch(copy.deepcopy(model), graph, device=device, budget_s=budget_s, compile=True))
+            elif backend == "onnxruntime":
+                chosen = choose_providers(device, providers, problems)
+                out.append(bench_onnxruntime(copy.deepcopy(model), graph, providers=chosen, budget_s=budget_s,
+                                             exporter=exporter, onnx_graph=onnx_graph, workdir=workdir,
+                                             problems=problems))
+            else:
+                raise UsageError(f"unknown benchmark backend '{backend}'; use {', '.join(BACKENDS)}")
+        except UsageError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one backend must not lose the others
+            out.append(_failed(backend, device, one_line(exc)[:300]))
+    return out

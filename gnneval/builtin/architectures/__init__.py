@@ -1,0 +1,1 @@
+"""Built-in architectures (plugins: ``pyg-models``, ``graph-models``)."""

@@ -1,0 +1,1 @@
+"""Built-in dataset loaders (plugins: ``planetoid``, ``tu``, ``sbm``)."""

@@ -1,0 +1,1 @@
+"""Built-in checkpoint loaders (plugins: ``native``, ``state-dict``, ``whole-models``)."""

@@ -1,0 +1,115 @@
+"""Loader for gnneval's native checkpoint format (see :mod:`gnneval.load.checkpoint`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gnneval.load.checkpoint import FORMAT, FORMAT_VERSION
+from gnneval.plugin import (
+    CheckpointLoader,
+    DatasetRef,
+    LoadContext,
+    LoadedCheckpoint,
+    UsageError,
+    hookimpl,
+    one_line,
+    sync_sizes,
+    torch_load,
+)
+
+
+def fit_to_state(model, state) -> list[str]:
+    """Give ``model`` the tensor shapes of ``state`` (a variant whose channels were removed) and update
+    the sizes its modules store (:func:`gnneval.prune.module_sizes.sync_sizes`); returns the resized names."""
+    import torch
+
+
+    own = model.state_dict()
+    resized = []
+    for key, value in state.items():
+        if key not in own or tuple(own[key].shape) == tuple(value.shape):
+            continue
+        prefix, _, attr = key.rpartition(".")
+        owner = model.get_submodule(prefix) if prefix else model
+        old = getattr(owner, attr)
+        new = torch.empty(tuple(value.shape), dtype=old.dtype)
+        if isinstance(old, torch.nn.Parameter):
+            setattr(owner, attr, torch.nn.Parameter(new, requires_grad=old.requires_grad))
+        else:
+            owner._buffers[attr] = new
+        resized.append(key)
+    sync_sizes(model)
+    return resized
+
+
+class NativeLoader(CheckpointLoader):
+    priority = 100
+
+    def load(self, path: Path, ctx: LoadContext) -> LoadedCheckpoint | None:
+        obj = torch_load(path, trust=ctx.trust)
+        if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+            return None
+        version = obj.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise UsageError(
+                f"{path} is a gnneval checkpoint of format version {version!r}; this gnneval reads up to "
+                f"{FORMAT_VERSION}: upgrade gnneval"
+            )
+        try:
+            arch = obj["architecture"]
+            name, kwargs = arch["name"], dict(arch.get("kwargs", {}))
+            state = obj["state_dict"]
+        except (KeyError, TypeError) as exc:
+            raise UsageError(f"{path} is a damaged gnneval checkpoint: missing {exc}") from None
+        from gnneval.store.sparse_tensors import decode, unpack_bits
+
+        model = ctx.build_model(name, **kwargs)
+        pruning = obj.get("pruning")
+        try:
+            state = {k: decode(v) for k, v in state.items()}
+            masks = {k: unpack_bits(v) for k, v in (obj.get("masks") or {}).items()}
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise UsageError(f"{path} is a damaged gnneval checkpoint: its compressed weights do not decode "
+                             f"({one_line(exc)[:200]})") from None
+        if isinstance(pruning, dict):
+            fit_to_state(model, state)
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise UsageError(
+                f"{path}: the weights do not fit architecture '{name}' with {kwargs}: {one_line(exc)[:300]}"
+            ) from None
+        model.eval()
+        ds = obj.get("dataset")
+        dataset = None
+        if isinstance(ds, dict) and ds.get("name"):
+            dataset = DatasetRef(name=ds["name"], loader=ds.get("loader"), split=ds.get("split", "public"),
+                                 options=dict(ds.get("options") or {}))
+        meta = {k: obj.get(k) for k in ("metrics", "training", "versions", "created", "pruning") if k in obj}
+        return LoadedCheckpoint(model=model, architecture=name, architecture_kwargs=kwargs,
+                                task=obj.get("task"), dataset=dataset, metadata=meta, masks=masks,
+                                recorded_scores=recorded_scores(obj.get("metrics")),
+                                source=f"gnneval checkpoint, format {version}")
+
+
+LEGACY_SCORES = {"train_accuracy": "accuracy.train", "val_accuracy": "accuracy.val", "test_accuracy": "accuracy.test",
+                 "test_auc": "link-prediction.test_auc", "test_ap": "link-prediction.test_ap"}
+"""Format-1 files name scores by these keys; newer ones by metric key (``"accuracy.test"``)."""
+
+
+def recorded_scores(metrics: object) -> dict[str, float]:
+    """The scores a native checkpoint records, by metric key."""
+    if not isinstance(metrics, dict):
+        return {}
+    out = {}
+    for key, value in metrics.items():
+        key = LEGACY_SCORES.get(str(key), str(key))
+        if "." in key and isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[key] = float(value)
+    return out
+
+
+@hookimpl
+def gnneval_register_checkpoint_loaders(register):
+    register.add_checkpoint_loader("native", NativeLoader,
+                                   description="gnneval's own format: architecture as data, weights_only-safe")

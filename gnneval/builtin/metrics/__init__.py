@@ -1,0 +1,1 @@
+"""Built-in metrics (plugins: ``task-metrics``, ``similarity``, ``embedding-metrics``, ``link-metrics``)."""

@@ -1,0 +1,219 @@
+"""Quality of each layer's node embeddings on their own (no reference to the dense model).
+
+Label-based metrics (linear probe, k-NN accuracy, silhouette, clustering) score the embedding of each
+labelled item: a node, or for graph classification a graph's mean node embedding
+(:meth:`MetricInputs.labelled_embedding`).
+
+O(n d^2) and O(|E| d) metrics use every node (edges in chunks, so memory stays
+O(chunk x d)); O(n^2) ones use the run's fixed, seeded node sample (the same
+for every variant and layer) and store a bootstrap confidence interval beside
+the value (``<key>_ci_low`` / ``<key>_ci_high``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gnneval.plugin import Column, Metric, MetricInputs, edge_chunks, hookimpl, l2_normalise, with_ci
+
+MAX_KMEANS_FULL = 50_000  #: above this many nodes, k-means uses MiniBatchKMeans
+
+
+def _split(inputs: MetricInputs, name: str) -> np.ndarray:
+    return inputs.graph.masks[name]
+
+
+class LinearProbe(Metric):
+    """Logistic regression on the frozen embeddings, trained on the train split, scored on test."""
+
+    summary = {"test": Column.share("probe", help="test accuracy of a logistic regression on the frozen embeddings")}
+
+    level = "layer"
+
+    def compute(self, inputs: MetricInputs) -> dict[str, float]:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.preprocessing import StandardScaler
+
+        x, y = inputs.labelled_embedding(), inputs.graph.y
+        tr, te = _split(inputs, "train"), _split(inputs, "test")
+        if len(np.unique(y[tr])) < 2:
+            raise ValueError("the train split holds fewer than two classes")
+        scaler = StandardScaler().fit(x[tr])
+        clf = LogisticRegression(max_iter=2000, random_state=inputs.seed).fit(scaler.transform(x[tr]), y[tr])
+        return {"test": float((clf.predict(scaler.transform(x[te])) == y[te]).mean())}
+
+
+class KnnAccuracy(Metric):
+    """k-nearest-neighbour classification (cosine, k = 10) from train nodes to test nodes."""
+
+    summary = {"test": Column.share("kNN", help="test accuracy of a 10-NN classifier on the embeddings")}
+
+    level = "layer"
+
+    def __init__(self, k: int = 10):
+        self.k = k
+
+    def compute(self, inputs: MetricInputs) -> dict[str, float]:
+        from sklearn.neighbors import KNeighborsClassifier
+
+        x, y = inputs.labelled_embedding(), inputs.graph.y
+        tr, te = _split(inputs, "train"), _split(inputs, "test")
+        clf = KNeighborsClassifier(n_neighbors=min(self.k, int(tr.sum())), metric="cosine").fit(x[tr], y[tr])
+        return {"test": float((clf.predict(x[te]) == y[te]).mean())}
+
+
+class Silhouette(Metric):
+    """Silhouette score of the embeddings with respect to the labels, on the shared node sample."""
+
+    summary = {"score": Column("silhouette")}
+
+    level = "layer"
+
+    def compute(self, inputs: MetricInputs) -> dict[str, float]:
+        from sklearn.metrics import silhouette_samples
+
+        idx = inputs.labelled_sample()
+        x, y = inputs.labelled_embedding()[idx], inputs.graph.y[idx]
+        if len(np.unique(y)) < 2:
+            raise ValueError("the node sample holds fewer than two classes")
+        if not np.any(x != x[0]):
+            return {"score": 0.0, "score_ci_low": 0.0, "score_ci_high": 0.0, "sample": float(len(idx))}
+        out = with_ci("score", silhouette_samples(x, y), inputs.seed, inputs.bootstrap)
+        out["sample"] = float(len(idx))
+        return out
+
+
+class Clustering(Metric):
+    """k-means (k = number of classes) on the embeddings: NMI and ARI of the clusters against the labels."""
+
+    summary = {"nmi": Column("NMI")}
+
+    level = "layer"
+
+    def compute(self, inputs: MetricInputs) -> dict[str, float]:
+        from sklearn.cluster import KMeans, MiniBatchKMeans
+        from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+        x, y, k = inputs.labelled_embedding(), inputs.graph.y, inputs.graph.num_classes
+        if x.shape[0] > MAX_KMEANS_FULL:
+            km = MiniBatchKMeans(n_clusters=k, random_state=inputs.seed, n_init=3, batch_size=4096)
+        else:
+            km = KMeans(n_clusters=k, random_state=inputs.seed, n_init=3)
+        labels = km.fit_predict(x.astype(np.float64))
+        return {"nmi": float(normalized_mutual_info_score(y, labels)), "ari": float(adjusted_rand_score(y, labels))}
+
+
+def effective_rank(x: np.ndarray, centre: bool) -> float:
+    """Roy & Vetterli (2007): exp of the entropy of the normalised singular values."""
+    x = np.asarray(x, dtype=np.float64)
+    if centre:
+        x = x - x.mean(0, keepdims=True)
+    eig = np.linalg.eigvalsh(x.T @ x)  # O(n d^2); singular values are sqrt of these
+    s = np.sqrt(np.clip(eig, 0.0, None))
+    total = s.sum()
+    if total <= 0:
+        return 0.0
+    p = s[s > 0] / total
+    return float(np.exp(-(p * np.log(p)).sum()))
+
+
+class EffectiveRank(Metric):
+    """Effective rank of the embedding matrix, uncentred (``value``) and column-centred (``centred``)."""
+
+    summary = {"centred": Column("eff. rank", "{:.1f}")}
+
+    level = "layer"
+
+    def compute(self, inputs: MetricInputs) -> dict[str, float]:
+        x = inputs.embedding
+        return {"value": effective_rank(x, centre=False), "centred": effective_rank(x, centre=True),
+                "width": float(x.shape[1])}
+
+
+def dirichlet_energy(x: np.ndarray, edge_index: np.ndarray) -> float:
+    """E(X) = (1/|V|) sum_i sum_{j in N(i)} ||X_i - X_j||^2 over the directed edge list (chunked)."""
+    total = 0.0
+    for src, dst in edge_chunks(edge_index):
+        diff = x[src].astype(np.float64) - x[dst]
+        total += float(np.einsum("ij,ij->", diff, diff))
+    return total / x.shape[0]
+
+
+class DirichletEnergy(Metric):
+    """Over-smoothing: unnormalised Dirichlet energy, beside ||X||_F^2 (the energy is not scale-invariant)."""
+
+    summary = {"relative": Column("Dirichlet/‖X‖²")}
+
+    level = "layer"
+
+    def compute(self, inputs: MetricInputs) -> dict[str, float]:
+        x = inputs.embedding
+        energy = dirichlet_energy(x, inputs.graph.edge_index)
+        fro = float(np.einsum("ij,ij->", x.astype(np.float64), x))
+        return {"energy": energy, "frobenius_sq": fro,
+                "relative": energy * x.shape[0] / fro if fro > 0 else 0.0}
+
+
+class MAD(Metric):
+    """Mean Average Distance (Chen et al. 2020): cosine distances to neighbours (all edges) and to all
+    nodes (on the shared node sample, with a bootstrap interval)."""
+
+    summary = {"neighbours": Column("MAD nb")}
+
+    level = "layer"
+
+    def compute(self, inputs: MetricInputs) -> dict[str, float]:
+        xn = l2_normalise(np.asarray(inputs.embedding, dtype=np.float64))
+        n = xn.shape[0]
+        sums = np.zeros(n)
+        counts = np.zeros(n)
+        for src, dst in edge_chunks(inputs.graph.edge_index):
+            d = 1.0 - np.einsum("ij,ij->i", xn[src], xn[dst])
+            nz = d > 1e-12
+            sums += np.bincount(src[nz], weights=d[nz], minlength=n)
+            counts += np.bincount(src[nz], minlength=n)
+        has = counts > 0
+        neighbours = float((sums[has] / counts[has]).mean()) if has.any() else 0.0
+        idx = inputs.node_sample()
+        s = xn[idx]
+        d = 1.0 - s @ s.T
+        d[d < 1e-12] = 0.0
+        cnt = (d > 0).sum(1)
+        per_node = np.where(cnt > 0, d.sum(1) / np.maximum(cnt, 1), 0.0)
+        per_node = per_node[cnt > 0] if (cnt > 0).any() else np.zeros(1)
+        out = {"neighbours": neighbours}
+        out.update(with_ci("global", per_node, inputs.seed, inputs.bootstrap))
+        return out
+
+
+class AlignmentUniformity(Metric):
+    """Wang & Isola (2020) on L2-normalised embeddings: alignment over edges (alpha = 2, lower is
+    better) and uniformity over all pairs of the shared node sample (t = 2, lower is more uniform)."""
+
+    level = "layer"
+
+    def compute(self, inputs: MetricInputs) -> dict[str, float]:
+        xn = l2_normalise(np.asarray(inputs.embedding, dtype=np.float64))
+        total, count = 0.0, 0
+        for src, dst in edge_chunks(inputs.graph.edge_index):
+            diff = xn[src] - xn[dst]
+            total += float(np.einsum("ij,ij->", diff, diff))
+            count += len(src)
+        s = xn[inputs.node_sample()]
+        sq = np.clip(2.0 - 2.0 * (s @ s.T), 0.0, None)
+        iu = np.triu_indices(len(s), k=1)
+        uniformity = float(np.log(np.mean(np.exp(-2.0 * sq[iu])))) if len(iu[0]) else 0.0
+        return {"alignment": total / max(count, 1), "uniformity": uniformity}
+
+
+@hookimpl
+def gnneval_register_metrics(register):
+    register.add_metric("linear-probe", LinearProbe, description="logistic regression on frozen embeddings (test acc)")
+    register.add_metric("knn-accuracy", KnnAccuracy, description="10-NN (cosine) accuracy, train -> test")
+    register.add_metric("silhouette", Silhouette, description="silhouette w.r.t. labels (node sample, bootstrap CI)")
+    register.add_metric("clustering", Clustering, description="k-means NMI and ARI against the labels")
+    register.add_metric("effective-rank", EffectiveRank, description="effective rank (Roy & Vetterli 2007)")
+    register.add_metric("dirichlet-energy", DirichletEnergy, description="Dirichlet energy and ||X||_F^2")
+    register.add_metric("mad", MAD, description="mean average cosine distance (Chen et al. 2020)")
+    register.add_metric("alignment-uniformity", AlignmentUniformity,
+                        description="alignment and uniformity (Wang & Isola 2020)")

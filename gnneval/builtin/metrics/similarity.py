@@ -1,0 +1,149 @@
+"""Similarity of a variant's layer embeddings to the dense model's same layer.
+
+All of these work when the pruned layer is narrower than the dense one.
+
+- Linear CKA (Kornblith et al. 2019) in its feature-space form,
+  ``||Y'X||_F^2 / (||X'X||_F ||Y'Y||_F)`` on column-centred embeddings: O(n d^2),
+  never the n x n Gram matrix; all nodes.
+- RBF CKA on the run's shared node sample (at most 500 nodes), bandwidth
+  ``sigma`` times the median pairwise distance, with a bootstrap interval.
+- Orthogonal Procrustes distance (Ding et al. 2021) on centred, unit-Frobenius
+  embeddings: ``sqrt(2 - 2 ||X'Y||_*)``, in [0, sqrt(2)]; all nodes, O(n d^2).
+- k-NN neighbourhood overlap: mean Jaccard of each node's k = 10 nearest
+  neighbours (cosine) in the two representations, on the node sample, with a
+  bootstrap interval.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gnneval.plugin import Column, Metric, MetricInputs, cosine_knn, hookimpl, with_ci
+
+RBF_MAX_SAMPLE = 500
+
+
+def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
+    """Linear CKA between two representations of the same n points (any widths)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"CKA needs the same points: {x.shape[0]} vs {y.shape[0]} rows")
+    x = x - x.mean(0, keepdims=True)
+    y = y - y.mean(0, keepdims=True)
+    xy = np.linalg.norm(y.T @ x) ** 2
+    xx = np.linalg.norm(x.T @ x)
+    yy = np.linalg.norm(y.T @ y)
+    if xx == 0.0 or yy == 0.0:
+        return 0.0  # a constant representation shares no structure with anything
+    return float(xy / (xx * yy))
+
+
+def _rbf_gram(x: np.ndarray, sigma: float) -> np.ndarray:
+    sq = np.sum(x * x, axis=1)
+    d2 = np.clip(sq[:, None] + sq[None, :] - 2.0 * (x @ x.T), 0.0, None)
+    med = np.median(d2[np.triu_indices(len(x), k=1)]) if len(x) > 1 else 0.0
+    bw = sigma * sigma * med if med > 0 else 1.0
+    return np.exp(-d2 / (2.0 * bw))
+
+
+def _cka_from_grams(k: np.ndarray, l: np.ndarray) -> float:
+    kc = k - k.mean(0, keepdims=True) - k.mean(1, keepdims=True) + k.mean()
+    lc = l - l.mean(0, keepdims=True) - l.mean(1, keepdims=True) + l.mean()
+    hsic = float((kc * lc).sum())
+    den = float(np.sqrt((kc * kc).sum() * (lc * lc).sum()))
+    return hsic / den if den > 0 else 0.0
+
+
+def rbf_cka(x: np.ndarray, y: np.ndarray, sigma: float = 1.0) -> float:
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    return _cka_from_grams(_rbf_gram(x, sigma), _rbf_gram(y, sigma))
+
+
+def procrustes_distance(x: np.ndarray, y: np.ndarray) -> float:
+    """Orthogonal Procrustes distance of centred, unit-Frobenius representations, in [0, sqrt(2)]."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    x = x - x.mean(0, keepdims=True)
+    y = y - y.mean(0, keepdims=True)
+    nx, ny = np.linalg.norm(x), np.linalg.norm(y)
+    if nx == 0 or ny == 0:
+        return float(np.sqrt(2.0)) if nx != ny else 0.0
+    nuclear = np.linalg.svd((x / nx).T @ (y / ny), compute_uv=False).sum()
+    return float(np.sqrt(max(0.0, 2.0 - 2.0 * min(nuclear, 1.0))))
+
+
+def knn_jaccard(x: np.ndarray, y: np.ndarray, k: int = 10) -> np.ndarray:
+    """Per-node Jaccard index of the k-NN (cosine) sets in ``x`` and in ``y``."""
+    a, b = cosine_knn(x, k), cosine_knn(y, k)
+    out = np.empty(len(a))
+    for i in range(len(a)):
+        inter = len(np.intersect1d(a[i], b[i], assume_unique=True))
+        out[i] = inter / (2 * a.shape[1] - inter)
+    return out
+
+
+class LinearCKA(Metric):
+    summary = {"dense": Column("CKA", role="similarity", help="linear CKA to the dense model's layer (1 = same up to rotation and scale)")}
+    level = "layer"
+    needs_dense = True
+
+    def compute(self, inputs: MetricInputs) -> dict[str, float]:
+        return {"dense": linear_cka(inputs.embedding, inputs.dense_embedding)}
+
+
+class RbfCKA(Metric):
+    summary = {"dense": Column("RBF CKA")}
+    level = "layer"
+    needs_dense = True
+
+    def __init__(self, sigma: float = 1.0, n_boot: int = 30):
+        self.sigma = sigma
+        self.n_boot = n_boot
+
+    def compute(self, inputs: MetricInputs) -> dict[str, float]:
+        idx = inputs.node_sample()[:RBF_MAX_SAMPLE]
+        k = _rbf_gram(np.asarray(inputs.embedding[idx], dtype=np.float64), self.sigma)
+        l = _rbf_gram(np.asarray(inputs.dense_embedding[idx], dtype=np.float64), self.sigma)
+        value = _cka_from_grams(k, l)
+        rng = np.random.default_rng(inputs.seed + 31)
+        boots = []
+        for _ in range(min(self.n_boot, inputs.bootstrap)):
+            r = rng.integers(0, len(idx), len(idx))
+            boots.append(_cka_from_grams(k[np.ix_(r, r)], l[np.ix_(r, r)]))
+        lo, hi = (np.percentile(boots, [2.5, 97.5]) if boots else (value, value))
+        return {"dense": value, "dense_ci_low": float(lo), "dense_ci_high": float(hi), "sample": float(len(idx))}
+
+
+class Procrustes(Metric):
+    summary = {"dense": Column("Procrustes", help="orthogonal Procrustes distance to dense (0 = same up to rotation and scale, max √2)")}
+    level = "layer"
+    needs_dense = True
+
+    def compute(self, inputs: MetricInputs) -> dict[str, float]:
+        return {"dense": procrustes_distance(inputs.embedding, inputs.dense_embedding)}
+
+
+class KnnOverlap(Metric):
+    summary = {"dense": Column("kNN overlap", help="Jaccard overlap of 10-NN neighbourhoods with dense")}
+    level = "layer"
+    needs_dense = True
+
+    def __init__(self, k: int = 10):
+        self.k = k
+
+    def compute(self, inputs: MetricInputs) -> dict[str, float]:
+        idx = inputs.node_sample()
+        per_node = knn_jaccard(inputs.embedding[idx], inputs.dense_embedding[idx], self.k)
+        out = with_ci("dense", per_node, inputs.seed, inputs.bootstrap)
+        out["sample"] = float(len(idx))
+        return out
+
+
+@hookimpl
+def gnneval_register_metrics(register):
+    register.add_metric("linear-cka", LinearCKA, description="linear CKA of each layer to the dense model's")
+    register.add_metric("rbf-cka", RbfCKA, description="RBF-kernel CKA to the dense model (node sample)")
+    register.add_metric("procrustes", Procrustes, description="orthogonal Procrustes distance to the dense model")
+    register.add_metric("knn-overlap", KnnOverlap, description="10-NN neighbourhood Jaccard overlap with dense")

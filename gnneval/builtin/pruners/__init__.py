@@ -1,0 +1,1 @@
+"""Built-in pruners (plugins: ``magnitude``, ``structured``, ``more-pruners``, ``sparse-training``)."""

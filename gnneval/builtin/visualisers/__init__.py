@@ -1,0 +1,1 @@
+"""Built-in visualisers (plugins: ``curves``, ``umap``, ``quality-plots``)."""

@@ -1,0 +1,58 @@
+"""Accuracy against sparsity (one line per pruner, dense level drawn), and
+accuracy against inference FLOPs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gnneval.plugin import DENSE_COLOUR, VisualContext, Visualiser, hookimpl, pruner_colour, save_figure
+
+
+class AccuracyCurves(Visualiser):
+    def draw(self, ctx: VisualContext) -> list[Path]:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        run = ctx.run
+        dense = run.dense
+        acc_key, label = run.require_headline().key, run.require_headline().label
+        label = {"test acc": "test accuracy (%)", "test AUC": "test ROC-AUC (%)"}.get(label, label)
+        dense_acc = dense.metrics.get(acc_key)
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+        for pruner in run.pruners:
+            vs = sorted((v for v in run.variants if v.pruner == pruner and v.ok and acc_key in v.metrics),
+                        key=lambda v: v.sparsity)
+            if not vs:
+                continue
+            colour = pruner_colour(pruner, run.pruners)
+            xs = [v.sparsity for v in vs]
+            ys = [100 * v.metrics[acc_key] for v in vs]
+            ax1.plot(xs, ys, "o-", color=colour, label=pruner)
+            ax2.plot([v.flops / 1e6 for v in vs], ys, "o-", color=colour, label=f"{pruner} (dense kernels)")
+            if any(v.flops_sparse < v.flops for v in vs):
+                ax2.plot([v.flops_sparse / 1e6 for v in vs], ys, "o--", color=colour, alpha=0.6,
+                         label=f"{pruner} (sparse kernels)")
+        if dense_acc is not None:
+            for ax in (ax1, ax2):
+                ax.axhline(100 * dense_acc, color=DENSE_COLOUR, linestyle=":", label=f"dense ({100 * dense_acc:.1f}%)")
+            ax2.plot([dense.flops / 1e6], [100 * dense_acc], "s", color=DENSE_COLOUR)
+        ax1.set_xlabel("sparsity asked for (channels for structured pruners, weights otherwise)")
+        ax1.set_ylabel(label)
+        ax1.set_title(f"{label.split(' (')[0].capitalize()} against sparsity")
+        ax2.set_xlabel("inference cost (MFLOPs per full-graph forward pass)")
+        ax2.set_ylabel(label)
+        ax2.set_title(f"{label.split(' (')[0].capitalize()} against inference cost")
+        for ax in (ax1, ax2):
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
+        fig.suptitle(f"{run.provenance.architecture.upper()} on {run.graph.name}: "
+                     f"{Path(run.provenance.checkpoint_path).name}", fontsize=11)
+        fig.tight_layout()
+        return save_figure(fig, ctx.out_dir, "accuracy_vs_sparsity", ctx.formats)
+
+
+@hookimpl
+def gnneval_register_visualisers(register):
+    register.add_visualiser("curves", AccuracyCurves, description="accuracy against sparsity and against FLOPs")

@@ -1,0 +1,120 @@
+"""UMAP maps of the last hidden layer, dense model beside every variant, on aligned axes.
+
+The dense model's embedding is laid out first (seeded).  Each variant's layout
+starts from the dense layout (``init``) and is then aligned to it by an
+orthogonal Procrustes fit (rotation, reflection, uniform scale and shift), so
+the same node sits in the same region across panels unless pruning really
+moved it.  Nodes whose prediction flipped against the dense model are ringed
+in black.  Graphs above ``max_points`` nodes are plotted on a seeded sample.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from gnneval.plugin import VisualContext, Visualiser, class_colours, hookimpl, procrustes_align, save_figure
+
+
+def hidden_layer(embeddings: dict[str, np.ndarray]) -> str:
+    """The last hidden message-passing layer (the one before the output layer)."""
+    names = list(embeddings)
+    return names[-2] if len(names) >= 2 else names[-1]
+
+
+class UmapMaps(Visualiser):
+    def __init__(self, max_points: int = 5000, n_neighbors: int = 15, min_dist: float = 0.1, n_epochs: int = 200):
+        self.params = {"n_neighbors": n_neighbors, "min_dist": min_dist, "n_epochs": n_epochs}
+        self.max_points = max_points
+
+    def _fit(self, x: np.ndarray, seed: int, init="spectral") -> np.ndarray:
+        import warnings
+
+        import umap
+        from sklearn.neighbors import NearestNeighbors
+
+        # Exact k-NN from scikit-learn (BLAS): umap-learn's own path for small inputs calls a
+        # numba distance once per pair from Python, ~10x slower.  Row 0 of each list is the point.
+        k = min(self.params["n_neighbors"], len(x) - 1)
+        dists, knn = NearestNeighbors(n_neighbors=k).fit(x).kneighbors(x)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # n_jobs is 1 with random_state set; umap says so
+            reducer = umap.UMAP(random_state=seed, init=init, precomputed_knn=(knn, dists),
+                                **{**self.params, "n_neighbors": k})
+            return reducer.fit_transform(x)
+
+    def draw(self, ctx: VisualContext) -> list[Path]:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib.lines import Line2D
+
+        run = ctx.run
+        dense = run.dense
+        if dense.outputs is None or not dense.outputs.embeddings:
+            return []
+        layer = hidden_layer(dense.outputs.embeddings)
+        key, short = run.require_headline().key, run.require_headline().label
+        short = "acc" if short == "test acc" else "AUC"
+        n = run.graph.num_nodes
+        rng = np.random.default_rng(ctx.seed)
+        idx = np.sort(rng.choice(n, self.max_points, replace=False)) if n > self.max_points else np.arange(n)
+        batch = run.graph.batch  # graph classification: colour each node by its graph's class
+        node_of = (lambda a: a[batch]) if batch is not None else (lambda a: a)  # noqa: E731
+        y = node_of(run.graph.y)[idx]
+        colours = class_colours(run.graph.num_classes)
+        base = self._fit(dense.outputs.embeddings[layer][idx], ctx.seed)
+        pruners = run.pruners
+        sparsities = sorted({v.sparsity for v in run.variants if v.pruner})
+        rows, cols = max(1, len(pruners)), 1 + len(sparsities)
+        fig, axes = plt.subplots(rows, cols, figsize=(3.1 * cols, 3.1 * rows + 0.8), squeeze=False)
+
+        def panel(ax, xy, title, flipped=None):
+            ax.scatter(xy[:, 0], xy[:, 1], c=[colours[c] for c in y], s=3, linewidths=0, rasterized=True)
+            if flipped is not None and flipped.any():
+                ax.scatter(xy[flipped, 0], xy[flipped, 1], s=14, facecolors="none", edgecolors="black",
+                           linewidths=0.6)
+            ax.set_title(title, fontsize=9)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_xlabel("UMAP 1 (aligned to dense)", fontsize=7)
+            ax.set_ylabel("UMAP 2", fontsize=7)
+
+        for r, pruner in enumerate(pruners):
+            acc = dense.metrics.get(key)
+            panel(axes[r][0], base, "dense" + (f" ({short} {100 * acc:.1f}%)" if acc is not None else ""))
+            for c, sp in enumerate(sparsities, start=1):
+                ax = axes[r][c]
+                v = next((v for v in run.variants if v.pruner == pruner and v.sparsity == sp), None)
+                if v is None or not v.ok or v.outputs is None or layer not in v.outputs.embeddings:
+                    ax.set_axis_off()
+                    ax.set_title(f"{pruner} @ {sp:.0%}: " + ("failed" if v is not None else "not run"), fontsize=9)
+                    continue
+                emb = v.outputs.embeddings[layer][idx]
+                xy = procrustes_align(self._fit(emb, ctx.seed, init=base), base)
+                flipped = (node_of(v.outputs.predictions)[idx] != node_of(dense.outputs.predictions)[idx]
+                           if run.graph.task in ("node-classification", "graph-classification") else None)
+                acc = v.metrics.get(key)
+                panel(ax, xy, f"{pruner} @ {sp:.0%} (width {emb.shape[1]}"
+                      + (f", {short} {100 * acc:.1f}%)" if acc is not None else ")"), flipped)
+        what = "graph class" if batch is not None else "class"
+        handles = [Line2D([], [], marker="o", linestyle="", color=colours[k], label=f"{what} {k}")
+                   for k in range(run.graph.num_classes)]
+        handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markeredgecolor="black",
+                              label="prediction flipped vs dense" + (" (node's graph)" if batch is not None else "")))
+        fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 8), fontsize=8, frameon=False)
+        sample = f", {len(idx)} of {n} nodes (seeded sample)" if len(idx) < n else f", all {n} nodes"
+        fig.suptitle(f"UMAP of layer '{layer}' (last hidden layer) on {run.graph.name}{sample}; "
+                     f"n_neighbors={self.params['n_neighbors']}, min_dist={self.params['min_dist']}, "
+                     f"seed={ctx.seed}\naligned: each variant's layout starts from the dense layout and is then "
+                     "fitted to it by orthogonal Procrustes (rotation, reflection, scale, shift)", fontsize=10)
+        fig.tight_layout(rect=(0, 0.06, 1, 0.95))
+        return save_figure(fig, ctx.out_dir, f"umap_{layer.replace('.', '_').replace('#', '_')}", ctx.formats)
+
+
+@hookimpl
+def gnneval_register_visualisers(register):
+    register.add_visualiser("umap", UmapMaps,
+                            description="aligned UMAP maps of the last hidden layer, dense beside each variant")

@@ -1,0 +1,271 @@
+"""gnneval's native checkpoint format, safe loading, and choosing a loader.
+
+A native checkpoint is a ``torch.save``'d dict of plain data and tensors only,
+so it loads with ``torch.load(path, weights_only=True)``::
+
+    {
+      "format": "gnneval-checkpoint", "format_version": 1,
+      "architecture": {"name": "gcn", "kwargs": {"in_channels": 1433, ...}},
+      "state_dict": {"convs.0.lin.weight": tensor, ...},
+      "task": "node-classification",
+      "dataset": {"name": "Cora", "loader": "planetoid", "split": "public", "options": {}},
+      "metrics": {"accuracy.test": ..., ...},   # scores by metric key (format 1 files: "test_accuracy")
+      "training": {"recipe": "zoo/train_gcn_cora.py", "seed": 0, "epochs": ..., ...},
+      "versions": {"python": ..., "torch": ..., "torch_geometric": ..., "gnneval": ...},
+      "created": "2026-11-22T12:00:00+00:00",
+    }
+
+The architecture is data (a registered name plus keyword arguments), never a
+pickled class: loading a checkpoint cannot run code.
+
+Format version 2 (written for pruned variants, ``gnneval evaluate --save-pruned``) adds, still as
+plain data: ``state_dict`` values may be compressed encodings of sparse tensors
+(:mod:`gnneval.store.sparse_tensors`), ``masks`` (parameter name -> packed bit mask, True = kept),
+``pruning`` (pruner, sparsity, seed, the source checkpoint's sha256) -- a structurally pruned model is
+rebuilt from the architecture and then fitted to the smaller shapes of its stored tensors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import platform
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gnneval.plugin.api import DatasetRef, LoadContext, LoadedCheckpoint
+from gnneval.plugin.errors import PluginError, UsageError, one_line
+from gnneval.store.records import Problem
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from gnneval._plugins.registry import Registry
+
+FORMAT = "gnneval-checkpoint"
+FORMAT_VERSION = 2  #: the newest version this gnneval reads; dense checkpoints are still written as 1
+
+
+class NotATorchFile(Exception):
+    """``torch.load`` could not read the file at all (not a torch archive or pickle)."""
+
+
+class UnsafeCheckpoint(UsageError):
+    """The file holds Python objects that ``weights_only=True`` refuses to create."""
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of everything that can change a number gnneval reports."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for dist in ("gnneval", "torch", "torch_geometric", "numpy", "scikit-learn", "umap-learn",
+                 "onnx", "onnxruntime", "onnxruntime-gpu", "h5py", "pluggy"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def safe_numpy_globals() -> list:
+    """Exactly the numpy types a weights-only load may create: scalars (``np.float64(0.81)`` in a
+    checkpoint's metadata) and their dtypes.  Arrays and anything else stay refused."""
+    import numpy as np
+
+    try:
+        from numpy._core.multiarray import scalar
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import scalar
+    names = ("Float16DType", "Float32DType", "Float64DType", "Int8DType", "Int16DType", "Int32DType",
+             "Int64DType", "UInt8DType", "UInt16DType", "UInt32DType", "UInt64DType", "BoolDType")
+    dtypes = [getattr(np.dtypes, n) for n in names if hasattr(getattr(np, "dtypes", None), n)]
+    return [scalar, np.dtype, *dtypes]
+
+
+def torch_load(path: Path, *, trust: bool = False) -> Any:
+    """Load ``path`` with ``weights_only=True`` (unless ``trust``), on the CPU.
+
+    :raises NotATorchFile: the file is not something torch can read.
+    :raises UnsafeCheckpoint: the file needs code to load and ``trust`` is False.
+    """
+    import torch
+
+    if path.stat().st_size == 0:
+        raise UsageError(f"{path} is empty (0 bytes); it is not a checkpoint")
+    try:
+        with warnings.catch_warnings(), torch.serialization.safe_globals(safe_numpy_globals()):
+            warnings.simplefilter("ignore")  # e.g. torch's note on pickle protocols
+            return torch.load(path, map_location="cpu", weights_only=not trust)
+    except pickle.UnpicklingError as exc:
+        text = str(exc)
+        reason = next((ln.strip().rstrip(".") for ln in text.splitlines() if "Unsupported global" in ln), "")
+        if not reason:
+            code_refs = pickle_code_references(path)
+            if not code_refs:  # not a pickle stream at all, or plain data the unpickler still refused
+                raise NotATorchFile("not a PyTorch file: the weights-only unpickler cannot read it") from None
+            reason = "it would call " + ", ".join(code_refs[:3])
+        hint = ""
+        if "dgl." in reason:
+            hint = (" It is a whole DGL module: gnneval runs models called as model(x, edge_index); save its "
+                    "weights as a state_dict of an equivalent torch_geometric model, or wrap it and pass --trust --code.")
+        raise UnsafeCheckpoint(
+            f"refused to load {path}: it holds Python objects, not just tensors and plain data, "
+            f"and gnneval loads checkpoints with torch.load(weights_only=True) so that a file cannot "
+            f"run code ({reason}). Re-run with --trust only if you trust where the file came from.{hint}"
+        ) from None
+    except (RuntimeError, EOFError, ValueError, OSError, AttributeError, IndexError, KeyError, TypeError) as exc:
+        raise NotATorchFile(one_line(exc)[:200]) from None
+
+
+_CODE_OPS = {"GLOBAL", "STACK_GLOBAL", "REDUCE", "INST", "OBJ", "NEWOBJ", "NEWOBJ_EX"}
+
+
+def pickle_code_references(path: Path) -> list[str] | None:
+    """Scan a plain pickle file without running it.
+
+    :returns: None if the file is not a well-formed pickle stream; otherwise the
+        globals it would import or call (empty when it only holds plain data).
+    """
+    import pickletools
+
+    refs: list[str] = []
+    strings: list[str] = []
+    uses_code = False
+    try:
+        with open(path, "rb") as f:
+            for op, arg, _pos in pickletools.genops(f):
+                if isinstance(arg, str):
+                    strings.append(arg)
+                if op.name == "GLOBAL":
+                    refs.append(str(arg).replace(" ", "."))
+                elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                    refs.append(f"{strings[-2]}.{strings[-1]}")
+                uses_code = uses_code or op.name in _CODE_OPS
+                if op.name == "STOP":
+                    break
+    except Exception:  # noqa: BLE001 - anything malformed is "not a pickle"
+        return None
+    if uses_code and not refs:
+        refs.append("a Python callable")
+    return refs
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    *,
+    model: torch.nn.Module,
+    architecture: str,
+    architecture_kwargs: dict[str, Any],
+    task: str,
+    dataset: DatasetRef,
+    metrics: dict[str, float],
+    training: dict[str, Any],
+    masks: dict[str, torch.Tensor] | None = None,
+    pruning: dict[str, Any] | None = None,
+) -> Path:
+    """Write a native checkpoint atomically and return its path.
+
+    With ``pruning`` (what produced this variant) the file is format version 2: sparse tensors are
+    stored compressed and ``masks`` are kept (packed); a model whose channels were removed is rebuilt from
+    the shapes of its stored tensors."""
+    import torch
+
+    from gnneval.store.sparse_tensors import encode, pack_bits
+
+    path = Path(path)
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    payload = {
+        "format": FORMAT,
+        "format_version": 2 if pruning is not None else 1,
+        "architecture": {"name": architecture, "kwargs": dict(architecture_kwargs)},
+        "state_dict": {k: encode(v) for k, v in state.items()} if pruning is not None else state,
+        "task": task,
+        "dataset": {"name": dataset.name, "loader": dataset.loader, "split": dataset.split,
+                    "options": dict(dataset.options)},
+        "metrics": {k: float(v) for k, v in metrics.items()},
+        "training": _plain(dict(training)),
+        "versions": library_versions(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    if pruning is not None:
+        payload["pruning"] = _plain(pruning)
+        payload["masks"] = {k: pack_bits(m.bool()) for k, m in (masks or {}).items()}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def _plain(obj: Any) -> Any:
+    """``obj`` with only weights_only-loadable values (str, int, float, bool, None, lists and dicts)."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if obj is None or isinstance(obj, (str, bool, int, float)):
+        return obj
+    try:
+        return float(obj)
+    except (TypeError, ValueError):
+        return str(obj)
+
+
+def load_checkpoint(
+    path: Path,
+    registry: Registry,
+    *,
+    trust: bool = False,
+    loader: str | None = None,
+    options: dict[str, Any] | None = None,
+    problems: list[Problem] | None = None,
+) -> tuple[LoadedCheckpoint, str]:
+    """Find the loader that recognises ``path`` and load it.
+
+    :returns: the loaded checkpoint and the loader's name.
+    :raises UsageError: missing file, or no loader recognises it.
+    """
+    if not path.exists():
+        raise UsageError(f"checkpoint {path} does not exist; give the path of a checkpoint file")
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder; give the path of a checkpoint file")
+    ctx = LoadContext(trust=trust, options=dict(options or {}), _build=registry.build_architecture)
+    regs = [registry.get("checkpoint-loader", loader)] if loader else sorted(
+        registry.items("checkpoint-loader"), key=lambda r: -getattr(r.obj, "priority", 0)
+    )
+    if not regs:
+        raise UsageError("no checkpoint loader is installed (see `gnneval plugins`)")
+    reasons = []
+    for reg in regs:
+        try:
+            result = reg.obj(**reg.options).load(path, ctx)
+        except UsageError:
+            raise
+        except NotATorchFile as exc:
+            reasons.append(f"{reg.name}: {exc}")
+            continue
+        except Exception as exc:  # noqa: BLE001 - one broken loader must not hide the others
+            msg = f"checkpoint loader '{reg.name}' raised {one_line(exc)}"
+            reasons.append(msg)
+            if problems is not None:
+                problems.append(Problem(str(reg.plugin), msg))
+            continue
+        if result is not None:
+            if not isinstance(result, LoadedCheckpoint):
+                raise PluginError(f"checkpoint loader '{reg.name}' ({reg.plugin}) returned {type(result).__name__}, "
+                                  "not a LoadedCheckpoint or None")
+            return result, reg.name
+    tried = ", ".join(r.name for r in regs)
+    why = f" ({'; '.join(reasons)})" if reasons else ""
+    raise UsageError(f"{path} is not a checkpoint that gnneval can read (tried loaders: {tried}){why}")

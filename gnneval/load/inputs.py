@@ -1,0 +1,99 @@
+"""Loading what a run evaluates: the checkpoint and its dataset, with every check on the pair."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gnneval.plugin.api import TASKS, DatasetContext, DatasetRef, GraphData, LoadedCheckpoint
+from gnneval.plugin.errors import UsageError
+from gnneval.store.records import Problem
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gnneval._plugins.registry import Registry
+
+
+@dataclass
+class LoadRequest:
+    """What to load, as the user asked for it."""
+
+    checkpoint: Path
+    seed: int = 0
+    data_root: str | None = None
+    dataset: str | None = None
+    dataset_options: dict[str, Any] | None = None
+    loader: str | None = None
+    loader_options: dict[str, Any] | None = None
+    task: str | None = None
+    trust: bool = False
+    device: str = "cpu"
+
+
+@dataclass
+class Loaded:
+    """A checkpoint and its dataset, ready to evaluate or benchmark."""
+
+    ckpt: LoadedCheckpoint
+    loader: str
+    graph: GraphData
+    dataset_loader: str
+    task: str
+    device: str  #: the device asked for, or ``cpu`` where CUDA was asked for and there is none
+    dataset_ref: DatasetRef
+
+
+def usable_device(device: str, problems: list[Problem]) -> str:
+    """``device``, or ``cpu`` (with a problem saying so) where CUDA is asked for and there is none."""
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            problems.append(Problem("device", f"{device} was asked for but no CUDA device is available; "
+                                              "running on the CPU"))
+            return "cpu"
+    return device
+
+
+def load_for_evaluation(req: LoadRequest, registry: Registry, problems: list[Problem], console: Any = None) -> Loaded:
+    """Load the checkpoint and its dataset as ``evaluate`` and ``bench`` do, with every check on the
+    pair: the device, the task, the dataset's task and the model's input size.  What the checkpoint
+    loader inferred or repaired is printed on ``console``, one line per decision."""
+    from gnneval.load.checkpoint import load_checkpoint
+    from gnneval.load.datasets import default_cache_dir, load_dataset, resolve_data_root
+
+    device = usable_device(req.device, problems)
+    ckpt, loader = load_checkpoint(req.checkpoint, registry, trust=req.trust, loader=req.loader,
+                                   options=req.loader_options or {}, problems=problems)
+    if console is not None:
+        lines = ([f"source: {ckpt.source}"] if ckpt.source else []) + list(ckpt.notes)
+        for line in lines:
+            console.print(f"checkpoint loader '{loader}': {line}", soft_wrap=True, markup=False)
+    task = req.task or ckpt.task or "node-classification"
+    if task not in TASKS:
+        raise UsageError(f"{req.checkpoint} is a '{task}' model; gnneval evaluate supports {', '.join(TASKS)}")
+    ref = dataset_ref(req, ckpt, task)
+    dctx = DatasetContext(root=resolve_data_root(req.data_root), cache_dir=default_cache_dir(), seed=req.seed)
+    graph, dataset_loader = load_dataset(registry, ref, dctx)
+    if graph.task != task:
+        raise UsageError(f"{req.checkpoint} is a '{task}' model but dataset loader '{dataset_loader}' gave a "
+                         f"'{graph.task}' dataset; pass --dataset-option task={task}")
+    expected = ckpt.architecture_kwargs.get("in_channels")
+    if isinstance(expected, int) and expected != graph.num_features:
+        raise UsageError(f"the model takes {expected} input features but dataset {graph.name} has "
+                         f"{graph.num_features}; pass the --dataset it was trained on")
+    return Loaded(ckpt, loader, graph, dataset_loader, task, device, ref)
+
+
+def dataset_ref(req: LoadRequest, ckpt: LoadedCheckpoint, task: str) -> DatasetRef:
+    """The dataset to evaluate on: ``--dataset`` if given, else the checkpoint's, with the options merged."""
+    options = dict(req.dataset_options or {})
+    if req.dataset:
+        ref = DatasetRef(name=req.dataset, options=options)
+    elif ckpt.dataset is not None:
+        ref = DatasetRef(ckpt.dataset.name, ckpt.dataset.loader, ckpt.dataset.split, {**ckpt.dataset.options, **options})
+    else:
+        raise UsageError(f"{req.checkpoint} does not record its dataset; pass --dataset NAME")
+    if task != "node-classification":
+        ref.options.setdefault("task", task)
+    return ref

@@ -1,0 +1,69 @@
+"""Running a model on a graph and capturing every message-passing layer's output."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from gnneval.store.records import VariantOutputs
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from gnneval.plugin.api import GraphData
+
+
+def message_passing_layers(model: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
+    """Top-level ``MessagePassing`` modules (not those nested inside another), in definition order."""
+    from torch_geometric.nn import MessagePassing
+
+    found: list[tuple[str, torch.nn.Module]] = []
+    for name, mod in model.named_modules():
+        if isinstance(mod, MessagePassing) and not any(name.startswith(f + ".") for f, _ in found):
+            found.append((name or "model", mod))
+    return found
+
+
+def model_inputs(graph: GraphData, device: str = "cpu") -> tuple:
+    """What a model of ``graph``'s task is called with: ``(x, edge_index)``, plus ``batch`` for graph
+    classification."""
+    d = graph.data
+    if graph.task == "graph-classification":
+        return d.x.to(device), d.edge_index.to(device), d.batch.to(device)
+    return d.x.to(device), d.edge_index.to(device)
+
+
+def run_model(model: torch.nn.Module, graph: GraphData, device: str = "cpu") -> VariantOutputs:
+    """Evaluate ``model`` (in eval mode, no gradients) and capture each message-passing layer's output.
+
+    Embeddings are keyed by the layer's module name (``convs.0``); a module that
+    runs twice gets ``#2`` on its second output.
+    """
+    import torch
+
+    captured: dict[str, np.ndarray] = {}
+
+    def make_hook(name: str):
+        def hook(_mod, _inp, out):
+            t = out[0] if isinstance(out, (tuple, list)) else out
+            if not isinstance(t, torch.Tensor):
+                return
+            key, n = name, 2
+            while key in captured:
+                key, n = f"{name}#{n}", n + 1
+            captured[key] = t.detach().float().cpu().numpy()
+
+        return hook
+
+    handles = [m.register_forward_hook(make_hook(n)) for n, m in message_passing_layers(model)]
+    model.eval()
+    try:
+        with torch.inference_mode():
+            logits = model(*model_inputs(graph, device))
+    finally:
+        for h in handles:
+            h.remove()
+    logits_np = logits.detach().float().cpu().numpy()
+    return VariantOutputs(logits=logits_np, predictions=logits_np.argmax(axis=1).astype(np.int64),
+                          embeddings=captured)

@@ -1,0 +1,107 @@
+"""Metric dispatch: which metrics apply, calling each on the dense model's and a variant's outputs, and
+checking what they return.  The pipeline and the testing kit (``gnneval.testing.check_metric``) share it."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from gnneval.plugin.api import Metric, MetricInputs
+from gnneval.plugin.errors import one_line
+from gnneval.store.records import Problem, ShownColumn
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gnneval._plugins.registry import Registry
+    from gnneval.store.records import GraphArrays, VariantOutputs
+
+KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")
+"""What a metric key may look like: a short identifier (it becomes an HDF5 attribute name)."""
+
+
+@dataclass
+class MetricSettings:
+    """The run-wide inputs every metric gets besides the outputs."""
+
+    seed: int = 0
+    sample_size: int = 2000
+    bootstrap: int = 200
+
+
+def applicable(cls: type[Metric], task: str, dense: VariantOutputs | None) -> bool:
+    """Whether ``cls`` runs for a task, on the dense model (``dense`` None) or a variant."""
+    if cls.needs_dense and dense is None:
+        return False
+    return cls.tasks is None or task in cls.tasks
+
+
+def check_values(values: Any, who: str) -> tuple[dict[str, float], list[str]]:
+    """``values`` as ``{key: float}`` with what was wrong with it: keys must be short identifiers, values
+    finite numbers or ``None`` ("not defined here", stored as NaN).  Bad entries are dropped, never
+    converted: the string ``"0.5"`` is a mistake, not a number."""
+    if not isinstance(values, dict):
+        return {}, [f"{who} returned {type(values).__name__}, not a dict of {{key: number}}"]
+    good: dict[str, float] = {}
+    bad: list[str] = []
+    for key, value in values.items():
+        if not isinstance(key, str) or not KEY_RE.match(key):
+            bad.append(f"{who} returned the key {str(key)[:40]!r}{'...' if len(str(key)) > 40 else ''}: keys are "
+                       "identifiers of at most 64 letters, digits, '_', '-' or '.'")
+        elif value is None:
+            good[key] = math.nan
+            bad.append(f"{who}: '{key}' is not defined here (None); stored as NaN")
+        elif isinstance(value, bool) or not isinstance(value, numbers.Real):
+            bad.append(f"{who} returned {type(value).__name__} {str(value)[:30]!r} for '{key}', not a number; dropped")
+        elif not math.isfinite(float(value)):
+            good[key] = math.nan
+            bad.append(f"{who} returned {float(value)} for '{key}'; stored as NaN")
+        else:
+            good[key] = float(value)
+    return good, bad
+
+
+def compute_metric(metric: Metric, graph: GraphArrays, outputs: VariantOutputs, dense: VariantOutputs | None,
+                   ms: MetricSettings, who: str, problems: list[Problem]) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """One metric on one variant: ``(variant values, {layer: values})``, keys prefixed ``"<name>."``.
+    A metric that raises, or returns something malformed, is a problem naming it; the rest is kept."""
+    name = type(metric).name or type(metric).__name__
+    flat: dict[str, float] = {}
+    per_layer: dict[str, dict[str, float]] = {}
+    if metric.level == "layer":
+        for layer, emb in outputs.embeddings.items():
+            dense_emb = dense.embeddings.get(layer) if dense is not None else None
+            if metric.needs_dense and dense_emb is None:
+                continue
+            inputs = MetricInputs(graph, outputs, dense, ms.seed, layer, emb, dense_emb, ms.sample_size, ms.bootstrap)
+            vals = _call(metric, inputs, f"{who} on layer '{layer}'", problems)
+            per_layer[layer] = {f"{name}.{k}": v for k, v in vals.items()}
+    else:
+        inputs = MetricInputs(graph, outputs, dense, ms.seed, sample_size=ms.sample_size, bootstrap=ms.bootstrap)
+        flat = {f"{name}.{k}": v for k, v in _call(metric, inputs, who, problems).items()}
+    return flat, per_layer
+
+
+def _call(metric: Metric, inputs: MetricInputs, who: str, problems: list[Problem]) -> dict[str, float]:
+    try:
+        raw = metric.compute(inputs)
+    except Exception as exc:  # noqa: BLE001 - one metric must not lose the others
+        problems.append(Problem(who, f"raised {one_line(exc)}"))
+        return {}
+    good, bad = check_values(raw, "compute()")
+    problems.extend(Problem(who, msg) for msg in bad)
+    return good
+
+
+def declared_columns(registry: Registry, names: Sequence[str], task: str) -> list[ShownColumn]:
+    """The summary columns the selected metrics declare (``Metric.summary``) for ``task``, in order."""
+    out = []
+    for name in names:
+        cls = registry.get("metric", name).obj
+        if cls.tasks is not None and task not in cls.tasks:
+            continue
+        for key, col in dict(cls.summary).items():
+            out.append(ShownColumn(f"{name}.{key}", cls.level, col.label, col.format, col.role, col.help))
+    return out

@@ -1,0 +1,65 @@
+"""Measuring one variant: its outputs and every layer's embeddings, its size and FLOPs, and its metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from gnneval.measure.metrics import MetricSettings, applicable, compute_metric
+from gnneval.store.records import Problem, VariantResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gnneval._plugins.registry import Registry
+    from gnneval.plugin.api import GraphData
+    from gnneval.store.records import GraphArrays
+
+
+@dataclass
+class MeasureSettings:
+    """What measuring needs besides the model: the registry's metrics to run, where, and with what inputs."""
+
+    registry: Registry
+    metric_names: list[str]
+    arrays: GraphArrays
+    metrics: MetricSettings
+    device: str = "cpu"
+
+
+def measure_variant(v: VariantResult, model: Any, graph: GraphData, dense: VariantResult | None,
+                    dense_numel: dict[str, int], ms: MeasureSettings, problems: list[Problem]) -> None:
+    """Fill ``v``'s outputs, counts and metrics (everything but timing)."""
+    from gnneval.measure.counting import count_flops, count_params, layer_sparsity, size_bytes, weight_histograms
+    from gnneval.measure.forward import run_model
+
+    model = model.to(ms.device).eval()
+    v.outputs = run_model(model, graph, ms.device)
+    v.params, v.nonzero_params = count_params(model)
+    v.size_bytes = size_bytes(model)
+    v.flops, v.flops_sparse = count_flops(model, graph, ms.device)
+    v.edges = int(graph.data.edge_index.shape[1])
+    base = dense.params if dense is not None else v.params
+    v.param_reduction = 1.0 - v.params / base if base else 0.0
+    v.weight_sparsity = 1.0 - v.nonzero_params / base if base else 0.0
+    v.layer_sparsity = layer_sparsity(model, dense_numel)
+    v.weight_histograms = weight_histograms(model)
+    run_metrics(v, dense, ms, problems)
+
+
+def run_metrics(v: VariantResult, dense: VariantResult | None, ms: MeasureSettings, problems: list[Problem]) -> None:
+    """Every selected metric that applies, each isolated: one that fails is a problem naming it."""
+    dense_out = dense.outputs if dense is not None else None
+    assert v.outputs is not None
+    for name in ms.metric_names:
+        reg = ms.registry.get("metric", name)
+        if not applicable(reg.obj, ms.arrays.task, dense_out):
+            continue
+        who = f"metric '{name}' ({reg.plugin}) on {v.id}"
+        try:
+            metric = reg.obj(**reg.options)
+        except Exception as exc:  # noqa: BLE001
+            problems.append(Problem(who, f"could not be created: {exc}"))
+            continue
+        flat, per_layer = compute_metric(metric, ms.arrays, v.outputs, dense_out, ms.metrics, who, problems)
+        v.metrics.update(flat)
+        for layer, vals in per_layer.items():
+            v.layer_metrics.setdefault(layer, {}).update(vals)

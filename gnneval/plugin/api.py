@@ -1,0 +1,396 @@
+"""The public API for plugin authors.
+
+A plugin is a module (or any object) with functions marked ``@hookimpl``
+named after the hook specifications in :mod:`gnneval.plugin.hookspecs`, published
+through the ``gnneval`` entry-point group::
+
+    # pyproject.toml of your distribution
+    [project.entry-points.gnneval]
+    snip = "gnneval_snip"
+
+    # gnneval_snip.py
+    from gnneval.plugin.api import Pruner, PruneOutcome, hookimpl
+
+    class SnipPruner(Pruner):
+        structured = False
+        def prune(self, model, sparsity, ctx):
+            ...
+            return PruneOutcome(model=model, masks=masks)
+
+    @hookimpl
+    def gnneval_register_pruners(register):
+        register.add_pruner("snip", SnipPruner, description="SNIP saliency (Lee et al. 2019)")
+
+The built-in plugins of gnneval use exactly this API.  Keep heavy imports
+(torch, torch_geometric, umap) inside methods so that ``gnneval plugins``
+stays fast.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import pluggy
+
+from gnneval.plugin.errors import PluginError
+from gnneval.store.records import Column, GraphArrays, RunResult, VariantOutputs
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import torch
+    from torch_geometric.data import Data
+
+PROJECT = "gnneval"
+hookimpl = pluggy.HookimplMarker(PROJECT)
+"""Marker for hook implementations: ``@hookimpl def gnneval_register_pruners(register): ...``."""
+
+API_VERSION = "1.0"
+"""The plugin API's own version (``major.minor``).  A minor release only adds; a major one may remove
+what was deprecated for at least one minor release.  Plugins can require it with :func:`require_api`."""
+
+Task = Literal["node-classification", "link-prediction", "graph-classification"]
+Level = Literal["variant", "layer"]
+Status = Literal["ok", "failed"]
+TASKS: tuple[Task, ...] = ("node-classification", "link-prediction", "graph-classification")
+"""Tasks the evaluation pipeline knows how to run.  For link prediction the model is an encoder:
+its output rows are node embeddings and an edge (u, v) is scored by their dot product."""
+
+
+def require_api(spec: str) -> None:
+    """Fail a plugin's import, by name, when this gnneval's plugin API does not satisfy ``spec``.
+
+    ``spec`` is ``"1"`` (any 1.x), ``"1.2"`` (1.2 or a later 1.x) or ``">=1.2"`` (1.2 or anything later).
+    Call it at the top of your plugin module: ``require_api("1.0")``.  ``gnneval plugins`` then lists
+    the plugin as failed with the reason instead of loading it into a gnneval it was not written for.
+
+    :raises PluginError: naming both versions.
+    """
+    want = spec.strip()
+    open_ended = want.startswith(">=")
+    want = want.removeprefix(">=").strip()
+    try:
+        parts = [int(x) for x in want.split(".")]
+    except ValueError:
+        raise PluginError(f"require_api({spec!r}): give a version such as '1.0' or '>=1.0'") from None
+    major, minor = (parts + [0])[:2]
+    have_major, have_minor = (int(x) for x in API_VERSION.split("."))
+    ok = (have_major, have_minor) >= (major, minor) and (open_ended or have_major == major)
+    if not ok:
+        raise PluginError(f"needs gnneval plugin API {spec}, but this gnneval provides {API_VERSION}")
+
+
+# --------------------------------------------------------------------------- data passed to plugins
+
+
+@dataclass
+class DatasetRef:
+    """Which dataset a checkpoint was trained on, as recorded in its metadata."""
+
+    name: str  #: e.g. ``"Cora"``
+    loader: str | None = None  #: dataset loader plugin name, e.g. ``"planetoid"``
+    split: str = "public"
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LoadedCheckpoint:
+    """What a checkpoint loader returns: a ready model plus what is known about it."""
+
+    model: torch.nn.Module
+    architecture: str  #: registered architecture name (``"gcn"``), or a descriptive name
+    architecture_kwargs: dict[str, Any]
+    task: str | None  #: e.g. ``"node-classification"``; None when the file does not say
+    dataset: DatasetRef | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    """Anything else the file records (training recipe, versions...): stored with the run as provenance,
+    never interpreted by the pipeline."""
+    masks: dict[str, torch.Tensor] = field(default_factory=dict)  #: a saved pruned variant's masks (True = kept)
+    recorded_scores: dict[str, float] = field(default_factory=dict)
+    """Scores the file says the model reached, by metric key (``"accuracy.test"``): after evaluating the
+    dense model the pipeline compares each with what it measured and warns when they disagree."""
+    notes: list[str] = field(default_factory=list)
+    """What the loader inferred or repaired, one decision per line (printed, and stored in the run)."""
+    source: str = ""  #: what kind of file this was, in a few words (``"state_dict in a training dict"``)
+    prunable: bool = True  #: False when the format keeps no editable weights (e.g. ONNX): pruners are skipped
+
+
+@dataclass
+class GraphData:
+    """A loaded dataset: one graph with labels and split masks.
+
+    Node classification: ``y`` and the masks are per node.  Link prediction: also
+    ``{val,test}_edge_label(_index)``.  Graph classification: the dataset is one disjoint-union
+    graph with ``batch`` (the graph of every node); ``y`` and the masks are per graph, and models
+    take ``(x, edge_index, batch)``."""
+
+    name: str
+    task: str
+    data: Data  #: torch_geometric ``Data`` with ``x``, ``edge_index``, ``y`` and ``*_mask``
+    num_features: int
+    num_classes: int
+    source: str  #: where the files came from (a path, or "generated")
+    split: str = "public"
+
+    def arrays(self) -> GraphArrays:
+        """The labels, masks and edges as NumPy arrays (for metrics, storage and plots)."""
+        d = self.data
+        masks = {s: getattr(d, f"{s}_mask").cpu().numpy().astype(bool) for s in ("train", "val", "test")}
+        link = {}
+        for split in ("val", "test"):
+            index = getattr(d, f"{split}_edge_label_index", None)
+            if index is not None:
+                link[split] = (index.cpu().numpy().astype("int64"),
+                               getattr(d, f"{split}_edge_label").cpu().numpy().astype("int64"))
+        return GraphArrays(
+            name=self.name,
+            task=self.task,
+            y=d.y.cpu().numpy().astype("int64"),
+            masks=masks,
+            edge_index=d.edge_index.cpu().numpy().astype("int64"),
+            num_classes=self.num_classes,
+            num_features=self.num_features,
+            link=link,
+            batch=d.batch.cpu().numpy().astype("int64") if getattr(d, "batch", None) is not None else None,
+        )
+
+
+@dataclass
+class PruneOutcome:
+    """What a pruner returns.
+
+    ``model`` may be the model it was given, changed in place, or a new one; it must take the same
+    inputs and give outputs of the same shape as the dense model, with finite weights.
+    ``masks`` maps a parameter name (as in ``model.named_parameters()``) to a
+    boolean tensor of the same shape, True where the weight is kept; the
+    pipeline re-applies masks after any step that could revive a weight (fine-tuning).
+    **Unstructured pruners must return masks**, and the masks must agree with the zeros (every
+    masked weight is zero after pruning); the testing kit's ``check_pruner`` fails otherwise.  The
+    sparsity the summary shows is counted from the model's zeros (and removed parameters), never
+    taken from the pruner's word, and a pruner that reaches less than it was asked is reported.
+    Structured pruners that remove channels physically return no masks.
+    A graph sparsifier (which removes edges rather than weights) returns the
+    sparsified dataset in ``graph``; the variant is then evaluated, counted and
+    timed on it.
+    """
+
+    model: torch.nn.Module
+    masks: dict[str, torch.Tensor] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)  #: e.g. channels kept per layer
+    graph: GraphData | None = None  #: a sparsified graph (edges removed) to evaluate this variant on
+    training_flops: float = 0.0  #: FLOPs the pruner spent training (see ``gnneval.prune.training``); 0 for one-shot
+
+
+@dataclass
+class LoadContext:
+    """Given to checkpoint loaders."""
+
+    trust: bool  #: the user allowed full (code-running) unpickling with ``--trust``
+    options: dict[str, Any]
+    _build: Any = None
+
+    def build_model(self, architecture: str, **kwargs: Any) -> torch.nn.Module:
+        """Build a registered architecture by name (raises UsageError if unknown)."""
+        return self._build(architecture, **kwargs)
+
+
+@dataclass
+class DatasetContext:
+    """Given to dataset loaders."""
+
+    root: Path | None  #: a data root the user named (``--data-root`` or ``GNNEVAL_DATA``), may be read-only
+    cache_dir: Path  #: a writable per-user directory for downloads and processed files
+    seed: int
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PruneContext:
+    """Given to pruners."""
+
+    graph: GraphData  #: the dataset (train/val/test masks included): data-driven criteria and training use it
+    architecture: str  #: the checkpoint's architecture name (``"gcn"``, ``"graph-classifier"``, a class path...)
+    seed: int  #: the run's seed: use :meth:`generator` for random choices
+    device: str = "cpu"  #: where the model lives (``cpu`` or ``cuda``)
+    options: dict[str, Any] = field(default_factory=dict)  #: reserved; the pruner's own options are ``self.options``
+
+    def generator(self, salt: int = 0) -> torch.Generator:
+        """A seeded ``torch.Generator`` (on CPU), so random choices are reproducible."""
+        import torch
+
+        g = torch.Generator()
+        g.manual_seed(self.seed * 1_000_003 + salt)
+        return g
+
+
+@dataclass
+class MetricInputs:
+    """Given to metrics.  For ``level = "layer"`` metrics, ``layer`` names the layer
+    and ``embedding``/``dense_embedding`` hold its outputs."""
+
+    graph: GraphArrays  #: labels, split masks and edges of the dataset the variant ran on (NumPy)
+    variant: VariantOutputs  #: the variant's logits, predictions and every layer's embeddings
+    dense: VariantOutputs | None  #: the dense model's outputs; None when the variant *is* the dense model
+    seed: int  #: the run's seed (``--seed``): seed every random choice from it
+    layer: str | None = None  #: layer metrics: the layer's module name; None for variant metrics
+    embedding: np.ndarray | None = None  #: layer metrics: this variant's ``[N, d]`` output of ``layer``
+    dense_embedding: np.ndarray | None = None  #: layer metrics: the dense model's output of ``layer`` (its width may differ)
+    sample_size: int = 2000  #: nodes in the shared sample for O(n^2) metrics (``--metric-sample``)
+    bootstrap: int = 200  #: bootstrap resamples for confidence intervals (``--bootstrap``)
+
+    def _sample(self, n: int) -> np.ndarray:
+        import numpy as np
+
+        if n <= self.sample_size:
+            return np.arange(n)
+        return np.sort(np.random.default_rng(self.seed).choice(n, self.sample_size, replace=False))
+
+    def node_sample(self) -> np.ndarray:
+        """The run's fixed node sample: seeded by the run's seed, identical for every variant and layer."""
+        return self._sample(self.graph.num_nodes)
+
+    def labelled_embedding(self) -> np.ndarray:
+        """``embedding`` with one row per labelled item, aligned with ``graph.y`` and ``graph.masks``: the
+        node embeddings themselves, or for graph classification each graph's mean node embedding
+        (what a label-based metric such as a linear probe should see there)."""
+        import numpy as np
+
+        x = np.asarray(self.embedding)
+        if self.graph.batch is None:
+            return x
+        counts = np.bincount(self.graph.batch, minlength=self.graph.num_graphs).astype(np.float64)
+        pooled = np.zeros((self.graph.num_graphs, x.shape[1]), dtype=np.float64)
+        np.add.at(pooled, self.graph.batch, x)
+        return (pooled / np.maximum(counts, 1.0)[:, None]).astype(np.float32)
+
+    def labelled_sample(self) -> np.ndarray:
+        """The fixed sample of labelled items (nodes, or graphs for graph classification) for O(n^2) metrics."""
+        return self._sample(self.graph.num_nodes if self.graph.batch is None else self.graph.num_graphs)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What ``gnneval_evaluate_start`` is told about a run before anything is loaded."""
+
+    checkpoint: Path  #: the checkpoint file being evaluated
+    out_dir: Path  #: the run folder
+    pruners: tuple[str, ...]  #: pruner names, in order
+    sparsities: tuple[float, ...]  #: the sparsities asked for (deduplicated, in order)
+    seed: int
+    device: str  #: ``cpu`` or ``cuda`` as asked for
+    metrics: tuple[str, ...]  #: the metrics that will run
+    visualisers: tuple[str, ...]  #: the visualisers that will draw
+    command: str  #: the command line
+
+
+@dataclass
+class VisualContext:
+    """Given to visualisers: everything comes from the run's stored results."""
+
+    run: RunResult
+    out_dir: Path
+    formats: tuple[str, ...] = ("png",)
+    seed: int = 0
+
+
+# --------------------------------------------------------------------------- base classes
+
+
+class _Configurable:
+    """Options: every plugin class is instantiated as ``cls(**options)``, where the options are the keyword
+    arguments given at registration merged with the user's (``-o NAME.KEY=VALUE`` for pruners).
+
+    Declare the options a class accepts in ``options_doc`` (name -> what it does): a registration or
+    ``-o`` option that is not declared is then an error naming it.  A class that declares none and
+    keeps the default ``__init__`` accepts any option (API 0.x behaviour)."""
+
+    name: ClassVar[str] = ""  #: set when registered
+    options_doc: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+
+
+
+class CheckpointLoader(_Configurable, ABC):
+    """Recognises and loads one checkpoint format.
+
+    Loaders are tried in order of ``priority`` (highest first); the first whose
+    :meth:`load` returns a :class:`LoadedCheckpoint` wins.
+    """
+
+    priority: ClassVar[int] = 0
+
+    @abstractmethod
+    def load(self, path: Path, ctx: LoadContext) -> LoadedCheckpoint | None:
+        """Return the loaded checkpoint, or None if this is not a file this loader reads.
+
+        A loader may instead raise :class:`gnneval.load.checkpoint.NotATorchFile` with a
+        reason, which means "not mine" too; the reason is shown if no loader
+        recognises the file.  Raise :class:`gnneval.plugin.errors.UsageError` for a file
+        that is of this format but cannot be used (say why and what to do).
+        """
+
+
+class DatasetLoader(_Configurable, ABC):
+    """Loads datasets by name."""
+
+    @abstractmethod
+    def names(self) -> list[str]:
+        """Dataset names this loader provides (used for ``--dataset`` and suggestions)."""
+
+    def handles(self, name: str) -> bool:
+        """True if this loader loads ``name`` (case-insensitive match on :meth:`names` by default)."""
+        return name.lower() in {n.lower() for n in self.names()}
+
+    @abstractmethod
+    def load(self, name: str, ctx: DatasetContext) -> GraphData:
+        """Load the dataset; raise UsageError with where to put the files if it is missing."""
+
+
+class Pruner(_Configurable, ABC):
+    """Prunes a model to a target sparsity.
+
+    ``structured = True`` means the pruner removes whole channels (sparsity is
+    the fraction of hidden channels removed); otherwise sparsity is the fraction
+    of prunable weights set to zero.
+    """
+
+    structured: ClassVar[bool] = False
+
+    @abstractmethod
+    def prune(self, model: torch.nn.Module, sparsity: float, ctx: PruneContext) -> PruneOutcome:
+        """Prune ``model`` (a fresh copy the pruner may change) to ``sparsity`` in [0, 1)."""
+
+
+class Metric(_Configurable, ABC):
+    """Computes named numbers for a variant (``level = "variant"``) or for each
+    of its layers' embeddings (``level = "layer"``)."""
+
+    level: ClassVar[Level] = "variant"
+    needs_dense: ClassVar[bool] = False  #: skip on the dense model itself
+    tasks: ClassVar[tuple[Task, ...] | None] = None  #: tasks it applies to (None: every task)
+    summary: ClassVar[dict[str, Column]] = {}
+    """Keys to show as columns of the summary table (variant metrics) or of the representation table
+    (layer metrics; the last hidden layer is shown), in ``gnneval show`` and in ``report.html``:
+    ``{"test": Column("test acc", "{:.1%}", role="headline")}``.  See :class:`Column` for the roles."""
+
+    @abstractmethod
+    def compute(self, inputs: MetricInputs) -> dict[str, float | None]:
+        """Return ``{key: value}``; keys are stored as ``"<metric name>.<key>"``.
+
+        Keys are short identifiers (letters, digits, ``_``, ``-``, ``.``; at most 64 characters); values are
+        finite numbers, or ``None`` for "not defined here" (stored as NaN with the reason in the run's
+        problems).  Anything else is reported by name and dropped."""
+
+
+class Visualiser(_Configurable, ABC):
+    """Draws pictures from a run's stored results (never from a live model)."""
+
+    caption: ClassVar[str] = ""  #: one or two sentences under its pictures in report.html
+
+    @abstractmethod
+    def draw(self, ctx: VisualContext) -> list[Path]:
+        """Write image files under ``ctx.out_dir`` and return their paths."""

@@ -1,0 +1,108 @@
+"""Making one variant: a fresh copy of the dense model, pruned by a pruner plugin, its masks enforced,
+optionally fine-tuned, and checked before anything is measured on it."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from gnneval.plugin.api import GraphData, PruneContext, PruneOutcome, Pruner
+from gnneval.plugin.errors import PluginError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+SPARSITY_SLACK = 0.01
+"""An unstructured pruner may fall short of the sparsity asked for by this much (rounding) unreported."""
+
+
+@dataclass
+class Variant:
+    """A pruned model ready to be measured."""
+
+    model: Any  #: ``torch.nn.Module``
+    graph: GraphData  #: the graph to evaluate it on (a sparsifier's, or the dataset)
+    masks: dict[str, Any]
+    details: dict[str, Any] = field(default_factory=dict)
+    training_flops: float = 0.0
+    warnings: list[str] = field(default_factory=list)  #: e.g. the pruner fell short of the sparsity
+
+
+def make_variant(pruner: Pruner, dense_model: torch.nn.Module, sparsity: float, ctx: PruneContext,
+                 finetune_epochs: int = 0) -> Variant:
+    """Prune a deep copy of ``dense_model`` with ``pruner``; the dense model is never touched.
+
+    :raises PluginError: when the pruner returns something that is not a usable variant (naming what).
+    """
+    import torch
+
+    model = copy.deepcopy(dense_model)
+    outcome = pruner.prune(model, sparsity, ctx)
+    if not isinstance(outcome, PruneOutcome):
+        raise PluginError(f"prune() returned {type(outcome).__name__}, not a PruneOutcome")
+    model = outcome.model
+    graph = outcome.graph or ctx.graph
+    _enforce_masks(model, outcome.masks)
+    v = Variant(model, graph, dict(outcome.masks), dict(outcome.details), float(outcome.training_flops or 0.0))
+    if finetune_epochs > 0:
+        from gnneval.prune.training import train
+
+        tr = train(model, graph, epochs=finetune_epochs, patience=min(finetune_epochs, 50), masks=outcome.masks,
+                   seed=ctx.seed)
+        v.details["finetune"] = {"epochs": tr.epochs, "best_epoch": tr.best_epoch, "best_val": tr.best_val,
+                                 "seconds": tr.seconds, "flops": tr.flops}
+        v.training_flops += tr.flops
+    check_variant(dense_model, v, ctx.graph, torch)
+    if not pruner.structured and outcome.graph is None:
+        v.warnings += _shortfall(dense_model, model, sparsity)
+    return v
+
+
+def _enforce_masks(model: torch.nn.Module, masks: dict[str, torch.Tensor]) -> None:
+    import torch
+
+    if not masks:
+        return
+    params = dict(model.named_parameters())
+    unknown = sorted(set(masks) - set(params))
+    if unknown:
+        raise PluginError(f"masks name parameters the model does not have: {', '.join(unknown[:5])}")
+    with torch.no_grad():
+        for name, mask in masks.items():
+            p = params[name]
+            if tuple(mask.shape) != tuple(p.shape):
+                raise PluginError(f"the mask of '{name}' has shape {tuple(mask.shape)}, the weight {tuple(p.shape)}")
+            p.mul_(mask.to(p.device, p.dtype))
+
+
+def check_variant(dense_model: torch.nn.Module, v: Variant, dense_graph: GraphData, torch: Any) -> None:
+    """A variant must have finite weights and give outputs of the dense model's shape on its graph."""
+    from gnneval.measure.forward import model_inputs
+
+    bad = [n for n, p in v.model.named_parameters() if not bool(torch.isfinite(p).all())]
+    if bad:
+        raise PluginError(f"the pruned model has non-finite weights in {', '.join(bad[:5])}")
+    with torch.no_grad():
+        want = dense_model.eval()(*model_inputs(dense_graph, _device(dense_model)))
+        got = v.model.eval()(*model_inputs(v.graph, _device(v.model)))
+    if tuple(got.shape) != tuple(want.shape):
+        raise PluginError(f"the pruned model's output has shape {tuple(got.shape)}, the dense model's "
+                          f"{tuple(want.shape)}")
+
+
+def _device(model: torch.nn.Module) -> str:
+    p = next(iter(model.parameters()), None)
+    return str(p.device) if p is not None else "cpu"
+
+
+def _shortfall(dense_model: torch.nn.Module, model: torch.nn.Module, sparsity: float) -> list[str]:
+    """The sparsity reached, counted from the zeros of the prunable weights, against the one asked for."""
+    from gnneval.measure.counting import prunable_weights
+
+    total = sum(p.numel() for _, p in prunable_weights(dense_model))
+    nonzero = sum(int((p != 0).sum()) for _, p in prunable_weights(model))
+    reached = 1.0 - nonzero / total if total else 0.0
+    if reached + SPARSITY_SLACK < sparsity:
+        return [f"asked for sparsity {sparsity:.2f} but the pruned weights are {reached:.3f} zero"]
+    return []

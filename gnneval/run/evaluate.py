@@ -1,0 +1,278 @@
+"""``gnneval evaluate`` as a loop over the stages.
+
+validate settings -> load the checkpoint and its dataset (:mod:`gnneval.load`) -> measure the dense
+model (:mod:`gnneval.measure`, :mod:`gnneval.bench`) -> for each pruner and sparsity: make a variant
+(:mod:`gnneval.prune`), measure it, store it (:mod:`gnneval.store`) -> draw the pictures and the report
+from the stored file (:mod:`gnneval.show`).
+
+A failure in one variant, metric or visualiser is recorded as a :class:`~gnneval.store.records.Problem`
+and the rest of the run goes on.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from gnneval._plugins.manager import PluginHost
+from gnneval.load.inputs import Loaded, LoadRequest, load_for_evaluation
+from gnneval.measure.metrics import MetricSettings, declared_columns
+from gnneval.measure.variant import MeasureSettings, measure_variant
+from gnneval.plugin.api import GraphData, PruneContext, RunInfo
+from gnneval.plugin.errors import GnnevalError, UsageError, one_line
+from gnneval.run.settings import (
+    DEFAULT_SPARSITIES,
+    EvaluateSettings,
+    default_run_dir,
+    resolve_selection,
+    seed_everything,
+    unique_sparsities,
+    validate,
+    validate_sparsity,
+    variant_id,
+)
+from gnneval.store.records import Problem, Provenance, RunResult, VariantResult
+
+__all__ = ["DEFAULT_SPARSITIES", "EvaluateSettings", "Evaluator", "load_request", "validate_sparsity", "variant_id"]
+
+MATCH_TOLERANCE = 0.005
+"""A recorded score within this of the evaluated one matches (rounding); any other difference is a problem."""
+STORED_SCORE_TOLERANCE = 0.02
+"""A recorded score this much above the evaluated one (2 points of accuracy) gets the usual causes named."""
+
+
+def load_request(s: EvaluateSettings) -> LoadRequest:
+    """What ``evaluate`` and ``bench`` ask the load stage for."""
+    return LoadRequest(checkpoint=s.checkpoint, seed=s.seed, data_root=s.data_root, dataset=s.dataset,
+                       dataset_options=s.dataset_options, loader=s.loader, loader_options=s.loader_options,
+                       task=s.task, trust=s.trust, device=s.device)
+
+
+@dataclass
+class _Dense:
+    """The dense model and what every variant is compared with."""
+
+    model: Any
+    result: VariantResult
+    numel: dict[str, int]
+
+
+class Evaluator:
+    """Runs one ``evaluate``; construct, then call :meth:`run`."""
+
+    def __init__(self, settings: EvaluateSettings, host: PluginHost, *, console: Any = None,
+                 show_progress: bool = True) -> None:
+        from rich.console import Console
+
+        self.s = settings
+        self.host = host
+        self.reg = host.registry
+        self.console = console or Console(stderr=True)
+        self.show_progress = show_progress
+        self.problems: list[Problem] = list(host.problems)
+
+    def run(self) -> RunResult:
+        s = self.s
+        s.sparsities = unique_sparsities(s.sparsities)
+        validate(s, self.reg)
+        self.metric_names = resolve_selection(self.reg, "metric", s.metrics)
+        self.visualiser_names = resolve_selection(self.reg, "visualiser", s.visualisers)
+        self.out_dir = Path(s.out_dir) if s.out_dir else default_run_dir(s.checkpoint, s.pruners)
+        self.host.call_each("gnneval_evaluate_start", self.problems, run=self._run_info())
+        seed_everything(s.seed)
+        loaded = load_for_evaluation(load_request(s), self.reg, self.problems, console=self.console)
+        s.device = loaded.device
+        result = self._start_result(loaded)
+        self._say_selection()
+        with self._progress() as progress:
+            self._variants(loaded, result, progress)
+        return self._finish(result)
+
+    # -- stages ------------------------------------------------------------------------------
+    def _variants(self, loaded: Loaded, result: RunResult, progress: Any) -> None:
+        from gnneval.measure.counting import weight_shapes
+        from gnneval.store.hdf5 import write_run
+
+        jobs = [(p, sp) for p in self.s.pruners for sp in self.s.sparsities]
+        task_id = progress.add_task("dense model", total=1 + len(jobs))
+        dense_model = loaded.ckpt.model.eval()
+        dense = _Dense(dense_model, VariantResult(id="dense", pruner=None, sparsity=0.0), weight_shapes(dense_model))
+        self._measure_dense(dense, loaded)
+        self._finish_variant(result, dense.result, dense.model, {}, loaded, progress, task_id)
+        for pruner_name, sp in jobs:
+            vid = variant_id(pruner_name, sp, self.s.sparsities)
+            progress.update(task_id, description=vid)
+            v, model, masks = self._one_variant(pruner_name, sp, vid, dense, loaded)
+            self._finish_variant(result, v, model, masks, loaded, progress, task_id)
+        progress.update(task_id, description="done")
+        write_run(self.out_dir / "run.h5", result)
+
+    def _measure_dense(self, dense: _Dense, loaded: Loaded) -> None:
+        t0 = time.perf_counter()
+        try:
+            measure_variant(dense.result, dense.model, loaded.graph, None, dense.numel, self._measure, self.problems)
+        except RuntimeError as exc:
+            raise UsageError(f"the model does not run on dataset {loaded.graph.name}: {one_line(exc)[:200]}") from None
+        self._bench(dense.result, dense.model, loaded.graph)
+        dense.result.seconds = time.perf_counter() - t0
+        self._check_recorded_scores(loaded, dense.result)
+
+    def _one_variant(self, pruner_name: str, sp: float, vid: str, dense: _Dense,
+                     loaded: Loaded) -> tuple[VariantResult, Any, dict[str, Any]]:
+        from gnneval.prune.variants import make_variant
+
+        v = VariantResult(id=vid, pruner=pruner_name, sparsity=sp)
+        reg = self.reg.get("pruner", pruner_name)
+        t0 = time.perf_counter()
+        model, masks = None, {}
+        try:
+            if not loaded.ckpt.prunable:
+                raise UsageError(f"pruner '{pruner_name}' cannot prune this checkpoint: "
+                                 f"{loaded.ckpt.source or 'its format keeps no editable weights'}")
+            seed_everything(self.s.seed)
+            pruner = self.reg.instantiate("pruner", pruner_name, **self.s.pruner_options.get(pruner_name, {}))
+            ctx = PruneContext(graph=loaded.graph, architecture=loaded.ckpt.architecture, seed=self.s.seed,
+                               device=self.s.device)
+            made = make_variant(pruner, dense.model, sp, ctx, self.s.finetune_epochs)
+            model, masks = made.model, made.masks
+            v.details, v.training_flops = made.details, made.training_flops
+            for w in made.warnings:
+                self.problems.append(Problem(f"pruner '{pruner_name}' ({reg.plugin}) on {vid}", w))
+            measure_variant(v, model, made.graph, dense.result, dense.numel, self._measure, self.problems)
+            self._bench(v, model, made.graph)
+        except GnnevalError as exc:
+            v.status, v.error = "failed", str(exc)
+        except Exception as exc:  # noqa: BLE001 - one variant must not lose the others
+            v.status, v.error = "failed", f"pruner '{pruner_name}' ({reg.plugin}) raised {one_line(exc)}"
+        if not v.ok:
+            self.problems.append(Problem(f"variant {vid}", v.error))
+            v.outputs, model = None, None
+        v.seconds = time.perf_counter() - t0
+        return v, model, masks
+
+    def _finish_variant(self, result: RunResult, v: VariantResult, model: Any, masks: dict[str, Any],
+                        loaded: Loaded, progress: Any, task_id: Any) -> None:
+        from gnneval.store.hdf5 import write_run
+
+        if model is not None and self.s.save_pruned:
+            self._save(v, model, masks, loaded, result.provenance.checkpoint_sha256)
+        result.variants.append(v)
+        write_run(self.out_dir / "run.h5", result)
+        self.host.call_each("gnneval_variant_evaluated", self.problems, variant=v, run_dir=self.out_dir)
+        progress.advance(task_id)
+
+    def _bench(self, v: VariantResult, model: Any, graph: GraphData) -> None:
+        if not self.s.bench:
+            return
+        from gnneval.bench.backends import run_backends
+
+        s = self.s
+        t0 = time.perf_counter()
+        v.bench = run_backends(model, graph, backends=s.backends, device=s.device, budget_s=s.bench_budget_s,
+                               providers=s.providers, exporter=s.onnx_exporter, onnx_graph=s.onnx_graph,
+                               workdir=self.out_dir / "onnx" / v.id, problems=self.problems)
+        v.details["bench_wall_s"] = time.perf_counter() - t0
+        for b in v.bench:
+            if b.status != "ok":
+                self.problems.append(Problem(f"benchmark of {v.id} on {b.backend}", b.note))
+
+    def _save(self, v: VariantResult, model: Any, masks: dict[str, Any], loaded: Loaded, sha: str) -> None:
+        """``--save-pruned``: a failure is a problem, never a lost variant."""
+        from gnneval.store.variant_checkpoints import save_variant
+
+        try:
+            path = save_variant(self.out_dir, v, model, masks, loaded.ckpt, loaded.task, loaded.dataset_ref,
+                                self.columns, {"seed": self.s.seed, "finetune_epochs": self.s.finetune_epochs}, sha,
+                                loaded.ckpt.architecture in self.reg.names("architecture"))
+            v.checkpoint_bytes = path.stat().st_size
+        except Exception as exc:  # noqa: BLE001 - the variant's results stand
+            self.problems.append(Problem(f"--save-pruned {v.id}", one_line(exc)))
+
+    def _finish(self, result: RunResult) -> RunResult:
+        from gnneval.show.html_report import write_report
+        from gnneval.show.pictures import draw_all
+        from gnneval.store.hdf5 import read_run, write_run
+
+        h5 = self.out_dir / "run.h5"
+        stored = read_run(h5)
+        result.files = draw_all(self.reg, stored, self.out_dir, self.visualiser_names, self.problems,
+                                self.s.formats, self.s.seed, progress=self._progress)
+        result.captions = stored.captions
+        result.problems = self.problems
+        try:
+            result.files["report"] = str(write_report(result, self.out_dir))
+        except Exception as exc:  # noqa: BLE001 - every variant is stored already
+            self.problems.append(Problem("report.html", one_line(exc)))
+        write_run(h5, result)  # once, with the pictures, the report and any problem they had
+        n_problems = len(self.problems)
+        self.host.call_each("gnneval_evaluate_end", self.problems, result=result, run_dir=self.out_dir)
+        if len(self.problems) != n_problems:  # keep what the end hooks reported with the results
+            write_run(h5, result)
+        result.files["run"] = str(h5)
+        return result
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _run_info(self) -> RunInfo:
+        s = self.s
+        return RunInfo(checkpoint=s.checkpoint, out_dir=self.out_dir, pruners=tuple(s.pruners),
+                       sparsities=tuple(s.sparsities), seed=s.seed, device=s.device,
+                       metrics=tuple(self.metric_names), visualisers=tuple(self.visualiser_names),
+                       command=s.command or shlex.join(sys.argv))
+
+    def _start_result(self, loaded: Loaded) -> RunResult:
+        from gnneval.load.checkpoint import library_versions, sha256_file
+
+        s, ckpt = self.s, loaded.ckpt
+        self.columns = declared_columns(self.reg, self.metric_names, loaded.task)
+        self._measure = MeasureSettings(self.reg, self.metric_names, loaded.graph.arrays(),
+                                        MetricSettings(s.seed, s.metric_sample, s.bootstrap), s.device)
+        prov = Provenance(
+            checkpoint_path=str(s.checkpoint), checkpoint_sha256=sha256_file(s.checkpoint),
+            checkpoint_loader=loaded.loader, architecture=ckpt.architecture,
+            architecture_kwargs=ckpt.architecture_kwargs, dataset=loaded.graph.name,
+            dataset_loader=loaded.dataset_loader, dataset_source=loaded.graph.source, task=loaded.task, seed=s.seed,
+            device=s.device, command=s.command or shlex.join(sys.argv),
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"), versions=library_versions(),
+            plugins={n: f"{i.dist} {i.version}" for n, i in self.host.plugins.items() if i.status == "loaded"},
+            settings={**s.as_dict(), "metrics_run": self.metric_names, "visualisers_run": self.visualiser_names},
+            checkpoint_metadata={**ckpt.metadata, "source": ckpt.source, "loader_notes": list(ckpt.notes),
+                                 "recorded_scores": dict(ckpt.recorded_scores)},
+        )
+        return RunResult(provenance=prov, graph=self._measure.arrays, variants=[], problems=self.problems,
+                         columns=self.columns)
+
+    def _say_selection(self) -> None:
+        self.console.print(f"metrics: {', '.join(self.metric_names) or 'none'}; visualisers: "
+                           f"{', '.join(self.visualiser_names) or 'none'}", soft_wrap=True, markup=False)
+
+    def _check_recorded_scores(self, loaded: Loaded, dense: VariantResult) -> None:
+        """Compare each score the checkpoint records with the one evaluated here."""
+        for key, stored in loaded.ckpt.recorded_scores.items():
+            got = dense.metrics.get(key)
+            if got is None:
+                continue
+            if abs(got - stored) <= MATCH_TOLERANCE:
+                self.console.print(f"checkpoint check: evaluated {key} {got:.4f} matches the recorded {stored:.4f}")
+                continue
+            msg = (f"the checkpoint records {key} {stored:.4f} but it evaluates to {got:.4f} here"
+                   + (": the usual causes are feature normalisation (--transform NormalizeFeatures), a different "
+                      "split, self-loops or the weight mapping" if stored - got > STORED_SCORE_TOLERANCE else
+                      ": the weight mapping, the dataset or its split differs"))
+            self.console.print(f"warning: {msg}", soft_wrap=True, markup=False)
+            self.problems.append(Problem(f"checkpoint loader '{loaded.loader}'", msg))
+
+    @contextmanager
+    def _progress(self) -> Iterator[Any]:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=self.console, transient=False,
+                      disable=not self.show_progress) as bar:
+            yield bar

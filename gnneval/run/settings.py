@@ -1,0 +1,163 @@
+"""What shapes a run: :class:`EvaluateSettings`, its checks before any heavy work, variant ids and seeding."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gnneval.bench import BACKENDS, DEFAULT_BACKENDS, EXPORTERS, ONNX_GRAPHS
+from gnneval.plugin.errors import UsageError, suggest
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gnneval._plugins.registry import Registry
+
+DEFAULT_SPARSITIES = (0.3, 0.5, 0.7, 0.9)
+
+
+@dataclass
+class EvaluateSettings:
+    """Everything that shapes a run; stored with the results."""
+
+    checkpoint: Path
+    pruners: list[str]
+    sparsities: list[float] = field(default_factory=lambda: list(DEFAULT_SPARSITIES))
+    out_dir: Path | None = None
+    seed: int = 0
+    data_root: str | None = None
+    dataset: str | None = None
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+    loader: str | None = None
+    loader_options: dict[str, Any] = field(default_factory=dict)  #: e.g. ``arch`` and ``arch_kwargs``
+    task: str | None = None  #: overrides the checkpoint's task
+    trust: bool = False
+    metrics: list[str] | None = None  #: a selection (``a,b``, ``+a``, ``-b``); None = the defaults
+    visualisers: list[str] | None = None  #: a selection as for ``metrics``
+    pruner_options: dict[str, Any] = field(default_factory=dict)
+    finetune_epochs: int = 0  #: retrain every pruned variant this many epochs (masks fixed; early stopping)
+    bench: bool = True
+    bench_budget_s: float = 0.5
+    backends: list[str] = field(default_factory=lambda: list(DEFAULT_BACKENDS))
+    providers: list[str] | None = None  #: force ONNX Runtime execution providers
+    onnx_exporter: str = "auto"  #: ``auto`` (dynamo, then TorchScript), ``dynamo`` or ``torchscript``
+    onnx_graph: str = "auto"  #: message passing in the ONNX export: ``auto``, ``sparse`` or ``scatter``
+    save_pruned: bool = False  #: write every variant (and the dense model) as a compressed native checkpoint
+    metric_sample: int = 2000  #: nodes in the shared sample for O(n^2) metrics
+    bootstrap: int = 200  #: bootstrap resamples for confidence intervals
+    device: str = "cpu"
+    formats: tuple[str, ...] = ("png",)
+    command: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items()}
+        out["formats"] = list(self.formats)
+        return out
+
+
+def validate_sparsity(value: float) -> float:
+    if not (0.0 <= value < 1.0):
+        raise UsageError(f"sparsity {value:g} is outside [0, 1); give fractions such as 0.3,0.5,0.9")
+    return value
+
+
+def unique_sparsities(values: list[float]) -> list[float]:
+    """The sparsities in order with exact repeats dropped (``0.5,0.5`` is one variant)."""
+    return list(dict.fromkeys(float(v) for v in values))
+
+
+def variant_id(pruner: str, sparsity: float, all_sparsities: list[float] | None = None) -> str:
+    """``pruner@0.50``: two decimals, or as many as it takes to tell the run's sparsities apart
+    (``0.5`` and ``0.501`` give ``@0.500`` and ``@0.501``)."""
+    others = all_sparsities or [sparsity]
+    for digits in range(2, 10):
+        labels = {f"{s:.{digits}f}" for s in others}
+        if len(labels) == len(set(others)):
+            return f"{pruner}@{sparsity:.{digits}f}"
+    return f"{pruner}@{sparsity!r}"
+
+
+def default_run_dir(checkpoint: Path, pruners: list[str]) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{checkpoint.stem}-{'+'.join(pruners)}-{stamp}"
+
+
+def seed_everything(seed: int) -> None:
+    import os
+
+    import numpy as np
+    import torch
+
+    if os.environ.get("GNNEVAL_THREADS"):  # set by `gnneval batch` for each worker process
+        torch.set_num_threads(max(1, int(os.environ["GNNEVAL_THREADS"])))
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_selection(registry: Registry, kind: str, selection: list[str] | None) -> list[str]:
+    """The names a ``--metrics`` / ``--visualisers`` selection picks: None is the registered defaults;
+    ``+name`` adds to the defaults, ``-name`` removes from them; a bare list replaces them.  ``+`` and
+    ``-`` items may be mixed; bare names may not be mixed with them.  Unknown names are a UsageError."""
+    defaults = registry.default_names(kind)
+    if selection is None:
+        return defaults
+    items = [s.strip() for s in selection if s.strip()]
+    relative = [s for s in items if s[0] in "+-"]
+    if relative and len(relative) != len(items):
+        raise UsageError(f"--{kind}s mixes names with +/- items ({', '.join(items)}): give either a list that "
+                         f"replaces the defaults, or +NAME / -NAME changes to them")
+    for item in items:
+        registry.get(kind, item.lstrip("+-"))
+    if not relative:
+        return list(dict.fromkeys(items))
+    chosen = list(defaults)
+    for item in relative:
+        name = item[1:]
+        if item[0] == "+" and name not in chosen:
+            chosen.append(name)
+        elif item[0] == "-":
+            if name not in chosen:
+                raise UsageError(f"--{kind}s -{name}: '{name}' is not among the defaults"
+                                 f"{suggest(name, chosen)}; defaults: {', '.join(defaults)}")
+            chosen.remove(name)
+    return chosen
+
+
+def validate(s: EvaluateSettings, registry: Registry) -> None:
+    """Every check that needs no model or data, so that bad input fails in a second with one line."""
+    if not s.pruners:
+        raise UsageError("no pruner given; pass --pruner NAME (see `gnneval plugins`)")
+    for name in s.pruners:
+        registry.get("pruner", name)
+    for name, opts in s.pruner_options.items():
+        if name not in s.pruners:
+            raise UsageError(f"option for pruner '{name}', which is not among --pruner {','.join(s.pruners)}")
+        registry.instantiate("pruner", name, **opts)  # an option the pruner does not accept fails here
+    if not s.sparsities:
+        raise UsageError("no sparsity given; pass --sparsity 0.3,0.5,0.7,0.9 for example")
+    for sp in s.sparsities:
+        validate_sparsity(sp)
+    _validate_bench(s)
+    if s.metric_sample < 10:
+        raise UsageError(f"--metric-sample {s.metric_sample} is too small; use at least 10 nodes")
+    if s.bootstrap < 0:
+        raise UsageError("--bootstrap must be 0 (no intervals) or more resamples")
+    if s.finetune_epochs < 0:
+        raise UsageError("--finetune-epochs must be 0 or more")
+    resolve_selection(registry, "metric", s.metrics)
+    resolve_selection(registry, "visualiser", s.visualisers)
+    if not s.checkpoint.exists():
+        raise UsageError(f"checkpoint {s.checkpoint} does not exist; give the path of a checkpoint file")
+
+
+def _validate_bench(s: EvaluateSettings) -> None:
+
+    for b in s.backends:
+        if b not in BACKENDS:
+            raise UsageError(f"unknown benchmark backend '{b}'{suggest(b, BACKENDS)}; use {', '.join(BACKENDS)}")
+    if s.onnx_exporter not in EXPORTERS:
+        raise UsageError(f"unknown ONNX exporter '{s.onnx_exporter}'; use {', '.join(EXPORTERS)}")
+    if s.onnx_graph not in ONNX_GRAPHS:
+        raise UsageError(f"unknown --onnx-graph '{s.onnx_graph}'; use {', '.join(ONNX_GRAPHS)}")

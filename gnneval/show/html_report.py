@@ -1,0 +1,108 @@
+"""One self-contained ``report.html`` per run: everything from the stored run, images embedded.
+
+The page needs no network: pictures are PNGs inlined as ``data:`` URIs and the
+styles are inline.  A small inline script checks on load that every image
+decoded (``naturalWidth > 0``) and records the result in
+``<body data-images="ok N">`` (or ``"broken K of N"``), which the tests read
+from a real headless browser.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+from gnneval.store.records import RunResult
+
+CSS = """
+body { font-family: system-ui, -apple-system, Segoe UI, Roboto, sans-serif; margin: 2rem auto; max-width: 1500px;
+       color: #222; padding: 0 1rem; }
+h1 { font-size: 1.5rem; } h2 { font-size: 1.2rem; border-bottom: 1px solid #ddd; padding-bottom: .2rem; margin-top: 2rem; }
+table.kv { border-collapse: collapse; font-size: .9rem; }
+table.kv td { border: 1px solid #ddd; padding: .2rem .6rem; vertical-align: top; }
+table.kv td:first-child { font-weight: 600; background: #f6f6f6; }
+figure { margin: 1.5rem 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: .9rem; color: #555; }
+pre.rich { font-size: .8rem; overflow-x: auto; background: #fcfcfc; border: 1px solid #eee; padding: .5rem; }
+.problem { color: #a33; }
+"""
+
+CHECK_SCRIPT = """
+window.addEventListener('load', function () {
+  var imgs = Array.prototype.slice.call(document.images);
+  var broken = imgs.filter(function (i) { return !(i.complete && i.naturalWidth > 0); });
+  document.body.setAttribute('data-images',
+    broken.length ? ('broken ' + broken.length + ' of ' + imgs.length) : ('ok ' + imgs.length));
+});
+"""
+
+def _kv(rows: dict) -> str:
+    cells = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(_fmt(v))}</td></tr>" for k, v in rows.items())
+    return f'<table class="kv">{cells}</table>'
+
+
+def _fmt(v) -> str:
+    return json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else str(v)
+
+
+def _rich_tables_html(run: RunResult) -> str:
+    from rich.console import Console
+
+    from gnneval.show.console import representation_table, summary_table
+
+    console = Console(record=True, width=200, file=open("/dev/null", "w"), force_terminal=False)  # noqa: SIM115
+    console.print(summary_table(run))
+    rep = representation_table(run)
+    if rep is not None:
+        console.print(rep)
+    text = console.export_text()
+    console.file.close()
+    return f'<pre class="rich">{html.escape(text)}</pre>'
+
+
+def write_report(run: RunResult, run_dir: Path) -> Path:
+    """Write ``run_dir/report.html`` from ``run`` (its ``files`` name the pictures) and return its path."""
+    p = run.provenance
+    g = run.graph
+    title = f"gnneval report: {p.architecture} on {g.name} ({Path(p.checkpoint_path).name})"
+    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+             f"<style>{CSS}</style><script>{CHECK_SCRIPT}</script></head><body>",
+             f"<h1>{html.escape(title)}</h1>"]
+    parts.append("<h2>Model and dataset</h2>")
+    parts.append(_kv({
+        "checkpoint": p.checkpoint_path, "sha256": p.checkpoint_sha256, "loader": p.checkpoint_loader,
+        "architecture": p.architecture, "architecture arguments": p.architecture_kwargs, "task": p.task,
+        "dataset": f"{g.name} ({p.dataset_loader}; {p.dataset_source})",
+        "graph": f"{g.num_nodes:,} nodes, {g.num_edges:,} edges, {g.num_features:,} features, {g.num_classes} classes",
+        "scores recorded in the checkpoint": p.checkpoint_metadata.get("recorded_scores", {}),
+    }))
+    parts.append("<h2>Settings</h2>")
+    parts.append(_kv({k: v for k, v in p.settings.items() if k != "command"}))
+    parts.append("<h2>Summary</h2>")
+    parts.append(_rich_tables_html(run))
+    if run.problems:
+        parts.append("<h2>Problems</h2><ul>")
+        parts.extend(f"<li class='problem'>{html.escape(pr.where)}: {html.escape(pr.message)}</li>"
+                     for pr in run.problems)
+        parts.append("</ul>")
+    parts.append("<h2>Pictures</h2>")
+    for label, path in run.files.items():
+        path = Path(path)
+        if path.suffix.lower() != ".png" or not path.is_file():
+            continue
+        data = base64.b64encode(path.read_bytes()).decode()
+        caption = run.captions.get(label, "")
+        parts.append(f"<figure><img alt='{html.escape(label)}' src='data:image/png;base64,{data}'>"
+                     f"<figcaption><b>{html.escape(label)}</b> ({html.escape(path.name)}). "
+                     f"{html.escape(caption)}</figcaption></figure>")
+    parts.append("<h2>Provenance</h2>")
+    parts.append(_kv({"command": p.command, "created": p.created, "seed": p.seed, "device": p.device,
+                      "versions": p.versions, "plugins": p.plugins}))
+    parts.append("</body></html>")
+    out = Path(run_dir) / "report.html"
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text("\n".join(parts), encoding="utf-8")
+    tmp.replace(out)
+    return out

@@ -1,0 +1,232 @@
+"""Typed results passed between the pipeline, the plugins, storage and the report.
+
+Nothing here imports torch: arrays are NumPy arrays once a variant has been
+evaluated, so results can be written, read back and drawn without a model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+
+@dataclass
+class Problem:
+    """Something that failed without stopping the run (a plugin, a variant, a plot)."""
+
+    where: str  #: e.g. ``"pruner 'structured' at sparsity 0.9"`` or ``"plugin 'umap' (gnneval 0.1.0)"``
+    message: str  #: one line: what went wrong
+
+
+@dataclass
+class GraphArrays:
+    """The parts of a dataset that metrics and visualisers need, as NumPy arrays."""
+
+    name: str
+    task: str
+    y: np.ndarray  #: [N] int64 class labels (graph classification: [G], one per graph)
+    masks: dict[str, np.ndarray]  #: split name (``train``/``val``/``test``) -> [N] bool (graph classification: [G])
+    edge_index: np.ndarray  #: [2, E] int64 (for link prediction: the message-passing edges)
+    num_classes: int
+    num_features: int
+    link: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    """Link prediction: split (``val``/``test``) -> (edge_label_index [2, M], edge_label [M] in {0, 1})."""
+    batch: np.ndarray | None = None  #: graph classification: [N] int64, the graph each node belongs to
+
+    @property
+    def num_nodes(self) -> int:
+        return int(self.batch.shape[0]) if self.batch is not None else int(self.y.shape[0])
+
+    @property
+    def num_graphs(self) -> int:
+        """Graphs in the dataset (1 for node-level tasks)."""
+        return int(self.y.shape[0]) if self.batch is not None else 1
+
+
+    @property
+    def num_edges(self) -> int:
+        return int(self.edge_index.shape[1])
+
+
+ROLES = ("", "headline", "agreement", "similarity")
+"""What a summary column means to the rest of gnneval: ``headline`` is the task's score (the summary leads
+with it, shows its change against dense, and curves, the pareto plot, the batch leaderboard and the
+stored-score check use it); ``agreement`` is agreement with the dense model's predictions; ``similarity``
+(a layer metric) is similarity to the dense model's layer (the batch leaderboard shows it); ``""`` is just
+a column."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column a metric declares for the summary (``Metric.summary``)."""
+
+    label: str  #: the column header, a few characters (``"test acc"``)
+    format: str = "{:.3f}"  #: a ``str.format`` pattern for the value (``"{:.1%}"`` for a share)
+    role: str = ""  #: one of :data:`ROLES`
+    help: str = ""  #: one short sentence for the table's caption: what the column means
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"unknown column role {self.role!r}; use one of {', '.join(map(repr, ROLES))}")
+        self.format.format(0.5)  # a bad pattern fails at registration, not in the summary
+
+    @staticmethod
+    def share(label: str, role: str = "", help: str = "") -> Column:
+        """A column of shares shown as percentages (``0.812`` -> ``81.2%``)."""
+        return Column(label, "{:.1%}", role, help)
+
+
+@dataclass(frozen=True)
+class ShownColumn:
+    """A declared column as stored with a run: which stored key it shows and how."""
+
+    key: str  #: ``"<metric>.<key>"``
+    level: str  #: ``variant`` or ``layer``
+    label: str
+    format: str
+    role: str
+    help: str = ""
+
+    def fmt(self, value: float | None) -> str:
+        if value is None or value != value:  # None or NaN
+            return "-"
+        return self.format.format(value)
+
+
+@dataclass
+class VariantOutputs:
+    """What one model variant computed on the dataset."""
+
+    logits: np.ndarray  #: [N, C] float32, the model's output
+    predictions: np.ndarray  #: [N] int64, ``argmax`` of the logits
+    embeddings: dict[str, np.ndarray]  #: layer name -> [N, d] float32, in call order
+
+
+@dataclass
+class BenchResult:
+    """Latency of one variant on one backend."""
+
+    backend: str  #: e.g. ``"torch"`` or ``"onnxruntime"``
+    device: str  #: ``"cpu"`` or ``"cuda"``
+    median_ms: float
+    p10_ms: float
+    p90_ms: float
+    runs: int
+    warmup: int
+    threads: int
+    throughput_nodes_per_s: float
+    peak_memory_bytes: int
+    note: str = ""
+    status: str = "ok"  #: ``ok``, ``mismatch`` (outputs disagree with PyTorch: not timed) or ``failed``
+    max_abs_diff: float = 0.0  #: exported model against PyTorch on the same input (ONNX Runtime)
+    model_bytes: int = 0  #: size of the exported model file (ONNX Runtime)
+    providers: str = ""  #: execution providers the session actually used (ONNX Runtime)
+    setup_s: float = 0.0  #: export / compilation time before timing
+    onnx_graph: str = ""  #: ONNX Runtime: ``sparse`` (CSR adjacency + SparseToDenseMatMul) or ``scatter`` (edge_index)
+
+
+@dataclass
+class VariantResult:
+    """One model variant: the dense model or one pruner at one sparsity."""
+
+    id: str  #: ``"dense"`` or ``"<pruner>@<sparsity>"``
+    pruner: str | None
+    sparsity: float  #: the sparsity that was asked for (0 for the dense model)
+    status: str = "ok"  #: ``"ok"`` or ``"failed"``
+    error: str = ""
+    params: int = 0  #: parameters (tensors' elements), after physical removal
+    nonzero_params: int = 0
+    size_bytes: int = 0  #: bytes of parameters and buffers as stored densely
+    flops: int = 0  #: inference FLOPs with dense kernels (linear algebra + message passing)
+    flops_sparse: int = 0  #: FLOPs a sparse kernel would need (zeros skipped)
+    training_flops: float = 0.0  #: FLOPs spent training to produce the variant (pruner + fine-tuning)
+    checkpoint_bytes: int = 0  #: ``--save-pruned``: bytes on disk of its compressed native checkpoint
+    edges: int = 0  #: edges of the graph the variant ran on (fewer for graph sparsifiers)
+    weight_sparsity: float = 0.0  #: 1 - nonzero_params / dense params
+    param_reduction: float = 0.0  #: 1 - params / dense params
+    layer_sparsity: dict[str, float] = field(default_factory=dict)  #: weight tensor -> fraction zero or removed
+    weight_histograms: dict[str, list[int]] = field(default_factory=dict)
+    """Weight tensor -> |w| histogram: [zeros, < 1e-6, one count per ``accounting.HIST_EDGES`` bin, > 10]."""
+    metrics: dict[str, float] = field(default_factory=dict)  #: ``"metric.key"`` -> value
+    layer_metrics: dict[str, dict[str, float]] = field(default_factory=dict)  #: layer -> ``"metric.key"`` -> value
+    details: dict[str, Any] = field(default_factory=dict)  #: what the pruner reported
+    outputs: VariantOutputs | None = None
+    bench: list[BenchResult] = field(default_factory=list)
+    seconds: float = 0.0  #: wall time to prune and evaluate
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass
+class Provenance:
+    """Everything needed to reproduce the numbers of a run."""
+
+    checkpoint_path: str
+    checkpoint_sha256: str
+    checkpoint_loader: str
+    architecture: str
+    architecture_kwargs: dict[str, Any]
+    dataset: str
+    dataset_loader: str
+    dataset_source: str
+    task: str
+    seed: int
+    device: str
+    command: str
+    created: str
+    versions: dict[str, str]  #: python, torch, torch_geometric, numpy, gnneval, ...
+    plugins: dict[str, str]  #: plugin name -> "distribution version"
+    settings: dict[str, Any]
+    checkpoint_metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    """A whole ``gnneval evaluate`` run, as written to (and read back from) HDF5."""
+
+    provenance: Provenance
+    graph: GraphArrays
+    variants: list[VariantResult]
+    problems: list[Problem] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)  #: label -> path of a plot or other output
+    columns: list[ShownColumn] = field(default_factory=list)  #: what the metrics that ran declared to show
+    captions: dict[str, str] = field(default_factory=dict)  #: file label -> its visualiser's ``caption``
+
+    def column(self, role: str) -> ShownColumn | None:
+        """The first declared column with ``role`` (``headline``, ``agreement``, ``similarity``), if any."""
+        return next((c for c in self.columns if c.role == role), None)
+
+    @property
+    def headline(self) -> ShownColumn | None:
+        """The task's score, as declared by a metric (``role="headline"``); None if no metric declared one."""
+        return self.column("headline")
+
+    def require_headline(self) -> ShownColumn:
+        """:attr:`headline`, or a LookupError that says how to get one (for pictures that plot the score)."""
+        if self.headline is None:
+            raise LookupError("no metric in this run declares the task's score (a summary column with "
+                              "role='headline'); add one, e.g. --metrics +accuracy")
+        return self.headline
+
+    def variant(self, variant_id: str) -> VariantResult:
+        for v in self.variants:
+            if v.id == variant_id:
+                return v
+        raise KeyError(variant_id)
+
+    @property
+    def dense(self) -> VariantResult:
+        return self.variant("dense")
+
+    @property
+    def pruners(self) -> list[str]:
+        seen: list[str] = []
+        for v in self.variants:
+            if v.pruner and v.pruner not in seen:
+                seen.append(v.pruner)
+        return seen
