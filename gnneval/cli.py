@@ -69,6 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trace-hooks", action="store_true", help="print every plugin load and hook call to stderr")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
+    _evaluate_parser(sub)
+    _bench_parser(sub)
+    _batch_parser(sub)
+    _other_parsers(sub)
+    return p
+
+
+def _evaluate_parser(sub) -> None:
     ev = sub.add_parser("evaluate", help="prune a checkpoint at several sparsities and evaluate every variant")
     ev.add_argument("checkpoint", type=Path, help="checkpoint file (e.g. zoo/gcn_cora.pt)")
     ev.add_argument("--pruner", required=True, type=_csv, help="pruner name(s), comma-separated (see `gnneval plugins`)")
@@ -114,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--svg", action="store_true", help="also write SVG pictures")
     ev.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
+
+def _bench_parser(sub) -> None:
     bn = sub.add_parser("bench", help="benchmark a checkpoint's dense model on PyTorch and ONNX Runtime")
     bn.add_argument("checkpoint", type=Path)
     bn.add_argument("--data-root", default=None, help="dataset folder (default $GNNEVAL_DATA, else the user cache)")
@@ -125,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--seed", type=int, default=0)
     _bench_options(bn)
 
+
+def _batch_parser(sub) -> None:
     bt = sub.add_parser("batch", help="evaluate a folder or manifest of checkpoints; resumable; leaderboard")
     bt.add_argument("source", type=Path, help="folder of checkpoints (searched recursively) or a manifest (.yaml/.json)")
     bt.add_argument("--pruner", required=True, type=_csv, help="pruner name(s), comma-separated")
@@ -143,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--no-bench", action="store_true", help="skip timing")
     bt.add_argument("--no-progress", action="store_true")
 
+
+def _other_parsers(sub) -> None:
     pl = sub.add_parser("plugins", help="list every plugin, its distribution and version, and what it registers")
     pl.add_argument("--json", action="store_true", help="print JSON")
 
@@ -160,7 +174,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     hk = sub.add_parser("hooks", help="print the hook reference (from the hook specifications' docstrings)")
     hk.add_argument("--markdown", action="store_true", help="Markdown, as in docs/hooks.md")
-    return p
 
 
 def _bench_options(p: argparse.ArgumentParser) -> None:
@@ -397,12 +410,31 @@ COMMANDS = {"evaluate": cmd_evaluate, "bench": cmd_bench, "batch": cmd_batch, "p
             "new-plugin": cmd_new_plugin, "hooks": cmd_hooks}
 
 
+SELECTION_FLAGS = ("--metrics", "--visualisers")
+
+
+def _attach_selections(argv: list[str]) -> list[str]:
+    """``--metrics -rbf-cka`` would read as an unknown option: bind a selection that starts with ``-`` or ``+``
+    to its flag (``--metrics=-rbf-cka``) before argparse sees it."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in SELECTION_FLAGS and i + 1 < len(argv) and argv[i + 1][:1] in "+-" and len(argv[i + 1]) > 1 \
+                and not argv[i + 1].startswith("--"):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(argv[i])
+        i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
 
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(_attach_selections(sys.argv[1:] if argv is None else list(argv)))
     except GnnevalError as exc:  # raised by a type converter, e.g. a bad --sparsity
         sys.stderr.write(f"gnneval: error: {exc}\n")
         return EXIT_USAGE

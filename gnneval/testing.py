@@ -3,7 +3,7 @@
 Fixtures:
 
 - ``gnneval_host``: a fresh plugin host (every installed plugin, entry points included).
-- ``gnneval_graph``: a small seeded stochastic-block-model graph (:class:`~gnneval.plugin.api.GraphData`).
+- ``gnneval_graph``: a small seeded stochastic-block-model graph (:class:`~gnneval.plugin.GraphData`).
 - ``gnneval_model``: a 2-layer GCN trained on it (eval mode); copy it before changing it.
 - ``gnneval_run``: a small stored run (dense, ``structured`` and ``magnitude`` at 0.5), read
   back from its HDF5 file, for metrics and visualisers; ``gnneval_link_run``: the same for a
@@ -22,6 +22,10 @@ what broke)::
 - :func:`check_visualiser`: the visualiser writes readable images.
 - :func:`check_checkpoint_loader`: the loader returns None (or raises
   ``NotATorchFile``) for files it does not recognise.
+- :func:`check_architecture`: the built model runs on the graph, its layers are captured, it prunes.
+- :func:`check_dataset_loader`: the loaded graph is consistent (shapes, masks, labels, edges).
+- :func:`plugin_host`, :func:`load_with`: a host with your plugin registered in-process, and loading a
+  checkpoint with your loader, before the plugin is installed.
 
 The built-in plugins pass the same checks (gnneval's own tests run them).
 """
@@ -29,7 +33,6 @@ The built-in plugins pass the same checks (gnneval's own tests run them).
 from __future__ import annotations
 
 import copy
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,11 +44,11 @@ from gnneval._plugins.manager import build_plugin_host
 from gnneval.plugin.api import (
     CheckpointLoader,
     DatasetContext,
+    DatasetLoader,
     DatasetRef,
     GraphData,
     LoadContext,
     Metric,
-    MetricInputs,
     PruneContext,
     PruneOutcome,
     Pruner,
@@ -128,6 +131,24 @@ def small_run(out_dir: Path, graph_options: dict[str, Any] | None = None,
     return read_run(out_dir / "run")
 
 
+def plugin_host(extra: Sequence[tuple[str, Any]] = (), entry_points: bool = True):
+    """A plugin host (every installed plugin, unless ``entry_points=False``) plus ``extra`` plugins
+    registered in-process: ``plugin_host(extra=[("my-plugin", my_module)])``."""
+    return build_plugin_host(extra=extra, use_entry_points=entry_points)
+
+
+def load_with(module: Any, loader: str, path: Path, **options: Any):
+    """Load ``path`` with checkpoint loader ``loader`` from plugin ``module`` (registered in-process if it
+    is not installed), as ``gnneval evaluate --loader LOADER`` would; returns the ``LoadedCheckpoint``."""
+    from gnneval.load.checkpoint import load_checkpoint
+
+    host = build_plugin_host()
+    if loader not in host.registry.names("checkpoint-loader"):
+        host = build_plugin_host(extra=[(loader, module)])
+    loaded, _name = load_checkpoint(Path(path), host.registry, loader=loader, options=options)
+    return loaded
+
+
 # --------------------------------------------------------------------------- fixtures
 
 
@@ -175,20 +196,23 @@ def check_pruner(cls: type[Pruner], graph: GraphData, model, sparsities: Sequenc
                  options: dict[str, Any] | None = None, seed: int = 0) -> list[PruneOutcome]:
     """Assert that ``cls`` prunes ``model`` to each sparsity and the result still runs.
 
-    What "reached the sparsity" means depends on the pruner: a graph sparsifier
-    (returns ``outcome.graph``) removed that share of edges; a structured pruner
-    (``cls.structured``) shrank the first hidden layer to ``round((1 - s) * C)``
-    channels; any other pruner zeroed that share of the prunable weights.
+    Works for any task's model on its graph (node classification, link prediction, graph classification:
+    the model is called as the pipeline calls it).  What "reached the sparsity" means depends on the
+    pruner: a graph sparsifier (returns ``outcome.graph``) removed that share of edges; a structured
+    pruner (``cls.structured``) shrank the first hidden layer to ``round((1 - s) * C)`` channels; any
+    other pruner zeroed that share of the prunable weights **and returned masks that agree with the
+    zeros** (every prunable weight it zeroed is masked, every masked weight is zero), as the pipeline
+    needs to keep them fixed while fine-tuning.
     """
     import torch
 
     from gnneval.measure.counting import prunable_weights
+    from gnneval.measure.forward import model_inputs
 
-    assert isinstance(cls, type) and issubclass(cls, Pruner), f"{cls!r} is not a gnneval.plugin.api.Pruner subclass"
-    d = graph.data
+    assert isinstance(cls, type) and issubclass(cls, Pruner), f"{cls!r} is not a gnneval.plugin.Pruner subclass"
+    model = model.eval()
     with torch.no_grad():
-        dense_out = model(d.x, d.edge_index)
-    dense_weights = sum(p.numel() for _, p in prunable_weights(model))
+        dense_out = model(*model_inputs(graph))
     outcomes = []
     for s in sparsities:
         pruner = _instantiate(cls, options)
@@ -197,23 +221,19 @@ def check_pruner(cls: type[Pruner], graph: GraphData, model, sparsities: Sequenc
         g = outcome.graph or graph
         pruned = outcome.model.eval()
         with torch.no_grad():
-            out = pruned(g.data.x, g.data.edge_index)
+            out = pruned(*model_inputs(g))
         assert out.shape == dense_out.shape, f"at sparsity {s}: output shape {tuple(out.shape)} != {tuple(dense_out.shape)}"
         assert torch.isfinite(out).all(), f"at sparsity {s}: the pruned model outputs non-finite values"
-        params = dict(pruned.named_parameters())
-        for name, mask in outcome.masks.items():
-            assert name in params, f"mask for unknown parameter {name!r}"
-            assert mask.shape == params[name].shape and mask.dtype == torch.bool, f"mask {name!r}: wrong shape/dtype"
-            assert not params[name][~mask].any(), f"mask {name!r}: masked weights are not zero"
+        _check_masks(cls, model, pruned, outcome, s)
         if outcome.graph is not None:
-            removed = 1 - g.data.edge_index.shape[1] / d.edge_index.shape[1]
+            removed = 1 - g.data.edge_index.shape[1] / graph.data.edge_index.shape[1]
             assert abs(removed - s) <= 0.02, f"asked to remove {s:.0%} of edges, removed {removed:.1%}"
         elif cls.structured:
-            first = next(m for m in pruned.modules() if hasattr(m, "out_channels") and hasattr(m, "propagate"))
-            dense_first = next(m for m in model.modules() if hasattr(m, "out_channels") and hasattr(m, "propagate"))
-            want = max(1, round((1 - s) * dense_first.out_channels))
-            assert first.out_channels == want, f"at sparsity {s}: first layer has {first.out_channels} channels, want {want}"
+            dense_width = _first_width(model, graph)
+            width, want = _first_width(pruned, g), max(1, round((1 - s) * dense_width))
+            assert width == want, f"at sparsity {s}: the first layer outputs {width} channels, want {want}"
         else:  # zero or physically removed, as a share of the dense model's prunable weights
+            dense_weights = sum(p.numel() for _, p in prunable_weights(model))
             nonzero = sum(int((p != 0).sum()) for _, p in prunable_weights(pruned))
             reached = 1.0 - nonzero / dense_weights
             assert reached >= s - 0.01, f"asked for weight sparsity {s:.0%}, reached {reached:.1%}"
@@ -221,35 +241,57 @@ def check_pruner(cls: type[Pruner], graph: GraphData, model, sparsities: Sequenc
     return outcomes
 
 
+def _first_width(model, graph: GraphData) -> int:
+    """Channels of the first message-passing layer's output (as the pipeline captures it)."""
+    from gnneval.measure.forward import run_model
+
+    return int(next(iter(run_model(model, graph).embeddings.values())).shape[1])
+
+
+def _check_masks(cls: type[Pruner], dense, pruned, outcome: PruneOutcome, s: float) -> None:
+    """Masks name real parameters, have their shape, are boolean, and agree with the zeros: every masked
+    weight is zero, and every weight the pruner zeroed is masked."""
+    from gnneval.measure.counting import prunable_weights
+
+    params = dict(pruned.named_parameters())
+    for name, mask in outcome.masks.items():
+        assert name in params, f"{cls.__name__}: mask for unknown parameter {name!r}"
+        assert tuple(mask.shape) == tuple(params[name].shape) and str(mask.dtype) == "torch.bool", \
+            f"{cls.__name__}: mask {name!r} must be a bool tensor of the weight's shape"
+        assert not params[name][~mask].any(), f"{cls.__name__}: mask {name!r}: masked weights are not zero"
+    if cls.structured or outcome.graph is not None or s == 0:
+        return
+    assert outcome.masks, (f"{cls.__name__} is unstructured but returned no masks: return "
+                           "PruneOutcome(model, masks={name: kept}) so the zeros stay fixed while fine-tuning")
+    before = dict(prunable_weights(dense))
+    for name, p in prunable_weights(pruned):
+        if name not in before or before[name].shape != p.shape:
+            continue
+        zeroed = (p == 0) & (before[name] != 0)
+        kept = outcome.masks.get(name)
+        unmasked = int(zeroed.sum()) if kept is None else int((zeroed & kept.to(p.device)).sum())
+        assert unmasked == 0, f"{cls.__name__}: it zeroed {unmasked} weights of {name!r} that its masks keep"
+
+
 def check_metric(cls: type[Metric], run: RunResult, options: dict[str, Any] | None = None) -> list[dict[str, float]]:
-    """Assert that ``cls`` returns finite numbers keyed by strings on every variant (and layer) of ``run``."""
-    assert isinstance(cls, type) and issubclass(cls, Metric), f"{cls!r} is not a gnneval.plugin.api.Metric subclass"
-    assert cls.level in ("variant", "layer"), f"{cls.__name__}.level must be 'variant' or 'layer'"
+    """Assert that ``cls`` returns, on every variant (and layer) of ``run``, what the pipeline accepts:
+    a non-empty dict of short identifier keys to finite numbers (``None`` only for "not defined")."""
+    from gnneval.measure.metrics import MetricSettings, applicable, compute_metric
+
+    assert isinstance(cls, type) and issubclass(cls, Metric), f"{cls!r} is not a gnneval.plugin.Metric subclass"
+    assert cls.level in ("variant", "layer"), f"{cls.__name__}.level must be 'variant' or 'layer', not {cls.level!r}"
     metric = _instantiate(cls, options)
     dense = run.dense.outputs
-    results = []
+    results: list[dict[str, float]] = []
     for v in run.variants:
-        if not v.ok or v.outputs is None:
-            continue
         ref = None if v.id == "dense" else dense
-        if cls.needs_dense and ref is None:
+        if not v.ok or v.outputs is None or not applicable(cls, run.graph.task, ref):
             continue
-        if cls.tasks is not None and run.graph.task not in cls.tasks:
-            continue
-        calls = []
-        if cls.level == "layer":
-            for layer, emb in v.outputs.embeddings.items():
-                calls.append(MetricInputs(run.graph, v.outputs, ref, 0, layer, emb,
-                                          ref.embeddings.get(layer) if ref else None))
-        else:
-            calls.append(MetricInputs(run.graph, v.outputs, ref, 0))
-        for inputs in calls:
-            values = metric.compute(inputs)
-            assert isinstance(values, dict) and values, f"{cls.__name__} must return a non-empty dict"
-            for k, x in values.items():
-                assert isinstance(k, str) and k, f"{cls.__name__}: keys must be non-empty strings, got {k!r}"
-                assert isinstance(x, (int, float)) and math.isfinite(float(x)), \
-                    f"{cls.__name__} on {v.id}: {k} = {x!r} is not a finite number"
+        problems: list = []
+        flat, per_layer = compute_metric(metric, run.graph, v.outputs, ref, MetricSettings(), v.id, problems)
+        assert not problems, f"{cls.__name__} on {v.id}: " + "; ".join(f"{p.where}: {p.message}" for p in problems)
+        for values in ([flat] if cls.level == "variant" else list(per_layer.values())):
+            assert values, f"{cls.__name__} on {v.id} returned no values"
             results.append(values)
     assert results, f"{cls.__name__} was never computed on the run (its tasks: {cls.tasks})"
     return results
@@ -260,7 +302,7 @@ def check_visualiser(cls: type[Visualiser], run: RunResult, out_dir: Path,
     """Assert that ``cls`` draws at least one readable, non-empty image from ``run``."""
     import matplotlib.image
 
-    assert isinstance(cls, type) and issubclass(cls, Visualiser), f"{cls!r} is not a gnneval.plugin.api.Visualiser subclass"
+    assert isinstance(cls, type) and issubclass(cls, Visualiser), f"{cls!r} is not a gnneval.plugin.Visualiser subclass"
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = _instantiate(cls, options).draw(VisualContext(run=run, out_dir=out_dir, formats=("png",), seed=0))
     assert paths, f"{cls.__name__}.draw returned no files"
@@ -273,6 +315,56 @@ def check_visualiser(cls: type[Visualiser], run: RunResult, out_dir: Path,
     return [Path(p) for p in paths]
 
 
+def check_architecture(builder: Any, graph: GraphData, **kwargs: Any):
+    """Assert that ``builder(in_channels, hidden_channels, out_channels, num_layers, **kwargs)`` builds a model
+    that runs on ``graph`` as the pipeline calls it, gives one row per node (per graph for graph
+    classification), has message-passing layers whose embeddings gnneval can capture, survives a
+    state_dict round trip, and can be pruned by the built-in ``magnitude`` pruner.  Returns the model."""
+    import torch
+
+    from gnneval.measure.forward import message_passing_layers, model_inputs, run_model
+
+    model = builder(in_channels=graph.num_features, hidden_channels=16, out_channels=graph.num_classes, num_layers=2,
+                    **kwargs).eval()
+    assert isinstance(model, torch.nn.Module), f"the builder returned {type(model).__name__}, not a torch.nn.Module"
+    with torch.no_grad():
+        out = model(*model_inputs(graph))
+    rows = int(graph.data.y.shape[0])
+    assert tuple(out.shape) == (rows, graph.num_classes), f"output shape {tuple(out.shape)}, want {(rows, graph.num_classes)}"
+    assert message_passing_layers(model), "the model has no torch_geometric MessagePassing layer to capture"
+    outputs = run_model(model, graph)
+    assert outputs.embeddings, "no layer embeddings were captured"
+    twin = builder(in_channels=graph.num_features, hidden_channels=16, out_channels=graph.num_classes, num_layers=2,
+                   **kwargs)
+    twin.load_state_dict(model.state_dict())
+    magnitude = build_plugin_host().registry.get("pruner", "magnitude").obj
+    check_pruner(magnitude, graph, model, sparsities=(0.5,))
+    return model
+
+
+def check_dataset_loader(cls: type[DatasetLoader], name: str, root: Path | None = None, **options: Any) -> GraphData:
+    """Assert that ``cls`` handles ``name`` and loads a consistent :class:`GraphData` from ``root``: labels,
+    disjoint non-empty boolean split masks of the right length, features of ``num_features`` columns,
+    edges inside the graph, and classes within ``num_classes``.  Returns the graph."""
+    from gnneval.load.datasets import default_cache_dir
+
+    assert isinstance(cls, type) and issubclass(cls, DatasetLoader), f"{cls!r} is not a gnneval.plugin.DatasetLoader"
+    loader = _instantiate(cls, None)
+    assert loader.handles(name), f"{cls.__name__}.handles({name!r}) is False"
+    graph = loader.load(name, DatasetContext(Path(root) if root else None, default_cache_dir(), seed=0, options=options))
+    assert isinstance(graph, GraphData), f"{cls.__name__}.load returned {type(graph).__name__}, not GraphData"
+    d = graph.data
+    n_items = int(d.y.shape[0])
+    assert d.x.shape[1] == graph.num_features, f"x has {d.x.shape[1]} columns, num_features says {graph.num_features}"
+    assert int(d.edge_index.max()) < d.num_nodes and int(d.edge_index.min()) >= 0, "edge_index points outside the graph"
+    assert int(d.y.max()) < graph.num_classes, f"a label is >= num_classes ({graph.num_classes})"
+    masks = [getattr(d, f"{s}_mask") for s in ("train", "val", "test")]
+    for s, m in zip(("train", "val", "test"), masks):
+        assert m.dtype.is_floating_point is False and m.shape[0] == n_items and bool(m.any()), f"{s}_mask is bad"
+    assert not bool((masks[0] & masks[2]).any()), "train and test masks overlap"
+    return graph
+
+
 def check_checkpoint_loader(cls: type[CheckpointLoader], tmp_path: Path) -> None:
     """Assert that ``cls.load`` does not claim files it does not recognise."""
     import torch
@@ -280,7 +372,7 @@ def check_checkpoint_loader(cls: type[CheckpointLoader], tmp_path: Path) -> None
     from gnneval.load.checkpoint import NotATorchFile
 
     assert isinstance(cls, type) and issubclass(cls, CheckpointLoader), \
-        f"{cls!r} is not a gnneval.plugin.api.CheckpointLoader subclass"
+        f"{cls!r} is not a gnneval.plugin.CheckpointLoader subclass"
     tmp_path.mkdir(parents=True, exist_ok=True)
     samples = {
         "random.bin": os.urandom(2048),

@@ -52,7 +52,7 @@ def test_batch_leaderboard_failed_row_and_resume(zoo, tmp_path, capsys):
     assert "\n" not in failed[0]["reason"] and failed[0]["reason"]
     for r in ok:
         assert 0 <= r["acc@0.5"] <= 1 and r["auc"] is not None and r["max_sparsity_within_tol"] in (0, 0.5, 0.9)
-        assert r["cka@0.5"] is not None
+        assert r["sim@0.5"] is not None
     csv_text = (out / "leaderboard.csv").read_text()
     assert csv_text.count("\n") == 10 and "acc@0.9" in csv_text
     assert (out / "comparison.png").stat().st_size > 10_000

@@ -115,7 +115,7 @@ def test_sparse_onnx_graph_refused_with_the_reason(graph, tmp_path):
 def test_a_disagreeing_sparse_export_falls_back_to_scatter(graph, tmp_path, monkeypatch):
     from torch_geometric.nn.models import GCN
 
-    from gnneval import onnx_sparse
+    from gnneval.bench import onnx_sparse
 
     real = onnx_sparse.export_sparse
 

@@ -10,7 +10,14 @@ import pytest
 
 from gnneval._plugins.hookdoc import hook_names
 from gnneval._plugins.manager import build_plugin_host
-from gnneval.testing import check_checkpoint_loader, check_metric, check_pruner, check_visualiser
+from gnneval.testing import (
+    check_architecture,
+    check_checkpoint_loader,
+    check_dataset_loader,
+    check_metric,
+    check_pruner,
+    check_visualiser,
+)
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
 
@@ -35,12 +42,31 @@ def test_every_hook_is_explained(hook):
 
 def test_worked_examples_register_and_pass_the_contracts(gnneval_graph, gnneval_model, gnneval_run, tmp_path):
     mods = examples()
-    assert set(mods) == {"gnneval_random_unstructured", "gnneval_embedding_norm", "gnneval_accuracy_bars",
-                         "gnneval_simple_dict"}
+    assert set(mods) == {"gnneval_random_unstructured", "gnneval_embedding_norm", "gnneval_score_bars",
+                         "gnneval_simple_dict", "gnneval_ring_graphs", "gnneval_sage_max"}
     host = build_plugin_host(use_entry_points=False, extra=list(mods.items()))
-    assert not host.problems
+    assert not host.problems, host.problems
     reg = host.registry
     check_pruner(reg.get("pruner", "random-unstructured").obj, gnneval_graph, gnneval_model)
     check_metric(reg.get("metric", "embedding-norm").obj, gnneval_run)
-    check_visualiser(reg.get("visualiser", "accuracy-bars").obj, gnneval_run, tmp_path / "pics")
+    check_visualiser(reg.get("visualiser", "score-bars").obj, gnneval_run, tmp_path / "pics")
     check_checkpoint_loader(reg.get("checkpoint-loader", "simple-dict").obj, tmp_path / "junk")
+    check_dataset_loader(reg.get("dataset-loader", "ring-graphs").obj, "ring-200")
+    check_architecture(reg.get("architecture", "sage-max").obj, gnneval_graph)
+
+
+def test_docs_import_only_the_public_api():
+    """Plugin authors need one import path: the docs use nothing but gnneval.plugin and gnneval.testing."""
+    text = DOC.read_text()
+    imports = set(re.findall(r"from (gnneval[\w.]*) import", text))
+    assert imports <= {"gnneval.plugin", "gnneval.testing"}, imports
+
+
+def test_every_kind_has_a_worked_example_and_a_scaffold():
+    from gnneval._plugins.registry import HOOK_OF_KIND
+    from gnneval._plugins.scaffold import CODE
+
+    assert set(CODE) == set(HOOK_OF_KIND)
+    text = DOC.read_text()
+    for kind in HOOK_OF_KIND:
+        assert f"## A {kind.replace('-', ' ')}" in text or f"## An {kind}" in text, kind

@@ -86,7 +86,7 @@ def test_failures_are_isolated_and_notification_hooks_run(sbm_checkpoint, tmp_pa
     plugin = types.SimpleNamespace(
         gnneval_register_pruners=hookimpl(lambda register: register.add_pruner("flaky", FlakyPruner)),
         gnneval_register_metrics=hookimpl(lambda register: register.add_metric("broken", BrokenMetric)),
-        gnneval_evaluate_start=hookimpl(lambda settings: seen.append(("start", settings.pruners))),
+        gnneval_evaluate_start=hookimpl(lambda run: seen.append(("start", list(run.pruners)))),
         gnneval_variant_evaluated=hookimpl(lambda variant, run_dir: seen.append(("variant", variant.id, variant.status))),
         gnneval_evaluate_end=hookimpl(lambda result, run_dir: seen.append(("end", len(result.variants)))),
     )
@@ -126,7 +126,7 @@ def test_evaluate_zoo_gcn_on_cora(shared_datasets, tmp_path, capsys):
     assert run.graph.name == "Cora" and run.graph.num_nodes == 2708 and run.graph.masks["test"].sum() == 1000
     dense_acc = run.dense.metrics["accuracy.test"]
     assert dense_acc >= 0.80
-    assert dense_acc == pytest.approx(run.provenance.checkpoint_metadata["metrics"]["test_accuracy"], abs=1e-6)
+    assert dense_acc == pytest.approx(run.provenance.checkpoint_metadata["recorded_scores"]["accuracy.test"], abs=1e-6)
     v = run.variant("structured@0.50")
     assert v.ok and v.params < 0.55 * run.dense.params and v.flops < 0.55 * run.dense.flops
     assert v.outputs.embeddings["convs.0"].shape == (2708, 32)

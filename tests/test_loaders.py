@@ -47,7 +47,7 @@ def test_bare_state_dict_with_no_architecture_given(arch, model, xe, tmp_path):
     torch.save(model.state_dict(), path)
     loaded, loader = load_checkpoint(path, REG)
     assert loader == "state-dict" and loaded.architecture == arch
-    assert "inferred" in loaded.metadata["architecture"]
+    assert "inferred" in loaded.notes[0]
     _same(model, loaded.model, xe)
 
 
@@ -62,7 +62,7 @@ def test_lightning_style_checkpoint_with_prefix_and_hyper_parameters(xe, tmp_pat
                path)
     loaded, _ = load_checkpoint(path, REG)
     assert loaded.architecture == "sage" and loaded.dataset.name == "sbm"
-    assert "removed the wrapper prefix 'model.' from every key" in loaded.metadata["mapping"]
+    assert "removed the wrapper prefix 'model.' from every key" in loaded.notes
     _same(model, loaded.model, xe)
 
 
@@ -84,7 +84,7 @@ def test_hand_written_two_layer_gcn(xe, tmp_path):
     path = tmp_path / "hand.pt"
     torch.save({"module." + k: v for k, v in model.state_dict().items()}, path)
     loaded, _ = load_checkpoint(path, REG)
-    assert loaded.architecture == "gcn" and any("conv1.* -> convs.0.*" in n for n in loaded.metadata["mapping"])
+    assert loaded.architecture == "gcn" and any("conv1.* -> convs.0.*" in n for n in loaded.notes)
     _same(model, loaded.model, xe)
 
 
@@ -96,7 +96,7 @@ def test_older_pyg_weights_stored_in_by_out(xe, tmp_path):
     path = tmp_path / "old.pt"
     torch.save(old, path)
     loaded, _ = load_checkpoint(path, REG)
-    assert any("older torch_geometric" in n for n in loaded.metadata["mapping"])
+    assert any("older torch_geometric" in n for n in loaded.notes)
     _same(model, loaded.model, xe)
 
 
@@ -115,7 +115,7 @@ def test_gat_lin_src_lin_dst_keys(xe, tmp_path):
     path = tmp_path / "gat_old.pt"
     torch.save(state, path)
     loaded, _ = load_checkpoint(path, REG)
-    assert loaded.architecture == "gat" and any("lin_src/lin_dst" in n for n in loaded.metadata["mapping"])
+    assert loaded.architecture == "gat" and any("lin_src/lin_dst" in n for n in loaded.notes)
     _same(model, loaded.model, xe)
 
 

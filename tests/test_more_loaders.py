@@ -34,7 +34,7 @@ def test_numpy_scalars_in_metadata_load_weights_only_but_arrays_do_not(kit, tmp_
     path = tmp_path / "np.pt"
     torch.save({"state_dict": model.state_dict(), "epoch": np.int64(7), "test_acc": np.float64(0.9)}, path)
     loaded, loader = load_checkpoint(path, REG)
-    assert loader == "state-dict" and loaded.metadata["metrics"]["test_accuracy"] == pytest.approx(0.9)
+    assert loader == "state-dict" and loaded.recorded_scores["accuracy.test"] == pytest.approx(0.9)
     bad = tmp_path / "array.pt"
     torch.save({"state_dict": model.state_dict(), "curve": np.zeros(3)}, bad)
     with pytest.raises(UsageError, match="weights_only=True"):
@@ -109,12 +109,12 @@ def test_safetensors_with_sidecar_and_inferred(kit, tmp_path):
     path = tmp_path / "model.safetensors"
     save_file(state, str(path))
     loaded, loader = load_checkpoint(path, REG)
-    assert loader == "safetensors" and "inferred" in loaded.metadata["architecture"]
+    assert loader == "safetensors" and "inferred" in loaded.notes[0]
     (tmp_path / "model.safetensors.json").write_text(json.dumps(
         {"arch": "gcn", "kwargs": {"in_channels": 16, "hidden_channels": 32, "out_channels": 4, "num_layers": 2},
          "dataset": "sbm", "task": "node-classification"}))
     loaded, _ = load_checkpoint(path, REG)
-    assert "sidecar" in loaded.metadata["architecture"] and loaded.dataset.name == "sbm"
+    assert "sidecar" in loaded.notes[0] and loaded.dataset.name == "sbm"
     (tmp_path / "bad.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{garbage")
     with pytest.raises(UsageError, match="safetensors"):
         load_checkpoint(tmp_path / "bad.safetensors", REG)
@@ -127,7 +127,7 @@ def test_onnx_model_is_evaluated_and_not_pruned(kit, tmp_path):
     path = tmp_path / "model.onnx"
     export_onnx(model, g, path, exporter="torchscript")
     loaded, loader = load_checkpoint(path, REG)
-    assert loader == "onnx" and loaded.metadata["prunable"] is False
+    assert loader == "onnx" and loaded.prunable is False
     out = tmp_path / "run"
     assert main(["evaluate", str(path), "--pruner", "magnitude", "--sparsity", "0.5", *SBM, "--out", str(out),
                  "--no-progress", "--backends", "torch", "--bench-budget", "0.05", "--visualisers", "curves"]) == 0

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from gnneval._plugins.manager import build_plugin_host
-from gnneval.show.pictures import draw_all
 from gnneval.show.html_report import write_report
+from gnneval.show.pictures import draw_all
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

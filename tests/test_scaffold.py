@@ -11,7 +11,7 @@ import pytest
 from gnneval.cli import main
 
 
-@pytest.mark.parametrize("kind", ["pruner", "metric", "visualiser", "checkpoint-loader"])
+@pytest.mark.parametrize("kind", ["pruner", "metric", "visualiser", "checkpoint-loader", "architecture", "dataset-loader"])
 def test_scaffold_tests_pass(kind, tmp_path):
     name = f"demo-{kind.split('-')[0]}"
     assert main(["new-plugin", name, "--kind", kind, "--dir", str(tmp_path)]) == 0

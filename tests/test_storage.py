@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -82,7 +83,7 @@ def test_round_trip(tmp_path):
 def test_documented_layout(tmp_path):
     path = write_run(tmp_path / "run.h5", make_run(2))
     with h5py.File(path, "r") as f:
-        assert f.attrs["format"] == "gnneval-run" and f.attrs["format_version"] == 1
+        assert f.attrs["format"] == "gnneval-run" and f.attrs["format_version"] == 2
         assert f["provenance"].attrs["checkpoint_sha256"] == "ab" * 32
         assert f["graph/masks/test"].dtype == bool
         assert f["variants/dense/embeddings/0:convs.0"].shape == (50, 16)
@@ -127,3 +128,35 @@ def test_killed_writer_process_never_corrupts(tmp_path):
         proc.wait()
         run = read_run(path)
         assert len(run.variants) in (3, 5)
+
+
+def test_run_file_doc_matches_what_is_written(gnneval_run, tmp_path):
+    """docs/run-file.md lists every group and dataset gnneval writes, and nothing it does not."""
+    import re
+
+    import h5py
+
+    from gnneval.store.hdf5 import write_run
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "run-file.md").read_text()
+    documented = re.findall(r"^\| `(/[^`]*)` \|", doc, flags=re.M)
+    def pattern(d: str) -> re.Pattern:
+        return re.compile("^" + re.sub(r"<[a-z]+>", "[^/]+", re.escape(d).replace(r"\<", "<").replace(r"\>", ">")) + "$")
+
+    patterns = [pattern(d) for d in documented]
+    parents = [pattern(d.rsplit("/", 1)[0]) for d in documented if d.count("/") > 1]  # the groups that hold them
+    import copy
+
+    run = copy.deepcopy(gnneval_run)
+    run.variants[0].bench.append(BenchResult("torch", "cpu", 1.0, 0.9, 1.1, 10, 3, 2, 1000.0, 0))
+    path = write_run(tmp_path / "run.h5", run)
+    written = []
+    with h5py.File(path, "r") as f:
+        f.visit(lambda name: written.append("/" + name))
+    written.append("/")
+    inside_link = re.compile(r"^/graph/link/")
+    undocumented = [w for w in written if not inside_link.match(w) and not any(p.match(w) for p in patterns + parents)]
+    assert not undocumented, f"written but not in docs/run-file.md: {undocumented}"
+    unused = [d for d, p in zip(documented, patterns) if not any(p.match(w) for w in written)
+              and d not in ("/graph/batch", "/graph/link")]
+    assert not unused, f"documented but never written: {unused}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 
-from gnneval import hookspecs
+from gnneval.plugin import hookspecs
 
 ORDER_NOTE = """\
 The ``gnneval_register_*`` hooks run once, in this order, when the plugin manager is built
@@ -28,7 +28,7 @@ def hook_names() -> list[str]:
 
 def hook_reference() -> str:
     """Markdown: one section per hook with its signature and full docstring."""
-    parts = ["# gnneval hook reference\n", "Generated from `gnneval/hookspecs.py` by `gnneval hooks --markdown`; "
+    parts = ["# gnneval hook reference\n", "Generated from `gnneval/plugin/hookspecs.py` by `gnneval hooks --markdown`; "
              "do not edit by hand.\n", ORDER_NOTE]
     for name in hook_names():
         fn = getattr(hookspecs, name)

@@ -18,7 +18,6 @@ from typing import Any
 
 import pluggy
 
-from gnneval import hookspecs
 from gnneval._plugins.registry import (
     BUILTIN_DIST,
     HOOK_OF_KIND,
@@ -28,8 +27,9 @@ from gnneval._plugins.registry import (
     PluginId,
     Registry,
 )
+from gnneval.plugin import hookspecs
 from gnneval.plugin.api import PROJECT
-from gnneval.plugin.errors import one_line, suggest
+from gnneval.plugin.errors import PluginError, one_line, suggest
 from gnneval.store.records import Problem
 
 ENTRY_POINT_GROUP = "gnneval"
@@ -188,76 +188,84 @@ def build_plugin_host(
     wanted = set(only) if only is not None else None
     plugins: dict[str, PluginInfo] = {}
     problems: list[Problem] = []
-
-    candidates: list[tuple[str, str, str, Any]] = []  # name, dist, version, loader-thunk
-    if use_entry_points:
-        for ep in discover_entry_points(problems):
-            dist = ep.dist.name if ep.dist is not None else "?"
-            ver = ep.dist.version if ep.dist is not None else "?"
-            candidates.append((ep.name, dist, ver, ep))
-    # gnneval's own plugins first, then by distribution and name: the order never depends on sys.path
-    # (the working directory), and a built-in's name always stays the built-in's.
-    candidates.sort(key=lambda c: (c[1] != BUILTIN_DIST, c[1].lower(), c[0]))
-    for name, obj in extra:
-        candidates.append((name, IN_PROCESS, "", obj))
-
-    for name, dist, ver, source in candidates:
+    for name, dist, ver, source in _candidates(use_entry_points, extra, problems):
         module_name = source.value if isinstance(source, EntryPoint) else str(getattr(source, "__name__", source))
         if name in plugins:
             first = plugins[name]
-            problems.append(
-                Problem(
-                    f"plugin '{name}' ({dist} {ver})",
-                    f"the plugin name '{name}' is already used by {first.dist} {first.version}; "
-                    f"this one is ignored (uninstall one, or disable it with -p no:{name})",
-                )
-            )
+            problems.append(Problem(f"plugin '{name}' ({dist} {ver})",
+                                    f"the plugin name '{name}' is already used by {first.dist} {first.version}; "
+                                    f"this one is ignored (uninstall one, or disable it with -p no:{name})"))
             continue
-        info = PluginInfo(name, dist, ver, module_name)
-        plugins[name] = info
+        info = plugins[name] = PluginInfo(name, dist, ver, module_name)
         if name in skip or (wanted is not None and name not in wanted):
             info.status = "disabled"
             continue
         if trace:
             trace(f"load plugin '{name}' from {dist} {ver} ({module_name})")
-        try:
-            obj = source.load() if isinstance(source, EntryPoint) else source
-            pm.register(obj, name=name)
-            _check_hook_names(pm, obj, name, info, problems)
-        except ImportError as exc:  # an optional dependency is missing: unavailable, not broken
-            info.status = "unavailable"
-            missing = getattr(exc, "name", None)
-            info.error = (f"needs '{missing}', which is not installed" if missing else one_line(exc))
-            problems.append(Problem(str(info.id), f"unavailable: {info.error}"))
-        except Exception as exc:  # noqa: BLE001 - report, keep going
-            info.status = "failed"
-            info.error = one_line(exc)
-            problems.append(Problem(str(info.id), f"failed to load: {info.error}"))
-
+        _load_one(pm, source, info, problems)
     if wanted is not None:
         for name in sorted(wanted - set(plugins)):
             problems.append(Problem(f"plugin '{name}'", "was asked for but is not installed"))
+    registry = _fill_registry(pm, plugins, problems, trace)
+    return PluginHost(pm=pm, plugins=plugins, registry=registry, problems=problems, trace=trace)
 
+
+def _candidates(use_entry_points: bool, extra: Sequence[tuple[str, Any]],
+                problems: list[Problem]) -> list[tuple[str, str, str, Any]]:
+    """``(name, distribution, version, entry point or object)`` in load order: gnneval's own plugins first,
+    then by distribution and name, so the order never depends on ``sys.path`` (the working directory);
+    in-process ``extra`` plugins last."""
+    found: list[tuple[str, str, str, Any]] = []
+    if use_entry_points:
+        for ep in discover_entry_points(problems):
+            dist = ep.dist.name if ep.dist is not None else "?"
+            ver = ep.dist.version if ep.dist is not None else "?"
+            found.append((ep.name, dist, ver, ep))
+    found.sort(key=lambda c: (c[1] != BUILTIN_DIST, c[1].lower(), c[0]))
+    return found + [(name, IN_PROCESS, "", obj) for name, obj in extra]
+
+
+def _load_one(pm: pluggy.PluginManager, source: Any, info: PluginInfo, problems: list[Problem]) -> None:
+    """Import one plugin and register it with pluggy; a failure is recorded on ``info`` and in ``problems``."""
+    try:
+        obj = source.load() if isinstance(source, EntryPoint) else source
+        pm.register(obj, name=info.name)
+        _check_hook_names(pm, obj, info.name, info, problems)
+    except ImportError as exc:  # an optional dependency is missing: unavailable, not broken
+        info.status = "unavailable"
+        missing = getattr(exc, "name", None)
+        info.error = (f"needs '{missing}', which is not installed" if missing else one_line(exc))
+        problems.append(Problem(str(info.id), f"unavailable: {info.error}"))
+    except Exception as exc:  # noqa: BLE001 - report, keep going
+        info.status = "failed"
+        info.error = one_line(exc)
+        problems.append(Problem(str(info.id), f"failed to load: {info.error}"))
+
+
+def _fill_registry(pm: pluggy.PluginManager, plugins: dict[str, PluginInfo], problems: list[Problem],
+                   trace: Callable[[str], None] | None) -> Registry:
+    """Call every ``gnneval_register_*`` implementation, one at a time, in pluggy's order."""
     registry = Registry()
     for kind in KINDS:
-        hook = getattr(pm.hook, HOOK_OF_KIND[kind])
-        for impl in call_order(hook):
+        hook_name = HOOK_OF_KIND[kind]
+        for impl in call_order(getattr(pm.hook, hook_name)):
             info = plugins.get(impl.plugin_name)
             pid = info.id if info else PluginId(impl.plugin_name, "?", "?")
-            register = REGISTER_OF_KIND[kind](registry, pid)
             try:
-                _call(impl, {a: register for a in impl.argnames}, HOOK_OF_KIND[kind], str(pid), trace)
+                if impl.hookwrapper or getattr(impl, "wrapper", False):
+                    raise PluginError("hook wrappers are not supported for gnneval's hooks; use a plain @hookimpl")
+                _call(impl, {a: REGISTER_OF_KIND[kind](registry, pid) for a in impl.argnames}, hook_name, str(pid),
+                      trace)
             except Exception as exc:  # noqa: BLE001
-                msg = f"{HOOK_OF_KIND[kind]} raised {one_line(exc)}"
+                msg = f"{hook_name} raised {one_line(exc)}"
                 problems.append(Problem(str(pid), msg))
                 if info is not None:
-                    info.status = "failed"
-                    info.error = msg
+                    info.status, info.error = "failed", msg
     problems.extend(registry.problems)
     registry.problems = problems
     for info in plugins.values():
         info.registers = registry.by_plugin(info.name)
-    return PluginHost(pm=pm, plugins=plugins, registry=registry, problems=problems, trace=trace)
+    return registry
 
 
 def _check_hook_names(pm: pluggy.PluginManager, obj: Any, name: str, info: PluginInfo,
@@ -266,12 +274,11 @@ def _check_hook_names(pm: pluggy.PluginManager, obj: Any, name: str, info: Plugi
     silently ignored by pluggy: report each by the plugin's name, with the closest real hook name.
     The plugin's correctly named hooks still count (pluggy's ``check_pending`` would stop everything)."""
     known = [h for h in dir(hookspecs) if h.startswith("gnneval_")]
-    marked = {impl.function.__name__ for caller in pm.get_hookcallers(obj) or [] for impl in caller.get_hookimpls()
-              if impl.plugin is obj}
     for attr in sorted(dir(obj)):
-        if not attr.startswith("gnneval_") or attr in known and attr in marked:
+        if not attr.startswith("gnneval_") or not callable(getattr(obj, attr, None)):
             continue
-        if not callable(getattr(obj, attr, None)):
+        marked = pm.parse_hookimpl_opts(obj, attr) is not None
+        if attr in known and marked:
             continue
         if attr not in known:
             msg = f"defines hook '{attr}', which is not a gnneval hook{suggest(attr, known)}; it is never called"

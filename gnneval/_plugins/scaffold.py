@@ -10,10 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from gnneval._plugins.registry import NAME_RE
+from gnneval._plugins.registry import KINDS, NAME_RE
 from gnneval.plugin import UsageError
-
-KINDS = ("pruner", "metric", "visualiser", "checkpoint-loader")
 
 PYPROJECT = '''[build-system]
 requires = ["setuptools>=68", "wheel"]
@@ -53,8 +51,7 @@ CODE = {
 
 from __future__ import annotations
 
-from gnneval.plugin import prunable_weights
-from gnneval.plugin import PruneContext, PruneOutcome, Pruner, hookimpl
+from gnneval.plugin import PruneContext, PruneOutcome, Pruner, hookimpl, prunable_weights
 
 
 class {cls}(Pruner):
@@ -86,13 +83,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from gnneval.plugin import Metric, MetricInputs, hookimpl
+from gnneval.plugin import Column, Metric, MetricInputs, hookimpl
 
 
 class {cls}(Metric):
     """Mean L2 norm of the node embeddings of each message-passing layer."""
 
     level = "layer"
+    # a column in the representation table of `gnneval evaluate`, `gnneval show` and report.html
+    summary = {{"mean_norm": Column("mean norm", "{{:.2f}}", help="mean L2 norm of the node embeddings")}}
 
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
         return {{"mean_norm": float(np.linalg.norm(inputs.embedding, axis=1).mean())}}
@@ -108,12 +107,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gnneval.plugin import DENSE_COLOUR, pruner_colour, save_figure
-from gnneval.plugin import VisualContext, Visualiser, hookimpl
+from gnneval.plugin import DENSE_COLOUR, VisualContext, Visualiser, hookimpl, pruner_colour, save_figure
 
 
 class {cls}(Visualiser):
-    """A bar per variant: its test accuracy, coloured by pruner."""
+    """A bar per variant: its task score (test accuracy, AUC...), coloured by pruner."""
+
+    caption = "The task score of every variant, one bar each, coloured by pruner."
 
     def draw(self, ctx: VisualContext) -> list[Path]:
         import matplotlib
@@ -122,13 +122,14 @@ class {cls}(Visualiser):
         import matplotlib.pyplot as plt
 
         run = ctx.run
-        variants = [v for v in run.variants if v.ok and "accuracy.test" in v.metrics]
+        score = run.require_headline()  # the column a metric declared as the task's score
+        variants = [v for v in run.variants if v.ok and score.key in v.metrics]
         fig, ax = plt.subplots(figsize=(max(4, 0.7 * len(variants)), 3.5))
         colours = [DENSE_COLOUR if v.pruner is None else pruner_colour(v.pruner, run.pruners) for v in variants]
-        ax.bar([v.id for v in variants], [100 * v.metrics["accuracy.test"] for v in variants], color=colours)
-        ax.set_ylabel("test accuracy (%)")
+        ax.bar([v.id for v in variants], [v.metrics[score.key] for v in variants], color=colours)
+        ax.set_ylabel(score.label)
         ax.set_xlabel("variant")
-        ax.set_title(f"Test accuracy of every variant on {{run.graph.name}}")
+        ax.set_title(f"{{score.label}} of every variant on {{run.graph.name}}")
         ax.tick_params(axis="x", labelrotation=45)
         fig.tight_layout()
         return save_figure(fig, ctx.out_dir, "{name}", ctx.formats)
@@ -144,8 +145,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gnneval.plugin import torch_load
-from gnneval.plugin import CheckpointLoader, DatasetRef, LoadContext, LoadedCheckpoint, hookimpl
+from gnneval.plugin import CheckpointLoader, DatasetRef, LoadContext, LoadedCheckpoint, hookimpl, torch_load
 
 FORMAT = "{name}"
 
@@ -170,9 +170,83 @@ class {cls}(CheckpointLoader):
 def gnneval_register_checkpoint_loaders(register):
     register.add_checkpoint_loader("{name}", {cls}, description="{summary}")
 ''',
+    "architecture": '''"""gnneval plugin: {summary}."""
+
+from __future__ import annotations
+
+from gnneval.plugin import hookimpl
+
+
+def build(in_channels: int, hidden_channels: int, out_channels: int, num_layers: int = 2, dropout: float = 0.5):
+    """A GraphSAGE with max aggregation; gnneval captures every MessagePassing layer's output."""
+    from torch_geometric.nn.models import GraphSAGE
+
+    return GraphSAGE(in_channels, hidden_channels, num_layers, out_channels=out_channels, dropout=dropout,
+                     aggr="max")
+
+
+@hookimpl
+def gnneval_register_architectures(register):
+    register.add_architecture("{name}", build, description="{summary}")
+''',
+    "dataset-loader": '''"""gnneval plugin: {summary}."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gnneval.plugin import DatasetContext, DatasetLoader, GraphData, UsageError, hookimpl
+
+
+class {cls}(DatasetLoader):
+    """Loads ``<data root>/{name}/<dataset>.npz`` holding ``x`` [N, F], ``edge_index`` [2, E], ``y`` [N] and
+    ``train_mask`` / ``val_mask`` / ``test_mask`` [N] (a node-classification graph of your own)."""
+
+    def names(self) -> list[str]:
+        return ["{name}"]
+
+    def handles(self, name: str) -> bool:
+        return name.lower().startswith("{name}")
+
+    def load(self, name: str, ctx: DatasetContext) -> GraphData:
+        import numpy as np
+        import torch
+        from torch_geometric.data import Data
+
+        root = Path(ctx.root or ctx.cache_dir) / "{name}"
+        path = root / f"{{name}}.npz"
+        if not path.is_file():
+            raise UsageError(f"dataset '{{name}}' needs {{path}}; put the .npz there or pass --data-root")
+        arrays = np.load(path)
+        data = Data(x=torch.as_tensor(arrays["x"], dtype=torch.float32),
+                    edge_index=torch.as_tensor(arrays["edge_index"], dtype=torch.long),
+                    y=torch.as_tensor(arrays["y"], dtype=torch.long))
+        for split in ("train", "val", "test"):
+            setattr(data, f"{{split}}_mask", torch.as_tensor(arrays[f"{{split}}_mask"], dtype=torch.bool))
+        return GraphData(name=name, task="node-classification", data=data, num_features=data.x.shape[1],
+                         num_classes=int(data.y.max()) + 1, source=str(path))
+
+
+@hookimpl
+def gnneval_register_dataset_loaders(register):
+    register.add_dataset_loader("{name}", {cls}, description="{summary}")
+''',
 }
 
 TESTS = {
+    "architecture": '''def test_contract(gnneval_graph):
+    check_architecture({module}.build, gnneval_graph)
+''',
+    "dataset-loader": '''def test_contract(tmp_path, gnneval_graph):
+    import numpy as np
+
+    d = gnneval_graph.data
+    (tmp_path / "{name}").mkdir()
+    np.savez(tmp_path / "{name}" / "{name}.npz", x=d.x.numpy(), edge_index=d.edge_index.numpy(), y=d.y.numpy(),
+             train_mask=d.train_mask.numpy(), val_mask=d.val_mask.numpy(), test_mask=d.test_mask.numpy())
+    graph = check_dataset_loader({cls}, "{name}", tmp_path)
+    assert graph.data.num_nodes == d.num_nodes
+''',
     "pruner": '''def test_contract(gnneval_graph, gnneval_model):
     check_pruner({cls}, gnneval_graph, gnneval_model)
 ''',
@@ -189,43 +263,42 @@ TESTS = {
 def test_loads_its_format(tmp_path, gnneval_graph, gnneval_model):
     import torch
 
-    from gnneval.load.checkpoint import load_checkpoint
-    from gnneval._plugins.manager import build_plugin_host
+    from gnneval.testing import load_with
 
     kwargs = {{"in_channels": gnneval_graph.num_features, "hidden_channels": 32,
               "out_channels": gnneval_graph.num_classes, "num_layers": 2}}
     path = tmp_path / "model.pt"
     torch.save({{"format": "{name}", "arch": "gcn", "arch_kwargs": kwargs,
                 "weights": gnneval_model.state_dict(), "dataset": "sbm"}}, path)
-    host = build_plugin_host()
-    if "{name}" not in host.registry.names("checkpoint-loader"):  # not installed yet: register in-process
-        host = build_plugin_host(extra=[("{name}", {module})])
-    loaded, loader = load_checkpoint(path, host.registry, loader="{name}")
-    assert loader == "{name}" and loaded.dataset.name == "sbm"
+    loaded = load_with({module}, "{name}", path)
+    assert loaded.dataset.name == "sbm"
 ''',
 }
 
 TEST_HEADER = '''"""Contract tests from gnneval's testing kit (fixtures come from its pytest plugin)."""
 
 import {module}
-from gnneval._plugins.manager import build_plugin_host
-from gnneval.testing import {check}
-from {module} import {cls}
+from gnneval.testing import plugin_host, {check}
+from {module} import {obj}
 
 
 def test_registers_its_name():
-    host = build_plugin_host(use_entry_points=False, extra=[("{name}", {module})])
-    assert host.registry.get("{kind}", "{name}").obj is {cls}
+    host = plugin_host(extra=[("{name}", {module})], entry_points=False)
+    assert host.registry.get("{kind}", "{name}").obj is {obj}
+    assert not host.problems, host.problems
 
 
 '''
 
 CHECKS = {"pruner": "check_pruner", "metric": "check_metric", "visualiser": "check_visualiser",
-          "checkpoint-loader": "check_checkpoint_loader"}
+          "checkpoint-loader": "check_checkpoint_loader", "architecture": "check_architecture",
+          "dataset-loader": "check_dataset_loader"}
 SUMMARIES = {"pruner": "random unstructured pruning (a starting point)",
              "metric": "mean L2 norm of each layer's node embeddings",
              "visualiser": "test accuracy of every variant as a bar chart",
-             "checkpoint-loader": "a simple dict checkpoint format"}
+             "checkpoint-loader": "a simple dict checkpoint format",
+             "architecture": "GraphSAGE with max aggregation",
+             "dataset-loader": "node-classification graphs from .npz files"}
 
 
 def new_plugin(name: str, kind: str, directory: Path) -> Path:
@@ -237,12 +310,13 @@ def new_plugin(name: str, kind: str, directory: Path) -> Path:
     dist = name if name.startswith("gnneval-") else f"gnneval-{name}"
     module = dist.replace("-", "_")
     cls = "".join(part.capitalize() for part in re.split(r"[-_]", name)) + {
-        "pruner": "Pruner", "metric": "Metric", "visualiser": "Visualiser", "checkpoint-loader": "Loader"}[kind]
+        "pruner": "Pruner", "metric": "Metric", "visualiser": "Visualiser", "checkpoint-loader": "Loader",
+        "dataset-loader": "Datasets", "architecture": ""}[kind]
     root = Path(directory) / dist
     if root.exists():
         raise UsageError(f"{root} already exists; choose another name or --dir")
     fmt = {"name": name, "dist": dist, "module": module, "cls": cls, "kind": kind, "check": CHECKS[kind],
-           "summary": SUMMARIES[kind]}
+           "summary": SUMMARIES[kind], "obj": "build" if kind == "architecture" else cls}
     (root / "src" / module).mkdir(parents=True)
     (root / "tests").mkdir()
     (root / "pyproject.toml").write_text(PYPROJECT.format(**fmt))

@@ -200,7 +200,6 @@ def bench_onnxruntime(model: torch.nn.Module, graph: GraphData, *, providers: Se
     with PyTorch falls back to scatter, and the reason is kept in the note)."""
     import torch
 
-    from gnneval.bench.onnx_sparse import CsrAdjacency, export_sparse
     from gnneval.measure.forward import model_inputs
 
     problems = problems if problems is not None else []
@@ -215,70 +214,83 @@ def bench_onnxruntime(model: torch.nn.Module, graph: GraphData, *, providers: Se
         tmp = tempfile.TemporaryDirectory()
         workdir = Path(tmp.name)
     workdir.mkdir(parents=True, exist_ok=True)
-    path = workdir / "model.onnx"
     inputs = model_inputs(graph, "cpu")
     with torch.inference_mode():
         ref = model.cpu().eval()(*inputs).float().numpy()
-    tol = EXPORT_TOLERANCE * max(1.0, float(np.abs(ref).max()))
-    arrays = [t.cpu().numpy() for t in inputs]
-    x, ei = arrays[0], arrays[1]
+    job = _OrtJob(model, graph, workdir / "model.onnx", exporter, providers, threads, device, ref,
+                  [t.cpu().numpy() for t in inputs], problems)
     try:
         for i, form in enumerate(forms):
-            last = i == len(forms) - 1
-            t0 = time.perf_counter()
-            try:
-                if form == "sparse":
-                    used = export_sparse(model, graph, path, exporter)
-                else:
-                    used = export_onnx(model, graph, path, exporter)
-            except Exception as exc:  # noqa: BLE001 - fall back, or report
-                if last:
-                    return _failed("onnxruntime", device, one_line(exc)[:300])
-                skipped = f"sparse export failed: {one_line(exc)[:150]}"
-                continue
-            session = _session(path, providers, threads)
-            if form == "sparse":
-                import onnxruntime as ort
-
-                adj = CsrAdjacency(ei, graph.data.num_nodes)
-                feed = {"x": ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(x)), "adj": adj.value}
-
-                def run(session=session, feed=feed):
-                    return session.run_with_ort_values(["out"], feed)[0].numpy()
-            else:
-                feed = {i.name: v for i, v in zip(session.get_inputs(), arrays)}
-
-                def run(session=session, feed=feed):
-                    return session.run(None, feed)[0]
-            setup = time.perf_counter() - t0
-            active = session.get_providers()
-            got = run()
-            diff = float(np.abs(got - ref).max()) if got.shape == ref.shape else float("inf")
-            size = sum(f.stat().st_size for f in workdir.iterdir() if f.name.startswith(path.name))  # + external data
-            form_note = ("sparse adjacency (SparseToDenseMatMul on a CSR input)" if form == "sparse"
-                         else "edge_index (scatter)") + (f"; sparse form not used: {skipped}" if skipped else "")
-            extra = {"max_abs_diff": diff, "model_bytes": size, "providers": ",".join(active), "setup_s": setup,
-                     "onnx_graph": form}
-            if not diff <= tol and not last:
-                skipped = f"sparse export disagreed with PyTorch (max |diff| {diff:.3g})"
-                continue
-            for p in providers:
-                if p != "CPUExecutionProvider" and p not in active:
-                    problems.append(Problem("onnxruntime", f"{p} was asked for but could not be used here (no CUDA "
-                                                           f"device or libraries); ONNX Runtime ran on {', '.join(active)}"))
-            if not diff <= tol:
-                return _failed("onnxruntime", device, f"outputs disagree with PyTorch (max |diff| {diff:.3g} > "
-                               f"{tol:.3g}); not timed ({used} exporter, {form_note})", status="mismatch", **extra)
-            rss0 = _rss_peak_bytes()
-            times, warmup = time_runs(run, budget_s=budget_s)
-            peak = max(0, _rss_peak_bytes() - rss0)
-            return _result("onnxruntime", device, times, warmup, threads, graph.data.num_nodes, peak,
-                           note=f"{used} exporter, opset 18, ORT_ENABLE_ALL, {threads} intra-op threads; graph as "
-                                f"{form_note}", **extra)
+            result, why = job.attempt(form, last=i == len(forms) - 1, skipped=skipped, budget_s=budget_s)
+            if result is not None:
+                return result
+            skipped = why
         raise AssertionError("unreachable")  # pragma: no cover
     finally:
         if tmp is not None:
             tmp.cleanup()
+
+
+class _OrtJob:
+    """One ONNX Runtime benchmark: export a form, check it against PyTorch, time it."""
+
+    def __init__(self, model, graph, path: Path, exporter: str, providers: Sequence[str], threads: int, device: str,
+                 ref: np.ndarray, arrays: list[np.ndarray], problems: list[Problem]) -> None:
+        self.model, self.graph, self.path, self.exporter = model, graph, path, exporter
+        self.providers, self.threads, self.device, self.ref, self.arrays = providers, threads, device, ref, arrays
+        self.problems = problems
+        self.tol = EXPORT_TOLERANCE * max(1.0, float(np.abs(ref).max()))
+
+    def attempt(self, form: str, *, last: bool, skipped: str | None, budget_s: float) -> tuple[BenchResult | None, str]:
+        """Try one form: a result (timed, or a failure to report), or None and why to try the next form."""
+        from gnneval.bench.onnx_sparse import export_sparse
+
+        t0 = time.perf_counter()
+        try:
+            export = export_sparse if form == "sparse" else export_onnx
+            used = export(self.model, self.graph, self.path, self.exporter)
+        except Exception as exc:  # noqa: BLE001 - fall back, or report
+            if last:
+                return _failed("onnxruntime", self.device, one_line(exc)[:300]), ""
+            return None, f"sparse export failed: {one_line(exc)[:150]}"
+        session = _session(self.path, self.providers, self.threads)
+        run = self._runner(form, session)
+        setup = time.perf_counter() - t0
+        active = session.get_providers()
+        got = run()
+        diff = float(np.abs(got - self.ref).max()) if got.shape == self.ref.shape else float("inf")
+        size = sum(f.stat().st_size for f in self.path.parent.iterdir() if f.name.startswith(self.path.name))
+        form_note = ("sparse adjacency (SparseToDenseMatMul on a CSR input)" if form == "sparse"
+                     else "edge_index (scatter)") + (f"; sparse form not used: {skipped}" if skipped else "")
+        extra = {"max_abs_diff": diff, "model_bytes": size, "providers": ",".join(active), "setup_s": setup,
+                 "onnx_graph": form}
+        if not diff <= self.tol and not last:
+            return None, f"sparse export disagreed with PyTorch (max |diff| {diff:.3g})"
+        for p in self.providers:
+            if p != "CPUExecutionProvider" and p not in active:
+                self.problems.append(Problem("onnxruntime", f"{p} was asked for but could not be used here (no CUDA "
+                                                            f"device or libraries); ONNX Runtime ran on {', '.join(active)}"))
+        if not diff <= self.tol:
+            return _failed("onnxruntime", self.device, f"outputs disagree with PyTorch (max |diff| {diff:.3g} > "
+                           f"{self.tol:.3g}); not timed ({used} exporter, {form_note})", status="mismatch", **extra), ""
+        rss0 = _rss_peak_bytes()
+        times, warmup = time_runs(run, budget_s=budget_s)
+        peak = max(0, _rss_peak_bytes() - rss0)
+        return _result("onnxruntime", self.device, times, warmup, self.threads, self.graph.data.num_nodes, peak,
+                       note=f"{used} exporter, opset 18, ORT_ENABLE_ALL, {self.threads} intra-op threads; graph as "
+                            f"{form_note}", **extra), ""
+
+    def _runner(self, form: str, session) -> Callable[[], np.ndarray]:
+        if form == "sparse":
+            import onnxruntime as ort
+
+            from gnneval.bench.onnx_sparse import CsrAdjacency
+
+            adj = CsrAdjacency(self.arrays[1], self.graph.data.num_nodes)
+            feed = {"x": ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(self.arrays[0])), "adj": adj.value}
+            return lambda: session.run_with_ort_values(["out"], feed)[0].numpy()
+        plain = {i.name: v for i, v in zip(session.get_inputs(), self.arrays)}
+        return lambda: session.run(None, plain)[0]
 
 
 def run_backends(model, graph, *, backends: Sequence[str], device: str, budget_s: float,

@@ -66,7 +66,7 @@ def load_for_evaluation(req: LoadRequest, registry: Registry, problems: list[Pro
     ckpt, loader = load_checkpoint(req.checkpoint, registry, trust=req.trust, loader=req.loader,
                                    options=req.loader_options or {}, problems=problems)
     if console is not None:
-        lines = ([f"source: {ckpt.source}"] if ckpt.source else []) + list(ckpt.notes)
+        lines = ([f"source: {ckpt.source}"] if ckpt.source and ckpt.notes else []) + list(ckpt.notes)
         for line in lines:
             console.print(f"checkpoint loader '{loader}': {line}", soft_wrap=True, markup=False)
     task = req.task or ckpt.task or "node-classification"

@@ -310,77 +310,90 @@ class ChannelPruner(Pruner):
         raise NotImplementedError
 
     def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
-        import torch
-
         from gnneval.measure.forward import model_inputs
 
         inputs = model_inputs(ctx.graph)
         gat_mode = str(self.options.get("gat", "channels"))
         if gat_mode not in ("channels", "heads"):
             raise UsageError(f"pruner '{self.name}': unknown gat mode '{gat_mode}'; use channels or heads")
-        ordered = call_order(model, find_units(model, gat_mode), inputs)
-        groups = channel_groups(ordered)
+        groups = channel_groups(call_order(model, find_units(model, gat_mode), inputs))
         if not groups:
             raise UnsupportedModelError("structured pruning found no hidden channels to remove in this model "
                                         "(it needs at least two linear or message-passing layers in a chain)")
-        plan = []
-        for gi, group in enumerate(groups):
-            c = group.channels
-            n_keep = max(1, int(round((1.0 - sparsity) * c)))
-            scores = torch.as_tensor(self.score_channels(group, gi, ctx), dtype=torch.float64).flatten()
-            if scores.numel() != c:
-                raise UsageError(f"pruner '{self.name}': score_channels returned {scores.numel()} scores for "
-                                 f"{c} channels of layer '{group.producer.name}'")
-            order = torch.argsort(-scores, stable=True)
-            keep = torch.sort(order[:n_keep]).values
-            drop = torch.sort(order[n_keep:]).values
-            plan.append((group, keep, drop))
-
-        # Reference: the same channels zeroed in an untouched copy.
-        reference = copy.deepcopy(model)
-        ref_units = {n: m for n, m in reference.named_modules()}
-        for group, _keep, drop in plan:
-            for unit in [group.producer, *group.norms]:
-                twin = describe(unit.name, ref_units[unit.name], gat_mode)
-                for slot in twin.out_slots:
-                    if unit.role == "producer" or slot.attr in ("weight", "bias"):
-                        _zero(slot, drop, None if unit.role == "producer" else group.producer.out_map)
-
-        # Surgery.
-        details: dict[str, Any] = {"criterion": getattr(self, "criterion", type(self).__name__), "channels": {}}
-        for group, keep, _drop in plan:
-            before = group.channels
-            for slot in group.producer.out_slots:
-                _select(slot, keep)
-            for unit in group.norms:
-                for slot in unit.out_slots:
-                    _select(slot, keep, group.producer.out_map)
-            for slot in group.consumer.in_slots:
-                _select(slot, keep, group.producer.out_map)
-            for unit in [group.producer, *group.norms, group.consumer]:
-                sync_sizes(unit.module)
-            details["channels"][group.producer.name] = f"{before}->{len(keep)}"
-        widths = {len(keep) for _g, keep, _d in plan}
-        if hasattr(model, "hidden_channels") and len(widths) == 1:
-            model.hidden_channels = widths.pop()
-
-        # Check: removal must equal zeroing.
-        model.eval()
-        reference.eval()
-        try:
-            with torch.no_grad():
-                got = model(*inputs)
-                want = reference(*inputs)
-        except RuntimeError as exc:
-            raise UnsupportedModelError(
-                f"structured pruning broke the model at layer '{plan[0][0].producer.name}' or after it: "
-                f"{str(exc).splitlines()[0]} (the model has connections the pruner does not understand)") from None
-        diff = float((got - want).abs().max()) if got.shape == want.shape else float("inf")
-        scale = float(want.abs().max()) or 1.0
-        details["check_max_abs_diff"] = diff
-        if not diff <= CHECK_TOLERANCE * max(1.0, scale):
-            raise UnsupportedModelError(
-                f"structured pruning of layer '{plan[0][0].producer.name}' changed the outputs beyond zeroing the "
-                f"same channels (max difference {diff:.3g}); the model has connections the pruner does not "
-                "understand, so no pruned model is returned")
+        plan = [self._choose(group, gi, sparsity, ctx) for gi, group in enumerate(groups)]
+        reference = _zeroed_twin(model, plan, gat_mode)
+        details: dict[str, Any] = {"criterion": getattr(self, "criterion", type(self).__name__),
+                                   "channels": _remove(model, plan)}
+        details["check_max_abs_diff"] = _check_equal(model, reference, inputs, plan[0][0].producer.name)
         return PruneOutcome(model=model, masks={}, details=details)
+
+    def _choose(self, group: ChannelGroup, gi: int, sparsity: float, ctx: PruneContext) -> tuple:
+        """``(group, kept channels, dropped channels)``: the best ``round((1 - sparsity) * C)`` by score."""
+        import torch
+
+        c = group.channels
+        n_keep = max(1, int(round((1.0 - sparsity) * c)))
+        scores = torch.as_tensor(self.score_channels(group, gi, ctx), dtype=torch.float64).flatten()
+        if scores.numel() != c:
+            raise UsageError(f"pruner '{self.name}': score_channels returned {scores.numel()} scores for "
+                             f"{c} channels of layer '{group.producer.name}'")
+        order = torch.argsort(-scores, stable=True)
+        return group, torch.sort(order[:n_keep]).values, torch.sort(order[n_keep:]).values
+
+
+def _zeroed_twin(model, plan: list[tuple], gat_mode: str):
+    """The reference: an untouched copy with the dropped channels zeroed instead of removed."""
+    reference = copy.deepcopy(model)
+    ref_units = dict(reference.named_modules())
+    for group, _keep, drop in plan:
+        for unit in [group.producer, *group.norms]:
+            twin = describe(unit.name, ref_units[unit.name], gat_mode)
+            for slot in twin.out_slots:
+                if unit.role == "producer" or slot.attr in ("weight", "bias"):
+                    _zero(slot, drop, None if unit.role == "producer" else group.producer.out_map)
+    return reference
+
+
+def _remove(model, plan: list[tuple]) -> dict[str, str]:
+    """The surgery: keep only the chosen channels in every tensor that produces or consumes them."""
+    channels = {}
+    for group, keep, _drop in plan:
+        before = group.channels
+        for slot in group.producer.out_slots:
+            _select(slot, keep)
+        for unit in group.norms:
+            for slot in unit.out_slots:
+                _select(slot, keep, group.producer.out_map)
+        for slot in group.consumer.in_slots:
+            _select(slot, keep, group.producer.out_map)
+        for unit in [group.producer, *group.norms, group.consumer]:
+            sync_sizes(unit.module)
+        channels[group.producer.name] = f"{before}->{len(keep)}"
+    widths = {len(keep) for _g, keep, _d in plan}
+    if hasattr(model, "hidden_channels") and len(widths) == 1:
+        model.hidden_channels = widths.pop()
+    return channels
+
+
+def _check_equal(model, reference, inputs: tuple, first_layer: str) -> float:
+    """Removal must equal zeroing: the largest output difference, or UnsupportedModelError naming the layer."""
+    import torch
+
+    model.eval()
+    reference.eval()
+    try:
+        with torch.no_grad():
+            got = model(*inputs)
+            want = reference(*inputs)
+    except RuntimeError as exc:
+        raise UnsupportedModelError(
+            f"structured pruning broke the model at layer '{first_layer}' or after it: "
+            f"{str(exc).splitlines()[0]} (the model has connections the pruner does not understand)") from None
+    diff = float((got - want).abs().max()) if got.shape == want.shape else float("inf")
+    scale = float(want.abs().max()) or 1.0
+    if not diff <= CHECK_TOLERANCE * max(1.0, scale):
+        raise UnsupportedModelError(
+            f"structured pruning of layer '{first_layer}' changed the outputs beyond zeroing the "
+            f"same channels (max difference {diff:.3g}); the model has connections the pruner does not "
+            "understand, so no pruned model is returned")
+    return diff

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gnneval.plugin.errors import UsageError, one_line
-from gnneval.run.batch import BatchEntry, BatchSettings, evaluate_command, run_job_process
+from gnneval.run.batch_jobs import BatchEntry, BatchSettings, evaluate_command, run_job_process
 
 
 def _evaluate_remote(cmd: list[str], timeout_s: float | None, threads: int) -> tuple[int, str, bytes | None]:

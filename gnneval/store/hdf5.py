@@ -1,41 +1,8 @@
-"""One HDF5 file per run: the layout, atomic writing, and reading it back.
+"""One HDF5 file per run: writing it atomically and reading it back.
 
-Layout (``format_version`` 1)::
-
-    /                                attrs: format="gnneval-run", format_version=1
-    /provenance                      attrs: checkpoint_path, checkpoint_sha256, checkpoint_loader,
-                                     architecture, dataset, dataset_loader, dataset_source, task,
-                                     seed, device, command, created; JSON strings: architecture_kwargs,
-                                     versions, plugins, settings, checkpoint_metadata
-    /graph                           attrs: name, task, num_classes, num_features
-    /graph/y                         [N] int64 labels (graph classification: [G], one per graph)
-    /graph/masks/{train,val,test}    [N] bool split masks (graph classification: [G])
-    /graph/batch                     [N] int64, graph classification only: the graph of each node
-    /graph/edge_index                [2, E] int64 (link prediction: the message-passing edges)
-    /graph/link/{val,test}_index     [2, M] int64, link prediction only: edges to score
-    /graph/link/{val,test}_label     [M] int64, 1 = true edge, 0 = sampled non-edge
-    /variants                        attrs: order = JSON list of variant ids (dense first)
-    /variants/<id>                   attrs: pruner, sparsity, status, error, params, nonzero_params,
-                                     size_bytes, flops, flops_sparse, training_flops,
-                                     checkpoint_bytes (--save-pruned), edges,
-                                     weight_sparsity, param_reduction, seconds; JSON strings: details, layer_sparsity,
-                                     weight_histograms (|w| counts per weight tensor, bins in
-                                     gnneval.measure.counting.HIST_EDGES)
-    /variants/<id>/logits            [N, C] float32
-    /variants/<id>/predictions       [N] int64
-    /variants/<id>/flipped_nodes     [K] int64: nodes whose prediction differs from the dense model's
-    /variants/<id>/embeddings/<k>    [N, d] float32, one per message-passing layer;
-                                     attrs: layer (module name), index (call order)
-    /variants/<id>/metrics           attrs: "<metric>.<key>" -> float
-    /variants/<id>/layer_metrics/<k> attrs: "<metric>.<key>" -> float, for layer k
-    /variants/<id>/bench/<backend>-<device>   attrs: the BenchResult fields
-    /problems                        attrs: json = list of {where, message}
-    /files                           attrs: label -> path of a plot written for this run
-
-``<id>`` is ``dense`` or ``<pruner>@<sparsity>``; ``<k>`` is ``<index>:<layer>``.
-Every write goes to ``<file>.tmp`` first and replaces the file with
-``os.replace`` after an fsync, so a run killed at any moment leaves either the
-previous complete file or the new one, never a torn one.
+The layout is documented in docs/run-file.md (a test checks that page against what is written here).
+Every write goes to ``<file>.tmp`` first and replaces the file with ``os.replace`` after an fsync, so a
+run killed at any moment leaves either the previous complete file or the new one, never a torn one.
 """
 
 from __future__ import annotations
@@ -88,58 +55,13 @@ def _write(f, result: RunResult) -> None:
     prov = f.create_group("provenance")
     for k, v in asdict(result.provenance).items():
         prov.attrs[k] = _dumps(v) if k in _JSON_PROVENANCE else v
-    g = f.create_group("graph")
-    for k in ("name", "task", "num_classes", "num_features"):
-        g.attrs[k] = getattr(result.graph, k)
-    g.create_dataset("y", data=result.graph.y.astype(np.int64))
-    g.create_dataset("edge_index", data=result.graph.edge_index.astype(np.int64), compression="gzip")
-    if result.graph.batch is not None:
-        g.create_dataset("batch", data=result.graph.batch.astype(np.int64), compression="gzip")
-    masks = g.create_group("masks")
-    for k, m in result.graph.masks.items():
-        masks.create_dataset(k, data=m.astype(bool))
-    link = g.create_group("link")
-    for split, (index, label) in result.graph.link.items():
-        link.create_dataset(f"{split}_index", data=index.astype(np.int64))
-        link.create_dataset(f"{split}_label", data=label.astype(np.int64))
+    _write_graph(f.create_group("graph"), result.graph)
     vs = f.create_group("variants")
     vs.attrs["order"] = json.dumps([v.id for v in result.variants])
     dense_pred = next((v.outputs.predictions for v in result.variants if v.id == "dense" and v.outputs is not None),
                       None)
     for v in result.variants:
-        grp = vs.create_group(v.id)
-        for k in _SCALAR_VARIANT:
-            val = getattr(v, k)
-            grp.attrs[k] = "" if val is None else val
-        grp.attrs["details"] = _dumps(v.details)
-        grp.attrs["layer_sparsity"] = _dumps(v.layer_sparsity)
-        grp.attrs["weight_histograms"] = _dumps(v.weight_histograms)
-        met = grp.create_group("metrics")
-        for k, val in v.metrics.items():
-            met.attrs[k] = float(val)
-        lm = grp.create_group("layer_metrics")
-        if v.outputs is not None:
-            grp.create_dataset("logits", data=v.outputs.logits.astype(np.float32))
-            grp.create_dataset("predictions", data=v.outputs.predictions.astype(np.int64))
-            if dense_pred is not None and result.graph.task == "node-classification":
-                flipped = np.flatnonzero(v.outputs.predictions != dense_pred).astype(np.int64)
-                grp.create_dataset("flipped_nodes", data=flipped)
-            emb = grp.create_group("embeddings")
-            for i, (layer, arr) in enumerate(v.outputs.embeddings.items()):
-                ds = emb.create_dataset(f"{i}:{layer}", data=arr.astype(np.float32))
-                ds.attrs["layer"] = layer
-                ds.attrs["index"] = i
-        for i, layer in enumerate(v.layer_metrics):
-            sub = lm.create_group(f"{i}:{layer}")
-            sub.attrs["layer"] = layer
-            sub.attrs["index"] = i
-            for k, val in v.layer_metrics[layer].items():
-                sub.attrs[k] = float(val)
-        b = grp.create_group("bench")
-        for br in v.bench:
-            sub = b.create_group(f"{br.backend}-{br.device}")
-            for k, val in asdict(br).items():
-                sub.attrs[k] = val
+        _write_variant(vs.create_group(v.id), v, dense_pred if result.graph.task == "node-classification" else None)
     f.create_group("problems").attrs["json"] = _dumps([asdict(p) for p in result.problems])
     files = f.create_group("files")
     for k, val in result.files.items():
@@ -147,6 +69,57 @@ def _write(f, result: RunResult) -> None:
     if result.captions:
         files.attrs["_captions"] = _dumps(result.captions)
     f.create_group("columns").attrs["json"] = _dumps([asdict(c) for c in result.columns])
+
+
+def _write_graph(g: Any, graph: GraphArrays) -> None:
+    for k in ("name", "task", "num_classes", "num_features"):
+        g.attrs[k] = getattr(graph, k)
+    g.create_dataset("y", data=graph.y.astype(np.int64))
+    g.create_dataset("edge_index", data=graph.edge_index.astype(np.int64), compression="gzip")
+    if graph.batch is not None:
+        g.create_dataset("batch", data=graph.batch.astype(np.int64), compression="gzip")
+    masks = g.create_group("masks")
+    for k, m in graph.masks.items():
+        masks.create_dataset(k, data=m.astype(bool))
+    link = g.create_group("link")
+    for split, (index, label) in graph.link.items():
+        link.create_dataset(f"{split}_index", data=index.astype(np.int64))
+        link.create_dataset(f"{split}_label", data=label.astype(np.int64))
+
+
+def _write_variant(grp: Any, v: VariantResult, dense_pred: np.ndarray | None) -> None:
+    for k in _SCALAR_VARIANT:
+        val = getattr(v, k)
+        grp.attrs[k] = "" if val is None else val
+    grp.attrs["details"] = _dumps(v.details)
+    grp.attrs["layer_sparsity"] = _dumps(v.layer_sparsity)
+    grp.attrs["weight_histograms"] = _dumps(v.weight_histograms)
+    met = grp.create_group("metrics")
+    for k, val in v.metrics.items():
+        met.attrs[k] = float(val)
+    lm = grp.create_group("layer_metrics")
+    if v.outputs is not None:
+        grp.create_dataset("logits", data=v.outputs.logits.astype(np.float32))
+        grp.create_dataset("predictions", data=v.outputs.predictions.astype(np.int64))
+        if dense_pred is not None:
+            flipped = np.flatnonzero(v.outputs.predictions != dense_pred).astype(np.int64)
+            grp.create_dataset("flipped_nodes", data=flipped)
+        emb = grp.create_group("embeddings")
+        for i, (layer, arr) in enumerate(v.outputs.embeddings.items()):
+            ds = emb.create_dataset(f"{i}:{layer}", data=arr.astype(np.float32))
+            ds.attrs["layer"] = layer
+            ds.attrs["index"] = i
+    for i, layer in enumerate(v.layer_metrics):
+        sub = lm.create_group(f"{i}:{layer}")
+        sub.attrs["layer"] = layer
+        sub.attrs["index"] = i
+        for k, val in v.layer_metrics[layer].items():
+            sub.attrs[k] = float(val)
+    b = grp.create_group("bench")
+    for br in v.bench:
+        sub = b.create_group(f"{br.backend}-{br.device}")
+        for k, val in asdict(br).items():
+            sub.attrs[k] = val
 
 
 def write_run(path: str | os.PathLike[str], result: RunResult) -> Path:
@@ -193,47 +166,48 @@ def read_run(path: str | os.PathLike[str]) -> RunResult:
         raise UsageError(f"{path} is not a readable HDF5 file ({exc})") from None
     with f:
         if _attr(f.attrs.get("format")) != FORMAT:
-            raise UsageError(f"{path} is not a gnneval run file")
+            raise UsageError(f"{path} is an HDF5 file but not a gnneval run (no format='gnneval-run' attribute)")
         pa = {k: _attr(v) for k, v in f["provenance"].attrs.items()}
         for k in _JSON_PROVENANCE:
             pa[k] = json.loads(pa.get(k, "{}"))
         names = {fl.name for fl in fields(Provenance)}
         prov = Provenance(**{k: v for k, v in pa.items() if k in names})
-        g = f["graph"]
-        graph = GraphArrays(
-            name=_attr(g.attrs["name"]), task=_attr(g.attrs["task"]), y=g["y"][()],
-            masks={k: g["masks"][k][()] for k in g["masks"]}, edge_index=g["edge_index"][()],
-            num_classes=int(g.attrs["num_classes"]), num_features=int(g.attrs["num_features"]),
-            link={s: (g["link"][f"{s}_index"][()], g["link"][f"{s}_label"][()])
-                  for s in ("val", "test") if "link" in g and f"{s}_index" in g["link"]},
-            batch=g["batch"][()] if "batch" in g else None,
-        )
-        variants = []
-        for vid in json.loads(_attr(f["variants"].attrs["order"])):
-            grp = f["variants"][vid]
-            kw = {k: _attr(grp.attrs[k]) for k in _SCALAR_VARIANT if k in grp.attrs}
-            kw["pruner"] = kw["pruner"] or None
-            v = VariantResult(id=vid, **kw)
-            v.details = json.loads(_attr(grp.attrs["details"]))
-            v.layer_sparsity = json.loads(_attr(grp.attrs["layer_sparsity"]))
-            v.weight_histograms = json.loads(_attr(grp.attrs.get("weight_histograms", "{}")))
-            v.metrics = {k: float(val) for k, val in grp["metrics"].attrs.items()}
-            if "logits" in grp:
-                embs = sorted(grp["embeddings"].values(), key=lambda d: int(d.attrs["index"]))
-                v.outputs = VariantOutputs(
-                    logits=grp["logits"][()], predictions=grp["predictions"][()],
-                    embeddings={_attr(d.attrs["layer"]): d[()] for d in embs},
-                )
-            for sub in sorted(grp["layer_metrics"].values(), key=lambda s: int(s.attrs["index"])):
-                v.layer_metrics[_attr(sub.attrs["layer"])] = {
-                    k: float(val) for k, val in sub.attrs.items() if k not in ("layer", "index")
-                }
-            for sub in grp["bench"].values():
-                v.bench.append(BenchResult(**{k: _attr(val) for k, val in sub.attrs.items()}))
-            variants.append(v)
+        graph = _read_graph(f["graph"])
+        variants = [_read_variant(vid, f["variants"][vid]) for vid in json.loads(_attr(f["variants"].attrs["order"]))]
         problems = [Problem(**p) for p in json.loads(_attr(f["problems"].attrs["json"]))]
         files = {k: _attr(val) for k, val in f["files"].attrs.items() if k != "_captions"}
         captions = json.loads(_attr(f["files"].attrs.get("_captions", "{}")))
         columns = [ShownColumn(**c) for c in json.loads(_attr(f["columns"].attrs["json"]))] if "columns" in f else []
     return RunResult(provenance=prov, graph=graph, variants=variants, problems=problems, files=files,
                      columns=columns, captions=captions)
+
+
+def _read_graph(g: Any) -> GraphArrays:
+    return GraphArrays(
+        name=_attr(g.attrs["name"]), task=_attr(g.attrs["task"]), y=g["y"][()],
+        masks={k: g["masks"][k][()] for k in g["masks"]}, edge_index=g["edge_index"][()],
+        num_classes=int(g.attrs["num_classes"]), num_features=int(g.attrs["num_features"]),
+        link={s: (g["link"][f"{s}_index"][()], g["link"][f"{s}_label"][()])
+              for s in ("val", "test") if "link" in g and f"{s}_index" in g["link"]},
+        batch=g["batch"][()] if "batch" in g else None,
+    )
+
+
+def _read_variant(vid: str, grp: Any) -> VariantResult:
+    kw = {k: _attr(grp.attrs[k]) for k in _SCALAR_VARIANT if k in grp.attrs}
+    kw["pruner"] = kw["pruner"] or None
+    v = VariantResult(id=vid, **kw)
+    v.details = json.loads(_attr(grp.attrs["details"]))
+    v.layer_sparsity = json.loads(_attr(grp.attrs["layer_sparsity"]))
+    v.weight_histograms = json.loads(_attr(grp.attrs.get("weight_histograms", "{}")))
+    v.metrics = {k: float(val) for k, val in grp["metrics"].attrs.items()}
+    if "logits" in grp:
+        embs = sorted(grp["embeddings"].values(), key=lambda d: int(d.attrs["index"]))
+        v.outputs = VariantOutputs(logits=grp["logits"][()], predictions=grp["predictions"][()],
+                                   embeddings={_attr(d.attrs["layer"]): d[()] for d in embs})
+    for sub in sorted(grp["layer_metrics"].values(), key=lambda s: int(s.attrs["index"])):
+        v.layer_metrics[_attr(sub.attrs["layer"])] = {
+            k: float(val) for k, val in sub.attrs.items() if k not in ("layer", "index")}
+    for sub in grp["bench"].values():
+        v.bench.append(BenchResult(**{k: _attr(val) for k, val in sub.attrs.items()}))
+    return v

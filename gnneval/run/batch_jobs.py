@@ -1,0 +1,194 @@
+"""Batch jobs: what one checkpoint's job is (entry, settings, key), and running it as its own process."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gnneval.plugin.errors import UsageError, one_line
+
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".safetensors", ".onnx", ".ts", ".bin")
+
+
+@dataclass
+class BatchEntry:
+    """One checkpoint to evaluate, with optional per-entry overrides (from a manifest)."""
+
+    path: Path
+    dataset: str | None = None
+    task: str | None = None
+    arch: str | None = None
+    loader: str | None = None
+    arch_options: dict[str, Any] = field(default_factory=dict)
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class BatchSettings:
+    pruners: list[str]
+    sparsities: list[float]
+    out: Path
+    seed: int = 0
+    jobs: int = 1
+    timeout_s: float | None = None
+    tolerance: float = 0.01  #: accuracy drop (fraction) still counted as "within tolerance"
+    executor: str = "local"
+    address: str | None = None
+    data_root: str | None = None
+    extra_args: list[str] = field(default_factory=list)  #: passed to every `gnneval evaluate`
+
+
+@dataclass
+class JobResult:
+    """What the driver stores for one checkpoint (``result.json``)."""
+
+    key: str
+    checkpoint: str
+    sha256: str
+    status: str  #: ``ok`` or ``failed``
+    reason: str = ""
+    seconds: float = 0.0
+    run: str = ""  #: path of the run's HDF5 file
+    rows: list[dict[str, Any]] = field(default_factory=list)  #: leaderboard rows, one per pruner
+
+
+def read_manifest(path: Path) -> list[BatchEntry]:
+    text = path.read_text()
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except Exception as exc:  # noqa: BLE001
+        raise UsageError(f"manifest {path} is not valid {'YAML' if path.suffix in ('.yaml', '.yml') else 'JSON'}: "
+                         f"{one_line(exc)[:200]}") from None
+    if isinstance(data, dict):
+        data = data.get("checkpoints", data.get("entries"))
+    if not isinstance(data, list) or not data:
+        raise UsageError(f"manifest {path} must be a list of entries (or {{checkpoints: [...]}}), each with a 'path'")
+    entries = []
+    for i, item in enumerate(data):
+        if isinstance(item, str):
+            item = {"path": item}
+        if not isinstance(item, dict) or "path" not in item:
+            raise UsageError(f"manifest {path}: entry {i + 1} has no 'path'")
+        p = Path(item["path"])
+        entries.append(BatchEntry(path=p if p.is_absolute() else path.parent / p, dataset=item.get("dataset"),
+                                  task=item.get("task"), arch=item.get("arch"), loader=item.get("loader"),
+                                  arch_options=dict(item.get("arch_options") or {}),
+                                  dataset_options=dict(item.get("dataset_options") or {})))
+    return entries
+
+
+def discover(source: Path) -> list[BatchEntry]:
+    """Checkpoints of a folder (searched recursively) or of a manifest file."""
+    if not source.exists():
+        raise UsageError(f"{source} does not exist; give a folder of checkpoints or a manifest (.yaml/.json)")
+    if source.is_file():
+        if source.suffix in (".yaml", ".yml", ".json"):
+            return read_manifest(source)
+        raise UsageError(f"{source} is a file but not a manifest (.yaml, .yml or .json)")
+    found = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix in CHECKPOINT_SUFFIXES
+                   and "runs" not in p.relative_to(source).parts)
+    if not found:
+        raise UsageError(f"no checkpoint files ({', '.join(CHECKPOINT_SUFFIXES)}) under {source}")
+    return [BatchEntry(path=p) for p in found]
+
+
+def sha256_of(path: Path) -> str:
+    from gnneval.load.checkpoint import sha256_file
+
+    return sha256_file(path)
+
+
+def job_key(entry: BatchEntry, sha: str, s: BatchSettings) -> str:
+    """The job's identity: the file's content, its path (identical files are separate rows) and the settings."""
+    settings = {"pruners": s.pruners, "sparsities": s.sparsities, "seed": s.seed, "extra": s.extra_args,
+                "entry": {k: v for k, v in asdict(entry).items() if k != "path"}}
+    blob = json.dumps({"sha256": sha, "path": str(entry.path.resolve()), "settings": settings}, sort_keys=True,
+                      default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def evaluate_command(entry: BatchEntry, s: BatchSettings, out_dir: Path) -> list[str]:
+    cmd = [sys.executable, "-m", "gnneval", "evaluate", str(entry.path), "--pruner", ",".join(s.pruners),
+           "--sparsity", ",".join(f"{x:g}" for x in s.sparsities), "--seed", str(s.seed), "--out", str(out_dir),
+           "--no-progress"]
+    for flag, value in (("--dataset", entry.dataset), ("--task", entry.task), ("--arch", entry.arch),
+                        ("--loader", entry.loader), ("--data-root", s.data_root)):
+        if value:
+            cmd += [flag, str(value)]
+    for k, v in entry.arch_options.items():
+        cmd += ["--arch-option", f"{k}={json.dumps(v)}"]
+    for k, v in entry.dataset_options.items():
+        cmd += ["--dataset-option", f"{k}={json.dumps(v)}"]
+    return cmd + list(s.extra_args)
+
+
+def run_job_process(cmd: list[str], timeout_s: float | None, threads: int) -> tuple[int, str]:
+    """Run one evaluation in its own process; returns (exit status, one-line reason)."""
+    env = {**os.environ, "GNNEVAL_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
+    except subprocess.TimeoutExpired:
+        return 124, f"timed out after {timeout_s:g} s (--timeout)"
+    if res.returncode == 0:
+        return 0, ""
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    err = next((ln for ln in reversed(lines) if ln.startswith("gnneval: error:")), None)
+    if err is None and res.returncode < 0:
+        err = f"killed by signal {-res.returncode}" + (" (out of memory?)" if res.returncode == -9 else "")
+    if err is not None and err.startswith("gnneval: error: "):
+        err = err[len("gnneval: error: "):]
+    return res.returncode, (err or (lines[-1] if lines else f"exit status {res.returncode}"))[:300]
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=1, default=str)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_done(result_path: Path, key: str) -> JobResult | None:
+    try:
+        data = json.loads(result_path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    if data.get("key") != key or data.get("status") != "ok":
+        return None
+    return JobResult(**data)
+
+
+def run_local(jobs: list[tuple[BatchEntry, str, Path]], s: BatchSettings,
+              done: Callable[[BatchEntry, int, str, float], None],
+              started: Callable[[BatchEntry], None] = lambda e: None) -> None:
+    """Run jobs as separate processes, ``s.jobs`` at a time; ``done`` is called in the driver for each."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    threads = max(1, (os.cpu_count() or 1) // max(1, s.jobs))
+
+    def one(entry, key, out_dir):
+        started(entry)
+        t0 = time.perf_counter()
+        code, reason = run_job_process(evaluate_command(entry, s, out_dir), s.timeout_s, threads)
+        return entry, code, reason, time.perf_counter() - t0
+
+    with ThreadPoolExecutor(max_workers=max(1, s.jobs)) as pool:
+        futures = [pool.submit(one, *job) for job in jobs]
+        for fut in as_completed(futures):
+            done(*fut.result())
+
+
