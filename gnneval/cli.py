@@ -44,16 +44,28 @@ def _sparsities(value: str) -> list[float]:
     return out
 
 
+def _literal(text: str) -> object:
+    """A value given on the command line: JSON (``64``, ``true``, ``[8, 1]``), else a Python literal (``True``,
+    ``(8, 1)``, ``'mean'``), else the text itself.  Nothing is evaluated."""
+    import ast
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return text
+
+
 def _key_values(items: list[str], what: str) -> dict[str, object]:
     out: dict[str, object] = {}
     for item in items:
         if "=" not in item:
             raise UsageError(f"{what} '{item}' is not KEY=VALUE")
         k, v = item.split("=", 1)
-        try:
-            out[k.strip()] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k.strip()] = v
+        out[k.strip()] = _literal(v)
     return out
 
 
@@ -91,10 +103,16 @@ def _evaluate_parser(sub) -> None:
     ev.add_argument("--loader", default=None, help="force a checkpoint loader by name")
     ev.add_argument("--code", default=None, metavar="MODULE_OR_FILE",
                     help="with --trust: import this module or .py file first (it defines a pickled model's class)")
-    ev.add_argument("--arch", default=None, help="architecture of a bare state_dict: gcn, sage, gat, gin")
+    ev.add_argument("--arch", default=None, metavar="NAME|FILE.py:CLASS",
+                    help="architecture of a bare state_dict: a registered one (gcn, sage, gat, gin, layer-stack, ...) "
+                         "or your own model class, models.py:GCN or package.module:GCN. Your file is imported and "
+                         "runs as Python; the checkpoint itself is still loaded weights-only and never runs code")
     ev.add_argument("--arch-option", action="append", default=[], metavar="KEY=VALUE",
-                    help="architecture argument, e.g. hidden_channels=64 (repeatable)")
+                    help="architecture argument, a Python literal, e.g. hidden_channels=64 (repeatable)")
     ev.add_argument("--task", default=None, choices=TASKS, help="the model's task, overriding the checkpoint's")
+    ev.add_argument("--transform", default=None, metavar="T1,T2(k=v)",
+                    help="torch_geometric transforms applied to the dataset, in order, as the model was trained "
+                         "(e.g. NormalizeFeatures,ToUndirected); default: those the checkpoint records")
     ev.add_argument("--trust", action="store_true",
                     help="allow loading checkpoints that contain Python objects (runs code from the file!)")
     ev.add_argument("--metrics", type=_csv, default=None, metavar="SELECTION",
@@ -266,7 +284,7 @@ def cmd_evaluate(args, out) -> int:
         dataset_options=_key_values(args.dataset_option, "dataset option"), loader=args.loader, trust=args.trust,
         loader_options={k: v for k, v in (("arch", args.arch), ("code", args.code),
                                           ("arch_kwargs", _key_values(args.arch_option, "arch option"))) if v},
-        task=args.task, finetune_epochs=args.finetune_epochs, save_pruned=args.save_pruned,
+        task=args.task, transform=args.transform, finetune_epochs=args.finetune_epochs, save_pruned=args.save_pruned,
         metrics=args.metrics, visualisers=args.visualisers, metric_sample=args.metric_sample,
         bootstrap=args.bootstrap, backends=args.backends, providers=args.providers,
         onnx_exporter=args.onnx_exporter, onnx_graph=args.onnx_graph, bench_budget_s=args.bench_budget,

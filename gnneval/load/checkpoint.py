@@ -81,7 +81,9 @@ def library_versions() -> dict[str, str]:
 
 def safe_numpy_globals() -> list:
     """Exactly the numpy types a weights-only load may create: scalars (``np.float64(0.81)`` in a
-    checkpoint's metadata) and their dtypes.  Arrays and anything else stay refused."""
+    checkpoint's metadata) and their dtypes, under the module paths of numpy 1 (``numpy.core``) and
+    numpy 2 (``numpy._core``) alike — a checkpoint saved under numpy 1 names the old path.  Arrays and
+    anything else stay refused."""
     import numpy as np
 
     try:
@@ -91,7 +93,8 @@ def safe_numpy_globals() -> list:
     names = ("Float16DType", "Float32DType", "Float64DType", "Int8DType", "Int16DType", "Int32DType",
              "Int64DType", "UInt8DType", "UInt16DType", "UInt32DType", "UInt64DType", "BoolDType")
     dtypes = [getattr(np.dtypes, n) for n in names if hasattr(getattr(np, "dtypes", None), n)]
-    return [scalar, np.dtype, *dtypes]
+    both = [(scalar, f"{root}.multiarray.scalar") for root in ("numpy.core", "numpy._core")]
+    return [*both, np.dtype, *dtypes]
 
 
 def torch_load(path: Path, *, trust: bool = False) -> Any:
@@ -174,6 +177,7 @@ def save_checkpoint(
     training: dict[str, Any],
     masks: dict[str, torch.Tensor] | None = None,
     pruning: dict[str, Any] | None = None,
+    model_class: dict[str, str] | None = None,
 ) -> Path:
     """Write a native checkpoint atomically and return its path.
 
@@ -189,11 +193,12 @@ def save_checkpoint(
     payload = {
         "format": FORMAT,
         "format_version": 2 if pruning is not None else 1,
-        "architecture": {"name": architecture, "kwargs": dict(architecture_kwargs)},
+        "architecture": {"name": architecture, "kwargs": _plain(dict(architecture_kwargs)),
+                         **({"class": dict(model_class)} if model_class else {})},
         "state_dict": {k: encode(v) for k, v in state.items()} if pruning is not None else state,
         "task": task,
         "dataset": {"name": dataset.name, "loader": dataset.loader, "split": dataset.split,
-                    "options": dict(dataset.options)},
+                    "options": dict(dataset.options), "transform": dataset.transform},
         "metrics": {k: float(v) for k, v in metrics.items()},
         "training": _plain(dict(training)),
         "versions": library_versions(),
@@ -240,7 +245,8 @@ def load_checkpoint(
         raise UsageError(f"checkpoint {path} does not exist; give the path of a checkpoint file")
     if path.is_dir():
         raise UsageError(f"{path} is a folder; give the path of a checkpoint file")
-    ctx = LoadContext(trust=trust, options=dict(options or {}), _build=registry.build_architecture)
+    builder = ArchitectureBuilder(registry, (options or {}).get("arch"))
+    ctx = LoadContext(trust=trust, options=dict(options or {}), _build=builder)
     regs = [registry.get("checkpoint-loader", loader)] if loader else sorted(
         registry.items("checkpoint-loader"), key=lambda r: -getattr(r.obj, "priority", 0)
     )
@@ -265,7 +271,36 @@ def load_checkpoint(
             if not isinstance(result, LoadedCheckpoint):
                 raise PluginError(f"checkpoint loader '{reg.name}' ({reg.plugin}) returned {type(result).__name__}, "
                                   "not a LoadedCheckpoint or None")
+            if builder.user_class is not None:
+                result.metadata["model_class"] = builder.user_class.as_dict()
+                saved = result.metadata.get("saved_model_class")
+                if isinstance(saved, dict) and saved.get("sha256") and saved["sha256"] != builder.user_class.sha256:
+                    result.notes.append(f"warning: {builder.user_class.spec} is not the file this variant was saved "
+                                        f"with (sha256 {saved['sha256'][:12]} then, "
+                                        f"{builder.user_class.sha256[:12]} now)")
             return result, reg.name
     tried = ", ".join(r.name for r in regs)
     why = f" ({'; '.join(reasons)})" if reasons else ""
     raise UsageError(f"{path} is not a checkpoint that gnneval can read (tried loaders: {tried}){why}")
+
+
+class ArchitectureBuilder:
+    """``LoadContext.build_model``: a registered architecture by name, or the user's own class
+    (``file.py:Class``) — but only the one the user named with ``--arch``: a class reference read from a
+    file is data, and importing it would let the file run code."""
+
+    def __init__(self, registry: Registry, user_arch: object) -> None:
+        self.registry = registry
+        self.user_arch = user_arch if isinstance(user_arch, str) else None
+        self.user_class: Any = None  #: the ClassRef of the user's class once built
+
+    def __call__(self, name: str, **kwargs: Any) -> Any:
+        from gnneval.load.user_code import build_user_model, is_class_reference, same_class
+
+        if not is_class_reference(name):
+            return self.registry.build_architecture(name, **kwargs)
+        if not same_class(name, self.user_arch):
+            raise UsageError(f"the checkpoint's architecture is model code, '{name}'; gnneval never imports code a "
+                             f"file names. If you trust it, pass --arch {name} (with its --arch-option values)")
+        model, self.user_class = build_user_model(str(self.user_arch), kwargs)
+        return model

@@ -28,6 +28,7 @@ class LoadRequest:
     task: str | None = None
     trust: bool = False
     device: str = "cpu"
+    transform: str | None = None  #: ``--transform``; None: the checkpoint's, if it records one
 
 
 @dataclass
@@ -69,15 +70,18 @@ def load_for_evaluation(req: LoadRequest, registry: Registry, problems: list[Pro
         lines = ([f"source: {ckpt.source}"] if ckpt.source and ckpt.notes else []) + list(ckpt.notes)
         for line in lines:
             console.print(f"checkpoint loader '{loader}': {line}", soft_wrap=True, markup=False)
-    task = req.task or ckpt.task or "node-classification"
-    if task not in TASKS:
-        raise UsageError(f"{req.checkpoint} is a '{task}' model; gnneval evaluate supports {', '.join(TASKS)}")
-    ref = dataset_ref(req, ckpt, task)
+    said = req.task or ckpt.task
+    if said is not None and said not in TASKS:
+        raise UsageError(f"{req.checkpoint} is a '{said}' model; gnneval evaluate supports {', '.join(TASKS)}")
+    ref = dataset_ref(req, ckpt, said or "node-classification")
     dctx = DatasetContext(root=resolve_data_root(req.data_root), cache_dir=default_cache_dir(), seed=req.seed)
     graph, dataset_loader = load_dataset(registry, ref, dctx)
+    task = said or graph.task  # a file that does not say takes its dataset's task
     if graph.task != task:
         raise UsageError(f"{req.checkpoint} is a '{task}' model but dataset loader '{dataset_loader}' gave a "
                          f"'{graph.task}' dataset; pass --dataset-option task={task}")
+    graph = _transformed(graph, ref, console)
+    _check_user_forward(ckpt, task)
     expected = ckpt.architecture_kwargs.get("in_channels")
     if isinstance(expected, int) and expected != graph.num_features:
         raise UsageError(f"the model takes {expected} input features but dataset {graph.name} has "
@@ -85,13 +89,39 @@ def load_for_evaluation(req: LoadRequest, registry: Registry, problems: list[Pro
     return Loaded(ckpt, loader, graph, dataset_loader, task, device, ref)
 
 
+def _transformed(graph: GraphData, ref: DatasetRef, console: Any) -> GraphData:
+    """The graph after ``ref.transform`` (the user's ``--transform``, else the checkpoint's)."""
+    from dataclasses import replace
+
+    from gnneval.load.transforms import apply_transforms, canonical
+
+    if not ref.transform:
+        return graph
+    data = apply_transforms(graph.data, ref.transform)
+    if console is not None:
+        console.print(f"dataset transform: {canonical(ref.transform)}", soft_wrap=True, markup=False)
+    return replace(graph, data=data, num_features=int(data.x.shape[1]) if data.x is not None else graph.num_features,
+                   source=f"{graph.source}; transformed: {canonical(ref.transform)}")
+
+
+def _check_user_forward(ckpt: LoadedCheckpoint, task: str) -> None:
+    from gnneval.load.user_code import check_forward
+
+    ref = ckpt.metadata.get("model_class")
+    if isinstance(ref, dict):
+        check_forward(ckpt.model, task, str(ref.get("class")))
+
+
 def dataset_ref(req: LoadRequest, ckpt: LoadedCheckpoint, task: str) -> DatasetRef:
     """The dataset to evaluate on: ``--dataset`` if given, else the checkpoint's, with the options merged."""
     options = dict(req.dataset_options or {})
+    recorded = ckpt.dataset.transform if ckpt.dataset is not None else ""
+    transform = req.transform if req.transform is not None else recorded
     if req.dataset:
-        ref = DatasetRef(name=req.dataset, options=options)
+        ref = DatasetRef(name=req.dataset, options=options, transform=transform or "")
     elif ckpt.dataset is not None:
-        ref = DatasetRef(ckpt.dataset.name, ckpt.dataset.loader, ckpt.dataset.split, {**ckpt.dataset.options, **options})
+        ref = DatasetRef(ckpt.dataset.name, ckpt.dataset.loader, ckpt.dataset.split, {**ckpt.dataset.options, **options},
+                         transform=transform or "")
     else:
         raise UsageError(f"{req.checkpoint} does not record its dataset; pass --dataset NAME")
     if task != "node-classification":

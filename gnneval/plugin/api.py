@@ -93,6 +93,7 @@ class DatasetRef:
     loader: str | None = None  #: dataset loader plugin name, e.g. ``"planetoid"``
     split: str = "public"
     options: dict[str, Any] = field(default_factory=dict)
+    transform: str = ""  #: torch_geometric transforms the model was trained with, e.g. ``"NormalizeFeatures"``
 
 
 @dataclass

@@ -29,6 +29,7 @@ class BatchEntry:
     loader: str | None = None
     arch_options: dict[str, Any] = field(default_factory=dict)
     dataset_options: dict[str, Any] = field(default_factory=dict)
+    transform: str | None = None  #: torch_geometric transforms, as ``--transform``
 
 
 @dataclass
@@ -76,18 +77,45 @@ def read_manifest(path: Path) -> list[BatchEntry]:
         data = data.get("checkpoints", data.get("entries"))
     if not isinstance(data, list) or not data:
         raise UsageError(f"manifest {path} must be a list of entries (or {{checkpoints: [...]}}), each with a 'path'")
-    entries = []
-    for i, item in enumerate(data):
-        if isinstance(item, str):
-            item = {"path": item}
-        if not isinstance(item, dict) or "path" not in item:
-            raise UsageError(f"manifest {path}: entry {i + 1} has no 'path'")
-        p = Path(item["path"])
-        entries.append(BatchEntry(path=p if p.is_absolute() else path.parent / p, dataset=item.get("dataset"),
-                                  task=item.get("task"), arch=item.get("arch"), loader=item.get("loader"),
-                                  arch_options=dict(item.get("arch_options") or {}),
-                                  dataset_options=dict(item.get("dataset_options") or {})))
-    return entries
+    return [_entry(path, i, item) for i, item in enumerate(data)]
+
+
+_TEXT_FIELDS = ("path", "dataset", "task", "arch", "loader", "transform")
+_DICT_FIELDS = ("arch_options", "dataset_options")
+
+
+def _entry(manifest: Path, i: int, item: Any) -> BatchEntry:
+    """One manifest entry, every field checked: one line naming the entry and field when one is wrong."""
+    if isinstance(item, str):
+        item = {"path": item}
+    if not isinstance(item, dict) or "path" not in item:
+        raise UsageError(f"manifest {manifest}: entry {i + 1} has no 'path'")
+    unknown = sorted(set(item) - set(_TEXT_FIELDS) - set(_DICT_FIELDS))
+    if unknown:
+        raise UsageError(f"manifest {manifest}: entry {i + 1} has unknown field(s) {', '.join(map(str, unknown))}; "
+                         f"fields: {', '.join(_TEXT_FIELDS + _DICT_FIELDS)}")
+    for key in _TEXT_FIELDS:
+        if item.get(key) is not None and not isinstance(item[key], str):
+            raise UsageError(f"manifest {manifest}: entry {i + 1}: '{key}' must be a string, not "
+                             f"{type(item[key]).__name__}")
+    for key in _DICT_FIELDS:
+        if item.get(key) is not None and not isinstance(item[key], dict):
+            raise UsageError(f"manifest {manifest}: entry {i + 1}: '{key}' must be a mapping of name: value")
+    p = Path(item["path"])
+    return BatchEntry(path=p if p.is_absolute() else manifest.parent / p, dataset=item.get("dataset"),
+                      task=item.get("task"), arch=_beside(manifest, item.get("arch")), loader=item.get("loader"),
+                      arch_options=dict(item.get("arch_options") or {}),
+                      dataset_options=dict(item.get("dataset_options") or {}), transform=item.get("transform"))
+
+
+def _beside(manifest: Path, arch: str | None) -> str | None:
+    """``models.py:GCN`` in a manifest is relative to the manifest's folder."""
+    if not arch or ":" not in arch:
+        return arch
+    where, _, name = arch.rpartition(":")
+    if where.endswith(".py") and not Path(where).is_absolute() and (manifest.parent / where).is_file():
+        return f"{manifest.parent / where}:{name}"
+    return arch
 
 
 def discover(source: Path) -> list[BatchEntry]:
@@ -125,7 +153,7 @@ def evaluate_command(entry: BatchEntry, s: BatchSettings, out_dir: Path) -> list
            "--sparsity", ",".join(f"{x:g}" for x in s.sparsities), "--seed", str(s.seed), "--out", str(out_dir),
            "--no-progress"]
     for flag, value in (("--dataset", entry.dataset), ("--task", entry.task), ("--arch", entry.arch),
-                        ("--loader", entry.loader), ("--data-root", s.data_root)):
+                        ("--loader", entry.loader), ("--data-root", s.data_root), ("--transform", entry.transform)):
         if value:
             cmd += [flag, str(value)]
     for k, v in entry.arch_options.items():

@@ -52,7 +52,7 @@ def load_request(s: EvaluateSettings) -> LoadRequest:
     """What ``evaluate`` and ``bench`` ask the load stage for."""
     return LoadRequest(checkpoint=s.checkpoint, seed=s.seed, data_root=s.data_root, dataset=s.dataset,
                        dataset_options=s.dataset_options, loader=s.loader, loader_options=s.loader_options,
-                       task=s.task, trust=s.trust, device=s.device)
+                       task=s.task, trust=s.trust, device=s.device, transform=s.transform)
 
 
 @dataclass
@@ -190,7 +190,8 @@ class Evaluator:
         try:
             path = save_variant(self.out_dir, v, model, masks, loaded.ckpt, loaded.task, loaded.dataset_ref,
                                 self.columns, {"seed": self.s.seed, "finetune_epochs": self.s.finetune_epochs}, sha,
-                                loaded.ckpt.architecture in self.reg.names("architecture"))
+                                loaded.ckpt.architecture in self.reg.names("architecture")
+                                or "model_class" in loaded.ckpt.metadata)
             v.checkpoint_bytes = path.stat().st_size
         except Exception as exc:  # noqa: BLE001 - the variant's results stand
             self.problems.append(Problem(f"--save-pruned {v.id}", one_line(exc)))

@@ -32,6 +32,7 @@ class EvaluateSettings:
     loader: str | None = None
     loader_options: dict[str, Any] = field(default_factory=dict)  #: e.g. ``arch`` and ``arch_kwargs``
     task: str | None = None  #: overrides the checkpoint's task
+    transform: str | None = None  #: torch_geometric transforms for the dataset; None: the checkpoint's
     trust: bool = False
     metrics: list[str] | None = None  #: a selection (``a,b``, ``+a``, ``-b``); None = the defaults
     visualisers: list[str] | None = None  #: a selection as for ``metrics``
@@ -144,6 +145,10 @@ def validate(s: EvaluateSettings, registry: Registry) -> None:
         raise UsageError(f"--metric-sample {s.metric_sample} is too small; use at least 10 nodes")
     if s.bootstrap < 0:
         raise UsageError("--bootstrap must be 0 (no intervals) or more resamples")
+    if s.transform:
+        from gnneval.load.transforms import parse_transforms
+
+        parse_transforms(s.transform)
     if s.finetune_epochs < 0:
         raise UsageError("--finetune-epochs must be 0 or more")
     resolve_selection(registry, "metric", s.metrics)

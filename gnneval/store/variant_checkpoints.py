@@ -28,6 +28,7 @@ def save_variant(out_dir: Path, v: VariantResult, model: Any, masks: dict[str, A
     scores = {c.key: float(v.metrics[c.key]) for c in columns
               if c.role == "headline" and c.level == "variant" and c.key in v.metrics}
     save_checkpoint(path, model=model, architecture=ckpt.architecture, architecture_kwargs=ckpt.architecture_kwargs,
+                    model_class=ckpt.metadata.get("model_class"),
                     task=task, dataset=dataset, metrics=scores, training=training, masks=masks,
                     pruning={"pruner": v.pruner or "none", "sparsity": v.sparsity, "seed": training.get("seed", 0),
                              "source_sha256": source_sha256, "variant": v.id})

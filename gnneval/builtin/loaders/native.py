@@ -84,11 +84,16 @@ class NativeLoader(CheckpointLoader):
         dataset = None
         if isinstance(ds, dict) and ds.get("name"):
             dataset = DatasetRef(name=ds["name"], loader=ds.get("loader"), split=ds.get("split", "public"),
-                                 options=dict(ds.get("options") or {}))
+                                 options=dict(ds.get("options") or {}), transform=str(ds.get("transform") or ""))
         meta = {k: obj.get(k) for k in ("metrics", "training", "versions", "created", "pruning") if k in obj}
+        notes = []
+        if ctx.options.get("arch") and ctx.options["arch"] != name and ":" not in str(name):
+            notes.append(f"--arch {ctx.options['arch']} ignored: this gnneval checkpoint names its architecture, {name}")
+        if isinstance(arch.get("class"), dict):
+            meta["saved_model_class"] = dict(arch["class"])
         return LoadedCheckpoint(model=model, architecture=name, architecture_kwargs=kwargs,
                                 task=obj.get("task"), dataset=dataset, metadata=meta, masks=masks,
-                                recorded_scores=recorded_scores(obj.get("metrics")),
+                                recorded_scores=recorded_scores(obj.get("metrics")), notes=notes,
                                 source=f"gnneval checkpoint, format {version}")
 
 

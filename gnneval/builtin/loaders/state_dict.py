@@ -124,6 +124,128 @@ def infer_architecture(state: dict) -> tuple[str, dict[str, Any]]:
     return arch, {k: int(v) if hasattr(v, "__int__") and not isinstance(v, str) else v for k, v in kwargs.items()}
 
 
+def _natural(path: str) -> list:
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path)]
+
+
+def _conv_kind(state: dict, path: str) -> str | None:
+    if f"{path}.att_src" in state:
+        return "gat"
+    if f"{path}.lin_l.weight" in state:
+        return "sage"
+    if f"{path}.lin_rel.weight" in state:
+        return "graphconv"
+    if any(re.match(rf"^{re.escape(path)}\.nn\.\d+\.weight$", k) for k in state):
+        return "gin"
+    if f"{path}.lin.weight" in state and state[f"{path}.lin.weight"].dim() == 2:
+        return "gcn"
+    return None
+
+
+def _conv_paths(state: dict) -> list[str]:
+    """Module paths of the message-passing layers, in natural order (conv1 < conv2 < conv10)."""
+    candidates = set()
+    for key in state:
+        parts = key.split(".")
+        for cut in range(1, len(parts)):
+            candidates.add(".".join(parts[:cut]))
+    convs = [c for c in candidates if _conv_kind(state, c)]
+    convs = [c for c in convs if not any(c != o and c.startswith(o + ".") for o in convs)]  # outermost only
+    return sorted(convs, key=_natural)
+
+
+def _gin_mlp(state: dict, path: str, notes: list[str]) -> list[list]:
+    idx = sorted({int(m.group(1)) for k in state if (m := re.match(rf"^{re.escape(path)}\.nn\.(\d+)\.", k))})
+    mlp: list[list] = []
+    for i in range(idx[-1] + 1):
+        base = f"{path}.nn.{i}"
+        w = state.get(f"{base}.weight")
+        if f"{base}.running_mean" in state:
+            mlp.append(["batchnorm", int(state[f"{base}.running_mean"].shape[0])])
+        elif w is not None and w.dim() == 2:
+            mlp.append(["linear", int(w.shape[1]), int(w.shape[0]), f"{base}.bias" in state])
+        else:
+            mlp.append(["relu"])
+    if any(item[0] == "relu" for item in mlp):
+        notes.append(f"{path}: modules of its MLP that hold no tensors taken as ReLU")
+    return mlp
+
+
+def _layer_spec(state: dict, path: str, notes: list[str]) -> dict[str, Any]:
+    kind = _conv_kind(state, path)
+    spec: dict[str, Any] = {"name": path, "type": kind}
+    if kind == "gat":
+        heads, ch = (int(d) for d in state[f"{path}.att_src"].shape[1:3])
+        w = state[f"{path}.lin.weight"]
+        bias = state.get(f"{path}.bias")
+        concat = heads > 1 and (bias is None or int(bias.shape[0]) == heads * ch)
+        spec.update({"in": int(w.shape[1]), "out": ch, "heads": heads, "concat": concat, "bias": bias is not None})
+        how = "one head" if heads == 1 else ("heads concatenated" if concat else "heads averaged")
+        notes.append(f"{path}: GAT, {heads} head(s) x {ch} channels, {how} (from att_src and the bias)")
+    elif kind == "gin":
+        spec["mlp"] = _gin_mlp(state, path, notes)
+        lins = [m for m in spec["mlp"] if m[0] == "linear"]
+        spec.update({"in": lins[0][1], "out": lins[-1][2], "train_eps": f"{path}.eps" in state})
+    else:
+        lin = {"gcn": "lin", "sage": "lin_l", "graphconv": "lin_rel"}[kind]
+        w = state[f"{path}.{lin}.weight"]
+        has_bias = f"{path}.bias" in state or f"{path}.lin_l.bias" in state or f"{path}.lin_rel.bias" in state
+        spec.update({"in": int(w.shape[1]), "out": int(w.shape[0]), "bias": has_bias})
+    return spec
+
+
+def _width(spec: dict[str, Any]) -> int:
+    if spec["type"] == "gat" and spec["concat"]:
+        return spec["out"] * spec["heads"]
+    return int(spec["out"])
+
+
+def infer_layer_stack(state: dict, notes: list[str]) -> tuple[str, dict[str, Any]] | None:
+    """A ``layer-stack`` description when the layout is one no ready-made model has: GAT layers with
+    different head counts, message-passing layers followed by a linear head (``lin``, ``lin1..k``,
+    ``mlps.k``), or GIN MLPs as ``nn.<i>`` (bias-free linears, BatchNorm).  None when it is not such a
+    layout, or when some tensor would be left unexplained."""
+    convs = _conv_paths(state)
+    if not convs:
+        return None
+    kinds = [_conv_kind(state, c) for c in convs]
+    if any(re.match(rf"^{re.escape(c)}\.nn\.lins\.", k) for c in convs for k in state):
+        return None  # torch_geometric's own GIN: the GIN model fits
+    explained = {k for k in state for c in convs if k.startswith(c + ".")}
+    rest = sorted({k.rsplit(".", 1)[0] for k in state if k not in explained}, key=_natural)
+    heads_differ = "gat" in kinds and len({int(state[f"{c}.att_src"].shape[1]) for c in convs if _conv_kind(state, c) == "gat"}) > 1
+    gin_plain = "gin" in kinds
+    if not (rest or heads_differ or gin_plain):
+        return None
+    if any(set(k.rsplit(".", 1)[1] for k in state if k.rsplit(".", 1)[0] == r) - {"weight", "bias"} for r in rest):
+        return None  # norms or other modules between layers: not a layer stack
+    head = []
+    for r in rest:
+        w = state[f"{r}.weight"]
+        if w.dim() != 2:
+            return None
+        head.append({"name": r, "in": int(w.shape[1]), "out": int(w.shape[0]), "bias": f"{r}.bias" in state})
+    layers = [_layer_spec(state, c, notes) for c in convs]
+    for i in range(1, len(layers)):
+        if _width(layers[i - 1]) != layers[i]["in"]:
+            return None
+    chain = [_width(layers[-1])] + [h["in"] for h in head]
+    if any(a != b["in"] for a, b in zip(chain, head)) or any(head[i]["out"] != head[i + 1]["in"] for i in range(len(head) - 1)):
+        return None
+    act = "elu" if "gat" in kinds else "relu"
+    kwargs: dict[str, Any] = {"layers": layers, "head": head, "act": act}
+    described = " -> ".join("{} ({})".format(spec["name"], spec["type"]) for spec in layers)
+    notes.append(f"layers: {described}"
+                 + (f"; head: {' -> '.join(h['name'] for h in head)}" if head else ""))
+    notes.append(f"activation between layers: {act} assumed"
+                 + (" (Velickovic et al.'s GAT)" if act == "elu" else "") + "; --arch-option act=relu|elu changes it")
+    if head:
+        kwargs["pool"] = "mean"
+        notes.append("graph-level readout: mean pooling assumed (the tensors cannot show it); "
+                     "--arch-option pool=add|mean|max changes it")
+    return "layer-stack", kwargs
+
+
 def _find_accuracy(meta: dict) -> float | None:
     for key in ("test_accuracy", "test_acc", "accuracy", "acc"):
         for src in (meta, meta.get("metrics") or {}):
@@ -134,19 +256,22 @@ def _find_accuracy(meta: dict) -> float | None:
 
 
 def build_from_state(state: dict, ctx: LoadContext, path: Path, *, arch: str | None = None,
-                     kwargs: dict | None = None, source: str = "", fallback_kwargs: dict | None = None):
-    """Repair ``state`` (prefixes, old layouts), settle the architecture — ``--arch``/``--arch-option``,
-    else the ``arch``/``kwargs`` the file declares (``source`` says where), else inferred from the keys —
-    and build the model with the weights loaded.
-
-    :returns: the model and how it was settled, with the repairs.
-    """
+                     kwargs: dict | None = None, source: str = "", fallback_kwargs: dict | None = None) -> Built:
+    """Repair ``state`` (prefixes, old layouts), settle the architecture — ``--arch``/``--arch-option``
+    (a registered name, or the user's own class as ``file.py:Class``), else the ``arch``/``kwargs`` the file
+    declares (``source`` says where), else inferred from the tensors — and build the model with the weights
+    loaded.  Every decision is a note (printed, and stored with the run)."""
     notes: list[str] = []
-    state = modernise(strip_prefixes(dict(state), notes), notes)
-    arch = ctx.options.get("arch") or arch
-    kwargs = dict(ctx.options.get("arch_kwargs") or kwargs or {})
+    state = strip_prefixes(dict(state), notes)
+    user_arch = ctx.options.get("arch")
+    user_kwargs = dict(ctx.options.get("arch_kwargs") or {})
+    if user_arch and ":" in str(user_arch):
+        return _build_user_class(state, ctx, path, str(user_arch), user_kwargs, notes)
+    arch = user_arch or arch
     if arch:
+        state = modernise(state, notes)
         arch = ARCH_ALIASES.get(str(arch).lower(), str(arch).lower())
+        kwargs = dict(user_kwargs or kwargs or {})
         if not kwargs:
             try:
                 kwargs = infer_architecture(state)[1]
@@ -154,19 +279,56 @@ def build_from_state(state: dict, ctx: LoadContext, path: Path, *, arch: str | N
                 if not fallback_kwargs:
                     raise
                 kwargs = dict(fallback_kwargs)
-        how = "given" if ctx.options.get("arch") else f"from {source}"
+        how = "given" if user_arch else f"from {source}"
     else:
-        arch, kwargs = infer_architecture(state)
-        how = "inferred from key names and shapes"
+        stack = infer_layer_stack(state, notes)
+        if stack is None:
+            state = modernise(state, notes)
+        arch, kwargs = stack or infer_architecture(state)
+        how = "inferred from the tensors' names and shapes"
+        if user_kwargs:
+            kwargs = {**kwargs, **user_kwargs}
+            notes.append(f"--arch-option {user_kwargs} applied over the inferred arguments")
+    model = _load_into(ctx.build_model(arch, **kwargs), state, path, f"architecture '{arch}' with {kwargs}")
+    return Built(model.eval(), arch, kwargs, [f"architecture: {arch} {_short(kwargs)} ({how})", *notes])
+
+
+def _short(kwargs: dict[str, Any]) -> str:
+    text = str(kwargs)
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _load_into(model: Any, state: dict, path: Path, what: str) -> Any:
+    """``load_state_dict(strict=True)``; a mismatch is one line naming the missing and unexpected keys."""
+    own = set(model.state_dict())
+    missing, unexpected = sorted(own - set(state)), sorted(set(state) - own)
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing key(s) {', '.join(missing[:6])}" + (" ..." if len(missing) > 6 else ""))
+        if unexpected:
+            parts.append(f"unexpected key(s) {', '.join(unexpected[:6])}" + (" ..." if len(unexpected) > 6 else ""))
+        raise UsageError(f"{path}: the weights do not fit {what}: {'; '.join(parts)}; pass --arch and --arch-option "
+                         "to say what it is")
     try:
-        model = ctx.build_model(arch, **kwargs)
         model.load_state_dict(state, strict=True)
-    except UsageError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - say what did not fit
-        raise UsageError(f"{path}: the weights do not fit architecture '{arch}' with {kwargs}: "
-                         f"{one_line(exc)[:300]}; pass --arch and --arch-option to say what it is") from None
-    return Built(model.eval(), arch, kwargs, [f"architecture: {arch} {kwargs} ({how})", *notes])
+    except RuntimeError as exc:
+        raise UsageError(f"{path}: the weights do not fit {what}: {one_line(exc)[:300]}; pass --arch and "
+                         "--arch-option to say what it is") from None
+    return model
+
+
+def _build_user_class(state: dict, ctx: LoadContext, path: Path, spec: str, kwargs: dict[str, Any],
+                      notes: list[str]) -> Built:
+    """The user's own class: build it, then load the state under the key names that match it best (as
+    stored, or with old layouts repaired)."""
+    model = ctx.build_model(spec, **kwargs)
+    own = set(model.state_dict())
+    repaired = modernise(state, [])
+    if len(own & set(repaired)) > len(own & set(state)):
+        state = modernise(state, notes)
+    model = _load_into(model, state, path, f"{spec} built with {kwargs}")
+    return Built(model.eval(), spec, kwargs, [f"architecture: {spec} {kwargs} (your class, --arch)", *notes])
 
 
 @dataclass
