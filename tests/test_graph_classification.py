@@ -49,7 +49,7 @@ def test_evaluate_a_graph_classifier_end_to_end(gin_checkpoint, tmp_path, capsys
                  "--sparsity", "0.5", "-o", "sparse-training.epochs=20", "--no-progress", "--bench-budget", "0.05",
                  "--visualisers", "curves,umap", "--out", str(out)]) == 0
     err = capsys.readouterr().err
-    assert "checkpoint check: evaluated test accuracy" in err  # the stored per-graph accuracy is reproduced
+    assert "checkpoint check: evaluated accuracy.test" in err  # the stored per-graph accuracy is reproduced
     run = read_run(out)
     g = run.graph
     assert g.task == "graph-classification" and g.batch is not None and g.num_graphs == 120

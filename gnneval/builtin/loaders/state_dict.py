@@ -61,15 +61,16 @@ def strip_prefixes(state: dict, notes: list[str]) -> dict:
     return state
 
 
-def modernise(state: dict, notes: list[str]) -> dict:
-    """Rename hand-written ``conv1``/``conv2`` to ``convs.0``/``convs.1`` and repair old PyG layouts."""
+def modernise(state: dict, notes: list[str], rename: bool = True) -> dict:
+    """Rename hand-written ``conv1``/``conv2`` to ``convs.0``/``convs.1`` (``rename``) and repair old PyG
+    layouts (a conv's ``weight`` stored in x out without ``.lin.``; GAT's ``lin_src``/``lin_dst``)."""
     out = dict(state)
     hand = sorted({int(m.group(1)) for k in out if (m := re.match(r"conv(\d+)\.", k))})
-    if hand and not any(k.startswith("convs.") for k in out):
+    if rename and hand and not any(k.startswith("convs.") for k in out):
         mapping = {i: n for n, i in enumerate(hand)}
         out = {re.sub(r"^conv(\d+)\.", lambda m: f"convs.{mapping[int(m.group(1))]}.", k): v for k, v in out.items()}
         notes.append("mapped " + ", ".join(f"conv{i}.* -> convs.{n}.*" for i, n in mapping.items()))
-    for key in [k for k in out if re.match(r"^convs\.\d+\.weight$", k)]:  # old PyG: weight [in, out], no .lin.
+    for key in [k for k in out if re.match(r"^(convs\.\d+|conv\d+)\.weight$", k)]:  # old PyG: [in, out], no .lin.
         w = out.pop(key)
         out[key.replace(".weight", ".lin.weight")] = w.t().contiguous()
         notes.append(f"{key} [{w.shape[0]} x {w.shape[1]}] (older torch_geometric, in x out) -> "
@@ -308,8 +309,8 @@ def _load_into(model: Any, state: dict, path: Path, what: str) -> Any:
             parts.append(f"missing key(s) {', '.join(missing[:6])}" + (" ..." if len(missing) > 6 else ""))
         if unexpected:
             parts.append(f"unexpected key(s) {', '.join(unexpected[:6])}" + (" ..." if len(unexpected) > 6 else ""))
-        raise UsageError(f"{path}: the weights do not fit {what}: {'; '.join(parts)}; pass --arch and --arch-option "
-                         "to say what it is")
+        raise UsageError(f"{path}: the weights do not fit {what}: {'; '.join(parts)}; say what the model is with "
+                         "--arch (a registered name, or your own class as models.py:Class) and --arch-option")
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
@@ -324,9 +325,11 @@ def _build_user_class(state: dict, ctx: LoadContext, path: Path, spec: str, kwar
     stored, or with old layouts repaired)."""
     model = ctx.build_model(spec, **kwargs)
     own = set(model.state_dict())
-    repaired = modernise(state, [])
-    if len(own & set(repaired)) > len(own & set(state)):
-        state = modernise(state, notes)
+    best = max((state, modernise(state, [], rename=False), modernise(state, [])),
+               key=lambda cand: len(own & set(cand)))
+    if best is not state:
+        state = modernise(state, notes, rename=any(k.startswith("convs.") for k in best) and
+                          not any(k.startswith("convs.") for k in state))
     model = _load_into(model, state, path, f"{spec} built with {kwargs}")
     return Built(model.eval(), spec, kwargs, [f"architecture: {spec} {kwargs} (your class, --arch)", *notes])
 
