@@ -113,6 +113,12 @@ def _evaluate_parser(sub) -> None:
     ev.add_argument("--transform", default=None, metavar="T1,T2(k=v)",
                     help="torch_geometric transforms applied to the dataset, in order, as the model was trained "
                          "(e.g. NormalizeFeatures,ToUndirected); default: those the checkpoint records")
+    ev.add_argument("--max-params", type=int, default=200_000_000, metavar="N",
+                    help="refuse checkpoints holding more than N weights, before allocating them (default 2e8)")
+    ev.add_argument("--plugin-timeout", type=float, default=600.0, metavar="SECONDS",
+                    help="stop a metric call or a visualiser after this long, report it, go on (default 600)")
+    ev.add_argument("--allow-nonfinite", action="store_true",
+                    help="evaluate a checkpoint whose weights hold NaN or Inf instead of refusing it")
     ev.add_argument("--trust", action="store_true",
                     help="allow loading checkpoints that contain Python objects (runs code from the file!)")
     ev.add_argument("--metrics", type=_csv, default=None, metavar="SELECTION",
@@ -284,7 +290,8 @@ def cmd_evaluate(args, out) -> int:
         dataset_options=_key_values(args.dataset_option, "dataset option"), loader=args.loader, trust=args.trust,
         loader_options={k: v for k, v in (("arch", args.arch), ("code", args.code),
                                           ("arch_kwargs", _key_values(args.arch_option, "arch option"))) if v},
-        task=args.task, transform=args.transform, finetune_epochs=args.finetune_epochs, save_pruned=args.save_pruned,
+        task=args.task, transform=args.transform, finetune_epochs=args.finetune_epochs,
+        max_params=args.max_params, allow_nonfinite=args.allow_nonfinite, plugin_timeout_s=args.plugin_timeout, save_pruned=args.save_pruned,
         metrics=args.metrics, visualisers=args.visualisers, metric_sample=args.metric_sample,
         bootstrap=args.bootstrap, backends=args.backends, providers=args.providers,
         onnx_exporter=args.onnx_exporter, onnx_graph=args.onnx_graph, bench_budget_s=args.bench_budget,
@@ -467,6 +474,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         sys.stderr.write(f"gnneval: error: {exc}\n")
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        sys.stderr.write("gnneval: interrupted; results stored so far are complete in the run folder\n")
+    except KeyboardInterrupt as exc:
+        sys.stderr.write(f"{getattr(exc, 'message', 'gnneval: interrupted')}\n")
         return 130

@@ -83,6 +83,9 @@ class PluginHost:
             except Exception as exc:  # noqa: BLE001 - a plugin must not stop the run
                 problems.append(Problem(who, f"{hook_name} raised {one_line(exc)}"))
                 continue
+            except SystemExit as exc:
+                problems.append(Problem(who, f"{hook_name} called sys.exit({exc.code!r})"))
+                continue
             if res is not None:
                 results.append(res)
         return results

@@ -27,6 +27,7 @@ rebuilt from the architecture and then fitted to the smaller shapes of its store
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import os
 import pickle
@@ -36,6 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gnneval.load.limits import DEFAULT_MAX_PARAMS
 from gnneval.plugin.api import DatasetRef, LoadContext, LoadedCheckpoint
 from gnneval.plugin.errors import PluginError, UsageError, one_line
 from gnneval.store.records import Problem
@@ -97,57 +99,120 @@ def safe_numpy_globals() -> list:
     return [*both, np.dtype, *dtypes]
 
 
+_LOADED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("gnneval_loaded", default=None)
+"""While one checkpoint is being loaded, what ``torch_load`` already read, so that the loaders tried in turn
+unpickle a file once (with ``--trust``, a payload runs once, not once per loader)."""
+
+
 def torch_load(path: Path, *, trust: bool = False) -> Any:
-    """Load ``path`` with ``weights_only=True`` (unless ``trust``), on the CPU.
+    """Load ``path`` with ``weights_only=True`` (unless ``trust``), on the CPU, after checking the archive's
+    checksums.
 
     :raises NotATorchFile: the file is not something torch can read.
-    :raises UnsafeCheckpoint: the file needs code to load and ``trust`` is False.
+    :raises UnsafeCheckpoint: the file needs code to load and ``trust`` is False (naming what it would call).
+    :raises UsageError: the file is empty or its bytes do not match its checksums.
     """
+    cache = _LOADED.get()
+    key = (str(Path(path).resolve()), trust)
+    if cache is not None and key in cache:
+        return cache[key]
+    obj = _torch_load(Path(path), trust)
+    if cache is not None:
+        cache[key] = obj
+    return obj
+
+
+def _torch_load(path: Path, trust: bool) -> Any:
     import torch
 
     if path.stat().st_size == 0:
         raise UsageError(f"{path} is empty (0 bytes); it is not a checkpoint")
+    verify_zip(path)
     try:
         with warnings.catch_warnings(), torch.serialization.safe_globals(safe_numpy_globals()):
             warnings.simplefilter("ignore")  # e.g. torch's note on pickle protocols
             return torch.load(path, map_location="cpu", weights_only=not trust)
-    except pickle.UnpicklingError as exc:
-        text = str(exc)
-        reason = next((ln.strip().rstrip(".") for ln in text.splitlines() if "Unsupported global" in ln), "")
-        if not reason:
-            code_refs = pickle_code_references(path)
-            if not code_refs:  # not a pickle stream at all, or plain data the unpickler still refused
-                raise NotATorchFile("not a PyTorch file: the weights-only unpickler cannot read it") from None
-            reason = "it would call " + ", ".join(code_refs[:3])
-        hint = ""
-        if "dgl." in reason:
-            hint = (" It is a whole DGL module: gnneval runs models called as model(x, edge_index); save its "
-                    "weights as a state_dict of an equivalent torch_geometric model, or wrap it and pass --trust --code.")
-        raise UnsafeCheckpoint(
-            f"refused to load {path}: it holds Python objects, not just tensors and plain data, "
-            f"and gnneval loads checkpoints with torch.load(weights_only=True) so that a file cannot "
-            f"run code ({reason}). Re-run with --trust only if you trust where the file came from.{hint}"
-        ) from None
+    except pickle.UnpicklingError:
+        refs = pickle_code_references(path)
+        if refs is None:  # not a pickle stream at all
+            raise NotATorchFile("not a PyTorch file: the weights-only unpickler cannot read it") from None
+        unsafe = [r for r in refs if r not in _SAFE_GLOBALS]
+        if not unsafe:
+            raise NotATorchFile("not a PyTorch file: the weights-only unpickler cannot read it") from None
+        raise UnsafeCheckpoint(_refusal(path, unsafe)) from None
     except (RuntimeError, EOFError, ValueError, OSError, AttributeError, IndexError, KeyError, TypeError) as exc:
         raise NotATorchFile(one_line(exc)[:200]) from None
+
+
+def _refusal(path: Path, unsafe: list[str]) -> str:
+    hint = ""
+    if any(r.startswith("dgl.") for r in unsafe):
+        hint = (" It is a whole DGL module: gnneval runs models called as model(x, edge_index); save its "
+                "weights as a state_dict of an equivalent torch_geometric model, or wrap it and pass --trust --code.")
+    danger = [r for r in unsafe if r.split(".")[0] in _DANGEROUS_MODULES]
+    said = ", ".join(dict.fromkeys(unsafe))
+    return (f"refused to load {path}: it holds Python objects, not just tensors and plain data, and unpickling it "
+            f"would call {said}" + (" — code that can run commands or touch files" if danger else "")
+            + ". gnneval loads checkpoints with torch.load(weights_only=True) so that a file cannot run code; "
+            f"re-run with --trust only if you trust where the file came from.{hint}")
+
+
+_DANGEROUS_MODULES = {"os", "posix", "nt", "subprocess", "builtins", "__builtin__", "sys", "shutil", "socket",
+                      "importlib", "runpy", "pty", "code", "ctypes", "pickle", "marshal", "webbrowser"}
+_SAFE_GLOBALS = {
+    "collections.OrderedDict", "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_parameter",
+    "torch._utils._rebuild_tensor_v3", "torch._utils._rebuild_parameter_with_state", "torch.FloatStorage",
+    "torch.DoubleStorage", "torch.HalfStorage", "torch.LongStorage", "torch.IntStorage", "torch.ShortStorage",
+    "torch.CharStorage", "torch.ByteStorage", "torch.BoolStorage", "torch.BFloat16Storage", "torch.Size",
+    "torch.device", "torch.float32", "torch._tensor._rebuild_from_type_v2", "numpy.core.multiarray.scalar",
+    "numpy._core.multiarray.scalar", "numpy.dtype", "builtins.set", "builtins.frozenset",
+}
+
+
+def verify_zip(path: Path) -> None:
+    """A zip checkpoint's every member must match its stored CRC (torch itself does not check them, so
+    flipped bytes would load silently as wrong weights)."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        return
+    try:
+        with zipfile.ZipFile(path) as zf:
+            bad = zf.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        raise UsageError(f"{path} is a damaged zip archive ({one_line(exc)[:120]}); it cannot be trusted") from None
+    if bad is not None:
+        raise UsageError(f"{path} is corrupt: the bytes of '{bad}' do not match its stored checksum (the file was "
+                         "damaged in transfer or on disk); get a fresh copy")
 
 
 _CODE_OPS = {"GLOBAL", "STACK_GLOBAL", "REDUCE", "INST", "OBJ", "NEWOBJ", "NEWOBJ_EX"}
 
 
 def pickle_code_references(path: Path) -> list[str] | None:
-    """Scan a plain pickle file without running it.
+    """Scan the pickle of a checkpoint (a zip archive's ``data.pkl``, or a legacy file's stream) without
+    running it.
 
     :returns: None if the file is not a well-formed pickle stream; otherwise the
         globals it would import or call (empty when it only holds plain data).
     """
+    import io
     import pickletools
+    import zipfile
 
     refs: list[str] = []
     strings: list[str] = []
     uses_code = False
     try:
-        with open(path, "rb") as f:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                name = next((n for n in zf.namelist() if n.endswith("data.pkl")), None)
+                if name is None:
+                    return None
+                stream: Any = io.BytesIO(zf.read(name))
+        else:
+            stream = open(path, "rb")  # noqa: SIM115 - closed by the with below
+        with stream as f:
             for op, arg, _pos in pickletools.genops(f):
                 if isinstance(arg, str):
                     strings.append(arg)
@@ -162,7 +227,7 @@ def pickle_code_references(path: Path) -> list[str] | None:
         return None
     if uses_code and not refs:
         refs.append("a Python callable")
-    return refs
+    return list(dict.fromkeys(refs))
 
 
 def save_checkpoint(
@@ -235,6 +300,7 @@ def load_checkpoint(
     loader: str | None = None,
     options: dict[str, Any] | None = None,
     problems: list[Problem] | None = None,
+    max_params: int = DEFAULT_MAX_PARAMS,
 ) -> tuple[LoadedCheckpoint, str]:
     """Find the loader that recognises ``path`` and load it.
 
@@ -246,12 +312,21 @@ def load_checkpoint(
     if path.is_dir():
         raise UsageError(f"{path} is a folder; give the path of a checkpoint file")
     builder = ArchitectureBuilder(registry, (options or {}).get("arch"))
-    ctx = LoadContext(trust=trust, options=dict(options or {}), _build=builder)
+    ctx = LoadContext(trust=trust, options=dict(options or {}), _build=builder, max_params=max_params)
     regs = [registry.get("checkpoint-loader", loader)] if loader else sorted(
         registry.items("checkpoint-loader"), key=lambda r: -getattr(r.obj, "priority", 0)
     )
     if not regs:
         raise UsageError("no checkpoint loader is installed (see `gnneval plugins`)")
+    token = _LOADED.set({})
+    try:
+        return _try_loaders(path, regs, ctx, builder, problems)
+    finally:
+        _LOADED.reset(token)
+
+
+def _try_loaders(path: Path, regs: list, ctx: LoadContext, builder: ArchitectureBuilder,
+                 problems: list[Problem] | None) -> tuple[LoadedCheckpoint, str]:
     reasons = []
     for reg in regs:
         try:
@@ -261,8 +336,8 @@ def load_checkpoint(
         except NotATorchFile as exc:
             reasons.append(f"{reg.name}: {exc}")
             continue
-        except Exception as exc:  # noqa: BLE001 - one broken loader must not hide the others
-            msg = f"checkpoint loader '{reg.name}' raised {one_line(exc)}"
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - one broken loader must not hide the others
+            msg = f"checkpoint loader '{reg.name}' raised {one_line(exc) if isinstance(exc, Exception) else 'SystemExit'}"
             reasons.append(msg)
             if problems is not None:
                 problems.append(Problem(str(reg.plugin), msg))

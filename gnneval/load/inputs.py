@@ -29,6 +29,8 @@ class LoadRequest:
     trust: bool = False
     device: str = "cpu"
     transform: str | None = None  #: ``--transform``; None: the checkpoint's, if it records one
+    max_params: int = 200_000_000  #: ``--max-params``: the most weights a file may hold
+    allow_nonfinite: bool = False  #: ``--allow-nonfinite``: evaluate a model with NaN/Inf weights anyway
 
 
 @dataclass
@@ -65,7 +67,8 @@ def load_for_evaluation(req: LoadRequest, registry: Registry, problems: list[Pro
 
     device = usable_device(req.device, problems)
     ckpt, loader = load_checkpoint(req.checkpoint, registry, trust=req.trust, loader=req.loader,
-                                   options=req.loader_options or {}, problems=problems)
+                                   options=req.loader_options or {}, problems=problems, max_params=req.max_params)
+    _check_finite(ckpt, req)
     if console is not None:
         lines = ([f"source: {ckpt.source}"] if ckpt.source and ckpt.notes else []) + list(ckpt.notes)
         for line in lines:
@@ -102,6 +105,20 @@ def _transformed(graph: GraphData, ref: DatasetRef, console: Any) -> GraphData:
         console.print(f"dataset transform: {canonical(ref.transform)}", soft_wrap=True, markup=False)
     return replace(graph, data=data, num_features=int(data.x.shape[1]) if data.x is not None else graph.num_features,
                    source=f"{graph.source}; transformed: {canonical(ref.transform)}")
+
+
+def _check_finite(ckpt: LoadedCheckpoint, req: LoadRequest) -> None:
+    """Refuse NaN/Inf weights (a damaged or diverged checkpoint), naming the tensors, unless allowed."""
+    import torch
+
+    if req.allow_nonfinite:
+        return
+    bad = [name for name, t in ckpt.model.state_dict().items()
+           if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise UsageError(f"{req.checkpoint} has non-finite (NaN or Inf) values in {', '.join(bad[:5])}"
+                         + (f" and {len(bad) - 5} more tensors" if len(bad) > 5 else "")
+                         + "; the file is damaged or training diverged (--allow-nonfinite evaluates it anyway)")
 
 
 def _check_user_forward(ckpt: LoadedCheckpoint, task: str) -> None:

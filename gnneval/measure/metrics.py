@@ -29,6 +29,7 @@ class MetricSettings:
     seed: int = 0
     sample_size: int = 2000
     bootstrap: int = 200
+    timeout_s: float | None = None  #: ``--plugin-timeout``: seconds one call may take
 
 
 def applicable(cls: type[Metric], task: str, dense: VariantOutputs | None) -> bool:
@@ -76,19 +77,26 @@ def compute_metric(metric: Metric, graph: GraphArrays, outputs: VariantOutputs, 
             if metric.needs_dense and dense_emb is None:
                 continue
             inputs = MetricInputs(graph, outputs, dense, ms.seed, layer, emb, dense_emb, ms.sample_size, ms.bootstrap)
-            vals = _call(metric, inputs, f"{who} on layer '{layer}'", problems)
+            vals = _call(metric, inputs, f"{who} on layer '{layer}'", problems, ms.timeout_s)
             per_layer[layer] = {f"{name}.{k}": v for k, v in vals.items()}
     else:
         inputs = MetricInputs(graph, outputs, dense, ms.seed, sample_size=ms.sample_size, bootstrap=ms.bootstrap)
-        flat = {f"{name}.{k}": v for k, v in _call(metric, inputs, who, problems).items()}
+        flat = {f"{name}.{k}": v for k, v in _call(metric, inputs, who, problems, ms.timeout_s).items()}
     return flat, per_layer
 
 
-def _call(metric: Metric, inputs: MetricInputs, who: str, problems: list[Problem]) -> dict[str, float]:
+def _call(metric: Metric, inputs: MetricInputs, who: str, problems: list[Problem],
+          timeout_s: float | None = None) -> dict[str, float]:
+    from gnneval._plugins.time_limit import time_limit
+
     try:
-        raw = metric.compute(inputs)
+        with time_limit(timeout_s, who):
+            raw = metric.compute(inputs)
     except Exception as exc:  # noqa: BLE001 - one metric must not lose the others
         problems.append(Problem(who, f"raised {one_line(exc)}"))
+        return {}
+    except SystemExit as exc:
+        problems.append(Problem(who, f"called sys.exit({exc.code!r}); its values are missing"))
         return {}
     good, bad = check_values(raw, "compute()")
     problems.extend(Problem(who, msg) for msg in bad)

@@ -67,6 +67,7 @@ from gnneval.store.records import (
 if TYPE_CHECKING:  # pragma: no cover
     from gnneval.load.checkpoint import NotATorchFile, torch_load
     from gnneval.load.datasets import disjoint_union, find_raw_dir, link_split, stage_raw_files
+    from gnneval.load.limits import check_declared_sizes, check_total
     from gnneval.measure.counting import HIST_EDGES, count_flops, prunable_weights
     from gnneval.measure.forward import message_passing_layers, model_inputs
     from gnneval.measure.numeric import bootstrap_ci, cosine_knn, edge_chunks, l2_normalise, with_ci
@@ -79,6 +80,8 @@ if TYPE_CHECKING:  # pragma: no cover
 _HELPERS: dict[str, str] = {
     # checkpoints and datasets
     "torch_load": "gnneval.load.checkpoint",
+    "check_declared_sizes": "gnneval.load.limits",
+    "check_total": "gnneval.load.limits",
     "NotATorchFile": "gnneval.load.checkpoint",
     "find_raw_dir": "gnneval.load.datasets",
     "stage_raw_files": "gnneval.load.datasets",
@@ -187,6 +190,8 @@ __all__ = [
     "one_line",
     "suggest",
     # helpers (imported on first use)
+    "check_declared_sizes",
+    "check_total",
     "torch_load",
     "find_raw_dir",
     "stage_raw_files",

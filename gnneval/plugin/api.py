@@ -191,6 +191,9 @@ class LoadContext:
     trust: bool  #: the user allowed full (code-running) unpickling with ``--trust``
     options: dict[str, Any]
     _build: Any = None
+    max_params: int = 200_000_000
+    """``--max-params``: a file holding more weights is refused before they are allocated (check sizes a
+    file declares with ``check_total`` and ``check_declared_sizes``)."""
 
     def build_model(self, architecture: str, **kwargs: Any) -> torch.nn.Module:
         """Build a registered architecture by name (raises UsageError if unknown)."""

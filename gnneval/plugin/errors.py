@@ -16,6 +16,14 @@ class GnnevalError(Exception):
     """Base class of every error gnneval reports to the user."""
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or a plugin raising KeyboardInterrupt) stopped a run; ``message`` says truthfully what was kept."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class UsageError(GnnevalError):
     """Bad input: the message says what was wrong and what to do."""
 

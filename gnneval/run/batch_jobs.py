@@ -61,15 +61,66 @@ class JobResult:
     rows: list[dict[str, Any]] = field(default_factory=list)  #: leaderboard rows, one per pruner
 
 
+MAX_MANIFEST_BYTES = 4 << 20
+"""A manifest larger than this (4 MiB: tens of thousands of entries) is refused unread."""
+MAX_YAML_ALIASES = 100
+"""YAML aliases a manifest may use: enough for shared options, far too few for a "billion laughs" bomb."""
+
+
+def _safe_yaml(text: str) -> Any:
+    """``yaml.safe_load`` with a budget on aliases, so nested anchors cannot expand to gigabytes."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        aliases = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:  # noqa: ANN401
+            if self.check_event(yaml.AliasEvent):
+                Loader.aliases += 1
+                if Loader.aliases > MAX_YAML_ALIASES:
+                    raise ValueError(f"it uses more than {MAX_YAML_ALIASES} YAML aliases (*name); write the entries "
+                                     "out, or use JSON")
+            return super().compose_node(parent, index)
+
+    data = yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
+    if _expanded_size(data, {}) > MAX_MANIFEST_ITEMS:
+        raise ValueError(f"its aliases expand to more than {MAX_MANIFEST_ITEMS:,} values (a YAML bomb?)")
+    return data
+
+
+MAX_MANIFEST_ITEMS = 1_000_000
+
+
+def _expanded_size(obj: Any, memo: dict[int, int]) -> int:
+    """Values ``obj`` stands for once every alias is expanded, counted without expanding (shared lists and
+    dicts are counted once per reference, computed once)."""
+    if id(obj) in memo:
+        return memo[id(obj)]
+    if isinstance(obj, dict):
+        size = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in obj.items())
+    elif isinstance(obj, list):
+        size = 1 + sum(_expanded_size(v, memo) for v in obj)
+    else:
+        size = 1
+    memo[id(obj)] = min(size, MAX_MANIFEST_ITEMS + 1)
+    return memo[id(obj)]
+
+
 def read_manifest(path: Path) -> list[BatchEntry]:
+    if path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise UsageError(f"manifest {path} is {path.stat().st_size:,} bytes, more than {MAX_MANIFEST_BYTES:,}; "
+                         "split it into several batches")
     text = path.read_text()
     try:
         if path.suffix in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text)
+            try:
+                data = _safe_yaml(text)
+            except ValueError as exc:
+                raise UsageError(f"manifest {path} is refused: {exc}") from None
         else:
             data = json.loads(text)
+    except UsageError:
+        raise
     except Exception as exc:  # noqa: BLE001
         raise UsageError(f"manifest {path} is not valid {'YAML' if path.suffix in ('.yaml', '.yml') else 'JSON'}: "
                          f"{one_line(exc)[:200]}") from None
@@ -149,7 +200,8 @@ def job_key(entry: BatchEntry, sha: str, s: BatchSettings) -> str:
 
 
 def evaluate_command(entry: BatchEntry, s: BatchSettings, out_dir: Path) -> list[str]:
-    cmd = [sys.executable, "-m", "gnneval", "evaluate", str(entry.path), "--pruner", ",".join(s.pruners),
+    # the absolute path: a file named '-x.pt' is a checkpoint, never an option
+    cmd = [sys.executable, "-m", "gnneval", "evaluate", str(entry.path.resolve()), "--pruner", ",".join(s.pruners),
            "--sparsity", ",".join(f"{x:g}" for x in s.sparsities), "--seed", str(s.seed), "--out", str(out_dir),
            "--no-progress"]
     for flag, value in (("--dataset", entry.dataset), ("--task", entry.task), ("--arch", entry.arch),
@@ -163,11 +215,25 @@ def evaluate_command(entry: BatchEntry, s: BatchSettings, out_dir: Path) -> list
     return cmd + list(s.extra_args)
 
 
+def die_with_parent() -> None:
+    """In the child, before it runs: ask Linux to kill it when the batch driver dies (``PR_SET_PDEATHSIG``),
+    so a killed batch never leaves an evaluation running into a folder the resumed batch will use."""
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except OSError:  # not glibc: the run-folder lock still prevents two writers
+        pass
+
+
 def run_job_process(cmd: list[str], timeout_s: float | None, threads: int) -> tuple[int, str]:
     """Run one evaluation in its own process; returns (exit status, one-line reason)."""
     env = {**os.environ, "GNNEVAL_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
     try:
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env,
+                             preexec_fn=die_with_parent if sys.platform.startswith("linux") else None)
     except subprocess.TimeoutExpired:
         return 124, f"timed out after {timeout_s:g} s (--timeout)"
     if res.returncode == 0:

@@ -26,7 +26,7 @@ from gnneval.load.inputs import Loaded, LoadRequest, load_for_evaluation
 from gnneval.measure.metrics import MetricSettings, declared_columns
 from gnneval.measure.variant import MeasureSettings, measure_variant
 from gnneval.plugin.api import GraphData, PruneContext, RunInfo
-from gnneval.plugin.errors import GnnevalError, UsageError, one_line
+from gnneval.plugin.errors import GnnevalError, RunInterrupted, UsageError, one_line
 from gnneval.run.settings import (
     DEFAULT_SPARSITIES,
     EvaluateSettings,
@@ -39,6 +39,7 @@ from gnneval.run.settings import (
     variant_id,
 )
 from gnneval.store.records import Problem, Provenance, RunResult, VariantResult
+from gnneval.store.run_lock import RunFolderLock
 
 __all__ = ["DEFAULT_SPARSITIES", "EvaluateSettings", "Evaluator", "load_request", "validate_sparsity", "variant_id"]
 
@@ -52,7 +53,8 @@ def load_request(s: EvaluateSettings) -> LoadRequest:
     """What ``evaluate`` and ``bench`` ask the load stage for."""
     return LoadRequest(checkpoint=s.checkpoint, seed=s.seed, data_root=s.data_root, dataset=s.dataset,
                        dataset_options=s.dataset_options, loader=s.loader, loader_options=s.loader_options,
-                       task=s.task, trust=s.trust, device=s.device, transform=s.transform)
+                       task=s.task, trust=s.trust, device=s.device, transform=s.transform,
+                       max_params=s.max_params, allow_nonfinite=s.allow_nonfinite)
 
 
 @dataclass
@@ -87,13 +89,36 @@ class Evaluator:
         self.out_dir = Path(s.out_dir) if s.out_dir else default_run_dir(s.checkpoint, s.pruners)
         self.host.call_each("gnneval_evaluate_start", self.problems, run=self._run_info())
         seed_everything(s.seed)
-        loaded = load_for_evaluation(load_request(s), self.reg, self.problems, console=self.console)
+        try:
+            loaded = load_for_evaluation(load_request(s), self.reg, self.problems, console=self.console)
+        except KeyboardInterrupt:
+            raise RunInterrupted("gnneval: interrupted while loading; nothing was stored") from None
         s.device = loaded.device
         result = self._start_result(loaded)
         self._say_selection()
-        with self._progress() as progress:
-            self._variants(loaded, result, progress)
-        return self._finish(result)
+        with RunFolderLock(self.out_dir):
+            try:
+                with self._progress() as progress:
+                    self._variants(loaded, result, progress)
+                return self._finish(result)
+            except KeyboardInterrupt:
+                raise self._interrupted(result) from None
+
+    def _interrupted(self, result: RunResult) -> RunInterrupted:
+        """Store what is finished and say exactly that."""
+        from gnneval.store.hdf5 import write_run
+
+        done = [v.id for v in result.variants]
+        if not done:
+            return RunInterrupted(f"gnneval: interrupted before the dense model was measured; nothing was stored "
+                                  f"in {self.out_dir}")
+        self.problems.append(Problem("run", "interrupted (Ctrl-C or a plugin's KeyboardInterrupt); the variants "
+                                            "after the last one stored were not evaluated"))
+        result.problems = self.problems
+        write_run(self.out_dir / "run.h5", result)
+        return RunInterrupted(f"gnneval: interrupted; {len(done)} finished variant(s) ({', '.join(done)}) are stored "
+                              f"in {self.out_dir / 'run.h5'}; the pictures and report were not drawn "
+                              f"(gnneval report {self.out_dir} draws them)")
 
     # -- stages ------------------------------------------------------------------------------
     def _variants(self, loaded: Loaded, result: RunResult, progress: Any) -> None:
@@ -151,6 +176,8 @@ class Evaluator:
             v.status, v.error = "failed", str(exc)
         except Exception as exc:  # noqa: BLE001 - one variant must not lose the others
             v.status, v.error = "failed", f"pruner '{pruner_name}' ({reg.plugin}) raised {one_line(exc)}"
+        except SystemExit as exc:  # a plugin calling sys.exit() ends its variant, not the run
+            v.status, v.error = "failed", f"pruner '{pruner_name}' ({reg.plugin}) called sys.exit({exc.code!r})"
         if not v.ok:
             self.problems.append(Problem(f"variant {vid}", v.error))
             v.outputs, model = None, None
@@ -204,7 +231,8 @@ class Evaluator:
         h5 = self.out_dir / "run.h5"
         stored = read_run(h5)
         result.files = draw_all(self.reg, stored, self.out_dir, self.visualiser_names, self.problems,
-                                self.s.formats, self.s.seed, progress=self._progress)
+                                self.s.formats, self.s.seed, progress=self._progress,
+                                timeout_s=self.s.plugin_timeout_s)
         result.captions = stored.captions
         result.problems = self.problems
         try:
@@ -233,7 +261,8 @@ class Evaluator:
         s, ckpt = self.s, loaded.ckpt
         self.columns = declared_columns(self.reg, self.metric_names, loaded.task)
         self._measure = MeasureSettings(self.reg, self.metric_names, loaded.graph.arrays(),
-                                        MetricSettings(s.seed, s.metric_sample, s.bootstrap), s.device)
+                                        MetricSettings(s.seed, s.metric_sample, s.bootstrap, s.plugin_timeout_s),
+                                        s.device)
         prov = Provenance(
             checkpoint_path=str(s.checkpoint), checkpoint_sha256=sha256_file(s.checkpoint),
             checkpoint_loader=loaded.loader, architecture=ckpt.architecture,

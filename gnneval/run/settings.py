@@ -33,6 +33,9 @@ class EvaluateSettings:
     loader_options: dict[str, Any] = field(default_factory=dict)  #: e.g. ``arch`` and ``arch_kwargs``
     task: str | None = None  #: overrides the checkpoint's task
     transform: str | None = None  #: torch_geometric transforms for the dataset; None: the checkpoint's
+    max_params: int = 200_000_000  #: a checkpoint holding more weights is refused before allocating them
+    allow_nonfinite: bool = False  #: evaluate a checkpoint with NaN/Inf weights instead of refusing it
+    plugin_timeout_s: float = 600.0  #: seconds one metric call or one visualiser may take
     trust: bool = False
     metrics: list[str] | None = None  #: a selection (``a,b``, ``+a``, ``-b``); None = the defaults
     visualisers: list[str] | None = None  #: a selection as for ``metrics``
@@ -64,18 +67,19 @@ def validate_sparsity(value: float) -> float:
 
 
 def unique_sparsities(values: list[float]) -> list[float]:
-    """The sparsities in order with exact repeats dropped (``0.5,0.5`` is one variant)."""
-    return list(dict.fromkeys(float(v) for v in values))
+    """The sparsities in order with exact repeats dropped (``0.5,0.5`` is one variant; ``-0.0`` is ``0.0``)."""
+    return list(dict.fromkeys(float(v) + 0.0 for v in values))
 
 
 def variant_id(pruner: str, sparsity: float, all_sparsities: list[float] | None = None) -> str:
     """``pruner@0.50``: two decimals, or as many as it takes to tell the run's sparsities apart
-    (``0.5`` and ``0.501`` give ``@0.500`` and ``@0.501``)."""
-    others = all_sparsities or [sparsity]
-    for digits in range(2, 10):
-        labels = {f"{s:.{digits}f}" for s in others}
-        if len(labels) == len(set(others)):
-            return f"{pruner}@{sparsity:.{digits}f}"
+    (``0.5`` and ``0.501`` give ``@0.500`` and ``@0.501``) and never to round a sparsity below 1 up to
+    ``1.00`` (``0.999`` is ``@0.999``)."""
+    others = sorted({float(s) + 0.0 for s in (all_sparsities or [sparsity])} | {float(sparsity) + 0.0})
+    for digits in range(2, 17):
+        labels = [f"{s:.{digits}f}" for s in others]
+        if len(set(labels)) == len(others) and not any(label.startswith("1.") for label in labels):
+            return f"{pruner}@{float(sparsity) + 0.0:.{digits}f}"
     return f"{pruner}@{sparsity!r}"
 
 
@@ -153,8 +157,21 @@ def validate(s: EvaluateSettings, registry: Registry) -> None:
         raise UsageError("--finetune-epochs must be 0 or more")
     resolve_selection(registry, "metric", s.metrics)
     resolve_selection(registry, "visualiser", s.visualisers)
+    if s.out_dir is not None:
+        check_out_dir(Path(s.out_dir))
     if not s.checkpoint.exists():
         raise UsageError(f"checkpoint {s.checkpoint} does not exist; give the path of a checkpoint file")
+
+
+def check_out_dir(out: Path) -> None:
+    """``--out`` must be a folder gnneval can write (or create): one line before any heavy work otherwise."""
+    import os
+
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is an existing file, not a folder; give a folder for the run")
+    parent = out if out.exists() else next((p for p in out.parents if p.exists()), Path("."))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out}: {parent} is not writable; choose a folder you can write to")
 
 
 def _validate_bench(s: EvaluateSettings) -> None:

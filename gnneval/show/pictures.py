@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def draw_all(registry: Registry, run: RunResult, out_dir: Path, names: list[str], problems: list[Problem],
              formats: tuple[str, ...] = ("png",), seed: int = 0,
-             progress: Callable[[], Any] | None = None) -> dict[str, str]:
+             progress: Callable[[], Any] | None = None, timeout_s: float | None = None) -> dict[str, str]:
     """Call each visualiser in ``names`` on ``run``; a failing one is recorded, the others still draw.
     Returns ``label -> file`` for the files each returned that exist inside ``out_dir``."""
     files: dict[str, str] = {}
@@ -27,20 +27,26 @@ def draw_all(registry: Registry, run: RunResult, out_dir: Path, names: list[str]
         for name in names:
             if bar is not None:
                 bar.update(tid, description=f"picture: {name}")
-            files.update(_draw_one(registry, name, run, out_dir, problems, formats, seed))
+            files.update(_draw_one(registry, name, run, out_dir, problems, formats, seed, timeout_s))
             if bar is not None:
                 bar.advance(tid)
     return files
 
 
 def _draw_one(registry: Registry, name: str, run: RunResult, out_dir: Path, problems: list[Problem],
-              formats: tuple[str, ...], seed: int) -> dict[str, str]:
+              formats: tuple[str, ...], seed: int, timeout_s: float | None = None) -> dict[str, str]:
+    from gnneval._plugins.time_limit import time_limit
+
     reg = registry.get("visualiser", name)
     who = f"visualiser '{name}' ({reg.plugin})"
     try:
-        paths = reg.obj(**reg.options).draw(VisualContext(run=run, out_dir=out_dir, formats=formats, seed=seed))
+        with time_limit(timeout_s, who):
+            paths = reg.obj(**reg.options).draw(VisualContext(run=run, out_dir=out_dir, formats=formats, seed=seed))
     except Exception as exc:  # noqa: BLE001
         problems.append(Problem(who, one_line(exc)))
+        return {}
+    except SystemExit as exc:
+        problems.append(Problem(who, f"called sys.exit({exc.code!r}); no picture"))
         return {}
     files: dict[str, str] = {}
     root = out_dir.resolve()

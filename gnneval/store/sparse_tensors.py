@@ -50,6 +50,8 @@ def unpack_bits(obj: dict[str, Any]) -> torch.Tensor:
     import torch
 
     n = int(np.prod(obj["shape"])) if obj["shape"] else 1
+    if int(obj["bits"].numel()) != (n + 7) // 8:
+        raise ValueError(f"a bit mask declares {n} entries but stores {int(obj['bits'].numel()) * 8} bits")
     flat = np.unpackbits(obj["bits"].numpy())[:n].astype(bool)
     return torch.from_numpy(flat.copy()).view(*obj["shape"])
 
@@ -80,14 +82,51 @@ def encode(t: torch.Tensor) -> torch.Tensor | dict[str, Any]:
     return {ENCODING_KEY: "csr", "shape": list(t.shape), "crow": crow, "col": col, "values": values}
 
 
+def declared_size(obj: Any) -> int:
+    """Elements the (encoded) tensor stands for, from what it declares; ValueError if that is not a shape."""
+    import torch
+
+    from gnneval.load.limits import declared_numel
+
+    if isinstance(obj, torch.Tensor):
+        return int(obj.numel())
+    if not isinstance(obj, dict) or "shape" not in obj:
+        raise ValueError("an entry of the state_dict is neither a tensor nor an encoded tensor")
+    return declared_numel(obj["shape"], "an encoded tensor")
+
+
+def _check_consistent(kind: str, obj: dict[str, Any], shape: list[int]) -> None:
+    """The stored arrays must be exactly what the declared shape needs, before anything is allocated."""
+    n = int(np.prod(shape)) if shape else 1
+    values = obj["values"]
+    if kind == "bitmask":
+        if int(obj["bits"].numel()) != (n + 7) // 8:
+            raise ValueError(f"a bitmask tensor declares {n} entries but stores {int(obj['bits'].numel()) * 8} bits")
+        if int(np.unpackbits(obj["bits"].numpy())[:n].sum()) != int(values.numel()):
+            raise ValueError("a bitmask tensor's non-zero count does not match its stored values")
+    elif kind == "csr":
+        crow, col = obj["crow"].long(), obj["col"].long()
+        rows, cols = shape[0], (int(np.prod(shape[1:])) if len(shape) > 1 else 1)
+        if crow.numel() != rows + 1 or int(crow[0]) != 0 or bool((crow[1:] < crow[:-1]).any()):
+            raise ValueError(f"a CSR tensor declares {rows} rows but its row pointers do not describe them")
+        if int(crow[-1]) != int(values.numel()) or col.numel() != values.numel():
+            raise ValueError("a CSR tensor's row pointers, columns and values disagree in length")
+        if col.numel() and (int(col.min()) < 0 or int(col.max()) >= cols):
+            raise ValueError(f"a CSR tensor has a column index outside its {cols} columns")
+
+
 def decode(obj: torch.Tensor | dict[str, Any]) -> torch.Tensor:
-    """The tensor an :func:`encode` result stands for."""
+    """The tensor an :func:`encode` result stands for; ValueError when the stored arrays do not match the
+    declared shape (checked before anything is allocated)."""
     import torch
 
     if isinstance(obj, torch.Tensor):
         return obj
     kind = obj.get(ENCODING_KEY) if isinstance(obj, dict) else None
     shape = list(obj["shape"]) if kind else []
+    declared_size(obj)
+    if kind in ("bitmask", "csr"):
+        _check_consistent(kind, obj, shape)
     if kind == "bitmask":
         nz = unpack_bits({"shape": shape, "bits": obj["bits"]})
         out = torch.zeros(shape, dtype=obj["values"].dtype)

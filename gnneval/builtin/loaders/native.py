@@ -11,6 +11,8 @@ from gnneval.plugin import (
     LoadContext,
     LoadedCheckpoint,
     UsageError,
+    check_declared_sizes,
+    check_total,
     hookimpl,
     one_line,
     sync_sizes,
@@ -59,19 +61,14 @@ class NativeLoader(CheckpointLoader):
             arch = obj["architecture"]
             name, kwargs = arch["name"], dict(arch.get("kwargs", {}))
             state = obj["state_dict"]
-        except (KeyError, TypeError) as exc:
+            if not isinstance(state, dict) or not isinstance(name, str):
+                raise TypeError("'state_dict' is not a dict or the architecture has no name")
+        except (KeyError, TypeError, AttributeError) as exc:
             raise UsageError(f"{path} is a damaged gnneval checkpoint: missing {exc}") from None
-        from gnneval.store.sparse_tensors import decode, unpack_bits
-
+        state, masks = _decoded(obj, state, path, ctx.max_params)
+        check_declared_sizes(kwargs, [tuple(t.shape) for t in state.values()], len(state), str(path))
         model = ctx.build_model(name, **kwargs)
-        pruning = obj.get("pruning")
-        try:
-            state = {k: decode(v) for k, v in state.items()}
-            masks = {k: unpack_bits(v) for k, v in (obj.get("masks") or {}).items()}
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise UsageError(f"{path} is a damaged gnneval checkpoint: its compressed weights do not decode "
-                             f"({one_line(exc)[:200]})") from None
-        if isinstance(pruning, dict):
+        if isinstance(obj.get("pruning"), dict):
             fit_to_state(model, state)
         try:
             model.load_state_dict(state, strict=True)
@@ -95,6 +92,21 @@ class NativeLoader(CheckpointLoader):
                                 task=obj.get("task"), dataset=dataset, metadata=meta, masks=masks,
                                 recorded_scores=recorded_scores(obj.get("metrics")), notes=notes,
                                 source=f"gnneval checkpoint, format {version}")
+
+
+def _decoded(obj: dict, state: dict, path: Path, max_params: int) -> tuple[dict, dict]:
+    """The state_dict and masks, every declared size checked against the stored arrays and the ceiling
+    before any tensor is allocated."""
+    from gnneval.store.sparse_tensors import declared_size, decode, unpack_bits
+
+    try:
+        check_total((declared_size(v) for v in state.values()), max_params, str(path))
+        state = {k: decode(v) for k, v in state.items()}
+        masks = {k: unpack_bits(v) for k, v in (obj.get("masks") or {}).items()}
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        raise UsageError(f"{path} is a damaged gnneval checkpoint: its compressed weights do not decode "
+                         f"({one_line(exc)[:200]})") from None
+    return state, masks
 
 
 LEGACY_SCORES = {"train_accuracy": "accuracy.train", "val_accuracy": "accuracy.val", "test_accuracy": "accuracy.test",

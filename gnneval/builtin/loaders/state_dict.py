@@ -31,6 +31,8 @@ from gnneval.plugin import (
     LoadContext,
     LoadedCheckpoint,
     UsageError,
+    check_declared_sizes,
+    check_total,
     hookimpl,
     one_line,
     torch_load,
@@ -263,6 +265,7 @@ def build_from_state(state: dict, ctx: LoadContext, path: Path, *, arch: str | N
     declares (``source`` says where), else inferred from the tensors — and build the model with the weights
     loaded.  Every decision is a note (printed, and stored with the run)."""
     notes: list[str] = []
+    check_total((t.numel() for t in state.values()), ctx.max_params, str(path))
     state = strip_prefixes(dict(state), notes)
     user_arch = ctx.options.get("arch")
     user_kwargs = dict(ctx.options.get("arch_kwargs") or {})
@@ -290,6 +293,7 @@ def build_from_state(state: dict, ctx: LoadContext, path: Path, *, arch: str | N
         if user_kwargs:
             kwargs = {**kwargs, **user_kwargs}
             notes.append(f"--arch-option {user_kwargs} applied over the inferred arguments")
+    check_declared_sizes(kwargs, [tuple(t.shape) for t in state.values()], len(state), str(path))
     model = _load_into(ctx.build_model(arch, **kwargs), state, path, f"architecture '{arch}' with {kwargs}")
     return Built(model.eval(), arch, kwargs, [f"architecture: {arch} {_short(kwargs)} ({how})", *notes])
 
