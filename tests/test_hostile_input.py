@@ -323,3 +323,62 @@ def test_fuzzed_checkpoints_and_manifests_never_crash(sbm_checkpoint, tmp_path, 
     assert "Traceback" not in err
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 < 4096
     assert not list(tmp_path.glob("canary*"))
+
+
+class _Swaps(Pruner):
+    """Returns a different model: an MLP that ignores the graph."""
+
+    def prune(self, model, sparsity, ctx):
+        class MLP(torch.nn.Module):
+            def __init__(self, d_in, d_out):
+                super().__init__()
+                self.lin = torch.nn.Linear(d_in, d_out)
+
+            def forward(self, x, edge_index):
+                return self.lin(x)
+
+        return PruneOutcome(model=MLP(ctx.graph.num_features, ctx.graph.num_classes))
+
+
+def test_a_pruner_that_swaps_the_architecture_is_refused(sbm_checkpoint, tmp_path):
+    plugin = types.SimpleNamespace(gnneval_register_pruners=hookimpl(lambda register: register.add_pruner("swaps", _Swaps)))
+    host = build_plugin_host(extra=[("swapper", plugin)])
+    s = EvaluateSettings(checkpoint=sbm_checkpoint, pruners=["swaps"], sparsities=[0.5], bench=False,
+                         out_dir=tmp_path / "run", metrics=["accuracy"], visualisers=[])
+    result = Evaluator(s, host, show_progress=False).run()
+    assert "not replace the architecture" in result.variant("swaps@0.50").error
+
+
+def test_onnx_external_data_must_stay_in_the_models_folder(tmp_path, capsys):
+    import onnx
+    from onnx import TensorProto, helper
+
+    import numpy as np
+    from onnx import numpy_helper
+
+    weight = numpy_helper.from_array(np.eye(2, dtype=np.float32), "w")
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["out"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 2])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [None, 2])], [weight])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (tmp_path / "secret.bin").write_bytes(b"\0" * 16)
+    onnx.save(model, folder / "m.onnx", save_as_external_data=True, all_tensors_to_one_file=True, location="w.bin",
+              size_threshold=0)
+    proto = onnx.load(str(folder / "m.onnx"), load_external_data=False)
+    for entry in proto.graph.initializer[0].external_data:
+        if entry.key == "location":
+            entry.value = "../secret.bin"
+    (folder / "escape.onnx").write_bytes(proto.SerializeToString())
+    code = main(["evaluate", str(folder / "escape.onnx"), "--pruner", "magnitude", "--dataset", "sbm",
+                 "--out", str(tmp_path / "r")])
+    assert code == 2 and "outside the model's folder" in capsys.readouterr().err
+    (folder / "link.bin").symlink_to(tmp_path / "secret.bin")
+    for entry in proto.graph.initializer[0].external_data:
+        if entry.key == "location":
+            entry.value = "link.bin"
+    (folder / "link.onnx").write_bytes(proto.SerializeToString())
+    code = main(["evaluate", str(folder / "link.onnx"), "--pruner", "magnitude", "--dataset", "sbm",
+                 "--out", str(tmp_path / "r2")])
+    assert code == 2 and "a symbolic link" in capsys.readouterr().err

@@ -160,3 +160,28 @@ def test_run_file_doc_matches_what_is_written(gnneval_run, tmp_path):
     unused = [d for d, p in zip(documented, patterns) if not any(p.match(w) for w in written)
               and d not in ("/graph/batch", "/graph/link")]
     assert not unused, f"documented but never written: {unused}"
+
+
+def test_variants_are_appended_in_place_and_a_torn_one_is_ignored(gnneval_run, tmp_path, monkeypatch):
+    """After the first write, a variant costs its own data: the file is not rewritten (so a 100 MB metadata
+    string or a large graph is written once), and a variant torn by a kill is skipped on read."""
+    import copy
+
+    import h5py
+
+    from gnneval.store import hdf5
+
+    run = copy.deepcopy(gnneval_run)
+    first = copy.deepcopy(run)
+    first.variants = run.variants[:1]
+    path = write_run(tmp_path / "run.h5", first)
+    calls = []
+    monkeypatch.setattr(hdf5, "_write", lambda *a, **k: calls.append(a))
+    for v in run.variants[1:]:
+        first.variants.append(v)
+        hdf5.append_variant(path, first, v)
+    assert calls == []
+    assert [v.id for v in read_run(path).variants] == [v.id for v in run.variants]
+    with h5py.File(path, "a") as f:  # a kill in the middle of the last variant's data
+        f["variants"][run.variants[-1].id].attrs["complete"] = False
+    assert [v.id for v in read_run(path).variants] == [v.id for v in run.variants[:-1]]

@@ -56,7 +56,31 @@ def make_variant(pruner: Pruner, dense_model: torch.nn.Module, sparsity: float, 
     check_variant(dense_model, v, ctx.graph, torch)
     if not pruner.structured and outcome.graph is None:
         v.warnings += _shortfall(dense_model, model, sparsity)
+    v.warnings += _ignores_edges(dense_model, v)
     return v
+
+
+def _ignores_edges(dense_model: torch.nn.Module, v: Variant) -> list[str]:
+    """A variant whose output does not change when the edges are removed, while the dense model's does, is
+    reported (not refused: pruning every weight of a layer can do that legitimately)."""
+    import torch
+
+    from gnneval.measure.forward import model_inputs
+
+    def edge_effect(model: torch.nn.Module, graph: GraphData) -> float:
+        inputs = list(model_inputs(graph, _device(model)))
+        with torch.no_grad():
+            with_edges = model.eval()(*inputs)
+            inputs[1] = inputs[1][:, :0]
+            without = model(*inputs)
+        return float((with_edges - without).abs().max())
+
+    try:
+        if edge_effect(v.model, v.graph) == 0.0 and edge_effect(dense_model, v.graph) > 0.0:
+            return ["the pruned model's output does not depend on the graph's edges (the dense model's does)"]
+    except RuntimeError:  # a model that cannot run without edges plainly uses them
+        return []
+    return []
 
 
 def _enforce_masks(model: torch.nn.Module, masks: dict[str, torch.Tensor]) -> None:
@@ -89,6 +113,21 @@ def check_variant(dense_model: torch.nn.Module, v: Variant, dense_graph: GraphDa
     if tuple(got.shape) != tuple(want.shape):
         raise PluginError(f"the pruned model's output has shape {tuple(got.shape)}, the dense model's "
                           f"{tuple(want.shape)}")
+    _check_family(dense_model, v.model)
+
+
+def _check_family(dense_model: torch.nn.Module, model: torch.nn.Module) -> None:
+    """The variant keeps the dense model's kinds of message-passing layer, in order: a pruner may shrink or
+    zero layers, not swap the architecture (or drop message passing, which would ignore the edges)."""
+    from gnneval.measure.forward import message_passing_layers
+
+    def kinds(m: torch.nn.Module) -> list[str]:
+        return [type(layer).__name__ for _name, layer in message_passing_layers(m)]
+
+    before, after = kinds(dense_model), kinds(model)
+    if before != after:
+        raise PluginError(f"the pruned model's message-passing layers are {after or 'none'}, the dense model's "
+                          f"{before}: a pruner may shrink layers, not replace the architecture")
 
 
 def _device(model: torch.nn.Module) -> str:

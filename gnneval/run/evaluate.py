@@ -106,7 +106,7 @@ class Evaluator:
 
     def _interrupted(self, result: RunResult) -> RunInterrupted:
         """Store what is finished and say exactly that."""
-        from gnneval.store.hdf5 import write_run
+        from gnneval.store.hdf5 import update_meta
 
         done = [v.id for v in result.variants]
         if not done:
@@ -115,7 +115,7 @@ class Evaluator:
         self.problems.append(Problem("run", "interrupted (Ctrl-C or a plugin's KeyboardInterrupt); the variants "
                                             "after the last one stored were not evaluated"))
         result.problems = self.problems
-        write_run(self.out_dir / "run.h5", result)
+        update_meta(self.out_dir / "run.h5", result)
         return RunInterrupted(f"gnneval: interrupted; {len(done)} finished variant(s) ({', '.join(done)}) are stored "
                               f"in {self.out_dir / 'run.h5'}; the pictures and report were not drawn "
                               f"(gnneval report {self.out_dir} draws them)")
@@ -123,7 +123,6 @@ class Evaluator:
     # -- stages ------------------------------------------------------------------------------
     def _variants(self, loaded: Loaded, result: RunResult, progress: Any) -> None:
         from gnneval.measure.counting import weight_shapes
-        from gnneval.store.hdf5 import write_run
 
         jobs = [(p, sp) for p in self.s.pruners for sp in self.s.sparsities]
         task_id = progress.add_task("dense model", total=1 + len(jobs))
@@ -137,7 +136,6 @@ class Evaluator:
             v, model, masks = self._one_variant(pruner_name, sp, vid, dense, loaded)
             self._finish_variant(result, v, model, masks, loaded, progress, task_id)
         progress.update(task_id, description="done")
-        write_run(self.out_dir / "run.h5", result)
 
     def _measure_dense(self, dense: _Dense, loaded: Loaded) -> None:
         t0 = time.perf_counter()
@@ -186,12 +184,16 @@ class Evaluator:
 
     def _finish_variant(self, result: RunResult, v: VariantResult, model: Any, masks: dict[str, Any],
                         loaded: Loaded, progress: Any, task_id: Any) -> None:
-        from gnneval.store.hdf5 import write_run
+        from gnneval.store.hdf5 import append_variant, write_run
 
         if model is not None and self.s.save_pruned:
             self._save(v, model, masks, loaded, result.provenance.checkpoint_sha256)
         result.variants.append(v)
-        write_run(self.out_dir / "run.h5", result)
+        h5 = self.out_dir / "run.h5"
+        if v.id == "dense":
+            write_run(h5, result)  # the file, with the graph and provenance, atomically
+        else:
+            append_variant(h5, result, v)  # each later variant in place
         self.host.call_each("gnneval_variant_evaluated", self.problems, variant=v, run_dir=self.out_dir)
         progress.advance(task_id)
 
@@ -226,7 +228,7 @@ class Evaluator:
     def _finish(self, result: RunResult) -> RunResult:
         from gnneval.show.html_report import write_report
         from gnneval.show.pictures import draw_all
-        from gnneval.store.hdf5 import read_run, write_run
+        from gnneval.store.hdf5 import read_run, update_meta
 
         h5 = self.out_dir / "run.h5"
         stored = read_run(h5)
@@ -239,11 +241,11 @@ class Evaluator:
             result.files["report"] = str(write_report(result, self.out_dir))
         except Exception as exc:  # noqa: BLE001 - every variant is stored already
             self.problems.append(Problem("report.html", one_line(exc)))
-        write_run(h5, result)  # once, with the pictures, the report and any problem they had
+        update_meta(h5, result)  # the pictures, the report and any problem they had
         n_problems = len(self.problems)
         self.host.call_each("gnneval_evaluate_end", self.problems, result=result, run_dir=self.out_dir)
         if len(self.problems) != n_problems:  # keep what the end hooks reported with the results
-            write_run(h5, result)
+            update_meta(h5, result)
         result.files["run"] = str(h5)
         return result
 

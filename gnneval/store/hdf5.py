@@ -61,14 +61,10 @@ def _write(f, result: RunResult) -> None:
     dense_pred = next((v.outputs.predictions for v in result.variants if v.id == "dense" and v.outputs is not None),
                       None)
     for v in result.variants:
-        _write_variant(vs.create_group(v.id), v, dense_pred if result.graph.task == "node-classification" else None)
-    f.create_group("problems").attrs["json"] = _dumps([asdict(p) for p in result.problems])
-    files = f.create_group("files")
-    for k, val in result.files.items():
-        files.attrs[k] = str(val)
-    if result.captions:
-        files.attrs["_captions"] = _dumps(result.captions)
-    f.create_group("columns").attrs["json"] = _dumps([asdict(c) for c in result.columns])
+        grp = vs.create_group(v.id)
+        _write_variant(grp, v, dense_pred if result.graph.task == "node-classification" else None)
+        grp.attrs["complete"] = True
+    _write_meta(f, result)
 
 
 def _write_graph(g: Any, graph: GraphArrays) -> None:
@@ -141,6 +137,51 @@ def write_run(path: str | os.PathLike[str], result: RunResult) -> Path:
     return path
 
 
+def append_variant(path: str | os.PathLike[str], result: RunResult, v: VariantResult) -> Path:
+    """Add one variant to an existing run file in place — its group written and flushed first, then marked
+    ``complete`` and listed in ``/variants`` ``order`` — and refresh the run's problems and columns.  The cost
+    is the variant's own data, not the file's: a run with large metadata or a large graph is not rewritten
+    after every variant.  A variant torn by a kill (no ``complete`` mark) is ignored when the file is read."""
+    import h5py
+
+    dense = next((x for x in result.variants if x.id == "dense" and x.outputs is not None), None)
+    dense_pred = dense.outputs.predictions if dense is not None and result.graph.task == "node-classification" else None
+    with h5py.File(path, "a") as f:
+        vs = f["variants"]
+        if v.id in vs:
+            del vs[v.id]
+        grp = vs.create_group(v.id)
+        _write_variant(grp, v, dense_pred if v.id != "dense" else None)
+        f.flush()
+        grp.attrs["complete"] = True
+        vs.attrs["order"] = json.dumps([x.id for x in result.variants])
+        _write_meta(f, result)
+        f.flush()
+    return Path(path)
+
+
+def update_meta(path: str | os.PathLike[str], result: RunResult) -> Path:
+    """Refresh the run's problems, pictures and columns in place (after drawing)."""
+    import h5py
+
+    with h5py.File(path, "a") as f:
+        _write_meta(f, result)
+    return Path(path)
+
+
+def _write_meta(f: Any, result: RunResult) -> None:
+    for name in ("problems", "files", "columns"):
+        if name in f:
+            del f[name]
+    f.create_group("problems").attrs["json"] = _dumps([asdict(p) for p in result.problems])
+    files = f.create_group("files")
+    for k, val in result.files.items():
+        files.attrs[k] = str(val)
+    if result.captions:
+        files.attrs["_captions"] = _dumps(result.captions)
+    f.create_group("columns").attrs["json"] = _dumps([asdict(c) for c in result.columns])
+
+
 def _attr(v: Any) -> Any:
     if isinstance(v, bytes):
         return v.decode()
@@ -173,7 +214,9 @@ def read_run(path: str | os.PathLike[str]) -> RunResult:
         names = {fl.name for fl in fields(Provenance)}
         prov = Provenance(**{k: v for k, v in pa.items() if k in names})
         graph = _read_graph(f["graph"])
-        variants = [_read_variant(vid, f["variants"][vid]) for vid in json.loads(_attr(f["variants"].attrs["order"]))]
+        vs = f["variants"]
+        variants = [_read_variant(vid, vs[vid]) for vid in json.loads(_attr(vs.attrs["order"]))
+                    if vid in vs and bool(vs[vid].attrs.get("complete", True))]  # a torn last variant is skipped
         problems = [Problem(**p) for p in json.loads(_attr(f["problems"].attrs["json"]))]
         files = {k: _attr(val) for k, val in f["files"].attrs.items() if k != "_captions"}
         captions = json.loads(_attr(f["files"].attrs.get("_captions", "{}")))

@@ -112,6 +112,35 @@ def onnx_module_class():
     return OnnxModule
 
 
+def check_external_data(proto, path: Path) -> None:
+    """Weights an ONNX model keeps in other files must lie in the model's own folder: a path is resolved
+    against that folder (never the working directory), and an absolute path, one that leaves the folder,
+    a symbolic link or a missing file is refused with the reason."""
+    import onnx
+
+    folder = path.resolve().parent
+    tensors = list(proto.graph.initializer)
+    for node in proto.graph.node:
+        tensors += [a.t for a in node.attribute if a.HasField("t")]
+    for tensor in tensors:
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+        target = folder / location
+        why = ""
+        if not location or Path(location).is_absolute():
+            why = "an absolute path" if location else "no file name"
+        elif target.is_symlink():
+            why = "a symbolic link"
+        elif not target.resolve().is_relative_to(folder):
+            why = "outside the model's folder"
+        elif not target.is_file():
+            why = "missing"
+        if why:
+            raise UsageError(f"{path}: tensor '{tensor.name}' keeps its data in '{location}', which is {why}; "
+                             "external data must be a regular file in the model's own folder")
+
+
 class OnnxLoader(CheckpointLoader):
     priority = 30
 
@@ -124,8 +153,12 @@ class OnnxLoader(CheckpointLoader):
             return None
         try:
             proto = onnx.load(str(path), load_external_data=False)
-            onnx.checker.check_model(proto)
         except Exception:  # noqa: BLE001 - not an ONNX model after all
+            return None
+        check_external_data(proto, path)  # before the checker, so the refusal says why
+        try:
+            onnx.checker.check_model(proto)
+        except Exception:  # noqa: BLE001 - not a valid ONNX model after all
             return None
         try:
             model = onnx_module_class()(path)
