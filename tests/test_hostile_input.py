@@ -350,11 +350,9 @@ def test_a_pruner_that_swaps_the_architecture_is_refused(sbm_checkpoint, tmp_pat
 
 
 def test_onnx_external_data_must_stay_in_the_models_folder(tmp_path, capsys):
-    import onnx
-    from onnx import TensorProto, helper
-
     import numpy as np
-    from onnx import numpy_helper
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
 
     weight = numpy_helper.from_array(np.eye(2, dtype=np.float32), "w")
     graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["out"])], "g",

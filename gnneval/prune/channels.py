@@ -309,6 +309,10 @@ class ChannelPruner(Pruner):
         """Return a 1-D tensor of ``group.channels`` scores; the highest are kept."""
         raise NotImplementedError
 
+    def prepare(self, model, groups: list[ChannelGroup], ctx: PruneContext) -> None:
+        """Called once, after the channel groups are found and before any is scored (data-driven criteria
+        accumulate what they need here).  Default: nothing."""
+
     def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
         from gnneval.measure.forward import model_inputs
 
@@ -320,6 +324,7 @@ class ChannelPruner(Pruner):
         if not groups:
             raise UnsupportedModelError("structured pruning found no hidden channels to remove in this model "
                                         "(it needs at least two linear or message-passing layers in a chain)")
+        self.prepare(model, groups, ctx)
         plan = [self._choose(group, gi, sparsity, ctx) for gi, group in enumerate(groups)]
         reference = _zeroed_twin(model, plan, gat_mode)
         details: dict[str, Any] = {"criterion": getattr(self, "criterion", type(self).__name__),

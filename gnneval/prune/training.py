@@ -10,6 +10,11 @@ gradient with respect to the weights), each counted by :func:`gnneval.measure.co
 kernels for an unmasked model, only the active weights for a masked one (message passing in full
 either way).  Validation forward passes are not training cost and are not counted.  A mask-update hook
 (RigL) adds what its updates cost beyond a sparse step.
+
+The 3x convention over-counts where a backward pass is cheaper: on a 2-layer GCN the first layer needs
+no gradient with respect to its input (the features), so a real backward costs about one forward, not
+two.  Each training run therefore also measures one real step with ``torch.utils.flop_counter``
+(``TrainResult.measured_step_flops``, matrix products only) and it is stored beside the convention.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ class TrainResult:
     best_val: float  #: validation accuracy (classification) or ROC-AUC (link prediction)
     seconds: float
     flops: float = 0.0  #: training FLOPs spent (3 forward passes per step, plus mask-update costs)
+    measured_step_flops: float = 0.0
+    """FLOPs of one real training step (forward + backward) as ``torch.utils.flop_counter`` counts them
+    (matrix products only), beside the 3-forward-passes convention ``flops`` uses; see the module docstring."""
     masks: dict | None = None  #: the masks of the restored best state (they change under sparse training)
 
 
@@ -114,13 +122,14 @@ def task_loss(model, graph: GraphData):
 
 def train(model: torch.nn.Module, graph: GraphData, *, epochs: int = 200, lr: float = 0.01,
           weight_decay: float = 5e-4, patience: int = 50, masks: dict[str, torch.Tensor] | None = None,
-          seed: int = 0, l1: float = 0.0, on_backward=None) -> TrainResult:
+          seed: int = 0, l1: float = 0.0, on_backward=None, on_epoch=None) -> TrainResult:
     """Train ``model`` in place on ``graph``'s task; returns what happened.
 
     ``l1`` adds ``l1 * sum(|w|)`` over the prunable weight matrices to the loss (the classic
     sparsity-inducing regulariser).  ``on_backward(epoch, model, optimizer, masks)``, if given, runs after
     the gradients are computed and before the optimiser step; it may change ``masks`` in place (sparse
-    training) and returns the extra FLOPs it cost."""
+    training) and returns the extra FLOPs it cost.  ``on_epoch(epoch, model)``, if given, runs after each
+    optimiser step (e.g. to keep the weights of epoch k for rewinding)."""
     import torch
 
     from gnneval.measure.counting import prunable_weights
@@ -139,18 +148,25 @@ def train(model: torch.nn.Module, graph: GraphData, *, epochs: int = 200, lr: fl
     best_state, best_epoch, since = copy.deepcopy(model.state_dict()), 0, 0
     best_masks = {k: v.clone() for k, v in masks.items()}
     epoch = 0
+    measured = 0.0
     for epoch in range(1, epochs + 1):
         model.train()
         opt.zero_grad()
-        loss = task_loss(model, graph)
-        if l1 > 0:
-            loss = loss + l1 * sum(p.abs().sum() for _, p in prunable_weights(model))
-        loss.backward()
+        counter = _flop_counter() if epoch == 1 else None
+        with counter if counter is not None else _nothing():
+            loss = task_loss(model, graph)
+            if l1 > 0:
+                loss = loss + l1 * sum(p.abs().sum() for _, p in prunable_weights(model))
+            loss.backward()
+        if counter is not None:
+            measured = float(counter.get_total_flops())
         flops += 3 * per_forward
         if on_backward is not None:
             flops += float(on_backward(epoch, model, opt, masks) or 0.0)
         opt.step()
         apply_masks(model, masks)  # pruned weights stay exactly zero
+        if on_epoch is not None:
+            on_epoch(epoch, model)
         score, loss = _val_score(model, graph)
         if (score, -loss) > (best[0], -best[1]):
             best, best_state, best_epoch, since = (score, loss), copy.deepcopy(model.state_dict()), epoch, 0
@@ -162,4 +178,21 @@ def train(model: torch.nn.Module, graph: GraphData, *, epochs: int = 200, lr: fl
     model.load_state_dict(best_state)
     model.eval()
     return TrainResult(epochs=epoch, best_epoch=best_epoch, best_val=best[0], seconds=time.perf_counter() - t0,
-                       flops=flops, masks=best_masks)
+                       flops=flops, masks=best_masks, measured_step_flops=measured)
+
+
+def _flop_counter():
+    """torch's FLOP counter for one real training step, or None where this torch has none."""
+    try:
+        from torch.utils.flop_counter import FlopCounterMode
+    except ImportError:  # pragma: no cover - old torch
+        return None
+    return FlopCounterMode(display=False)
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None

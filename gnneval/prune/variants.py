@@ -51,7 +51,8 @@ def make_variant(pruner: Pruner, dense_model: torch.nn.Module, sparsity: float, 
         tr = train(model, graph, epochs=finetune_epochs, patience=min(finetune_epochs, 50), masks=outcome.masks,
                    seed=ctx.seed)
         v.details["finetune"] = {"epochs": tr.epochs, "best_epoch": tr.best_epoch, "best_val": tr.best_val,
-                                 "seconds": tr.seconds, "flops": tr.flops}
+                                 "seconds": tr.seconds, "flops": tr.flops, "flops_convention": "3 forward passes",
+                                 "measured_step_flops": tr.measured_step_flops}
         v.training_flops += tr.flops
     check_variant(dense_model, v, ctx.graph, torch)
     if not pruner.structured and outcome.graph is None:

@@ -5,8 +5,10 @@ All of these work when the pruned layer is narrower than the dense one.
 - Linear CKA (Kornblith et al. 2019) in its feature-space form,
   ``||Y'X||_F^2 / (||X'X||_F ||Y'Y||_F)`` on column-centred embeddings: O(n d^2),
   never the n x n Gram matrix; all nodes.
-- RBF CKA on the run's shared node sample (at most 500 nodes), bandwidth
-  ``sigma`` times the median pairwise distance, with a bootstrap interval.
+- RBF CKA on a seeded uniform sample of at most 500 nodes (the same for every variant and layer; its size
+  and seed are stored), bandwidth ``sigma`` times the median pairwise distance, with a subsampling
+  interval from ``--bootstrap`` half-size subsets drawn without replacement (resampling with
+  replacement duplicates nodes, whose kernel entries are 1 in both Gram matrices, and biases CKA up).
 - Orthogonal Procrustes distance (Ding et al. 2021) on centred, unit-Frobenius
   embeddings: ``sqrt(2 - 2 ||X'Y||_*)``, in [0, sqrt(2)]; all nodes, O(n d^2).
 - k-NN neighbourhood overlap: mean Jaccard of each node's k = 10 nearest
@@ -93,27 +95,48 @@ class LinearCKA(Metric):
         return {"dense": linear_cka(inputs.embedding, inputs.dense_embedding)}
 
 
+RBF_SAMPLE_SALT = 31
+
+
+def subsampling_interval(k: np.ndarray, l: np.ndarray, value: float, resamples: int, seed: int,
+                         level: float = 0.95) -> tuple[float, float]:
+    """A subsampling confidence interval for kernel CKA (Politis & Romano 1994): CKA on ``resamples``
+    subsets of half the nodes drawn *without* replacement (a bootstrap resample repeats nodes, whose kernel
+    entries are 1 in both Gram matrices, and biases CKA upward), centred on ``value`` and rescaled from
+    size b to size m by sqrt(b / m)."""
+    m = k.shape[0]
+    b = m // 2
+    if resamples < 1 or b < 4:
+        return value, value
+    rng = np.random.default_rng(seed + 4099)
+    stats = []
+    for _ in range(resamples):
+        r = np.sort(rng.choice(m, b, replace=False))
+        stats.append(_cka_from_grams(k[np.ix_(r, r)], l[np.ix_(r, r)]) - value)
+    q_lo, q_hi = np.percentile(stats, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
+    scale = np.sqrt(b / m)
+    return float(value - scale * q_hi), float(value - scale * q_lo)
+
+
 class RbfCKA(Metric):
     summary = {"dense": Column("RBF CKA")}
     level = "layer"
     needs_dense = True
 
-    def __init__(self, sigma: float = 1.0, n_boot: int = 30):
+    def __init__(self, sigma: float = 1.0) -> None:
+        super().__init__(sigma=sigma)
         self.sigma = sigma
-        self.n_boot = n_boot
 
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
-        idx = inputs.node_sample()[:RBF_MAX_SAMPLE]
+        n = inputs.embedding.shape[0]
+        m = min(RBF_MAX_SAMPLE, n)
+        idx = np.random.default_rng(inputs.seed + RBF_SAMPLE_SALT).choice(n, m, replace=False)  # uniform, seeded
         k = _rbf_gram(np.asarray(inputs.embedding[idx], dtype=np.float64), self.sigma)
         l = _rbf_gram(np.asarray(inputs.dense_embedding[idx], dtype=np.float64), self.sigma)
         value = _cka_from_grams(k, l)
-        rng = np.random.default_rng(inputs.seed + 31)
-        boots = []
-        for _ in range(min(self.n_boot, inputs.bootstrap)):
-            r = rng.integers(0, len(idx), len(idx))
-            boots.append(_cka_from_grams(k[np.ix_(r, r)], l[np.ix_(r, r)]))
-        lo, hi = (np.percentile(boots, [2.5, 97.5]) if boots else (value, value))
-        return {"dense": value, "dense_ci_low": float(lo), "dense_ci_high": float(hi), "sample": float(len(idx))}
+        lo, hi = subsampling_interval(k, l, value, inputs.bootstrap, inputs.seed)
+        return {"dense": value, "dense_ci_low": lo, "dense_ci_high": hi, "sample": float(m),
+                "sample_seed": float(inputs.seed + RBF_SAMPLE_SALT), "interval_resamples": float(inputs.bootstrap)}
 
 
 class Procrustes(Metric):

@@ -7,7 +7,8 @@
   architecture is re-initialised with the run's seed (theta_0; a third-party checkpoint does not keep
   its own initial weights) and trained; then, round after round, ``rate`` (20%) of the remaining
   weights with the smallest trained magnitude are pruned (globally), the survivors are rewound to
-  theta_0 (or, with ``rewind_epoch=k``, to their values after k epochs of the first training) and
+  theta_0 (or, with ``rewind_epoch=k``, to their values after exactly k epochs of that first training,
+  kept while it ran — Frankle et al. 2020's rewinding, with no extra training) and
   retrained with the mask fixed, until the target sparsity is reached exactly (the last round prunes
   just what is left to prune).  Training: Adam, early stopping on the validation split (``epochs``,
   default 200, ``patience`` 50).
@@ -49,15 +50,22 @@ class LotteryPruner(Pruner):
         reinitialise(model, ctx.seed)
         weights = prunable_weights(model)
         flops = 0.0
-        if rewind_epoch > 0:
-            flops += train(model, ctx.graph, epochs=rewind_epoch, patience=rewind_epoch + 1, seed=ctx.seed).flops
-        theta0 = copy.deepcopy(model.state_dict())
+        snapshot = {0: copy.deepcopy(model.state_dict())}
+
+        def keep(epoch: int, m) -> None:  # the weights after exactly epoch k of the first training
+            if epoch == rewind_epoch:
+                snapshot[epoch] = copy.deepcopy(m.state_dict())
+
         masks = {n: torch.ones_like(p, dtype=torch.bool) for n, p in weights}
         total = sum(p.numel() for _, p in weights)
         target = int(round(sparsity * total))
         rounds = []
-        result = train(model, ctx.graph, epochs=epochs, patience=patience, seed=ctx.seed)
+        result = train(model, ctx.graph, epochs=epochs, patience=patience, seed=ctx.seed, on_epoch=keep)
         flops += result.flops
+        if rewind_epoch not in snapshot:
+            raise UsageError(f"lottery pruner: rewind_epoch={rewind_epoch} but the first training stopped early "
+                             f"after {result.epochs} epochs; use a smaller rewind_epoch or a larger patience")
+        theta0 = snapshot[rewind_epoch]
         rounds.append({"sparsity": 0.0, "best_val": result.best_val, "epochs": result.epochs})
         pruned = 0
         while pruned < target:
