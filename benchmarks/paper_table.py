@@ -14,7 +14,10 @@ patience 50 on validation accuracy), then every method produces a variant at eve
 - ``train-and-prune``: dense training with an L1 penalty (1e-4) on the weights, global magnitude
   pruning, masked retraining (without the penalty it is exactly magnitude + fine-tuning: same seed,
   same recipe -- checked once, it gives identical weights);
-- ``sparse-training``: RigL (ERK, ΔT = 10, α = 0.3 cosine-decayed), from scratch at the target.
+- ``sparse-training``: RigL (ERK, ΔT = 10, α = 0.3 cosine-decayed), from scratch at the target;
+- ``ugs``: Chen et al.'s unified sparsification (graph and weight masks, L1 1e-2, 5% of the edges and 20%
+  of the weights per round, rewinding), evaluated on its sparsified graph; the graph sparsity it reached
+  is stored beside the weight sparsity (``--methods ...,ugs``; not in the default set: it is the slowest).
 
 Every pruner is taken from the plugin registry by name, as a user's run would.  Reported: test
 accuracy mean ± std over the seeds, and the training FLOPs each method spent (gnneval's accounting:
@@ -78,8 +81,9 @@ def run_cell(registry, graph, dense, dense_flops, method: str, sparsity: float, 
     else:
         out = registry.get("pruner", method).obj(**OPTIONS.get(method, {})).prune(model, sparsity, ctx)
         flops = out.training_flops
-    return {"method": method, "sparsity": sparsity, "seed": seed, "accuracy": _accuracy(out.model, graph),
-            "weight_sparsity": _weight_sparsity(out.model), "training_flops": flops,
+    return {"method": method, "sparsity": sparsity, "seed": seed,
+            "accuracy": _accuracy(out.model, out.graph or graph), "weight_sparsity": _weight_sparsity(out.model),
+            "graph_sparsity": float(out.details.get("graph_sparsity", 0.0)), "training_flops": flops,
             "seconds": time.perf_counter() - t0}
 
 
@@ -176,7 +180,9 @@ def main() -> int:
                 summary[f"{name}/{method}/{sp}"] = {"mean": float(np.mean(acc)),
                                                     "std": float(np.std(acc, ddof=1)) if len(acc) > 1 else None,
                                                     "n": len(acc), "training_tflops": float(fl)}
-                cells.append(f"{np.mean(acc):.1f}{_spread(acc)} [{fl:.3f}]")
+                graph_sp = np.mean([r.get("graph_sparsity", 0.0) for r in sel])
+                cells.append(f"{np.mean(acc):.1f}{_spread(acc)} [{fl:.3f}]"
+                             + (f" (graph {100 * graph_sp:.0f}%)" if graph_sp else ""))
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
         ref = REFERENCE.get(name)
         if ref:

@@ -224,7 +224,7 @@ def check_pruner(cls: type[Pruner], graph: GraphData, model, sparsities: Sequenc
             out = pruned(*model_inputs(g))
         assert out.shape == dense_out.shape, f"at sparsity {s}: output shape {tuple(out.shape)} != {tuple(dense_out.shape)}"
         assert torch.isfinite(out).all(), f"at sparsity {s}: the pruned model outputs non-finite values"
-        if outcome.graph is not None:
+        if outcome.graph is not None and not outcome.masks:  # a pure graph sparsifier
             removed = 1 - g.data.edge_index.shape[1] / graph.data.edge_index.shape[1]
             assert abs(removed - s) <= 0.02, f"asked to remove {s:.0%} of edges, removed {removed:.1%}"
         elif cls.structured:
@@ -259,7 +259,7 @@ def _check_masks(cls: type[Pruner], dense, pruned, outcome: PruneOutcome, s: flo
         assert tuple(mask.shape) == tuple(params[name].shape) and str(mask.dtype) == "torch.bool", \
             f"{cls.__name__}: mask {name!r} must be a bool tensor of the weight's shape"
         assert not params[name][~mask].any(), f"{cls.__name__}: mask {name!r}: masked weights are not zero"
-    if cls.structured or outcome.graph is not None or s == 0:
+    if cls.structured or (outcome.graph is not None and not outcome.masks) or s == 0:
         return
     assert outcome.masks, (f"{cls.__name__} is unstructured but returned no masks: return "
                            "PruneOutcome(model, masks={name: kept}) so the zeros stay fixed while fine-tuning")

@@ -55,7 +55,7 @@ def make_variant(pruner: Pruner, dense_model: torch.nn.Module, sparsity: float, 
                                  "measured_step_flops": tr.measured_step_flops}
         v.training_flops += tr.flops
     check_variant(dense_model, v, ctx.graph, torch)
-    if not pruner.structured and outcome.graph is None:
+    if not pruner.structured and (outcome.graph is None or outcome.masks):
         v.warnings += _shortfall(dense_model, model, sparsity)
     v.warnings += _ignores_edges(dense_model, v)
     return v
