@@ -15,6 +15,8 @@ patience 50 on validation accuracy), then every method produces a variant at eve
   pruning, masked retraining (without the penalty it is exactly magnitude + fine-tuning: same seed,
   same recipe -- checked once, it gives identical weights);
 - ``sparse-training``: RigL (ERK, ΔT = 10, α = 0.3 cosine-decayed), from scratch at the target;
+- ``slr``: train-and-prune as Peng et al. run it: surrogate Lagrangian relaxation (10 alternations of 20
+  epochs, rho 0.1, SLR's step-size rule with s0 1e-2, M 300, r 0.1), the Z-projection, masked retraining;
 - ``ugs``: Chen et al.'s unified sparsification (graph and weight masks, L1 1e-2, 5% of the edges and 20%
   of the weights per round, rewinding), evaluated on its sparsified graph; the graph sparsity it reached
   is stored beside the weight sparsity (``--methods ...,ugs``; not in the default set: it is the slowest).
@@ -37,8 +39,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-METHODS = ("random", "magnitude", "lottery", "train-and-prune", "sparse-training")
-OPTIONS = {"train-and-prune": {"l1": 1e-4}}  #: without L1 it is magnitude + fine-tuning exactly (same seed)
+METHODS = ("random", "magnitude", "lottery", "train-and-prune", "sparse-training", "slr")
+OPTIONS = {"train-and-prune": {"l1": 1e-4},  #: without L1 it is magnitude + fine-tuning exactly (same seed)
+           "slr": {"method": "slr"}}
+PRUNER_OF = {"slr": "train-and-prune"}  #: table rows that are a pruner with options
 
 # Published reference points (2-layer GCN, hidden 512): Chen et al., ICML 2021 ("A Unified Lottery
 # Ticket Hypothesis for Graph Neural Networks"), weight sparsity -> test accuracy (%), read from the
@@ -79,7 +83,8 @@ def run_cell(registry, graph, dense, dense_flops, method: str, sparsity: float, 
         ft = train(out.model, graph, epochs=200, patience=50, masks=out.masks, seed=seed)
         flops = dense_flops + ft.flops
     else:
-        out = registry.get("pruner", method).obj(**OPTIONS.get(method, {})).prune(model, sparsity, ctx)
+        out = registry.get("pruner", PRUNER_OF.get(method, method)).obj(**OPTIONS.get(method, {})).prune(
+            model, sparsity, ctx)
         flops = out.training_flops
     return {"method": method, "sparsity": sparsity, "seed": seed,
             "accuracy": _accuracy(out.model, out.graph or graph), "weight_sparsity": _weight_sparsity(out.model),

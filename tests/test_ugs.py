@@ -42,3 +42,29 @@ def test_seeded_reproducibility(gnneval_graph, gnneval_model):
     b = _ugs()(**OPTS).prune(copy.deepcopy(gnneval_model), 0.5, PruneContext(gnneval_graph, "gcn", seed=4))
     assert all(torch.equal(a.masks[n], b.masks[n]) for n in a.masks)
     assert torch.equal(a.graph.data.edge_index, b.graph.data.edge_index)
+
+
+def _tap():
+    return build_plugin_host().registry.get("pruner", "train-and-prune").obj
+
+
+def test_slr_and_admm_reach_the_exact_sparsity_keep_masks_and_reproduce(gnneval_graph, gnneval_model):
+    import pytest
+
+    for method in ("slr", "admm"):
+        opts = {"method": method, "rounds": 3, "round_epochs": 5, "epochs": 20, "patience": 10}
+        a = _tap()(**opts).prune(copy.deepcopy(gnneval_model), 0.7, PruneContext(gnneval_graph, "gcn", seed=2))
+        b = _tap()(**opts).prune(copy.deepcopy(gnneval_model), 0.7, PruneContext(gnneval_graph, "gcn", seed=2))
+        weights = prunable_weights(a.model)
+        total = sum(p.numel() for _, p in weights)
+        assert sum(int((~a.masks[n]).sum()) for n, _ in weights) == round(0.7 * total)
+        assert all(not p[~a.masks[n]].any() for n, p in weights)
+        assert all(torch.equal(a.masks[n], b.masks[n]) for n in a.masks)
+        hist = a.details["history"]
+        assert len(hist) == 3 and a.details["method"] == method and a.training_flops > 0
+        if method == "admm":
+            assert all(h["step"] == 1.0 for h in hist)
+        else:
+            assert hist[0]["step"] == pytest.approx(1e-2)
+    with pytest.raises(Exception, match="unknown method"):
+        _tap()(method="sgd").prune(copy.deepcopy(gnneval_model), 0.5, PruneContext(gnneval_graph, "gcn", seed=0))

@@ -122,14 +122,15 @@ def task_loss(model, graph: GraphData):
 
 def train(model: torch.nn.Module, graph: GraphData, *, epochs: int = 200, lr: float = 0.01,
           weight_decay: float = 5e-4, patience: int = 50, masks: dict[str, torch.Tensor] | None = None,
-          seed: int = 0, l1: float = 0.0, on_backward=None, on_epoch=None) -> TrainResult:
+          seed: int = 0, l1: float = 0.0, on_backward=None, on_epoch=None, penalty=None) -> TrainResult:
     """Train ``model`` in place on ``graph``'s task; returns what happened.
 
     ``l1`` adds ``l1 * sum(|w|)`` over the prunable weight matrices to the loss (the classic
     sparsity-inducing regulariser).  ``on_backward(epoch, model, optimizer, masks)``, if given, runs after
     the gradients are computed and before the optimiser step; it may change ``masks`` in place (sparse
     training) and returns the extra FLOPs it cost.  ``on_epoch(epoch, model)``, if given, runs after each
-    optimiser step (e.g. to keep the weights of epoch k for rewinding)."""
+    optimiser step (e.g. to keep the weights of epoch k for rewinding).  ``penalty(model)``, if given, returns
+    a scalar tensor added to the loss (ADMM's proximal term, for example)."""
     import torch
 
     from gnneval.measure.counting import prunable_weights
@@ -157,6 +158,8 @@ def train(model: torch.nn.Module, graph: GraphData, *, epochs: int = 200, lr: fl
             loss = task_loss(model, graph)
             if l1 > 0:
                 loss = loss + l1 * sum(p.abs().sum() for _, p in prunable_weights(model))
+            if penalty is not None:
+                loss = loss + penalty(model)
             loss.backward()
         if counter is not None:
             measured = float(counter.get_total_flops())

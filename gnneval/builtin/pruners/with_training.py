@@ -87,28 +87,96 @@ class LotteryPruner(Pruner):
 
 
 class TrainAndPrunePruner(Pruner):
-    """Dense training from a seeded initialisation (optionally with an L1 penalty, ``l1``), global
-    magnitude pruning to the target, then masked retraining: the train-and-prune baseline."""
+    """Train, prune to the target, retrain with the mask fixed — three ways of training towards sparsity:
 
-    options_doc = {"epochs": "training epochs, dense and retraining (default 200)",
-                   "patience": "early-stopping patience (default 50)", "l1": "L1 penalty during dense training (0)"}
+    - ``method=l1`` (default): dense training with an L1 penalty ``l1`` on the weights (0: plain training);
+    - ``method=admm``: ADMM (Zhang et al. 2018): auxiliary sparse variables Z (the top-k projection of
+      W + U), dual variables U, and the proximal term ``rho/2 ||W - Z + U||^2``; ``rounds`` alternations of
+      ``round_epochs`` epochs of W-training, the Z-projection and the dual step ``U += W - Z``;
+    - ``method=slr``: surrogate Lagrangian relaxation (Gurevin et al. 2021; the train-and-prune of Peng et
+      al. 2022): the same alternation, with the dual step ``U += s_k (W - Z)`` whose step size follows SLR's
+      rule ``s_k = alpha_k s_{k-1} ||W_{k-1} - Z_{k-1}|| / ||W_k - Z_k||``,
+      ``alpha_k = 1 - 1 / (M k^(1 - 1/k^r))`` (defaults from the SLR paper: ``rho`` 0.1, ``s0`` 1e-2,
+      ``M`` 300, ``r`` 0.1), accepted only when the surrogate optimality condition holds (the constraint
+      violation decreased), otherwise the multipliers are kept.
+
+    Then global magnitude pruning to exactly the target (the Z-projection for admm/slr) and masked
+    retraining.  Deviation, named: W-training is gnneval's (Adam, early stopping) for ``round_epochs``
+    per round rather than a fixed SGD schedule."""
+
+    options_doc = {"method": "l1 (default), admm or slr", "epochs": "epochs of dense training and retraining (200)",
+                   "patience": "early-stopping patience (default 50)", "l1": "method=l1: L1 penalty (0)",
+                   "rounds": "admm/slr: alternations (default 10)", "round_epochs": "admm/slr: epochs each (20)",
+                   "rho": "admm/slr: penalty weight (0.1)", "s0": "slr: initial step size (1e-2)",
+                   "M": "slr: step-size parameter M (300)", "r": "slr: step-size parameter r (0.1)"}
 
     structured = False
 
     def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
         from gnneval.plugin import train
 
+        method = str(self.options.get("method", "l1")).lower()
+        if method not in ("l1", "admm", "slr"):
+            raise UsageError(f"train-and-prune: unknown method '{method}'; use l1, admm or slr")
         epochs = int(self.options.get("epochs", 200))
         patience = int(self.options.get("patience", 50))
-        l1 = float(self.options.get("l1", 0.0))
         reinitialise(model, ctx.seed)
-        dense = train(model, ctx.graph, epochs=epochs, patience=patience, seed=ctx.seed, l1=l1)
+        if method == "l1":
+            l1 = float(self.options.get("l1", 0.0))
+            first = train(model, ctx.graph, epochs=epochs, patience=patience, seed=ctx.seed, l1=l1)
+            flops, info = first.flops, {"l1": l1, "dense_best_val": first.best_val, "dense_epochs": first.epochs}
+        else:
+            flops, info = self._lagrangian(model, sparsity, ctx, method)
         masks = prune_by_scores(model, sparsity, "global", lambda _n, p: p.detach().abs(), "train-and-prune")
         retrained = train(model, ctx.graph, epochs=epochs, patience=patience, masks=masks, seed=ctx.seed)
-        return PruneOutcome(model=model, masks=masks, details={
-            "l1": l1, "dense_best_val": dense.best_val, "dense_epochs": dense.epochs,
-            "retrain_best_val": retrained.best_val, "retrain_epochs": retrained.epochs},
-            training_flops=dense.flops + retrained.flops)
+        return PruneOutcome(model=model, masks=masks, training_flops=flops + retrained.flops, details={
+            "method": method, **info, "retrain_best_val": retrained.best_val, "retrain_epochs": retrained.epochs})
+
+    def _lagrangian(self, model, sparsity: float, ctx: PruneContext, method: str) -> tuple[float, dict]:
+        """ADMM / SLR alternations; returns the FLOPs spent and what happened."""
+        import torch
+
+        from gnneval.plugin import smallest_k_mask, train
+
+        o = self.options
+        rounds, round_epochs = int(o.get("rounds", 10)), int(o.get("round_epochs", 20))
+        rho, step = float(o.get("rho", 0.1)), float(o.get("s0", 1e-2)) if method == "slr" else 1.0
+        big_m, r = float(o.get("M", 300.0)), float(o.get("r", 0.1))
+        weights = prunable_weights(model)
+
+        def project(values: dict) -> dict:  # Z: the top-(1 - s) entries of W + U, globally
+            flat = torch.cat([values[n].flatten() for n, _ in weights])
+            keep = smallest_k_mask(flat.abs(), int(round(sparsity * flat.numel())))
+            out, offset = {}, 0
+            for n, p in weights:
+                out[n] = (flat[offset:offset + p.numel()] * keep[offset:offset + p.numel()]).view_as(p)
+                offset += p.numel()
+            return out
+
+        with torch.no_grad():
+            u = {n: torch.zeros_like(p) for n, p in weights}
+            z = project({n: p.detach().clone() for n, p in weights})
+        flops, history, previous = 0.0, [], None
+        for k in range(1, rounds + 1):
+            def proximal(m, z=z, u=u):
+                params = dict(m.named_parameters())
+                return rho / 2 * sum(((params[n] - z[n] + u[n]) ** 2).sum() for n, _ in weights)
+
+            flops += train(model, ctx.graph, epochs=round_epochs, patience=round_epochs + 1, seed=ctx.seed + k,
+                           penalty=proximal).flops
+            with torch.no_grad():
+                w = {n: p.detach().clone() for n, p in weights}
+                z_new = project({n: w[n] + u[n] for n in w})
+                gap = float(torch.sqrt(sum(((w[n] - z_new[n]) ** 2).sum() for n in w)))
+                if method == "slr" and previous is not None and gap > 0:
+                    alpha = 1 - 1 / (big_m * k ** (1 - 1 / k ** r))
+                    step = alpha * step * previous / gap
+                accepted = method == "admm" or previous is None or gap < previous
+                if accepted:
+                    u = {n: u[n] + step * (w[n] - z_new[n]) for n in w}
+                z, previous = z_new, gap
+            history.append({"round": k, "violation": gap, "step": step, "multipliers_updated": accepted})
+        return flops, {"rounds": rounds, "rho": rho, "history": history}
 
 
 @hookimpl
