@@ -122,3 +122,28 @@ def test_style_ruff_and_mypy():
     mypy = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", "--cache-dir", "/dev/null"], cwd=REPO,
                           capture_output=True, text=True)
     assert mypy.returncode == 0, mypy.stdout[-3000:] + mypy.stderr[-1000:]
+
+
+def test_the_core_names_no_built_in_plugin():
+    """Summary columns, colours, captions and options come from what plugins declare: no string in the
+    core (outside the built-ins and the testing kit) is the name of a built-in pruner, metric or visualiser."""
+    from gnneval._plugins.manager import build_plugin_host
+
+    reg = build_plugin_host().registry
+    names = {r.name for kind in ("pruner", "metric", "visualiser") for r in reg.items(kind) if r.plugin.dist == "gnneval"}
+    names |= {f"{n}.{k}" for n in names for k in ("test", "dense")}
+    from gnneval.plugin import TASKS
+    from gnneval.store.records import ROLES
+
+    # words of the plugin API itself that happen to equal a plugin's name: a task, a column role, the
+    # Pruner attribute ``structured``
+    names -= set(TASKS) | set(ROLES) | {"structured"}
+    found = []
+    for path in PKG.rglob("*.py"):
+        rel = path.relative_to(REPO).as_posix()
+        if rel.startswith(("gnneval/builtin/", "gnneval/testing.py", "gnneval/_plugins/scaffold.py")):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names:
+                found.append(f"{rel}:{node.lineno} {node.value!r}")
+    assert not found, found

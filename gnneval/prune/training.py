@@ -133,8 +133,6 @@ def train(model: torch.nn.Module, graph: GraphData, *, epochs: int = 200, lr: fl
     a scalar tensor added to the loss (ADMM's proximal term, for example)."""
     import torch
 
-    from gnneval.measure.counting import prunable_weights
-
     t0 = time.perf_counter()
     masks = masks or {}
     torch.manual_seed(seed)
@@ -153,16 +151,8 @@ def train(model: torch.nn.Module, graph: GraphData, *, epochs: int = 200, lr: fl
     for epoch in range(1, epochs + 1):
         model.train()
         opt.zero_grad()
-        counter = _flop_counter() if epoch == 1 else None
-        with counter if counter is not None else _nothing():
-            loss = task_loss(model, graph)
-            if l1 > 0:
-                loss = loss + l1 * sum(p.abs().sum() for _, p in prunable_weights(model))
-            if penalty is not None:
-                loss = loss + penalty(model)
-            loss.backward()
-        if counter is not None:
-            measured = float(counter.get_total_flops())
+        counted = _backward(model, graph, l1, penalty, count=epoch == 1)
+        measured = counted if epoch == 1 else measured
         flops += 3 * per_forward
         if on_backward is not None:
             flops += float(on_backward(epoch, model, opt, masks) or 0.0)
@@ -182,6 +172,21 @@ def train(model: torch.nn.Module, graph: GraphData, *, epochs: int = 200, lr: fl
     model.eval()
     return TrainResult(epochs=epoch, best_epoch=best_epoch, best_val=best[0], seconds=time.perf_counter() - t0,
                        flops=flops, masks=best_masks, measured_step_flops=measured)
+
+
+def _backward(model, graph: GraphData, l1: float, penalty, count: bool) -> float:
+    """Loss (with the L1 and penalty terms) and its backward pass; the FLOPs torch counts when ``count``."""
+    from gnneval.measure.counting import prunable_weights
+
+    counter = _flop_counter() if count else None
+    with counter if counter is not None else _nothing():
+        loss = task_loss(model, graph)
+        if l1 > 0:
+            loss = loss + l1 * sum(p.abs().sum() for _, p in prunable_weights(model))
+        if penalty is not None:
+            loss = loss + penalty(model)
+        loss.backward()
+    return float(counter.get_total_flops()) if counter is not None else 0.0
 
 
 def _flop_counter():

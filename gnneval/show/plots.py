@@ -12,17 +12,18 @@ import numpy as np
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 DENSE_COLOUR = "#555555"
 
-# Built-in pruners keep fixed colours; other names take the remaining ones in a stable order.
-_FIXED = {"structured": 0, "magnitude": 1, "random-channels": 2, "random": 3, "hybrid": 4, "lottery": 5}
+PRUNER_COLOURS = tuple(c for c in OKABE_ITO if c != "#000000")  #: black stays for markings
 
 
 def pruner_colour(name: str, all_names: list[str] | None = None) -> str:
-    if name in _FIXED:
-        return OKABE_ITO[_FIXED[name]]
-    others = sorted(n for n in (all_names or [name]) if n not in _FIXED)
-    free = [c for i, c in enumerate(OKABE_ITO) if i not in _FIXED.values()] or list(OKABE_ITO)
-    idx = others.index(name) if name in others else sum(map(ord, name))
-    return free[idx % len(free)]
+    """The colour of pruner ``name``: by its place among the run's pruners (``all_names``, in the run's
+    order), so every picture of a run gives each pruner the same, distinct colour (up to seven pruners);
+    without the list, a stable colour from the name itself.  No pruner is special-cased."""
+    if all_names and name in all_names:
+        return PRUNER_COLOURS[list(all_names).index(name) % len(PRUNER_COLOURS)]
+    import zlib
+
+    return PRUNER_COLOURS[zlib.crc32(name.encode()) % len(PRUNER_COLOURS)]
 
 
 def class_colours(n: int) -> list:
