@@ -117,3 +117,31 @@ def test_paper_table_spread_is_the_sample_std_or_says_n_1():
     spec.loader.exec_module(mod)
     assert mod._spread([80.0, 81.0, 82.0]) == " ± 1.0"  # ddof=1; the population std would be 0.8
     assert mod._spread([80.0]) == " (n=1)"
+
+
+def test_lottery_rewinds_to_exactly_epoch_k_of_the_first_training(gnneval_graph, gnneval_model):
+    import copy
+
+    import torch
+
+    from gnneval._plugins.manager import build_plugin_host
+    from gnneval.plugin import PruneContext, reinitialise, train
+
+    lottery = build_plugin_host().registry.get("pruner", "lottery").obj
+    model = copy.deepcopy(gnneval_model)
+    loaded = []
+    original = model.load_state_dict
+
+    def recording(state, *args, **kwargs):
+        loaded.append({k: v.clone() for k, v in state.items()})
+        return original(state, *args, **kwargs)
+
+    model.load_state_dict = recording
+    lottery(rate=0.5, epochs=20, patience=20, rewind_epoch=2).prune(model, 0.5, PruneContext(gnneval_graph, "gcn", 5))
+    twin = copy.deepcopy(gnneval_model)
+    reinitialise(twin, 5)
+    kept = {}
+    train(twin, gnneval_graph, epochs=2, patience=5, seed=5,
+          on_epoch=lambda e, m: kept.update({e: copy.deepcopy(m.state_dict())}))
+    rewinds = [s for s in loaded if all(torch.equal(s[k], kept[2][k]) for k in s)]
+    assert rewinds, "the rounds did not rewind to the weights after epoch 2 of the first training"
