@@ -243,6 +243,27 @@ class ChannelGroup:
             yield w.reshape(self.channels, -1)
 
 
+def _consumer_cols(group: ChannelGroup, grad: bool):
+    """Each consuming weight matrix as ``[channels, -1]``: the columns that read one logical channel."""
+    import torch
+
+    for slot in group.consumer.in_slots:
+        t = getattr(slot.owner, slot.attr)
+        if grad:
+            t = t.grad if t.grad is not None else torch.zeros_like(t)
+        w = t.detach().double()
+        if w.dim() < 2:
+            continue
+        w = w.movedim(slot.dim, 0)
+        index_map = slot.index_map if slot.index_map is not None else group.producer.out_map
+        if index_map is not None:
+            w = w[torch.argsort(index_map, stable=True)]
+        yield w.reshape(group.channels, -1)
+
+
+ChannelGroup.weight_cols = _consumer_cols  # type: ignore[attr-defined]
+
+
 def channel_groups(ordered: list[Unit]) -> list[ChannelGroup]:
     groups: list[ChannelGroup] = []
     producer: Unit | None = None

@@ -31,9 +31,11 @@ class StructuredPruner(ChannelPruner):
 
     - ``l1`` (default) / ``l2``: the norm of the weights that produce the channel;
     - ``random``: seeded random ranks (the structured baseline);
-    - ``taylor``: first-order Taylor importance (Molchanov et al. 2019), ``(sum over the channel's
-      producing weights of w * dL/dw)^2`` accumulated over ``batches`` (8) minibatches, each a seeded half
-      of the validation nodes (graphs), with the model in evaluation mode.  Deviation, named: the paper
+    - ``taylor``: first-order Taylor importance of removing the channel (Molchanov et al. 2019, their gate on
+      the feature map): ``(sum over the weights that read the channel of w * dL/dw)^2`` — for a linear
+      consumer this equals ``(sum over nodes of a * dL/da)^2`` for the channel's activations ``a`` —
+      accumulated over ``batches`` (8) minibatches, each a seeded half of the validation nodes (graphs),
+      with the model in evaluation mode.  Deviation, named: the paper
       accumulates over training minibatches while it fine-tunes; on a converged GNN the training loss is
       near zero (100% train accuracy on Cora) and its one full-batch gradient ranks channels worse than
       chance, so the held-out validation split carries the signal;
@@ -130,7 +132,7 @@ def taylor_importance(model, groups, ctx: PruneContext, batches: int) -> list:
         loss.backward()
         for gi, group in enumerate(groups):
             total = torch.zeros(group.channels, dtype=torch.float64)
-            for w, gr in zip(group.weight_rows(), group.weight_rows(grad=True)):
+            for w, gr in zip(group.weight_cols(False), group.weight_cols(True)):
                 total += (w * gr).sum(1)
             acc[gi] += total.pow(2)
     model.zero_grad(set_to_none=True)
