@@ -386,3 +386,28 @@ def test_a_plugin_package_written_against_the_old_imports_installs_and_runs(sbm_
     assert out.returncode == 0, out.stderr[-3000:]
     assert "old-random@0.50" in out.stdout
     assert "gnneval.accounting is deprecated" in out.stderr and "import from gnneval.plugin" in out.stderr
+
+
+def test_a_plugin_can_require_the_plugin_api_version():
+    from gnneval.plugin import API_VERSION, PluginError, require_api
+
+    require_api("1.0")
+    require_api("1")
+    require_api(">=0.9")
+    with pytest.raises(PluginError, match=f"provides {API_VERSION}"):
+        require_api("2.0")
+
+
+def test_a_plugin_requiring_a_newer_api_is_listed_as_failed(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "future_plugin.py").write_text("from gnneval.plugin import require_api\nrequire_api('9.0')\n")
+    info = site / "future_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: future-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[gnneval]\nfuture = future_plugin\n")
+    code = ("from gnneval._plugins.manager import build_plugin_host; h = build_plugin_host(); "
+            "i = h.plugins['future']; print(i.status, '|', i.error)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(site)}, check=True)
+    assert out.stdout.startswith("failed |") and "needs gnneval plugin API 9.0" in out.stdout
