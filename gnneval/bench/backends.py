@@ -21,8 +21,9 @@ import resource
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -103,14 +104,17 @@ def _failed(backend: str, device: str, note: str, status: str = "failed", **extr
 
 
 def bench_torch(model: torch.nn.Module, graph: GraphData, *, device: str = "cpu", budget_s: float = 0.5,
-                compile: bool = False) -> BenchResult:
-    """Latency of a full-graph forward pass in PyTorch eager mode (or ``torch.compile`` with ``compile``)."""
+                compile: bool = False, reference: Reference | None = None) -> BenchResult:
+    """Latency of a full-graph forward pass in PyTorch eager mode (or ``torch.compile`` with ``compile``).
+    With a ``reference`` (the dense model), eager timing is paired: see :mod:`gnneval.bench.paired`."""
     import torch
 
     from gnneval.measure.forward import model_inputs
 
     model = model.to(device).eval()
     inputs = model_inputs(graph, device)
+    if reference is not None and not compile:
+        return _bench_paired(model, inputs, graph, device, budget_s, reference)
     sync = torch.cuda.synchronize if device.startswith("cuda") else None
     if sync:
         torch.cuda.reset_peak_memory_stats()
@@ -134,6 +138,45 @@ def bench_torch(model: torch.nn.Module, graph: GraphData, *, device: str = "cpu"
     return _result("torch-compile" if compile else "torch", device, times, warmup, int(torch.get_num_threads()),
                    graph.data.num_nodes, peak, setup_s=setup,
                    note=f"{mode}; peak = " + ("CUDA max allocated" if sync else "process RSS growth"))
+
+
+@dataclass
+class Reference:
+    """The dense model a variant is timed against, and the dense model's own median from the run's start."""
+
+    model: Any
+    graph: Any
+    baseline_ms: float | None = None
+
+
+def _bench_paired(model, inputs: tuple, graph, device: str, budget_s: float, ref: Reference) -> BenchResult:
+    import torch
+
+    from gnneval.bench.paired import noise_reasons, time_paired
+    from gnneval.measure.forward import model_inputs
+
+    dense = ref.model.to(device).eval()
+    dense_inputs = model_inputs(ref.graph, device)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else None
+
+    def variant() -> None:
+        with torch.inference_mode():
+            model(*inputs)
+
+    def reference() -> None:
+        with torch.inference_mode():
+            dense(*dense_inputs)
+
+    rss0 = _rss_peak_bytes()
+    timing = time_paired(variant, reference, budget_s=2 * budget_s, sync=sync)
+    peak = max(0, _rss_peak_bytes() - rss0)
+    speedup, lo, hi = timing.speedup()
+    reasons = noise_reasons(timing, ref.baseline_ms)
+    return _result("torch", device, timing.variant_ms, timing.warmup, int(torch.get_num_threads()),
+                   graph.data.num_nodes, peak, speedup=speedup, speedup_ci_low=lo, speedup_ci_high=hi,
+                   paired_runs=int(timing.variant_ms.size), noisy=bool(reasons), noise="; ".join(reasons),
+                   note="eager, timed interleaved with the dense model (ABBA pairs); speed-up = median of the "
+                        "per-pair ratios; peak = process RSS growth")
 
 
 def choose_providers(device: str, forced: Sequence[str] | None, problems: list[Problem]) -> list[str]:
@@ -295,7 +338,8 @@ class _OrtJob:
 
 def run_backends(model, graph, *, backends: Sequence[str], device: str, budget_s: float,
                  providers: Sequence[str] | None, exporter: str, workdir: Path | None,
-                 problems: list[Problem], onnx_graph: str = "auto") -> list[BenchResult]:
+                 problems: list[Problem], onnx_graph: str = "auto",
+                 reference: Reference | None = None) -> list[BenchResult]:
     """Benchmark ``model`` on every backend in ``backends``; failures become ``status="failed"`` results."""
     import copy
 
@@ -303,7 +347,7 @@ def run_backends(model, graph, *, backends: Sequence[str], device: str, budget_s
     for backend in backends:
         try:
             if backend == "torch":
-                out.append(bench_torch(model, graph, device=device, budget_s=budget_s))
+                out.append(bench_torch(model, graph, device=device, budget_s=budget_s, reference=reference))
             elif backend == "torch-compile":
                 out.append(bench_torch(copy.deepcopy(model), graph, device=device, budget_s=budget_s, compile=True))
             elif backend == "onnxruntime":

@@ -60,8 +60,13 @@ def summarise(run_h5: Path, tolerance: float) -> list[dict[str, Any]]:
             row[f"acc@{v.sparsity:g}"] = acc
             if hidden and v.ok and similar is not None:
                 row[f"sim@{v.sparsity:g}"] = v.layer_metrics.get(hidden, {}).get(similar.key)
-            lat = next((b.median_ms for b in v.bench if b.backend == "torch" and b.status == "ok"), None)
-            row[f"speedup@{v.sparsity:g}"] = dense_lat / lat if lat and dense_lat else None
+            timing = next((b for b in v.bench if b.backend == "torch" and b.status == "ok"), None)
+            if timing is not None and timing.paired_runs:  # measured as a ratio, with its noise flag
+                row[f"speedup@{v.sparsity:g}"] = timing.speedup
+                row[f"noisy@{v.sparsity:g}"] = timing.noise or False
+            else:
+                lat = timing.median_ms if timing is not None else None
+                row[f"speedup@{v.sparsity:g}"] = dense_lat / lat if lat and dense_lat else None
             if acc is not None:
                 xs.append(v.sparsity)
                 ys.append(acc)
@@ -253,7 +258,9 @@ def leaderboard_table(results: Sequence[JobResult], s: BatchSettings):
             pct = lambda v: "-" if v is None else f"{100 * v:.1f}"  # noqa: E731
             best = r["max_sparsity_within_tol"]
             sp = r.get(f"speedup@{best:g}") if best else None
+            noisy = bool(r.get(f"noisy@{best:g}")) if best else False
             t.add_row(name, r["pruner"], pct(r["dense"]), *[pct(r.get(f"acc@{x:g}")) for x in s.sparsities],
-                      pct(r.get("auc")), f"{best:g}", "-" if sp is None else f"{sp:.2f}x", "ok")
+                      pct(r.get("auc")), f"{best:g}", "-" if sp is None else f"{sp:.2f}x" + (" ~" if noisy else ""),
+                      "ok")
     return t
 

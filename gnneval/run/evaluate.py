@@ -31,6 +31,7 @@ from gnneval.run.settings import (
     DEFAULT_SPARSITIES,
     EvaluateSettings,
     default_run_dir,
+    fix_threads,
     resolve_selection,
     seed_everything,
     unique_sparsities,
@@ -79,6 +80,7 @@ class Evaluator:
         self.console = console or Console(stderr=True)
         self.show_progress = show_progress
         self.problems: list[Problem] = list(host.problems)
+        self._dense_ref: Any = None
 
     def run(self) -> RunResult:
         s = self.s
@@ -89,6 +91,7 @@ class Evaluator:
         self.out_dir = Path(s.out_dir) if s.out_dir else default_run_dir(s.checkpoint, s.pruners)
         self.host.call_each("gnneval_evaluate_start", self.problems, run=self._run_info())
         seed_everything(s.seed)
+        s.threads = fix_threads(s.threads)
         try:
             loaded = load_for_evaluation(load_request(s), self.reg, self.problems, console=self.console)
         except KeyboardInterrupt:
@@ -198,16 +201,28 @@ class Evaluator:
         progress.advance(task_id)
 
     def _bench(self, v: VariantResult, model: Any, graph: GraphData) -> None:
+        """Time ``v`` on every backend, holding the machine's timing slot; a variant's PyTorch timing is paired
+        with the dense model (its speed-up is measured as a ratio, with an interval and a noise flag)."""
         if not self.s.bench:
             return
-        from gnneval.bench.backends import run_backends
+        from gnneval.bench.backends import Reference, run_backends
+        from gnneval.bench.timing_lock import timing_slot
 
         s = self.s
-        t0 = time.perf_counter()
-        v.bench = run_backends(model, graph, backends=s.backends, device=s.device, budget_s=s.bench_budget_s,
-                               providers=s.providers, exporter=s.onnx_exporter, onnx_graph=s.onnx_graph,
-                               workdir=self.out_dir / "onnx" / v.id, problems=self.problems)
-        v.details["bench_wall_s"] = time.perf_counter() - t0
+        reference = None
+        if v.id != "dense" and self._dense_ref is not None:
+            reference = self._dense_ref
+        with timing_slot() as waited:
+            t0 = time.perf_counter()
+            v.bench = run_backends(model, graph, backends=s.backends, device=s.device, budget_s=s.bench_budget_s,
+                                   providers=s.providers, exporter=s.onnx_exporter, onnx_graph=s.onnx_graph,
+                                   workdir=self.out_dir / "onnx" / v.id, problems=self.problems, reference=reference)
+            v.details["bench_wall_s"] = time.perf_counter() - t0
+        v.details["bench_lock_wait_s"] = waited
+        if v.id == "dense":
+            base = next((b.median_ms for b in v.bench if b.backend == "torch" and b.status == "ok"), None)
+            self._dense_ref = Reference(model, graph, base)
+        # a noisy figure is stored with its reason (BenchResult.noisy / .noise) and marked ~ in the summary
         for b in v.bench:
             if b.status != "ok":
                 self.problems.append(Problem(f"benchmark of {v.id} on {b.backend}", b.note))

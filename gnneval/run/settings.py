@@ -36,6 +36,7 @@ class EvaluateSettings:
     max_params: int = 200_000_000  #: a checkpoint holding more weights is refused before allocating them
     allow_nonfinite: bool = False  #: evaluate a checkpoint with NaN/Inf weights instead of refusing it
     plugin_timeout_s: float = 600.0  #: seconds one metric call or one visualiser may take
+    threads: int | None = None  #: intra-op threads, fixed for the whole run and recorded (None: torch's default)
     trust: bool = False
     metrics: list[str] | None = None  #: a selection (``a,b``, ``+a``, ``-b``); None = the defaults
     visualisers: list[str] | None = None  #: a selection as for ``metrics``
@@ -99,6 +100,15 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def fix_threads(threads: int | None) -> int:
+    """Fix PyTorch's intra-op thread count for the whole run (timings are comparable only at one count)."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(int(threads))
+    return int(torch.get_num_threads())
 
 
 def resolve_selection(registry: Registry, kind: str, selection: list[str] | None) -> list[str]:

@@ -29,6 +29,16 @@ def _latency(v: VariantResult, backend: str, device: str) -> float | None:
     return b.median_ms if b is not None and b.status == "ok" else None
 
 
+def speedup_text(v: VariantResult, backend: str, device: str, lat: float | None, base: float | None) -> str:
+    """``1.32x`` — or, when timed paired with the dense model, the median per-pair ratio, with ``±`` its
+    interval's half-width and ``~`` when it was flagged noisy."""
+    b = next((b for b in v.bench if b.backend == backend and b.device == device and b.status == "ok"), None)
+    if b is not None and b.paired_runs:
+        half = (b.speedup_ci_high - b.speedup_ci_low) / 2
+        return f"{b.speedup:.2f}x±{half:.2f}" + (" ~" if b.noisy else "")
+    return "-" if lat is None or base is None else f"{base / lat:.2f}x"
+
+
 def summary_table(run: RunResult):
     """A ``rich.table.Table`` with one row per variant."""
     from rich.table import Table
@@ -45,7 +55,9 @@ def summary_table(run: RunResult):
     t = Table(title=f"{p.architecture} on {p.dataset} ({p.checkpoint_path}, sha256 {p.checkpoint_sha256[:12]})",
               caption="sparsity: channels removed (structured) or weights zeroed (unstructured); zero/removed: share "
                       "of dense parameters; ms: median latency of a full-graph forward pass; ×: dense latency / "
-                      "variant latency on the same backend; FLOPs ×: the speed-up the dense-kernel FLOP count "
+                      "variant latency on the same backend (torch: timed interleaved with the dense model, the "
+                      "median per-pair ratio ± its 95% interval; ~ flags a noisy figure); FLOPs ×: the speed-up "
+                      "the dense-kernel FLOP count "
                       "predicts; sparse MFLOPs: what kernels that skip zero weights would need"
                       + ("; on disk: the --save-pruned checkpoint (sparse weights compressed)" if saved else "")
                       + ("; train TFLOPs: spent training the variant (3 forward passes per step, sparse steps count "
@@ -76,8 +88,7 @@ def summary_table(run: RunResult):
                *([head.fmt(acc), delta] if head else []), *[c.fmt(v.metrics.get(c.key)) for c in shown]]
         for backend, device in backends:
             lat, base = _latency(v, backend, device), _latency(dense, backend, device)
-            row += ["-" if lat is None else f"{lat:.2f}",
-                    "-" if lat is None or base is None else f"{base / lat:.2f}x"]
+            row += ["-" if lat is None else f"{lat:.2f}", speedup_text(v, backend, device, lat, base)]
         row.append(f"{dense.flops / v.flops:.2f}x" if v.flops else "-")
         t.add_row(*row)
     return t
@@ -114,6 +125,9 @@ def representation_table(run: RunResult):
 
 def print_summary(run: RunResult, console, run_dir) -> None:
     console.print(summary_table(run))
+    if any(b.noisy for v in run.variants for b in v.bench):
+        console.print("[yellow]timing[/yellow] figures marked ~ were measured on a busy or unsteady machine (see the "
+                      "problems): raise --bench-budget, or time on a quieter machine", soft_wrap=True)
     rep = representation_table(run)
     if rep is not None:
         console.print(rep)

@@ -176,14 +176,15 @@ class Pareto(Visualiser):
             if not v.ok or key not in v.metrics:
                 continue
             colour = DENSE_COLOUR if v.pruner is None else pruner_colour(v.pruner, run.pruners)
-            entries = [(f"{b.backend} {b.device}", b.median_ms, MARKERS.get(b.backend, "D")) for b in v.bench] \
-                if timed else [("FLOPs", v.flops / 1e6, "o")]
-            for backend, x, marker in entries:
-                ax.scatter(x, 100 * v.metrics[key], color=colour, marker=marker, s=45, edgecolors="black",
-                           linewidths=0.4)
+            entries = [(f"{b.backend} {b.device}", b.median_ms, MARKERS.get(b.backend, "D"), b.noisy)
+                       for b in v.bench] if timed else [("FLOPs", v.flops / 1e6, "o", False)]
+            for backend, x, marker, noisy in entries:
+                ax.scatter(x, 100 * v.metrics[key], facecolors="none" if noisy else colour, marker=marker, s=45,
+                           edgecolors=colour if noisy else "black", linewidths=1.2 if noisy else 0.4)
                 ax.annotate(v.id if v.pruner else "dense", (x, 100 * v.metrics[key]), fontsize=6,
                             xytext=(3, 3), textcoords="offset points")
-                points.append((backend, x, 100 * v.metrics[key]))
+                if not noisy:  # a figure flagged noisy is drawn hollow and kept off the front
+                    points.append((backend, x, 100 * v.metrics[key]))
         for backend in dict.fromkeys(p[0] for p in points):
             pts = sorted((x, y) for b, x, y in points if b == backend)
             front, best = [], -np.inf
@@ -203,6 +204,9 @@ class Pareto(Visualiser):
             handles += [Line2D([], [], marker=MARKERS.get(b, "D"), linestyle="", color="white",
                                markeredgecolor="black", label=f"backend: {b}") for b in backends]
         handles.append(Line2D([], [], color="#999999", linestyle="--", label="Pareto front"))
+        if any(b.noisy for v in run.variants for b in v.bench):
+            handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor="none", color="#555555",
+                                  label="hollow: timing flagged noisy (off the front)"))
         ax.legend(handles=handles, fontsize=8)
         ax.set_xlabel("median latency of a full-graph forward pass (ms)" if timed else
                       "inference cost (MFLOPs; no benchmark was run)")
