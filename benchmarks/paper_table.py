@@ -108,6 +108,8 @@ def main() -> int:
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--data-root", default=str(REPO.parent / "shared" / "datasets"))
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    ap.add_argument("--render-only", action="store_true",
+                    help="write the table from the cells already in <out>/paper_table.jsonl, computing nothing")
     args = ap.parse_args()
 
     import numpy as np
@@ -131,7 +133,7 @@ def main() -> int:
         for line in log.read_text().splitlines():
             r = json.loads(line)
             done[(r["dataset"], r["hidden"], r["method"], r["sparsity"], r["seed"])] = r
-    for name in args.datasets.split(","):
+    for name in [] if args.render_only else args.datasets.split(","):
         graph, _ = load_dataset(reg, DatasetRef(name=name, loader="planetoid"),
                                 DatasetContext(resolve_data_root(args.data_root), default_cache_dir(), 0))
         for seed in seeds:

@@ -252,7 +252,9 @@ class MetricInputs:
         return np.sort(np.random.default_rng(self.seed).choice(n, self.sample_size, replace=False))
 
     def node_sample(self) -> np.ndarray:
-        """The run's fixed node sample: seeded by the run's seed, identical for every variant and layer."""
+        """The run's fixed node sample: a uniform draw of ``sample_size`` nodes without replacement, seeded by
+        the run's seed (both stored with the run), identical for every variant and layer; returned sorted.
+        Record ``len(sample)`` with a value computed on it."""
         return self._sample(self.graph.num_nodes)
 
     def labelled_embedding(self) -> np.ndarray:

@@ -194,7 +194,7 @@ class MAD(Metric):
         d[d < 1e-12] = 0.0
         cnt = (d > 0).sum(1)
         per_node = d.sum(1) / np.maximum(cnt, 1)
-        out = {"neighbours": neighbours}
+        out = {"neighbours": neighbours, "global_sample": float(len(idx))}
         out.update(with_ci("global", per_node, inputs.seed, inputs.bootstrap))
         return out
 
@@ -216,7 +216,7 @@ class AlignmentUniformity(Metric):
         sq = np.clip(2.0 - 2.0 * (s @ s.T), 0.0, None)
         iu = np.triu_indices(len(s), k=1)
         uniformity = float(np.log(np.mean(np.exp(-2.0 * sq[iu])))) if len(iu[0]) else 0.0
-        return {"alignment": total / max(count, 1), "uniformity": uniformity}
+        return {"alignment": total / max(count, 1), "uniformity": uniformity, "uniformity_sample": float(len(s))}
 
 
 @hookimpl
