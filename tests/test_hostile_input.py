@@ -42,8 +42,9 @@ PROBE = textwrap.dedent("""
         outcome = "loaded"
     except GnnevalError as exc:
         outcome = str(exc)
-    print(json.dumps({"seconds": time.perf_counter() - t0, "outcome": outcome,
-                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    # VmHWM: this process's own peak (ru_maxrss would include the forking parent's, inherited across exec)
+    hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
+    print(json.dumps({"seconds": time.perf_counter() - t0, "outcome": outcome, "peak_mb": hwm / 1024}))
 """)
 
 

@@ -126,9 +126,9 @@ class BenchResult:
     providers: str = ""  #: execution providers the session actually used (ONNX Runtime)
     setup_s: float = 0.0  #: export / compilation time before timing
     onnx_graph: str = ""  #: ONNX Runtime: ``sparse`` (CSR adjacency + SparseToDenseMatMul) or ``scatter`` (edge_index)
-    speedup: float = float("nan")  #: dense / variant latency, the median of pairs timed interleaved (paired)
-    speedup_ci_low: float = float("nan")  #: its 95% confidence interval (order statistics)
-    speedup_ci_high: float = float("nan")
+    speedup: float = 0.0  #: dense / variant latency, the median of pairs timed interleaved (0: not paired)
+    speedup_ci_low: float = 0.0  #: its 95% confidence interval (order statistics)
+    speedup_ci_high: float = 0.0
     paired_runs: int = 0  #: pairs timed; 0: the variant was timed alone (the dense model, or not paired)
     noisy: bool = False  #: the speed-up should not be trusted (see ``noise``)
     noise: str = ""  #: why it was flagged: a wide interval, the dense model's drift, a busy machine
