@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -179,7 +180,7 @@ def _backward(model, graph: GraphData, l1: float, penalty, count: bool) -> float
     from gnneval.measure.counting import prunable_weights
 
     counter = _flop_counter() if count else None
-    with counter if counter is not None else _nothing():
+    with counter if counter is not None else nullcontext():
         loss = task_loss(model, graph)
         if l1 > 0:
             loss = loss + l1 * sum(p.abs().sum() for _, p in prunable_weights(model))
@@ -196,11 +197,3 @@ def _flop_counter():
     except ImportError:  # pragma: no cover - old torch
         return None
     return FlopCounterMode(display=False)
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None

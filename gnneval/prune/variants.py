@@ -35,7 +35,6 @@ def make_variant(pruner: Pruner, dense_model: torch.nn.Module, sparsity: float, 
 
     :raises PluginError: when the pruner returns something that is not a usable variant (naming what).
     """
-    import torch
 
     model = copy.deepcopy(dense_model)
     outcome = pruner.prune(model, sparsity, ctx)
@@ -54,7 +53,7 @@ def make_variant(pruner: Pruner, dense_model: torch.nn.Module, sparsity: float, 
                                  "seconds": tr.seconds, "flops": tr.flops, "flops_convention": "3 forward passes",
                                  "measured_step_flops": tr.measured_step_flops}
         v.training_flops += tr.flops
-    check_variant(dense_model, v, ctx.graph, torch)
+    check_variant(dense_model, v, ctx.graph)
     if not pruner.structured and (outcome.graph is None or outcome.masks):
         v.warnings += _shortfall(dense_model, model, sparsity)
     v.warnings += _ignores_edges(dense_model, v)
@@ -101,8 +100,10 @@ def _enforce_masks(model: torch.nn.Module, masks: dict[str, torch.Tensor]) -> No
             p.mul_(mask.to(p.device, p.dtype))
 
 
-def check_variant(dense_model: torch.nn.Module, v: Variant, dense_graph: GraphData, torch: Any) -> None:
+def check_variant(dense_model: torch.nn.Module, v: Variant, dense_graph: GraphData) -> None:
     """A variant must have finite weights and give outputs of the dense model's shape on its graph."""
+    import torch
+
     from gnneval.measure.forward import model_inputs
 
     bad = [n for n, p in v.model.named_parameters() if not bool(torch.isfinite(p).all())]
