@@ -21,6 +21,8 @@ import numpy as np
 NOISY_HALF_WIDTH = 0.10  #: a speed-up whose 95% interval is wider than ±10% is flagged
 DRIFT_TOLERANCE = 0.25  #: the dense model timed 25% away from its own baseline: the load changed
 PRECISION = 0.02  #: stop once the ratio's interval is within ±2%
+SPEEDUP_INTERVAL = ("median of per-pair ratios dense/variant, timed interleaved in ABBA order; 95% interval from "
+                    "order statistics n/2 ± 1.96·sqrt(n)/2 (distribution-free)")
 
 
 @dataclass

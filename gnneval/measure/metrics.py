@@ -100,7 +100,34 @@ def _call(metric: Metric, inputs: MetricInputs, who: str, problems: list[Problem
         return {}
     good, bad = check_values(raw, "compute()")
     problems.extend(Problem(who, msg) for msg in bad)
+    missing = undeclared_intervals(metric, good)
+    if missing:
+        problem = Problem(f"metric '{type(metric).name or type(metric).__name__}'",
+                          f"returns an interval or spread for {', '.join(map(repr, missing))} without saying how it "
+                          "was made; declare it in the class attribute intervals = {key: method}")
+        if problem not in problems:
+            problems.append(problem)
     return good
+
+
+def declared_intervals(registry: Registry, names: Sequence[str], task: str) -> dict[str, str]:
+    """``{"<metric>.<key>": method}`` for the uncertainties the selected metrics declare (``Metric.intervals``)."""
+    out = {}
+    for name in names:
+        cls = registry.get("metric", name).obj
+        if cls.tasks is None or task in cls.tasks:
+            out.update({f"{name}.{key}": str(method) for key, method in dict(cls.intervals).items()})
+    return out
+
+
+UNCERTAINTY_SUFFIXES = ("_ci_low", "_ci_high", "_sd")
+
+
+def undeclared_intervals(metric: Metric, values: dict[str, float]) -> list[str]:
+    """Keys whose interval or spread ``metric`` returned without declaring its method in ``intervals``."""
+    declared = dict(type(metric).intervals)
+    bases = {k[: -len(sfx)] for k in values for sfx in UNCERTAINTY_SUFFIXES if k.endswith(sfx)}
+    return sorted(b for b in bases if b not in declared)
 
 
 def declared_columns(registry: Registry, names: Sequence[str], task: str) -> list[ShownColumn]:

@@ -28,6 +28,10 @@ def bootstrap_ci(per_item: np.ndarray, seed: int, n_boot: int = 200, level: floa
     return float(lo), float(hi)
 
 
+PERCENTILE_BOOTSTRAP = ("95% percentile bootstrap of the mean over the sampled nodes (Efron 1979), --bootstrap "
+                        "resamples with replacement, seeded")
+
+
 def with_ci(key: str, per_item: np.ndarray, seed: int, n_boot: int) -> dict[str, float]:
     """``{key: mean, key_ci_low: ..., key_ci_high: ...}``."""
     lo, hi = bootstrap_ci(per_item, seed, n_boot)

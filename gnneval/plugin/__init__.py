@@ -70,7 +70,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from gnneval.load.limits import check_declared_sizes, check_total
     from gnneval.measure.counting import HIST_EDGES, count_flops, prunable_weights
     from gnneval.measure.forward import message_passing_layers, model_inputs
-    from gnneval.measure.numeric import bootstrap_ci, cosine_knn, edge_chunks, l2_normalise, with_ci
+    from gnneval.measure.numeric import (
+        PERCENTILE_BOOTSTRAP,
+        bootstrap_ci,
+        cosine_knn,
+        edge_chunks,
+        l2_normalise,
+        with_ci,
+    )
     from gnneval.prune.channels import ChannelGroup, ChannelPruner
     from gnneval.prune.masks import prune_by_scores, smallest_k_mask
     from gnneval.prune.module_sizes import sync_sizes
@@ -108,6 +115,7 @@ _HELPERS: dict[str, str] = {
     # metrics
     "bootstrap_ci": "gnneval.measure.numeric",
     "with_ci": "gnneval.measure.numeric",
+    "PERCENTILE_BOOTSTRAP": "gnneval.measure.numeric",
     "edge_chunks": "gnneval.measure.numeric",
     "l2_normalise": "gnneval.measure.numeric",
     "cosine_knn": "gnneval.measure.numeric",
@@ -212,6 +220,7 @@ __all__ = [
     "step_flops",
     "bootstrap_ci",
     "with_ci",
+    "PERCENTILE_BOOTSTRAP",
     "edge_chunks",
     "l2_normalise",
     "cosine_knn",

@@ -382,6 +382,11 @@ class Metric(_Configurable, ABC):
     """Keys to show as columns of the summary table (variant metrics) or of the representation table
     (layer metrics; the last hidden layer is shown), in ``gnneval show`` and in ``report.html``:
     ``{"test": Column("test acc", "{:.1%}", role="headline")}``.  See :class:`Column` for the roles."""
+    intervals: ClassVar[dict[str, str]] = {}
+    """How each reported uncertainty was made, stored in the run file's ``/intervals``: ``{key: method}``
+    for every ``key`` whose interval (``key_ci_low`` / ``key_ci_high``) or spread (``key_sd``) ``compute``
+    returns, e.g. ``{"score": "percentile bootstrap over nodes, --bootstrap resamples"}``.  An interval
+    returned without its method is reported by name."""
 
     @abstractmethod
     def compute(self, inputs: MetricInputs) -> dict[str, float | None]:

@@ -334,6 +334,10 @@ class ChannelPruner(Pruner):
         """Called once, after the channel groups are found and before any is scored (data-driven criteria
         accumulate what they need here).  Default: nothing."""
 
+    def keep_count(self, group: ChannelGroup, sparsity: float) -> int:
+        """How many of ``group``'s channels to keep: ``round((1 - sparsity) * channels)``, at least one."""
+        return max(1, int(round((1.0 - sparsity) * group.channels)))
+
     def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
         from gnneval.measure.forward import model_inputs
 
@@ -358,7 +362,7 @@ class ChannelPruner(Pruner):
         import torch
 
         c = group.channels
-        n_keep = max(1, int(round((1.0 - sparsity) * c)))
+        n_keep = min(c, self.keep_count(group, sparsity))
         scores = torch.as_tensor(self.score_channels(group, gi, ctx), dtype=torch.float64).flatten()
         if scores.numel() != c:
             raise UsageError(f"pruner '{self.name}': score_channels returned {scores.numel()} scores for "

@@ -23,7 +23,7 @@ from typing import Any
 
 from gnneval._plugins.manager import PluginHost
 from gnneval.load.inputs import Loaded, LoadRequest, load_for_evaluation
-from gnneval.measure.metrics import MetricSettings, declared_columns
+from gnneval.measure.metrics import MetricSettings, declared_columns, declared_intervals
 from gnneval.measure.variant import MeasureSettings, measure_variant
 from gnneval.plugin.api import GraphData, PruneContext, RunInfo
 from gnneval.plugin.errors import GnnevalError, RunInterrupted, UsageError, one_line
@@ -292,8 +292,11 @@ class Evaluator:
             checkpoint_metadata={**ckpt.metadata, "source": ckpt.source, "loader_notes": list(ckpt.notes),
                                  "recorded_scores": dict(ckpt.recorded_scores)},
         )
+        from gnneval.bench.paired import SPEEDUP_INTERVAL
+
+        intervals = {**declared_intervals(self.reg, self.metric_names, loaded.task), "bench.speedup": SPEEDUP_INTERVAL}
         return RunResult(provenance=prov, graph=self._measure.arrays, variants=[], problems=self.problems,
-                         columns=self.columns)
+                         columns=self.columns, intervals=intervals)
 
     def _say_selection(self) -> None:
         self.console.print(f"metrics: {', '.join(self.metric_names) or 'none'}; visualisers: "

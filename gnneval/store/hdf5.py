@@ -170,7 +170,7 @@ def update_meta(path: str | os.PathLike[str], result: RunResult) -> Path:
 
 
 def _write_meta(f: Any, result: RunResult) -> None:
-    for name in ("problems", "files", "columns"):
+    for name in ("problems", "files", "columns", "intervals"):
         if name in f:
             del f[name]
     f.create_group("problems").attrs["json"] = _dumps([asdict(p) for p in result.problems])
@@ -180,6 +180,7 @@ def _write_meta(f: Any, result: RunResult) -> None:
     if result.captions:
         files.attrs["_captions"] = _dumps(result.captions)
     f.create_group("columns").attrs["json"] = _dumps([asdict(c) for c in result.columns])
+    f.create_group("intervals").attrs["json"] = _dumps(result.intervals)
 
 
 def _attr(v: Any) -> Any:
@@ -221,8 +222,9 @@ def read_run(path: str | os.PathLike[str]) -> RunResult:
         files = {k: _attr(val) for k, val in f["files"].attrs.items() if k != "_captions"}
         captions = json.loads(_attr(f["files"].attrs.get("_captions", "{}")))
         columns = [ShownColumn(**c) for c in json.loads(_attr(f["columns"].attrs["json"]))] if "columns" in f else []
+        intervals = json.loads(_attr(f["intervals"].attrs["json"])) if "intervals" in f else {}
     return RunResult(provenance=prov, graph=graph, variants=variants, problems=problems, files=files,
-                     columns=columns, captions=captions)
+                     columns=columns, captions=captions, intervals=intervals)
 
 
 def _read_graph(g: Any) -> GraphArrays:

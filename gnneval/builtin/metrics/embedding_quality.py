@@ -14,7 +14,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from gnneval.plugin import Column, Metric, MetricInputs, edge_chunks, hookimpl, l2_normalise, with_ci
+from gnneval.plugin import (
+    PERCENTILE_BOOTSTRAP,
+    Column,
+    Metric,
+    MetricInputs,
+    edge_chunks,
+    hookimpl,
+    l2_normalise,
+    with_ci,
+)
 
 MAX_KMEANS_FULL = 50_000  #: above this many nodes, k-means uses MiniBatchKMeans
 
@@ -66,6 +75,7 @@ class Silhouette(Metric):
     """Silhouette score of the embeddings with respect to the labels, on the shared node sample."""
 
     summary = {"score": Column("silhouette")}
+    intervals = {"score": PERCENTILE_BOOTSTRAP}
 
     level = "layer"
 
@@ -89,6 +99,8 @@ class Clustering(Metric):
     that k-means' own spread on one embedding is reported beside any difference between embeddings."""
 
     summary = {"nmi": Column("NMI", help="k-means NMI with the labels, mean over k-means seeds")}
+    intervals = {key: "sample standard deviation (ddof=1) over the k-means seeds (n_init restarts each), the spread "
+                      "k-means alone gives on one embedding" for key in ("nmi", "ari")}
     options_doc = {"seeds": "k-means seeds averaged (default 5)", "n_init": "restarts per seed (default 5)"}
 
     level = "layer"
@@ -174,6 +186,7 @@ class MAD(Metric):
     are identical to it (over-smoothed) counts as 0, not dropped."""
 
     summary = {"neighbours": Column("MAD nb")}
+    intervals = {"global": PERCENTILE_BOOTSTRAP}
 
     level = "layer"
 

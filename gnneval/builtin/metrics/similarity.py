@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gnneval.plugin import Column, Metric, MetricInputs, cosine_knn, hookimpl, with_ci
+from gnneval.plugin import PERCENTILE_BOOTSTRAP, Column, Metric, MetricInputs, cosine_knn, hookimpl, with_ci
 
 RBF_MAX_SAMPLE = 500
 
@@ -120,6 +120,8 @@ def subsampling_interval(k: np.ndarray, l: np.ndarray, value: float, resamples: 
 
 class RbfCKA(Metric):
     summary = {"dense": Column("RBF CKA")}
+    intervals = {"dense": "95% subsampling interval (Politis & Romano 1994): CKA on --bootstrap seeded halves of "
+                          "the node sample drawn without replacement, rescaled by sqrt(b/m)"}
     level = "layer"
     needs_dense = True
 
@@ -150,6 +152,7 @@ class Procrustes(Metric):
 
 class KnnOverlap(Metric):
     summary = {"dense": Column("kNN overlap", help="Jaccard overlap of 10-NN neighbourhoods with dense")}
+    intervals = {"dense": PERCENTILE_BOOTSTRAP}
     level = "layer"
     needs_dense = True
 
