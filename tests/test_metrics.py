@@ -182,3 +182,16 @@ def test_evaluate_a_link_prediction_model(tmp_path):
     assert s.ok and "link-prediction.test_auc" in s.metrics and s.params < dense.params
     assert "linear-cka.dense" in s.layer_metrics["convs.0"]
     assert not run.problems, run.problems
+
+
+def test_degree_bucket_keys_are_valid_metric_keys():
+    """Every bucket's key passes the key check (``deg_33+`` was once dropped on any graph with a hub)."""
+    import numpy as np
+
+    from gnneval.builtin.metrics.task import degree_bucket_labels
+    from gnneval.measure.metrics import check_values
+
+    labels = set(degree_bucket_labels(np.array([0, 1, 2, 3, 5, 9, 17, 33, 100])))
+    assert "33+" in labels
+    good, bad = check_values({f"{p}deg_{b}": 0.5 for b in labels for p in ("", "n_")}, "compute()")
+    assert not bad and len(good) == 2 * len(labels)

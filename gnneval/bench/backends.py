@@ -147,36 +147,80 @@ class Reference:
     model: Any
     graph: Any
     baseline_ms: float | None = None
+    ort_run: Callable[[], object] | None = None  #: the dense model's ONNX Runtime session, ready to run
+    ort_baseline_ms: float | None = None
+
+
+def _eager(model, inputs: tuple) -> Callable[[], None]:
+    """One inference call of ``model`` on ``inputs``, as a function to time."""
+    import torch
+
+    def run() -> None:
+        with torch.inference_mode():
+            model(*inputs)
+
+    return run
+
+
+def _dense_eager(ref: Reference, device: str) -> Callable[[], None]:
+    from gnneval.measure.forward import model_inputs
+
+    return _eager(ref.model.to(device).eval(), model_inputs(ref.graph, device))
 
 
 def _bench_paired(model, inputs: tuple, graph, device: str, budget_s: float, ref: Reference) -> BenchResult:
     import torch
 
-    from gnneval.bench.paired import noise_reasons, time_paired
-    from gnneval.measure.forward import model_inputs
-
-    dense = ref.model.to(device).eval()
-    dense_inputs = model_inputs(ref.graph, device)
     sync = torch.cuda.synchronize if device.startswith("cuda") else None
+    return _paired_result("torch", _eager(model, inputs), _dense_eager(ref, device), sync, device, graph, budget_s,
+                          ref.baseline_ms,
+                          int(torch.get_num_threads()),
+                          "eager, timed interleaved with the dense model (ABBA pairs); speed-up = median of the "
+                          "per-pair ratios; peak = process RSS growth")
 
-    def variant() -> None:
-        with torch.inference_mode():
-            model(*inputs)
 
-    def reference() -> None:
-        with torch.inference_mode():
-            dense(*dense_inputs)
+def _paired_result(backend: str, variant: Callable[[], object], dense: Callable[[], object], sync, device: str,
+                   graph, budget_s: float, baseline_ms: float | None, threads: int, note: str, **extra) -> BenchResult:
+    """Time ``variant`` interleaved with ``dense`` (see :mod:`gnneval.bench.paired`) into a result."""
+    from gnneval.bench.paired import noise_reasons, time_paired
 
     rss0 = _rss_peak_bytes()
-    timing = time_paired(variant, reference, budget_s=2 * budget_s, sync=sync)
+    timing = time_paired(variant, dense, budget_s=2 * budget_s, sync=sync)
     peak = max(0, _rss_peak_bytes() - rss0)
     speedup, lo, hi = timing.speedup()
-    reasons = noise_reasons(timing, ref.baseline_ms)
-    return _result("torch", device, timing.variant_ms, timing.warmup, int(torch.get_num_threads()),
-                   graph.data.num_nodes, peak, speedup=speedup, speedup_ci_low=lo, speedup_ci_high=hi,
-                   paired_runs=int(timing.variant_ms.size), noisy=bool(reasons), noise="; ".join(reasons),
-                   note="eager, timed interleaved with the dense model (ABBA pairs); speed-up = median of the "
-                        "per-pair ratios; peak = process RSS growth")
+    reasons = noise_reasons(timing, baseline_ms)
+    return _result(backend, device, timing.variant_ms, timing.warmup, threads, graph.data.num_nodes, peak,
+                   speedup=speedup, speedup_ci_low=lo, speedup_ci_high=hi, paired_runs=int(timing.variant_ms.size),
+                   noisy=bool(reasons), noise="; ".join(reasons), note=note, **extra)
+
+
+def bench_torch_sparse(model, graph, *, device: str, budget_s: float, reference: Reference | None,
+                       sparse_input: bool, kernels: str) -> BenchResult:
+    """The ``torch-sparse`` backend (:mod:`gnneval.bench.sparse_kernels`): each linear layer on its fastest
+    sparse or dense form, checked against eager PyTorch, timed interleaved with the dense model in *eager*
+    PyTorch, so its speed-up is over plain dense PyTorch."""
+    import torch
+
+    from gnneval.bench.sparse_kernels import TOLERANCE, sparsify
+    from gnneval.measure.forward import model_inputs
+
+    model = model.to(device).eval()
+    inputs = model_inputs(graph, device)
+    fast, lines = sparsify(model, inputs, sparse_input=sparse_input, kernels=kernels, device=device)
+    with torch.inference_mode():
+        want, got = model(*inputs), fast(*inputs)
+    diff = float((got - want).abs().max())
+    chosen = "; ".join(lines) or "no linear layer had a sparse form (weights over 50% non-zero, dense input)"
+    if not diff <= TOLERANCE * max(1.0, float(want.abs().max())):
+        return _failed("torch-sparse", device, f"outputs disagree with eager PyTorch (max |diff| {diff:.3g}); not "
+                                               f"timed ({chosen})", status="mismatch", max_abs_diff=diff)
+    ref = reference or Reference(model, graph)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else None
+    return _paired_result("torch-sparse", _eager(fast, inputs), _dense_eager(ref, device), sync, device, graph,
+                          budget_s, ref.baseline_ms,
+                          int(torch.get_num_threads()),
+                          f"sparse kernels, speed-up over the dense model in eager PyTorch (paired); {chosen}",
+                          max_abs_diff=diff)
 
 
 def choose_providers(device: str, forced: Sequence[str] | None, problems: list[Problem]) -> list[str]:
@@ -233,14 +277,19 @@ def _plan(model, graph, providers: Sequence[str], onnx_graph: str) -> tuple[list
 
 def bench_onnxruntime(model: torch.nn.Module, graph: GraphData, *, providers: Sequence[str], budget_s: float = 0.5,
                       exporter: str = "auto", onnx_graph: str = "auto", workdir: Path | None = None,
-                      threads: int | None = None, problems: list[Problem] | None = None) -> BenchResult:
+                      threads: int | None = None, problems: list[Problem] | None = None,
+                      reference: Reference | None = None, keep: dict[str, Any] | None = None) -> BenchResult:
     """Export to ONNX, check against PyTorch, then time an ONNX Runtime session.
 
     ``onnx_graph`` picks how message passing is exported: ``sparse`` (aggregation as
     ``com.microsoft::SparseToDenseMatMul`` on a CSR adjacency input, see :mod:`gnneval.bench.onnx_sparse`),
     ``scatter`` (the exporters' own ``edge_index`` + ScatterElements graph) or ``auto`` (sparse where every
     layer supports it and the providers are CPU-only, else scatter; a sparse export that fails or disagrees
-    with PyTorch falls back to scatter, and the reason is kept in the note)."""
+    with PyTorch falls back to scatter, and the reason is kept in the note).
+
+    With a ``reference`` holding the dense model's session, the variant is timed interleaved with it and its
+    speed-up is the median per-pair ratio; ``keep["onnxruntime"]``, if given, receives this session's runner
+    (so the dense model's can be the reference of later variants)."""
     import torch
 
     from gnneval.measure.forward import model_inputs
@@ -262,6 +311,7 @@ def bench_onnxruntime(model: torch.nn.Module, graph: GraphData, *, providers: Se
         ref = model.cpu().eval()(*inputs).float().numpy()
     job = _OrtJob(model, graph, workdir / "model.onnx", exporter, providers, threads, device, ref,
                   [t.cpu().numpy() for t in inputs], problems)
+    job.reference, job.keep = reference, keep
     try:
         for i, form in enumerate(forms):
             result, why = job.attempt(form, last=i == len(forms) - 1, skipped=skipped, budget_s=budget_s)
@@ -283,6 +333,8 @@ class _OrtJob:
         self.providers, self.threads, self.device, self.ref, self.arrays = providers, threads, device, ref, arrays
         self.problems = problems
         self.tol = EXPORT_TOLERANCE * max(1.0, float(np.abs(ref).max()))
+        self.reference: Reference | None = None
+        self.keep: dict[str, Any] | None = None
 
     def attempt(self, form: str, *, last: bool, skipped: str | None, budget_s: float) -> tuple[BenchResult | None, str]:
         """Try one form: a result (timed, or a failure to report), or None and why to try the next form."""
@@ -316,12 +368,18 @@ class _OrtJob:
         if not diff <= self.tol:
             return _failed("onnxruntime", self.device, f"outputs disagree with PyTorch (max |diff| {diff:.3g} > "
                            f"{self.tol:.3g}); not timed ({used} exporter, {form_note})", status="mismatch", **extra), ""
+        note = f"{used} exporter, opset 18, ORT_ENABLE_ALL, {self.threads} intra-op threads; graph as {form_note}"
+        if self.keep is not None:
+            self.keep["onnxruntime"] = run
+        if self.reference is not None and self.reference.ort_run is not None:
+            return _paired_result("onnxruntime", run, self.reference.ort_run, None, self.device, self.graph,
+                                  budget_s, self.reference.ort_baseline_ms, self.threads,
+                                  note + "; timed interleaved with the dense model's session (ABBA pairs)", **extra), ""
         rss0 = _rss_peak_bytes()
         times, warmup = time_runs(run, budget_s=budget_s)
         peak = max(0, _rss_peak_bytes() - rss0)
         return _result("onnxruntime", self.device, times, warmup, self.threads, self.graph.data.num_nodes, peak,
-                       note=f"{used} exporter, opset 18, ORT_ENABLE_ALL, {self.threads} intra-op threads; graph as "
-                            f"{form_note}", **extra), ""
+                       note=note, **extra), ""
 
     def _runner(self, form: str, session) -> Callable[[], np.ndarray]:
         if form == "sparse":
@@ -338,9 +396,12 @@ class _OrtJob:
 
 def run_backends(model, graph, *, backends: Sequence[str], device: str, budget_s: float,
                  providers: Sequence[str] | None, exporter: str, workdir: Path | None,
-                 problems: list[Problem], onnx_graph: str = "auto",
-                 reference: Reference | None = None) -> list[BenchResult]:
-    """Benchmark ``model`` on every backend in ``backends``; failures become ``status="failed"`` results."""
+                 problems: list[Problem], onnx_graph: str = "auto", reference: Reference | None = None,
+                 keep: dict[str, Any] | None = None, sparse_input: bool = False,
+                 sparse_kernels: str = "csr") -> list[BenchResult]:
+    """Benchmark ``model`` on every backend in ``backends``; failures become ``status="failed"`` results.
+    With a ``reference`` (the dense model), timings are paired with it; ``keep`` receives what a later
+    variant's reference needs (the ONNX Runtime session's runner)."""
     import copy
 
     out = []
@@ -348,13 +409,16 @@ def run_backends(model, graph, *, backends: Sequence[str], device: str, budget_s
         try:
             if backend == "torch":
                 out.append(bench_torch(model, graph, device=device, budget_s=budget_s, reference=reference))
+            elif backend == "torch-sparse":
+                out.append(bench_torch_sparse(model, graph, device=device, budget_s=budget_s, reference=reference,
+                                              sparse_input=sparse_input, kernels=sparse_kernels))
             elif backend == "torch-compile":
                 out.append(bench_torch(copy.deepcopy(model), graph, device=device, budget_s=budget_s, compile=True))
             elif backend == "onnxruntime":
                 chosen = choose_providers(device, providers, problems)
                 out.append(bench_onnxruntime(copy.deepcopy(model), graph, providers=chosen, budget_s=budget_s,
                                              exporter=exporter, onnx_graph=onnx_graph, workdir=workdir,
-                                             problems=problems))
+                                             problems=problems, reference=reference, keep=keep))
             else:
                 raise UsageError(f"unknown benchmark backend '{backend}'; use {', '.join(BACKENDS)}")
         except UsageError:

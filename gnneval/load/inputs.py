@@ -27,7 +27,7 @@ class LoadRequest:
     loader_options: dict[str, Any] | None = None
     task: str | None = None
     trust: bool = False
-    device: str = "cpu"
+    device: str = "auto"
     transform: str | None = None  #: ``--transform``; None: the checkpoint's, if it records one
     max_params: int = 200_000_000  #: ``--max-params``: the most weights a file may hold
     allow_nonfinite: bool = False  #: ``--allow-nonfinite``: evaluate a model with NaN/Inf weights anyway
@@ -47,7 +47,12 @@ class Loaded:
 
 
 def usable_device(device: str, problems: list[Problem]) -> str:
-    """``device``, or ``cpu`` (with a problem saying so) where CUDA is asked for and there is none."""
+    """``device``, or ``cpu`` (with a problem saying so) where CUDA is asked for and there is none;
+    ``auto``: ``cuda`` where a CUDA device is available, else ``cpu``."""
+    if device == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda"):
         import torch
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from gnneval._plugins.registry import Registry
     from gnneval.store.records import GraphArrays, VariantOutputs
 
-KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")
+KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+\-]{0,63}$")
 """What a metric key may look like: a short identifier (it becomes an HDF5 attribute name)."""
 
 
@@ -50,7 +50,7 @@ def check_values(values: Any, who: str) -> tuple[dict[str, float], list[str]]:
     for key, value in values.items():
         if not isinstance(key, str) or not KEY_RE.match(key):
             bad.append(f"{who} returned the key {str(key)[:40]!r}{'...' if len(str(key)) > 40 else ''}: keys are "
-                       "identifiers of at most 64 letters, digits, '_', '-' or '.'")
+                       "identifiers of at most 64 letters, digits, '_', '-', '+' or '.'")
         elif value is None:
             good[key] = math.nan
             bad.append(f"{who}: '{key}' is not defined here (None); stored as NaN")

@@ -392,7 +392,7 @@ class Metric(_Configurable, ABC):
     def compute(self, inputs: MetricInputs) -> dict[str, float | None]:
         """Return ``{key: value}``; keys are stored as ``"<metric name>.<key>"``.
 
-        Keys are short identifiers (letters, digits, ``_``, ``-``, ``.``; at most 64 characters); values are
+        Keys are short identifiers (letters, digits, ``_``, ``-``, ``+``, ``.``; at most 64 characters); values are
         finite numbers, or ``None`` for "not defined here" (stored as NaN with the reason in the run's
         problems).  Anything else is reported by name and dropped."""
 

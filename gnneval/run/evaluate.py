@@ -212,16 +212,21 @@ class Evaluator:
         reference = None
         if v.id != "dense" and self._dense_ref is not None:
             reference = self._dense_ref
+        keep: dict[str, Any] = {}
         with timing_slot() as waited:
             t0 = time.perf_counter()
             v.bench = run_backends(model, graph, backends=s.backends, device=s.device, budget_s=s.bench_budget_s,
                                    providers=s.providers, exporter=s.onnx_exporter, onnx_graph=s.onnx_graph,
-                                   workdir=self.out_dir / "onnx" / v.id, problems=self.problems, reference=reference)
+                                   workdir=self.out_dir / "onnx" / v.id, problems=self.problems, reference=reference,
+                                   keep=keep if v.id == "dense" else None, sparse_input=s.sparse_input,
+                                   sparse_kernels=s.sparse_kernels)
             v.details["bench_wall_s"] = time.perf_counter() - t0
         v.details["bench_lock_wait_s"] = waited
         if v.id == "dense":
-            base = next((b.median_ms for b in v.bench if b.backend == "torch" and b.status == "ok"), None)
-            self._dense_ref = Reference(model, graph, base)
+            def median(backend: str) -> float | None:
+                return next((b.median_ms for b in v.bench if b.backend == backend and b.status == "ok"), None)
+
+            self._dense_ref = Reference(model, graph, median("torch"), keep.get("onnxruntime"), median("onnxruntime"))
         # a noisy figure is stored with its reason (BenchResult.noisy / .noise) and marked ~ in the summary
         for b in v.bench:
             if b.status != "ok":
@@ -299,7 +304,8 @@ class Evaluator:
                          columns=self.columns, intervals=intervals)
 
     def _say_selection(self) -> None:
-        self.console.print(f"metrics: {', '.join(self.metric_names) or 'none'}; visualisers: "
+        self.console.print(f"device: {self.s.device} ({self.s.threads} CPU threads); metrics: "
+                           f"{', '.join(self.metric_names) or 'none'}; visualisers: "
                            f"{', '.join(self.visualiser_names) or 'none'}", soft_wrap=True, markup=False)
 
     def _check_recorded_scores(self, loaded: Loaded, dense: VariantResult) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gnneval.bench import BACKENDS, DEFAULT_BACKENDS, EXPORTERS, ONNX_GRAPHS
+from gnneval.bench import BACKENDS, DEFAULT_BACKENDS, EXPORTERS, ONNX_GRAPHS, SPARSE_KERNELS
 from gnneval.plugin.errors import UsageError, suggest
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,10 +48,12 @@ class EvaluateSettings:
     providers: list[str] | None = None  #: force ONNX Runtime execution providers
     onnx_exporter: str = "auto"  #: ``auto`` (dynamo, then TorchScript), ``dynamo`` or ``torchscript``
     onnx_graph: str = "auto"  #: message passing in the ONNX export: ``auto``, ``sparse`` or ``scatter``
+    sparse_input: bool = False  #: ``torch-sparse``: the layer reading the node features multiplies them as CSR
+    sparse_kernels: str = "csr"  #: ``torch-sparse``: ``csr`` or ``2:4`` (semi-structured, CUDA)
     save_pruned: bool = False  #: write every variant (and the dense model) as a compressed native checkpoint
     metric_sample: int = 2000  #: nodes in the shared sample for O(n^2) metrics
     bootstrap: int = 200  #: bootstrap resamples for confidence intervals
-    device: str = "cpu"
+    device: str = "auto"  #: ``auto``: CUDA where available, else the CPU; the run records which it used
     formats: tuple[str, ...] = ("png",)
     command: str = ""
 
@@ -193,3 +195,5 @@ def _validate_bench(s: EvaluateSettings) -> None:
         raise UsageError(f"unknown ONNX exporter '{s.onnx_exporter}'; use {', '.join(EXPORTERS)}")
     if s.onnx_graph not in ONNX_GRAPHS:
         raise UsageError(f"unknown --onnx-graph '{s.onnx_graph}'; use {', '.join(ONNX_GRAPHS)}")
+    if s.sparse_kernels not in SPARSE_KERNELS:
+        raise UsageError(f"unknown --sparse-kernels '{s.sparse_kernels}'; use {', '.join(SPARSE_KERNELS)}")

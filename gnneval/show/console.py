@@ -21,7 +21,7 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
-BACKEND_LABEL = {"torch": "torch", "onnxruntime": "ORT", "torch-compile": "compiled"}
+BACKEND_LABEL = {"torch": "torch", "onnxruntime": "ORT", "torch-compile": "compiled", "torch-sparse": "sparse"}
 
 
 def _latency(v: VariantResult, backend: str, device: str) -> float | None:
@@ -52,11 +52,13 @@ def summary_table(run: RunResult):
     p = run.provenance
     trained = any(v.training_flops for v in run.variants)
     saved = any(v.checkpoint_bytes for v in run.variants)
-    t = Table(title=f"{p.architecture} on {p.dataset} ({p.checkpoint_path}, sha256 {p.checkpoint_sha256[:12]})",
+    t = Table(title=f"{p.architecture} on {p.dataset} ({p.checkpoint_path}, sha256 {p.checkpoint_sha256[:12]}); "
+                    f"device {p.device}",
               caption="sparsity: channels removed (structured) or weights zeroed (unstructured); zero/removed: share "
                       "of dense parameters; ms: median latency of a full-graph forward pass; ×: dense latency / "
-                      "variant latency on the same backend (torch: timed interleaved with the dense model, the "
-                      "median per-pair ratio ± its 95% interval; ~ flags a noisy figure); FLOPs ×: the speed-up "
+                      "variant latency on the same backend (torch, ORT: timed interleaved with the dense model, the "
+                      "median per-pair ratio ± its 95% interval; ~ flags a noisy figure; sparse: over the dense "
+                      "model in eager torch); FLOPs ×: the speed-up "
                       "the dense-kernel FLOP count "
                       "predicts; sparse MFLOPs: what kernels that skip zero weights would need"
                       + ("; on disk: the --save-pruned checkpoint (sparse weights compressed)" if saved else "")
