@@ -49,7 +49,7 @@ def test_onnx_export_agrees_with_pytorch(name, model, graph, tmp_path, onnx_grap
     expected = "sparse" if onnx_graph == "auto" and name != "gat" else "scatter"
     assert b.onnx_graph == expected
     if name == "gat" and onnx_graph == "auto":
-        assert "sparse form not used" in b.note and "GATConv" in b.note
+        assert "not used" in b.note and "GATConv" in b.note
 
 
 def _sparse_models():
@@ -130,7 +130,7 @@ def test_a_disagreeing_sparse_export_falls_back_to_scatter(graph, tmp_path, monk
     b = bench_onnxruntime(GCN(32, 8, 2, out_channels=4).eval(), graph, providers=["CPUExecutionProvider"],
                           budget_s=0.05, workdir=tmp_path, exporter="torchscript")
     assert b.status == "ok" and b.onnx_graph == "scatter" and b.max_abs_diff < 1e-4
-    assert "sparse export disagreed with PyTorch" in b.note
+    assert "sparse export with the" in b.note and "disagreed with PyTorch" in b.note
 
 
 @pytest.mark.parametrize("onnx_graph", ["scatter", "sparse"])
@@ -221,7 +221,7 @@ def test_unknown_backend_is_a_one_line_error(sbm_checkpoint, tmp_path, capsys):
                  "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert "unknown benchmark backend 'onnx'" in err and "onnxruntime" in err
-    assert set(BACKENDS) == {"torch", "onnxruntime", "torch-compile"}
+    assert set(BACKENDS) == {"torch", "onnxruntime", "torch-compile", "torch-sparse"}
 
 
 def test_timing_is_adaptive_steady_stops_early_noisy_uses_the_budget():
@@ -239,3 +239,41 @@ def test_timing_is_adaptive_steady_stops_early_noisy_uses_the_budget():
     assert time.perf_counter() - t0 >= 0.3 and noisy.size >= 10  # never precise enough: the budget decides
     fixed, _ = time_runs(lambda: None, budget_s=0.05, warmup_s=0.0, precision=None, max_runs=50)
     assert fixed.size == 50
+
+
+def test_auto_export_tries_the_faster_exporter_first_and_remembers_what_worked(graph, tmp_path, monkeypatch):
+    """``auto``: TorchScript (fast) before dynamo; a disagreeing TorchScript graph falls back to dynamo, and the
+    choice that gave a correct graph is tried first next time."""
+    from torch_geometric.nn.models import GCN
+
+    from gnneval.bench import export
+
+    model = GCN(32, 8, 2, out_channels=4).eval()
+    assert export.exporter_order("auto", model, "scatter") == ("torchscript", "dynamo")
+    assert export.exporter_order("dynamo", model, "scatter") == ("dynamo",)
+    b = bench_onnxruntime(model, graph, providers=["CPUExecutionProvider"], budget_s=0.05, workdir=tmp_path,
+                          onnx_graph="scatter")
+    assert b.status == "ok" and "torchscript exporter" in b.note
+    import torch.onnx
+
+    original = torch.onnx.export
+
+    def skewed(model_, inputs, path, dynamo=False, **kw):  # TorchScript's graph comes out wrong here
+        original(model_, inputs, path, dynamo=dynamo, **kw)
+        if not dynamo:
+            import onnx
+
+            proto = onnx.load(path)
+            for init in proto.graph.initializer:
+                if init.float_data or init.raw_data:
+                    arr = onnx.numpy_helper.to_array(init) + 1.0
+                    init.CopyFrom(onnx.numpy_helper.from_array(arr, init.name))
+            onnx.save(proto, path)
+
+    monkeypatch.setattr(torch.onnx, "export", skewed)
+    other = GCN(32, 8, 2, out_channels=4).eval()
+    monkeypatch.setattr(export, "_choice_key", lambda m, form: f"other|{form}")
+    b = bench_onnxruntime(other, graph, providers=["CPUExecutionProvider"], budget_s=0.05, workdir=tmp_path,
+                          onnx_graph="scatter")
+    assert b.status == "ok" and "dynamo exporter" in b.note and "torchscript exporter disagreed" in b.note
+    assert export.exporter_order("auto", other, "scatter") == ("dynamo", "torchscript")

@@ -116,3 +116,21 @@ def test_device_auto_picks_cuda_only_where_there_is_one():
 
     problems: list = []
     assert usable_device("auto", problems) == ("cuda" if torch.cuda.is_available() else "cpu") and not problems
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: ONNX Runtime's CUDA provider runs where one is")
+def test_onnxruntime_on_cuda_binds_inputs_and_output_on_the_gpu(graph, pruned):
+    _dense, model = pruned
+    (b,) = run_backends(model, graph, backends=["onnxruntime"], device="cuda", budget_s=0.1, providers=None,
+                        exporter="torchscript", workdir=None, problems=[])
+    assert b.status == "ok" and b.device == "cuda" and "I/O binding" in b.note, b.note
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: CUDA-event timing runs where one is")
+def test_cuda_variants_are_timed_by_cuda_events_with_gpu_peak_memory(graph, pruned):
+    from gnneval.bench.backends import bench_torch
+
+    dense, model = pruned
+    b = bench_torch(copy.deepcopy(model), graph, device="cuda", budget_s=0.1, reference=Reference(dense, graph))
+    assert b.paired_runs >= 10 and "CUDA events" in b.note and "CUDA max allocated" in b.note
+    assert b.peak_memory_bytes > 0

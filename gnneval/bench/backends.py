@@ -56,12 +56,17 @@ def median_ci_halfwidth(times: np.ndarray) -> float:
 
 def time_runs(fn: Callable[[], object], *, budget_s: float = 0.5, warmup: int = 3, warmup_s: float = 0.1,
               min_runs: int = 10, max_runs: int = 1000, precision: float | None = PRECISION,
-              sync: Callable[[], None] | None = None) -> tuple[np.ndarray, int]:
+              sync: Callable[[], None] | None = None,
+              timer: Callable[[Callable[[], object]], float] | None = None) -> tuple[np.ndarray, int]:
     """Warm up (at least ``warmup`` calls and ``warmup_s`` seconds), then call ``fn`` repeatedly: at least
     ``min_runs`` times, then until the median is known to ``precision`` (relative half-width of its 95%
     confidence interval, checked every 10 runs; None: never stop early) or ``budget_s`` is spent, at most
     ``max_runs``.  Adaptive: a fast, steady model stops after a few dozen runs, a noisy one uses the budget.
-    Returns per-run milliseconds and the number of warm-up calls."""
+    Returns per-run milliseconds and the number of warm-up calls.  ``timer`` measures one call (default: the
+    wall clock, after ``sync``)."""
+    from gnneval.bench.paired import wall_timer
+
+    timed = timer or wall_timer(sync)
     start = time.perf_counter()
     done = 0
     while done < warmup or time.perf_counter() - start < warmup_s:
@@ -73,11 +78,7 @@ def time_runs(fn: Callable[[], object], *, budget_s: float = 0.5, warmup: int = 
     times: list[float] = []
     start = time.perf_counter()
     while len(times) < max_runs and (len(times) < min_runs or time.perf_counter() - start < budget_s):
-        t0 = time.perf_counter()
-        fn()
-        if sync:
-            sync()
-        times.append((time.perf_counter() - t0) * 1e3)
+        times.append(timed(fn))
         n = len(times)
         if precision and n >= max(min_runs, 20) and n % 10 == 0 and \
                 median_ci_halfwidth(np.asarray(times)) <= precision * float(np.median(times)):
@@ -132,9 +133,11 @@ def bench_torch(model: torch.nn.Module, graph: GraphData, *, device: str = "cpu"
         with torch.inference_mode():
             fn(*inputs)
 
-    times, warmup = time_runs(run, budget_s=budget_s, sync=sync)
+    from gnneval.bench.paired import cuda_event_timer
+
+    times, warmup = time_runs(run, budget_s=budget_s, sync=sync, timer=cuda_event_timer() if sync else None)
     peak = torch.cuda.max_memory_allocated() if sync else max(0, _rss_peak_bytes() - rss0)
-    mode = "torch.compile" if compile else "eager"
+    mode = ("torch.compile" if compile else "eager") + ("; CUDA events" if sync else "")
     return _result("torch-compile" if compile else "torch", device, times, warmup, int(torch.get_num_threads()),
                    graph.data.num_nodes, peak, setup_s=setup,
                    note=f"{mode}; peak = " + ("CUDA max allocated" if sync else "process RSS growth"))
@@ -176,17 +179,24 @@ def _bench_paired(model, inputs: tuple, graph, device: str, budget_s: float, ref
                           ref.baseline_ms,
                           int(torch.get_num_threads()),
                           "eager, timed interleaved with the dense model (ABBA pairs); speed-up = median of the "
-                          "per-pair ratios; peak = process RSS growth")
+                          "per-pair ratios; " + ("CUDA events; peak = CUDA max allocated" if sync
+                                                 else "peak = process RSS growth"))
 
 
 def _paired_result(backend: str, variant: Callable[[], object], dense: Callable[[], object], sync, device: str,
                    graph, budget_s: float, baseline_ms: float | None, threads: int, note: str, **extra) -> BenchResult:
-    """Time ``variant`` interleaved with ``dense`` (see :mod:`gnneval.bench.paired`) into a result."""
-    from gnneval.bench.paired import noise_reasons, time_paired
+    """Time ``variant`` interleaved with ``dense`` (see :mod:`gnneval.bench.paired`) into a result; with a
+    ``sync`` (PyTorch on CUDA), each call is timed by CUDA events and the peak is CUDA max allocated."""
+    from gnneval.bench.paired import cuda_event_timer, noise_reasons, time_paired
 
+    cuda = sync is not None and device.startswith("cuda")
+    if cuda:
+        import torch
+
+        torch.cuda.reset_peak_memory_stats()
     rss0 = _rss_peak_bytes()
-    timing = time_paired(variant, dense, budget_s=2 * budget_s, sync=sync)
-    peak = max(0, _rss_peak_bytes() - rss0)
+    timing = time_paired(variant, dense, budget_s=2 * budget_s, sync=sync, timer=cuda_event_timer() if cuda else None)
+    peak = torch.cuda.max_memory_allocated() if cuda else max(0, _rss_peak_bytes() - rss0)
     speedup, lo, hi = timing.speedup()
     reasons = noise_reasons(timing, baseline_ms)
     return _result(backend, device, timing.variant_ms, timing.warmup, threads, graph.data.num_nodes, peak,
@@ -258,6 +268,9 @@ def _session(path: Path, providers: Sequence[str], threads: int):
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.log_severity_level = 3
+    # Idle intra-op threads must not spin: a variant's session is timed alternately with the dense model's,
+    # and one's spinning threads would steal the cores from the other.
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), so, providers=list(providers))
 
 
@@ -312,12 +325,15 @@ def bench_onnxruntime(model: torch.nn.Module, graph: GraphData, *, providers: Se
     job = _OrtJob(model, graph, workdir / "model.onnx", exporter, providers, threads, device, ref,
                   [t.cpu().numpy() for t in inputs], problems)
     job.reference, job.keep = reference, keep
+    from gnneval.bench.export import exporter_order
+
+    attempts = [(form, name) for form in forms for name in exporter_order(exporter, model, form)]
     try:
-        for i, form in enumerate(forms):
-            result, why = job.attempt(form, last=i == len(forms) - 1, skipped=skipped, budget_s=budget_s)
+        for i, (form, name) in enumerate(attempts):
+            result, why = job.attempt(form, name, last=i == len(attempts) - 1, skipped=skipped, budget_s=budget_s)
             if result is not None:
                 return result
-            skipped = why
+            skipped = "; ".join(filter(None, [skipped, why]))
         raise AssertionError("unreachable")  # pragma: no cover
     finally:
         if tmp is not None:
@@ -336,31 +352,36 @@ class _OrtJob:
         self.reference: Reference | None = None
         self.keep: dict[str, Any] | None = None
 
-    def attempt(self, form: str, *, last: bool, skipped: str | None, budget_s: float) -> tuple[BenchResult | None, str]:
-        """Try one form: a result (timed, or a failure to report), or None and why to try the next form."""
+    def attempt(self, form: str, exporter: str, *, last: bool, skipped: str | None,
+                budget_s: float) -> tuple[BenchResult | None, str]:
+        """Try one form with one exporter: a result (timed, or a failure to report), or None and why to try the
+        next attempt."""
+        from gnneval.bench.export import remember_exporter
         from gnneval.bench.onnx_sparse import export_sparse
 
         t0 = time.perf_counter()
         try:
             export = export_sparse if form == "sparse" else export_onnx
-            used = export(self.model, self.graph, self.path, self.exporter)
+            used = export(self.model, self.graph, self.path, exporter)
         except Exception as exc:  # noqa: BLE001 - fall back, or report
             if last:
                 return _failed("onnxruntime", self.device, one_line(exc)[:300]), ""
-            return None, f"sparse export failed: {one_line(exc)[:150]}"
+            return None, f"{form} export with the {exporter} exporter failed: {one_line(exc)[:150]}"
         session = _session(self.path, self.providers, self.threads)
-        run = self._runner(form, session)
-        setup = time.perf_counter() - t0
         active = session.get_providers()
-        got = run()
+        run, fetch = self._runner(form, session, on_gpu=active[0] in GPU_PROVIDERS)
+        setup = time.perf_counter() - t0
+        got = fetch()
         diff = float(np.abs(got - self.ref).max()) if got.shape == self.ref.shape else float("inf")
         size = sum(f.stat().st_size for f in self.path.parent.iterdir() if f.name.startswith(self.path.name))
         form_note = ("sparse adjacency (SparseToDenseMatMul on a CSR input)" if form == "sparse"
-                     else "edge_index (scatter)") + (f"; sparse form not used: {skipped}" if skipped else "")
+                     else "edge_index (scatter)") + (f"; not used: {skipped}" if skipped else "")
         extra = {"max_abs_diff": diff, "model_bytes": size, "providers": ",".join(active), "setup_s": setup,
                  "onnx_graph": form}
         if not diff <= self.tol and not last:
-            return None, f"sparse export disagreed with PyTorch (max |diff| {diff:.3g})"
+            return None, f"{form} export with the {exporter} exporter disagreed with PyTorch (max |diff| {diff:.3g})"
+        if diff <= self.tol and self.exporter == "auto":
+            remember_exporter(self.model, form, used)
         for p in self.providers:
             if p != "CPUExecutionProvider" and p not in active:
                 self.problems.append(Problem("onnxruntime", f"{p} was asked for but could not be used here (no CUDA "
@@ -369,6 +390,8 @@ class _OrtJob:
             return _failed("onnxruntime", self.device, f"outputs disagree with PyTorch (max |diff| {diff:.3g} > "
                            f"{self.tol:.3g}); not timed ({used} exporter, {form_note})", status="mismatch", **extra), ""
         note = f"{used} exporter, opset 18, ORT_ENABLE_ALL, {self.threads} intra-op threads; graph as {form_note}"
+        if active[0] in GPU_PROVIDERS and form != "sparse":
+            note += "; inputs and output bound on the GPU (I/O binding)"
         if self.keep is not None:
             self.keep["onnxruntime"] = run
         if self.reference is not None and self.reference.ort_run is not None:
@@ -381,17 +404,33 @@ class _OrtJob:
         return _result("onnxruntime", self.device, times, warmup, self.threads, self.graph.data.num_nodes, peak,
                        note=note, **extra), ""
 
-    def _runner(self, form: str, session) -> Callable[[], np.ndarray]:
-        if form == "sparse":
-            import onnxruntime as ort
+    def _runner(self, form: str, session, on_gpu: bool) -> tuple[Callable[[], object], Callable[[], np.ndarray]]:
+        """``(run, fetch)``: ``run`` is what is timed; ``fetch`` runs once and returns the output on the host.
+        On a GPU provider the inputs and output live on the device through I/O binding, so no host-device copy
+        happens inside ``run``."""
+        import onnxruntime as ort
 
+        if form == "sparse":
             from gnneval.bench.onnx_sparse import CsrAdjacency
 
             adj = CsrAdjacency(self.arrays[1], self.graph.data.num_nodes)
             feed = {"x": ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(self.arrays[0])), "adj": adj.value}
-            return lambda: session.run_with_ort_values(["out"], feed)[0].numpy()
+            sparse_run = lambda: session.run_with_ort_values(["out"], feed)  # noqa: E731
+            return sparse_run, lambda: sparse_run()[0].numpy()
+        if on_gpu:
+            binding = session.io_binding()
+            for meta, arr in zip(session.get_inputs(), self.arrays):
+                binding.bind_ortvalue_input(meta.name, ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(arr),
+                                                                                      "cuda", 0))
+            binding.bind_output(session.get_outputs()[0].name, "cuda", 0)
+
+            def gpu_run() -> None:
+                session.run_with_iobinding(binding)
+
+            return gpu_run, lambda: (gpu_run(), binding.copy_outputs_to_cpu()[0])[1]
         plain = {i.name: v for i, v in zip(session.get_inputs(), self.arrays)}
-        return lambda: session.run(None, plain)[0]
+        cpu_run = lambda: session.run(None, plain)[0]  # noqa: E731
+        return cpu_run, cpu_run
 
 
 def run_backends(model, graph, *, backends: Sequence[str], device: str, budget_s: float,

@@ -51,12 +51,9 @@ def median_with_ci(values: np.ndarray) -> tuple[float, float, float]:
     return float(np.median(v)), float(lo), float(hi)
 
 
-def time_paired(variant: Callable[[], object], dense: Callable[[], object], *, budget_s: float = 1.0,
-                min_pairs: int = 10, max_pairs: int = 500, warmup: int = 3, precision: float = PRECISION,
-                sync: Callable[[], None] | None = None,
-                clock: Callable[[], float] = time.perf_counter) -> PairedTiming:
-    """Warm both up, then time pairs in ABBA order until the median ratio is known to ``precision``
-    (checked every 10 pairs, after ``min_pairs``) or ``budget_s`` is spent."""
+def wall_timer(sync: Callable[[], None] | None = None,
+               clock: Callable[[], float] = time.perf_counter) -> Callable[[Callable[[], object]], float]:
+    """Milliseconds one call takes by ``clock``, after ``sync`` (e.g. ``torch.cuda.synchronize``) if given."""
 
     def timed(fn: Callable[[], object]) -> float:
         t0 = clock()
@@ -64,6 +61,35 @@ def time_paired(variant: Callable[[], object], dense: Callable[[], object], *, b
         if sync:
             sync()
         return (clock() - t0) * 1e3
+
+    return timed
+
+
+def cuda_event_timer() -> Callable[[Callable[[], object]], float]:
+    """Milliseconds one call takes on the current CUDA stream, by CUDA events recorded around it after a
+    ``torch.cuda.synchronize()`` (host-side launch jitter is not counted; the GPU's time is)."""
+    import torch
+
+    def timed(fn: Callable[[], object]) -> float:
+        torch.cuda.synchronize()
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        return float(start.elapsed_time(end))
+
+    return timed
+
+
+def time_paired(variant: Callable[[], object], dense: Callable[[], object], *, budget_s: float = 1.0,
+                min_pairs: int = 10, max_pairs: int = 500, warmup: int = 3, precision: float = PRECISION,
+                sync: Callable[[], None] | None = None, clock: Callable[[], float] = time.perf_counter,
+                timer: Callable[[Callable[[], object]], float] | None = None) -> PairedTiming:
+    """Warm both up, then time pairs in ABBA order until the median ratio is known to ``precision``
+    (checked every 10 pairs, after ``min_pairs``) or ``budget_s`` is spent.  ``timer`` measures one call
+    (default: ``clock``, after ``sync``)."""
+    timed = timer or wall_timer(sync, clock)
 
     for _ in range(warmup):
         timed(variant)
