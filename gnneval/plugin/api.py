@@ -382,6 +382,9 @@ class Metric(_Configurable, ABC):
     """Keys to show as columns of the summary table (variant metrics) or of the representation table
     (layer metrics; the last hidden layer is shown), in ``gnneval show`` and in ``report.html``:
     ``{"test": Column("test acc", "{:.1%}", role="headline")}``.  See :class:`Column` for the roles."""
+    groups: ClassVar[tuple[str, ...]] = ()
+    """Named groups the metric belongs to: ``--metrics +GROUP`` adds every metric of the group (e.g. a
+    family of opt-in measures), ``-GROUP`` removes them."""
     intervals: ClassVar[dict[str, str]] = {}
     """How each reported uncertainty was made, stored in the run file's ``/intervals``: ``{key: method}``
     for every ``key`` whose interval (``key_ci_low`` / ``key_ci_high``) or spread (``key_sd``) ``compute``

@@ -113,6 +113,23 @@ def fix_threads(threads: int | None) -> int:
     return int(torch.get_num_threads())
 
 
+def _expand_groups(registry: Registry, kind: str, items: list[str]) -> list[str]:
+    """``+GROUP`` / ``-GROUP`` / ``GROUP`` (a name some plugins declare in ``groups``) as the group's members."""
+    names = registry.names(kind)
+    out = []
+    for item in items:
+        sign, name = (item[0], item[1:]) if item[0] in "+-" else ("", item)
+        members = [] if name in names else \
+            [n for n in names if name in getattr(registry.get(kind, n).obj, "groups", ())]
+        if not members:
+            out.append(item)
+        elif sign == "-":  # remove the group's members that are among the defaults
+            out += ["-" + m for m in members if m in registry.default_names(kind)]
+        else:
+            out += [sign + m for m in members]
+    return out
+
+
 def resolve_selection(registry: Registry, kind: str, selection: list[str] | None) -> list[str]:
     """The names a ``--metrics`` / ``--visualisers`` selection picks: None is the registered defaults;
     ``+name`` adds to the defaults, ``-name`` removes from them; a bare list replaces them.  ``+`` and
@@ -120,7 +137,7 @@ def resolve_selection(registry: Registry, kind: str, selection: list[str] | None
     defaults = registry.default_names(kind)
     if selection is None:
         return defaults
-    items = [s.strip() for s in selection if s.strip()]
+    items = _expand_groups(registry, kind, [s.strip() for s in selection if s.strip()])
     relative = [s for s in items if s[0] in "+-"]
     if relative and len(relative) != len(items):
         raise UsageError(f"--{kind}s mixes names with +/- items ({', '.join(items)}): give either a list that "

@@ -62,6 +62,30 @@ def _rich_tables_html(run: RunResult) -> str:
     return f'<pre class="rich">{html.escape(text)}</pre>'
 
 
+def _similarity_table(run: RunResult) -> str:
+    """The layer measures that store ``similarity`` (1 = identical to dense), for the last hidden layer."""
+    layers = list(run.dense.layer_metrics)
+    variants = [v for v in run.variants if v.ok and v.id != "dense"]
+    if not layers or not variants:
+        return ""
+    layer = layers[-2] if len(layers) >= 2 else layers[-1]
+    names = list(dict.fromkeys(k[: -len(".similarity")] for v in variants
+                               for k in v.layer_metrics.get(layer, {}) if k.endswith(".similarity")))
+    if not names:
+        return ""
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    rows = []
+    for v in variants:
+        vals = v.layer_metrics.get(layer, {})
+        cells = "".join(f"<td>{vals[f'{n}.similarity']:.3f}</td>" if f"{n}.similarity" in vals else "<td>-</td>"
+                        for n in names)
+        rows.append(f"<tr><td>{html.escape(v.id)}</td>{cells}</tr>")
+    return (f"<h2>Similarity to the dense model</h2><p>Layer '{html.escape(layer)}' (last hidden layer); every "
+            "measure oriented so that 1 = identical (distances in [0, m] shown as 1 - d/m). Raw values, other "
+            "layers and the unbounded measures are in run.h5.</p>"
+            f'<table class="kv"><tr><th>variant</th>{head}</tr>{"".join(rows)}</table>')
+
+
 def write_report(run: RunResult, run_dir: Path) -> Path:
     """Write ``run_dir/report.html`` from ``run`` (its ``files`` name the pictures) and return its path."""
     p = run.provenance
@@ -82,6 +106,7 @@ def write_report(run: RunResult, run_dir: Path) -> Path:
     parts.append(_kv({k: v for k, v in p.settings.items() if k != "command"}))
     parts.append("<h2>Summary</h2>")
     parts.append(_rich_tables_html(run))
+    parts.append(_similarity_table(run))
     if run.problems:
         parts.append("<h2>Problems</h2><ul>")
         parts.extend(f"<li class='problem'>{html.escape(pr.where)}: {html.escape(pr.message)}</li>"

@@ -14,6 +14,9 @@ All of these work when the pruned layer is narrower than the dense one.
 - k-NN neighbourhood overlap: mean Jaccard of each node's k = 10 nearest
   neighbours (cosine) in the two representations, on the node sample, with a
   bootstrap interval.
+
+Each also stores ``similarity`` (1 = identical; for Procrustes ``1 - d / sqrt(2)``) and ``oriented`` (larger =
+more similar), as the measures of :mod:`gnneval.builtin.metrics.repsim` do.
 """
 
 from __future__ import annotations
@@ -23,6 +26,12 @@ import numpy as np
 from gnneval.plugin import PERCENTILE_BOOTSTRAP, Column, Metric, MetricInputs, cosine_knn, hookimpl, with_ci
 
 RBF_MAX_SAMPLE = 500
+
+
+def oriented(values: dict[str, float]) -> dict[str, float]:
+    """Add ``similarity`` (1 = identical) and ``oriented`` (larger = more similar) for a measure whose value
+    ``dense`` already is a similarity in [0, 1] (see gnneval.builtin.metrics.repsim.base)."""
+    return {**values, "similarity": values["dense"], "oriented": values["dense"]}
 
 
 def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
@@ -92,7 +101,7 @@ class LinearCKA(Metric):
     needs_dense = True
 
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
-        return {"dense": linear_cka(inputs.embedding, inputs.dense_embedding)}
+        return oriented({"dense": linear_cka(inputs.embedding, inputs.dense_embedding)})
 
 
 RBF_SAMPLE_SALT = 31
@@ -137,8 +146,9 @@ class RbfCKA(Metric):
         l = _rbf_gram(np.asarray(inputs.dense_embedding[idx], dtype=np.float64), self.sigma)
         value = _cka_from_grams(k, l)
         lo, hi = subsampling_interval(k, l, value, inputs.bootstrap, inputs.seed)
-        return {"dense": value, "dense_ci_low": lo, "dense_ci_high": hi, "sample": float(m),
-                "sample_seed": float(inputs.seed + RBF_SAMPLE_SALT), "interval_resamples": float(inputs.bootstrap)}
+        return oriented({"dense": value, "dense_ci_low": lo, "dense_ci_high": hi, "sample": float(m),
+                         "sample_seed": float(inputs.seed + RBF_SAMPLE_SALT),
+                         "interval_resamples": float(inputs.bootstrap)})
 
 
 class Procrustes(Metric):
@@ -147,7 +157,8 @@ class Procrustes(Metric):
     needs_dense = True
 
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
-        return {"dense": procrustes_distance(inputs.embedding, inputs.dense_embedding)}
+        d = procrustes_distance(inputs.embedding, inputs.dense_embedding)
+        return {"dense": d, "similarity": 1.0 - d / np.sqrt(2.0), "oriented": -d}
 
 
 class KnnOverlap(Metric):
@@ -164,7 +175,7 @@ class KnnOverlap(Metric):
         per_node = knn_jaccard(inputs.embedding[idx], inputs.dense_embedding[idx], self.k)
         out = with_ci("dense", per_node, inputs.seed, inputs.bootstrap)
         out["sample"] = float(len(idx))
-        return out
+        return oriented(out)
 
 
 @hookimpl
