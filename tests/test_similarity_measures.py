@@ -203,3 +203,13 @@ def test_the_gram_thin_svd_matches_lapack_and_is_orthonormal():
     np.testing.assert_allclose((u * s) @ vt, x, atol=1e-8)
     low_rank = np.hstack([x[:, :3], x[:, :3] @ rng.normal(size=(3, 2))])  # rank 3 in 5 columns
     assert thin_svd(low_rank)[1].size == 3
+
+
+def test_docs_list_every_measure_as_declared():
+    from pathlib import Path
+
+    from gnneval.builtin.metrics.repsim import measures_markdown
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "similarity.md").read_text()
+    assert measures_markdown() in docs, "docs/similarity.md is stale: paste measures_markdown() into it"
+    assert "topology" in docs and "PyPI" in docs
