@@ -213,3 +213,21 @@ def test_docs_list_every_measure_as_declared():
     docs = (Path(__file__).resolve().parents[1] / "docs" / "similarity.md").read_text()
     assert measures_markdown() in docs, "docs/similarity.md is stale: paste measures_markdown() into it"
     assert "topology" in docs and "PyPI" in docs
+
+
+def test_a_run_shows_the_measures_in_pictures_and_the_report(sbm_checkpoint, tmp_path):
+    from gnneval.cli import main
+    from gnneval.store.hdf5 import read_run
+
+    out = tmp_path / "run"
+    assert main(["evaluate", str(sbm_checkpoint), "--pruner", "magnitude,structured", "--sparsity", "0.5,0.8",
+                 "--out", str(out), "--no-progress", "--no-bench", "--metric-sample", "150",
+                 "--metrics", "accuracy,linear-cka,svcca,gulp,rsa", "--visualisers",
+                 "similarity-heatmap,similarity-agreement"]) == 0
+    run = read_run(out)
+    assert {"similarity-heatmap", "similarity-agreement"} <= set(run.files), run.problems
+    layer = run.variant("magnitude@0.50").layer_metrics["convs.0"]
+    assert {"svcca.similarity", "gulp.oriented", "rsa.sample", "linear-cka.similarity"} <= set(layer)
+    assert "gulp.similarity" not in layer  # unbounded: no bounded orientation
+    report = (out / "report.html").read_text()
+    assert "Similarity to the dense model" in report and "<th>svcca</th>" in report and "<th>gulp</th>" not in report

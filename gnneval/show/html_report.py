@@ -64,9 +64,9 @@ def _rich_tables_html(run: RunResult) -> str:
 
 def _similarity_table(run: RunResult) -> str:
     """The layer measures that store ``similarity`` (1 = identical to dense), for the last hidden layer."""
-    layers = list(run.dense.layer_metrics)
     variants = [v for v in run.variants if v.ok and v.id != "dense"]
-    if not layers or not variants:
+    layers = list(run.dense.layer_metrics) or (list(variants[0].layer_metrics) if variants else [])
+    if not layers:
         return ""
     layer = layers[-2] if len(layers) >= 2 else layers[-1]
     names = list(dict.fromkeys(k[: -len(".similarity")] for v in variants
