@@ -82,6 +82,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from gnneval.prune.masks import prune_by_scores, smallest_k_mask
     from gnneval.prune.module_sizes import sync_sizes
     from gnneval.prune.training import TrainResult, apply_masks, reinitialise, step_flops, task_loss, train
+    from gnneval.show.jit_cache import import_cached
     from gnneval.show.plots import DENSE_COLOUR, OKABE_ITO, class_colours, procrustes_align, pruner_colour, save_figure
 
 _HELPERS: dict[str, str] = {
@@ -120,6 +121,7 @@ _HELPERS: dict[str, str] = {
     "l2_normalise": "gnneval.measure.numeric",
     "cosine_knn": "gnneval.measure.numeric",
     # pictures
+    "import_cached": "gnneval.show.jit_cache",
     "save_figure": "gnneval.show.plots",
     "pruner_colour": "gnneval.show.plots",
     "class_colours": "gnneval.show.plots",
@@ -224,6 +226,7 @@ __all__ = [
     "edge_chunks",
     "l2_normalise",
     "cosine_knn",
+    "import_cached",
     "save_figure",
     "pruner_colour",
     "class_colours",

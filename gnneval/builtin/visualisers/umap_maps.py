@@ -14,7 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
-from gnneval.plugin import VisualContext, Visualiser, class_colours, hookimpl, procrustes_align, save_figure
+from gnneval.plugin import (
+    VisualContext,
+    Visualiser,
+    class_colours,
+    hookimpl,
+    import_cached,
+    procrustes_align,
+    save_figure,
+)
 
 
 def hidden_layer(embeddings: dict[str, np.ndarray]) -> str:
@@ -31,8 +39,9 @@ class UmapMaps(Visualiser):
     def _fit(self, x: np.ndarray, seed: int, init="spectral") -> np.ndarray:
         import warnings
 
-        import umap
         from sklearn.neighbors import NearestNeighbors
+
+        umap = import_cached("umap")  # numba's compilation paid once per machine (gnneval.show.jit_cache)
 
         # Exact k-NN from scikit-learn (BLAS): umap-learn's own path for small inputs calls a
         # numba distance once per pair from Python, ~10x slower.  Row 0 of each list is the point.
