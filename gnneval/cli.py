@@ -466,6 +466,9 @@ def _attach_selections(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
 
+    from gnneval._lazy_imports import hide_optional
+
+    hide_optional()  # numba is imported only by what uses it (see gnneval._lazy_imports)
     parser = build_parser()
     try:
         args = parser.parse_args(_attach_selections(sys.argv[1:] if argv is None else list(argv)))

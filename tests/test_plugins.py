@@ -176,3 +176,17 @@ def test_only_named_plugins():
     host = build_plugin_host(only=["structured", "nope"])
     assert host.registry.names("pruner") == ["structured", "hybrid"]
     assert any("'nope'" in p.where for p in host.problems)
+
+
+@pytest.mark.parametrize("visualisers,numba_wanted", [("curves", False), ("umap", True)])
+def test_imports_only_where_used(sbm_checkpoint, tmp_path, visualisers, numba_wanted):
+    """``--no-bench`` never imports onnxscript or onnxruntime; numba (which torch_geometric would import at
+    start-up) is imported only when the UMAP visualiser runs."""
+    code = ("import sys; from gnneval.cli import main; "
+            f"rc = main(['evaluate', {str(sbm_checkpoint)!r}, '--pruner', 'magnitude', '--sparsity', '0.5', "
+            f"'--no-bench', '--no-progress', '--metrics', 'accuracy', '--visualisers', {visualisers!r}, "
+            f"'--out', {str(tmp_path / 'run')!r}]); "
+            "print('RC', rc, 'LOADED', sorted(m for m in ('numba', 'onnxscript', 'onnxruntime') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert "RC 0" in out.stdout, out.stdout[-2000:] + out.stderr[-2000:]
+    assert f"LOADED {['numba'] if numba_wanted else []}" in out.stdout, out.stdout[-500:]
