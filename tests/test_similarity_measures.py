@@ -231,3 +231,38 @@ def test_a_run_shows_the_measures_in_pictures_and_the_report(sbm_checkpoint, tmp
     assert "gulp.similarity" not in layer  # unbounded: no bounded orientation
     report = (out / "report.html").read_text()
     assert "Similarity to the dense model" in report and "<th>svcca</th>" in report and "<th>gulp</th>" not in report
+
+
+def test_measures_of_a_layer_share_their_work_and_the_numbers_do_not_change(monkeypatch):
+    """One SVD of the dense layer per run, one per variant layer — shared by the CCA family, the regression fit
+    and the eigenspace overlap — and the same numbers as computing everything afresh."""
+    from gnneval.builtin.metrics.repsim import base
+    from gnneval.plugin import GraphArrays, MetricInputs, VariantOutputs
+
+    calls = []
+    real = base._thin_svd
+    monkeypatch.setattr(base, "_thin_svd", lambda x, tol=base.RANK_TOL: calls.append(x.shape) or real(x, tol))
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=(400, 12)).astype(np.float32)
+    graph = GraphArrays("t", "node-classification", np.zeros(400, int), {"test": np.ones(400, bool)},
+                        np.zeros((2, 0), int), 2, 12)
+    dense = VariantOutputs(np.zeros((400, 2), np.float32), np.zeros(400, np.int64), {"l": y})
+    variants = [(y + rng.normal(size=y.shape) * s).astype(np.float32) for s in (0.3, 0.6)]
+
+    def run_all(shared):
+        out = []
+        for x in variants:
+            v = VariantOutputs(dense.logits, dense.predictions, {"l": x})
+            inputs = MetricInputs(graph, v, dense, 0, "l", x, y, sample_size=100, shared=shared)
+            out.append({name: cls().compute(inputs) for name, cls in LAYER_MEASURES.items()})
+            if shared is not None:  # what the pipeline does after each variant
+                for key in [k for k, (arr, _) in shared.items() if arr is not y]:
+                    del shared[key]
+        return out
+
+    fresh = run_all(None)
+    n_fresh = len(calls)
+    calls.clear()
+    shared_run = run_all({})
+    assert shared_run == fresh
+    assert len(calls) < n_fresh / 2, (len(calls), n_fresh)

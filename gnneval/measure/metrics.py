@@ -7,7 +7,7 @@ import math
 import numbers
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gnneval.plugin.api import Metric, MetricInputs
@@ -30,6 +30,13 @@ class MetricSettings:
     sample_size: int = 2000
     bootstrap: int = 200
     timeout_s: float | None = None  #: ``--plugin-timeout``: seconds one call may take
+    shared: dict = field(default_factory=dict)  #: work shared between metrics (``MetricInputs.shared_result``)
+
+    def forget_except(self, keep: list) -> None:
+        """Drop the shared results of every embedding but ``keep`` (the dense model's, after a variant)."""
+        ids = {id(a) for a in keep}
+        for key in [k for k, (arr, _v) in self.shared.items() if id(arr) not in ids]:
+            del self.shared[key]
 
 
 def applicable(cls: type[Metric], task: str, dense: VariantOutputs | None) -> bool:
@@ -76,7 +83,8 @@ def compute_metric(metric: Metric, graph: GraphArrays, outputs: VariantOutputs, 
             dense_emb = dense.embeddings.get(layer) if dense is not None else None
             if metric.needs_dense and dense_emb is None:
                 continue
-            inputs = MetricInputs(graph, outputs, dense, ms.seed, layer, emb, dense_emb, ms.sample_size, ms.bootstrap)
+            inputs = MetricInputs(graph, outputs, dense, ms.seed, layer, emb, dense_emb, ms.sample_size, ms.bootstrap,
+                                  shared=ms.shared)
             vals = _call(metric, inputs, f"{who} on layer '{layer}'", problems, ms.timeout_s)
             per_layer[layer] = {f"{name}.{k}": v for k, v in vals.items()}
     else:

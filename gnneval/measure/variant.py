@@ -63,3 +63,4 @@ def run_metrics(v: VariantResult, dense: VariantResult | None, ms: MeasureSettin
         v.metrics.update(flat)
         for layer, vals in per_layer.items():
             v.layer_metrics.setdefault(layer, {}).update(vals)
+    ms.metrics.forget_except(list((dense_out or v.outputs).embeddings.values()))

@@ -29,6 +29,7 @@ stays fast.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -243,6 +244,25 @@ class MetricInputs:
     dense_embedding: np.ndarray | None = None  #: layer metrics: the dense model's output of ``layer`` (its width may differ)
     sample_size: int = 2000  #: nodes in the shared sample for O(n^2) metrics (``--metric-sample``)
     bootstrap: int = 200  #: bootstrap resamples for confidence intervals (``--bootstrap``)
+    shared: dict[Any, Any] | None = None  #: the run's cache behind :meth:`shared_result` (set by gnneval)
+
+    def shared_result(self, of: str, what: str, compute: Callable[[np.ndarray], Any]) -> Any:
+        """Work shared between metrics: ``compute(embedding)`` for this layer's ``"variant"`` or ``"dense"``
+        embedding, computed once and handed to every metric that asks for the same ``what`` (name the
+        computation and its parameters in it, e.g. ``"cosine_knn:k=10:sample"``).  The dense model's results
+        are kept for the whole run, a variant's until its metrics are done.  Treat the result as read-only."""
+        arr = self.embedding if of == "variant" else self.dense_embedding
+        if of not in ("variant", "dense") or arr is None:
+            raise ValueError(f"shared_result: of must be 'variant' or 'dense' (with a dense embedding), not {of!r}")
+        if self.shared is None:
+            return compute(arr)
+        key = (id(arr), what)
+        hit = self.shared.get(key)
+        if hit is not None and hit[0] is arr:
+            return hit[1]
+        value = compute(arr)
+        self.shared[key] = (arr, value)
+        return value
 
     def _sample(self, n: int) -> np.ndarray:
         import numpy as np

@@ -87,7 +87,11 @@ def procrustes_distance(x: np.ndarray, y: np.ndarray) -> float:
 
 def knn_jaccard(x: np.ndarray, y: np.ndarray, k: int = 10) -> np.ndarray:
     """Per-node Jaccard index of the k-NN (cosine) sets in ``x`` and in ``y``."""
-    a, b = cosine_knn(x, k), cosine_knn(y, k)
+    return jaccard_rows(cosine_knn(x, k), cosine_knn(y, k))
+
+
+def jaccard_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-row Jaccard index of two arrays of neighbour lists."""
     out = np.empty(len(a))
     for i in range(len(a)):
         inter = len(np.intersect1d(a[i], b[i], assume_unique=True))
@@ -142,8 +146,9 @@ class RbfCKA(Metric):
         n = inputs.embedding.shape[0]
         m = min(RBF_MAX_SAMPLE, n)
         idx = np.random.default_rng(inputs.seed + RBF_SAMPLE_SALT).choice(n, m, replace=False)  # uniform, seeded
-        k = _rbf_gram(np.asarray(inputs.embedding[idx], dtype=np.float64), self.sigma)
-        l = _rbf_gram(np.asarray(inputs.dense_embedding[idx], dtype=np.float64), self.sigma)
+        k, l = (inputs.shared_result(of, f"rbf_gram:sigma={self.sigma}:seed={inputs.seed + RBF_SAMPLE_SALT}:m={m}",
+                                     lambda e: _rbf_gram(np.asarray(e[idx], dtype=np.float64), self.sigma))
+                for of in ("variant", "dense"))
         value = _cka_from_grams(k, l)
         lo, hi = subsampling_interval(k, l, value, inputs.bootstrap, inputs.seed)
         return oriented({"dense": value, "dense_ci_low": lo, "dense_ci_high": hi, "sample": float(m),
@@ -172,7 +177,9 @@ class KnnOverlap(Metric):
 
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
         idx = inputs.node_sample()
-        per_node = knn_jaccard(inputs.embedding[idx], inputs.dense_embedding[idx], self.k)
+        a, b = (inputs.shared_result(of, f"cosine_knn:k={self.k}:sample={len(idx)}", lambda e: cosine_knn(e[idx], self.k))
+                for of in ("variant", "dense"))
+        per_node = jaccard_rows(a, b)
         out = with_ci("dense", per_node, inputs.seed, inputs.bootstrap)
         out["sample"] = float(len(idx))
         return oriented(out)

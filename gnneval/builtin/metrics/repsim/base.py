@@ -15,6 +15,8 @@ and the ``similarity-heatmap`` / ``similarity-agreement`` pictures show them.
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -50,8 +52,24 @@ def f64(x: Any) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
 
+_MEMO: dict[int, dict[str, Any]] = {}
+
+
+def memo(x: np.ndarray, what: str, compute: Callable[[], Any]) -> Any:
+    """``compute()``, remembered for as long as the array ``x`` lives: the measures of one layer share their
+    centred matrices, SVDs, k-NN lists and distance matrices (the arrays come from
+    ``MetricInputs.shared_result``, so every measure of a layer sees the same ``x``)."""
+    entry = _MEMO.get(id(x))
+    if entry is None:
+        entry = _MEMO[id(x)] = {}
+        weakref.finalize(x, _MEMO.pop, id(x), None)
+    if what not in entry:
+        entry[what] = compute()
+    return entry[what]
+
+
 def centre(x: np.ndarray) -> np.ndarray:
-    return x - x.mean(0, keepdims=True)
+    return memo(x, "centred", lambda: x - x.mean(0, keepdims=True))
 
 
 def unit_frobenius(x: np.ndarray) -> np.ndarray:
@@ -63,6 +81,11 @@ RANK_TOL = 1e-6  #: singular values below this share of the largest count as zer
 
 
 def thin_svd(x: np.ndarray, rel_tol: float = RANK_TOL) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_thin_svd` of ``x``, shared between the measures of a layer."""
+    return memo(x, f"thin_svd:{rel_tol}", lambda: _thin_svd(x, rel_tol))
+
+
+def _thin_svd(x: np.ndarray, rel_tol: float = RANK_TOL) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(U, s, Vt)``: the thin SVD of a tall ``x`` restricted to its numerical rank, in O(n d²) from the d × d
     Gram matrix, with U re-orthonormalised once (U (U'U)^-1/2, as CholeskyQR2 does) so that it is orthonormal
     to machine precision; 5-25x faster than LAPACK's SVD of an n × d matrix, and what makes the CCA family,
@@ -108,13 +131,15 @@ class Measure(Metric):
         return None
 
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
-        x, y = inputs.embedding, inputs.dense_embedding
         out: dict[str, float] = {}
         if self.props.sampled:
             idx = inputs.node_sample()
-            x, y = x[idx], y[idx]
             out.update(sample=float(len(idx)), sample_seed=float(inputs.seed))
-        got = self.value(f64(x), f64(y))
+            x, y = (inputs.shared_result(of, f"float64:sample={len(idx)}", lambda a: f64(a[idx]))
+                    for of in ("variant", "dense"))
+        else:
+            x, y = (inputs.shared_result(of, "float64", f64) for of in ("variant", "dense"))
+        got = self.value(x, y)
         extra = dict(got) if isinstance(got, dict) else {"dense": float(got)}
         out.update(extra)
         sim = self.oriented(out["dense"])

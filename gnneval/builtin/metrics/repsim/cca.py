@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gnneval.builtin.metrics.repsim.base import Measure, Properties, centre, thin_svd
+from gnneval.builtin.metrics.repsim.base import Measure, Properties, centre, memo, thin_svd
 
 SVCCA_VARIANCE = 0.99  #: SVCCA keeps the top directions explaining 99% of the variance (Raghu et al.)
 
@@ -32,6 +32,10 @@ def canonical(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def top_variance(x: np.ndarray, share: float = SVCCA_VARIANCE) -> np.ndarray:
     """The projection of centred ``x`` onto its fewest top singular directions holding ``share`` of the variance."""
+    return memo(x, f"top_variance:{share}", lambda: _top_variance(x, share))
+
+
+def _top_variance(x: np.ndarray, share: float) -> np.ndarray:
     u, s, _ = _basis(centre(x))
     if s.size == 0:
         return u

@@ -9,10 +9,16 @@ from typing import Any
 
 import numpy as np
 
-from gnneval.builtin.metrics.repsim.base import Measure, Properties
+from gnneval.builtin.metrics.repsim.base import Measure, Properties, memo
+from gnneval.builtin.metrics.similarity import jaccard_rows
 from gnneval.plugin import cosine_knn, l2_normalise
 
 _INV = frozenset({"orthogonal", "isotropic-scaling", "permutation"})
+
+
+def knn(x: np.ndarray, k: int) -> np.ndarray:
+    """Each node's k nearest other nodes by cosine similarity, shared between the measures of a layer."""
+    return memo(x, f"cosine_knn:{k}", lambda: cosine_knn(x, k))
 
 
 def rank_similarity_per_node(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -30,12 +36,6 @@ def rank_similarity_per_node(a: np.ndarray, b: np.ndarray) -> np.ndarray:
                 score += 2.0 / ((1 + abs(r_a - r_b)) * (r_a + r_b))
         out[i] = score / np.sum(1.0 / np.arange(1, shared + 1)) if shared else 0.0
     return out
-
-
-def jaccard_per_node(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    k = a.shape[1]
-    inter = np.array([len(np.intersect1d(a[i], b[i], assume_unique=True)) for i in range(len(a))])
-    return inter / (2 * k - inter)
 
 
 class _KnnMeasure(Measure):
@@ -59,7 +59,7 @@ class SecondOrderCosine(_KnnMeasure):
 
     def value(self, x, y):
         xn, yn = l2_normalise(x), l2_normalise(y)
-        a, b = cosine_knn(x, self.k), cosine_knn(y, self.k)
+        a, b = knn(x, self.k), knn(y, self.k)
         vals = np.empty(len(a))
         for i in range(len(a)):
             union = np.union1d(a[i], b[i])
@@ -78,7 +78,7 @@ class RankSimilarity(_KnnMeasure):
         invariances=_INV, oriented="the value itself")
 
     def value(self, x, y):
-        return float(rank_similarity_per_node(cosine_knn(x, self.k), cosine_knn(y, self.k)).mean())
+        return float(rank_similarity_per_node(knn(x, self.k), knn(y, self.k)).mean())
 
 
 class JointRankJaccard(_KnnMeasure):
@@ -89,8 +89,8 @@ class JointRankJaccard(_KnnMeasure):
         invariances=_INV, oriented="the value itself")
 
     def value(self, x, y):
-        a, b = cosine_knn(x, self.k), cosine_knn(y, self.k)
-        return float((jaccard_per_node(a, b) * rank_similarity_per_node(a, b)).mean())
+        a, b = knn(x, self.k), knn(y, self.k)
+        return float((jaccard_rows(a, b) * rank_similarity_per_node(a, b)).mean())
 
 
 MEASURES = {"second-order-cosine": SecondOrderCosine, "rank-similarity": RankSimilarity,

@@ -11,14 +11,18 @@ from typing import Any
 
 import numpy as np
 
-from gnneval.builtin.metrics.repsim.base import Measure, Properties, centre, thin_svd
+from gnneval.builtin.metrics.repsim.base import Measure, Properties, centre, memo, thin_svd
 
 _ALL = frozenset({"orthogonal", "isotropic-scaling", "translation", "permutation"})
 
 
 def _pairwise_sq(x: np.ndarray) -> np.ndarray:
-    sq = np.einsum("ij,ij->i", x, x)
-    return np.clip(sq[:, None] + sq[None, :] - 2.0 * (x @ x.T), 0.0, None)
+    """Squared Euclidean distances between all rows, shared between the measures of a layer."""
+    def compute() -> np.ndarray:
+        sq = np.einsum("ij,ij->i", x, x)
+        return np.clip(sq[:, None] + sq[None, :] - 2.0 * (x @ x.T), 0.0, None)
+
+    return memo(x, "pairwise_sq", compute)
 
 
 def _lower(m: np.ndarray) -> np.ndarray:
@@ -27,6 +31,10 @@ def _lower(m: np.ndarray) -> np.ndarray:
 
 def correlation_rsm(x: np.ndarray) -> np.ndarray:
     """Pearson correlation between every two nodes' unit vectors (each node centred across its units)."""
+    return memo(x, "correlation_rsm", lambda: _correlation_rsm(x))
+
+
+def _correlation_rsm(x: np.ndarray) -> np.ndarray:
     z = x - x.mean(1, keepdims=True)
     norms = np.linalg.norm(z, axis=1, keepdims=True)
     z = z / np.where(norms > 0, norms, 1.0)

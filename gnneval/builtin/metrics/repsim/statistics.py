@@ -28,9 +28,9 @@ def concentricity(x: np.ndarray) -> float:
 
 def uniformity(x: np.ndarray, t: float = 2.0) -> float:
     """Wang & Isola (2020): log mean over all node pairs (i, j), i = j included, of exp(-t ||x_i - x_j||²)."""
-    sq = np.einsum("ij,ij->i", x, x)
-    d2 = np.clip(sq[:, None] + sq[None, :] - 2.0 * (x @ x.T), 0.0, None)
-    return float(np.log(np.mean(np.exp(-t * d2))))
+    from gnneval.builtin.metrics.repsim.rsm import _pairwise_sq
+
+    return float(np.log(np.mean(np.exp(-t * _pairwise_sq(x)))))
 
 
 class MagnitudeDifference(Measure):
