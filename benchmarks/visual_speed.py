@@ -2,12 +2,16 @@
 
     .venv/bin/python benchmarks/visual_speed.py [--data-root ../shared/datasets]
 
-Both run `zoo/gcn_cora.pt` at sparsities 0.3, 0.5, 0.7, 0.9 in fresh processes (so both pay imports
-and numba's JIT compilation). The hand-written script is what a researcher writes today: torch's
-`prune.ln_structured` masks, scikit-learn metrics, one `umap.UMAP()` per variant, h5py. gnneval does
-more (physical channel removal, FLOPs, timing, 17 metrics per layer, 7 pictures, an HTML report) and
-must take no longer. The numba JIT cost is printed on its own: the first UMAP fit in a fresh process
-against a second fit of the same size.
+Both run `zoo/gcn_cora.pt` at sparsities 0.3, 0.5, 0.7, 0.9 in fresh processes (so both pay imports).
+The hand-written script is what a researcher writes today: torch's `prune.ln_structured` masks,
+scikit-learn metrics, one `umap.UMAP()` per variant, h5py; it compiles umap-learn's numba functions in
+every process.  gnneval does more (physical channel removal, FLOPs, paired timing on two backends, every
+default metric per layer, the pictures, an HTML report).  gnneval runs twice with a fresh cache directory
+(``GNNEVAL_CACHE``): the first run is the machine's first (numba compiles umap-learn's functions into the
+cache, the exporter choice is remembered), the second is every later run.  Runs are interleaved
+(hand, gnneval cold, gnneval warm, hand, gnneval warm) and the medians compared.  Target (issue 19):
+warm gnneval <= 0.4 x the hand-written script.  The numba JIT cost is printed on its own: the first UMAP
+fit in a fresh process against a second fit of the same size.
 """
 
 from __future__ import annotations
@@ -66,9 +70,13 @@ JIT_PROBE = textwrap.dedent('''
 ''')
 
 
-def timed(cmd: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess]:
+def timed(cmd: list[str], cwd: Path, env: dict | None = None) -> tuple[float, subprocess.CompletedProcess]:
+    import os
+
     t = time.perf_counter()
-    res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    if res.returncode != 0:
+        raise SystemExit(f"{cmd[:3]} failed:\n{res.stderr[-3000:]}")
     return time.perf_counter() - t, res
 
 
@@ -87,22 +95,31 @@ def main() -> int:
             shutil.copytree(raw, tmp / "pyg" / "Cora" / "raw")
         (tmp / "hand.py").write_text(HAND_WRITTEN)
         t_jit, jit = timed([py, "-c", JIT_PROBE], REPO)
-        t_hand, hand = timed([py, str(tmp / "hand.py"), str(REPO / "zoo" / "gcn_cora.pt"), str(tmp / "pyg"),
-                              str(tmp / "hand.h5")], REPO)
-        t_gnn, gnn = timed([py, "-m", "gnneval", "evaluate", "zoo/gcn_cora.pt", "--pruner", "structured",
-                            "--sparsity", "0.3,0.5,0.7,0.9", "--data-root", args.data_root, "--out",
-                            str(tmp / "run"), "--no-progress"], REPO)
-    for name, res in (("hand-written", hand), ("gnneval", gnn), ("jit probe", jit)):
-        if res.returncode != 0:
-            print(f"{name} failed:\n{res.stderr[-3000:]}")
-            return 1
+        hand_cmd = [py, str(tmp / "hand.py"), str(REPO / "zoo" / "gcn_cora.pt"), str(tmp / "pyg"), str(tmp / "hand.h5")]
+        cache = {"GNNEVAL_CACHE": str(tmp / "cache")}
+
+        def gnneval(tag: str) -> float:
+            return timed([py, "-m", "gnneval", "evaluate", "zoo/gcn_cora.pt", "--pruner", "structured", "--sparsity",
+                          "0.3,0.5,0.7,0.9", "--data-root", args.data_root, "--out", str(tmp / f"run_{tag}"),
+                          "--no-progress"], REPO, cache)[0]
+
+        hand = [timed(hand_cmd, REPO)[0]]
+        cold = gnneval("cold")
+        warm = [gnneval("warm1")]
+        hand.append(timed(hand_cmd, REPO)[0])
+        warm.append(gnneval("warm2"))
+    import statistics
+
     t_import, first, second = map(float, jit.stdout.split())
+    t_hand, t_warm = statistics.median(hand), statistics.median(warm)
     print(f"numba JIT (fresh process, 2,708 x 64): import umap {t_import:.2f} s, first fit {first:.2f} s, "
-          f"second fit {second:.2f} s -> JIT cost about {first - second:.2f} s, paid once per process")
-    print(f"hand-written script (torch prune masks, sklearn, one default UMAP per variant, h5py): {t_hand:.1f} s")
-    print(f"gnneval evaluate (4 sparsities, all metrics, 7 pictures, report.html):              {t_gnn:.1f} s")
-    print(f"ratio gnneval / hand-written: {t_gnn / t_hand:.2f} (target <= 1.00: "
-          f"{'met' if t_gnn <= t_hand else 'NOT met'})")
+          f"second fit {second:.2f} s -> JIT cost about {first - second:.2f} s per process without a cache")
+    print(f"hand-written script (torch prune masks, sklearn, one default UMAP per variant, h5py): "
+          f"{t_hand:.1f} s (runs: {', '.join(f'{t:.1f}' for t in hand)})")
+    print(f"gnneval evaluate, first run on the machine (cold cache):  {cold:.1f} s  ratio {cold / t_hand:.2f}")
+    print(f"gnneval evaluate, later runs (warm cache):                {t_warm:.1f} s  ratio {t_warm / t_hand:.2f} "
+          f"(runs: {', '.join(f'{t:.1f}' for t in warm)}; target <= 0.40: "
+          f"{'met' if t_warm <= 0.4 * t_hand else 'NOT met'})")
     return 0
 
 

@@ -134,3 +134,24 @@ def test_cuda_variants_are_timed_by_cuda_events_with_gpu_peak_memory(graph, prun
     b = bench_torch(copy.deepcopy(model), graph, device="cuda", budget_s=0.1, reference=Reference(dense, graph))
     assert b.paired_runs >= 10 and "CUDA events" in b.note and "CUDA max allocated" in b.note
     assert b.peak_memory_bytes > 0
+
+
+def test_an_unstructured_variant_reuses_the_dense_onnx_graph_with_its_weights(graph, pruned, tmp_path):
+    """No new export for a variant that only zeroed weights: the dense graph, initializers swapped, checked
+    against PyTorch; a structurally pruned variant is exported afresh."""
+    from gnneval._plugins.manager import build_plugin_host
+
+    dense, model = pruned
+    keep: dict = {}
+    (d,) = run_backends(dense, graph, backends=["onnxruntime"], device="cpu", budget_s=0.05, providers=None,
+                        exporter="auto", workdir=tmp_path / "dense", problems=[], keep=keep)
+    assert d.status == "ok" and keep["onnx_graph"] is not None and keep["onnx_graph"].bindings
+    ref = Reference(dense, graph, None, keep["onnxruntime"], d.median_ms, keep["onnx_graph"])
+    (v,) = run_backends(model, graph, backends=["onnxruntime"], device="cpu", budget_s=0.05, providers=None,
+                        exporter="auto", workdir=tmp_path / "v", problems=[], reference=ref)
+    assert v.status == "ok" and "no new export" in v.note and v.max_abs_diff < 1e-4, v.note
+    structured = build_plugin_host().registry.get("pruner", "structured").obj().prune(
+        copy.deepcopy(dense), 0.5, PruneContext(graph, "gcn", seed=0)).model
+    (s,) = run_backends(structured, graph, backends=["onnxruntime"], device="cpu", budget_s=0.05, providers=None,
+                        exporter="auto", workdir=tmp_path / "s", problems=[], reference=ref)
+    assert s.status == "ok" and "no new export" not in s.note and s.max_abs_diff < 1e-4

@@ -152,6 +152,7 @@ class Reference:
     baseline_ms: float | None = None
     ort_run: Callable[[], object] | None = None  #: the dense model's ONNX Runtime session, ready to run
     ort_baseline_ms: float | None = None
+    onnx_graph: Any = None  #: the dense model's export (:class:`gnneval.bench.onnx_reuse.DenseGraph`)
 
 
 def _eager(model, inputs: tuple) -> Callable[[], None]:
@@ -328,6 +329,9 @@ def bench_onnxruntime(model: torch.nn.Module, graph: GraphData, *, providers: Se
     from gnneval.bench.export import exporter_order
 
     attempts = [(form, name) for form in forms for name in exporter_order(exporter, model, form)]
+    dense_graph = reference.onnx_graph if reference is not None else None
+    if dense_graph is not None and exporter == "auto" and dense_graph.form in forms:
+        attempts.insert(0, (dense_graph.form, "reuse"))  # an unstructured variant: the dense graph, new weights
     try:
         for i, (form, name) in enumerate(attempts):
             result, why = job.attempt(form, name, last=i == len(attempts) - 1, skipped=skipped, budget_s=budget_s)
@@ -357,15 +361,22 @@ class _OrtJob:
         """Try one form with one exporter: a result (timed, or a failure to report), or None and why to try the
         next attempt."""
         from gnneval.bench.export import remember_exporter
+        from gnneval.bench.onnx_reuse import bind, swap
         from gnneval.bench.onnx_sparse import export_sparse
 
         t0 = time.perf_counter()
         try:
-            export = export_sparse if form == "sparse" else export_onnx
-            used = export(self.model, self.graph, self.path, exporter)
+            if exporter == "reuse":
+                assert self.reference is not None
+                used = swap(self.reference.onnx_graph, self.model, self.path)
+            else:
+                export = export_sparse if form == "sparse" else export_onnx
+                used = export(self.model, self.graph, self.path, exporter)
         except Exception as exc:  # noqa: BLE001 - fall back, or report
             if last:
                 return _failed("onnxruntime", self.device, one_line(exc)[:300]), ""
+            if exporter == "reuse":
+                return None, ""  # structured, or a folded weight changed: export this variant afresh
             return None, f"{form} export with the {exporter} exporter failed: {one_line(exc)[:150]}"
         session = _session(self.path, self.providers, self.threads)
         active = session.get_providers()
@@ -389,11 +400,17 @@ class _OrtJob:
         if not diff <= self.tol:
             return _failed("onnxruntime", self.device, f"outputs disagree with PyTorch (max |diff| {diff:.3g} > "
                            f"{self.tol:.3g}); not timed ({used} exporter, {form_note})", status="mismatch", **extra), ""
-        note = f"{used} exporter, opset 18, ORT_ENABLE_ALL, {self.threads} intra-op threads; graph as {form_note}"
+        reused = " (the dense model's graph with this variant's weights: no new export)" if exporter == "reuse" else ""
+        note = (f"{used} exporter{reused}, opset 18, ORT_ENABLE_ALL, {self.threads} intra-op threads; graph as "
+                f"{form_note}")
         if active[0] in GPU_PROVIDERS and form != "sparse":
             note += "; inputs and output bound on the GPU (I/O binding)"
         if self.keep is not None:
             self.keep["onnxruntime"] = run
+            try:
+                self.keep["onnx_graph"] = bind(self.model, self.path, form, used)
+            except Exception:  # noqa: BLE001 - without it, variants are exported afresh
+                self.keep["onnx_graph"] = None
         if self.reference is not None and self.reference.ort_run is not None:
             return _paired_result("onnxruntime", run, self.reference.ort_run, None, self.device, self.graph,
                                   budget_s, self.reference.ort_baseline_ms, self.threads,

@@ -226,7 +226,8 @@ class Evaluator:
             def median(backend: str) -> float | None:
                 return next((b.median_ms for b in v.bench if b.backend == backend and b.status == "ok"), None)
 
-            self._dense_ref = Reference(model, graph, median("torch"), keep.get("onnxruntime"), median("onnxruntime"))
+            self._dense_ref = Reference(model, graph, median("torch"), keep.get("onnxruntime"), median("onnxruntime"),
+                                        keep.get("onnx_graph"))
         # a noisy figure is stored with its reason (BenchResult.noisy / .noise) and marked ~ in the summary
         for b in v.bench:
             if b.status != "ok":
