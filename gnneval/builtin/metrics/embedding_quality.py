@@ -87,9 +87,10 @@ class Silhouette(Metric):
         if len(np.unique(y)) < 2:
             raise ValueError("the node sample holds fewer than two classes")
         if not np.any(x != x[0]):
-            return {"score": 0.0, "score_ci_low": 0.0, "score_ci_high": 0.0, "sample": float(len(idx))}
+            return {"score": 0.0, "score_ci_low": 0.0, "score_ci_high": 0.0, "sample": float(len(idx)),
+                    "sample_seed": float(inputs.seed)}
         out = with_ci("score", silhouette_samples(x, y), inputs.seed, inputs.bootstrap)
-        out["sample"] = float(len(idx))
+        out.update(sample=float(len(idx)), sample_seed=float(inputs.seed))
         return out
 
 
@@ -207,7 +208,7 @@ class MAD(Metric):
         d[d < 1e-12] = 0.0
         cnt = (d > 0).sum(1)
         per_node = d.sum(1) / np.maximum(cnt, 1)
-        out = {"neighbours": neighbours, "global_sample": float(len(idx))}
+        out = {"neighbours": neighbours, "global_sample": float(len(idx)), "sample_seed": float(inputs.seed)}
         out.update(with_ci("global", per_node, inputs.seed, inputs.bootstrap))
         return out
 
@@ -229,7 +230,8 @@ class AlignmentUniformity(Metric):
         sq = np.clip(2.0 - 2.0 * (s @ s.T), 0.0, None)
         iu = np.triu_indices(len(s), k=1)
         uniformity = float(np.log(np.mean(np.exp(-2.0 * sq[iu])))) if len(iu[0]) else 0.0
-        return {"alignment": total / max(count, 1), "uniformity": uniformity, "uniformity_sample": float(len(s))}
+        return {"alignment": total / max(count, 1), "uniformity": uniformity, "uniformity_sample": float(len(s)),
+                "sample_seed": float(inputs.seed)}
 
 
 @hookimpl

@@ -181,7 +181,7 @@ class KnnOverlap(Metric):
                 for of in ("variant", "dense"))
         per_node = jaccard_rows(a, b)
         out = with_ci("dense", per_node, inputs.seed, inputs.bootstrap)
-        out["sample"] = float(len(idx))
+        out.update(sample=float(len(idx)), sample_seed=float(inputs.seed))
         return oriented(out)
 
 
