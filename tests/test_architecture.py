@@ -79,7 +79,9 @@ def test_builtins_are_reached_only_through_the_registry_and_use_only_the_public_
         if not mod.startswith("gnneval.builtin"):
             assert not builtin_deps, f"{mod} imports built-in plugins {builtin_deps}; use the registry"
             continue
-        own_family = {d for d in builtin_deps if d != "gnneval.builtin"}
+        root = ".".join(mod.split(".")[:4])  # a plugin package (gnneval.builtin.<kind>.<plugin>) may import itself
+        own_family = {d for d in builtin_deps if d != "gnneval.builtin" and d != root and not d.startswith(root + ".")
+                      and not (d.count(".") <= 2)}
         assert not own_family, f"built-in {mod} imports another built-in: {own_family}; share code through gnneval.plugin"
 
 

@@ -361,17 +361,10 @@ class _OrtJob:
         """Try one form with one exporter: a result (timed, or a failure to report), or None and why to try the
         next attempt."""
         from gnneval.bench.export import remember_exporter
-        from gnneval.bench.onnx_reuse import bind, swap
-        from gnneval.bench.onnx_sparse import export_sparse
 
         t0 = time.perf_counter()
         try:
-            if exporter == "reuse":
-                assert self.reference is not None
-                used = swap(self.reference.onnx_graph, self.model, self.path)
-            else:
-                export = export_sparse if form == "sparse" else export_onnx
-                used = export(self.model, self.graph, self.path, exporter)
+            used = self._export(form, exporter)
         except Exception as exc:  # noqa: BLE001 - fall back, or report
             if last:
                 return _failed("onnxruntime", self.device, one_line(exc)[:300]), ""
@@ -402,15 +395,9 @@ class _OrtJob:
                            f"{self.tol:.3g}); not timed ({used} exporter, {form_note})", status="mismatch", **extra), ""
         reused = " (the dense model's graph with this variant's weights: no new export)" if exporter == "reuse" else ""
         note = (f"{used} exporter{reused}, opset 18, ORT_ENABLE_ALL, {self.threads} intra-op threads; graph as "
-                f"{form_note}")
-        if active[0] in GPU_PROVIDERS and form != "sparse":
-            note += "; inputs and output bound on the GPU (I/O binding)"
-        if self.keep is not None:
-            self.keep["onnxruntime"] = run
-            try:
-                self.keep["onnx_graph"] = bind(self.model, self.path, form, used)
-            except Exception:  # noqa: BLE001 - without it, variants are exported afresh
-                self.keep["onnx_graph"] = None
+                f"{form_note}") + ("; inputs and output bound on the GPU (I/O binding)"
+                                   if active[0] in GPU_PROVIDERS and form != "sparse" else "")
+        self._keep_for_variants(run, form, used)
         if self.reference is not None and self.reference.ort_run is not None:
             return _paired_result("onnxruntime", run, self.reference.ort_run, None, self.device, self.graph,
                                   budget_s, self.reference.ort_baseline_ms, self.threads,
@@ -420,6 +407,29 @@ class _OrtJob:
         peak = max(0, _rss_peak_bytes() - rss0)
         return _result("onnxruntime", self.device, times, warmup, self.threads, self.graph.data.num_nodes, peak,
                        note=note, **extra), ""
+
+    def _export(self, form: str, exporter: str) -> str:
+        """Write this variant's ONNX graph to ``self.path``: exported afresh, or the dense graph with new weights."""
+        from gnneval.bench.onnx_reuse import swap
+        from gnneval.bench.onnx_sparse import export_sparse
+
+        if exporter == "reuse":
+            assert self.reference is not None
+            return swap(self.reference.onnx_graph, self.model, self.path)
+        export = export_sparse if form == "sparse" else export_onnx
+        return export(self.model, self.graph, self.path, exporter)
+
+    def _keep_for_variants(self, run: Callable[[], object], form: str, used: str) -> None:
+        """The dense model's session and export, for pairing and reusing with later variants."""
+        from gnneval.bench.onnx_reuse import bind
+
+        if self.keep is None:
+            return
+        self.keep["onnxruntime"] = run
+        try:
+            self.keep["onnx_graph"] = bind(self.model, self.path, form, used)
+        except Exception:  # noqa: BLE001 - without it, variants are exported afresh
+            self.keep["onnx_graph"] = None
 
     def _runner(self, form: str, session, on_gpu: bool) -> tuple[Callable[[], object], Callable[[], np.ndarray]]:
         """``(run, fetch)``: ``run`` is what is timed; ``fetch`` runs once and returns the output on the host.

@@ -57,3 +57,12 @@ def cosine_knn(x: np.ndarray, k: int) -> np.ndarray:
         part = np.argpartition(-sim, k - 1, axis=1)[:, :k] if k < n else np.argsort(-sim, axis=1)[:, :k]
         out[start:start + block] = part
     return out
+
+
+def neighbour_jaccard(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-row Jaccard index of two arrays of neighbour lists (e.g. two :func:`cosine_knn` results)."""
+    out = np.empty(len(a))
+    for i in range(len(a)):
+        inter = len(np.intersect1d(a[i], b[i], assume_unique=True))
+        out[i] = inter / (2 * a.shape[1] - inter)
+    return out

@@ -76,6 +76,7 @@ if TYPE_CHECKING:  # pragma: no cover
         cosine_knn,
         edge_chunks,
         l2_normalise,
+        neighbour_jaccard,
         with_ci,
     )
     from gnneval.prune.channels import ChannelGroup, ChannelPruner
@@ -120,6 +121,7 @@ _HELPERS: dict[str, str] = {
     "edge_chunks": "gnneval.measure.numeric",
     "l2_normalise": "gnneval.measure.numeric",
     "cosine_knn": "gnneval.measure.numeric",
+    "neighbour_jaccard": "gnneval.measure.numeric",
     # pictures
     "import_cached": "gnneval.show.jit_cache",
     "save_figure": "gnneval.show.plots",
@@ -226,6 +228,7 @@ __all__ = [
     "edge_chunks",
     "l2_normalise",
     "cosine_knn",
+    "neighbour_jaccard",
     "import_cached",
     "save_figure",
     "pruner_colour",

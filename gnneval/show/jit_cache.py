@@ -21,13 +21,13 @@ from types import ModuleType
 
 def cache_folder(package: str) -> Path:
     """Where ``package``'s compiled functions are kept: one folder per Python, numba and package version."""
-    from importlib.metadata import PackageNotFoundError, version
+    from importlib.metadata import PackageNotFoundError, packages_distributions, version
 
     import numba
 
     from gnneval.load.datasets import default_cache_dir
 
-    dist = {"umap": "umap-learn"}.get(package, package)
+    dist = (packages_distributions().get(package) or [package])[0]  # e.g. the module umap is umap-learn
     try:
         pkg_version = version(dist)
     except PackageNotFoundError:

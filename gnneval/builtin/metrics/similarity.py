@@ -23,7 +23,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from gnneval.plugin import PERCENTILE_BOOTSTRAP, Column, Metric, MetricInputs, cosine_knn, hookimpl, with_ci
+from gnneval.plugin import (
+    PERCENTILE_BOOTSTRAP,
+    Column,
+    Metric,
+    MetricInputs,
+    cosine_knn,
+    hookimpl,
+    neighbour_jaccard,
+    with_ci,
+)
 
 RBF_MAX_SAMPLE = 500
 
@@ -87,16 +96,7 @@ def procrustes_distance(x: np.ndarray, y: np.ndarray) -> float:
 
 def knn_jaccard(x: np.ndarray, y: np.ndarray, k: int = 10) -> np.ndarray:
     """Per-node Jaccard index of the k-NN (cosine) sets in ``x`` and in ``y``."""
-    return jaccard_rows(cosine_knn(x, k), cosine_knn(y, k))
-
-
-def jaccard_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per-row Jaccard index of two arrays of neighbour lists."""
-    out = np.empty(len(a))
-    for i in range(len(a)):
-        inter = len(np.intersect1d(a[i], b[i], assume_unique=True))
-        out[i] = inter / (2 * a.shape[1] - inter)
-    return out
+    return neighbour_jaccard(cosine_knn(x, k), cosine_knn(y, k))
 
 
 class LinearCKA(Metric):
@@ -179,7 +179,7 @@ class KnnOverlap(Metric):
         idx = inputs.node_sample()
         a, b = (inputs.shared_result(of, f"cosine_knn:k={self.k}:sample={len(idx)}", lambda e: cosine_knn(e[idx], self.k))
                 for of in ("variant", "dense"))
-        per_node = jaccard_rows(a, b)
+        per_node = neighbour_jaccard(a, b)
         out = with_ci("dense", per_node, inputs.seed, inputs.bootstrap)
         out.update(sample=float(len(idx)), sample_seed=float(inputs.seed))
         return oriented(out)

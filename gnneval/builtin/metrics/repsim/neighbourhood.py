@@ -10,8 +10,7 @@ from typing import Any
 import numpy as np
 
 from gnneval.builtin.metrics.repsim.base import Measure, Properties, memo
-from gnneval.builtin.metrics.similarity import jaccard_rows
-from gnneval.plugin import cosine_knn, l2_normalise
+from gnneval.plugin import cosine_knn, l2_normalise, neighbour_jaccard
 
 _INV = frozenset({"orthogonal", "isotropic-scaling", "permutation"})
 
@@ -90,7 +89,7 @@ class JointRankJaccard(_KnnMeasure):
 
     def value(self, x, y):
         a, b = knn(x, self.k), knn(y, self.k)
-        return float((jaccard_rows(a, b) * rank_similarity_per_node(a, b)).mean())
+        return float((neighbour_jaccard(a, b) * rank_similarity_per_node(a, b)).mean())
 
 
 MEASURES = {"second-order-cosine": SecondOrderCosine, "rank-similarity": RankSimilarity,
