@@ -39,6 +39,3 @@ def hide_optional() -> None:
     if not any(isinstance(f, _OptionalImportFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _OptionalImportFinder())
 
-
-def initialised(name: str) -> bool:
-    return name in sys.modules

@@ -95,9 +95,6 @@ class AlignedCosine(Measure):
         cos = np.einsum("ij,ij->i", xa[ok], y[ok]) / (nx[ok] * ny[ok])
         return {"dense": float(cos.mean()), "zero_rows": float((~ok).sum())}
 
-    def oriented(self, value):
-        return value
-
 
 def regression_r2(source: np.ndarray, target: np.ndarray) -> float:
     """R² of the least-squares linear map from centred ``source`` to centred ``target``:
@@ -122,9 +119,6 @@ class LinearRegressionFit(Measure):
 
     def value(self, x, y):
         return {"dense": regression_r2(x, y), "reverse": regression_r2(y, x)}
-
-    def oriented(self, value):
-        return value
 
 
 MEASURES = {"procrustes-size-shape": SizeShapeDistance, "angular-shape": AngularShape,

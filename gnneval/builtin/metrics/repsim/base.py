@@ -127,8 +127,9 @@ class Measure(Metric):
         raise NotImplementedError
 
     def oriented(self, value: float) -> float | None:
-        """The value as a similarity with 1 = identical, where :attr:`Properties.oriented` defines one."""
-        return None
+        """The value as a similarity with 1 = identical, where :attr:`Properties.oriented` defines one: the value
+        itself when it says so; override for any other form."""
+        return value if self.props.oriented.startswith("the value itself") else None
 
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
         out: dict[str, float] = {}

@@ -56,9 +56,6 @@ class MeanCCA(Measure):
         rho, _ = canonical(x, y)
         return float(rho.mean()) if rho.size else 0.0
 
-    def oriented(self, value):
-        return value
-
 
 class SVCCA(Measure):
     props = Properties(
@@ -74,9 +71,6 @@ class SVCCA(Measure):
     def value(self, x, y):
         rho, _ = canonical(top_variance(x), top_variance(y))
         return float(rho.mean()) if rho.size else 0.0
-
-    def oriented(self, value):
-        return value
 
 
 class PWCCA(Measure):
@@ -98,9 +92,6 @@ class PWCCA(Measure):
         weights = np.abs(h.T @ centre(x)).sum(1)
         total = weights.sum()
         return float((weights * rho).sum() / total) if total > 0 else 0.0
-
-    def oriented(self, value):
-        return value
 
 
 MEASURES = {"mean-cca": MeanCCA, "svcca": SVCCA, "pwcca": PWCCA}

@@ -44,9 +44,6 @@ class _KnnMeasure(Measure):
         super().__init__(k=k, **options)
         self.k = int(k)
 
-    def oriented(self, value):
-        return value
-
 
 class SecondOrderCosine(_KnnMeasure):
     props = Properties(

@@ -57,9 +57,6 @@ class RSA(Measure):
             raise ValueError("a representation whose RSM is constant has no rank correlation")
         return {"dense": float(spearmanr(a, b).statistic), "pearson": float(pearsonr(a, b).statistic)}
 
-    def oriented(self, value):
-        return value
-
 
 class RSMNormDifference(Measure):
     props = Properties(
@@ -97,9 +94,6 @@ class DistanceCorrelation(Measure):
     def value(self, x, y):
         return distance_correlation(x, y)
 
-    def oriented(self, value):
-        return value
-
 
 def unbiased_hsic_linear(x: np.ndarray, y: np.ndarray) -> float:
     """Song et al.'s (2012) unbiased HSIC of the linear kernels K = XX', L = YY', in O(n d²):
@@ -126,9 +120,6 @@ class DebiasedCKA(Measure):
         den = unbiased_hsic_linear(x, x) * unbiased_hsic_linear(y, y)
         return float(unbiased_hsic_linear(x, y) / np.sqrt(den)) if den > 0 else 0.0
 
-    def oriented(self, value):
-        return value
-
 
 def left_basis(x: np.ndarray) -> np.ndarray:
     return thin_svd(x)[0]
@@ -144,9 +135,6 @@ class EigenspaceOverlap(Measure):
 
     def value(self, x, y):
         return float(np.sum((left_basis(x).T @ left_basis(y)) ** 2) / max(x.shape[1], y.shape[1]))
-
-    def oriented(self, value):
-        return value
 
 
 def gulp_distance(x: np.ndarray, y: np.ndarray, lam: float) -> float:
