@@ -469,6 +469,9 @@ def main(argv: list[str] | None = None) -> int:
     from gnneval._lazy_imports import hide_optional
 
     hide_optional()  # numba is imported only by what uses it (see gnneval._lazy_imports)
+    from gnneval.show.forked import forksafe_numba
+
+    forksafe_numba()  # a process that ran umap-learn may still fork (gnneval.show.forked)
     parser = build_parser()
     try:
         args = parser.parse_args(_attach_selections(sys.argv[1:] if argv is None else list(argv)))

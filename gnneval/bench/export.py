@@ -8,13 +8,12 @@ disagrees falls back to the other exporter.
 
 from __future__ import annotations
 
-import json
-import os
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gnneval._remembered import recall, remember
 from gnneval.plugin.errors import one_line
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -27,10 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 EXPORTER_ORDER = ("torchscript", "dynamo")  #: ``auto`` without a remembered choice: the faster first
 
 
-def _choices_file() -> Path:
-    from gnneval.load.datasets import default_cache_dir
-
-    return default_cache_dir() / "onnx_exporters.json"
+EXPORTER_CHOICES = "onnx_exporters"  #: the remembered file in gnneval's cache (:mod:`gnneval._remembered`)
 
 
 def _choice_key(model, form: str) -> str:
@@ -44,27 +40,13 @@ def exporter_order(exporter: str, model, form: str) -> tuple[str, ...]:
     """The exporters to try, in order: the one asked for, or for ``auto`` the remembered choice first."""
     if exporter != "auto":
         return (exporter,)
-    try:
-        remembered = json.loads(_choices_file().read_text()).get(_choice_key(model, form))
-    except (OSError, ValueError):
-        remembered = None
+    remembered = recall(EXPORTER_CHOICES).get(_choice_key(model, form))
     return tuple(sorted(EXPORTER_ORDER, key=lambda name: name != remembered))
 
 
 def remember_exporter(model, form: str, exporter: str) -> None:
     """Record that ``exporter`` gave a correct graph for this model class and form (best effort)."""
-    path = _choices_file()
-    try:
-        known = json.loads(path.read_text()) if path.is_file() else {}
-        if known.get(_choice_key(model, form)) == exporter:
-            return
-        known[_choice_key(model, form)] = exporter
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(known, indent=1, sort_keys=True))
-        os.replace(tmp, path)
-    except (OSError, ValueError):
-        pass  # a cache that cannot be written only costs time
+    remember(EXPORTER_CHOICES, {_choice_key(model, form): exporter})
 
 
 def export_with_fallback(model_for: Callable[[str], torch.nn.Module], inputs: tuple, path: Path, exporter: str,

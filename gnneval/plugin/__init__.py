@@ -83,6 +83,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from gnneval.prune.masks import prune_by_scores, smallest_k_mask
     from gnneval.prune.module_sizes import sync_sizes
     from gnneval.prune.training import TrainResult, apply_masks, reinitialise, step_flops, task_loss, train
+    from gnneval.show.forked import map_in_processes
     from gnneval.show.jit_cache import import_cached
     from gnneval.show.plots import DENSE_COLOUR, OKABE_ITO, class_colours, procrustes_align, pruner_colour, save_figure
 
@@ -124,6 +125,7 @@ _HELPERS: dict[str, str] = {
     "neighbour_jaccard": "gnneval.measure.numeric",
     # pictures
     "import_cached": "gnneval.show.jit_cache",
+    "map_in_processes": "gnneval.show.forked",
     "save_figure": "gnneval.show.plots",
     "pruner_colour": "gnneval.show.plots",
     "class_colours": "gnneval.show.plots",
@@ -230,6 +232,7 @@ __all__ = [
     "cosine_knn",
     "neighbour_jaccard",
     "import_cached",
+    "map_in_processes",
     "save_figure",
     "pruner_colour",
     "class_colours",

@@ -255,7 +255,7 @@ class Evaluator:
         stored = read_run(h5)
         result.files = draw_all(self.reg, stored, self.out_dir, self.visualiser_names, self.problems,
                                 self.s.formats, self.s.seed, progress=self._progress,
-                                timeout_s=self.s.plugin_timeout_s)
+                                timeout_s=self.s.plugin_timeout_s, workers=self.s.threads)
         result.captions = stored.captions
         result.problems = self.problems
         try:

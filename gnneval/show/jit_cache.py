@@ -40,6 +40,9 @@ def import_cached(package: str) -> ModuleType:
     """Import ``package`` (e.g. ``"umap"``) with its numba functions cached on disk; already imported: as is."""
     if package in sys.modules:
         return sys.modules[package]
+    from gnneval.show.forked import forksafe_numba
+
+    forksafe_numba()  # before numba starts threads: this process may still fork (gnneval.show.forked)
     import numba
     import numba.core.config as config
 

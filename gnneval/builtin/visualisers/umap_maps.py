@@ -20,6 +20,7 @@ from gnneval.plugin import (
     class_colours,
     hookimpl,
     import_cached,
+    map_in_processes,
     procrustes_align,
     save_figure,
 )
@@ -91,23 +92,28 @@ class UmapMaps(Visualiser):
             ax.set_xlabel("UMAP 1 (aligned to dense)", fontsize=7)
             ax.set_ylabel("UMAP 2", fontsize=7)
 
-        for r, pruner in enumerate(pruners):
-            acc = dense.metrics.get(key)
+        cells = [(r, c, pruner, sp, next((v for v in run.variants if v.pruner == pruner and v.sparsity == sp), None))
+                 for r, pruner in enumerate(pruners) for c, sp in enumerate(sparsities, start=1)]
+        drawable = [cell for cell in cells if cell[4] is not None and cell[4].ok and cell[4].outputs is not None
+                    and layer in cell[4].outputs.embeddings]
+        # each variant's layout only needs the dense one: they are fitted side by side (forked processes)
+        layouts = dict(zip([cell[:2] for cell in drawable], map_in_processes(
+            lambda cell: procrustes_align(self._fit(cell[4].outputs.embeddings[layer][idx], ctx.seed, init=base),
+                                          base), drawable)))
+        acc = dense.metrics.get(key)
+        for r in range(len(pruners)):
             panel(axes[r][0], base, "dense" + (f" ({short} {100 * acc:.1f}%)" if acc is not None else ""))
-            for c, sp in enumerate(sparsities, start=1):
-                ax = axes[r][c]
-                v = next((v for v in run.variants if v.pruner == pruner and v.sparsity == sp), None)
-                if v is None or not v.ok or v.outputs is None or layer not in v.outputs.embeddings:
-                    ax.set_axis_off()
-                    ax.set_title(f"{pruner} @ {sp:.0%}: " + ("failed" if v is not None else "not run"), fontsize=9)
-                    continue
-                emb = v.outputs.embeddings[layer][idx]
-                xy = procrustes_align(self._fit(emb, ctx.seed, init=base), base)
-                flipped = (node_of(v.outputs.predictions)[idx] != node_of(dense.outputs.predictions)[idx]
-                           if run.graph.task in ("node-classification", "graph-classification") else None)
-                acc = v.metrics.get(key)
-                panel(ax, xy, f"{pruner} @ {sp:.0%} (width {emb.shape[1]}"
-                      + (f", {short} {100 * acc:.1f}%)" if acc is not None else ")"), flipped)
+        for r, c, pruner, sp, v in cells:
+            ax = axes[r][c]
+            if (r, c) not in layouts:
+                ax.set_axis_off()
+                ax.set_title(f"{pruner} @ {sp:.0%}: " + ("failed" if v is not None else "not run"), fontsize=9)
+                continue
+            flipped = (node_of(v.outputs.predictions)[idx] != node_of(dense.outputs.predictions)[idx]
+                       if run.graph.task in ("node-classification", "graph-classification") else None)
+            v_acc = v.metrics.get(key)
+            panel(ax, layouts[r, c], f"{pruner} @ {sp:.0%} (width {v.outputs.embeddings[layer].shape[1]}"
+                  + (f", {short} {100 * v_acc:.1f}%)" if v_acc is not None else ")"), flipped)
         what = "graph class" if batch is not None else "class"
         handles = [Line2D([], [], marker="o", linestyle="", color=colours[k], label=f"{what} {k}")
                    for k in range(run.graph.num_classes)]
