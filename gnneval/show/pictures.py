@@ -85,7 +85,7 @@ def draw_all(registry: Registry, run: RunResult, out_dir: Path, names: list[str]
         else:
             for name in order:
                 started([name])
-                finished(name, draw_one(job, name))
+                finished(name, _draw_one(job, name))
     remember(DURATIONS, {n: round(d.seconds, 2) for n, d in drawn.items()})
     files: dict[str, str] = {}
     for name in names:
@@ -103,7 +103,7 @@ def longest_first(names: list[str]) -> list[str]:
     return sorted(names, key=lambda n: -known.get(n, float("inf")))
 
 
-def draw_one(job: _Job, name: str) -> Drawn:
+def _draw_one(job: _Job, name: str) -> Drawn:
     """Draw visualiser ``name`` in this process, isolated: an exception or a path outside the run folder is
     a problem naming the plugin."""
     from gnneval._plugins.time_limit import time_limit
@@ -141,7 +141,7 @@ def _draw_forked(job: _Job, order: list[str], workers: int, started: Callable[[l
                  finished: Callable[[str, Drawn], None]) -> None:
     _preload_pyplot()
     limit = job.timeout_s + GRACE_S if job.timeout_s else None
-    fork_map(lambda name: draw_one(job, name), order, workers, limit_s=limit,
+    fork_map(lambda name: _draw_one(job, name), order, workers, limit_s=limit,
              on_start=lambda running: started([order[i] for i in running]),
              on_done=lambda i, outcome: finished(order[i], _drawn(job, order[i], outcome)),
              scratch_dir=job.out_dir)
@@ -169,7 +169,7 @@ def _drawn(job: _Job, name: str, outcome: Outcome) -> Drawn:
         return Drawn(problems=[Problem(who, f"{outcome.how} (its --plugin-timeout plus {GRACE_S:g} s); no picture "
                                             f"(gnneval report --visualisers {name} redraws it, GNNEVAL_THREADS=1 "
                                             f"in one process)")], seconds=outcome.seconds)
-    again = draw_one(job, name)
+    again = _draw_one(job, name)
     again.problems.insert(0, Problem(who, f"its drawing process {outcome.how}; drawn again in the main process"))
     again.seconds += outcome.seconds
     return again
