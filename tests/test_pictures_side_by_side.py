@@ -147,8 +147,11 @@ def test_a_process_that_ran_numba_in_parallel_can_still_fork(tmp_path):
             "x = np.ones(1000)\n"
             "f(x)\n"
             "print(can_fork(), numba.threading_layer(), [o.ok for o in fork_map(f, [x, x], 2)])\n")
-    out = subprocess.run([sys.executable, "-c", code, "forksafe"], capture_output=True, text=True, timeout=300)
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_THREADING_LAYER"}  # as a fresh shell has it
+    out = subprocess.run([sys.executable, "-c", code, "forksafe"], capture_output=True, text=True, timeout=300,
+                         env=env)
     assert out.stdout.split() == ["True", "workqueue", "[True,", "True]"], out.stderr[-2000:]
     # without it numba takes GNU OpenMP, whose fork handler kills every child: gnneval then does not fork
-    out = subprocess.run([sys.executable, "-c", code, "as-is"], capture_output=True, text=True, timeout=300)
+    out = subprocess.run([sys.executable, "-c", code, "as-is"], capture_output=True, text=True, timeout=300,
+                         env=env)
     assert out.stdout.split() == ["False", "omp", "[False,", "False]"], out.stderr[-2000:]
