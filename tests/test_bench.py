@@ -230,7 +230,12 @@ def test_timing_is_adaptive_steady_stops_early_noisy_uses_the_budget():
 
     from gnneval.bench.backends import median_ci_halfwidth, time_runs
 
-    steady, _ = time_runs(lambda: time.sleep(0.002), budget_s=5.0, warmup_s=0.0)
+    def steady_2ms():  # a spin, not a sleep: a sleep's wake-up latency on a VM is itself noise (2.1-3.7 ms)
+        end = time.perf_counter() + 0.002
+        while time.perf_counter() < end:
+            pass
+
+    steady, _ = time_runs(steady_2ms, budget_s=5.0, warmup_s=0.0)
     assert 20 <= steady.size < 400  # known to ±2% long before 5 s of runs
     assert median_ci_halfwidth(steady) <= 0.02 * float(sorted(steady)[steady.size // 2])
     rng = random.Random(0)  # latencies spread uniformly over 0-4 ms: the median stays uncertain to ±5% or worse
