@@ -27,9 +27,10 @@ def make_zoo(root: Path, count: int, data_root: str) -> Path:
     import torch.nn.functional as F
 
     from gnneval._plugins.manager import build_plugin_host
-    from gnneval.load.checkpoint import save_checkpoint
-    from gnneval.load.datasets import default_cache_dir, load_dataset
-    from gnneval.plugin.api import DatasetContext, DatasetRef
+    from gnneval.core.contract import DatasetContext, DatasetRef
+    from gnneval.core.paths import default_cache_dir
+    from gnneval.load.datasets import load_dataset
+    from gnneval.store.checkpoints import save_checkpoint
 
     reg = build_plugin_host().registry
     graphs = {n: load_dataset(reg, DatasetRef(n, "planetoid"), DatasetContext(Path(data_root), default_cache_dir(), 0))[0]

@@ -65,14 +65,14 @@ def _accuracy(model, graph) -> float:
 
 
 def _weight_sparsity(model) -> float:
-    from gnneval.measure.counting import prunable_weights
+    from gnneval.model.counting import prunable_weights
 
     ws = prunable_weights(model)
     return 1.0 - sum(int((p != 0).sum()) for _, p in ws) / sum(p.numel() for _, p in ws)
 
 
 def run_cell(registry, graph, dense, dense_flops, method: str, sparsity: float, seed: int) -> dict:
-    from gnneval.plugin.api import PruneContext
+    from gnneval.core.contract import PruneContext
     from gnneval.prune.training import train
 
     ctx = PruneContext(graph, "gcn", seed=seed)
@@ -116,8 +116,9 @@ def main() -> int:
     import torch
 
     from gnneval._plugins.manager import build_plugin_host
-    from gnneval.load.datasets import default_cache_dir, load_dataset, resolve_data_root
-    from gnneval.plugin.api import DatasetContext, DatasetRef
+    from gnneval.core.contract import DatasetContext, DatasetRef
+    from gnneval.core.paths import default_cache_dir
+    from gnneval.load.datasets import load_dataset, resolve_data_root
     from gnneval.prune.training import reinitialise, train
 
     torch.set_num_threads(torch.get_num_threads())

@@ -30,8 +30,8 @@ def main() -> int:
 
     from gnneval._plugins.manager import build_plugin_host
     from gnneval.bench.backends import bench_onnxruntime, bench_torch, choose_providers, run_backends
-    from gnneval.measure.counting import count_flops
-    from gnneval.plugin.api import PruneContext
+    from gnneval.core.contract import PruneContext
+    from gnneval.model.counting import count_flops
     from gnneval.run.evaluate import EvaluateSettings, load_for_evaluation
 
     host = build_plugin_host()

@@ -17,8 +17,7 @@ import importlib.machinery
 import importlib.util
 import sys
 import warnings
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _version
+from importlib.metadata import PackageNotFoundError, version as _version
 from types import ModuleType
 
 try:
@@ -27,24 +26,35 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
 MOVED_MODULES = {
-    "gnneval.accounting": "gnneval.measure.counting",
-    "gnneval.forward": "gnneval.measure.forward",
+    "gnneval.accounting": "gnneval.model.counting",
+    "gnneval.forward": "gnneval.model.forward",
     "gnneval.training": "gnneval.prune.training",
     "gnneval.module_sizes": "gnneval.prune.module_sizes",
     "gnneval.checkpoint": "gnneval.load.checkpoint",
     "gnneval.datasets": "gnneval.load.datasets",
-    "gnneval.errors": "gnneval.plugin.errors",
-    "gnneval.hookspecs": "gnneval.plugin.hookspecs",
+    "gnneval.errors": "gnneval.core.errors",
+    "gnneval.hookspecs": "gnneval.core.hookspecs",
     "gnneval.plotting": "gnneval.show.plots",
-    "gnneval.results": "gnneval.store.records",
+    "gnneval.results": "gnneval.core.records",
     "gnneval.storage": "gnneval.store.hdf5",
     "gnneval.manager": "gnneval._plugins.manager",
-    "gnneval.registry": "gnneval._plugins.registry",
+    "gnneval.registry": "gnneval.core.registry",
     "gnneval.pipeline": "gnneval.run.evaluate",
     "gnneval.builtin.structured": "gnneval.prune.channels",
     "gnneval.builtin.sbm": "gnneval.builtin.datasets.synthetic",
+    # moved in plugin API 1.1 (the bottom layer, gnneval.core; gnneval.plugin only re-exports)
+    "gnneval.plugin.api": "gnneval.core.contract",
+    "gnneval.plugin.errors": "gnneval.core.errors",
+    "gnneval.plugin.hookspecs": "gnneval.core.hookspecs",
+    "gnneval.plugin.registers": "gnneval.core.registers",
+    "gnneval.store.records": "gnneval.core.records",
+    "gnneval.store.sparse_tensors": "gnneval.load.sparse_tensors",
+    "gnneval._plugins.registry": "gnneval.core.registry",
+    "gnneval.measure.forward": "gnneval.model.forward",
+    "gnneval.measure.counting": "gnneval.model.counting",
+    "gnneval.load.limits": "gnneval.core.limits",
 }
-"""Modules of plugin API 0.x that moved in 1.0: importing the old name still works (it is the new module)
+"""Modules that moved (in plugin API 1.0 and 1.1): importing the old name still works (it is the new module)
 and warns with DeprecationWarning naming the import to use instead.  They go in plugin API 2.0."""
 
 
@@ -58,7 +68,7 @@ class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
         new = MOVED_MODULES[spec.name]
-        warnings.warn(f"{spec.name} is deprecated since gnneval plugin API 1.0: import from gnneval.plugin "
+        warnings.warn(f"{spec.name} is deprecated: import from gnneval.plugin or gnneval.plugin.helpers "
                       f"(the module moved to {new}, which is internal)", DeprecationWarning, stacklevel=3)
         return importlib.import_module(new)
 

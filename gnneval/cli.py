@@ -12,10 +12,10 @@ import sys
 import time
 from pathlib import Path
 
-from gnneval import __version__
-from gnneval._plugins.registry import KINDS
-from gnneval.plugin.api import TASKS
-from gnneval.plugin.errors import GnnevalError, UsageError
+from gnneval.core.contract import TASKS
+from gnneval.core.errors import GnnevalError, UsageError
+from gnneval.core.registry import KINDS
+from gnneval.core.version import __version__
 
 EXIT_USAGE = 2
 
@@ -329,7 +329,7 @@ def cmd_bench(args, out) -> int:
     loaded = load_for_evaluation(load_request(settings), host.registry, problems)
     ckpt, graph, device = loaded.ckpt, loaded.graph, loaded.device
     from gnneval.bench.backends import run_backends
-    from gnneval.measure.counting import count_flops
+    from gnneval.model.counting import count_flops
 
     results = run_backends(ckpt.model, graph, backends=settings.backends, device=device,
                            budget_s=settings.bench_budget_s, providers=settings.providers,
@@ -466,12 +466,11 @@ def _attach_selections(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
 
-    from gnneval._lazy_imports import hide_optional
+    from gnneval.core.process import forksafe_numba, hide_optional
 
-    hide_optional()  # numba is imported only by what uses it (see gnneval._lazy_imports)
-    from gnneval.show.forked import forksafe_numba
+    hide_optional()  # numba is imported only by what uses it (see gnneval.core.process)
 
-    forksafe_numba()  # a process that ran umap-learn may still fork (gnneval.show.forked)
+    forksafe_numba()  # a process that ran umap-learn may still fork (gnneval.core.process)
     parser = build_parser()
     try:
         args = parser.parse_args(_attach_selections(sys.argv[1:] if argv is None else list(argv)))

@@ -41,7 +41,7 @@ from typing import Any
 import pytest
 
 from gnneval._plugins.manager import build_plugin_host
-from gnneval.plugin.api import (
+from gnneval.plugin import (
     CheckpointLoader,
     DatasetContext,
     DatasetLoader,
@@ -52,17 +52,18 @@ from gnneval.plugin.api import (
     PruneContext,
     PruneOutcome,
     Pruner,
+    RunResult,
     VisualContext,
     Visualiser,
 )
-from gnneval.store.records import RunResult
 
 KIT_GRAPH = {"nodes": 300, "blocks": 4, "features": 16, "avg_degree": 6.0, "seed": 0}
 
 
 def small_graph(**options: Any) -> GraphData:
     """The kit's graph: the registered ``sbm`` dataset with small, seeded settings."""
-    from gnneval.load.datasets import default_cache_dir, load_dataset
+    from gnneval.core.paths import default_cache_dir
+    from gnneval.load.datasets import load_dataset
 
     host = build_plugin_host()
     ref = DatasetRef("sbm", loader="sbm", options={**KIT_GRAPH, **options})
@@ -110,8 +111,8 @@ def small_link_model(graph: GraphData, *, hidden: int = 32, out: int = 16, epoch
 def small_run(out_dir: Path, graph_options: dict[str, Any] | None = None,
               pruners: Sequence[str] = ("structured", "magnitude"), task: str = "node-classification") -> RunResult:
     """Evaluate a small model at sparsity 0.5 (no benchmark, no pictures) and read the run back."""
-    from gnneval.load.checkpoint import save_checkpoint
     from gnneval.run.evaluate import EvaluateSettings, Evaluator
+    from gnneval.store.checkpoints import save_checkpoint
     from gnneval.store.hdf5 import read_run
 
     opts = {**KIT_GRAPH, **(graph_options or {})}
@@ -206,8 +207,8 @@ def check_pruner(cls: type[Pruner], graph: GraphData, model, sparsities: Sequenc
     """
     import torch
 
-    from gnneval.measure.counting import prunable_weights
-    from gnneval.measure.forward import model_inputs
+    from gnneval.model.counting import prunable_weights
+    from gnneval.model.forward import model_inputs
 
     assert isinstance(cls, type) and issubclass(cls, Pruner), f"{cls!r} is not a gnneval.plugin.Pruner subclass"
     model = model.eval()
@@ -243,7 +244,7 @@ def check_pruner(cls: type[Pruner], graph: GraphData, model, sparsities: Sequenc
 
 def _first_width(model, graph: GraphData) -> int:
     """Channels of the first message-passing layer's output (as the pipeline captures it)."""
-    from gnneval.measure.forward import run_model
+    from gnneval.model.forward import run_model
 
     return int(next(iter(run_model(model, graph).embeddings.values())).shape[1])
 
@@ -251,7 +252,7 @@ def _first_width(model, graph: GraphData) -> int:
 def _check_masks(cls: type[Pruner], dense, pruned, outcome: PruneOutcome, s: float) -> None:
     """Masks name real parameters, have their shape, are boolean, and agree with the zeros: every masked
     weight is zero, and every weight the pruner zeroed is masked."""
-    from gnneval.measure.counting import prunable_weights
+    from gnneval.model.counting import prunable_weights
 
     params = dict(pruned.named_parameters())
     for name, mask in outcome.masks.items():
@@ -322,7 +323,7 @@ def check_architecture(builder: Any, graph: GraphData, **kwargs: Any):
     state_dict round trip, and can be pruned by the built-in ``magnitude`` pruner.  Returns the model."""
     import torch
 
-    from gnneval.measure.forward import message_passing_layers, model_inputs, run_model
+    from gnneval.model.forward import message_passing_layers, model_inputs, run_model
 
     model = builder(in_channels=graph.num_features, hidden_channels=16, out_channels=graph.num_classes, num_layers=2,
                     **kwargs).eval()
@@ -346,7 +347,7 @@ def check_dataset_loader(cls: type[DatasetLoader], name: str, root: Path | None 
     """Assert that ``cls`` handles ``name`` and loads a consistent :class:`GraphData` from ``root``: labels,
     disjoint non-empty boolean split masks of the right length, features of ``num_features`` columns,
     edges inside the graph, and classes within ``num_classes``.  Returns the graph."""
-    from gnneval.load.datasets import default_cache_dir
+    from gnneval.core.paths import default_cache_dir
 
     assert isinstance(cls, type) and issubclass(cls, DatasetLoader), f"{cls!r} is not a gnneval.plugin.DatasetLoader"
     loader = _instantiate(cls, None)
@@ -369,7 +370,7 @@ def check_checkpoint_loader(cls: type[CheckpointLoader], tmp_path: Path) -> None
     """Assert that ``cls.load`` does not claim files it does not recognise."""
     import torch
 
-    from gnneval.load.checkpoint import NotATorchFile
+    from gnneval.plugin import NotATorchFile
 
     assert isinstance(cls, type) and issubclass(cls, CheckpointLoader), \
         f"{cls!r} is not a gnneval.plugin.CheckpointLoader subclass"

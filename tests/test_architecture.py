@@ -18,6 +18,25 @@ LONG_FUNCTIONS = {  # function -> why it is longer than 60 lines
 }
 
 
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("gnneval.core",),  # errors, records, the plugin contract's types, hook specs, registry, defaults
+    ("gnneval._plugins",),  # discovery and the plugin manager, hook reference, scaffold
+    ("gnneval.load",),  # checkpoints, datasets, the pair a run evaluates
+    ("gnneval.model",),  # a model on a graph: inputs, forward pass with embeddings, weights, counting
+    ("gnneval.prune",),
+    ("gnneval.measure",),
+    ("gnneval.bench",),
+    ("gnneval.store",),
+    ("gnneval.show",),
+    ("gnneval.run",),
+    ("gnneval.plugin",),  # the public facade: re-exports only
+    ("gnneval.testing", "gnneval.cli", "gnneval.__main__"),
+    ("gnneval.builtin",),  # the built-in plugins: gnneval.plugin only
+    ("gnneval",),  # the package itself: its version, and the old names of moved modules (MOVED_MODULES)
+)
+"""gnneval's packages from the bottom up: a module imports only from its own layer or those below."""
+
+
 def _module_name(path: Path) -> str:
     rel = path.relative_to(REPO).with_suffix("")
     parts = list(rel.parts)
@@ -26,32 +45,72 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+MODULES = {_module_name(p) for p in PKG.rglob("*.py")}
+
+
+def _named_module(text: str) -> str | None:
+    """The gnneval module a string names (``"gnneval.load.checkpoint"`` or ``"gnneval.load.checkpoint:FORMAT"``)."""
+    name = text.partition(":")[0]
+    return name if name in MODULES else None
+
+
 def _imports(path: Path) -> set[str]:
-    """Every gnneval module ``path`` imports, at module level or inside functions."""
+    """Every gnneval module ``path`` imports, at module level, inside functions, for type checkers only, or
+    lazily through a table of module names (a dict's values, ``importlib.import_module``'s argument)."""
     tree = ast.parse(path.read_text())
     me = _module_name(path)
-    out = set()
-    typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
-                   for n in ast.walk(block)}  # imports for type checkers never run
+    out: set[str] = set()
     for node in ast.walk(tree):
-        if id(node) in typing_only:
-            continue
         if isinstance(node, ast.Import):
-            out |= {a.name for a in node.names if a.name.startswith("gnneval")}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("gnneval"):
-            out.add(node.module)
-            out |= {f"{node.module}.{a.name}" for a in node.names}
-    modules = {_module_name(p) for p in PKG.rglob("*.py")}
-    return {m for m in out if m in modules and m != me}
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            base = node.module if node.level == 0 else None
+            if base:
+                out.add(base)
+                out |= {f"{base}.{a.name}" for a in node.names}
+        elif isinstance(node, ast.Dict):
+            out |= {v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str)}
+        elif isinstance(node, ast.Call) and ast.unparse(node.func).endswith("import_module") and node.args \
+                and isinstance(node.args[0], ast.Constant):
+            out.add(str(node.args[0].value))
+    named = {_named_module(m) for m in out if isinstance(m, str) and m.startswith("gnneval")}
+    return {m for m in named if m and m != me}
 
 
 def _graph() -> dict[str, set[str]]:
     return {_module_name(p): _imports(p) for p in PKG.rglob("*.py")}
 
 
+def _layer(module: str) -> int:
+    best = -1, -1
+    for i, names in enumerate(LAYERS):
+        for name in names:
+            if module == name or (module.startswith(name + ".") and name != "gnneval"):
+                best = max(best, (len(name), i))
+    if best[1] < 0 and module.startswith("gnneval"):
+        best = 0, [i for i, names in enumerate(LAYERS) if "gnneval" in names][0]
+    return best[1]
+
+
+def test_every_module_has_a_layer():
+    top_level = {m.split(".")[1] for m in MODULES if m.count(".") >= 1}
+    placed = {n.split(".")[1] for names in LAYERS for n in names if "." in n}
+    assert top_level <= placed | {"__main__"}, f"packages without a layer in LAYERS: {top_level - placed}"
+
+
+def test_imports_only_go_down():
+    """Ordered layers (LAYERS): the bottom imports nothing above it, stages in pipeline order, the facade on
+    top; every import counts — function-level, TYPE_CHECKING, and lazy tables of module names."""
+    upward = []
+    for mod, deps in sorted(_graph().items()):
+        for dep in sorted(deps):
+            if _layer(dep) > _layer(mod):
+                upward.append(f"{mod} -> {dep}")
+    assert not upward, "imports that go up a layer (see LAYERS):\n  " + "\n  ".join(upward)
+
+
 def test_no_import_cycles():
     graph = _graph()
-    # a package's __init__ importing its own submodules is not a cycle through the package
     state: dict[str, int] = {}
     stack: list[str] = []
 
@@ -59,7 +118,7 @@ def test_no_import_cycles():
         state[m] = 1
         stack.append(m)
         for n in sorted(graph.get(m, ())):
-            if state.get(n) == 1:
+            if state.get(n) == 1 and not (n.startswith(m + ".") or m.startswith(n + ".")):
                 cycle = stack[stack.index(n):] + [n]
                 pytest.fail("import cycle: " + " -> ".join(cycle))
             if n not in state:
@@ -72,17 +131,30 @@ def test_no_import_cycles():
             visit(m)
 
 
-def test_builtins_are_reached_only_through_the_registry_and_use_only_the_public_api():
-    graph = _graph()
-    for mod, deps in graph.items():
-        builtin_deps = {d for d in deps if d.startswith("gnneval.builtin")}
-        if not mod.startswith("gnneval.builtin"):
-            assert not builtin_deps, f"{mod} imports built-in plugins {builtin_deps}; use the registry"
-            continue
-        root = ".".join(mod.split(".")[:4])  # a plugin package (gnneval.builtin.<kind>.<plugin>) may import itself
-        own_family = {d for d in builtin_deps if d != "gnneval.builtin" and d != root and not d.startswith(root + ".")
-                      and not (d.count(".") <= 2)}
-        assert not own_family, f"built-in {mod} imports another built-in: {own_family}; share code through gnneval.plugin"
+PUBLIC = ("gnneval.plugin", "gnneval.plugin.helpers")
+
+
+def _plugin_package(module: str) -> str:
+    """``gnneval.builtin.<kind>.<plugin>`` (a built-in plugin may import its own modules)."""
+    return ".".join(module.split(".")[:4])
+
+
+def test_builtins_and_plugin_distributions_import_only_the_public_api():
+    """Every gnneval import of a built-in plugin (and of each distribution under plugins/) is the public API
+    or the plugin's own package."""
+    bad = []
+    for mod, deps in sorted(_graph().items()):
+        if mod.startswith("gnneval.builtin."):
+            own = _plugin_package(mod)
+            bad += [f"{mod} -> {d}" for d in deps if d not in PUBLIC and d != own and not d.startswith(own + ".")]
+        elif mod != "gnneval" and any(d.startswith("gnneval.builtin") for d in deps):  # gnneval: MOVED_MODULES
+            bad.append(f"{mod} imports a built-in plugin ({sorted(deps)}); use the registry")
+    for path in (REPO / "plugins").glob("*/src/**/*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            bad += [f"{path.relative_to(REPO)} -> {n}" for n in names if n.startswith("gnneval") and n not in PUBLIC]
+    assert not bad, "imports outside the public API:\n  " + "\n  ".join(bad)
 
 
 def test_functions_are_short():
@@ -97,16 +169,39 @@ def test_functions_are_short():
 
 
 def test_public_api_is_complete_and_typed():
+    """Two parts: gnneval.plugin (the contract) and gnneval.plugin.helpers (the toolbox), disjoint, each name
+    resolvable, the helpers' TYPE_CHECKING block equal to what their one table generates."""
     import gnneval.plugin as api
+    import gnneval.plugin.helpers as helpers
+    from gnneval._plugins.hookdoc import helpers_block
 
     assert (PKG / "plugin" / "py.typed").is_file()
-    missing = [n for n in api.__all__ if not hasattr(api, n)]
-    assert not missing, missing
-    assert len(set(api.__all__)) == len(api.__all__)
+    for module in (api, helpers):
+        missing = [n for n in module.__all__ if not hasattr(module, n)]
+        assert not missing, missing
+        assert len(set(module.__all__)) == len(module.__all__)
+    assert not set(api.__all__) & set(helpers.__all__)
+    assert 35 <= len(api.__all__) <= 50, len(api.__all__)
     for name in ("hookimpl", "Pruner", "Metric", "Visualiser", "CheckpointLoader", "DatasetLoader", "PruneContext",
-                 "PruneOutcome", "MetricInputs", "RunInfo", "Column", "prunable_weights", "model_inputs", "train",
-                 "torch_load", "save_figure", "ChannelPruner", "UsageError", "RunResult", "API_VERSION"):
+                 "PruneOutcome", "MetricInputs", "RunInfo", "Column", "ChannelPruner", "UsageError", "RunResult",
+                 "API_VERSION"):
         assert name in api.__all__, name
+    for name in ("prunable_weights", "model_inputs", "train", "torch_load", "save_figure"):
+        assert name in helpers.__all__, name
+    source = (PKG / "plugin" / "helpers.py").read_text()
+    assert helpers_block(source) in source, "run: python -m gnneval._plugins.hookdoc --helpers"
+
+
+def test_old_helper_imports_still_work_with_a_deprecation_warning():
+    import gnneval.plugin as api
+    from gnneval.plugin.helpers import prunable_weights
+
+    with pytest.warns(DeprecationWarning, match="gnneval.plugin.helpers"):
+        assert api.prunable_weights is prunable_weights
+    code = ("import warnings; warnings.simplefilter('error')\n"
+            "try:\n    import gnneval.plugin.api\nexcept DeprecationWarning as e:\n    print('warned', e)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("warned gnneval.plugin.api is deprecated"), out.stdout + out.stderr
 
 
 def test_importing_the_plugin_api_does_not_import_torch():
@@ -134,8 +229,8 @@ def test_the_core_names_no_built_in_plugin():
     reg = build_plugin_host().registry
     names = {r.name for kind in ("pruner", "metric", "visualiser") for r in reg.items(kind) if r.plugin.dist == "gnneval"}
     names |= {f"{n}.{k}" for n in names for k in ("test", "dense")}
+    from gnneval.core.records import ROLES
     from gnneval.plugin import TASKS
-    from gnneval.store.records import ROLES
 
     # words of the plugin API itself that happen to equal a plugin's name: a task, a column role, the
     # Pruner attribute ``structured``

@@ -11,7 +11,7 @@ import torch
 from gnneval._plugins.manager import build_plugin_host
 from gnneval.bench.backends import BACKENDS, bench_onnxruntime, bench_torch, choose_providers, run_backends
 from gnneval.builtin.datasets.synthetic import make_sbm
-from gnneval.plugin.api import GraphData, PruneContext
+from gnneval.core.contract import GraphData, PruneContext
 
 
 @pytest.fixture(scope="module")

@@ -63,8 +63,8 @@ def test_docs_import_only_the_public_api():
 
 
 def test_every_kind_has_a_worked_example_and_a_scaffold():
-    from gnneval._plugins.registry import HOOK_OF_KIND
     from gnneval._plugins.scaffold import CODE
+    from gnneval.core.registry import HOOK_OF_KIND
 
     assert set(CODE) == set(HOOK_OF_KIND)
     text = DOC.read_text()

@@ -195,9 +195,9 @@ def test_every_reported_interval_records_its_method(gnneval_run):
 
 
 def test_an_interval_without_its_method_is_reported_by_name():
+    from gnneval.core.records import Problem
     from gnneval.measure.metrics import MetricSettings, compute_metric
     from gnneval.plugin import Metric
-    from gnneval.store.records import Problem
 
     class Sloppy(Metric):
         name = "sloppy"

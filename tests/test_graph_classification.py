@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from gnneval.plugin.api import DatasetRef, GraphData
+from gnneval.core.contract import DatasetRef, GraphData
 
 
 @pytest.fixture(scope="module")
 def gin_checkpoint(tmp_path_factory):
     from gnneval.builtin.architectures.graph_classifier import build_graph_classifier
     from gnneval.builtin.datasets.synthetic import make_graph_classification
-    from gnneval.load.checkpoint import save_checkpoint
     from gnneval.prune.training import train
+    from gnneval.store.checkpoints import save_checkpoint
 
     graph = GraphData("sbm", "graph-classification", make_graph_classification(graphs=120, seed=0), 8, 2, "generated")
     kwargs = {"in_channels": 8, "hidden_channels": 16, "out_channels": 2, "num_layers": 2}

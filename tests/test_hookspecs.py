@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gnneval.plugin import hookspecs
+from gnneval.core import hookspecs
 
 HOOKS = [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("gnneval_")]
 TESTS = Path(__file__).resolve().parent

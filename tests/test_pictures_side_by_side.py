@@ -99,12 +99,12 @@ def test_a_hung_drawing_process_is_stopped_and_the_others_stand(gnneval_run, tmp
 def test_the_longest_visualiser_of_the_last_run_starts_first(gnneval_run, tmp_path, monkeypatch):
     monkeypatch.setenv("GNNEVAL_CACHE", str(tmp_path / "cache"))
     assert longest_first(["a", "b", "c"]) == ["a", "b", "c"]  # nothing remembered: the given order
-    from gnneval._remembered import remember
+    from gnneval.core.remembered import remember
 
     remember(pictures.DURATIONS, {"a": 0.5, "c": 9.0})
     assert longest_first(["a", "b", "c"]) == ["b", "c", "a"]  # never timed first, then the longest
     draw_all(_host().registry, gnneval_run, tmp_path / "run", ["curves"], [], workers=1)
-    from gnneval._remembered import recall
+    from gnneval.core.remembered import recall
 
     assert recall(pictures.DURATIONS)["curves"] > 0
 
@@ -136,7 +136,7 @@ def test_a_process_that_ran_numba_in_parallel_can_still_fork(tmp_path):
     import sys
 
     code = ("import os, sys, numpy as np, numba\n"
-            "from gnneval.show.forked import can_fork, forksafe_numba, fork_map\n"
+            "from gnneval.core.process import forksafe_numba\nfrom gnneval.show.forked import can_fork, fork_map\n"
             "if sys.argv[1] == 'forksafe': forksafe_numba()\n"
             "@numba.njit(parallel=True)\n"
             "def f(x):\n"

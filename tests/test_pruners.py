@@ -9,9 +9,9 @@ import torch
 
 from gnneval._plugins.manager import build_plugin_host
 from gnneval.builtin.datasets.synthetic import make_sbm
-from gnneval.measure.counting import count_flops, count_params, prunable_weights
-from gnneval.plugin.api import GraphData, PruneContext
-from gnneval.plugin.errors import UnsupportedModelError
+from gnneval.core.contract import GraphData, PruneContext
+from gnneval.core.errors import UnsupportedModelError
+from gnneval.model.counting import count_flops, count_params, prunable_weights
 
 
 @pytest.fixture(scope="module")
@@ -202,7 +202,7 @@ def graph_set():
 def test_structured_gat_and_gin_shrink_and_match_zeroing(name, model, opts, task, graph, graph_set, registry):
     from torch_geometric.nn import GATConv
 
-    from gnneval.measure.forward import model_inputs
+    from gnneval.model.forward import model_inputs
 
     g = graph if task == "node-classification" else graph_set
     model.eval()

@@ -10,9 +10,10 @@ import torch
 
 from gnneval._plugins.manager import build_plugin_host
 from gnneval.builtin.datasets.synthetic import make_sbm
-from gnneval.load.checkpoint import load_checkpoint, save_checkpoint
-from gnneval.plugin.api import DatasetRef, GraphData, PruneContext
-from gnneval.store.sparse_tensors import decode, encode, encoded_bytes
+from gnneval.core.contract import DatasetRef, GraphData, PruneContext
+from gnneval.load.checkpoint import load_checkpoint
+from gnneval.load.sparse_tensors import decode, encode, encoded_bytes
+from gnneval.store.checkpoints import save_checkpoint
 
 REG = build_plugin_host().registry
 

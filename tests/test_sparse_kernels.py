@@ -11,7 +11,7 @@ import torch
 from gnneval.bench import sparse_kernels
 from gnneval.bench.backends import Reference, bench_torch_sparse, run_backends
 from gnneval.builtin.pruners.magnitude import MagnitudePruner, n_of_m_masks
-from gnneval.measure.forward import model_inputs
+from gnneval.model.forward import model_inputs
 from gnneval.plugin import PruneContext, UsageError
 from gnneval.testing import small_graph, small_model
 

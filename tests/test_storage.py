@@ -9,8 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from gnneval.store.hdf5 import read_run, write_run
-from gnneval.store.records import (
+from gnneval.core.records import (
     BenchResult,
     GraphArrays,
     Problem,
@@ -19,6 +18,7 @@ from gnneval.store.records import (
     VariantOutputs,
     VariantResult,
 )
+from gnneval.store.hdf5 import read_run, write_run
 
 
 def make_run(n_variants: int = 2) -> RunResult:

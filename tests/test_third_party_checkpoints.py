@@ -19,7 +19,7 @@ from gnneval._plugins.manager import build_plugin_host
 from gnneval.cli import main
 from gnneval.load.checkpoint import load_checkpoint
 from gnneval.load.inputs import LoadRequest, load_for_evaluation
-from gnneval.measure.forward import model_inputs
+from gnneval.model.forward import model_inputs
 from gnneval.plugin import UsageError
 from gnneval.store.hdf5 import read_run
 
@@ -117,7 +117,8 @@ def _train(model: torch.nn.Module, graph, epochs: int = 30) -> torch.nn.Module:
 def _dataset(shared_datasets, name: str, transform: str | None = None):
     host = build_plugin_host()
     req = LoadRequest(checkpoint=Path(__file__), data_root=str(shared_datasets), dataset=name)
-    from gnneval.load.datasets import default_cache_dir, load_dataset, resolve_data_root
+    from gnneval.core.paths import default_cache_dir
+    from gnneval.load.datasets import load_dataset, resolve_data_root
     from gnneval.plugin import DatasetContext, DatasetRef
 
     graph, _ = load_dataset(host.registry, DatasetRef(name), DatasetContext(resolve_data_root(req.data_root),

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from gnneval._plugins.manager import build_plugin_host
-from gnneval.measure.counting import prunable_weights
-from gnneval.plugin.api import PruneContext
+from gnneval.core.contract import PruneContext
+from gnneval.model.counting import prunable_weights
 from gnneval.prune.training import train
 
 REG = build_plugin_host().registry
@@ -94,7 +94,7 @@ def test_l1_penalty_shrinks_weights_and_train_and_prune_reaches_target(gnneval_g
 
 def test_training_flops_are_three_forward_passes_per_step_and_masked_steps_count_active_weights(
         gnneval_graph, gnneval_model):
-    from gnneval.measure.counting import count_flops
+    from gnneval.model.counting import count_flops
 
     dense_f, _ = count_flops(gnneval_model, gnneval_graph)
     res = train(copy.deepcopy(gnneval_model), gnneval_graph, epochs=7, patience=100, seed=0)

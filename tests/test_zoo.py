@@ -58,10 +58,10 @@ def test_more_zoo_checkpoints_are_data_only_and_reproduce_their_stored_metric(na
     import numpy as np
 
     from gnneval._plugins.manager import build_plugin_host
+    from gnneval.core.contract import DatasetContext
     from gnneval.load.checkpoint import load_checkpoint
     from gnneval.load.datasets import load_dataset
-    from gnneval.measure.forward import run_model
-    from gnneval.plugin.api import DatasetContext
+    from gnneval.model.forward import run_model
 
     arch, task, dataset, key, floor = ZOO_MORE[name]
     path = REPO / "zoo" / f"{name}.pt"
@@ -72,7 +72,7 @@ def test_more_zoo_checkpoints_are_data_only_and_reproduce_their_stored_metric(na
     host = build_plugin_host()
     loaded, loader = load_checkpoint(path, host.registry)
     assert loader == "native"
-    from gnneval.load.datasets import default_cache_dir
+    from gnneval.core.paths import default_cache_dir
 
     graph, _ = load_dataset(host.registry, loaded.dataset, DatasetContext(shared_datasets, default_cache_dir(), 0))
     out = run_model(loaded.model, graph)

@@ -56,11 +56,12 @@ def train_one(name: str, out_dir: Path, data_root: str | None) -> Path:
     import torch
 
     from gnneval._plugins.manager import build_plugin_host
-    from gnneval.load.checkpoint import save_checkpoint
-    from gnneval.load.datasets import default_cache_dir, load_dataset, resolve_data_root
-    from gnneval.measure.forward import run_model
-    from gnneval.plugin.api import DatasetContext, DatasetRef
+    from gnneval.core.contract import DatasetContext, DatasetRef
+    from gnneval.core.paths import default_cache_dir
+    from gnneval.load.datasets import load_dataset, resolve_data_root
+    from gnneval.model.forward import run_model
     from gnneval.prune.training import train
+    from gnneval.store.checkpoints import save_checkpoint
 
     r = RECIPES[name]
     torch.manual_seed(r["seed"])

@@ -18,7 +18,11 @@ from typing import Any
 
 import pluggy
 
-from gnneval._plugins.registry import (
+from gnneval.core import hookspecs
+from gnneval.core.contract import PROJECT
+from gnneval.core.errors import PluginError, one_line, suggest
+from gnneval.core.records import Problem
+from gnneval.core.registry import (
     BUILTIN_DIST,
     HOOK_OF_KIND,
     IN_PROCESS,
@@ -27,10 +31,6 @@ from gnneval._plugins.registry import (
     PluginId,
     Registry,
 )
-from gnneval.plugin import hookspecs
-from gnneval.plugin.api import PROJECT
-from gnneval.plugin.errors import PluginError, one_line, suggest
-from gnneval.store.records import Problem
 
 ENTRY_POINT_GROUP = "gnneval"
 DISABLE_ENV = "GNNEVAL_DISABLE_PLUGINS"

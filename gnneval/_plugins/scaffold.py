@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from gnneval._plugins.registry import KINDS, NAME_RE
-from gnneval.plugin import UsageError
+from gnneval.core.errors import UsageError
+from gnneval.core.registry import KINDS, NAME_RE
 
 PYPROJECT = '''[build-system]
 requires = ["setuptools>=68", "wheel"]
@@ -51,7 +51,8 @@ CODE = {
 
 from __future__ import annotations
 
-from gnneval.plugin import PruneContext, PruneOutcome, Pruner, hookimpl, prunable_weights
+from gnneval.plugin import PruneContext, PruneOutcome, Pruner, hookimpl
+from gnneval.plugin.helpers import prunable_weights
 
 
 class {cls}(Pruner):
@@ -107,7 +108,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gnneval.plugin import DENSE_COLOUR, VisualContext, Visualiser, hookimpl, pruner_colour, save_figure
+from gnneval.plugin import VisualContext, Visualiser, hookimpl
+from gnneval.plugin.helpers import DENSE_COLOUR, pruner_colour, save_figure
 
 
 class {cls}(Visualiser):
@@ -145,7 +147,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gnneval.plugin import CheckpointLoader, DatasetRef, LoadContext, LoadedCheckpoint, hookimpl, torch_load
+from gnneval.plugin import CheckpointLoader, DatasetRef, LoadContext, LoadedCheckpoint, hookimpl
+from gnneval.plugin.helpers import torch_load
 
 FORMAT = "{name}"
 

@@ -29,13 +29,13 @@ import numpy as np
 
 from gnneval.bench import BACKENDS, DEFAULT_BACKENDS, ONNX_GRAPHS  # noqa: F401 - used by callers too
 from gnneval.bench.export import export_onnx, export_with_fallback  # noqa: F401 - re-exported
-from gnneval.plugin.errors import UsageError, one_line
-from gnneval.store.records import BenchResult, Problem
+from gnneval.core.errors import UsageError, one_line
+from gnneval.core.records import BenchResult, Problem
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from gnneval.plugin.api import GraphData
+    from gnneval.core.contract import GraphData
 
 EXPORT_TOLERANCE = 1e-3  #: max |ORT - torch| allowed, relative to max |torch output| (at least 1)
 GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
@@ -110,7 +110,7 @@ def bench_torch(model: torch.nn.Module, graph: GraphData, *, device: str = "cpu"
     With a ``reference`` (the dense model), eager timing is paired: see :mod:`gnneval.bench.paired`."""
     import torch
 
-    from gnneval.measure.forward import model_inputs
+    from gnneval.model.forward import model_inputs
 
     model = model.to(device).eval()
     inputs = model_inputs(graph, device)
@@ -167,7 +167,7 @@ def _eager(model, inputs: tuple) -> Callable[[], None]:
 
 
 def _dense_eager(ref: Reference, device: str) -> Callable[[], None]:
-    from gnneval.measure.forward import model_inputs
+    from gnneval.model.forward import model_inputs
 
     return _eager(ref.model.to(device).eval(), model_inputs(ref.graph, device))
 
@@ -213,7 +213,7 @@ def bench_torch_sparse(model, graph, *, device: str, budget_s: float, reference:
     import torch
 
     from gnneval.bench.sparse_kernels import TOLERANCE, sparsify
-    from gnneval.measure.forward import model_inputs
+    from gnneval.model.forward import model_inputs
 
     model = model.to(device).eval()
     inputs = model_inputs(graph, device)
@@ -306,7 +306,7 @@ def bench_onnxruntime(model: torch.nn.Module, graph: GraphData, *, providers: Se
     (so the dense model's can be the reference of later variants)."""
     import torch
 
-    from gnneval.measure.forward import model_inputs
+    from gnneval.model.forward import model_inputs
 
     problems = problems if problems is not None else []
     threads = threads or int(torch.get_num_threads())

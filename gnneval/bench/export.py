@@ -13,20 +13,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gnneval._remembered import recall, remember
-from gnneval.plugin.errors import one_line
+from gnneval.core.errors import one_line
+from gnneval.core.remembered import recall, remember
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from gnneval.plugin.api import GraphData
+    from gnneval.core.contract import GraphData
 
 
 
 EXPORTER_ORDER = ("torchscript", "dynamo")  #: ``auto`` without a remembered choice: the faster first
 
 
-EXPORTER_CHOICES = "onnx_exporters"  #: the remembered file in gnneval's cache (:mod:`gnneval._remembered`)
+EXPORTER_CHOICES = "onnx_exporters"  #: the remembered file in gnneval's cache (:mod:`gnneval.core.remembered`)
 
 
 def _choice_key(model, form: str) -> str:
@@ -83,7 +83,7 @@ def export_with_fallback(model_for: Callable[[str], torch.nn.Module], inputs: tu
 
 def export_onnx(model: torch.nn.Module, graph: GraphData, path: Path, exporter: str = "auto") -> str:
     """Export ``model`` on ``graph``'s inputs to ``path``; returns the exporter used (``dynamo`` or ``torchscript``)."""
-    from gnneval.measure.forward import model_inputs
+    from gnneval.model.forward import model_inputs
 
     inputs = tuple(t.cpu() for t in model_inputs(graph, "cpu"))
     model = model.cpu().eval()

@@ -34,7 +34,7 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from gnneval.plugin.api import GraphData
+    from gnneval.core.contract import GraphData
 
 ADJ_INPUT = "adj"
 

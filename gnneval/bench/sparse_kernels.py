@@ -111,7 +111,7 @@ def sparsify(model, inputs: tuple, *, sparse_input: bool = False, kernels: str =
     import copy
 
     if kernels not in KERNELS:
-        from gnneval.plugin.errors import UsageError
+        from gnneval.core.errors import UsageError
 
         raise UsageError(f"unknown sparse kernels '{kernels}'; use {' or '.join(KERNELS)}")
     model = copy.deepcopy(model).to(device).eval()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 def lock_path() -> Path:
     """``$GNNEVAL_TIMING_LOCK``, else a file in gnneval's cache directory (shared by the user's runs)."""
-    from gnneval.load.datasets import default_cache_dir
+    from gnneval.core.paths import default_cache_dir
 
     return Path(os.environ.get("GNNEVAL_TIMING_LOCK") or default_cache_dir() / "timing.lock")
 

@@ -20,7 +20,7 @@ pickled class: loading a checkpoint cannot run code.
 
 Format version 2 (written for pruned variants, ``gnneval evaluate --save-pruned``) adds, still as
 plain data: ``state_dict`` values may be compressed encodings of sparse tensors
-(:mod:`gnneval.store.sparse_tensors`), ``masks`` (parameter name -> packed bit mask, True = kept),
+(:mod:`gnneval.load.sparse_tensors`), ``masks`` (parameter name -> packed bit mask, True = kept),
 ``pruning`` (pruner, sparsity, seed, the source checkpoint's sha256) -- a structurally pruned model is
 rebuilt from the architecture and then fitted to the smaller shapes of its stored tensors.
 """
@@ -33,30 +33,20 @@ import os
 import pickle
 import platform
 import warnings
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gnneval.load.limits import DEFAULT_MAX_PARAMS
-from gnneval.plugin.api import DatasetRef, LoadContext, LoadedCheckpoint
-from gnneval.plugin.errors import PluginError, UsageError, one_line
-from gnneval.store.records import Problem
+from gnneval.core.contract import LoadContext, LoadedCheckpoint
+from gnneval.core.errors import NotATorchFile, PluginError, UnsafeCheckpoint, UsageError, one_line
+from gnneval.core.limits import DEFAULT_MAX_PARAMS
+from gnneval.core.records import Problem
 
 if TYPE_CHECKING:  # pragma: no cover
-    import torch
 
-    from gnneval._plugins.registry import Registry
+    from gnneval.core.registry import Registry
 
 FORMAT = "gnneval-checkpoint"
 FORMAT_VERSION = 2  #: the newest version this gnneval reads; dense checkpoints are still written as 1
-
-
-class NotATorchFile(Exception):
-    """``torch.load`` could not read the file at all (not a torch archive or pickle)."""
-
-
-class UnsafeCheckpoint(UsageError):
-    """The file holds Python objects that ``weights_only=True`` refuses to create."""
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -228,68 +218,6 @@ def pickle_code_references(path: Path) -> list[str] | None:
     if uses_code and not refs:
         refs.append("a Python callable")
     return list(dict.fromkeys(refs))
-
-
-def save_checkpoint(
-    path: str | os.PathLike[str],
-    *,
-    model: torch.nn.Module,
-    architecture: str,
-    architecture_kwargs: dict[str, Any],
-    task: str,
-    dataset: DatasetRef,
-    metrics: dict[str, float],
-    training: dict[str, Any],
-    masks: dict[str, torch.Tensor] | None = None,
-    pruning: dict[str, Any] | None = None,
-    model_class: dict[str, str] | None = None,
-) -> Path:
-    """Write a native checkpoint atomically and return its path.
-
-    With ``pruning`` (what produced this variant) the file is format version 2: sparse tensors are
-    stored compressed and ``masks`` are kept (packed); a model whose channels were removed is rebuilt from
-    the shapes of its stored tensors."""
-    import torch
-
-    from gnneval.store.sparse_tensors import encode, pack_bits
-
-    path = Path(path)
-    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    payload = {
-        "format": FORMAT,
-        "format_version": 2 if pruning is not None else 1,
-        "architecture": {"name": architecture, "kwargs": _plain(dict(architecture_kwargs)),
-                         **({"class": dict(model_class)} if model_class else {})},
-        "state_dict": {k: encode(v) for k, v in state.items()} if pruning is not None else state,
-        "task": task,
-        "dataset": {"name": dataset.name, "loader": dataset.loader, "split": dataset.split,
-                    "options": dict(dataset.options), "transform": dataset.transform},
-        "metrics": {k: float(v) for k, v in metrics.items()},
-        "training": _plain(dict(training)),
-        "versions": library_versions(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    if pruning is not None:
-        payload["pruning"] = _plain(pruning)
-        payload["masks"] = {k: pack_bits(m.bool()) for k, m in (masks or {}).items()}
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-    return path
-
-
-def _plain(obj: Any) -> Any:
-    """``obj`` with only weights_only-loadable values (str, int, float, bool, None, lists and dicts)."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if obj is None or isinstance(obj, (str, bool, int, float)):
-        return obj
-    try:
-        return float(obj)
-    except (TypeError, ValueError):
-        return str(obj)
 
 
 def load_checkpoint(

@@ -15,23 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gnneval.plugin.api import DatasetContext, DatasetRef, GraphData
-from gnneval.plugin.errors import UsageError, one_line, suggest
+from gnneval.core.contract import DatasetContext, DatasetRef, GraphData
+from gnneval.core.errors import UsageError, one_line, suggest
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gnneval._plugins.registry import Registry
+    from gnneval.core.registry import Registry
 
 DATA_ENV = "GNNEVAL_DATA"
-
-
-def default_cache_dir() -> Path:
-    """The per-user cache (``$XDG_CACHE_HOME/gnneval`` on Linux), overridable by ``GNNEVAL_CACHE``."""
-    env = os.environ.get("GNNEVAL_CACHE")
-    if env:
-        return Path(env).expanduser()
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("gnneval"))
 
 
 def resolve_data_root(option: str | os.PathLike[str] | None) -> Path | None:

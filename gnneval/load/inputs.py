@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gnneval.plugin.api import TASKS, DatasetContext, DatasetRef, GraphData, LoadedCheckpoint
-from gnneval.plugin.errors import UsageError
-from gnneval.store.records import Problem
+from gnneval.core.contract import TASKS, DatasetContext, DatasetRef, GraphData, LoadedCheckpoint
+from gnneval.core.errors import UsageError
+from gnneval.core.records import Problem
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gnneval._plugins.registry import Registry
+    from gnneval.core.registry import Registry
 
 
 @dataclass
@@ -67,8 +67,9 @@ def load_for_evaluation(req: LoadRequest, registry: Registry, problems: list[Pro
     """Load the checkpoint and its dataset as ``evaluate`` and ``bench`` do, with every check on the
     pair: the device, the task, the dataset's task and the model's input size.  What the checkpoint
     loader inferred or repaired is printed on ``console``, one line per decision."""
+    from gnneval.core.paths import default_cache_dir
     from gnneval.load.checkpoint import load_checkpoint
-    from gnneval.load.datasets import default_cache_dir, load_dataset, resolve_data_root
+    from gnneval.load.datasets import load_dataset, resolve_data_root
 
     device = usable_device(req.device, problems)
     ckpt, loader = load_checkpoint(req.checkpoint, registry, trust=req.trust, loader=req.loader,

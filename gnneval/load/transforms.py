@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from gnneval.plugin.errors import UsageError, suggest
+from gnneval.core.errors import UsageError, suggest
 
 
 def split_top_level(text: str) -> list[str]:

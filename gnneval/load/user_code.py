@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gnneval.plugin.errors import UsageError, one_line
+from gnneval.core.errors import UsageError, one_line
 
 
 def is_class_reference(spec: object) -> bool:

@@ -10,13 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from gnneval.plugin.api import Metric, MetricInputs
-from gnneval.plugin.errors import one_line
-from gnneval.store.records import Problem, ShownColumn
+from gnneval.core.contract import Metric, MetricInputs
+from gnneval.core.errors import one_line
+from gnneval.core.records import Problem, ShownColumn
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gnneval._plugins.registry import Registry
-    from gnneval.store.records import GraphArrays, VariantOutputs
+    from gnneval.core.records import GraphArrays, VariantOutputs
+    from gnneval.core.registry import Registry
 
 KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+\-]{0,63}$")
 """What a metric key may look like: a short identifier (it becomes an HDF5 attribute name)."""
@@ -95,7 +95,7 @@ def compute_metric(metric: Metric, graph: GraphArrays, outputs: VariantOutputs, 
 
 def _call(metric: Metric, inputs: MetricInputs, who: str, problems: list[Problem],
           timeout_s: float | None = None) -> dict[str, float]:
-    from gnneval._plugins.time_limit import time_limit
+    from gnneval.core.time_limit import time_limit
 
     try:
         with time_limit(timeout_s, who):

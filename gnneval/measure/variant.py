@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from gnneval.core.records import Problem, VariantResult
 from gnneval.measure.metrics import MetricSettings, applicable, compute_metric
-from gnneval.store.records import Problem, VariantResult
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gnneval._plugins.registry import Registry
-    from gnneval.plugin.api import GraphData
-    from gnneval.store.records import GraphArrays
+    from gnneval.core.contract import GraphData
+    from gnneval.core.records import GraphArrays
+    from gnneval.core.registry import Registry
 
 
 @dataclass
@@ -28,8 +28,8 @@ class MeasureSettings:
 def measure_variant(v: VariantResult, model: Any, graph: GraphData, dense: VariantResult | None,
                     dense_numel: dict[str, int], ms: MeasureSettings, problems: list[Problem]) -> None:
     """Fill ``v``'s outputs, counts and metrics (everything but timing)."""
-    from gnneval.measure.counting import count_flops, count_params, layer_sparsity, size_bytes, weight_histograms
-    from gnneval.measure.forward import run_model
+    from gnneval.model.counting import count_flops, count_params, layer_sparsity, size_bytes, weight_histograms
+    from gnneval.model.forward import run_model
 
     model = model.to(ms.device).eval()
     v.outputs = run_model(model, graph, ms.device)

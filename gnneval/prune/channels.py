@@ -36,8 +36,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from gnneval.plugin.api import PruneContext, PruneOutcome, Pruner
-from gnneval.plugin.errors import UnsupportedModelError, UsageError
+from gnneval.core.contract import PruneContext, PruneOutcome, Pruner
+from gnneval.core.errors import UnsupportedModelError, UsageError
 from gnneval.prune.module_sizes import sync_sizes
 
 CHECK_TOLERANCE = 1e-4
@@ -339,7 +339,7 @@ class ChannelPruner(Pruner):
         return max(1, int(round((1.0 - sparsity) * group.channels)))
 
     def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
-        from gnneval.measure.forward import model_inputs
+        from gnneval.model.forward import model_inputs
 
         inputs = model_inputs(ctx.graph)
         gat_mode = str(self.options.get("gat", "channels"))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gnneval.measure.counting import prunable_weights
-from gnneval.plugin.errors import UsageError
+from gnneval.core.errors import UsageError
+from gnneval.model.counting import prunable_weights
 
 
 def smallest_k_mask(scores, k: int):

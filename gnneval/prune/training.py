@@ -6,7 +6,7 @@ optimiser step, so the sparsity of a masked model never drifts.
 
 Training FLOPs are counted as the sparse-training literature does (Evci et al. 2020, RigL; Peng et al.
 2022): one training step costs three forward passes (forward, gradient with respect to the activations,
-gradient with respect to the weights), each counted by :func:`gnneval.measure.counting.count_flops` -- dense
+gradient with respect to the weights), each counted by :func:`gnneval.model.counting.count_flops` -- dense
 kernels for an unmasked model, only the active weights for a masked one (message passing in full
 either way).  Validation forward passes are not training cost and are not counted.  A mask-update hook
 (RigL) adds what its updates cost beyond a sparse step.
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from gnneval.plugin.api import GraphData
+    from gnneval.core.contract import GraphData
 
 
 @dataclass
@@ -47,7 +47,7 @@ class TrainResult:
 def step_flops(model, graph: GraphData, masked: bool) -> tuple[float, float]:
     """``(dense, sparse)`` FLOPs of one forward pass of ``model`` on ``graph``; ``masked`` says which one a
     training step of this model pays (see the module docstring)."""
-    from gnneval.measure.counting import count_flops
+    from gnneval.model.counting import count_flops
 
     dense, sparse = count_flops(model, graph)
     return float(dense), float(sparse if masked else dense)
@@ -82,7 +82,7 @@ def _val_score(model, graph: GraphData) -> tuple[float, float]:
     import torch
     import torch.nn.functional as F
 
-    from gnneval.measure.forward import model_inputs
+    from gnneval.model.forward import model_inputs
 
     d = graph.data
     model.eval()
@@ -106,7 +106,7 @@ def task_loss(model, graph: GraphData):
     import torch
     import torch.nn.functional as F
 
-    from gnneval.measure.forward import model_inputs
+    from gnneval.model.forward import model_inputs
 
     d = graph.data
     out = model(*model_inputs(graph))
@@ -177,7 +177,7 @@ def train(model: torch.nn.Module, graph: GraphData, *, epochs: int = 200, lr: fl
 
 def _backward(model, graph: GraphData, l1: float, penalty, count: bool) -> float:
     """Loss (with the L1 and penalty terms) and its backward pass; the FLOPs torch counts when ``count``."""
-    from gnneval.measure.counting import prunable_weights
+    from gnneval.model.counting import prunable_weights
 
     counter = _flop_counter() if count else None
     with counter if counter is not None else nullcontext():

@@ -7,8 +7,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from gnneval.plugin.api import GraphData, PruneContext, PruneOutcome, Pruner
-from gnneval.plugin.errors import PluginError
+from gnneval.core.contract import GraphData, PruneContext, PruneOutcome, Pruner
+from gnneval.core.errors import PluginError
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -65,7 +65,7 @@ def _ignores_edges(dense_model: torch.nn.Module, v: Variant) -> list[str]:
     reported (not refused: pruning every weight of a layer can do that legitimately)."""
     import torch
 
-    from gnneval.measure.forward import model_inputs
+    from gnneval.model.forward import model_inputs
 
     def edge_effect(model: torch.nn.Module, graph: GraphData) -> float:
         inputs = list(model_inputs(graph, _device(model)))
@@ -104,7 +104,7 @@ def check_variant(dense_model: torch.nn.Module, v: Variant, dense_graph: GraphDa
     """A variant must have finite weights and give outputs of the dense model's shape on its graph."""
     import torch
 
-    from gnneval.measure.forward import model_inputs
+    from gnneval.model.forward import model_inputs
 
     bad = [n for n, p in v.model.named_parameters() if not bool(torch.isfinite(p).all())]
     if bad:
@@ -121,7 +121,7 @@ def check_variant(dense_model: torch.nn.Module, v: Variant, dense_graph: GraphDa
 def _check_family(dense_model: torch.nn.Module, model: torch.nn.Module) -> None:
     """The variant keeps the dense model's kinds of message-passing layer, in order: a pruner may shrink or
     zero layers, not swap the architecture (or drop message passing, which would ignore the edges)."""
-    from gnneval.measure.forward import message_passing_layers
+    from gnneval.model.forward import message_passing_layers
 
     def kinds(m: torch.nn.Module) -> list[str]:
         return [type(layer).__name__ for _name, layer in message_passing_layers(m)]
@@ -139,7 +139,7 @@ def _device(model: torch.nn.Module) -> str:
 
 def _shortfall(dense_model: torch.nn.Module, model: torch.nn.Module, sparsity: float) -> list[str]:
     """The sparsity reached, counted from the zeros of the prunable weights, against the one asked for."""
-    from gnneval.measure.counting import prunable_weights
+    from gnneval.model.counting import prunable_weights
 
     total = sum(p.numel() for _, p in prunable_weights(dense_model))
     nonzero = sum(int((p != 0).sum()) for _, p in prunable_weights(model))

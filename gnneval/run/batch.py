@@ -19,7 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from gnneval.plugin.errors import UsageError, one_line
+from gnneval.core.errors import UsageError, one_line
 from gnneval.run.batch_jobs import (
     BatchEntry,
     BatchSettings,

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gnneval.plugin.errors import UsageError, one_line
+from gnneval.core.errors import UsageError, one_line
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".safetensors", ".onnx", ".ts", ".bin")
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from gnneval.plugin.errors import UsageError, one_line
+from gnneval.core.errors import UsageError, one_line
 from gnneval.run.batch_jobs import BatchEntry, BatchSettings, evaluate_command, run_job_process
 
 

@@ -5,7 +5,7 @@ model (:mod:`gnneval.measure`, :mod:`gnneval.bench`) -> for each pruner and spar
 (:mod:`gnneval.prune`), measure it, store it (:mod:`gnneval.store`) -> draw the pictures and the report
 from the stored file (:mod:`gnneval.show`).
 
-A failure in one variant, metric or visualiser is recorded as a :class:`~gnneval.store.records.Problem`
+A failure in one variant, metric or visualiser is recorded as a :class:`~gnneval.core.records.Problem`
 and the rest of the run goes on.
 """
 
@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from gnneval._plugins.manager import PluginHost
+from gnneval.core.contract import GraphData, PruneContext, RunInfo
+from gnneval.core.errors import GnnevalError, RunInterrupted, UsageError, one_line
+from gnneval.core.records import Problem, Provenance, RunResult, VariantResult
 from gnneval.load.inputs import Loaded, LoadRequest, load_for_evaluation
 from gnneval.measure.metrics import MetricSettings, declared_columns, declared_intervals
 from gnneval.measure.variant import MeasureSettings, measure_variant
-from gnneval.plugin.api import GraphData, PruneContext, RunInfo
-from gnneval.plugin.errors import GnnevalError, RunInterrupted, UsageError, one_line
 from gnneval.run.settings import (
     DEFAULT_SPARSITIES,
     EvaluateSettings,
@@ -39,7 +40,6 @@ from gnneval.run.settings import (
     validate_sparsity,
     variant_id,
 )
-from gnneval.store.records import Problem, Provenance, RunResult, VariantResult
 from gnneval.store.run_lock import RunFolderLock
 
 __all__ = ["DEFAULT_SPARSITIES", "EvaluateSettings", "Evaluator", "load_request", "validate_sparsity", "variant_id"]
@@ -125,7 +125,7 @@ class Evaluator:
 
     # -- stages ------------------------------------------------------------------------------
     def _variants(self, loaded: Loaded, result: RunResult, progress: Any) -> None:
-        from gnneval.measure.counting import weight_shapes
+        from gnneval.model.counting import weight_shapes
 
         jobs = [(p, sp) for p in self.s.pruners for sp in self.s.sparsities]
         task_id = progress.add_task("dense model", total=1 + len(jobs))

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gnneval.bench import BACKENDS, DEFAULT_BACKENDS, EXPORTERS, ONNX_GRAPHS, SPARSE_KERNELS
-from gnneval.plugin.errors import UsageError, suggest
+from gnneval.core.errors import UsageError, suggest
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gnneval._plugins.registry import Registry
+    from gnneval.core.registry import Registry
 
 DEFAULT_SPARSITIES = (0.3, 0.5, 0.7, 0.9)
 
@@ -92,13 +92,15 @@ def default_run_dir(checkpoint: Path, pruners: list[str]) -> Path:
 
 
 def seed_everything(seed: int) -> None:
-    import os
 
     import numpy as np
     import torch
 
-    if os.environ.get("GNNEVAL_THREADS"):  # set by `gnneval batch` for each worker process
-        torch.set_num_threads(max(1, int(os.environ["GNNEVAL_THREADS"])))
+    from gnneval.core.process import threads_from_env
+
+    threads = threads_from_env()  # set by `gnneval batch` for each worker process
+    if threads:
+        torch.set_num_threads(threads)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gnneval.store.records import RunResult, VariantResult
+from gnneval.core.records import RunResult, VariantResult
 
 
 def _fmt_int(n: int) -> str:

@@ -21,15 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gnneval.core.process import forksafe_numba, threads_from_env, usable_cores
+
 _POLL_S = 0.02
 
 
 def default_workers() -> int:
     """``$GNNEVAL_THREADS``, else the cores this process may use."""
-    try:
-        return max(1, int(os.environ["GNNEVAL_THREADS"]))
-    except (KeyError, ValueError):
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return threads_from_env() or usable_cores()
 
 
 def can_fork() -> bool:
@@ -84,18 +83,6 @@ def fork_map(fn: Callable[[Any], Any], items: Sequence[Any], workers: int, *, li
             _stop(pid)
         shutil.rmtree(scratch, ignore_errors=True)
     return [o for o in outcomes if o is not None]
-
-
-def forksafe_numba() -> None:
-    """Make numba choose a fork-safe threading layer (its ``workqueue``, not GNU OpenMP, whose numba layer
-    kills every child forked after it started): set before numba starts its threads, a process that ran
-    umap-learn can still share work among forked children.  ``$NUMBA_THREADING_LAYER`` set by the user wins."""
-    os.environ.setdefault("NUMBA_THREADING_LAYER", "forksafe")
-    numba = sys.modules.get("numba")
-    parallel = sys.modules.get("numba.np.ufunc.parallel")
-    if numba is not None and not getattr(parallel, "_is_initialized", False) \
-            and str(numba.config.THREADING_LAYER).lower() == "default":
-        numba.config.THREADING_LAYER = os.environ["NUMBA_THREADING_LAYER"]
 
 
 def one_thread() -> None:

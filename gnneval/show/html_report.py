@@ -14,7 +14,7 @@ import html
 import json
 from pathlib import Path
 
-from gnneval.store.records import RunResult
+from gnneval.core.records import RunResult
 
 CSS = """
 body { font-family: system-ui, -apple-system, Segoe UI, Roboto, sans-serif; margin: 2rem auto; max-width: 1500px;

@@ -25,7 +25,7 @@ def cache_folder(package: str) -> Path:
 
     import numba
 
-    from gnneval.load.datasets import default_cache_dir
+    from gnneval.core.paths import default_cache_dir
 
     dist = (packages_distributions().get(package) or [package])[0]  # e.g. the module umap is umap-learn
     try:
@@ -40,7 +40,7 @@ def import_cached(package: str) -> ModuleType:
     """Import ``package`` (e.g. ``"umap"``) with its numba functions cached on disk; already imported: as is."""
     if package in sys.modules:
         return sys.modules[package]
-    from gnneval.show.forked import forksafe_numba
+    from gnneval.core.process import forksafe_numba
 
     forksafe_numba()  # before numba starts threads: this process may still fork (gnneval.show.forked)
     import numba

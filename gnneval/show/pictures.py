@@ -20,14 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gnneval._remembered import recall, remember
-from gnneval.plugin.api import VisualContext
-from gnneval.plugin.errors import one_line
+from gnneval.core.contract import VisualContext
+from gnneval.core.errors import one_line
+from gnneval.core.records import Problem, RunResult
+from gnneval.core.remembered import recall, remember
 from gnneval.show.forked import Outcome, can_fork, default_workers, fork_map
-from gnneval.store.records import Problem, RunResult
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gnneval._plugins.registry import Registry
+    from gnneval.core.registry import Registry
 
 DURATIONS = "visualiser_seconds"  #: remembered file: seconds each visualiser took last time
 GRACE_S = 60.0  #: a drawing process outliving its own --plugin-timeout by this much is stopped from outside
@@ -106,7 +106,7 @@ def longest_first(names: list[str]) -> list[str]:
 def _draw_one(job: _Job, name: str) -> Drawn:
     """Draw visualiser ``name`` in this process, isolated: an exception or a path outside the run folder is
     a problem naming the plugin."""
-    from gnneval._plugins.time_limit import time_limit
+    from gnneval.core.time_limit import time_limit
 
     t0 = time.perf_counter()
     reg = job.registry.get("visualiser", name)

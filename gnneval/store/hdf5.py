@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from gnneval.store.records import (
+from gnneval.core.records import (
     BenchResult,
     GraphArrays,
     Problem,
@@ -195,7 +195,7 @@ def read_run(path: str | os.PathLike[str]) -> RunResult:
     """Read a run file written by :func:`write_run` back into a :class:`RunResult`."""
     import h5py
 
-    from gnneval.plugin.errors import UsageError
+    from gnneval.core.errors import UsageError
 
     path = Path(path)
     if path.is_dir():

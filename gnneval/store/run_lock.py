@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from gnneval.plugin.errors import UsageError
+from gnneval.core.errors import UsageError
 
 LOCK_NAME = ".gnneval.lock"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gnneval.plugin.api import DatasetRef, LoadedCheckpoint
-from gnneval.plugin.errors import UsageError
-from gnneval.store.records import ShownColumn, VariantResult
+from gnneval.core.contract import DatasetRef, LoadedCheckpoint
+from gnneval.core.errors import UsageError
+from gnneval.core.records import ShownColumn, VariantResult
 
 
 def save_variant(out_dir: Path, v: VariantResult, model: Any, masks: dict[str, Any], ckpt: LoadedCheckpoint,
@@ -18,7 +18,7 @@ def save_variant(out_dir: Path, v: VariantResult, model: Any, masks: dict[str, A
     The scores it records are the variant's values of every declared headline column (by metric key),
     so that evaluating the saved file checks itself.  ``registered``: whether the architecture is a
     registered one (a native checkpoint names it, so it must be)."""
-    from gnneval.load.checkpoint import save_checkpoint
+    from gnneval.store.checkpoints import save_checkpoint
 
     if not registered:
         raise UsageError(f"architecture '{ckpt.architecture}' is not registered, so a native checkpoint "

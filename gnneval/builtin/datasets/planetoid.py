@@ -14,17 +14,8 @@ import contextlib
 import io
 from pathlib import Path
 
-from gnneval.plugin import (
-    DatasetContext,
-    DatasetLoader,
-    GraphData,
-    UsageError,
-    find_raw_dir,
-    hookimpl,
-    link_split,
-    one_line,
-    stage_raw_files,
-)
+from gnneval.plugin import DatasetContext, DatasetLoader, GraphData, UsageError, hookimpl
+from gnneval.plugin.helpers import find_raw_dir, link_split, one_line, stage_raw_files
 
 NAMES = ("Cora", "CiteSeer", "PubMed")
 SUFFIXES = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")

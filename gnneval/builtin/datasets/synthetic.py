@@ -15,7 +15,8 @@ one disjoint-union graph with a ``batch`` vector and a seeded stratified 80/10/1
 
 from __future__ import annotations
 
-from gnneval.plugin import DatasetContext, DatasetLoader, GraphData, disjoint_union, hookimpl, link_split
+from gnneval.plugin import DatasetContext, DatasetLoader, GraphData, hookimpl
+from gnneval.plugin.helpers import disjoint_union, link_split
 
 
 def make_sbm(nodes: int = 600, blocks: int = 4, avg_degree: float = 8.0, homophily: float = 0.8,

@@ -16,17 +16,8 @@ import contextlib
 import io
 from pathlib import Path
 
-from gnneval.plugin import (
-    DatasetContext,
-    DatasetLoader,
-    GraphData,
-    UsageError,
-    disjoint_union,
-    find_raw_dir,
-    hookimpl,
-    one_line,
-    stage_raw_files,
-)
+from gnneval.plugin import DatasetContext, DatasetLoader, GraphData, UsageError, hookimpl
+from gnneval.plugin.helpers import disjoint_union, find_raw_dir, one_line, stage_raw_files
 
 KNOWN = ("MUTAG", "PROTEINS", "ENZYMES", "NCI1", "IMDB-BINARY", "DD", "COLLAB", "REDDIT-BINARY")
 REQUIRED = ("A", "graph_indicator", "graph_labels")

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gnneval.load.checkpoint import FORMAT, FORMAT_VERSION
-from gnneval.plugin import (
-    CheckpointLoader,
-    DatasetRef,
-    LoadContext,
-    LoadedCheckpoint,
-    UsageError,
+from gnneval.plugin import CheckpointLoader, DatasetRef, LoadContext, LoadedCheckpoint, UsageError, hookimpl
+from gnneval.plugin.helpers import (
+    NATIVE_FORMAT,
+    NATIVE_FORMAT_VERSION,
     check_declared_sizes,
     check_total,
-    hookimpl,
+    declared_size,
+    decode_tensor,
     one_line,
     sync_sizes,
     torch_load,
+    unpack_bits,
 )
 
 
@@ -49,13 +48,13 @@ class NativeLoader(CheckpointLoader):
 
     def load(self, path: Path, ctx: LoadContext) -> LoadedCheckpoint | None:
         obj = torch_load(path, trust=ctx.trust)
-        if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        if not isinstance(obj, dict) or obj.get("format") != NATIVE_FORMAT:
             return None
         version = obj.get("format_version")
-        if not isinstance(version, int) or version > FORMAT_VERSION:
+        if not isinstance(version, int) or version > NATIVE_FORMAT_VERSION:
             raise UsageError(
                 f"{path} is a gnneval checkpoint of format version {version!r}; this gnneval reads up to "
-                f"{FORMAT_VERSION}: upgrade gnneval"
+                f"{NATIVE_FORMAT_VERSION}: upgrade gnneval"
             )
         try:
             arch = obj["architecture"]
@@ -97,11 +96,10 @@ class NativeLoader(CheckpointLoader):
 def _decoded(obj: dict, state: dict, path: Path, max_params: int) -> tuple[dict, dict]:
     """The state_dict and masks, every declared size checked against the stored arrays and the ceiling
     before any tensor is allocated."""
-    from gnneval.store.sparse_tensors import declared_size, decode, unpack_bits
 
     try:
         check_total((declared_size(v) for v in state.values()), max_params, str(path))
-        state = {k: decode(v) for k, v in state.items()}
+        state = {k: decode_tensor(v) for k, v in state.items()}
         masks = {k: unpack_bits(v) for k, v in (obj.get("masks") or {}).items()}
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
         raise UsageError(f"{path} is a damaged gnneval checkpoint: its compressed weights do not decode "

@@ -24,19 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gnneval.load.checkpoint import FORMAT
-from gnneval.plugin import (
-    CheckpointLoader,
-    DatasetRef,
-    LoadContext,
-    LoadedCheckpoint,
-    UsageError,
-    check_declared_sizes,
-    check_total,
-    hookimpl,
-    one_line,
-    torch_load,
-)
+from gnneval.plugin import CheckpointLoader, DatasetRef, LoadContext, LoadedCheckpoint, UsageError, hookimpl
+from gnneval.plugin.helpers import NATIVE_FORMAT, check_declared_sizes, check_total, one_line, torch_load
 
 WEIGHT_KEYS = ("state_dict", "model_state_dict", "model", "net", "weights")
 HPARAM_KEYS = ("hyper_parameters", "hparams", "config", "args")
@@ -361,7 +350,7 @@ class StateDictLoader(CheckpointLoader):
     def load(self, path: Path, ctx: LoadContext) -> LoadedCheckpoint | None:
         obj = torch_load(path, trust=ctx.trust)
         meta: dict[str, Any] = {}
-        if isinstance(obj, dict) and obj.get("format") == FORMAT:
+        if isinstance(obj, dict) and obj.get("format") == NATIVE_FORMAT:
             return None  # the native loader's
         if _is_state_dict(obj):
             state, kind = obj, "bare state_dict"

@@ -19,7 +19,8 @@ import sys
 import zipfile
 from pathlib import Path
 
-from gnneval.plugin import CheckpointLoader, LoadContext, LoadedCheckpoint, UsageError, hookimpl, one_line
+from gnneval.plugin import CheckpointLoader, LoadContext, LoadedCheckpoint, UsageError, hookimpl
+from gnneval.plugin.helpers import one_line
 
 
 def import_user_code(spec: str) -> None:
@@ -47,7 +48,7 @@ class PickledModuleLoader(CheckpointLoader):
     def load(self, path: Path, ctx: LoadContext) -> LoadedCheckpoint | None:
         import torch
 
-        from gnneval.plugin import torch_load
+        from gnneval.plugin.helpers import torch_load
 
         if not ctx.trust:
             return None  # the weights-only loaders already refused it with the reason, if it is a pickle

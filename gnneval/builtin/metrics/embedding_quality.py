@@ -14,16 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gnneval.plugin import (
-    PERCENTILE_BOOTSTRAP,
-    Column,
-    Metric,
-    MetricInputs,
-    edge_chunks,
-    hookimpl,
-    l2_normalise,
-    with_ci,
-)
+from gnneval.plugin import Column, Metric, MetricInputs, hookimpl
+from gnneval.plugin.helpers import PERCENTILE_BOOTSTRAP, edge_chunks, l2_normalise, with_ci
 
 MAX_KMEANS_FULL = 50_000  #: above this many nodes, k-means uses MiniBatchKMeans
 

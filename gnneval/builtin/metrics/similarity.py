@@ -23,16 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gnneval.plugin import (
-    PERCENTILE_BOOTSTRAP,
-    Column,
-    Metric,
-    MetricInputs,
-    cosine_knn,
-    hookimpl,
-    neighbour_jaccard,
-    with_ci,
-)
+from gnneval.plugin import Column, Metric, MetricInputs, hookimpl
+from gnneval.plugin.helpers import PERCENTILE_BOOTSTRAP, cosine_knn, neighbour_jaccard, with_ci
 
 RBF_MAX_SAMPLE = 500
 

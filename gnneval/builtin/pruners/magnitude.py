@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import math
 
-from gnneval.plugin import PruneContext, PruneOutcome, Pruner, UsageError, hookimpl, prunable_weights, prune_by_scores
+from gnneval.plugin import PruneContext, PruneOutcome, Pruner, UsageError, hookimpl
+from gnneval.plugin.helpers import prunable_weights, prune_by_scores
 
 
 class MagnitudePruner(Pruner):

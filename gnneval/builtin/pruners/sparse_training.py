@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import math
 
-from gnneval.plugin import PruneContext, PruneOutcome, Pruner, UsageError, hookimpl, prunable_weights
+from gnneval.plugin import PruneContext, PruneOutcome, Pruner, UsageError, hookimpl
+from gnneval.plugin.helpers import prunable_weights
 
 
 def layer_densities(shapes: dict[str, tuple[int, ...]], sparsity: float, distribution: str) -> dict[str, int]:
@@ -66,7 +67,7 @@ class SparseTrainingPruner(Pruner):
     def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
         import torch
 
-        from gnneval.plugin import apply_masks, reinitialise, step_flops, train
+        from gnneval.plugin.helpers import apply_masks, reinitialise, step_flops, train
 
         method = str(self.options.get("method", "rigl")).lower()
         if method not in ("rigl", "set"):

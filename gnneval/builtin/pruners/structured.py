@@ -20,9 +20,8 @@ from gnneval.plugin import (
     UnsupportedModelError,
     UsageError,
     hookimpl,
-    prunable_weights,
-    prune_by_scores,
 )
+from gnneval.plugin.helpers import prunable_weights, prune_by_scores
 
 CRITERIA = ("l1", "l2", "random", "taylor", "bn")
 
@@ -155,7 +154,7 @@ def taylor_importance(model, groups, ctx: PruneContext, batches: int, salt: int 
     import torch
     import torch.nn.functional as F
 
-    from gnneval.plugin import model_inputs, task_loss
+    from gnneval.plugin.helpers import model_inputs, task_loss
 
     graph = ctx.graph
     pool = torch.nonzero(graph.data.train_mask).flatten() if graph.task != "link-prediction" else None

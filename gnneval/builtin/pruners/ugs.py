@@ -24,7 +24,8 @@ import math
 from dataclasses import replace
 from typing import Any
 
-from gnneval.plugin import PruneContext, PruneOutcome, Pruner, UsageError, hookimpl, prunable_weights
+from gnneval.plugin import PruneContext, PruneOutcome, Pruner, UsageError, hookimpl
+from gnneval.plugin.helpers import prunable_weights
 
 
 def _undirected_pairs(edge_index):
@@ -50,7 +51,7 @@ class UgsPruner(Pruner):
     def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
         import torch
 
-        from gnneval.plugin import reinitialise, train
+        from gnneval.plugin.helpers import reinitialise, train
 
         o = self.options
         p_graph, p_weight = float(o.get("p_graph", 0.05)), float(o.get("p_weight", 0.2))
@@ -96,7 +97,7 @@ class UgsPruner(Pruner):
         import torch.nn.functional as F
         from torch.func import functional_call
 
-        from gnneval.plugin import count_flops
+        from gnneval.plugin.helpers import count_flops
 
         d = graph.data
         lam_g, lam_w = float(self.options.get("lambda_graph", 1e-2)), float(self.options.get("lambda_weight", 1e-2))
@@ -135,7 +136,7 @@ class UgsPruner(Pruner):
 def _check_edge_weights(model, graph) -> None:
     import torch
 
-    from gnneval.plugin import model_inputs
+    from gnneval.plugin.helpers import model_inputs
 
     try:
         with torch.no_grad():

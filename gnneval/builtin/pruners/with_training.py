@@ -16,16 +16,8 @@
 
 from __future__ import annotations
 
-from gnneval.plugin import (
-    PruneContext,
-    PruneOutcome,
-    Pruner,
-    UsageError,
-    hookimpl,
-    prunable_weights,
-    prune_by_scores,
-    reinitialise,
-)
+from gnneval.plugin import PruneContext, PruneOutcome, Pruner, UsageError, hookimpl
+from gnneval.plugin.helpers import prunable_weights, prune_by_scores, reinitialise
 
 
 class LotteryPruner(Pruner):
@@ -39,7 +31,7 @@ class LotteryPruner(Pruner):
 
         import torch
 
-        from gnneval.plugin import apply_masks, train
+        from gnneval.plugin.helpers import apply_masks, train
 
         rate = float(self.options.get("rate", 0.2))
         epochs = int(self.options.get("epochs", 200))
@@ -113,7 +105,7 @@ class TrainAndPrunePruner(Pruner):
     structured = False
 
     def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
-        from gnneval.plugin import train
+        from gnneval.plugin.helpers import train
 
         method = str(self.options.get("method", "l1")).lower()
         if method not in ("l1", "admm", "slr"):
@@ -136,7 +128,7 @@ class TrainAndPrunePruner(Pruner):
         """ADMM / SLR alternations; returns the FLOPs spent and what happened."""
         import torch
 
-        from gnneval.plugin import smallest_k_mask, train
+        from gnneval.plugin.helpers import smallest_k_mask, train
 
         o = self.options
         rounds, round_epochs = int(o.get("rounds", 10)), int(o.get("round_epochs", 20))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gnneval.plugin import DENSE_COLOUR, VisualContext, Visualiser, hookimpl, pruner_colour, save_figure
+from gnneval.plugin import VisualContext, Visualiser, hookimpl
+from gnneval.plugin.helpers import DENSE_COLOUR, pruner_colour, save_figure
 
 
 class AccuracyCurves(Visualiser):

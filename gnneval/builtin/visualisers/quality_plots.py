@@ -14,17 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gnneval.plugin import (
-    DENSE_COLOUR,
-    OKABE_ITO,
-    RunResult,
-    VariantResult,
-    VisualContext,
-    Visualiser,
-    hookimpl,
-    pruner_colour,
-    save_figure,
-)
+from gnneval.plugin import RunResult, VariantResult, VisualContext, Visualiser, hookimpl
+from gnneval.plugin.helpers import DENSE_COLOUR, OKABE_ITO, pruner_colour, save_figure
 
 MARKERS = {"torch": "o", "onnxruntime": "s", "torch-compile": "^"}
 
@@ -131,7 +122,7 @@ class ClassDegree(Visualiser):
             return []
         rows = len(run.pruners)
         fig, axes = plt.subplots(rows, 2, figsize=(12, 3.8 * rows), squeeze=False)
-        from gnneval.plugin import class_colours
+        from gnneval.plugin.helpers import class_colours
 
         palette = class_colours(max(classes) + 1 if classes else 1)
         deg_cmap = plt.get_cmap("viridis")
@@ -219,7 +210,7 @@ class Pareto(Visualiser):
 
 class Weights(Visualiser):
     def draw(self, ctx: VisualContext) -> list[Path]:
-        from gnneval.plugin import HIST_EDGES
+        from gnneval.plugin.helpers import HIST_EDGES
 
         plt = _plt()
         run = ctx.run

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gnneval.plugin import RunResult, VariantResult, VisualContext, Visualiser, hookimpl, save_figure
+from gnneval.plugin import RunResult, VariantResult, VisualContext, Visualiser, hookimpl
+from gnneval.plugin.helpers import save_figure
 
 
 def _plt():

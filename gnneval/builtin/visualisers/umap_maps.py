@@ -14,16 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gnneval.plugin import (
-    VisualContext,
-    Visualiser,
-    class_colours,
-    hookimpl,
-    import_cached,
-    map_in_processes,
-    procrustes_align,
-    save_figure,
-)
+from gnneval.plugin import VisualContext, Visualiser, hookimpl
+from gnneval.plugin.helpers import class_colours, import_cached, map_in_processes, procrustes_align, save_figure
 
 
 def hidden_layer(embeddings: dict[str, np.ndarray]) -> str:

@@ -30,7 +30,7 @@ def test_symmetric_and_weights_untouched(gnneval_graph, gnneval_model):
 
 
 def test_end_to_end_counts_fewer_message_passing_flops(gnneval_graph, gnneval_model):
-    from gnneval.plugin import count_flops
+    from gnneval.plugin.helpers import count_flops
 
     out = EdgeSparsifier().prune(copy.deepcopy(gnneval_model), 0.6, PruneContext(gnneval_graph, "gcn", 0))
     assert count_flops(out.model, out.graph)[0] < count_flops(gnneval_model, gnneval_graph)[0]

@@ -5,7 +5,8 @@ import copy
 import torch
 from gnneval_snip import GradMagnitudePruner, SnipPruner, saliency
 
-from gnneval.plugin import PruneContext, prunable_weights, reinitialise
+from gnneval.plugin import PruneContext
+from gnneval.plugin.helpers import prunable_weights, reinitialise
 from gnneval.testing import check_pruner
 
 

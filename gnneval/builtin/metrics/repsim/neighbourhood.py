@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from gnneval.builtin.metrics.repsim.base import Measure, Properties, memo
-from gnneval.plugin import cosine_knn, l2_normalise, neighbour_jaccard
+from gnneval.plugin.helpers import cosine_knn, l2_normalise, neighbour_jaccard
 
 _INV = frozenset({"orthogonal", "isotropic-scaling", "permutation"})
 

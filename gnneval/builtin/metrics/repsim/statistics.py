@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from gnneval.builtin.metrics.repsim.base import Measure, Properties
-from gnneval.plugin import l2_normalise
+from gnneval.plugin.helpers import l2_normalise
 
 _DIFF = dict(larger_is_similar=False, symmetric=True, family="statistics")
 

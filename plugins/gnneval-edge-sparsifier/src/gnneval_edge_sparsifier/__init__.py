@@ -13,7 +13,7 @@ def first_hidden_embedding(model, x, edge_index):
     """Output of the first message-passing layer (what the next layer aggregates over)."""
     import torch
 
-    from gnneval.plugin import message_passing_layers
+    from gnneval.plugin.helpers import message_passing_layers
 
     layers = message_passing_layers(model)
     if not layers:

@@ -12,7 +12,8 @@
 
 from __future__ import annotations
 
-from gnneval.plugin import PruneContext, PruneOutcome, Pruner, hookimpl, prunable_weights, prune_by_scores
+from gnneval.plugin import PruneContext, PruneOutcome, Pruner, hookimpl
+from gnneval.plugin.helpers import prunable_weights, prune_by_scores
 
 __version__ = "0.2.0"
 
@@ -23,7 +24,7 @@ def saliency(model, ctx: PruneContext, batch_share: float = 1.0):
     import torch
     import torch.nn.functional as F
 
-    from gnneval.plugin import model_inputs, task_loss
+    from gnneval.plugin.helpers import model_inputs, task_loss
 
     weights = prunable_weights(model)
     model.eval()  # deterministic: no dropout in the saliency pass
@@ -48,7 +49,7 @@ class SnipPruner(Pruner):
                    "batch_share": "share of the training nodes in the scoring minibatch (default 1.0)"}
 
     def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
-        from gnneval.plugin import reinitialise, train
+        from gnneval.plugin.helpers import reinitialise, train
 
         reinitialise(model, ctx.seed)
         scores, loss = saliency(model, ctx, float(self.options.get("batch_share", 1.0)))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gnneval.plugin import VisualContext, Visualiser, class_colours, hookimpl, save_figure
-from gnneval.plugin import procrustes_align as align
+from gnneval.plugin import VisualContext, Visualiser, hookimpl
+from gnneval.plugin.helpers import class_colours, procrustes_align as align, save_figure
 
 __version__ = "0.1.0"
 

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from gnneval.plugin.errors import UsageError
+from gnneval.core.errors import UsageError
 
 DEFAULT_MAX_PARAMS = 200_000_000
 """Elements a checkpoint may hold in all (``--max-params``): 800 MB of float32, far above any GNN checkpoint."""

@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gnneval.store.records import VariantOutputs
+from gnneval.core.records import VariantOutputs
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from gnneval.plugin.api import GraphData
+    from gnneval.core.contract import GraphData
 
 
 def message_passing_layers(model: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:

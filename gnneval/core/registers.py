@@ -8,14 +8,20 @@ already taken) is reported naming the plugin and skipped; the plugin's other reg
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from gnneval.plugin.api import CheckpointLoader, DatasetLoader, Metric, Pruner, Visualiser
-from gnneval.plugin.errors import PluginError
-from gnneval.store.records import Problem
+from gnneval.core.contract import CheckpointLoader, DatasetLoader, Metric, Pruner, Visualiser
+from gnneval.core.errors import PluginError
+from gnneval.core.records import Problem
 
-if TYPE_CHECKING:  # pragma: no cover
-    from gnneval._plugins.registry import PluginId, Registry
+
+class _Registry(Protocol):
+    """What a ``register`` object needs of gnneval's registry (:class:`gnneval.core.registry.Registry`)."""
+
+    problems: list[Problem]
+
+    def add(self, kind: str, name: str, obj: Any, plugin: Any, description: str = "", default: bool = True,
+            **options: Any) -> None: ...
 
 
 class _Register:
@@ -23,7 +29,7 @@ class _Register:
 
     kind = ""
 
-    def __init__(self, registry: Registry, plugin: PluginId) -> None:  # noqa: D107
+    def __init__(self, registry: _Registry, plugin: object) -> None:  # noqa: D107
         self._registry = registry
         self._plugin = plugin
 
@@ -52,7 +58,7 @@ class CheckpointLoaderRegister(_Register):
     kind = "checkpoint-loader"
 
     def add_checkpoint_loader(self, name: str, cls: type[CheckpointLoader], *, description: str = "", **options: Any) -> None:
-        """Register a :class:`~gnneval.plugin.api.CheckpointLoader` subclass under ``name``."""
+        """Register a :class:`~gnneval.core.contract.CheckpointLoader` subclass under ``name``."""
         self._add(name, cls, description, options)
 
 
@@ -62,7 +68,7 @@ class DatasetLoaderRegister(_Register):
     kind = "dataset-loader"
 
     def add_dataset_loader(self, name: str, cls: type[DatasetLoader], *, description: str = "", **options: Any) -> None:
-        """Register a :class:`~gnneval.plugin.api.DatasetLoader` subclass under ``name``."""
+        """Register a :class:`~gnneval.core.contract.DatasetLoader` subclass under ``name``."""
         self._add(name, cls, description, options)
 
 
@@ -72,7 +78,7 @@ class PrunerRegister(_Register):
     kind = "pruner"
 
     def add_pruner(self, name: str, cls: type[Pruner], *, description: str = "", **options: Any) -> None:
-        """Register a :class:`~gnneval.plugin.api.Pruner` subclass under ``name``."""
+        """Register a :class:`~gnneval.core.contract.Pruner` subclass under ``name``."""
         self._add(name, cls, description, options)
 
 
@@ -83,7 +89,7 @@ class MetricRegister(_Register):
 
     def add_metric(self, name: str, cls: type[Metric], *, description: str = "", default: bool = True,
                    **options: Any) -> None:
-        """Register a :class:`~gnneval.plugin.api.Metric` subclass under ``name``.
+        """Register a :class:`~gnneval.core.contract.Metric` subclass under ``name``.
 
         ``default=False`` computes it only when named in ``--metrics``; other keyword
         arguments are passed to the class when it is instantiated."""
@@ -97,7 +103,7 @@ class VisualiserRegister(_Register):
 
     def add_visualiser(self, name: str, cls: type[Visualiser], *, description: str = "", default: bool = True,
                        **options: Any) -> None:
-        """Register a :class:`~gnneval.plugin.api.Visualiser` subclass under ``name``.
+        """Register a :class:`~gnneval.core.contract.Visualiser` subclass under ``name``.
 
         ``default=False`` draws it only when named in ``--visualisers``; other keyword
         arguments are passed to the class when it is instantiated."""

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from gnneval.plugin.api import GraphData
+    from gnneval.core.contract import GraphData
 
 
 def prunable_weights(model: torch.nn.Module) -> list[tuple[str, torch.nn.Parameter]]:
@@ -77,7 +77,7 @@ def count_flops(model: torch.nn.Module, graph: GraphData, device: str = "cpu") -
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from gnneval.measure.forward import message_passing_layers, model_inputs
+    from gnneval.model.forward import message_passing_layers, model_inputs
 
     mp_flops = 0
 

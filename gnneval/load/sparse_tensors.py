@@ -86,7 +86,7 @@ def declared_size(obj: Any) -> int:
     """Elements the (encoded) tensor stands for, from what it declares; ValueError if that is not a shape."""
     import torch
 
-    from gnneval.load.limits import declared_numel
+    from gnneval.core.limits import declared_numel
 
     if isinstance(obj, torch.Tensor):
         return int(obj.numel())

@@ -1,4 +1,6 @@
-"""Imports only where used.
+"""Process-wide set-up made before heavy imports: optional imports hidden, numba's threading layer, threads.
+
+**Imports only where used.**
 
 torch_geometric imports numba at start-up whenever it is installed (``torch_geometric.utils.ppr`` and
 ``loader.ibmb_loader`` keep a module-level ``import numba`` for functions gnneval never calls), which costs
@@ -12,6 +14,7 @@ touches every module in ``sys.modules`` and would load it anyway.
 from __future__ import annotations
 
 import importlib.abc
+import os
 import sys
 
 HIDDEN = {"numba": ("torch_geometric",)}  #: module -> packages whose optional import of it is refused
@@ -26,9 +29,9 @@ class _OptionalImportFinder(importlib.abc.MetaPathFinder):
         while frame is not None:
             caller = frame.f_globals.get("__name__", "")
             if caller.startswith(importers) and not caller.startswith("importlib"):
-                raise ModuleNotFoundError(f"{name} is not imported for {caller} by gnneval (see gnneval._lazy_imports)",
+                raise ModuleNotFoundError(f"{name} is not imported for {caller} by gnneval (see gnneval.core.process)",
                                           name=name)
-            if not caller.startswith(("importlib", "gnneval._lazy_imports")) and caller != "_frozen_importlib":
+            if not caller.startswith(("importlib", "gnneval.core.process")) and caller != "_frozen_importlib":
                 return None  # the nearest real importer is someone else: import normally
             frame = frame.f_back
         return None
@@ -39,3 +42,32 @@ def hide_optional() -> None:
     if not any(isinstance(f, _OptionalImportFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _OptionalImportFinder())
 
+
+
+THREADS_ENV = "GNNEVAL_THREADS"
+"""Threads for PyTorch and how many pictures draw at once; ``gnneval batch`` sets it for each worker process."""
+
+
+def threads_from_env() -> int | None:
+    """``$GNNEVAL_THREADS`` as a positive count, or None when it is unset or not a number."""
+    try:
+        return max(1, int(os.environ[THREADS_ENV]))
+    except (KeyError, ValueError):
+        return None
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def forksafe_numba() -> None:
+    """Make numba choose a fork-safe threading layer (its ``workqueue``, not GNU OpenMP, whose numba layer
+    kills every child forked after it started): set before numba starts its threads, a process that ran
+    umap-learn can still share work among forked children.  ``$NUMBA_THREADING_LAYER`` set by the user wins."""
+    os.environ.setdefault("NUMBA_THREADING_LAYER", "forksafe")
+    numba = sys.modules.get("numba")
+    parallel = sys.modules.get("numba.np.ufunc.parallel")
+    if numba is not None and not getattr(parallel, "_is_initialized", False) \
+            and str(numba.config.THREADING_LAYER).lower() == "default":
+        numba.config.THREADING_LAYER = os.environ["NUMBA_THREADING_LAYER"]

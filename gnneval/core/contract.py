@@ -1,7 +1,7 @@
 """The public API for plugin authors.
 
 A plugin is a module (or any object) with functions marked ``@hookimpl``
-named after the hook specifications in :mod:`gnneval.plugin.hookspecs`, published
+named after the hook specifications in :mod:`gnneval.core.hookspecs`, published
 through the ``gnneval`` entry-point group::
 
     # pyproject.toml of your distribution
@@ -9,7 +9,7 @@ through the ``gnneval`` entry-point group::
     snip = "gnneval_snip"
 
     # gnneval_snip.py
-    from gnneval.plugin.api import Pruner, PruneOutcome, hookimpl
+    from gnneval.core.contract import Pruner, PruneOutcome, hookimpl
 
     class SnipPruner(Pruner):
         structured = False
@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pluggy
 
-from gnneval.plugin.errors import PluginError
-from gnneval.store.records import Column, GraphArrays, RunResult, VariantOutputs
+from gnneval.core.errors import PluginError
+from gnneval.core.records import Column, GraphArrays, RunResult, VariantOutputs
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -355,7 +355,7 @@ class CheckpointLoader(_Configurable, ABC):
 
         A loader may instead raise :class:`gnneval.load.checkpoint.NotATorchFile` with a
         reason, which means "not mine" too; the reason is shown if no loader
-        recognises the file.  Raise :class:`gnneval.plugin.errors.UsageError` for a file
+        recognises the file.  Raise :class:`gnneval.core.errors.UsageError` for a file
         that is of this format but cannot be used (say why and what to do).
         """
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, get_args
 
-from gnneval.plugin.api import (
+from gnneval.core.contract import (
     TASKS,
     CheckpointLoader,
     DatasetLoader,
@@ -23,8 +23,9 @@ from gnneval.plugin.api import (
     Visualiser,
     _Configurable,
 )
-from gnneval.plugin.errors import PluginError, UsageError, suggest
-from gnneval.plugin.registers import (
+from gnneval.core.errors import PluginError, UsageError, suggest
+from gnneval.core.records import Column, Problem
+from gnneval.core.registers import (
     ArchitectureRegister,
     CheckpointLoaderRegister,
     DatasetLoaderRegister,
@@ -33,7 +34,6 @@ from gnneval.plugin.registers import (
     VisualiserRegister,
     _Register,
 )
-from gnneval.store.records import Column, Problem
 
 IN_PROCESS = "<in-process>"
 """The distribution of plugins registered directly (``build_plugin_host(extra=...)``), not by entry point."""

@@ -50,3 +50,12 @@ def one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     name = type(exc).__name__
     return f"{name}: {text}" if text else name
+
+
+class NotATorchFile(Exception):
+    """``torch.load`` could not read the file at all (not a torch archive or pickle).  A checkpoint loader
+    raises it with a reason to say "not mine"; the reason is shown if no loader recognises the file."""
+
+
+class UnsafeCheckpoint(UsageError):
+    """The file holds Python objects that ``weights_only=True`` refuses to create."""

@@ -12,7 +12,7 @@ from typing import Any
 
 def remembered_file(name: str) -> Path:
     """``<cache>/<name>.json`` (the cache is ``$GNNEVAL_CACHE`` or the per-user cache directory)."""
-    from gnneval.load.datasets import default_cache_dir
+    from gnneval.core.paths import default_cache_dir
 
     return default_cache_dir() / f"{name}.json"
 

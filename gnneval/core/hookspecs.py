@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
-from gnneval.plugin.api import PROJECT
+from gnneval.core.contract import PROJECT
 
 if TYPE_CHECKING:  # pragma: no cover
-    from gnneval.plugin.api import RunInfo
-    from gnneval.plugin.registers import (
+    from gnneval.core.contract import RunInfo
+    from gnneval.core.records import RunResult, VariantResult
+    from gnneval.core.registers import (
         ArchitectureRegister,
         CheckpointLoaderRegister,
         DatasetLoaderRegister,
@@ -36,7 +37,6 @@ if TYPE_CHECKING:  # pragma: no cover
         PrunerRegister,
         VisualiserRegister,
     )
-    from gnneval.store.records import RunResult, VariantResult
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 
@@ -65,7 +65,7 @@ def gnneval_register_checkpoint_loaders(register: CheckpointLoaderRegister) -> N
     result wins; ``--loader NAME`` forces one.
 
     :param register: call ``register.add_checkpoint_loader(name, cls, description=...)``
-        with a subclass of :class:`gnneval.plugin.api.CheckpointLoader`.
+        with a subclass of :class:`gnneval.core.contract.CheckpointLoader`.
     :returns: nothing.
     """
 
@@ -79,7 +79,7 @@ def gnneval_register_dataset_loaders(register: DatasetLoaderRegister) -> None:
     metadata names, else by the first loader whose ``handles(name)`` is true.
 
     :param register: call ``register.add_dataset_loader(name, cls, description=...)``
-        with a subclass of :class:`gnneval.plugin.api.DatasetLoader`.
+        with a subclass of :class:`gnneval.core.contract.DatasetLoader`.
     :returns: nothing.
     """
 
@@ -93,7 +93,7 @@ def gnneval_register_pruners(register: PrunerRegister) -> None:
     on a fresh copy of the dense model.
 
     :param register: call ``register.add_pruner(name, cls, description=...)``
-        with a subclass of :class:`gnneval.plugin.api.Pruner`.
+        with a subclass of :class:`gnneval.core.contract.Pruner`.
     :returns: nothing.
     """
 
@@ -106,7 +106,7 @@ def gnneval_register_metrics(register: MetricRegister) -> None:
     subset; by default every registered metric runs.
 
     :param register: call ``register.add_metric(name, cls, description=...)``
-        with a subclass of :class:`gnneval.plugin.api.Metric`.
+        with a subclass of :class:`gnneval.core.contract.Metric`.
     :returns: nothing.
     """
 
@@ -120,7 +120,7 @@ def gnneval_register_visualisers(register: VisualiserRegister) -> None:
     from the run's HDF5 file.
 
     :param register: call ``register.add_visualiser(name, cls, description=...)``
-        with a subclass of :class:`gnneval.plugin.api.Visualiser`.
+        with a subclass of :class:`gnneval.core.contract.Visualiser`.
     :returns: nothing.
     """
 
