@@ -56,7 +56,10 @@ def test_identity(name):
     x, _ = _pair()
     props = LAYER_MEASURES[name].props
     want = 1.0 if props.larger_is_similar else 0.0
-    assert _close(_value(name, x, x), want, 1e-6 if name != "angular-shape" else 1e-6 + 1e-7), name
+    # a layer compared with itself: exactly the identity value up to rounding at the data's own scale (the
+    # closed forms that cancel there are computed from the aligned difference instead)
+    tol = 1e-9 * max(1.0, float(np.linalg.norm(x))) if want == 0.0 else 1e-9
+    assert abs(_value(name, x, x) - want) <= tol, (name, _value(name, x, x))
 
 
 @pytest.mark.parametrize("name", NAMES)

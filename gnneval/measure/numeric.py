@@ -44,18 +44,23 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
 
 
 def cosine_knn(x: np.ndarray, k: int) -> np.ndarray:
-    """Indices of each row's ``k`` nearest other rows by cosine similarity (exact, blocked)."""
-    xn = l2_normalise(np.asarray(x, dtype=np.float32))
+    """Indices of each row's ``k`` nearest other rows by cosine similarity (exact, blocked), nearest first.
+
+    Similarities are computed in float64, so that the order of near-ties does not depend on the BLAS kernel
+    or on the order of the columns (rank-based measures are permutation-invariant only then); exact ties go to
+    the lower index."""
+    xn = l2_normalise(np.asarray(x, dtype=np.float64))
     n = xn.shape[0]
     k = min(k, n - 1)
     out = np.empty((n, k), dtype=np.int64)
-    block = max(1, min(n, (1 << 24) // max(n, 1)))
+    block = max(1, min(n, (1 << 23) // max(n, 1)))
     for start in range(0, n, block):
         sim = xn[start:start + block] @ xn.T
         rows = np.arange(sim.shape[0])
         sim[rows, start + rows] = -np.inf  # not its own neighbour
         part = np.argpartition(-sim, k - 1, axis=1)[:, :k] if k < n else np.argsort(-sim, axis=1)[:, :k]
-        out[start:start + block] = part
+        order = np.lexsort((part, -np.take_along_axis(sim, part, axis=1)), axis=1)
+        out[start:start + block] = np.take_along_axis(part, order, axis=1)
     return out
 
 
@@ -66,3 +71,18 @@ def neighbour_jaccard(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         inter = len(np.intersect1d(a[i], b[i], assume_unique=True))
         out[i] = inter / (2 * a.shape[1] - inter)
     return out
+
+
+def aligned_residual(x: np.ndarray, y: np.ndarray) -> float:
+    """``min over orthogonal Q of ||xQ - y||_F`` (Schönemann 1966), the narrower side zero-padded.
+
+    Computed from the aligned difference itself, not as ``sqrt(||x||² + ||y||² - 2 ||x'y||_*)``: that closed
+    form cancels catastrophically near identity (1e-6 instead of 0 for a layer compared with itself), this one
+    is 0 to rounding there and equal to it elsewhere."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    d = max(x.shape[1], y.shape[1])
+    x = np.hstack([x, np.zeros((x.shape[0], d - x.shape[1]))]) if x.shape[1] < d else x
+    y = np.hstack([y, np.zeros((y.shape[0], d - y.shape[1]))]) if y.shape[1] < d else y
+    u, _, vt = np.linalg.svd(x.T @ y)
+    return float(np.linalg.norm(x @ (u @ vt) - y))

@@ -58,6 +58,7 @@ HELPERS: dict[str, str] = {
     "l2_normalise": "gnneval.measure.numeric",
     "cosine_knn": "gnneval.measure.numeric",
     "neighbour_jaccard": "gnneval.measure.numeric",
+    "aligned_residual": "gnneval.measure.numeric",
     # pictures
     "import_cached": "gnneval.show.jit_cache",
     "map_in_processes": "gnneval.show.forked",
@@ -98,6 +99,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from gnneval.measure.numeric import (
         PERCENTILE_BOOTSTRAP,
+        aligned_residual,
         bootstrap_ci,
         cosine_knn,
         edge_chunks,

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from gnneval.plugin import Column, Metric, MetricInputs, hookimpl
-from gnneval.plugin.helpers import PERCENTILE_BOOTSTRAP, cosine_knn, neighbour_jaccard, with_ci
+from gnneval.plugin.helpers import PERCENTILE_BOOTSTRAP, aligned_residual, cosine_knn, neighbour_jaccard, with_ci
 
 RBF_MAX_SAMPLE = 500
 
@@ -82,8 +82,7 @@ def procrustes_distance(x: np.ndarray, y: np.ndarray) -> float:
     nx, ny = np.linalg.norm(x), np.linalg.norm(y)
     if nx == 0 or ny == 0:
         return float(np.sqrt(2.0)) if nx != ny else 0.0
-    nuclear = np.linalg.svd((x / nx).T @ (y / ny), compute_uv=False).sum()
-    return float(np.sqrt(max(0.0, 2.0 - 2.0 * min(nuclear, 1.0))))
+    return min(aligned_residual(x / nx, y / ny), float(np.sqrt(2.0)))  # = sqrt(2 - 2 ||X'Y||_*), without cancelling
 
 
 def knn_jaccard(x: np.ndarray, y: np.ndarray, k: int = 10) -> np.ndarray:

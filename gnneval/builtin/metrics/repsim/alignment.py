@@ -19,6 +19,7 @@ from gnneval.builtin.metrics.repsim.base import (
     thin_svd,
     unit_frobenius,
 )
+from gnneval.plugin.helpers import aligned_residual
 
 
 def nuclear(x: np.ndarray, y: np.ndarray) -> float:
@@ -40,21 +41,21 @@ class SizeShapeDistance(Measure):
         invariances=frozenset({"orthogonal", "translation", "permutation"}))
 
     def value(self, x, y):
-        x, y = centre(x), centre(y)
-        return float(np.sqrt(max(0.0, np.sum(x * x) + np.sum(y * y) - 2.0 * nuclear(x, y))))
+        return aligned_residual(centre(x), centre(y))  # the formula's value, from the aligned difference
 
 
 class AngularShape(Measure):
     props = Properties(
         paper="Orthogonal angular shape metric, Williams et al. 2021 (NeurIPS)",
-        formula="arccos ||X'Y||_* for column-centred, unit-Frobenius X and Y.",
+        formula="arccos ||X'Y||_* for column-centred, unit-Frobenius X and Y (computed as 2 arcsin(r / 2) from "
+                "the aligned residual r = min_Q ||XQ - Y||_F, which does not cancel near identity).",
         range="[0, pi/2]", larger_is_similar=False, symmetric=True, family="alignment",
         invariances=frozenset({"orthogonal", "isotropic-scaling", "translation", "permutation"}),
         oriented="1 - 2 theta / pi")
 
     def value(self, x, y):
         x, y = unit_frobenius(centre(x)), unit_frobenius(centre(y))
-        return float(np.arccos(np.clip(nuclear(x, y), -1.0, 1.0)))
+        return float(2.0 * np.arcsin(min(1.0, aligned_residual(x, y) / 2.0)))
 
     def oriented(self, value):
         return 1.0 - 2.0 * value / np.pi
