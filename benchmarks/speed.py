@@ -29,16 +29,17 @@ def main() -> int:
     args = ap.parse_args()
 
     from gnneval._plugins.manager import build_plugin_host
-    from gnneval.bench.backends import bench_onnxruntime, bench_torch, choose_providers, run_backends
-    from gnneval.core.contract import PruneContext
+    from gnneval.bench.backends import BenchSettings, bench_onnxruntime, bench_torch, choose_providers, run_backends
+    from gnneval.core.problems import ProblemLog, collecting
+    from gnneval.load.inputs import LoadSettings, load_for_evaluation
     from gnneval.model.counting import count_flops
-    from gnneval.run.evaluate import EvaluateSettings, load_for_evaluation
+    from gnneval.plugin import PruneContext
 
     host = build_plugin_host()
-    problems = []
-    settings = EvaluateSettings(checkpoint=REPO / "zoo" / "gcn_cora.pt", pruners=[], data_root=args.data_root,
-                                device=args.device)
-    loaded = load_for_evaluation(settings, host.registry, problems)
+    problems = ProblemLog()
+    collecting(problems).__enter__()  # the whole script's problems
+    loaded = load_for_evaluation(LoadSettings(REPO / "zoo" / "gcn_cora.pt", data_root=args.data_root,
+                                              device=args.device), host.registry)
     ckpt, graph, device = loaded.ckpt, loaded.graph, loaded.device
     dense = ckpt.model.eval()
     pruned = host.registry.get("pruner", "structured").obj().prune(
@@ -57,13 +58,13 @@ def main() -> int:
 
     # 2. ONNX Runtime against eager, same machine, same run: the default (sparse-adjacency) export and the
     #    plain scatter exports beside it, so the effect of the fix is visible
-    providers = choose_providers(device, None, problems)
+    providers = choose_providers(device, None)
     forms = [("default: sparse adjacency", "auto", "auto"), ("scatter, dynamo exporter", "scatter", "dynamo"),
              ("scatter, TorchScript exporter", "scatter", "torchscript")]
     ort_runs, eager_ms = [], []
     for label, onnx_graph, exporter in forms:
         r = bench_onnxruntime(dense, graph, providers=providers, budget_s=args.budget, exporter=exporter,
-                              onnx_graph=onnx_graph, problems=problems)
+                              onnx_graph=onnx_graph)
         eager_ms.append(bench_torch(dense, graph, device=device, budget_s=args.budget).median_ms)
         ort_runs.append((label, r))
     eager = min(eager_ms)
@@ -79,8 +80,7 @@ def main() -> int:
     # 3. cost of benchmarking one variant with the defaults (torch + onnxruntime, adaptive runs, 0.5 s cap each)
     def wall(**kw) -> float:
         t = time.perf_counter()
-        run_backends(pruned, graph, backends=["torch", "onnxruntime"], device=device, budget_s=0.5, providers=None,
-                     workdir=None, problems=problems, **kw)
+        run_backends(pruned, graph, BenchSettings(backends=("torch", "onnxruntime"), budget_s=0.5, **kw), device=device)
         return time.perf_counter() - t
 
     default = wall(exporter="auto")

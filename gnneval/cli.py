@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from gnneval.core import defaults as D
 from gnneval.core.contract import TASKS
 from gnneval.core.errors import GnnevalError, UsageError
 from gnneval.core.registry import KINDS
@@ -93,9 +94,9 @@ def _evaluate_parser(sub) -> None:
     ev.add_argument("checkpoint", type=Path, help="checkpoint file (e.g. zoo/gcn_cora.pt)")
     ev.add_argument("--pruner", required=True, type=_csv, help="pruner name(s), comma-separated (see `gnneval plugins`)")
     ev.add_argument("--sparsity", type=_sparsities, default=None,
-                    help="comma-separated sparsities in [0, 1) (default 0.3,0.5,0.7,0.9)")
+                    help=f"comma-separated sparsities in [0, 1) (default {D.csv(D.SPARSITIES)})")
     ev.add_argument("--out", type=Path, default=None, help="run folder (default runs/<checkpoint>-<pruner>-<time>)")
-    ev.add_argument("--seed", type=int, default=0, help="seed for every random choice (default 0)")
+    ev.add_argument("--seed", type=int, default=D.SEED, help=f"seed for every random choice (default {D.SEED})")
     ev.add_argument("--data-root", default=None, help="dataset folder (default $GNNEVAL_DATA, else the user cache)")
     ev.add_argument("--dataset", default=None, help="dataset name, overriding the checkpoint's metadata")
     ev.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE",
@@ -113,10 +114,11 @@ def _evaluate_parser(sub) -> None:
     ev.add_argument("--transform", default=None, metavar="T1,T2(k=v)",
                     help="torch_geometric transforms applied to the dataset, in order, as the model was trained "
                          "(e.g. NormalizeFeatures,ToUndirected); default: those the checkpoint records")
-    ev.add_argument("--max-params", type=int, default=200_000_000, metavar="N",
-                    help="refuse checkpoints holding more than N weights, before allocating them (default 2e8)")
-    ev.add_argument("--plugin-timeout", type=float, default=600.0, metavar="SECONDS",
-                    help="stop a metric call or a visualiser after this long, report it, go on (default 600)")
+    ev.add_argument("--max-params", type=int, default=D.MAX_PARAMS, metavar="N",
+                    help=f"refuse checkpoints holding more than N weights, before allocating them (default {D.MAX_PARAMS:g})")
+    ev.add_argument("--plugin-timeout", type=float, default=D.PLUGIN_TIMEOUT_S, metavar="SECONDS",
+                    help=f"stop a metric call or a visualiser after this long, report it, go on "
+                         f"(default {D.PLUGIN_TIMEOUT_S:g})")
     ev.add_argument("--allow-nonfinite", action="store_true",
                     help="evaluate a checkpoint whose weights hold NaN or Inf instead of refusing it")
     ev.add_argument("--trust", action="store_true",
@@ -125,9 +127,10 @@ def _evaluate_parser(sub) -> None:
                     help="metrics: a,b replaces the defaults; +a adds to them, -b removes one (e.g. +probe-norm,-rbf-cka)")
     ev.add_argument("--visualisers", type=_csv, default=None, metavar="SELECTION",
                     help="visualisers, selected as for --metrics")
-    ev.add_argument("--metric-sample", type=int, default=2000,
-                    help="nodes in the seeded sample shared by O(n^2) metrics (default 2000)")
-    ev.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for confidence intervals")
+    ev.add_argument("--metric-sample", type=int, default=D.METRIC_SAMPLE,
+                    help=f"nodes in the seeded sample shared by O(n^2) metrics (default {D.METRIC_SAMPLE})")
+    ev.add_argument("--bootstrap", type=int, default=D.BOOTSTRAP,
+                    help=f"bootstrap resamples for confidence intervals (default {D.BOOTSTRAP})")
     ev.add_argument("--scope", choices=("layer", "global"), default=None,
                     help="shorthand for -o NAME.scope=... for every selected pruner that declares a 'scope' option "
                          "(rank weights per layer or globally)")
@@ -135,13 +138,15 @@ def _evaluate_parser(sub) -> None:
                     help="write the dense model and every variant to OUT/checkpoints/<variant>.pt (gnneval format 2: "
                          "sparse weights compressed, masks kept); the summary shows their bytes on disk")
     ev.add_argument("--finetune-epochs", type=int, default=0,
-                    help="retrain every pruned variant for up to N epochs with its mask fixed (early stopping)")
+                    help="retrain every pruned variant for up to N epochs with its mask fixed, stopping early "
+                         "(default 0)")
     ev.add_argument("-o", "--option", action="append", default=[], metavar="PRUNER.KEY=VALUE",
                     help="pruner option, e.g. magnitude.scope=global or structured.criterion=l2 (repeatable)")
     bench = ev.add_mutually_exclusive_group()
     bench.add_argument("--bench", dest="bench", action="store_true", default=True, help="time every variant (default)")
     bench.add_argument("--no-bench", dest="bench", action="store_false", help="skip timing")
-    ev.add_argument("--device", default="auto", help="auto (default: cuda where available, else cpu), cpu or cuda")
+    ev.add_argument("--device", default=D.DEVICE,
+                    help=f"auto: cuda where available, else cpu; or cpu, cuda (default {D.DEVICE})")
     _bench_options(ev)
     ev.add_argument("--svg", action="store_true", help="also write SVG pictures")
     ev.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -155,8 +160,9 @@ def _bench_parser(sub) -> None:
     bn.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE")
     bn.add_argument("--loader", default=None, help="force a checkpoint loader by name")
     bn.add_argument("--trust", action="store_true", help="allow checkpoints holding Python objects (runs code!)")
-    bn.add_argument("--device", default="auto", help="auto (default: cuda where available, else cpu), cpu or cuda")
-    bn.add_argument("--seed", type=int, default=0)
+    bn.add_argument("--device", default=D.DEVICE,
+                    help=f"auto: cuda where available, else cpu; or cpu, cuda (default {D.DEVICE})")
+    bn.add_argument("--seed", type=int, default=D.SEED, help=f"seed (default {D.SEED})")
     _bench_options(bn)
 
 
@@ -164,18 +170,23 @@ def _batch_parser(sub) -> None:
     bt = sub.add_parser("batch", help="evaluate a folder or manifest of checkpoints; resumable; leaderboard")
     bt.add_argument("source", type=Path, help="folder of checkpoints (searched recursively) or a manifest (.yaml/.json)")
     bt.add_argument("--pruner", required=True, type=_csv, help="pruner name(s), comma-separated")
-    bt.add_argument("--sparsity", type=_sparsities, default=None, help="comma-separated sparsities (default 0.3,0.5,0.7,0.9)")
+    bt.add_argument("--sparsity", type=_sparsities, default=None,
+                    help=f"comma-separated sparsities (default {D.csv(D.SPARSITIES)})")
     bt.add_argument("--out", type=Path, required=True, help="results folder (re-run the same command to resume)")
-    bt.add_argument("--seed", type=int, default=0)
-    bt.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1)")
+    bt.add_argument("--seed", type=int, default=D.SEED, help=f"seed of every evaluation (default {D.SEED})")
+    bt.add_argument("--jobs", type=int, default=D.BATCH_JOBS, help=f"local worker processes (default {D.BATCH_JOBS})")
     bt.add_argument("--timeout", type=float, default=None, help="seconds allowed per checkpoint")
-    bt.add_argument("--tolerance", type=float, default=1.0, help="accuracy points below dense still 'kept' (default 1)")
-    bt.add_argument("--executor", default="local", choices=("local", "ray"))
+    bt.add_argument("--tolerance", type=float, default=D.BATCH_TOLERANCE,
+                    help=f"accuracy points below dense still 'kept' (default {D.BATCH_TOLERANCE:g})")
+    bt.add_argument("--executor", default="local", choices=("local", "ray"), help="where jobs run (default local)")
     bt.add_argument("--address", default=None, help="Ray cluster address (default: start a local one)")
     bt.add_argument("--data-root", default=None)
-    bt.add_argument("--metrics", default=None, help="metrics for every evaluation (default: all)")
-    bt.add_argument("--visualisers", default=None, help="visualisers for every evaluation (default: all)")
-    bt.add_argument("--backends", default=None, help="benchmark backends for every evaluation")
+    bt.add_argument("--metrics", default=None, help="metrics for every evaluation, selected as for evaluate "
+                                                     "(default: the registered defaults)")
+    bt.add_argument("--visualisers", default=None, help="visualisers for every evaluation, selected as for evaluate "
+                                                         "(default: the registered defaults)")
+    bt.add_argument("--backends", default=None,
+                    help=f"benchmark backends for every evaluation (default {D.csv(D.DEFAULT_BACKENDS)})")
     bt.add_argument("--no-bench", action="store_true", help="skip timing")
     bt.add_argument("--no-progress", action="store_true")
 
@@ -189,38 +200,38 @@ def _other_parsers(sub) -> None:
 
     rp = sub.add_parser("report", help="redraw every picture and report.html of a stored run from its HDF5 file alone")
     rp.add_argument("run", type=Path, help="run folder or its run.h5")
-    rp.add_argument("--visualisers", type=_csv, default=None, help="visualisers to run (default: all)")
+    rp.add_argument("--visualisers", type=_csv, default=None,
+                    help="visualisers to run, a,b (default: the registered defaults)")
     rp.add_argument("--svg", action="store_true", help="also write SVG pictures")
     np_ = sub.add_parser("new-plugin", help="write a ready-to-install plugin package with a passing test")
     np_.add_argument("name", help="plugin name, e.g. my-pruner (the distribution is gnneval-<name>)")
     np_.add_argument("--kind", required=True, choices=KINDS)
-    np_.add_argument("--dir", type=Path, default=Path("."), help="where to create it (default: here)")
+    np_.add_argument("--dir", type=Path, default=Path("."), help="where to create it (default .)")
 
     hk = sub.add_parser("hooks", help="print the hook reference (from the hook specifications' docstrings)")
     hk.add_argument("--markdown", action="store_true", help="Markdown, as in docs/hooks.md")
 
 
 def _bench_options(p: argparse.ArgumentParser) -> None:
-    from gnneval.bench import DEFAULT_BACKENDS, EXPORTERS, ONNX_GRAPHS, SPARSE_KERNELS
-
-    p.add_argument("--backends", type=_csv, default=list(DEFAULT_BACKENDS),
-                   help="benchmark backends: torch, onnxruntime, torch-compile, torch-sparse (sparse kernels for "
-                        "zeroed weights; speed-up over dense eager PyTorch) (default torch,onnxruntime)")
+    p.add_argument("--backends", type=_csv, default=list(D.DEFAULT_BACKENDS),
+                   help=f"benchmark backends: {', '.join(D.BACKENDS)} (torch-sparse: sparse kernels for zeroed "
+                        f"weights; speed-up over dense eager PyTorch) (default {D.csv(D.DEFAULT_BACKENDS)})")
     p.add_argument("--providers", type=_csv, default=None,
                    help="force ONNX Runtime execution providers, e.g. CUDAExecutionProvider,CPUExecutionProvider")
-    p.add_argument("--onnx-exporter", default="auto", choices=EXPORTERS,
-                   help="auto: the dynamo exporter, the TorchScript one if that fails (default)")
-    p.add_argument("--onnx-graph", default="auto", choices=ONNX_GRAPHS,
+    p.add_argument("--onnx-exporter", default="auto", choices=D.EXPORTERS,
+                   help=D.auto_exporter() + "; or one exporter (default auto)")
+    p.add_argument("--onnx-graph", default="auto", choices=D.ONNX_GRAPHS,
                    help="message passing in the ONNX export: sparse (CSR adjacency input, SparseToDenseMatMul; "
                         "GCN/GraphSAGE/GIN/GraphConv on CPU), scatter (edge_index, ScatterElements) or auto: "
-                        "sparse where it applies (default)")
+                        "sparse where it applies (default auto)")
     p.add_argument("--sparse-input", action="store_true",
                    help="torch-sparse: multiply the node features as a CSR matrix where a layer reads them (Cora's "
                         "are 98.7%% zeros); it speeds up the dense model too")
-    p.add_argument("--sparse-kernels", default="csr", choices=SPARSE_KERNELS,
-                   help="torch-sparse: csr (default) or 2:4 semi-structured (CUDA; prune with magnitude -o "
-                        "magnitude.pattern=2:4)")
-    p.add_argument("--bench-budget", type=float, default=0.5, help="seconds of timed runs per backend (default 0.5)")
+    p.add_argument("--sparse-kernels", default=D.SPARSE_KERNELS[0], choices=D.SPARSE_KERNELS,
+                   help=f"torch-sparse: csr or 2:4 semi-structured (CUDA; prune with magnitude -o "
+                        f"magnitude.pattern=2:4) (default {D.SPARSE_KERNELS[0]})")
+    p.add_argument("--bench-budget", type=float, default=D.BENCH_BUDGET_S,
+                   help=f"seconds of timed runs per backend (default {D.BENCH_BUDGET_S:g})")
 
 
 def _disabled(flags: list[str]) -> list[str]:
@@ -292,7 +303,7 @@ def cmd_evaluate(args, out) -> int:
             pruner_options.setdefault(name, {}).setdefault("scope", args.scope)
     settings = EvaluateSettings(
         checkpoint=args.checkpoint, pruners=args.pruner,
-        sparsities=args.sparsity if args.sparsity is not None else list(DEFAULT_SPARSITIES),
+        sparsities=args.sparsity if args.sparsity is not None else DEFAULT_SPARSITIES,
         out_dir=args.out, seed=args.seed, data_root=args.data_root, dataset=args.dataset,
         dataset_options=_key_values(args.dataset_option, "dataset option"), loader=args.loader, trust=args.trust,
         loader_options={k: v for k, v in (("arch", args.arch), ("code", args.code),
@@ -315,8 +326,9 @@ def cmd_evaluate(args, out) -> int:
 def cmd_bench(args, out) -> int:
     from rich.table import Table
 
+    from gnneval.core.problems import ProblemLog, collecting
     from gnneval.load.inputs import load_for_evaluation
-    from gnneval.run.evaluate import EvaluateSettings, load_request
+    from gnneval.run.evaluate import EvaluateSettings
 
     settings = EvaluateSettings(checkpoint=args.checkpoint, pruners=[], seed=args.seed, data_root=args.data_root,
                                 dataset=args.dataset, dataset_options=_key_values(args.dataset_option, "dataset option"),
@@ -325,17 +337,13 @@ def cmd_bench(args, out) -> int:
                                 onnx_graph=args.onnx_graph, bench_budget_s=args.bench_budget,
                                 sparse_input=args.sparse_input, sparse_kernels=args.sparse_kernels)
     host = _host(args)
-    problems = list(host.problems)
-    loaded = load_for_evaluation(load_request(settings), host.registry, problems)
-    ckpt, graph, device = loaded.ckpt, loaded.graph, loaded.device
     from gnneval.bench.backends import run_backends
     from gnneval.model.counting import count_flops
 
-    results = run_backends(ckpt.model, graph, backends=settings.backends, device=device,
-                           budget_s=settings.bench_budget_s, providers=settings.providers,
-                           exporter=settings.onnx_exporter, onnx_graph=settings.onnx_graph, workdir=None,
-                           problems=problems, sparse_input=settings.sparse_input,
-                           sparse_kernels=settings.sparse_kernels)
+    with collecting(ProblemLog(host.problems)) as problems:
+        loaded = load_for_evaluation(settings.load_settings(), host.registry)
+        ckpt, graph, device = loaded.ckpt, loaded.graph, loaded.device
+        results = run_backends(ckpt.model, graph, settings.bench_settings(), device=device)
     flops, _ = count_flops(ckpt.model, graph)
     t = Table(title=f"{ckpt.architecture} on {graph.name}: {graph.data.num_nodes:,} nodes, "
                     f"{graph.data.edge_index.shape[1]:,} edges, {flops / 1e6:.1f} MFLOPs per forward pass")
@@ -399,8 +407,9 @@ def cmd_show(args, out) -> int:
 
 
 def cmd_report(args, out) -> int:
+    from gnneval.core.problems import ProblemLog, collecting
     from gnneval.show.console import print_summary
-    from gnneval.show.pictures import draw_all
+    from gnneval.show.pictures import ShowSettings, draw_all
     from gnneval.store.hdf5 import read_run, write_run
 
     h5 = args.run / "run.h5" if args.run.is_dir() else args.run
@@ -409,9 +418,9 @@ def cmd_report(args, out) -> int:
     names = args.visualisers if args.visualisers is not None else host.registry.default_names("visualiser")
     for name in names:
         host.registry.get("visualiser", name)
-    problems = list(host.problems)
-    files = draw_all(host.registry, run, h5.parent, names, problems, ("png", "svg") if args.svg else ("png",),
-                     run.provenance.seed)
+    show = ShowSettings(formats=("png", "svg") if args.svg else ("png",), seed=run.provenance.seed)
+    with collecting(ProblemLog(host.problems)) as problems:
+        files = draw_all(host.registry, run, h5.parent, names, show)
     from gnneval.show.html_report import write_report
 
     run.files.update(files)

@@ -277,6 +277,7 @@ def _check_masks(cls: type[Pruner], dense, pruned, outcome: PruneOutcome, s: flo
 def check_metric(cls: type[Metric], run: RunResult, options: dict[str, Any] | None = None) -> list[dict[str, float]]:
     """Assert that ``cls`` returns, on every variant (and layer) of ``run``, what the pipeline accepts:
     a non-empty dict of short identifier keys to finite numbers (``None`` only for "not defined")."""
+    from gnneval.core.problems import collecting
     from gnneval.measure.metrics import MetricSettings, applicable, compute_metric
 
     assert isinstance(cls, type) and issubclass(cls, Metric), f"{cls!r} is not a gnneval.plugin.Metric subclass"
@@ -288,8 +289,8 @@ def check_metric(cls: type[Metric], run: RunResult, options: dict[str, Any] | No
         ref = None if v.id == "dense" else dense
         if not v.ok or v.outputs is None or not applicable(cls, run.graph.task, ref):
             continue
-        problems: list = []
-        flat, per_layer = compute_metric(metric, run.graph, v.outputs, ref, MetricSettings(), v.id, problems)
+        with collecting() as problems:
+            flat, per_layer = compute_metric(metric, run.graph, v.outputs, ref, MetricSettings(), v.id)
         assert not problems, f"{cls.__name__} on {v.id}: " + "; ".join(f"{p.where}: {p.message}" for p in problems)
         for values in ([flat] if cls.level == "variant" else list(per_layer.values())):
             assert values, f"{cls.__name__} on {v.id} returned no values"

@@ -9,9 +9,17 @@ import pytest
 import torch
 
 from gnneval._plugins.manager import build_plugin_host
-from gnneval.bench.backends import BACKENDS, bench_onnxruntime, bench_torch, choose_providers, run_backends
+from gnneval.bench.backends import (
+    BACKENDS,
+    BenchSettings,
+    bench_onnxruntime,
+    bench_torch,
+    choose_providers,
+    run_backends,
+)
 from gnneval.builtin.datasets.synthetic import make_sbm
 from gnneval.core.contract import GraphData, PruneContext
+from gnneval.core.problems import collecting
 
 
 @pytest.fixture(scope="module")
@@ -158,12 +166,13 @@ def test_a_disagreeing_export_is_flagged_not_timed(graph, tmp_path, monkeypatch)
 
 
 def test_forced_unavailable_provider_is_reported_and_cpu_used():
-    problems = []
-    chosen = choose_providers("cpu", ["ROCMExecutionProvider"], problems)
+    with collecting() as problems:
+        chosen = choose_providers("cpu", ["ROCMExecutionProvider"])
     assert chosen == ["CPUExecutionProvider"]
     assert len(problems) == 1 and "ROCMExecutionProvider is not available" in problems[0].message
-    problems = []
-    assert choose_providers("cpu", None, problems) == ["CPUExecutionProvider"] and not problems
+    with collecting() as problems:
+        assert choose_providers("cpu", None) == ["CPUExecutionProvider"]
+    assert not problems
 
 
 def test_cuda_provider_that_cannot_run_is_reported(graph, tmp_path):
@@ -175,10 +184,9 @@ def test_cuda_provider_that_cannot_run_is_reported(graph, tmp_path):
         pytest.skip("a GPU is present: the CUDA provider runs here")
     from torch_geometric.nn.models import GCN
 
-    problems = []
-    b = bench_onnxruntime(GCN(32, 8, 2, out_channels=4).eval(), graph, budget_s=0.05, workdir=tmp_path,
-                          providers=["CUDAExecutionProvider", "CPUExecutionProvider"], exporter="torchscript",
-                          problems=problems)
+    with collecting() as problems:
+        b = bench_onnxruntime(GCN(32, 8, 2, out_channels=4).eval(), graph, budget_s=0.05, workdir=tmp_path,
+                              providers=["CUDAExecutionProvider", "CPUExecutionProvider"], exporter="torchscript")
     assert b.status == "ok" and b.providers == "CPUExecutionProvider"  # the CPU figures still come out
     assert any("CUDAExecutionProvider was asked for but could not be used" in p.message for p in problems)
 
@@ -195,8 +203,8 @@ def test_cuda_eager_timing(graph):
 def test_torch_compile_backend(graph):
     from torch_geometric.nn.models import GCN
 
-    (b,) = run_backends(GCN(32, 8, 2, out_channels=4).eval(), graph, backends=["torch-compile"], device="cpu",
-                        budget_s=0.05, providers=None, exporter="auto", workdir=None, problems=[])
+    (b,) = run_backends(GCN(32, 8, 2, out_channels=4).eval(), graph,
+                        BenchSettings(backends=("torch-compile",), budget_s=0.05), device="cpu")
     if b.status != "ok":
         pytest.skip(f"torch.compile cannot build here: {b.note}")
     _shaped_right(b, graph)

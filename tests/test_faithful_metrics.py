@@ -156,12 +156,12 @@ def test_taylor_channels_beat_random_channels_on_the_zoo_gcn(shared_datasets):
     import torch
 
     from gnneval._plugins.manager import build_plugin_host
-    from gnneval.load.inputs import LoadRequest, load_for_evaluation
+    from gnneval.load.inputs import LoadSettings, load_for_evaluation
     from gnneval.plugin import PruneContext
 
     host = build_plugin_host()
     zoo = Path(__file__).resolve().parents[1] / "zoo" / "gcn_cora.pt"
-    loaded = load_for_evaluation(LoadRequest(zoo, data_root=str(shared_datasets)), host.registry, [])
+    loaded = load_for_evaluation(LoadSettings(zoo, data_root=str(shared_datasets)), host.registry)
     model, graph, d = loaded.ckpt.model, loaded.graph, loaded.graph.data
     cls = host.registry.get("pruner", "structured").obj
 
@@ -195,7 +195,6 @@ def test_every_reported_interval_records_its_method(gnneval_run):
 
 
 def test_an_interval_without_its_method_is_reported_by_name():
-    from gnneval.core.records import Problem
     from gnneval.measure.metrics import MetricSettings, compute_metric
     from gnneval.plugin import Metric
 
@@ -207,8 +206,10 @@ def test_an_interval_without_its_method_is_reported_by_name():
 
     x = np.zeros((6, 2), np.float32)
     inputs = _inputs(x, np.arange(6) % 2)
-    problems: list[Problem] = []
-    values, _ = compute_metric(Sloppy(), inputs.graph, inputs.variant, inputs.dense, MetricSettings(0, 100, 10, 60),
-                               "sloppy on v", problems)
+    from gnneval.core.problems import collecting
+
+    with collecting() as problems:
+        values, _ = compute_metric(Sloppy(), inputs.graph, inputs.variant, inputs.dense, MetricSettings(0, 100, 10, 60),
+                                   "sloppy on v")
     assert values["sloppy.x_ci_low"] == 0.4
     assert any("'x'" in p.message and "intervals" in p.message and "sloppy" in p.where for p in problems)

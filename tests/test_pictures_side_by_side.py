@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from gnneval.core.problems import collecting
 from gnneval.plugin import Visualiser, hookimpl
 from gnneval.show import pictures
-from gnneval.show.pictures import can_fork, draw_all, longest_first
+from gnneval.show.pictures import ShowSettings, can_fork, draw_all, longest_first
 from gnneval.testing import plugin_host
 
 needs_fork = pytest.mark.skipif(not can_fork(), reason="side-by-side drawing forks: Linux only")
@@ -61,9 +62,9 @@ def test_side_by_side_draws_the_same_files_as_one_after_another(gnneval_run, tmp
     names = ["curves", "quality-curves", "weights", "cka-heatmap"]
     outs = {}
     for workers in (1, 2):
-        problems: list = []
         out = tmp_path / f"w{workers}"
-        files = draw_all(reg, gnneval_run, out, names, problems, workers=workers)
+        with collecting() as problems:
+            files = draw_all(reg, gnneval_run, out, names, ShowSettings(workers=workers))
         assert not problems, problems
         assert list(files) == names  # the selection's order, whatever order they were drawn in
         outs[workers] = {Path(p).name: Path(p).read_bytes() for p in files.values()}
@@ -73,8 +74,8 @@ def test_side_by_side_draws_the_same_files_as_one_after_another(gnneval_run, tmp
 @needs_fork
 def test_a_drawing_process_that_dies_is_named_and_drawn_again(gnneval_run, tmp_path, monkeypatch):
     monkeypatch.setenv("GNNEVAL_CACHE", str(tmp_path / "cache"))
-    problems: list = []
-    files = draw_all(_host().registry, gnneval_run, tmp_path, ["dies-in-child", "curves"], problems, workers=2)
+    with collecting() as problems:
+        files = draw_all(_host().registry, gnneval_run, tmp_path, ["dies-in-child", "curves"], ShowSettings(workers=2))
     assert set(files) == {"dies-in-child", "curves"}
     [p] = problems
     assert "visualiser 'dies-in-child'" in p.where and "exit status 3" in p.message
@@ -85,10 +86,10 @@ def test_a_drawing_process_that_dies_is_named_and_drawn_again(gnneval_run, tmp_p
 def test_a_hung_drawing_process_is_stopped_and_the_others_stand(gnneval_run, tmp_path, monkeypatch):
     monkeypatch.setenv("GNNEVAL_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(pictures, "GRACE_S", 1.0)
-    problems: list = []
     t0 = time.perf_counter()
-    files = draw_all(_host().registry, gnneval_run, tmp_path, ["deaf-hang", "curves"], problems, workers=2,
-                     timeout_s=1.0)
+    with collecting() as problems:
+        files = draw_all(_host().registry, gnneval_run, tmp_path, ["deaf-hang", "curves"],
+                         ShowSettings(workers=2, timeout_s=1.0))
     assert time.perf_counter() - t0 < 30
     assert set(files) == {"curves"}
     [p] = problems
@@ -103,7 +104,7 @@ def test_the_longest_visualiser_of_the_last_run_starts_first(gnneval_run, tmp_pa
 
     remember(pictures.DURATIONS, {"a": 0.5, "c": 9.0})
     assert longest_first(["a", "b", "c"]) == ["b", "c", "a"]  # never timed first, then the longest
-    draw_all(_host().registry, gnneval_run, tmp_path / "run", ["curves"], [], workers=1)
+    draw_all(_host().registry, gnneval_run, tmp_path / "run", ["curves"], ShowSettings(workers=1))
     from gnneval.core.remembered import recall
 
     assert recall(pictures.DURATIONS)["curves"] > 0

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from gnneval._plugins.manager import build_plugin_host
+from gnneval.core.problems import collecting
 from gnneval.show.html_report import write_report
 from gnneval.show.pictures import draw_all
 
@@ -22,8 +23,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 def report(gnneval_run, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report")
     reg = build_plugin_host().registry
-    problems = []
-    files = draw_all(reg, gnneval_run, out, reg.default_names("visualiser"), problems)
+    with collecting() as problems:
+        files = draw_all(reg, gnneval_run, out, reg.default_names("visualiser"))
     assert not problems, problems
     gnneval_run.files.update(files)
     return write_report(gnneval_run, out)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from gnneval.bench import sparse_kernels
-from gnneval.bench.backends import Reference, bench_torch_sparse, run_backends
+from gnneval.bench.backends import BenchSettings, Reference, bench_torch_sparse, run_backends
 from gnneval.builtin.pruners.magnitude import MagnitudePruner, n_of_m_masks
 from gnneval.model.forward import model_inputs
 from gnneval.plugin import PruneContext, UsageError
@@ -48,8 +48,7 @@ def test_every_sparse_form_gives_the_eager_outputs(graph, pruned, monkeypatch):
 
 def test_the_sparse_backend_is_timed_against_dense_eager_and_says_what_it_chose(graph, pruned):
     dense, model = pruned
-    (b,) = run_backends(model, graph, backends=["torch-sparse"], device="cpu", budget_s=0.1, providers=None,
-                        exporter="auto", workdir=None, problems=[], reference=Reference(dense, graph), sparse_input=True)
+    (b,) = run_backends(model, graph, BenchSettings(backends=("torch-sparse",), budget_s=0.1, sparse_input=True), device="cpu", reference=Reference(dense, graph))
     assert b.status == "ok" and b.backend == "torch-sparse" and b.paired_runs >= 10 and b.speedup > 0
     assert b.max_abs_diff <= 1e-4 and "convs.0.lin" in b.note and "eager" in b.note
 
@@ -101,28 +100,27 @@ def test_two_of_four_runs_on_semi_structured_kernels(graph):
 def test_onnxruntime_variants_are_timed_paired_with_the_dense_session(graph, pruned):
     dense, model = pruned
     keep: dict = {}
-    (d,) = run_backends(dense, graph, backends=["onnxruntime"], device="cpu", budget_s=0.1, providers=None,
-                        exporter="torchscript", workdir=None, problems=[], keep=keep)
+    (d,) = run_backends(dense, graph, BenchSettings(backends=("onnxruntime",), budget_s=0.1, exporter="torchscript"), device="cpu", keep=keep)
     assert d.status == "ok" and d.paired_runs == 0 and callable(keep["onnxruntime"])
     ref = Reference(dense, graph, None, keep["onnxruntime"], d.median_ms)
-    (v,) = run_backends(model, graph, backends=["onnxruntime"], device="cpu", budget_s=0.1, providers=None,
-                        exporter="torchscript", workdir=None, problems=[], reference=ref)
+    (v,) = run_backends(model, graph, BenchSettings(backends=("onnxruntime",), budget_s=0.1, exporter="torchscript"), device="cpu", reference=ref)
     assert v.status == "ok" and v.paired_runs >= 10 and v.speedup_ci_low <= v.speedup <= v.speedup_ci_high
     assert "interleaved with the dense model's session" in v.note
 
 
 def test_device_auto_picks_cuda_only_where_there_is_one():
+    from gnneval.core.problems import collecting
     from gnneval.load.inputs import usable_device
 
-    problems: list = []
-    assert usable_device("auto", problems) == ("cuda" if torch.cuda.is_available() else "cpu") and not problems
+    with collecting() as problems:
+        assert usable_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert not problems
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: ONNX Runtime's CUDA provider runs where one is")
 def test_onnxruntime_on_cuda_binds_inputs_and_output_on_the_gpu(graph, pruned):
     _dense, model = pruned
-    (b,) = run_backends(model, graph, backends=["onnxruntime"], device="cuda", budget_s=0.1, providers=None,
-                        exporter="torchscript", workdir=None, problems=[])
+    (b,) = run_backends(model, graph, BenchSettings(backends=("onnxruntime",), budget_s=0.1, exporter="torchscript"), device="cuda")
     assert b.status == "ok" and b.device == "cuda" and "I/O binding" in b.note, b.note
 
 
@@ -143,15 +141,12 @@ def test_an_unstructured_variant_reuses_the_dense_onnx_graph_with_its_weights(gr
 
     dense, model = pruned
     keep: dict = {}
-    (d,) = run_backends(dense, graph, backends=["onnxruntime"], device="cpu", budget_s=0.05, providers=None,
-                        exporter="auto", workdir=tmp_path / "dense", problems=[], keep=keep)
+    (d,) = run_backends(dense, graph, BenchSettings(backends=("onnxruntime",), budget_s=0.05), device="cpu", workdir=tmp_path / "dense", keep=keep)
     assert d.status == "ok" and keep["onnx_graph"] is not None and keep["onnx_graph"].bindings
     ref = Reference(dense, graph, None, keep["onnxruntime"], d.median_ms, keep["onnx_graph"])
-    (v,) = run_backends(model, graph, backends=["onnxruntime"], device="cpu", budget_s=0.05, providers=None,
-                        exporter="auto", workdir=tmp_path / "v", problems=[], reference=ref)
+    (v,) = run_backends(model, graph, BenchSettings(backends=("onnxruntime",), budget_s=0.05), device="cpu", workdir=tmp_path / "v", reference=ref)
     assert v.status == "ok" and "no new export" in v.note and v.max_abs_diff < 1e-4, v.note
     structured = build_plugin_host().registry.get("pruner", "structured").obj().prune(
         copy.deepcopy(dense), 0.5, PruneContext(graph, "gcn", seed=0)).model
-    (s,) = run_backends(structured, graph, backends=["onnxruntime"], device="cpu", budget_s=0.05, providers=None,
-                        exporter="auto", workdir=tmp_path / "s", problems=[], reference=ref)
+    (s,) = run_backends(structured, graph, BenchSettings(backends=("onnxruntime",), budget_s=0.05), device="cpu", workdir=tmp_path / "s", reference=ref)
     assert s.status == "ok" and "no new export" not in s.note and s.max_abs_diff < 1e-4

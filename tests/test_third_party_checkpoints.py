@@ -17,8 +17,9 @@ from torch_geometric.nn import GATConv, GCNConv, GINConv, global_mean_pool
 
 from gnneval._plugins.manager import build_plugin_host
 from gnneval.cli import main
+from gnneval.core.problems import collecting
 from gnneval.load.checkpoint import load_checkpoint
-from gnneval.load.inputs import LoadRequest, load_for_evaluation
+from gnneval.load.inputs import LoadSettings, load_for_evaluation
 from gnneval.model.forward import model_inputs
 from gnneval.plugin import UsageError
 from gnneval.store.hdf5 import read_run
@@ -26,9 +27,9 @@ from gnneval.store.hdf5 import read_run
 
 def _loaded(path: Path, data_root: Path, dataset: str, **options):
     host = build_plugin_host()
-    problems: list = []
-    req = LoadRequest(checkpoint=path, data_root=str(data_root), dataset=dataset, loader_options=options or None)
-    return load_for_evaluation(req, host.registry, problems), problems
+    req = LoadSettings(checkpoint=path, data_root=str(data_root), dataset=dataset, loader_options=options or None)
+    with collecting() as problems:
+        return load_for_evaluation(req, host.registry), problems
 
 
 def _same_logits(original: torch.nn.Module, loaded, graph) -> None:
@@ -116,7 +117,7 @@ def _train(model: torch.nn.Module, graph, epochs: int = 30) -> torch.nn.Module:
 
 def _dataset(shared_datasets, name: str, transform: str | None = None):
     host = build_plugin_host()
-    req = LoadRequest(checkpoint=Path(__file__), data_root=str(shared_datasets), dataset=name)
+    req = LoadSettings(checkpoint=Path(__file__), data_root=str(shared_datasets), dataset=name)
     from gnneval.core.paths import default_cache_dir
     from gnneval.load.datasets import load_dataset, resolve_data_root
     from gnneval.plugin import DatasetContext, DatasetRef

@@ -21,6 +21,7 @@ import pluggy
 from gnneval.core import hookspecs
 from gnneval.core.contract import PROJECT
 from gnneval.core.errors import PluginError, one_line, suggest
+from gnneval.core.problems import current
 from gnneval.core.records import Problem
 from gnneval.core.registry import (
     BUILTIN_DIST,
@@ -66,13 +67,14 @@ class PluginHost:
     problems: list[Problem]
     trace: Callable[[str], None] | None = None  #: receives one line per hook call when tracing
 
-    def call_each(self, hook_name: str, problems: list[Problem] | None = None, **kwargs: Any) -> list[Any]:
+    def call_each(self, hook_name: str, **kwargs: Any) -> list[Any]:
         """Call every implementation of a notification hook, isolating failures.
 
-        A plugin that raises is recorded (in ``problems``, else in :attr:`problems`)
-        by name; the others are still called.  Returns the non-None results.
+        A plugin that raises is reported by name (to the run being collected, :mod:`gnneval.core.problems`,
+        else in :attr:`problems`); the others are still called.  Returns the non-None results.
         """
-        problems = self.problems if problems is None else problems
+        log = current()
+        problems = log.items if log is not None else self.problems
         results = []
         hook = getattr(self.pm.hook, hook_name)
         for impl in call_order(hook):

@@ -4,8 +4,8 @@ Backends:
 
 - ``torch``: PyTorch eager, on the CPU or CUDA (timed with synchronisation).
 - ``torch-compile``: ``torch.compile`` (opt-in; compilation time is reported, not timed).
-- ``onnxruntime``: an ONNX export of the variant (the modern ``dynamo`` exporter where it works, the
-  TorchScript exporter as a fallback) run by ONNX Runtime with explicitly chosen execution providers
+- ``onnxruntime``: an ONNX export of the variant (exporters tried as :func:`gnneval.core.defaults.auto_exporter`
+  says) run by ONNX Runtime with explicitly chosen execution providers
   and graph optimisation level.  Every export is checked against PyTorch on the same input; a variant
   whose outputs disagree beyond a tolerance is flagged (``status="mismatch"``) and not timed.
 
@@ -29,8 +29,10 @@ import numpy as np
 
 from gnneval.bench import BACKENDS, DEFAULT_BACKENDS, ONNX_GRAPHS  # noqa: F401 - used by callers too
 from gnneval.bench.export import export_onnx, export_with_fallback  # noqa: F401 - re-exported
+from gnneval.core import defaults
 from gnneval.core.errors import UsageError, one_line
-from gnneval.core.records import BenchResult, Problem
+from gnneval.core.problems import report
+from gnneval.core.records import BenchResult
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -234,7 +236,7 @@ def bench_torch_sparse(model, graph, *, device: str, budget_s: float, reference:
                           max_abs_diff=diff)
 
 
-def choose_providers(device: str, forced: Sequence[str] | None, problems: list[Problem]) -> list[str]:
+def choose_providers(device: str, forced: Sequence[str] | None) -> list[str]:
     """Execution providers to ask for: ``forced`` if given (unavailable ones reported and dropped),
     else CUDA/TensorRT for ``device="cuda"`` where available, and always the CPU provider last."""
     import onnxruntime as ort
@@ -246,8 +248,8 @@ def choose_providers(device: str, forced: Sequence[str] | None, problems: list[P
             if p in available:
                 chosen.append(p)
             else:
-                problems.append(Problem("onnxruntime", f"execution provider {p} is not available in this "
-                                                       f"onnxruntime build (available: {', '.join(available)})"))
+                report("onnxruntime", f"execution provider {p} is not available in this onnxruntime build "
+                                      f"(available: {', '.join(available)})")
         if not chosen:
             chosen = ["CPUExecutionProvider"]
     elif device.startswith("cuda"):
@@ -291,8 +293,7 @@ def _plan(model, graph, providers: Sequence[str], onnx_graph: str) -> tuple[list
 
 def bench_onnxruntime(model: torch.nn.Module, graph: GraphData, *, providers: Sequence[str], budget_s: float = 0.5,
                       exporter: str = "auto", onnx_graph: str = "auto", workdir: Path | None = None,
-                      threads: int | None = None, problems: list[Problem] | None = None,
-                      reference: Reference | None = None, keep: dict[str, Any] | None = None) -> BenchResult:
+                      threads: int | None = None, reference: Reference | None = None, keep: dict[str, Any] | None = None) -> BenchResult:
     """Export to ONNX, check against PyTorch, then time an ONNX Runtime session.
 
     ``onnx_graph`` picks how message passing is exported: ``sparse`` (aggregation as
@@ -308,7 +309,6 @@ def bench_onnxruntime(model: torch.nn.Module, graph: GraphData, *, providers: Se
 
     from gnneval.model.forward import model_inputs
 
-    problems = problems if problems is not None else []
     threads = threads or int(torch.get_num_threads())
     device = "cuda" if any(p in GPU_PROVIDERS for p in providers) else "cpu"
     forms, skipped = _plan(model, graph, providers, onnx_graph)
@@ -324,7 +324,7 @@ def bench_onnxruntime(model: torch.nn.Module, graph: GraphData, *, providers: Se
     with torch.inference_mode():
         ref = model.cpu().eval()(*inputs).float().numpy()
     job = _OrtJob(model, graph, workdir / "model.onnx", exporter, providers, threads, device, ref,
-                  [t.cpu().numpy() for t in inputs], problems)
+                  [t.cpu().numpy() for t in inputs])
     job.reference, job.keep = reference, keep
     from gnneval.bench.export import exporter_order
 
@@ -348,10 +348,9 @@ class _OrtJob:
     """One ONNX Runtime benchmark: export a form, check it against PyTorch, time it."""
 
     def __init__(self, model, graph, path: Path, exporter: str, providers: Sequence[str], threads: int, device: str,
-                 ref: np.ndarray, arrays: list[np.ndarray], problems: list[Problem]) -> None:
+                 ref: np.ndarray, arrays: list[np.ndarray]) -> None:
         self.model, self.graph, self.path, self.exporter = model, graph, path, exporter
         self.providers, self.threads, self.device, self.ref, self.arrays = providers, threads, device, ref, arrays
-        self.problems = problems
         self.tol = EXPORT_TOLERANCE * max(1.0, float(np.abs(ref).max()))
         self.reference: Reference | None = None
         self.keep: dict[str, Any] | None = None
@@ -388,8 +387,8 @@ class _OrtJob:
             remember_exporter(self.model, form, used)
         for p in self.providers:
             if p != "CPUExecutionProvider" and p not in active:
-                self.problems.append(Problem("onnxruntime", f"{p} was asked for but could not be used here (no CUDA "
-                                                            f"device or libraries); ONNX Runtime ran on {', '.join(active)}"))
+                report("onnxruntime", f"{p} was asked for but could not be used here (no CUDA device or libraries); "
+                                      f"ONNX Runtime ran on {', '.join(active)}")
         if not diff <= self.tol:
             return _failed("onnxruntime", self.device, f"outputs disagree with PyTorch (max |diff| {diff:.3g} > "
                            f"{self.tol:.3g}); not timed ({used} exporter, {form_note})", status="mismatch", **extra), ""
@@ -460,31 +459,44 @@ class _OrtJob:
         return cpu_run, cpu_run
 
 
-def run_backends(model, graph, *, backends: Sequence[str], device: str, budget_s: float,
-                 providers: Sequence[str] | None, exporter: str, workdir: Path | None,
-                 problems: list[Problem], onnx_graph: str = "auto", reference: Reference | None = None,
-                 keep: dict[str, Any] | None = None, sparse_input: bool = False,
-                 sparse_kernels: str = "csr") -> list[BenchResult]:
-    """Benchmark ``model`` on every backend in ``backends``; failures become ``status="failed"`` results.
+@dataclass(frozen=True)
+class BenchSettings:
+    """The benchmark stage's settings (``--backends``, ``--bench-budget``, ``--providers``, ``--onnx-exporter``,
+    ``--onnx-graph``, ``--sparse-input``, ``--sparse-kernels``; ``--no-bench`` turns the stage off)."""
+
+    enabled: bool = True
+    backends: tuple[str, ...] = DEFAULT_BACKENDS
+    budget_s: float = defaults.BENCH_BUDGET_S
+    providers: tuple[str, ...] | None = None  #: force ONNX Runtime execution providers
+    exporter: str = "auto"
+    onnx_graph: str = "auto"
+    sparse_input: bool = False
+    sparse_kernels: str = defaults.SPARSE_KERNELS[0]
+
+
+def run_backends(model, graph, settings: BenchSettings, *, device: str, workdir: Path | None = None,
+                 reference: Reference | None = None, keep: dict[str, Any] | None = None) -> list[BenchResult]:
+    """Benchmark ``model`` on every backend of ``settings``; failures become ``status="failed"`` results.
     With a ``reference`` (the dense model), timings are paired with it; ``keep`` receives what a later
     variant's reference needs (the ONNX Runtime session's runner)."""
     import copy
 
+    s, budget_s = settings, settings.budget_s
     out = []
-    for backend in backends:
+    for backend in s.backends:
         try:
             if backend == "torch":
                 out.append(bench_torch(model, graph, device=device, budget_s=budget_s, reference=reference))
             elif backend == "torch-sparse":
                 out.append(bench_torch_sparse(model, graph, device=device, budget_s=budget_s, reference=reference,
-                                              sparse_input=sparse_input, kernels=sparse_kernels))
+                                              sparse_input=s.sparse_input, kernels=s.sparse_kernels))
             elif backend == "torch-compile":
                 out.append(bench_torch(copy.deepcopy(model), graph, device=device, budget_s=budget_s, compile=True))
             elif backend == "onnxruntime":
-                chosen = choose_providers(device, providers, problems)
+                chosen = choose_providers(device, s.providers)
                 out.append(bench_onnxruntime(copy.deepcopy(model), graph, providers=chosen, budget_s=budget_s,
-                                             exporter=exporter, onnx_graph=onnx_graph, workdir=workdir,
-                                             problems=problems, reference=reference, keep=keep))
+                                             exporter=s.exporter, onnx_graph=s.onnx_graph, workdir=workdir,
+                                             reference=reference, keep=keep))
             else:
                 raise UsageError(f"unknown benchmark backend '{backend}'; use {', '.join(BACKENDS)}")
         except UsageError:

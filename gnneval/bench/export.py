@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gnneval.core.defaults import EXPORTER_ORDER
 from gnneval.core.errors import one_line
 from gnneval.core.remembered import recall, remember
 
@@ -23,7 +24,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 
-EXPORTER_ORDER = ("torchscript", "dynamo")  #: ``auto`` without a remembered choice: the faster first
 
 
 EXPORTER_CHOICES = "onnx_exporters"  #: the remembered file in gnneval's cache (:mod:`gnneval.core.remembered`)

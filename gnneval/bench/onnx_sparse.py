@@ -11,8 +11,9 @@ For layers whose aggregation is linear in the messages -- ``GCNConv``, ``SAGECon
 ``GINConv``, ``GraphConv`` (sum / mean) -- the aggregation *is* a product with the adjacency matrix, and
 ONNX Runtime has a kernel for exactly that: ``com.microsoft::SparseToDenseMatMul``.  This module rewrites
 each such layer into that form (degrees and GCN's symmetric normalisation are computed in the graph from
-the same sparse input), exports it with the dynamo exporter (the op written with ``torch.onnx.ops.symbolic``)
-or, where that fails, the TorchScript one (an autograd function with a ``symbolic``), and declares the graph input
+the same sparse input), exports it with the exporters in the order :func:`gnneval.core.defaults.auto_exporter`
+describes — for dynamo the op is written with ``torch.onnx.ops.symbolic``, for TorchScript as an autograd
+function with a ``symbolic`` — and declares the graph input
 ``adj`` as a sparse float tensor of shape ``[num_nodes, num_nodes]``.  The caller passes the graph as a
 CSR matrix ``adj[target, source] = number of edges source -> target``, built once per graph outside the
 timed region (as PyG's ``ToSparseTensor`` would).  The export is still checked against the unmodified
@@ -168,8 +169,8 @@ def sparse_form(model: torch.nn.Module, exporter: str = "torchscript") -> torch.
 
 def export_sparse(model: torch.nn.Module, graph: GraphData, path: Path, exporter: str = "auto") -> str:
     """Export ``model`` in its sparse-adjacency form to ``path`` (inputs ``x`` and sparse ``adj``, output
-    ``out``) with the dynamo exporter, or TorchScript where that fails (``exporter="auto"``); returns the
-    exporter used."""
+    ``out``) with ``exporter`` (``auto``: in :data:`gnneval.core.defaults.EXPORTER_ORDER`, the next where one
+    fails); returns the exporter used."""
     import onnx
     import torch
 

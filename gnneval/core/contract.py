@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pluggy
 
+from gnneval.core import defaults
 from gnneval.core.errors import PluginError
 from gnneval.core.records import Column, GraphArrays, RunResult, VariantOutputs
 
@@ -192,7 +193,7 @@ class LoadContext:
     trust: bool  #: the user allowed full (code-running) unpickling with ``--trust``
     options: dict[str, Any]
     _build: Any = None
-    max_params: int = 200_000_000
+    max_params: int = defaults.MAX_PARAMS
     """``--max-params``: a file holding more weights is refused before they are allocated (check sizes a
     file declares with ``check_total`` and ``check_declared_sizes``)."""
 
@@ -242,8 +243,8 @@ class MetricInputs:
     layer: str | None = None  #: layer metrics: the layer's module name; None for variant metrics
     embedding: np.ndarray | None = None  #: layer metrics: this variant's ``[N, d]`` output of ``layer``
     dense_embedding: np.ndarray | None = None  #: layer metrics: the dense model's output of ``layer`` (its width may differ)
-    sample_size: int = 2000  #: nodes in the shared sample for O(n^2) metrics (``--metric-sample``)
-    bootstrap: int = 200  #: bootstrap resamples for confidence intervals (``--bootstrap``)
+    sample_size: int = defaults.METRIC_SAMPLE  #: nodes in the shared sample for O(n^2) metrics (``--metric-sample``)
+    bootstrap: int = defaults.BOOTSTRAP  #: bootstrap resamples for confidence intervals (``--bootstrap``)
     shared: dict[Any, Any] | None = None  #: the run's cache behind :meth:`shared_result` (set by gnneval)
 
     def shared_result(self, of: str, what: str, compute: Callable[[np.ndarray], Any]) -> Any:

@@ -12,9 +12,10 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from gnneval.core import defaults
 from gnneval.core.errors import UsageError
 
-DEFAULT_MAX_PARAMS = 200_000_000
+DEFAULT_MAX_PARAMS = defaults.MAX_PARAMS
 """Elements a checkpoint may hold in all (``--max-params``): 800 MB of float32, far above any GNN checkpoint."""
 
 SIZE_SLACK = 4

@@ -187,8 +187,11 @@ class Provenance:
     created: str
     versions: dict[str, str]  #: python, torch, torch_geometric, numpy, gnneval, ...
     plugins: dict[str, str]  #: plugin name -> "distribution version"
-    settings: dict[str, Any]
+    settings: dict[str, Any]  #: every setting as the user gave it
     checkpoint_metadata: dict[str, Any] = field(default_factory=dict)
+    resolved: dict[str, Any] = field(default_factory=dict)
+    """What the run decided from its settings and the machine: ``out_dir``, ``metrics`` and ``visualisers`` (what a
+    selection picked and ran), ``threads``, ``device``."""
 
 
 @dataclass

@@ -8,7 +8,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-DEFAULT_PLUGIN_TIMEOUT_S = 600.0
+from gnneval.core import defaults
+
+DEFAULT_PLUGIN_TIMEOUT_S = defaults.PLUGIN_TIMEOUT_S
 """``--plugin-timeout``: seconds one metric call or one visualiser may take."""
 
 

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from gnneval.core.contract import LoadContext, LoadedCheckpoint
 from gnneval.core.errors import NotATorchFile, PluginError, UnsafeCheckpoint, UsageError, one_line
 from gnneval.core.limits import DEFAULT_MAX_PARAMS
-from gnneval.core.records import Problem
+from gnneval.core.problems import report
 
 if TYPE_CHECKING:  # pragma: no cover
 
@@ -227,7 +227,6 @@ def load_checkpoint(
     trust: bool = False,
     loader: str | None = None,
     options: dict[str, Any] | None = None,
-    problems: list[Problem] | None = None,
     max_params: int = DEFAULT_MAX_PARAMS,
 ) -> tuple[LoadedCheckpoint, str]:
     """Find the loader that recognises ``path`` and load it.
@@ -248,13 +247,12 @@ def load_checkpoint(
         raise UsageError("no checkpoint loader is installed (see `gnneval plugins`)")
     token = _LOADED.set({})
     try:
-        return _try_loaders(path, regs, ctx, builder, problems)
+        return _try_loaders(path, regs, ctx, builder)
     finally:
         _LOADED.reset(token)
 
 
-def _try_loaders(path: Path, regs: list, ctx: LoadContext, builder: ArchitectureBuilder,
-                 problems: list[Problem] | None) -> tuple[LoadedCheckpoint, str]:
+def _try_loaders(path: Path, regs: list, ctx: LoadContext, builder: ArchitectureBuilder) -> tuple[LoadedCheckpoint, str]:
     reasons = []
     for reg in regs:
         try:
@@ -267,8 +265,7 @@ def _try_loaders(path: Path, regs: list, ctx: LoadContext, builder: Architecture
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - one broken loader must not hide the others
             msg = f"checkpoint loader '{reg.name}' raised {one_line(exc) if isinstance(exc, Exception) else 'SystemExit'}"
             reasons.append(msg)
-            if problems is not None:
-                problems.append(Problem(str(reg.plugin), msg))
+            report(str(reg.plugin), msg)
             continue
         if result is not None:
             if not isinstance(result, LoadedCheckpoint):

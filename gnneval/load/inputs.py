@@ -6,20 +6,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gnneval.core import defaults
 from gnneval.core.contract import TASKS, DatasetContext, DatasetRef, GraphData, LoadedCheckpoint
 from gnneval.core.errors import UsageError
-from gnneval.core.records import Problem
+from gnneval.core.problems import report
 
 if TYPE_CHECKING:  # pragma: no cover
     from gnneval.core.registry import Registry
 
 
-@dataclass
-class LoadRequest:
-    """What to load, as the user asked for it."""
+@dataclass(frozen=True)
+class LoadSettings:
+    """The load stage's settings: what to load, as the user asked for it."""
 
     checkpoint: Path
-    seed: int = 0
+    seed: int = defaults.SEED
     data_root: str | None = None
     dataset: str | None = None
     dataset_options: dict[str, Any] | None = None
@@ -27,9 +28,9 @@ class LoadRequest:
     loader_options: dict[str, Any] | None = None
     task: str | None = None
     trust: bool = False
-    device: str = "auto"
+    device: str = defaults.DEVICE
     transform: str | None = None  #: ``--transform``; None: the checkpoint's, if it records one
-    max_params: int = 200_000_000  #: ``--max-params``: the most weights a file may hold
+    max_params: int = defaults.MAX_PARAMS  #: ``--max-params``: the most weights a file may hold
     allow_nonfinite: bool = False  #: ``--allow-nonfinite``: evaluate a model with NaN/Inf weights anyway
 
 
@@ -46,7 +47,7 @@ class Loaded:
     dataset_ref: DatasetRef
 
 
-def usable_device(device: str, problems: list[Problem]) -> str:
+def usable_device(device: str) -> str:
     """``device``, or ``cpu`` (with a problem saying so) where CUDA is asked for and there is none;
     ``auto``: ``cuda`` where a CUDA device is available, else ``cpu``."""
     if device == "auto":
@@ -57,13 +58,12 @@ def usable_device(device: str, problems: list[Problem]) -> str:
         import torch
 
         if not torch.cuda.is_available():
-            problems.append(Problem("device", f"{device} was asked for but no CUDA device is available; "
-                                              "running on the CPU"))
+            report("device", f"{device} was asked for but no CUDA device is available; running on the CPU")
             return "cpu"
     return device
 
 
-def load_for_evaluation(req: LoadRequest, registry: Registry, problems: list[Problem], console: Any = None) -> Loaded:
+def load_for_evaluation(req: LoadSettings, registry: Registry, console: Any = None) -> Loaded:
     """Load the checkpoint and its dataset as ``evaluate`` and ``bench`` do, with every check on the
     pair: the device, the task, the dataset's task and the model's input size.  What the checkpoint
     loader inferred or repaired is printed on ``console``, one line per decision."""
@@ -71,9 +71,9 @@ def load_for_evaluation(req: LoadRequest, registry: Registry, problems: list[Pro
     from gnneval.load.checkpoint import load_checkpoint
     from gnneval.load.datasets import load_dataset, resolve_data_root
 
-    device = usable_device(req.device, problems)
+    device = usable_device(req.device)
     ckpt, loader = load_checkpoint(req.checkpoint, registry, trust=req.trust, loader=req.loader,
-                                   options=req.loader_options or {}, problems=problems, max_params=req.max_params)
+                                   options=req.loader_options or {}, max_params=req.max_params)
     _check_finite(ckpt, req)
     if console is not None:
         lines = ([f"source: {ckpt.source}"] if ckpt.source and ckpt.notes else []) + list(ckpt.notes)
@@ -113,7 +113,7 @@ def _transformed(graph: GraphData, ref: DatasetRef, console: Any) -> GraphData:
                    source=f"{graph.source}; transformed: {canonical(ref.transform)}")
 
 
-def _check_finite(ckpt: LoadedCheckpoint, req: LoadRequest) -> None:
+def _check_finite(ckpt: LoadedCheckpoint, req: LoadSettings) -> None:
     """Refuse NaN/Inf weights (a damaged or diverged checkpoint), naming the tensors, unless allowed."""
     import torch
 
@@ -135,7 +135,7 @@ def _check_user_forward(ckpt: LoadedCheckpoint, task: str) -> None:
         check_forward(ckpt.model, task, str(ref.get("class")))
 
 
-def dataset_ref(req: LoadRequest, ckpt: LoadedCheckpoint, task: str) -> DatasetRef:
+def dataset_ref(req: LoadSettings, ckpt: LoadedCheckpoint, task: str) -> DatasetRef:
     """The dataset to evaluate on: ``--dataset`` if given, else the checkpoint's, with the options merged."""
     options = dict(req.dataset_options or {})
     recorded = ckpt.dataset.transform if ckpt.dataset is not None else ""

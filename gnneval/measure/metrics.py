@@ -10,8 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from gnneval.core import defaults
 from gnneval.core.contract import Metric, MetricInputs
 from gnneval.core.errors import one_line
+from gnneval.core.problems import current, report
 from gnneval.core.records import Problem, ShownColumn
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -22,21 +24,28 @@ KEY_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+\-]{0,63}$")
 """What a metric key may look like: a short identifier (it becomes an HDF5 attribute name)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class MetricSettings:
-    """The run-wide inputs every metric gets besides the outputs."""
+    """The measure stage's settings: the run-wide inputs every metric gets besides the outputs."""
 
-    seed: int = 0
-    sample_size: int = 2000
-    bootstrap: int = 200
+    seed: int = defaults.SEED
+    sample_size: int = defaults.METRIC_SAMPLE  #: ``--metric-sample``
+    bootstrap: int = defaults.BOOTSTRAP  #: ``--bootstrap``
     timeout_s: float | None = None  #: ``--plugin-timeout``: seconds one call may take
-    shared: dict = field(default_factory=dict)  #: work shared between metrics (``MetricInputs.shared_result``)
+
+
+@dataclass
+class SharedWork:
+    """Work shared between metrics (``MetricInputs.shared_result``): the dense model's for the whole run, a
+    variant's until its metrics are done."""
+
+    results: dict = field(default_factory=dict)
 
     def forget_except(self, keep: list) -> None:
         """Drop the shared results of every embedding but ``keep`` (the dense model's, after a variant)."""
         ids = {id(a) for a in keep}
-        for key in [k for k, (arr, _v) in self.shared.items() if id(arr) not in ids]:
-            del self.shared[key]
+        for key in [k for k, (arr, _v) in self.results.items() if id(arr) not in ids]:
+            del self.results[key]
 
 
 def applicable(cls: type[Metric], task: str, dense: VariantOutputs | None) -> bool:
@@ -72,7 +81,8 @@ def check_values(values: Any, who: str) -> tuple[dict[str, float], list[str]]:
 
 
 def compute_metric(metric: Metric, graph: GraphArrays, outputs: VariantOutputs, dense: VariantOutputs | None,
-                   ms: MetricSettings, who: str, problems: list[Problem]) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+                   ms: MetricSettings, who: str,
+                   shared: SharedWork | None = None) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """One metric on one variant: ``(variant values, {layer: values})``, keys prefixed ``"<name>."``.
     A metric that raises, or returns something malformed, is a problem naming it; the rest is kept."""
     name = type(metric).name or type(metric).__name__
@@ -84,37 +94,38 @@ def compute_metric(metric: Metric, graph: GraphArrays, outputs: VariantOutputs, 
             if metric.needs_dense and dense_emb is None:
                 continue
             inputs = MetricInputs(graph, outputs, dense, ms.seed, layer, emb, dense_emb, ms.sample_size, ms.bootstrap,
-                                  shared=ms.shared)
-            vals = _call(metric, inputs, f"{who} on layer '{layer}'", problems, ms.timeout_s)
+                                  shared=shared.results if shared is not None else None)
+            vals = _call(metric, inputs, f"{who} on layer '{layer}'", ms.timeout_s)
             per_layer[layer] = {f"{name}.{k}": v for k, v in vals.items()}
     else:
         inputs = MetricInputs(graph, outputs, dense, ms.seed, sample_size=ms.sample_size, bootstrap=ms.bootstrap)
-        flat = {f"{name}.{k}": v for k, v in _call(metric, inputs, who, problems, ms.timeout_s).items()}
+        flat = {f"{name}.{k}": v for k, v in _call(metric, inputs, who, ms.timeout_s).items()}
     return flat, per_layer
 
 
-def _call(metric: Metric, inputs: MetricInputs, who: str, problems: list[Problem],
-          timeout_s: float | None = None) -> dict[str, float]:
+def _call(metric: Metric, inputs: MetricInputs, who: str, timeout_s: float | None = None) -> dict[str, float]:
     from gnneval.core.time_limit import time_limit
 
     try:
         with time_limit(timeout_s, who):
             raw = metric.compute(inputs)
     except Exception as exc:  # noqa: BLE001 - one metric must not lose the others
-        problems.append(Problem(who, f"raised {one_line(exc)}"))
+        report(who, f"raised {one_line(exc)}")
         return {}
     except SystemExit as exc:
-        problems.append(Problem(who, f"called sys.exit({exc.code!r}); its values are missing"))
+        report(who, f"called sys.exit({exc.code!r}); its values are missing")
         return {}
     good, bad = check_values(raw, "compute()")
-    problems.extend(Problem(who, msg) for msg in bad)
+    for msg in bad:
+        report(who, msg)
     missing = undeclared_intervals(metric, good)
     if missing:
         problem = Problem(f"metric '{type(metric).name or type(metric).__name__}'",
                           f"returns an interval or spread for {', '.join(map(repr, missing))} without saying how it "
                           "was made; declare it in the class attribute intervals = {key: method}")
-        if problem not in problems:
-            problems.append(problem)
+        log = current()
+        if log is None or problem not in log.items:  # said once per run
+            report(problem.where, problem.message)
     return good
 
 

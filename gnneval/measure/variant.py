@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from gnneval.core.records import Problem, VariantResult
-from gnneval.measure.metrics import MetricSettings, applicable, compute_metric
+from gnneval.core.problems import report
+from gnneval.core.records import VariantResult
+from gnneval.measure.metrics import MetricSettings, SharedWork, applicable, compute_metric
 
 if TYPE_CHECKING:  # pragma: no cover
     from gnneval.core.contract import GraphData
@@ -14,19 +15,21 @@ if TYPE_CHECKING:  # pragma: no cover
     from gnneval.core.registry import Registry
 
 
-@dataclass
-class MeasureSettings:
-    """What measuring needs besides the model: the registry's metrics to run, where, and with what inputs."""
+@dataclass(frozen=True)
+class MeasureJob:
+    """What measuring needs besides the model: the registry's metrics to run, where, and with what inputs
+    (built once per run from the settings and what the run resolved)."""
 
     registry: Registry
-    metric_names: list[str]
+    metric_names: tuple[str, ...]
     arrays: GraphArrays
     metrics: MetricSettings
     device: str = "cpu"
+    shared: SharedWork = field(default_factory=SharedWork)
 
 
 def measure_variant(v: VariantResult, model: Any, graph: GraphData, dense: VariantResult | None,
-                    dense_numel: dict[str, int], ms: MeasureSettings, problems: list[Problem]) -> None:
+                    dense_numel: dict[str, int], ms: MeasureJob) -> None:
     """Fill ``v``'s outputs, counts and metrics (everything but timing)."""
     from gnneval.model.counting import count_flops, count_params, layer_sparsity, size_bytes, weight_histograms
     from gnneval.model.forward import run_model
@@ -42,10 +45,10 @@ def measure_variant(v: VariantResult, model: Any, graph: GraphData, dense: Varia
     v.weight_sparsity = 1.0 - v.nonzero_params / base if base else 0.0
     v.layer_sparsity = layer_sparsity(model, dense_numel)
     v.weight_histograms = weight_histograms(model)
-    run_metrics(v, dense, ms, problems)
+    run_metrics(v, dense, ms)
 
 
-def run_metrics(v: VariantResult, dense: VariantResult | None, ms: MeasureSettings, problems: list[Problem]) -> None:
+def run_metrics(v: VariantResult, dense: VariantResult | None, ms: MeasureJob) -> None:
     """Every selected metric that applies, each isolated: one that fails is a problem naming it."""
     dense_out = dense.outputs if dense is not None else None
     assert v.outputs is not None
@@ -57,10 +60,10 @@ def run_metrics(v: VariantResult, dense: VariantResult | None, ms: MeasureSettin
         try:
             metric = reg.obj(**reg.options)
         except Exception as exc:  # noqa: BLE001
-            problems.append(Problem(who, f"could not be created: {exc}"))
+            report(who, f"could not be created: {exc}")
             continue
-        flat, per_layer = compute_metric(metric, ms.arrays, v.outputs, dense_out, ms.metrics, who, problems)
+        flat, per_layer = compute_metric(metric, ms.arrays, v.outputs, dense_out, ms.metrics, who, ms.shared)
         v.metrics.update(flat)
         for layer, vals in per_layer.items():
             v.layer_metrics.setdefault(layer, {}).update(vals)
-    ms.metrics.forget_except(list((dense_out or v.outputs).embeddings.values()))
+    ms.shared.forget_except(list((dense_out or v.outputs).embeddings.values()))

@@ -7,6 +7,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from gnneval.core import defaults
 from gnneval.core.contract import GraphData, PruneContext, PruneOutcome, Pruner
 from gnneval.core.errors import PluginError
 
@@ -15,6 +16,22 @@ if TYPE_CHECKING:  # pragma: no cover
 
 SPARSITY_SLACK = 0.01
 """An unstructured pruner may fall short of the sparsity asked for by this much (rounding) unreported."""
+
+
+@dataclass(frozen=True)
+class PruneSettings:
+    """The prune stage's settings: which pruners at which sparsities, their options (``-o NAME.KEY=VALUE``),
+    fine-tuning (``--finetune-epochs``) and the seed every random choice comes from."""
+
+    pruners: tuple[str, ...] = ()
+    sparsities: tuple[float, ...] = defaults.SPARSITIES
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)  #: pruner name -> its options
+    finetune_epochs: int = 0
+    seed: int = defaults.SEED
+
+    def jobs(self) -> list[tuple[str, float]]:
+        """Every (pruner, sparsity) to make, pruner by pruner."""
+        return [(p, sp) for p in self.pruners for sp in self.sparsities]
 
 
 @dataclass

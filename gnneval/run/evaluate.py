@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -24,38 +24,31 @@ from typing import Any
 from gnneval._plugins.manager import PluginHost
 from gnneval.core.contract import GraphData, PruneContext, RunInfo
 from gnneval.core.errors import GnnevalError, RunInterrupted, UsageError, one_line
-from gnneval.core.records import Problem, Provenance, RunResult, VariantResult
-from gnneval.load.inputs import Loaded, LoadRequest, load_for_evaluation
-from gnneval.measure.metrics import MetricSettings, declared_columns, declared_intervals
-from gnneval.measure.variant import MeasureSettings, measure_variant
+from gnneval.core.problems import ProblemLog, collecting, report
+from gnneval.core.records import Provenance, RunResult, VariantResult
+from gnneval.load.inputs import Loaded, load_for_evaluation
+from gnneval.measure.metrics import declared_columns, declared_intervals
+from gnneval.measure.variant import MeasureJob, measure_variant
 from gnneval.run.settings import (
     DEFAULT_SPARSITIES,
     EvaluateSettings,
+    Resolved,
     default_run_dir,
     fix_threads,
     resolve_selection,
     seed_everything,
-    unique_sparsities,
     validate,
     validate_sparsity,
     variant_id,
 )
 from gnneval.store.run_lock import RunFolderLock
 
-__all__ = ["DEFAULT_SPARSITIES", "EvaluateSettings", "Evaluator", "load_request", "validate_sparsity", "variant_id"]
+__all__ = ["DEFAULT_SPARSITIES", "EvaluateSettings", "Evaluator", "validate_sparsity", "variant_id"]
 
 MATCH_TOLERANCE = 0.005
 """A recorded score within this of the evaluated one matches (rounding); any other difference is a problem."""
 STORED_SCORE_TOLERANCE = 0.02
 """A recorded score this much above the evaluated one (2 points of accuracy) gets the usual causes named."""
-
-
-def load_request(s: EvaluateSettings) -> LoadRequest:
-    """What ``evaluate`` and ``bench`` ask the load stage for."""
-    return LoadRequest(checkpoint=s.checkpoint, seed=s.seed, data_root=s.data_root, dataset=s.dataset,
-                       dataset_options=s.dataset_options, loader=s.loader, loader_options=s.loader_options,
-                       task=s.task, trust=s.trust, device=s.device, transform=s.transform,
-                       max_params=s.max_params, allow_nonfinite=s.allow_nonfinite)
 
 
 @dataclass
@@ -68,7 +61,8 @@ class _Dense:
 
 
 class Evaluator:
-    """Runs one ``evaluate``; construct, then call :meth:`run`."""
+    """Runs one ``evaluate``: load, then for the dense model and each variant prune, measure, time and store,
+    then show.  Construct, then call :meth:`run`; every problem goes to one :class:`ProblemLog`."""
 
     def __init__(self, settings: EvaluateSettings, host: PluginHost, *, console: Any = None,
                  show_progress: bool = True) -> None:
@@ -79,24 +73,45 @@ class Evaluator:
         self.reg = host.registry
         self.console = console or Console(stderr=True)
         self.show_progress = show_progress
-        self.problems: list[Problem] = list(host.problems)
+        self.log = ProblemLog(host.problems)
+        self.prune = settings.prune_settings()
+        self.bench = settings.bench_settings()
+        self.plan: Resolved | None = None  #: what this run resolved, once :meth:`run` has begun
+        self.columns: list[Any] = []
+        self._measure: MeasureJob | None = None
         self._dense_ref: Any = None
 
+    @property
+    def problems(self) -> list[Any]:
+        return self.log.items
+
+    @property
+    def out_dir(self) -> Path:
+        assert self.plan is not None
+        return self.plan.out_dir
+
+    @property
+    def _device(self) -> str:
+        return self.plan.device if self.plan is not None else "cpu"
+
     def run(self) -> RunResult:
+        with collecting(self.log):
+            return self._run()
+
+    def _run(self) -> RunResult:
         s = self.s
-        s.sparsities = unique_sparsities(s.sparsities)
         validate(s, self.reg)
-        self.metric_names = resolve_selection(self.reg, "metric", s.metrics)
-        self.visualiser_names = resolve_selection(self.reg, "visualiser", s.visualisers)
-        self.out_dir = Path(s.out_dir) if s.out_dir else default_run_dir(s.checkpoint, s.pruners)
-        self.host.call_each("gnneval_evaluate_start", self.problems, run=self._run_info())
+        self.plan = Resolved(Path(s.out_dir) if s.out_dir else default_run_dir(s.checkpoint, list(s.pruners)),
+                             tuple(resolve_selection(self.reg, "metric", s.metrics)),
+                             tuple(resolve_selection(self.reg, "visualiser", s.visualisers)))
+        self.host.call_each("gnneval_evaluate_start", run=self._run_info())
         seed_everything(s.seed)
-        s.threads = fix_threads(s.threads)
+        threads = fix_threads(s.threads)
         try:
-            loaded = load_for_evaluation(load_request(s), self.reg, self.problems, console=self.console)
+            loaded = load_for_evaluation(s.load_settings(), self.reg, console=self.console)
         except KeyboardInterrupt:
             raise RunInterrupted("gnneval: interrupted while loading; nothing was stored") from None
-        s.device = loaded.device
+        self.plan = replace(self.plan, threads=threads, device=loaded.device)
         result = self._start_result(loaded)
         self._say_selection()
         with RunFolderLock(self.out_dir):
@@ -115,8 +130,8 @@ class Evaluator:
         if not done:
             return RunInterrupted(f"gnneval: interrupted before the dense model was measured; nothing was stored "
                                   f"in {self.out_dir}")
-        self.problems.append(Problem("run", "interrupted (Ctrl-C or a plugin's KeyboardInterrupt); the variants "
-                                            "after the last one stored were not evaluated"))
+        report("run", "interrupted (Ctrl-C or a plugin's KeyboardInterrupt); the variants after the last one "
+                      "stored were not evaluated")
         result.problems = self.problems
         update_meta(self.out_dir / "run.h5", result)
         return RunInterrupted(f"gnneval: interrupted; {len(done)} finished variant(s) ({', '.join(done)}) are stored "
@@ -127,14 +142,14 @@ class Evaluator:
     def _variants(self, loaded: Loaded, result: RunResult, progress: Any) -> None:
         from gnneval.model.counting import weight_shapes
 
-        jobs = [(p, sp) for p in self.s.pruners for sp in self.s.sparsities]
+        jobs = self.prune.jobs()
         task_id = progress.add_task("dense model", total=1 + len(jobs))
         dense_model = loaded.ckpt.model.eval()
         dense = _Dense(dense_model, VariantResult(id="dense", pruner=None, sparsity=0.0), weight_shapes(dense_model))
         self._measure_dense(dense, loaded)
         self._finish_variant(result, dense.result, dense.model, {}, loaded, progress, task_id)
         for pruner_name, sp in jobs:
-            vid = variant_id(pruner_name, sp, self.s.sparsities)
+            vid = variant_id(pruner_name, sp, list(self.prune.sparsities))
             progress.update(task_id, description=vid)
             v, model, masks = self._one_variant(pruner_name, sp, vid, dense, loaded)
             self._finish_variant(result, v, model, masks, loaded, progress, task_id)
@@ -143,7 +158,7 @@ class Evaluator:
     def _measure_dense(self, dense: _Dense, loaded: Loaded) -> None:
         t0 = time.perf_counter()
         try:
-            measure_variant(dense.result, dense.model, loaded.graph, None, dense.numel, self._measure, self.problems)
+            measure_variant(dense.result, dense.model, loaded.graph, None, dense.numel, self._measure)
         except RuntimeError as exc:
             raise UsageError(f"the model does not run on dataset {loaded.graph.name}: {one_line(exc)[:200]}") from None
         self._bench(dense.result, dense.model, loaded.graph)
@@ -162,16 +177,16 @@ class Evaluator:
             if not loaded.ckpt.prunable:
                 raise UsageError(f"pruner '{pruner_name}' cannot prune this checkpoint: "
                                  f"{loaded.ckpt.source or 'its format keeps no editable weights'}")
-            seed_everything(self.s.seed)
-            pruner = self.reg.instantiate("pruner", pruner_name, **self.s.pruner_options.get(pruner_name, {}))
-            ctx = PruneContext(graph=loaded.graph, architecture=loaded.ckpt.architecture, seed=self.s.seed,
-                               device=self.s.device)
-            made = make_variant(pruner, dense.model, sp, ctx, self.s.finetune_epochs)
+            seed_everything(self.prune.seed)
+            pruner = self.reg.instantiate("pruner", pruner_name, **self.prune.options.get(pruner_name, {}))
+            ctx = PruneContext(graph=loaded.graph, architecture=loaded.ckpt.architecture, seed=self.prune.seed,
+                               device=self._device)
+            made = make_variant(pruner, dense.model, sp, ctx, self.prune.finetune_epochs)
             model, masks = made.model, made.masks
             v.details, v.training_flops = made.details, made.training_flops
             for w in made.warnings:
-                self.problems.append(Problem(f"pruner '{pruner_name}' ({reg.plugin}) on {vid}", w))
-            measure_variant(v, model, made.graph, dense.result, dense.numel, self._measure, self.problems)
+                report(f"pruner '{pruner_name}' ({reg.plugin}) on {vid}", w)
+            measure_variant(v, model, made.graph, dense.result, dense.numel, self._measure)
             self._bench(v, model, made.graph)
         except GnnevalError as exc:
             v.status, v.error = "failed", str(exc)
@@ -180,7 +195,7 @@ class Evaluator:
         except SystemExit as exc:  # a plugin calling sys.exit() ends its variant, not the run
             v.status, v.error = "failed", f"pruner '{pruner_name}' ({reg.plugin}) called sys.exit({exc.code!r})"
         if not v.ok:
-            self.problems.append(Problem(f"variant {vid}", v.error))
+            report(f"variant {vid}", v.error)
             v.outputs, model = None, None
         v.seconds = time.perf_counter() - t0
         return v, model, masks
@@ -197,29 +212,25 @@ class Evaluator:
             write_run(h5, result)  # the file, with the graph and provenance, atomically
         else:
             append_variant(h5, result, v)  # each later variant in place
-        self.host.call_each("gnneval_variant_evaluated", self.problems, variant=v, run_dir=self.out_dir)
+        self.host.call_each("gnneval_variant_evaluated", variant=v, run_dir=self.out_dir)
         progress.advance(task_id)
 
     def _bench(self, v: VariantResult, model: Any, graph: GraphData) -> None:
         """Time ``v`` on every backend, holding the machine's timing slot; a variant's PyTorch timing is paired
         with the dense model (its speed-up is measured as a ratio, with an interval and a noise flag)."""
-        if not self.s.bench:
+        if not self.bench.enabled:
             return
         from gnneval.bench.backends import Reference, run_backends
         from gnneval.bench.timing_lock import timing_slot
 
-        s = self.s
         reference = None
         if v.id != "dense" and self._dense_ref is not None:
             reference = self._dense_ref
         keep: dict[str, Any] = {}
         with timing_slot() as waited:
             t0 = time.perf_counter()
-            v.bench = run_backends(model, graph, backends=s.backends, device=s.device, budget_s=s.bench_budget_s,
-                                   providers=s.providers, exporter=s.onnx_exporter, onnx_graph=s.onnx_graph,
-                                   workdir=self.out_dir / "onnx" / v.id, problems=self.problems, reference=reference,
-                                   keep=keep if v.id == "dense" else None, sparse_input=s.sparse_input,
-                                   sparse_kernels=s.sparse_kernels)
+            v.bench = run_backends(model, graph, self.bench, device=self._device, workdir=self.out_dir / "onnx" / v.id,
+                                   reference=reference, keep=keep if v.id == "dense" else None)
             v.details["bench_wall_s"] = time.perf_counter() - t0
         v.details["bench_lock_wait_s"] = waited
         if v.id == "dense":
@@ -231,7 +242,7 @@ class Evaluator:
         # a noisy figure is stored with its reason (BenchResult.noisy / .noise) and marked ~ in the summary
         for b in v.bench:
             if b.status != "ok":
-                self.problems.append(Problem(f"benchmark of {v.id} on {b.backend}", b.note))
+                report(f"benchmark of {v.id} on {b.backend}", b.note)
 
     def _save(self, v: VariantResult, model: Any, masks: dict[str, Any], loaded: Loaded, sha: str) -> None:
         """``--save-pruned``: a failure is a problem, never a lost variant."""
@@ -239,12 +250,12 @@ class Evaluator:
 
         try:
             path = save_variant(self.out_dir, v, model, masks, loaded.ckpt, loaded.task, loaded.dataset_ref,
-                                self.columns, {"seed": self.s.seed, "finetune_epochs": self.s.finetune_epochs}, sha,
+                                self.columns, {"seed": self.prune.seed, "finetune_epochs": self.prune.finetune_epochs}, sha,
                                 loaded.ckpt.architecture in self.reg.names("architecture")
                                 or "model_class" in loaded.ckpt.metadata)
             v.checkpoint_bytes = path.stat().st_size
         except Exception as exc:  # noqa: BLE001 - the variant's results stand
-            self.problems.append(Problem(f"--save-pruned {v.id}", one_line(exc)))
+            report(f"--save-pruned {v.id}", one_line(exc))
 
     def _finish(self, result: RunResult) -> RunResult:
         from gnneval.show.html_report import write_report
@@ -253,18 +264,17 @@ class Evaluator:
 
         h5 = self.out_dir / "run.h5"
         stored = read_run(h5)
-        result.files = draw_all(self.reg, stored, self.out_dir, self.visualiser_names, self.problems,
-                                self.s.formats, self.s.seed, progress=self._progress,
-                                timeout_s=self.s.plugin_timeout_s, workers=self.s.threads)
+        result.files = draw_all(self.reg, stored, self.out_dir, list(self.plan.visualisers),
+                                self.s.show_settings(self.plan.threads), progress=self._progress)
         result.captions = stored.captions
         result.problems = self.problems
         try:
             result.files["report"] = str(write_report(result, self.out_dir))
         except Exception as exc:  # noqa: BLE001 - every variant is stored already
-            self.problems.append(Problem("report.html", one_line(exc)))
+            report("report.html", one_line(exc))
         update_meta(h5, result)  # the pictures, the report and any problem they had
         n_problems = len(self.problems)
-        self.host.call_each("gnneval_evaluate_end", self.problems, result=result, run_dir=self.out_dir)
+        self.host.call_each("gnneval_evaluate_end", result=result, run_dir=self.out_dir)
         if len(self.problems) != n_problems:  # keep what the end hooks reported with the results
             update_meta(h5, result)
         result.files["run"] = str(h5)
@@ -272,42 +282,43 @@ class Evaluator:
 
     # -- helpers -----------------------------------------------------------------------------
     def _run_info(self) -> RunInfo:
-        s = self.s
-        return RunInfo(checkpoint=s.checkpoint, out_dir=self.out_dir, pruners=tuple(s.pruners),
-                       sparsities=tuple(s.sparsities), seed=s.seed, device=s.device,
-                       metrics=tuple(self.metric_names), visualisers=tuple(self.visualiser_names),
+        s, plan = self.s, self.plan
+        assert plan is not None
+        return RunInfo(checkpoint=s.checkpoint, out_dir=plan.out_dir, pruners=s.pruners, sparsities=s.sparsities,
+                       seed=s.seed, device=s.device, metrics=plan.metrics, visualisers=plan.visualisers,
                        command=s.command or shlex.join(sys.argv))
 
     def _start_result(self, loaded: Loaded) -> RunResult:
         from gnneval.load.checkpoint import library_versions, sha256_file
 
-        s, ckpt = self.s, loaded.ckpt
-        self.columns = declared_columns(self.reg, self.metric_names, loaded.task)
-        self._measure = MeasureSettings(self.reg, self.metric_names, loaded.graph.arrays(),
-                                        MetricSettings(s.seed, s.metric_sample, s.bootstrap, s.plugin_timeout_s),
-                                        s.device)
+        s, ckpt, plan = self.s, loaded.ckpt, self.plan
+        assert plan is not None
+        self.columns = declared_columns(self.reg, list(plan.metrics), loaded.task)
+        self._measure = MeasureJob(self.reg, plan.metrics, loaded.graph.arrays(), s.metric_settings(), plan.device)
         prov = Provenance(
             checkpoint_path=str(s.checkpoint), checkpoint_sha256=sha256_file(s.checkpoint),
             checkpoint_loader=loaded.loader, architecture=ckpt.architecture,
             architecture_kwargs=ckpt.architecture_kwargs, dataset=loaded.graph.name,
             dataset_loader=loaded.dataset_loader, dataset_source=loaded.graph.source, task=loaded.task, seed=s.seed,
-            device=s.device, command=s.command or shlex.join(sys.argv),
+            device=plan.device, command=s.command or shlex.join(sys.argv),
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"), versions=library_versions(),
             plugins={n: f"{i.dist} {i.version}" for n, i in self.host.plugins.items() if i.status == "loaded"},
-            settings={**s.as_dict(), "metrics_run": self.metric_names, "visualisers_run": self.visualiser_names},
+            settings=s.as_dict(), resolved=plan.as_dict(),
             checkpoint_metadata={**ckpt.metadata, "source": ckpt.source, "loader_notes": list(ckpt.notes),
                                  "recorded_scores": dict(ckpt.recorded_scores)},
         )
         from gnneval.bench.paired import SPEEDUP_INTERVAL
 
-        intervals = {**declared_intervals(self.reg, self.metric_names, loaded.task), "bench.speedup": SPEEDUP_INTERVAL}
+        intervals = {**declared_intervals(self.reg, list(plan.metrics), loaded.task), "bench.speedup": SPEEDUP_INTERVAL}
         return RunResult(provenance=prov, graph=self._measure.arrays, variants=[], problems=self.problems,
                          columns=self.columns, intervals=intervals)
 
     def _say_selection(self) -> None:
-        self.console.print(f"device: {self.s.device} ({self.s.threads} CPU threads); metrics: "
-                           f"{', '.join(self.metric_names) or 'none'}; visualisers: "
-                           f"{', '.join(self.visualiser_names) or 'none'}", soft_wrap=True, markup=False)
+        plan = self.plan
+        assert plan is not None
+        self.console.print(f"device: {plan.device} ({plan.threads} CPU threads); metrics: "
+                           f"{', '.join(plan.metrics) or 'none'}; visualisers: "
+                           f"{', '.join(plan.visualisers) or 'none'}", soft_wrap=True, markup=False)
 
     def _check_recorded_scores(self, loaded: Loaded, dense: VariantResult) -> None:
         """Compare each score the checkpoint records with the one evaluated here."""
@@ -323,7 +334,7 @@ class Evaluator:
                       "split, self-loops or the weight mapping" if stored - got > STORED_SCORE_TOLERANCE else
                       ": the weight mapping, the dataset or its split differs"))
             self.console.print(f"warning: {msg}", soft_wrap=True, markup=False)
-            self.problems.append(Problem(f"checkpoint loader '{loaded.loader}'", msg))
+            report(f"checkpoint loader '{loaded.loader}'", msg)
 
     @contextmanager
     def _progress(self) -> Iterator[Any]:

@@ -1,31 +1,47 @@
-"""What shapes a run: :class:`EvaluateSettings`, its checks before any heavy work, variant ids and seeding."""
+"""What shapes a run: :class:`EvaluateSettings` (frozen, built once from the command line or a manifest), the
+settings of each stage it hands out, its checks before any heavy work, variant ids and seeding.
+
+What a run *resolves* — the device it found, the thread count, the run folder, the metrics and visualisers
+a selection picks — is recorded in the run's records (:class:`~gnneval.core.records.Provenance`), never
+written back into the settings.
+"""
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gnneval.bench import BACKENDS, DEFAULT_BACKENDS, EXPORTERS, ONNX_GRAPHS, SPARSE_KERNELS
+from gnneval.core import defaults
 from gnneval.core.errors import UsageError, suggest
 
 if TYPE_CHECKING:  # pragma: no cover
+    from gnneval.bench.backends import BenchSettings
     from gnneval.core.registry import Registry
+    from gnneval.load.inputs import LoadSettings
+    from gnneval.measure.metrics import MetricSettings
+    from gnneval.prune.variants import PruneSettings
+    from gnneval.show.pictures import ShowSettings
 
-DEFAULT_SPARSITIES = (0.3, 0.5, 0.7, 0.9)
+DEFAULT_SPARSITIES = defaults.SPARSITIES
+
+_TUPLES = ("pruners", "backends", "formats")
+_OPTIONAL_TUPLES = ("metrics", "visualisers", "providers")
 
 
-@dataclass
+@dataclass(frozen=True)
 class EvaluateSettings:
-    """Everything that shapes a run; stored with the results."""
+    """Everything the user asked of a run; stored with the results.  Lists given are kept as tuples and the
+    sparsities without exact repeats (``0.5,0.5`` is one variant)."""
 
     checkpoint: Path
-    pruners: list[str]
-    sparsities: list[float] = field(default_factory=lambda: list(DEFAULT_SPARSITIES))
+    pruners: tuple[str, ...]
+    sparsities: tuple[float, ...] = defaults.SPARSITIES
     out_dir: Path | None = None
-    seed: int = 0
+    seed: int = defaults.SEED
     data_root: str | None = None
     dataset: str | None = None
     dataset_options: dict[str, Any] = field(default_factory=dict)
@@ -33,34 +49,95 @@ class EvaluateSettings:
     loader_options: dict[str, Any] = field(default_factory=dict)  #: e.g. ``arch`` and ``arch_kwargs``
     task: str | None = None  #: overrides the checkpoint's task
     transform: str | None = None  #: torch_geometric transforms for the dataset; None: the checkpoint's
-    max_params: int = 200_000_000  #: a checkpoint holding more weights is refused before allocating them
+    max_params: int = defaults.MAX_PARAMS  #: a checkpoint holding more weights is refused before allocating them
     allow_nonfinite: bool = False  #: evaluate a checkpoint with NaN/Inf weights instead of refusing it
-    plugin_timeout_s: float = 600.0  #: seconds one metric call or one visualiser may take
+    plugin_timeout_s: float = defaults.PLUGIN_TIMEOUT_S  #: seconds one metric call or one visualiser may take
     threads: int | None = None  #: intra-op threads, fixed for the whole run and recorded (None: torch's default)
     trust: bool = False
-    metrics: list[str] | None = None  #: a selection (``a,b``, ``+a``, ``-b``); None = the defaults
-    visualisers: list[str] | None = None  #: a selection as for ``metrics``
+    metrics: tuple[str, ...] | None = None  #: a selection (``a,b``, ``+a``, ``-b``); None = the defaults
+    visualisers: tuple[str, ...] | None = None  #: a selection as for ``metrics``
     pruner_options: dict[str, Any] = field(default_factory=dict)
     finetune_epochs: int = 0  #: retrain every pruned variant this many epochs (masks fixed; early stopping)
     bench: bool = True
-    bench_budget_s: float = 0.5
-    backends: list[str] = field(default_factory=lambda: list(DEFAULT_BACKENDS))
-    providers: list[str] | None = None  #: force ONNX Runtime execution providers
-    onnx_exporter: str = "auto"  #: ``auto`` (dynamo, then TorchScript), ``dynamo`` or ``torchscript``
+    bench_budget_s: float = defaults.BENCH_BUDGET_S
+    backends: tuple[str, ...] = DEFAULT_BACKENDS
+    providers: tuple[str, ...] | None = None  #: force ONNX Runtime execution providers
+    onnx_exporter: str = "auto"  #: see :func:`gnneval.core.defaults.auto_exporter`, or ``dynamo`` / ``torchscript``
     onnx_graph: str = "auto"  #: message passing in the ONNX export: ``auto``, ``sparse`` or ``scatter``
     sparse_input: bool = False  #: ``torch-sparse``: the layer reading the node features multiplies them as CSR
-    sparse_kernels: str = "csr"  #: ``torch-sparse``: ``csr`` or ``2:4`` (semi-structured, CUDA)
+    sparse_kernels: str = SPARSE_KERNELS[0]  #: ``torch-sparse``: ``csr`` or ``2:4`` (semi-structured, CUDA)
     save_pruned: bool = False  #: write every variant (and the dense model) as a compressed native checkpoint
-    metric_sample: int = 2000  #: nodes in the shared sample for O(n^2) metrics
-    bootstrap: int = 200  #: bootstrap resamples for confidence intervals
-    device: str = "auto"  #: ``auto``: CUDA where available, else the CPU; the run records which it used
+    metric_sample: int = defaults.METRIC_SAMPLE  #: nodes in the shared sample for O(n^2) metrics
+    bootstrap: int = defaults.BOOTSTRAP  #: bootstrap resamples for confidence intervals
+    device: str = defaults.DEVICE  #: ``auto``: CUDA where available, else the CPU; the run records which it used
     formats: tuple[str, ...] = ("png",)
     command: str = ""
 
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "checkpoint", Path(self.checkpoint))
+        for name in _TUPLES:
+            set_(self, name, tuple(getattr(self, name)))
+        for name in _OPTIONAL_TUPLES:
+            if getattr(self, name) is not None:
+                set_(self, name, tuple(getattr(self, name)))
+        set_(self, "sparsities", tuple(unique_sparsities(list(self.sparsities))))
+
     def as_dict(self) -> dict[str, Any]:
-        out = {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items()}
-        out["formats"] = list(self.formats)
+        """Every setting as plain JSON data (what ``/provenance`` stores)."""
+        out = {}
+        for k, v in asdict(self).items():
+            out[k] = str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v
         return out
+
+    # -- the settings each stage gets, whole ---------------------------------------------------------------
+    def load_settings(self) -> LoadSettings:
+        from gnneval.load.inputs import LoadSettings
+
+        return LoadSettings(checkpoint=self.checkpoint, seed=self.seed, data_root=self.data_root,
+                            dataset=self.dataset, dataset_options=dict(self.dataset_options), loader=self.loader,
+                            loader_options=dict(self.loader_options), task=self.task, trust=self.trust,
+                            device=self.device, transform=self.transform, max_params=self.max_params,
+                            allow_nonfinite=self.allow_nonfinite)
+
+    def prune_settings(self) -> PruneSettings:
+        from gnneval.prune.variants import PruneSettings
+
+        return PruneSettings(pruners=self.pruners, sparsities=self.sparsities, options=dict(self.pruner_options),
+                             finetune_epochs=self.finetune_epochs, seed=self.seed)
+
+    def metric_settings(self) -> MetricSettings:
+        from gnneval.measure.metrics import MetricSettings
+
+        return MetricSettings(self.seed, self.metric_sample, self.bootstrap, self.plugin_timeout_s)
+
+    def bench_settings(self) -> BenchSettings:
+        from gnneval.bench.backends import BenchSettings
+
+        return BenchSettings(enabled=self.bench, backends=self.backends, budget_s=self.bench_budget_s,
+                             providers=self.providers, exporter=self.onnx_exporter, onnx_graph=self.onnx_graph,
+                             sparse_input=self.sparse_input, sparse_kernels=self.sparse_kernels)
+
+    def show_settings(self, threads: int | None) -> ShowSettings:
+        """``threads``: what the run resolved (pictures draw that many at once)."""
+        from gnneval.show.pictures import ShowSettings
+
+        return ShowSettings(formats=self.formats, seed=self.seed, timeout_s=self.plugin_timeout_s, workers=threads)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a run decided from its settings and the machine, recorded in ``/provenance`` as ``resolved``."""
+
+    out_dir: Path
+    metrics: tuple[str, ...]
+    visualisers: tuple[str, ...]
+    threads: int = 0
+    device: str = "cpu"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"out_dir": str(self.out_dir), "metrics": list(self.metrics), "visualisers": list(self.visualisers),
+                "threads": self.threads, "device": self.device}
 
 
 def validate_sparsity(value: float) -> float:

@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gnneval.core import defaults
 from gnneval.core.contract import VisualContext
 from gnneval.core.errors import one_line
+from gnneval.core.problems import report
 from gnneval.core.records import Problem, RunResult
 from gnneval.core.remembered import recall, remember
 from gnneval.show.forked import Outcome, can_fork, default_workers, fork_map
@@ -55,16 +57,26 @@ class _Job:
     timeout_s: float | None
 
 
-def draw_all(registry: Registry, run: RunResult, out_dir: Path, names: list[str], problems: list[Problem],
-             formats: tuple[str, ...] = ("png",), seed: int = 0,
-             progress: Callable[[], Any] | None = None, timeout_s: float | None = None,
-             workers: int | None = None) -> dict[str, str]:
-    """Call each visualiser in ``names`` on ``run``, up to ``workers`` at once (None: the cores gnneval may
-    use); a failing one is recorded, the others still draw.  Returns ``label -> file``, in the order of
-    ``names``, for the files each returned that exist inside ``out_dir``."""
+@dataclass(frozen=True)
+class ShowSettings:
+    """The show stage's settings: picture formats (``--svg``), the seed visualisers get, the time one may take
+    (``--plugin-timeout``) and how many draw at once (None: the cores gnneval may use)."""
+
+    formats: tuple[str, ...] = ("png",)
+    seed: int = defaults.SEED
+    timeout_s: float | None = None
+    workers: int | None = None
+
+
+def draw_all(registry: Registry, run: RunResult, out_dir: Path, names: list[str],
+             settings: ShowSettings = ShowSettings(), progress: Callable[[], Any] | None = None) -> dict[str, str]:
+    """Call each visualiser in ``names`` on ``run``, up to ``settings.workers`` at once; a failing one is
+    reported (:func:`gnneval.core.problems.report`), the others still draw.  Returns ``label -> file``, in the
+    order of ``names``, for the files each returned that exist inside ``out_dir``."""
     names = list(dict.fromkeys(names))
     out_dir.mkdir(parents=True, exist_ok=True)
-    job = _Job(registry, run, out_dir, formats, seed, timeout_s)
+    job = _Job(registry, run, out_dir, settings.formats, settings.seed, settings.timeout_s)
+    workers = settings.workers
     drawn: dict[str, Drawn] = {}
     with progress() if progress else nullcontext() as bar:
         tid = bar.add_task("pictures", total=len(names)) if bar is not None else None
@@ -89,7 +101,8 @@ def draw_all(registry: Registry, run: RunResult, out_dir: Path, names: list[str]
     remember(DURATIONS, {n: round(d.seconds, 2) for n, d in drawn.items()})
     files: dict[str, str] = {}
     for name in names:
-        problems.extend(drawn[name].problems)
+        for problem in drawn[name].problems:
+            report(problem.where, problem.message)
         run.captions.update(drawn[name].captions)
         files.update(drawn[name].files)
     return files

@@ -28,7 +28,7 @@ from gnneval.core.records import (
 
 FORMAT = "gnneval-run"
 FORMAT_VERSION = 2  #: 2 adds /columns and the pictures' captions; version 1 files read without them
-_JSON_PROVENANCE = ("architecture_kwargs", "versions", "plugins", "settings", "checkpoint_metadata")
+_JSON_PROVENANCE = ("architecture_kwargs", "versions", "plugins", "settings", "checkpoint_metadata", "resolved")
 _SCALAR_VARIANT = ("pruner", "sparsity", "status", "error", "params", "nonzero_params", "size_bytes", "flops",
                    "flops_sparse", "training_flops", "checkpoint_bytes", "edges", "weight_sparsity", "param_reduction", "seconds")
 
