@@ -27,9 +27,9 @@ def make_zoo(root: Path, count: int, data_root: str) -> Path:
     import torch.nn.functional as F
 
     from gnneval._plugins.manager import build_plugin_host
-    from gnneval.core.contract import DatasetContext, DatasetRef
     from gnneval.core.paths import default_cache_dir
     from gnneval.load.datasets import load_dataset
+    from gnneval.plugin import DatasetContext, DatasetRef
     from gnneval.store.checkpoints import save_checkpoint
 
     reg = build_plugin_host().registry

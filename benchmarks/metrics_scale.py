@@ -27,7 +27,7 @@ def run_one(nodes: int, seed: int = 0) -> dict:
 
     from gnneval._plugins.manager import build_plugin_host
     from gnneval.builtin.datasets.synthetic import make_sbm
-    from gnneval.core.contract import GraphData, MetricInputs
+    from gnneval.plugin import GraphData, MetricInputs
 
     t0 = time.perf_counter()
     data = make_sbm(nodes=nodes, blocks=8, avg_degree=10.0, features=8, seed=seed)
@@ -39,7 +39,7 @@ def run_one(nodes: int, seed: int = 0) -> dict:
     pruned_emb = dense_emb @ proj + 0.2 * rng.standard_normal((nodes, 32), dtype=np.float32)
     logits_d = dense_emb @ rng.standard_normal((64, 8)).astype(np.float32)
     logits_p = logits_d + rng.standard_normal(logits_d.shape, dtype=np.float32)
-    from gnneval.core.records import VariantOutputs
+    from gnneval.plugin import VariantOutputs
 
     dense = VariantOutputs(logits_d, logits_d.argmax(1), {"convs.0": dense_emb})
     variant = VariantOutputs(logits_p, logits_p.argmax(1), {"convs.0": pruned_emb})

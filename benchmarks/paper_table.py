@@ -72,7 +72,7 @@ def _weight_sparsity(model) -> float:
 
 
 def run_cell(registry, graph, dense, dense_flops, method: str, sparsity: float, seed: int) -> dict:
-    from gnneval.core.contract import PruneContext
+    from gnneval.plugin import PruneContext
     from gnneval.prune.training import train
 
     ctx = PruneContext(graph, "gcn", seed=seed)
@@ -116,9 +116,9 @@ def main() -> int:
     import torch
 
     from gnneval._plugins.manager import build_plugin_host
-    from gnneval.core.contract import DatasetContext, DatasetRef
     from gnneval.core.paths import default_cache_dir
     from gnneval.load.datasets import load_dataset, resolve_data_root
+    from gnneval.plugin import DatasetContext, DatasetRef
     from gnneval.prune.training import reinitialise, train
 
     torch.set_num_threads(torch.get_num_threads())

@@ -193,6 +193,10 @@ def _batch_parser(sub) -> None:
 
 def _other_parsers(sub) -> None:
     pl = sub.add_parser("plugins", help="list every plugin, its distribution and version, and what it registers")
+    pl.add_argument("name", nargs="?", default=None,
+                    help="one plugin or registered name: what it is, its options with defaults and meanings")
+    pl.add_argument("-v", "--verbose", action="store_true",
+                    help="describe every registration: docstring, options with defaults and meanings, tasks, levels")
     pl.add_argument("--json", action="store_true", help="print JSON")
 
     sh = sub.add_parser("show", help="print the summary of a stored run")
@@ -254,6 +258,13 @@ def cmd_plugins(args, out) -> int:
     from rich.table import Table
 
     host = _host(args)
+    if args.name is not None or args.verbose:
+        from gnneval.show.plugin_info import matching, registration_lines
+
+        for reg in matching(host.registry, args.name, host.plugins):
+            out.print("\n".join(registration_lines(reg)), soft_wrap=True)
+        if args.name is not None:
+            return 0
     if args.json:
         data = [{"name": i.name, "distribution": i.dist, "version": i.version, "module": i.module,
                  "status": i.status, "error": i.error, "registers": i.registers} for i in host.plugins.values()]
@@ -277,9 +288,11 @@ def cmd_plugins(args, out) -> int:
     return 0
 
 
-def _declared(host, pruner: str) -> dict[str, str]:
-    """The options a pruner declares (``options_doc``)."""
-    return dict(getattr(host.registry.get("pruner", pruner).obj, "options_doc", {}) or {})
+def _declared(host, pruner: str) -> set[str]:
+    """The options a pruner declares (its ``__init__``'s keyword arguments)."""
+    from gnneval.core.registry import accepted_options
+
+    return accepted_options(host.registry.get("pruner", pruner).obj) or set()
 
 
 def cmd_evaluate(args, out) -> int:

@@ -36,8 +36,8 @@ def shared_datasets() -> Path:
 def train_sbm_checkpoint(path: Path, *, arch: str = "gcn", hidden: int = 32, epochs: int = 60, **extra) -> Path:
     """Train a small model on the default seeded SBM graph and save it as a native checkpoint."""
     from gnneval.builtin.datasets.synthetic import make_sbm
-    from gnneval.core.contract import DatasetRef, GraphData
     from gnneval.model.forward import run_model
+    from gnneval.plugin import DatasetRef, GraphData
     from gnneval.store.checkpoints import save_checkpoint
     from gnneval.testing import small_model
 
@@ -60,8 +60,8 @@ def sbm_checkpoint(tmp_path_factory) -> Path:
 def train_sbm_link_checkpoint(path: Path, epochs: int = 80) -> Path:
     """A 2-layer GCN encoder trained for link prediction (dot-product decoder) on the SBM's training edges."""
     from gnneval.builtin.datasets.synthetic import make_sbm
-    from gnneval.core.contract import DatasetRef, GraphData
     from gnneval.load.datasets import link_split
+    from gnneval.plugin import DatasetRef, GraphData
     from gnneval.store.checkpoints import save_checkpoint
     from gnneval.testing import small_link_model
 

@@ -244,3 +244,25 @@ def test_the_core_names_no_built_in_plugin():
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names:
                 found.append(f"{rel}:{node.lineno} {node.value!r}")
     assert not found, found
+
+
+def test_every_built_in_plugin_says_what_it_is_and_what_its_options_mean():
+    """What `gnneval plugins -v` shows: a one-paragraph docstring for every registered class or builder of
+    gnneval and of the distributions under plugins/, a meaning for every option, and options as typed
+    __init__ arguments (no options_doc, no self.options lookups)."""
+    from gnneval._plugins.manager import build_plugin_host
+    from gnneval.core.registry import KINDS, describe, option_docs
+
+    registry = build_plugin_host().registry
+    ours = [r for k in KINDS for r in registry.items(k) if r.plugin.dist == "gnneval" or r.plugin.dist.startswith("gnneval-")]
+    assert len(ours) > 40
+    undocumented = [f"{r.kind} {r.name}" for r in ours if len(describe(r.obj)) < 30]
+    assert not undocumented, undocumented
+    unexplained = [f"{r.kind} {r.name}.{o.name}" for r in ours for o in option_docs(r.obj) if not o.help]
+    assert not unexplained, unexplained
+    old_style = []
+    for path in [*PKG.glob("builtin/**/*.py"), *(REPO / "plugins").glob("*/src/**/*.py")]:
+        text = path.read_text()
+        if "options_doc" in text or "self.options" in text:
+            old_style.append(str(path.relative_to(REPO)))
+    assert not old_style, old_style

@@ -18,8 +18,8 @@ from gnneval.bench.backends import (
     run_backends,
 )
 from gnneval.builtin.datasets.synthetic import make_sbm
-from gnneval.core.contract import GraphData, PruneContext
 from gnneval.core.problems import collecting
+from gnneval.plugin import GraphData, PruneContext
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,7 @@ def test_the_kit_is_a_pytest_plugin(pytestconfig):
 
 
 def test_check_pruner_catches_a_pruner_that_cheats(gnneval_graph, gnneval_model):
-    from gnneval.core.contract import PruneOutcome, Pruner
+    from gnneval.plugin import PruneOutcome, Pruner
 
     class Lazy(Pruner):
         def prune(self, model, sparsity, ctx):
@@ -50,7 +50,7 @@ def test_check_pruner_catches_a_pruner_that_cheats(gnneval_graph, gnneval_model)
 
 
 def test_check_metric_catches_non_finite(gnneval_run):
-    from gnneval.core.contract import Metric
+    from gnneval.plugin import Metric
 
     class Nan(Metric):
         def compute(self, inputs):
@@ -61,7 +61,7 @@ def test_check_metric_catches_non_finite(gnneval_run):
 
 
 def test_check_loader_catches_a_greedy_loader(tmp_path):
-    from gnneval.core.contract import CheckpointLoader
+    from gnneval.plugin import CheckpointLoader
 
     class Greedy(CheckpointLoader):
         def load(self, path, ctx):

@@ -7,10 +7,9 @@ import socket
 import pytest
 
 from gnneval._plugins.manager import build_plugin_host
-from gnneval.core.contract import DatasetContext, DatasetRef
-from gnneval.core.errors import UsageError
 from gnneval.core.paths import default_cache_dir
 from gnneval.load.datasets import load_dataset, resolve_data_root
+from gnneval.plugin import DatasetContext, DatasetRef, UsageError
 
 
 @pytest.fixture(scope="module")

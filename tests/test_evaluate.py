@@ -10,8 +10,8 @@ import pytest
 
 from gnneval._plugins.manager import build_plugin_host
 from gnneval.cli import main
-from gnneval.core.contract import Metric, Pruner, hookimpl
 from gnneval.load.checkpoint import sha256_file
+from gnneval.plugin import Metric, Pruner, hookimpl
 from gnneval.run.evaluate import EvaluateSettings, Evaluator
 from gnneval.store.hdf5 import read_run
 
@@ -69,7 +69,7 @@ class FlakyPruner(Pruner):
     """Fails at high sparsity, to show that one variant's failure loses nothing else."""
 
     def prune(self, model, sparsity, ctx):
-        from gnneval.core.contract import PruneOutcome
+        from gnneval.plugin import PruneOutcome
 
         if sparsity > 0.8:
             raise RuntimeError("cannot go that far")

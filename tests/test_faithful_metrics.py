@@ -98,7 +98,7 @@ def test_mad_counts_over_smoothed_nodes():
 def test_training_flops_are_measured_beside_the_convention(gnneval_graph, gnneval_model):
     import copy
 
-    from gnneval.plugin import count_flops, train
+    from gnneval.plugin.helpers import count_flops, train
 
     result = train(copy.deepcopy(gnneval_model), gnneval_graph, epochs=2, patience=5)
     forward, _ = count_flops(gnneval_model, gnneval_graph)
@@ -125,7 +125,8 @@ def test_lottery_rewinds_to_exactly_epoch_k_of_the_first_training(gnneval_graph,
     import torch
 
     from gnneval._plugins.manager import build_plugin_host
-    from gnneval.plugin import PruneContext, reinitialise, train
+    from gnneval.plugin import PruneContext
+    from gnneval.plugin.helpers import reinitialise, train
 
     lottery = build_plugin_host().registry.get("pruner", "lottery").obj
     model = copy.deepcopy(gnneval_model)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from gnneval.core.contract import DatasetRef, GraphData
+from gnneval.plugin import DatasetRef, GraphData
 
 
 @pytest.fixture(scope="module")

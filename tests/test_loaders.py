@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from gnneval._plugins.manager import build_plugin_host
-from gnneval.core.errors import UsageError
 from gnneval.load.checkpoint import load_checkpoint
+from gnneval.plugin import UsageError
 
 REG = build_plugin_host().registry
 

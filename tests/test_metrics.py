@@ -10,8 +10,7 @@ from gnneval._plugins.manager import build_plugin_host
 from gnneval.builtin.metrics.embedding_quality import dirichlet_energy, effective_rank
 from gnneval.builtin.metrics.similarity import knn_jaccard, linear_cka, procrustes_distance, rbf_cka
 from gnneval.builtin.metrics.task import degree_bucket_labels
-from gnneval.core.contract import MetricInputs
-from gnneval.core.records import GraphArrays, VariantOutputs
+from gnneval.plugin import GraphArrays, MetricInputs, VariantOutputs
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((300, 16))

@@ -11,8 +11,8 @@ import torch
 
 from gnneval._plugins.manager import build_plugin_host
 from gnneval.cli import main
-from gnneval.core.errors import UsageError
 from gnneval.load.checkpoint import load_checkpoint
+from gnneval.plugin import UsageError
 from gnneval.store.hdf5 import read_run
 
 REG = build_plugin_host().registry

@@ -34,7 +34,7 @@ class _DiesInChild(Visualiser):
 
         fig, ax = plt.subplots()
         ax.set_title("drawn")
-        from gnneval.plugin import save_figure
+        from gnneval.plugin.helpers import save_figure
 
         return save_figure(fig, ctx.out_dir, "dies_in_child", ctx.formats)
 
@@ -112,7 +112,7 @@ def test_the_longest_visualiser_of_the_last_run_starts_first(gnneval_run, tmp_pa
 
 @needs_fork
 def test_map_in_processes_gives_the_list_comprehension(tmp_path):
-    from gnneval.plugin import map_in_processes
+    from gnneval.plugin.helpers import map_in_processes
 
     big = list(range(100_000))  # a closure over data: shared by fork, never pickled in
     assert map_in_processes(lambda k: (os.getpid(), sum(big[:k])), [10, 20, 30], workers=2) != \

@@ -14,17 +14,8 @@ import pytest
 
 from gnneval._plugins.manager import build_plugin_host
 from gnneval.cli import main
-from gnneval.plugin import (
-    CheckpointLoader,
-    Column,
-    DatasetLoader,
-    Metric,
-    PruneOutcome,
-    Pruner,
-    UsageError,
-    hookimpl,
-    prunable_weights,
-)
+from gnneval.plugin import CheckpointLoader, Column, DatasetLoader, Metric, PruneOutcome, Pruner, UsageError, hookimpl
+from gnneval.plugin.helpers import prunable_weights
 from gnneval.run.evaluate import EvaluateSettings, Evaluator
 from gnneval.testing import check_pruner, small_graph, small_link_model
 
@@ -254,7 +245,7 @@ def test_check_pruner_needs_masks_that_agree_with_the_zeros(gnneval_graph, gnnev
 
 
 def test_check_pruner_works_for_link_prediction_and_graph_classification():
-    from gnneval.plugin import train
+    from gnneval.plugin.helpers import train
 
     host = build_plugin_host()
     magnitude = host.registry.get("pruner", "magnitude").obj

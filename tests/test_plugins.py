@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gnneval._plugins.manager import build_plugin_host
-from gnneval.core.contract import Metric, Pruner, hookimpl
+from gnneval.plugin import Metric, Pruner, hookimpl
 
 REPO = Path(__file__).resolve().parents[1]
 BUILTIN = {
@@ -53,7 +53,7 @@ def test_broken_plugin_is_reported_by_name_and_others_still_load(tmp_path, monke
     _make_dist(tmp_path, "gnneval-broken", "broken", "gnneval_broken_mod", "raise RuntimeError('needs libfoo')\n")
     _make_dist(tmp_path, "gnneval-optional", "optional", "gnneval_optional_mod", "import libfoo_not_installed\n")
     _make_dist(tmp_path, "gnneval-good", "good", "gnneval_good_mod", """
-        from gnneval.core.contract import Pruner, PruneOutcome, hookimpl
+        from gnneval.plugin import Pruner, PruneOutcome, hookimpl
         class Keep(Pruner):
             def prune(self, model, sparsity, ctx):
                 return PruneOutcome(model=model)

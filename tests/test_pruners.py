@@ -9,9 +9,8 @@ import torch
 
 from gnneval._plugins.manager import build_plugin_host
 from gnneval.builtin.datasets.synthetic import make_sbm
-from gnneval.core.contract import GraphData, PruneContext
-from gnneval.core.errors import UnsupportedModelError
 from gnneval.model.counting import count_flops, count_params, prunable_weights
+from gnneval.plugin import GraphData, PruneContext, UnsupportedModelError
 
 
 @pytest.fixture(scope="module")

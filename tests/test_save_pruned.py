@@ -10,9 +10,9 @@ import torch
 
 from gnneval._plugins.manager import build_plugin_host
 from gnneval.builtin.datasets.synthetic import make_sbm
-from gnneval.core.contract import DatasetRef, GraphData, PruneContext
 from gnneval.load.checkpoint import load_checkpoint
 from gnneval.load.sparse_tensors import decode, encode, encoded_bytes
+from gnneval.plugin import DatasetRef, GraphData, PruneContext
 from gnneval.store.checkpoints import save_checkpoint
 
 REG = build_plugin_host().registry

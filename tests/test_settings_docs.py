@@ -79,7 +79,7 @@ def test_command_line_defaults_equal_the_settings_defaults():
 
 
 def test_contexts_take_their_defaults_from_the_same_place():
-    from gnneval.core.contract import LoadContext, MetricInputs
+    from gnneval.plugin import LoadContext, MetricInputs
 
     assert {f.name: f.default for f in dataclasses.fields(LoadContext)}["max_params"] == D.MAX_PARAMS
     got = {f.name: f.default for f in dataclasses.fields(MetricInputs)}

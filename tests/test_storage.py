@@ -9,15 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from gnneval.core.records import (
-    BenchResult,
-    GraphArrays,
-    Problem,
-    Provenance,
-    RunResult,
-    VariantOutputs,
-    VariantResult,
-)
+from gnneval.plugin import BenchResult, GraphArrays, Problem, Provenance, RunResult, VariantOutputs, VariantResult
 from gnneval.store.hdf5 import read_run, write_run
 
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from gnneval._plugins.manager import build_plugin_host
-from gnneval.core.contract import PruneContext
 from gnneval.model.counting import prunable_weights
+from gnneval.plugin import PruneContext
 from gnneval.prune.training import train
 
 REG = build_plugin_host().registry

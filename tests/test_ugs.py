@@ -8,7 +8,8 @@ import copy
 import torch
 
 from gnneval._plugins.manager import build_plugin_host
-from gnneval.plugin import PruneContext, prunable_weights
+from gnneval.plugin import PruneContext
+from gnneval.plugin.helpers import prunable_weights
 from gnneval.testing import check_pruner
 
 OPTS = {"epochs": 30, "patience": 10}

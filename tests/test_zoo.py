@@ -58,10 +58,10 @@ def test_more_zoo_checkpoints_are_data_only_and_reproduce_their_stored_metric(na
     import numpy as np
 
     from gnneval._plugins.manager import build_plugin_host
-    from gnneval.core.contract import DatasetContext
     from gnneval.load.checkpoint import load_checkpoint
     from gnneval.load.datasets import load_dataset
     from gnneval.model.forward import run_model
+    from gnneval.plugin import DatasetContext
 
     arch, task, dataset, key, floor = ZOO_MORE[name]
     path = REPO / "zoo" / f"{name}.pt"

@@ -40,9 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch.nn.functional as F
 
     from gnneval._plugins.manager import build_plugin_host
-    from gnneval.core.contract import DatasetContext, DatasetRef
     from gnneval.core.paths import default_cache_dir
     from gnneval.load.datasets import load_dataset, resolve_data_root
+    from gnneval.plugin import DatasetContext, DatasetRef
     from gnneval.store.checkpoints import save_checkpoint
 
     r = RECIPE

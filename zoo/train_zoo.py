@@ -56,10 +56,10 @@ def train_one(name: str, out_dir: Path, data_root: str | None) -> Path:
     import torch
 
     from gnneval._plugins.manager import build_plugin_host
-    from gnneval.core.contract import DatasetContext, DatasetRef
     from gnneval.core.paths import default_cache_dir
     from gnneval.load.datasets import load_dataset, resolve_data_root
     from gnneval.model.forward import run_model
+    from gnneval.plugin import DatasetContext, DatasetRef
     from gnneval.prune.training import train
     from gnneval.store.checkpoints import save_checkpoint
 

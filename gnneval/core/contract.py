@@ -49,7 +49,7 @@ PROJECT = "gnneval"
 hookimpl = pluggy.HookimplMarker(PROJECT)
 """Marker for hook implementations: ``@hookimpl def gnneval_register_pruners(register): ...``."""
 
-API_VERSION = "1.0"
+API_VERSION = "1.1"
 """The plugin API's own version (``major.minor``).  A minor release only adds; a major one may remove
 what was deprecated for at least one minor release.  Plugins can require it with :func:`require_api`."""
 
@@ -220,7 +220,7 @@ class PruneContext:
     architecture: str  #: the checkpoint's architecture name (``"gcn"``, ``"graph-classifier"``, a class path...)
     seed: int  #: the run's seed: use :meth:`generator` for random choices
     device: str = "cpu"  #: where the model lives (``cpu`` or ``cuda``)
-    options: dict[str, Any] = field(default_factory=dict)  #: reserved; the pruner's own options are ``self.options``
+    options: dict[str, Any] = field(default_factory=dict)  #: reserved; a pruner's own options are its ``__init__`` arguments
 
     def generator(self, salt: int = 0) -> torch.Generator:
         """A seeded ``torch.Generator`` (on CPU), so random choices are reproducible."""
@@ -329,14 +329,35 @@ class _Configurable:
     """Options: every plugin class is instantiated as ``cls(**options)``, where the options are the keyword
     arguments given at registration merged with the user's (``-o NAME.KEY=VALUE`` for pruners).
 
-    Declare the options a class accepts in ``options_doc`` (name -> what it does): a registration or
-    ``-o`` option that is not declared is then an error naming it.  A class that declares none and
-    keeps the default ``__init__`` accepts any option (API 0.x behaviour)."""
+    Declare them as typed keyword arguments of ``__init__``, with defaults, and say what each means in an
+    ``Args:`` section of the class's (or ``__init__``'s) docstring, as PyG and scikit-learn do::
+
+        class MyPruner(Pruner):
+            \"\"\"What it does, in a paragraph.
+
+            Args:
+                scope: ``layer`` or ``global``.
+            \"\"\"
+
+            def __init__(self, *, scope: str = "layer") -> None:
+                super().__init__()
+                self.scope = scope
+
+    An option the signature does not take is then a one-line error naming the accepted ones, and
+    ``gnneval plugins NAME`` lists each with its default and meaning.  Deprecated since API 1.1: reading
+    options from ``self.options`` (a class that keeps this default ``__init__`` accepts any option, with a
+    DeprecationWarning when it is given one) and declaring them in ``options_doc``."""
 
     name: ClassVar[str] = ""  #: set when registered
-    options_doc: ClassVar[dict[str, str]] = {}
+    options_doc: ClassVar[dict[str, str]] = {}  #: deprecated since API 1.1: use typed ``__init__`` arguments
 
     def __init__(self, **options: Any) -> None:
+        if options:
+            import warnings
+
+            warnings.warn(f"{type(self).__name__} takes its options through **options (read from self.options): "
+                          "declare them as typed keyword arguments of __init__ (plugin API 1.1)",
+                          DeprecationWarning, stacklevel=2)
         self.options = options
 
 

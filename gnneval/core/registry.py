@@ -204,21 +204,83 @@ def _check_metric(name: str, cls: type[Metric], plugin: PluginId) -> None:
                               "use gnneval.plugin.Column('label', '{:.3f}')")
 
 
-def accepted_options(obj: Any) -> set[str] | None:
-    """The option names ``obj`` (a plugin class or an architecture builder) accepts; None for any."""
-    declared = getattr(obj, "options_doc", None)
-    if declared:
-        return set(declared)
+def _parameters(obj: Any) -> list[inspect.Parameter] | None:
+    """The keyword parameters ``obj`` (a plugin class or an architecture builder) takes; None for any."""
     init = obj.__init__ if isinstance(obj, type) else obj
     if isinstance(obj, type) and init is _Configurable.__init__:
         return None
     try:
-        params = inspect.signature(init).parameters.values()
+        params = list(inspect.signature(init).parameters.values())
     except (TypeError, ValueError):
         return None
     if any(p.kind is p.VAR_KEYWORD for p in params):
         return None
-    return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"}
+    return [p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"]
+
+
+def accepted_options(obj: Any) -> set[str] | None:
+    """The option names ``obj`` (a plugin class or an architecture builder) accepts; None for any."""
+    declared = getattr(obj, "options_doc", None)  # deprecated since API 1.1
+    if declared:
+        return set(declared)
+    params = _parameters(obj)
+    return None if params is None else {p.name for p in params}
+
+
+@dataclass(frozen=True)
+class OptionDoc:
+    """One option of a plugin class, as ``gnneval plugins NAME`` shows it."""
+
+    name: str
+    default: Any  #: ``inspect.Parameter.empty`` when it has none
+    annotation: str
+    help: str
+
+
+def args_section(doc: str | None) -> dict[str, str]:
+    """The entries of a Google-style ``Args:`` section (PyG's and scikit-learn's docstrings): name -> text."""
+    lines = inspect.cleandoc(doc or "").splitlines()
+    out: dict[str, str] = {}
+    inside, indent, current = False, 0, ""
+    for line in lines:
+        stripped = line.strip()
+        if stripped in ("Args:", "Arguments:", "Parameters:"):
+            inside, indent, current = True, len(line) - len(line.lstrip()), ""
+            continue
+        if not inside:
+            continue
+        if stripped and len(line) - len(line.lstrip()) <= indent:
+            inside = False
+            continue
+        m = re.match(r"^\s+([A-Za-z_]\w*)\s*(?:\([^)]*\))?:\s*(.*)$", line)
+        if m and (not current or len(line) - len(line.lstrip()) <= indent + 4):
+            current = m.group(1)
+            out[current] = m.group(2)
+        elif current and stripped:
+            out[current] += " " + stripped
+    return out
+
+
+def describe(obj: Any) -> str:
+    """The first paragraph of a plugin class's docstring (what ``gnneval plugins -v`` prints)."""
+    doc = inspect.cleandoc(getattr(obj, "__doc__", None) or "")
+    return " ".join(doc.split("\n\n")[0].split()) if doc else ""
+
+
+def option_docs(obj: Any) -> list[OptionDoc]:
+    """Every option ``obj`` declares: name, default, type and meaning (from its ``Args:`` docstring)."""
+    helps: dict[str, str] = {}
+    for cls in reversed(obj.__mro__) if isinstance(obj, type) else [obj]:  # a subclass's word wins
+        helps.update(args_section(cls.__dict__.get("__doc__") if isinstance(obj, type) else obj.__doc__))
+        init = cls.__dict__.get("__init__") if isinstance(obj, type) else None
+        if init is not None:
+            helps.update(args_section(init.__doc__))
+    params = _parameters(obj)
+    if params is None:
+        legacy = getattr(obj, "options_doc", None) or {}
+        return [OptionDoc(n, inspect.Parameter.empty, "", h) for n, h in legacy.items()]
+    return [OptionDoc(p.name, p.default, str(p.annotation) if p.annotation is not p.empty else "",
+                      helps.get(p.name, "")) for p in params]
 
 
 def option_problem(obj: Any, options: dict[str, Any]) -> str:

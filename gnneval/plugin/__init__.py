@@ -82,8 +82,9 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
-    from gnneval.plugin import helpers
-
+    helpers = importlib.import_module("gnneval.plugin.helpers")
+    if name == "helpers":
+        return helpers
     if name in helpers.__all__:
         warnings.warn(f"gnneval.plugin.{name} is deprecated since plugin API 1.1: import it from "
                       f"gnneval.plugin.helpers", DeprecationWarning, stacklevel=2)

@@ -322,9 +322,22 @@ def _zero(slot: Slot, drop, index_map=None) -> None:
 
 
 class ChannelPruner(Pruner):
-    """Base class of channel pruners: subclasses choose *which* channels by :meth:`score_channels`."""
+    """Base class of channel pruners: subclasses choose *which* channels by :meth:`score_channels`; the
+    surgery (every producing and consuming tensor, BatchNorm statistics, the modules' stored channel counts)
+    and its check on the data come with it.
+
+    Args:
+        gat: for ``GATConv`` layers, ``"channels"`` removes the same channels from every head, ``"heads"``
+            removes whole heads.
+    """
 
     structured = True
+
+    def __init__(self, *, gat: str = "channels") -> None:
+        super().__init__()
+        if gat not in ("channels", "heads"):
+            raise UsageError(f"unknown gat mode '{gat}'; use channels or heads")
+        self.gat = gat
 
     def score_channels(self, group: ChannelGroup, index: int, ctx: PruneContext):
         """Return a 1-D tensor of ``group.channels`` scores; the highest are kept."""
@@ -342,9 +355,7 @@ class ChannelPruner(Pruner):
         from gnneval.model.forward import model_inputs
 
         inputs = model_inputs(ctx.graph)
-        gat_mode = str(self.options.get("gat", "channels"))
-        if gat_mode not in ("channels", "heads"):
-            raise UsageError(f"pruner '{self.name}': unknown gat mode '{gat_mode}'; use channels or heads")
+        gat_mode = self.gat
         groups = channel_groups(call_order(model, find_units(model, gat_mode), inputs))
         if not groups:
             raise UnsupportedModelError("structured pruning found no hidden channels to remove in this model "

@@ -17,6 +17,19 @@ POOLS = ("add", "mean", "max")
 
 def build_graph_classifier(in_channels: int, hidden_channels: int, out_channels: int, num_layers: int = 3,
                            gnn: str = "gin", pool: str = "add", dropout: float = 0.5, **encoder_kwargs):
+    """Build a graph classifier: a torch_geometric encoder (GIN, GCN, GraphSAGE or GAT), a global pooling and
+    a two-layer MLP head, called as ``model(x, edge_index, batch)``.
+
+    Args:
+        in_channels: node feature width.
+        hidden_channels: width of the encoder and of the head's hidden layer.
+        out_channels: number of classes.
+        num_layers: message-passing layers in the encoder.
+        gnn: the encoder: ``gin``, ``gcn``, ``sage`` or ``gat``.
+        pool: ``add``, ``mean`` or ``max`` pooling of the node embeddings.
+        dropout: dropout before the head's last layer.
+        encoder_kwargs: more keyword arguments for the encoder.
+    """
     import torch
     import torch_geometric.nn as pyg_nn
     import torch_geometric.nn.models as models

@@ -79,6 +79,16 @@ def _place(root: Any, path: str, module: Any) -> None:
 
 def build_layer_stack(layers: list[dict[str, Any]], head: list[dict[str, Any]] | tuple = (), pool: str | None = None,
                       act: str = "relu", act_last: bool = False) -> Any:
+    """Build a model from layers described as data — what inference makes of a state_dict whose layout is no
+    registered architecture: message-passing layers in order, then an optional pooling and a linear head.
+
+    Args:
+        layers: one dict per message-passing layer: its PyG class name and keyword arguments.
+        head: one dict per linear layer after the message passing (``in``/``out`` features).
+        pool: graph classification: ``add``, ``mean`` or ``max`` pooling before the head; None for node tasks.
+        act: activation between layers: ``relu`` or ``elu``.
+        act_last: whether the activation also follows the last message-passing layer.
+    """
     import torch
     import torch.nn.functional as F
     import torch_geometric.nn as pyg_nn

@@ -26,6 +26,9 @@ def raw_files(name: str) -> list[str]:
 
 
 class PlanetoidLoader(DatasetLoader):
+    """Planetoid Cora, CiteSeer and PubMed through torch_geometric, with the public split (Yang et al.
+    2016); raw files are found under the data root and copied into the cache, or downloaded where none are.
+    """
     def names(self) -> list[str]:
         return list(NAMES)
 

@@ -79,6 +79,9 @@ def make_graph_classification(graphs: int = 200, features: int = 8, seed: int = 
 
 
 class SBMLoader(DatasetLoader):
+    """A synthetic stochastic block model, generated seeded (nodes, blocks, degrees, features and the
+    node- or link-prediction task set by ``--dataset-option``): a graph of any size with no download.
+    """
     def names(self) -> list[str]:
         return ["sbm"]
 

@@ -24,6 +24,10 @@ REQUIRED = ("A", "graph_indicator", "graph_labels")
 
 
 class TUDatasetLoader(DatasetLoader):
+    """TU graph-classification datasets (MUTAG, PROTEINS, ...) through torch_geometric's ``TUDataset``, as
+    one disjoint-union graph with a seeded, stratified train/val/test split of the graphs; raw files are
+    found under the data root and copied into the cache, never written into the user's folder.
+    """
     def names(self) -> list[str]:
         return list(KNOWN)
 

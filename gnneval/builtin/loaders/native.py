@@ -44,6 +44,10 @@ def fit_to_state(model, state) -> list[str]:
 
 
 class NativeLoader(CheckpointLoader):
+    """Reads gnneval's own checkpoint format: plain data and tensors (``weights_only``-safe), the architecture
+    as a registered name with keyword arguments, recorded scores checked after evaluation; format 2 files
+    (pruned variants) decode their compressed tensors and masks, every declared size checked first.
+    """
     priority = 100
 
     def load(self, path: Path, ctx: LoadContext) -> LoadedCheckpoint | None:

@@ -345,6 +345,10 @@ class Built:
 
 
 class StateDictLoader(CheckpointLoader):
+    """Reads bare state_dicts and training-framework checkpoints (a state_dict inside a dict, Lightning-style
+    prefixes): the architecture comes from ``--arch``, from hyper-parameters stored beside the weights, or is
+    inferred from the tensors' names and shapes, every inferred decision printed and stored.
+    """
     priority = 50
 
     def load(self, path: Path, ctx: LoadContext) -> LoadedCheckpoint | None:
@@ -386,6 +390,9 @@ def _sidecar(path: Path) -> dict:
 
 
 class SafetensorsLoader(CheckpointLoader):
+    """Reads ``.safetensors`` weights (never code), with an optional sidecar JSON naming the architecture and
+    its keyword arguments; otherwise the architecture is inferred as for a bare state_dict.
+    """
     priority = 60  # before the state-dict loader, so that a sidecar JSON is read
 
     def load(self, path: Path, ctx: LoadContext) -> LoadedCheckpoint | None:

@@ -43,6 +43,10 @@ def import_user_code(spec: str) -> None:
 
 
 class PickledModuleLoader(CheckpointLoader):
+    """Reads whole pickled modules (``torch.save(model)``) only with ``--trust``, since unpickling runs code from
+    the file; ``--code MODULE_OR_FILE`` imports the class's code first. Without ``--trust`` the file is
+    scanned, never run, and refused naming the globals it would call.
+    """
     priority = 10
 
     def load(self, path: Path, ctx: LoadContext) -> LoadedCheckpoint | None:
@@ -67,6 +71,9 @@ class PickledModuleLoader(CheckpointLoader):
 
 
 class TorchScriptLoader(CheckpointLoader):
+    """Reads ``torch.jit.save`` archives: evaluated and timed; weight pruners work on their parameters, the
+    structured pruner refuses them, and no per-layer embeddings are captured (the archive hides its layers).
+    """
     priority = 20
 
     def load(self, path: Path, ctx: LoadContext) -> LoadedCheckpoint | None:
@@ -143,6 +150,9 @@ def check_external_data(proto, path: Path) -> None:
 
 
 class OnnxLoader(CheckpointLoader):
+    """Reads ``.onnx`` models, evaluates and times them with ONNX Runtime; pruners refuse them, saying why (an
+    ONNX graph keeps no editable weights). External data must be a regular file beside the model.
+    """
     priority = 30
 
     def load(self, path: Path, ctx: LoadContext) -> LoadedCheckpoint | None:

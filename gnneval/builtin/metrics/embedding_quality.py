@@ -45,14 +45,19 @@ class LinearProbe(Metric):
 
 
 class KnnAccuracy(Metric):
-    """k-nearest-neighbour classification (cosine, k = 10) from train nodes to test nodes."""
+    """k-nearest-neighbour classification (cosine) from train nodes to test nodes.
+
+    Args:
+        k: neighbours that vote.
+    """
 
     summary = {"test": Column.share("kNN", help="test accuracy of a 10-NN classifier on the embeddings")}
 
     level = "layer"
 
-    def __init__(self, k: int = 10):
-        self.k = k
+    def __init__(self, *, k: int = 10) -> None:
+        super().__init__()
+        self.k = int(k)
 
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
         from sklearn.neighbors import KNeighborsClassifier
@@ -89,17 +94,20 @@ class Silhouette(Metric):
 class Clustering(Metric):
     """k-means (k = number of classes) on the embeddings: NMI and ARI of the clusters against the labels,
     as mean and sample standard deviation over ``seeds`` k-means seeds (each with ``n_init`` restarts), so
-    that k-means' own spread on one embedding is reported beside any difference between embeddings."""
+    that k-means' own spread on one embedding is reported beside any difference between embeddings.
+
+    Args:
+        seeds: k-means seeds averaged.
+        n_init: k-means restarts per seed.
+    """
 
     summary = {"nmi": Column("NMI", help="k-means NMI with the labels, mean over k-means seeds")}
     intervals = {key: "sample standard deviation (ddof=1) over the k-means seeds (n_init restarts each), the spread "
                       "k-means alone gives on one embedding" for key in ("nmi", "ari")}
-    options_doc = {"seeds": "k-means seeds averaged (default 5)", "n_init": "restarts per seed (default 5)"}
-
     level = "layer"
 
-    def __init__(self, seeds: int = 5, n_init: int = 5) -> None:
-        super().__init__(seeds=seeds, n_init=n_init)
+    def __init__(self, *, seeds: int = 5, n_init: int = 5) -> None:
+        super().__init__()
         self.seeds, self.n_init = int(seeds), int(n_init)
 
     def compute(self, inputs: MetricInputs) -> dict[str, float]:

@@ -91,6 +91,9 @@ def knn_jaccard(x: np.ndarray, y: np.ndarray, k: int = 10) -> np.ndarray:
 
 
 class LinearCKA(Metric):
+    """Linear centred kernel alignment of each layer to the dense model's (Kornblith et al. 2019): 1 = the same
+    up to rotation and isotropic scaling; all nodes, in O(n d²).
+    """
     summary = {"dense": Column("CKA", role="similarity", help="linear CKA to the dense model's layer (1 = same up to rotation and scale)")}
     level = "layer"
     needs_dense = True
@@ -123,15 +126,21 @@ def subsampling_interval(k: np.ndarray, l: np.ndarray, value: float, resamples: 
 
 
 class RbfCKA(Metric):
+    """RBF-kernel CKA to the dense model's layer (Kornblith et al. 2019) on a seeded node sample, with a
+    subsampling interval (Politis & Romano 1994).
+
+    Args:
+        sigma: the RBF bandwidth as a multiple of the median pairwise distance.
+    """
     summary = {"dense": Column("RBF CKA")}
     intervals = {"dense": "95% subsampling interval (Politis & Romano 1994): CKA on --bootstrap seeded halves of "
                           "the node sample drawn without replacement, rescaled by sqrt(b/m)"}
     level = "layer"
     needs_dense = True
 
-    def __init__(self, sigma: float = 1.0) -> None:
-        super().__init__(sigma=sigma)
-        self.sigma = sigma
+    def __init__(self, *, sigma: float = 1.0) -> None:
+        super().__init__()
+        self.sigma = float(sigma)
 
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
         n = inputs.embedding.shape[0]
@@ -148,6 +157,9 @@ class RbfCKA(Metric):
 
 
 class Procrustes(Metric):
+    """Orthogonal Procrustes distance of the centred, unit-Frobenius layer to the dense model's (Ding et al.
+    2021): 0 = the same up to rotation and scale, at most √2; computed from the aligned difference.
+    """
     summary = {"dense": Column("Procrustes", help="orthogonal Procrustes distance to dense (0 = same up to rotation and scale, max √2)")}
     level = "layer"
     needs_dense = True
@@ -158,13 +170,20 @@ class Procrustes(Metric):
 
 
 class KnnOverlap(Metric):
+    """Jaccard overlap of every node's k nearest neighbours (cosine) in the layer and in the dense model's,
+    on the run's node sample, with a bootstrap interval over nodes.
+
+    Args:
+        k: nearest neighbours per node.
+    """
     summary = {"dense": Column("kNN overlap", help="Jaccard overlap of 10-NN neighbourhoods with dense")}
     intervals = {"dense": PERCENTILE_BOOTSTRAP}
     level = "layer"
     needs_dense = True
 
-    def __init__(self, k: int = 10):
-        self.k = k
+    def __init__(self, *, k: int = 10) -> None:
+        super().__init__()
+        self.k = int(k)
 
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
         idx = inputs.node_sample()

@@ -21,15 +21,26 @@ from gnneval.plugin.helpers import prunable_weights, prune_by_scores
 
 
 class MagnitudePruner(Pruner):
-    options_doc = {"scope": "layer (default): each weight matrix to the target; global: all weights ranked together",
-                   "pattern": "N:M, e.g. 2:4: keep the N largest of every M consecutive weights (sparsity 1 - N/M)"}
+    """Zeroes the weights of smallest magnitude (Han et al. 2015), per weight matrix or ranked globally, or
+    in an N:M pattern for semi-structured sparse kernels (Mishra et al. 2021).
+
+    Args:
+        scope: ``layer``: each weight matrix to the target; ``global``: all weights ranked together.
+        pattern: ``N:M`` (e.g. ``2:4``): keep the N largest of every M consecutive weights (sparsity 1 - N/M);
+            None: unstructured.
+    """
+
     structured = False
 
+    def __init__(self, *, scope: str = "layer", pattern: str | None = None) -> None:
+        super().__init__()
+        self.scope, self.pattern = scope, pattern
+
     def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
-        if "pattern" in self.options:
-            n, m = _pattern(str(self.options["pattern"]), sparsity)
+        if self.pattern is not None:
+            n, m = _pattern(str(self.pattern), sparsity)
             return PruneOutcome(model=model, masks=n_of_m_masks(model, n, m), details={"pattern": f"{n}:{m}"})
-        scope = self.options.get("scope", "layer")
+        scope = self.scope
         masks = prune_by_scores(model, sparsity, scope, lambda _n, p: p.detach().abs(), "magnitude")
         return PruneOutcome(model=model, masks=masks, details={"scope": scope})
 
@@ -73,13 +84,22 @@ def n_of_m_masks(model, n: int, m: int) -> dict:
 
 
 class RandomPruner(Pruner):
-    options_doc = {"scope": "layer (default): each weight matrix to the target; global: all weights ranked together"}
+    """Zeroes weights chosen uniformly at random (seeded): the unstructured baseline every criterion must beat.
+
+    Args:
+        scope: ``layer``: each weight matrix to the target; ``global``: all weights ranked together.
+    """
+
     structured = False
+
+    def __init__(self, *, scope: str = "layer") -> None:
+        super().__init__()
+        self.scope = scope
 
     def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
         import torch
 
-        scope = self.options.get("scope", "layer")
+        scope = self.scope
         g = ctx.generator()
         masks = prune_by_scores(model, sparsity, scope, lambda _n, p: torch.rand(p.shape, generator=g), "random")
         return PruneOutcome(model=model, masks=masks, details={"scope": scope, "criterion": "random"})

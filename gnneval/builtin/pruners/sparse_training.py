@@ -57,29 +57,39 @@ def layer_densities(shapes: dict[str, tuple[int, ...]], sparsity: float, distrib
 
 
 class SparseTrainingPruner(Pruner):
-    options_doc = {"method": "rigl (default) or set", "epochs": "training epochs (default 200)",
-                   "patience": "early-stopping patience (default 100)", "update_every": "epochs between mask updates (10)",
-                   "fraction": "share of active weights dropped and regrown per update (0.3, cosine-decayed)",
-                   "end": "share of training after which the mask is fixed (0.75)",
-                   "distribution": "erk (default) or uniform layer densities"}
+    """Sparse training from scratch with periodic drop-and-grow: RigL (Evci et al. 2020) or SET (Mocanu et al.
+    2018), at exactly the target sparsity throughout (see the module's docstring).
+
+    Args:
+        method: ``rigl`` (grow where the dense gradient is largest) or ``set`` (grow at random).
+        epochs: training epochs.
+        patience: early-stopping patience, in epochs.
+        update_every: epochs between mask updates (ΔT).
+        fraction: share of active weights dropped and regrown per update (α), cosine-decayed to 0 at ``end``.
+        end: share of training after which the mask is fixed, in (0, 1].
+        distribution: layer densities: ``erk`` (Erdős–Rényi-Kernel) or ``uniform``.
+    """
+
     structured = False
+
+    def __init__(self, *, method: str = "rigl", epochs: int = 200, patience: int = 100, update_every: int = 10,
+                 fraction: float = 0.3, end: float = 0.75, distribution: str = "erk") -> None:
+        super().__init__()
+        self.method = str(method).lower()
+        if self.method not in ("rigl", "set"):
+            raise UsageError(f"sparse-training: unknown method '{method}'; use rigl or set")
+        if int(update_every) < 1 or not 0.0 <= float(fraction) <= 1.0 or not 0.0 < float(end) <= 1.0:
+            raise UsageError("sparse-training: update_every must be >= 1, fraction in [0, 1] and end in (0, 1]")
+        self.epochs, self.patience, self.update_every = int(epochs), int(patience), int(update_every)
+        self.fraction, self.end, self.distribution = float(fraction), float(end), str(distribution)
 
     def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
         import torch
 
         from gnneval.plugin.helpers import apply_masks, reinitialise, step_flops, train
 
-        method = str(self.options.get("method", "rigl")).lower()
-        if method not in ("rigl", "set"):
-            raise UsageError(f"sparse-training: unknown method '{method}'; use rigl or set")
-        epochs = int(self.options.get("epochs", 200))
-        patience = int(self.options.get("patience", 100))
-        every = int(self.options.get("update_every", 10))
-        alpha = float(self.options.get("fraction", 0.3))
-        end = float(self.options.get("end", 0.75))
-        distribution = str(self.options.get("distribution", "erk"))
-        if every < 1 or not 0.0 <= alpha <= 1.0 or not 0.0 < end <= 1.0:
-            raise UsageError("sparse-training: update_every must be >= 1, fraction in [0, 1] and end in (0, 1]")
+        method, epochs, patience, every = self.method, self.epochs, self.patience, self.update_every
+        alpha, end, distribution = self.fraction, self.end, self.distribution
         reinitialise(model, ctx.seed)
         weights = dict(prunable_weights(model))
         counts = layer_densities({n: tuple(p.shape) for n, p in weights.items()}, sparsity, distribution)

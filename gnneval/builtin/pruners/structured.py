@@ -9,7 +9,6 @@ share of the dense model's prunable weights that are removed or zero is ``sparsi
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from gnneval.plugin import (
     ChannelGroup,
@@ -27,7 +26,10 @@ CRITERIA = ("l1", "l2", "random", "taylor", "bn")
 
 
 class StructuredPruner(ChannelPruner):
-    """Channels ranked by ``criterion``:
+    """Removes whole hidden channels and shrinks the layers (real speed-ups, not masks): the channels of lowest
+    importance by ``criterion`` go, with every producing and consuming tensor cut to match.
+
+    Channels ranked by ``criterion``:
 
     - ``l1`` (default) / ``l2``: the norm of the weights that produce the channel;
     - ``random``: seeded random ranks (the structured baseline);
@@ -42,27 +44,27 @@ class StructuredPruner(ChannelPruner):
       channels worse than chance on the zoo GCN at 70%;
     - ``bn``: ``|gamma|`` of the BatchNorm that follows the producer (network slimming, Liu et al. 2017);
       a channel group without a BatchNorm is refused naming the layer.
+
+    Args:
+        criterion: how channels are ranked: ``l1``, ``l2``, ``random``, ``taylor`` or ``bn``.
+        gat: for GAT layers, ``channels`` removes the same channels from every head, ``heads`` whole heads.
+        batches: ``taylor``: minibatches the importance is averaged over per step.
+        step: ``taylor``: share of a layer's channels removed per re-scoring step, in (0, 1].
     """
 
-    options_doc = {"criterion": "l1 (default), l2, random, taylor or bn: how channels are ranked",
-                   "gat": "channels (default): remove the same channels from every head; heads: whole heads",
-                   "batches": "taylor: minibatches the importance is averaged over per step (default 8)",
-                   "step": "taylor: share of a layer's channels removed per re-scoring step (default 0.05)"}
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.criterion = options.get("criterion", "l1")
-        if self.criterion not in CRITERIA:
-            raise UsageError(f"structured pruner: unknown criterion '{self.criterion}'; use one of "
-                             f"{', '.join(CRITERIA)}")
+    def __init__(self, *, criterion: str = "l1", gat: str = "channels", batches: int = 8, step: float = 0.05) -> None:
+        super().__init__(gat=gat)
+        if criterion not in CRITERIA:
+            raise UsageError(f"structured pruner: unknown criterion '{criterion}'; use one of {', '.join(CRITERIA)}")
+        if not 0.0 < float(step) <= 1.0:
+            raise UsageError("structured pruner: step must be in (0, 1]")
+        self.criterion, self.batches, self.step = criterion, int(batches), float(step)
 
     def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
         """Taylor: remove ``step`` of the channels at a time, re-scoring after each removal (Molchanov et al.)."""
         if self.criterion != "taylor":
             return super().prune(model, sparsity, ctx)
-        step = float(self.options.get("step", TAYLOR_STEP))
-        if not 0.0 < step <= 1.0:
-            raise UsageError("structured pruner: step must be in (0, 1]")
+        step = self.step
         steps = max(1, math.ceil(sparsity / step - 1e-9))
         self._widths: dict[str, int] = {}
         first = None
@@ -86,7 +88,7 @@ class StructuredPruner(ChannelPruner):
         if self.criterion == "taylor":
             for group in groups:  # the dense width, from the first step on
                 self._widths.setdefault(group.producer.name, group.channels)
-            self._taylor = taylor_importance(model, groups, ctx, int(self.options.get("batches", TAYLOR_BATCHES)),
+            self._taylor = taylor_importance(model, groups, ctx, self.batches,
                                              salt=97 + self._step_index)
 
     def keep_count(self, group: ChannelGroup, sparsity: float) -> int:
@@ -120,17 +122,28 @@ class StructuredPruner(ChannelPruner):
 
 
 class HybridPruner(Pruner):
-    options_doc = {"channel_share": "share of the target reached by removing channels (default 0.5)",
-                   "criterion": "channel criterion, as for structured (default l1)",
-                   "gat": "as for structured"}
+    """Channels first, then weights: hidden channels removed with the ``structured`` criterion at
+    ``channel_share * sparsity``, then the smallest remaining weights zeroed (global magnitude) until the
+    share of the dense model's prunable weights that are removed or zero is ``sparsity``.
+
+    Args:
+        channel_share: share of the target reached by removing channels, in [0, 1].
+        criterion: channel criterion, as for ``structured``.
+        gat: as for ``structured``.
+    """
+
     structured = False
 
-    def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
-        share = float(self.options.get("channel_share", 0.5))
-        if not 0.0 <= share <= 1.0:
+    def __init__(self, *, channel_share: float = 0.5, criterion: str = "l1", gat: str = "channels") -> None:
+        super().__init__()
+        if not 0.0 <= float(channel_share) <= 1.0:
             raise UsageError("hybrid pruner: channel_share must be in [0, 1]")
+        self.channel_share, self.criterion, self.gat = float(channel_share), criterion, gat
+
+    def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
+        share = self.channel_share
         dense_weights = sum(p.numel() for _, p in prunable_weights(model))
-        structured = StructuredPruner(criterion=self.options.get("criterion", "l1"))
+        structured = StructuredPruner(criterion=self.criterion, gat=self.gat)
         structured.name = "structured"
         first = structured.prune(model, share * sparsity, ctx)
         model = first.model

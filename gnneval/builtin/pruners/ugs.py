@@ -40,22 +40,34 @@ def _undirected_pairs(edge_index):
 
 
 class UgsPruner(Pruner):
+    """Unified GNN Sparsification (Chen et al., ICML 2021): graph and weight masks trained together under L1,
+    pruned round by round, the winning ticket rewound and retrained (see the module's docstring).
+
+    Args:
+        p_graph: share of the remaining edges pruned per round.
+        p_weight: share of the remaining weights pruned per round.
+        lambda_graph: L1 penalty on the graph mask.
+        lambda_weight: L1 penalty on the weight mask.
+        epochs: training epochs per round and for the final ticket.
+        patience: early-stopping patience, in epochs.
+    """
+
     structured = False
-    options_doc = {"p_graph": "share of the remaining edges pruned per round (default 0.05)",
-                   "p_weight": "share of the remaining weights pruned per round (default 0.2)",
-                   "lambda_graph": "L1 penalty on the graph mask (default 1e-2)",
-                   "lambda_weight": "L1 penalty on the weight mask (default 1e-2)",
-                   "epochs": "training epochs per round and for the final ticket (default 200)",
-                   "patience": "early-stopping patience (default 50)"}
+
+    def __init__(self, *, p_graph: float = 0.05, p_weight: float = 0.2, lambda_graph: float = 1e-2,
+                 lambda_weight: float = 1e-2, epochs: int = 200, patience: int = 50) -> None:
+        super().__init__()
+        self.p_graph, self.p_weight = float(p_graph), float(p_weight)
+        self.lambda_graph, self.lambda_weight = float(lambda_graph), float(lambda_weight)
+        self.epochs, self.patience = int(epochs), int(patience)
 
     def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
         import torch
 
         from gnneval.plugin.helpers import reinitialise, train
 
-        o = self.options
-        p_graph, p_weight = float(o.get("p_graph", 0.05)), float(o.get("p_weight", 0.2))
-        epochs, patience = int(o.get("epochs", 200)), int(o.get("patience", 50))
+        p_graph, p_weight = self.p_graph, self.p_weight
+        epochs, patience = self.epochs, self.patience
         graph = ctx.graph
         if graph.task != "node-classification":
             raise UsageError("ugs prunes node-classification GCNs (as Chen et al.); this is a "
@@ -100,7 +112,7 @@ class UgsPruner(Pruner):
         from gnneval.plugin.helpers import count_flops
 
         d = graph.data
-        lam_g, lam_w = float(self.options.get("lambda_graph", 1e-2)), float(self.options.get("lambda_weight", 1e-2))
+        lam_g, lam_w = self.lambda_graph, self.lambda_weight
         torch.manual_seed(ctx.seed + 7)
         mg = torch.ones(n_pairs, requires_grad=True)
         mw = {n: torch.ones_like(m, dtype=torch.float32, requires_grad=True) for n, m in keep_w.items()}

@@ -21,10 +21,23 @@ from gnneval.plugin.helpers import prunable_weights, prune_by_scores, reinitiali
 
 
 class LotteryPruner(Pruner):
-    options_doc = {"rate": "share of the remaining weights pruned per round (default 0.2)",
-                   "epochs": "training epochs per round (default 200)", "patience": "early-stopping patience (50)",
-                   "rewind_epoch": "rewind to the weights after this many epochs (default 0: initialisation)"}
+    """Iterative magnitude pruning with rewinding: the lottery ticket of Frankle & Carbin (2019), with late
+    rewinding (Frankle et al. 2020) — train, prune ``rate`` of the remaining weights, rewind, repeat.
+
+    Args:
+        rate: share of the remaining weights pruned per round, in (0, 1).
+        epochs: training epochs per round.
+        patience: early-stopping patience, in epochs.
+        rewind_epoch: rewind to the weights after this many epochs (0: the initialisation).
+    """
+
     structured = False
+
+    def __init__(self, *, rate: float = 0.2, epochs: int = 200, patience: int = 50, rewind_epoch: int = 0) -> None:
+        super().__init__()
+        if not 0.0 < float(rate) < 1.0:
+            raise UsageError("lottery pruner: rate must be in (0, 1)")
+        self.rate, self.epochs, self.patience, self.rewind_epoch = float(rate), int(epochs), int(patience), int(rewind_epoch)
 
     def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
         import copy
@@ -33,12 +46,7 @@ class LotteryPruner(Pruner):
 
         from gnneval.plugin.helpers import apply_masks, train
 
-        rate = float(self.options.get("rate", 0.2))
-        epochs = int(self.options.get("epochs", 200))
-        patience = int(self.options.get("patience", 50))
-        rewind_epoch = int(self.options.get("rewind_epoch", 0))
-        if not 0.0 < rate < 1.0:
-            raise UsageError("lottery pruner: rate must be in (0, 1)")
+        rate, epochs, patience, rewind_epoch = self.rate, self.epochs, self.patience, self.rewind_epoch
         reinitialise(model, ctx.seed)
         weights = prunable_weights(model)
         flops = 0.0
@@ -94,27 +102,41 @@ class TrainAndPrunePruner(Pruner):
 
     Then global magnitude pruning to exactly the target (the Z-projection for admm/slr) and masked
     retraining.  Deviation, named: W-training is gnneval's (Adam, early stopping) for ``round_epochs``
-    per round rather than a fixed SGD schedule."""
+    per round rather than a fixed SGD schedule.
 
-    options_doc = {"method": "l1 (default), admm or slr", "epochs": "epochs of dense training and retraining (200)",
-                   "patience": "early-stopping patience (default 50)", "l1": "method=l1: L1 penalty (0)",
-                   "rounds": "admm/slr: alternations (default 10)", "round_epochs": "admm/slr: epochs each (20)",
-                   "rho": "admm/slr: penalty weight (0.1)", "s0": "slr: initial step size (1e-2)",
-                   "M": "slr: step-size parameter M (300)", "r": "slr: step-size parameter r (0.1)"}
+    Args:
+        method: ``l1``, ``admm`` or ``slr``.
+        epochs: epochs of dense training and of retraining.
+        patience: early-stopping patience, in epochs.
+        l1: ``method=l1``: the L1 penalty on the weights (0: plain training).
+        rounds: ``admm``/``slr``: alternations.
+        round_epochs: ``admm``/``slr``: epochs of W-training in each alternation.
+        rho: ``admm``/``slr``: weight of the proximal penalty.
+        s0: ``slr``: initial step size.
+        M: ``slr``: step-size parameter M.
+        r: ``slr``: step-size parameter r.
+    """
 
     structured = False
+
+    def __init__(self, *, method: str = "l1", epochs: int = 200, patience: int = 50, l1: float = 0.0,
+                 rounds: int = 10, round_epochs: int = 20, rho: float = 0.1, s0: float = 1e-2, M: float = 300.0,
+                 r: float = 0.1) -> None:
+        super().__init__()
+        self.method = str(method).lower()
+        if self.method not in ("l1", "admm", "slr"):
+            raise UsageError(f"train-and-prune: unknown method '{method}'; use l1, admm or slr")
+        self.epochs, self.patience, self.l1 = int(epochs), int(patience), float(l1)
+        self.rounds, self.round_epochs, self.rho = int(rounds), int(round_epochs), float(rho)
+        self.s0, self.M, self.r = float(s0), float(M), float(r)
 
     def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
         from gnneval.plugin.helpers import train
 
-        method = str(self.options.get("method", "l1")).lower()
-        if method not in ("l1", "admm", "slr"):
-            raise UsageError(f"train-and-prune: unknown method '{method}'; use l1, admm or slr")
-        epochs = int(self.options.get("epochs", 200))
-        patience = int(self.options.get("patience", 50))
+        method, epochs, patience = self.method, self.epochs, self.patience
         reinitialise(model, ctx.seed)
         if method == "l1":
-            l1 = float(self.options.get("l1", 0.0))
+            l1 = self.l1
             first = train(model, ctx.graph, epochs=epochs, patience=patience, seed=ctx.seed, l1=l1)
             flops, info = first.flops, {"l1": l1, "dense_best_val": first.best_val, "dense_epochs": first.epochs}
         else:
@@ -130,10 +152,9 @@ class TrainAndPrunePruner(Pruner):
 
         from gnneval.plugin.helpers import smallest_k_mask, train
 
-        o = self.options
-        rounds, round_epochs = int(o.get("rounds", 10)), int(o.get("round_epochs", 20))
-        rho, step = float(o.get("rho", 0.1)), float(o.get("s0", 1e-2)) if method == "slr" else 1.0
-        big_m, r = float(o.get("M", 300.0)), float(o.get("r", 0.1))
+        rounds, round_epochs = self.rounds, self.round_epochs
+        rho, step = self.rho, self.s0 if method == "slr" else 1.0
+        big_m, r = self.M, self.r
         weights = prunable_weights(model)
 
         def project(values: dict) -> dict:  # Z: the top-(1 - s) entries of W + U, globally

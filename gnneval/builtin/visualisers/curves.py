@@ -10,6 +10,7 @@ from gnneval.plugin.helpers import DENSE_COLOUR, pruner_colour, save_figure
 
 
 class AccuracyCurves(Visualiser):
+    """The headline score against sparsity (one line per pruner, the dense model drawn) and against FLOPs."""
     def draw(self, ctx: VisualContext) -> list[Path]:
         import matplotlib
 

@@ -45,6 +45,9 @@ def _pct_label(label: str) -> str:
 
 
 class QualityCurves(Visualiser):
+    """Accuracy, linear-probe accuracy and linear CKA to the dense model against sparsity, one line per pruner:
+    whether the representations degrade before the predictions do.
+    """
     def draw(self, ctx: VisualContext) -> list[Path]:
         plt = _plt()
         run = ctx.run
@@ -78,6 +81,7 @@ class QualityCurves(Visualiser):
 
 
 class CkaHeatmap(Visualiser):
+    """Linear CKA to the dense model per layer × sparsity, per pruner: which layers pruning changes first."""
     def draw(self, ctx: VisualContext) -> list[Path]:
         plt = _plt()
         run = ctx.run
@@ -109,6 +113,9 @@ class CkaHeatmap(Visualiser):
 
 
 class ClassDegree(Visualiser):
+    """Per-class accuracy change and accuracy by in-degree bucket against sparsity: which classes and which
+    low- or high-degree nodes pay for pruning.
+    """
     def draw(self, ctx: VisualContext) -> list[Path]:
         plt = _plt()
         run = ctx.run
@@ -156,6 +163,9 @@ class ClassDegree(Visualiser):
 
 
 class Pareto(Visualiser):
+    """Latency (FLOPs where nothing was timed) against accuracy for every variant and backend, with the Pareto
+    front; noisy timings drawn hollow and kept off the front.
+    """
     def draw(self, ctx: VisualContext) -> list[Path]:
         plt = _plt()
         run = ctx.run
@@ -209,6 +219,9 @@ class Pareto(Visualiser):
 
 
 class Weights(Visualiser):
+    """Per-layer sparsity reached and weight-magnitude histograms before and after pruning: where each pruner
+    took its weights from.
+    """
     def draw(self, ctx: VisualContext) -> list[Path]:
         from gnneval.plugin.helpers import HIST_EDGES
 

@@ -43,6 +43,9 @@ def _compared(run: RunResult) -> list[VariantResult]:
 
 
 class SimilarityHeatmap(Visualiser):
+    """Per variant, a heatmap of layer × similarity measure, every measure in its bounded form oriented so that
+    1 = identical to the dense model.
+    """
     caption = ("Each variant's similarity to the dense model, per layer (rows) and measure (columns); every measure "
                "is oriented so that 1 = identical, using its bounded form (distances d in [0, m] as 1 - d/m); "
                "unbounded measures are left out here and shown in the agreement picture.")
@@ -93,6 +96,9 @@ def agreement_matrix(run: RunResult) -> tuple[list[str], np.ndarray, int]:
 
 
 class SimilarityAgreement(Visualiser):
+    """Spearman rank correlation between the similarity measures across every variant and layer of the run:
+    where the measures tell the same story about pruning and where they disagree.
+    """
     caption = ("How the similarity measures agree: Spearman rank correlation between every two measures across all "
                "variants and layers of the run, each measure oriented so that larger = more similar to dense. "
                "1: they rank the variants' layers identically; 0: unrelated; negative: opposite stories.")

@@ -25,7 +25,19 @@ def hidden_layer(embeddings: dict[str, np.ndarray]) -> str:
 
 
 class UmapMaps(Visualiser):
-    def __init__(self, max_points: int = 5000, n_neighbors: int = 15, min_dist: float = 0.1, n_epochs: int = 200):
+    """Aligned UMAP maps (McInnes et al. 2018) of the last hidden layer: the dense model beside every variant,
+    each variant's layout started from the dense one and aligned by orthogonal Procrustes, coloured by class,
+    flipped predictions ringed; seeded, on a seeded sample of large graphs.
+
+    Args:
+        max_points: nodes drawn at most (a seeded sample above it).
+        n_neighbors: UMAP's neighbourhood size.
+        min_dist: UMAP's minimum distance between embedded points.
+        n_epochs: UMAP's optimisation epochs.
+    """
+    def __init__(self, *, max_points: int = 5000, n_neighbors: int = 15, min_dist: float = 0.1,
+                 n_epochs: int = 200) -> None:
+        super().__init__()
         self.params = {"n_neighbors": n_neighbors, "min_dist": min_dist, "n_epochs": n_epochs}
         self.max_points = max_points
 

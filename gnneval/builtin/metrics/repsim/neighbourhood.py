@@ -5,8 +5,6 @@ Each node's ``k`` (10) nearest other nodes by cosine similarity, on the run's no
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from gnneval.builtin.metrics.repsim.base import Measure, Properties, memo
@@ -38,10 +36,12 @@ def rank_similarity_per_node(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 class _KnnMeasure(Measure):
-    options_doc = {"k": "neighbours per node (default 10)"}
-
-    def __init__(self, k: int = 10, **options: Any) -> None:
-        super().__init__(k=k, **options)
+    def __init__(self, *, k: int = 10) -> None:
+        """
+        Args:
+            k: nearest neighbours per node (cosine similarity).
+        """
+        super().__init__()
         self.k = int(k)
 
 

@@ -7,8 +7,6 @@ every node (the tests check them against their kernel / eigendecomposition forms
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from gnneval.builtin.metrics.repsim.base import Measure, Properties, centre, memo, thin_svd
@@ -168,10 +166,12 @@ class GULP(Measure):
                 "with the covariances S of the centred representations scaled to mean squared row norm 1 and "
                 "l = lam (option, default 0.01), the ridge penalty; ReSi reports d_l².",
         range="[0, inf)", larger_is_similar=False, symmetric=True, family="rsm", invariances=_ALL)
-    options_doc = {"lam": "ridge penalty λ (default 0.01; 0: the CCA-like limit)"}
-
-    def __init__(self, lam: float = 0.01, **options: Any) -> None:
-        super().__init__(lam=lam, **options)
+    def __init__(self, *, lam: float = 0.01) -> None:
+        """
+        Args:
+            lam: the ridge penalty λ (0: the CCA-like limit).
+        """
+        super().__init__()
         self.lam = float(lam)
 
     def value(self, x, y):

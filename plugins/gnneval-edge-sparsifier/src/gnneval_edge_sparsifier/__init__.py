@@ -29,16 +29,25 @@ def first_hidden_embedding(model, x, edge_index):
 
 
 class EdgeSparsifier(Pruner):
-    """Removes the ``sparsity`` share of undirected edges whose endpoints' embeddings agree least."""
+    """Removes the ``sparsity`` share of undirected edges whose endpoints' embeddings agree least.
+
+    Args:
+        score: ``cosine``: the cosine similarity of the endpoints' first hidden embeddings (lowest removed
+            first); ``random``: a seeded random order (the baseline).
+    """
 
     structured = False
+
+    def __init__(self, *, score: str = "cosine") -> None:
+        super().__init__()
+        if score not in ("cosine", "random"):
+            raise UsageError(f"edge-sparsifier: unknown score '{score}'; use 'cosine' or 'random'")
+        self.score = score
 
     def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
         import torch
 
-        score_kind = self.options.get("score", "cosine")
-        if score_kind not in ("cosine", "random"):
-            raise UsageError(f"edge-sparsifier: unknown score '{score_kind}'; use 'cosine' or 'random'")
+        score_kind = self.score
         d = ctx.graph.data
         ei = d.edge_index
         src, dst = ei

@@ -41,21 +41,27 @@ def saliency(model, ctx: PruneContext, batch_share: float = 1.0):
 
 
 class SnipPruner(Pruner):
-    """SNIP as published: score at a seeded initialisation, prune once, train the sparse network."""
+    """SNIP as published: score at a seeded initialisation, prune once, train the sparse network.
+
+    Args:
+        epochs: training epochs after pruning.
+        patience: early-stopping patience, in epochs.
+        batch_share: share of the training nodes in the scoring minibatch.
+    """
 
     structured = False
-    options_doc = {"epochs": "training epochs after pruning (default 200)",
-                   "patience": "early-stopping patience (default 50)",
-                   "batch_share": "share of the training nodes in the scoring minibatch (default 1.0)"}
+
+    def __init__(self, *, epochs: int = 200, patience: int = 50, batch_share: float = 1.0) -> None:
+        super().__init__()
+        self.epochs, self.patience, self.batch_share = int(epochs), int(patience), float(batch_share)
 
     def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
         from gnneval.plugin.helpers import reinitialise, train
 
         reinitialise(model, ctx.seed)
-        scores, loss = saliency(model, ctx, float(self.options.get("batch_share", 1.0)))
+        scores, loss = saliency(model, ctx, self.batch_share)
         masks = prune_by_scores(model, sparsity, "global", lambda name, _p: scores[name], "snip")
-        result = train(model, ctx.graph, epochs=int(self.options.get("epochs", 200)),
-                       patience=int(self.options.get("patience", 50)), masks=masks, seed=ctx.seed)
+        result = train(model, ctx.graph, epochs=self.epochs, patience=self.patience, masks=masks, seed=ctx.seed)
         return PruneOutcome(model=model, masks=masks, training_flops=result.flops, details={
             "criterion": "connection sensitivity |g*w| at initialisation", "scope": "global", "init_loss": loss,
             "epochs": result.epochs, "best_val": result.best_val})

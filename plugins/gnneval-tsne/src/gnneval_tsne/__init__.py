@@ -13,7 +13,15 @@ __version__ = "0.1.0"
 
 
 class TsneMaps(Visualiser):
-    def __init__(self, perplexity: float = 30.0, max_points: int = 3000):
+    """Aligned t-SNE maps (scikit-learn) of the last hidden layer, the dense model beside every variant, each
+    variant started from the dense layout and aligned by orthogonal Procrustes; a seeded sample of large graphs.
+
+    Args:
+        perplexity: t-SNE's perplexity.
+        max_points: nodes drawn at most (a seeded sample above it).
+    """
+    def __init__(self, *, perplexity: float = 30.0, max_points: int = 3000) -> None:
+        super().__init__()
         self.perplexity = perplexity
         self.max_points = max_points
 
