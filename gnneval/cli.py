@@ -123,6 +123,19 @@ def _evaluate_parser(sub) -> None:
                     help="evaluate a checkpoint whose weights hold NaN or Inf instead of refusing it")
     ev.add_argument("--trust", action="store_true",
                     help="allow loading checkpoints that contain Python objects (runs code from the file!)")
+    _evaluate_stage_options(ev)
+    bench = ev.add_mutually_exclusive_group()
+    bench.add_argument("--bench", dest="bench", action="store_true", default=True, help="time every variant (default)")
+    bench.add_argument("--no-bench", dest="bench", action="store_false", help="skip timing")
+    ev.add_argument("--device", default=D.DEVICE,
+                    help=f"auto: cuda where available, else cpu; or cpu, cuda (default {D.DEVICE})")
+    _bench_options(ev)
+    ev.add_argument("--svg", action="store_true", help="also write SVG pictures")
+    ev.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _evaluate_stage_options(ev) -> None:
+    """``evaluate``'s options for the prune and measure stages."""
     ev.add_argument("--metrics", type=_csv, default=None, metavar="SELECTION",
                     help="metrics: a,b replaces the defaults; +a adds to them, -b removes one (e.g. +probe-norm,-rbf-cka)")
     ev.add_argument("--visualisers", type=_csv, default=None, metavar="SELECTION",
@@ -142,14 +155,6 @@ def _evaluate_parser(sub) -> None:
                          "(default 0)")
     ev.add_argument("-o", "--option", action="append", default=[], metavar="PRUNER.KEY=VALUE",
                     help="pruner option, e.g. magnitude.scope=global or structured.criterion=l2 (repeatable)")
-    bench = ev.add_mutually_exclusive_group()
-    bench.add_argument("--bench", dest="bench", action="store_true", default=True, help="time every variant (default)")
-    bench.add_argument("--no-bench", dest="bench", action="store_false", help="skip timing")
-    ev.add_argument("--device", default=D.DEVICE,
-                    help=f"auto: cuda where available, else cpu; or cpu, cuda (default {D.DEVICE})")
-    _bench_options(ev)
-    ev.add_argument("--svg", action="store_true", help="also write SVG pictures")
-    ev.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
 def _bench_parser(sub) -> None:

@@ -266,3 +266,18 @@ def test_every_built_in_plugin_says_what_it_is_and_what_its_options_mean():
         if "options_doc" in text or "self.options" in text:
             old_style.append(str(path.relative_to(REPO)))
     assert not old_style, old_style
+
+
+def test_mypy_checks_every_module_the_public_api_re_exports():
+    import tomllib
+
+    from gnneval.plugin import _LAZY
+    from gnneval.plugin.helpers import HELPERS
+
+    files = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["mypy"]["files"]
+    covered = [REPO / f for f in files]
+    modules = {where.partition(":")[0] for where in HELPERS.values()} | set(_LAZY.values())
+    modules |= {m for m in MODULES if m.startswith("gnneval.core.")}
+    for module in sorted(modules):
+        path = REPO / (module.replace(".", "/") + ".py")
+        assert any(path == c or c in path.parents for c in covered), f"{module} is re-exported but not in mypy's files"

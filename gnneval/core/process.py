@@ -16,16 +16,17 @@ from __future__ import annotations
 import importlib.abc
 import os
 import sys
+from types import FrameType
 
 HIDDEN = {"numba": ("torch_geometric",)}  #: module -> packages whose optional import of it is refused
 
 
 class _OptionalImportFinder(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):  # noqa: ANN001 - the importlib protocol
+    def find_spec(self, name: str, path: object, target: object = None) -> None:
         importers = HIDDEN.get(name.split(".")[0])
         if not importers:
             return None
-        frame = sys._getframe(1)
+        frame: FrameType | None = sys._getframe(1)
         while frame is not None:
             caller = frame.f_globals.get("__name__", "")
             if caller.startswith(importers) and not caller.startswith("importlib"):

@@ -117,7 +117,7 @@ class Registry:
             else:
                 raise PluginError(_clash(kind, name, existing.plugin, plugin))
         if isinstance(obj, type):
-            obj.name = name  # plugins learn the name they were registered under
+            obj.name = name  # type: ignore[attr-defined]  # plugins learn the name they were registered under
         self._items[kind][name] = Registration(kind, name, obj, plugin, description, dict(options), bool(default))
 
     # -- reading -----------------------------------------------------------------------------
@@ -206,7 +206,7 @@ def _check_metric(name: str, cls: type[Metric], plugin: PluginId) -> None:
 
 def _parameters(obj: Any) -> list[inspect.Parameter] | None:
     """The keyword parameters ``obj`` (a plugin class or an architecture builder) takes; None for any."""
-    init = obj.__init__ if isinstance(obj, type) else obj
+    init = obj.__init__ if isinstance(obj, type) else obj  # type: ignore[misc]
     if isinstance(obj, type) and init is _Configurable.__init__:
         return None
     try:

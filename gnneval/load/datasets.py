@@ -13,7 +13,7 @@ import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gnneval.core.contract import DatasetContext, DatasetRef, GraphData
 from gnneval.core.errors import UsageError, one_line, suggest
@@ -67,7 +67,7 @@ def stage_raw_files(raw_dir: Path, dest_raw_dir: Path, files: Sequence[str]) -> 
     return dest_raw_dir
 
 
-def link_split(data, seed: int, num_val: float = 0.05, num_test: float = 0.1):
+def link_split(data: Any, seed: int, num_val: float = 0.05, num_test: float = 0.1) -> Any:
     """Split an undirected graph's edges for link prediction with a seeded ``RandomLinkSplit``.
 
     Returns a copy of ``data`` whose ``edge_index`` holds only the training edges (what the model
@@ -134,7 +134,7 @@ def load_dataset(registry: Registry, ref: DatasetRef, ctx: DatasetContext) -> tu
     return data, reg.name
 
 
-def graph_split(y, *, seed: int, train: float = 0.8, val: float = 0.1) -> dict:
+def graph_split(y: Any, *, seed: int, train: float = 0.8, val: float = 0.1) -> dict:
     """Seeded split of graphs stratified by class: ``{"train_mask", "val_mask", "test_mask"}`` over graphs.
     Every class gets ``round(train * n_c)`` training and ``round(val * n_c)`` validation graphs (at least
     one test graph where a class has three or more)."""
@@ -156,7 +156,7 @@ def graph_split(y, *, seed: int, train: float = 0.8, val: float = 0.1) -> dict:
     return masks
 
 
-def disjoint_union(graphs, *, seed: int, train: float = 0.8, val: float = 0.1):
+def disjoint_union(graphs: Any, *, seed: int, train: float = 0.8, val: float = 0.1) -> Any:
     """One ``Data`` holding ``graphs`` side by side (torch_geometric's ``Batch.from_data_list``): ``x``
     (float), ``edge_index``, ``batch`` (the graph of every node), per-graph ``y`` and the
     :func:`graph_split` masks -- how gnneval represents a graph-classification dataset."""

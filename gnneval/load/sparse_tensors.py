@@ -26,11 +26,11 @@ if TYPE_CHECKING:  # pragma: no cover
 ENCODING_KEY = "gnneval-encoding"
 
 
-def _nbytes(t) -> int:
+def _nbytes(t: Any) -> int:
     return int(t.numel() * t.element_size())
 
 
-def _int_type(max_value: int):
+def _int_type(max_value: int) -> Any:
     import torch
 
     for dtype, limit in ((torch.int16, 2 ** 15 - 1), (torch.int32, 2 ** 31 - 1)):

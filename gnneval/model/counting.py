@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -81,7 +81,7 @@ def count_flops(model: torch.nn.Module, graph: GraphData, device: str = "cpu") -
 
     mp_flops = 0
 
-    def propagate_hook(_mod, inputs, out):
+    def propagate_hook(_mod: Any, inputs: Any, out: Any) -> None:
         nonlocal mp_flops
         edge_index, _size, kwargs = inputs
         t = out[0] if isinstance(out, (tuple, list)) else out
@@ -93,8 +93,8 @@ def count_flops(model: torch.nn.Module, graph: GraphData, device: str = "cpu") -
         mp_flops += e * c * (2 if scaled else 1)
         return None
 
-    handles = [m.register_propagate_forward_hook(propagate_hook) for _, m in message_passing_layers(model)
-               if hasattr(m, "register_propagate_forward_hook")]
+    handles = [m.register_propagate_forward_hook(propagate_hook)  # type: ignore[operator]
+               for _, m in message_passing_layers(model) if hasattr(m, "register_propagate_forward_hook")]
     model.eval()
     try:
         with torch.inference_mode(), FlopCounterMode(display=False) as counter:

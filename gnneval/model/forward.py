@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -44,8 +44,8 @@ def run_model(model: torch.nn.Module, graph: GraphData, device: str = "cpu") -> 
 
     captured: dict[str, np.ndarray] = {}
 
-    def make_hook(name: str):
-        def hook(_mod, _inp, out):
+    def make_hook(name: str) -> Any:
+        def hook(_mod: Any, _inp: Any, out: Any) -> None:
             t = out[0] if isinstance(out, (tuple, list)) else out
             if not isinstance(t, torch.Tensor):
                 return

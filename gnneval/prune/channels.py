@@ -84,21 +84,21 @@ class Unit:
         return int(getattr(s.owner, s.attr).shape[s.dim])
 
 
-def _is_linear(mod) -> bool:
+def _is_linear(mod: Any) -> bool:
     import torch
     from torch_geometric.nn.dense.linear import Linear as PygLinear
 
     return isinstance(mod, (torch.nn.Linear, PygLinear))
 
 
-def _linear_slots(lin) -> tuple[list[Slot], list[Slot]]:
+def _linear_slots(lin: Any) -> tuple[list[Slot], list[Slot]]:
     out = [Slot(lin, "weight", 0)]
     if getattr(lin, "bias", None) is not None:
         out.append(Slot(lin, "bias", 0))
     return out, [Slot(lin, "weight", 1)]
 
 
-def _gat_unit(name: str, mod, mode: str) -> Unit | str:
+def _gat_unit(name: str, mod: Any, mode: str) -> Unit | str:
     import torch
 
     if getattr(mod, "lin", None) is None or not _is_linear(mod.lin):
@@ -126,7 +126,7 @@ def _gat_unit(name: str, mod, mode: str) -> Unit | str:
                 out_map=out_map)
 
 
-def describe(name: str, mod, gat_mode: str = "channels") -> Unit | None | str:
+def describe(name: str, mod: Any, gat_mode: str = "channels") -> Unit | None | str:
     """A :class:`Unit` for a layer the pruner understands, None for a layer it
     does not need to touch, or a string saying why it cannot be shrunk."""
     import torch
@@ -170,7 +170,7 @@ def describe(name: str, mod, gat_mode: str = "channels") -> Unit | None | str:
     return None
 
 
-def find_units(model, gat_mode: str = "channels") -> list[Unit]:
+def find_units(model: Any, gat_mode: str = "channels") -> list[Unit]:
     """Layers of ``model`` the pruner understands, outermost first; raises on any it cannot handle."""
     units: list[Unit] = []
     claimed: list[str] = []
@@ -186,7 +186,7 @@ def find_units(model, gat_mode: str = "channels") -> list[Unit]:
     return units
 
 
-def call_order(model, units: list[Unit], inputs) -> list[Unit]:
+def call_order(model: Any, units: list[Unit], inputs: Any) -> list[Unit]:
     """Units in the order the forward pass calls them; each must run exactly once."""
     import torch
 
@@ -225,7 +225,7 @@ class ChannelGroup:
         """Logical channels: what is scored and kept (GAT: per-head channels or heads)."""
         return self.producer.logical_channels
 
-    def weight_rows(self, grad: bool = False):
+    def weight_rows(self, grad: bool = False) -> Any:
         """Each producing weight matrix as ``[channels, -1]``: all entries that make one logical channel
         (attention vectors are left out: they do not produce channels).  ``grad``: their gradients."""
         import torch
@@ -243,7 +243,7 @@ class ChannelGroup:
             yield w.reshape(self.channels, -1)
 
 
-def _consumer_cols(group: ChannelGroup, grad: bool):
+def _consumer_cols(group: ChannelGroup, grad: bool) -> Any:
     """Each consuming weight matrix as ``[channels, -1]``: the columns that read one logical channel."""
     import torch
 
@@ -291,7 +291,7 @@ def channel_groups(ordered: list[Unit]) -> list[ChannelGroup]:
     return groups
 
 
-def _entries(index_map, channels) -> Any:
+def _entries(index_map: Any, channels: Any) -> Any:
     """Positions along an axis whose logical channel is in ``channels`` (all of them, in order)."""
     import torch
 
@@ -300,7 +300,7 @@ def _entries(index_map, channels) -> Any:
     return torch.nonzero(torch.isin(index_map, channels)).view(-1)
 
 
-def _select(slot: Slot, keep, index_map=None) -> None:
+def _select(slot: Slot, keep: Any, index_map: Any = None) -> None:
     import torch
 
     t = getattr(slot.owner, slot.attr)
@@ -312,7 +312,7 @@ def _select(slot: Slot, keep, index_map=None) -> None:
         slot.owner._buffers[slot.attr] = new
 
 
-def _zero(slot: Slot, drop, index_map=None) -> None:
+def _zero(slot: Slot, drop: Any, index_map: Any = None) -> None:
     import torch
 
     t = getattr(slot.owner, slot.attr)
@@ -339,11 +339,11 @@ class ChannelPruner(Pruner):
             raise UsageError(f"unknown gat mode '{gat}'; use channels or heads")
         self.gat = gat
 
-    def score_channels(self, group: ChannelGroup, index: int, ctx: PruneContext):
+    def score_channels(self, group: ChannelGroup, index: int, ctx: PruneContext) -> Any:
         """Return a 1-D tensor of ``group.channels`` scores; the highest are kept."""
         raise NotImplementedError
 
-    def prepare(self, model, groups: list[ChannelGroup], ctx: PruneContext) -> None:
+    def prepare(self, model: Any, groups: list[ChannelGroup], ctx: PruneContext) -> None:
         """Called once, after the channel groups are found and before any is scored (data-driven criteria
         accumulate what they need here).  Default: nothing."""
 
@@ -351,7 +351,7 @@ class ChannelPruner(Pruner):
         """How many of ``group``'s channels to keep: ``round((1 - sparsity) * channels)``, at least one."""
         return max(1, int(round((1.0 - sparsity) * group.channels)))
 
-    def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
+    def prune(self, model: Any, sparsity: float, ctx: PruneContext) -> PruneOutcome:
         from gnneval.model.forward import model_inputs
 
         inputs = model_inputs(ctx.graph)
@@ -382,20 +382,21 @@ class ChannelPruner(Pruner):
         return group, torch.sort(order[:n_keep]).values, torch.sort(order[n_keep:]).values
 
 
-def _zeroed_twin(model, plan: list[tuple], gat_mode: str):
+def _zeroed_twin(model: Any, plan: list[tuple], gat_mode: str) -> Any:
     """The reference: an untouched copy with the dropped channels zeroed instead of removed."""
     reference = copy.deepcopy(model)
     ref_units = dict(reference.named_modules())
     for group, _keep, drop in plan:
         for unit in [group.producer, *group.norms]:
             twin = describe(unit.name, ref_units[unit.name], gat_mode)
+            assert isinstance(twin, Unit), twin  # the same module described the same way as the original
             for slot in twin.out_slots:
                 if unit.role == "producer" or slot.attr in ("weight", "bias"):
                     _zero(slot, drop, None if unit.role == "producer" else group.producer.out_map)
     return reference
 
 
-def _remove(model, plan: list[tuple]) -> dict[str, str]:
+def _remove(model: Any, plan: list[tuple]) -> dict[str, str]:
     """The surgery: keep only the chosen channels in every tensor that produces or consumes them."""
     channels = {}
     for group, keep, _drop in plan:
@@ -416,7 +417,7 @@ def _remove(model, plan: list[tuple]) -> dict[str, str]:
     return channels
 
 
-def _check_equal(model, reference, inputs: tuple, first_layer: str) -> float:
+def _check_equal(model: Any, reference: Any, inputs: tuple, first_layer: str) -> float:
     """Removal must equal zeroing: the largest output difference, or UnsupportedModelError naming the layer."""
     import torch
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from gnneval.core.errors import UsageError
 from gnneval.model.counting import prunable_weights
 
 
-def smallest_k_mask(scores, k: int):
+def smallest_k_mask(scores: Any, k: int) -> Any:
     """Boolean mask (same shape as ``scores``) that is False at exactly the ``k`` smallest entries."""
     import torch
 
@@ -18,7 +20,7 @@ def smallest_k_mask(scores, k: int):
     return mask.view_as(scores)
 
 
-def prune_by_scores(model, sparsity: float, scope: str, score, who: str) -> dict:
+def prune_by_scores(model: Any, sparsity: float, scope: str, score: Any, who: str) -> dict:
     """Zero the lowest-scoring ``round(sparsity * n)`` weights, per weight matrix (``scope="layer"``) or
     across all of them (``"global"``); ``score(name, param)`` gives a tensor of the param's shape.
     Returns the masks (True = kept)."""

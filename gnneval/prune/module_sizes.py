@@ -9,7 +9,7 @@ inspects or re-saves the model.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -26,10 +26,10 @@ def sync_sizes(root: torch.nn.Module) -> None:
     from torch_geometric.nn.dense.linear import Linear as PygLinear
     from torch_geometric.nn.norm import BatchNorm as PygBatchNorm
 
-    def width(bn) -> int:
+    def width(bn: Any) -> int:
         return int((bn.running_mean if bn.running_mean is not None else bn.weight).shape[0])
 
-    def is_linear(m) -> bool:
+    def is_linear(m: Any) -> bool:
         return isinstance(m, (torch.nn.Linear, PygLinear)) and not is_lazy(m.weight) and m.weight.dim() == 2
 
     for mod in root.modules():

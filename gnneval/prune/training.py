@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -44,7 +45,7 @@ class TrainResult:
     masks: dict | None = None  #: the masks of the restored best state (they change under sparse training)
 
 
-def step_flops(model, graph: GraphData, masked: bool) -> tuple[float, float]:
+def step_flops(model: Any, graph: GraphData, masked: bool) -> tuple[float, float]:
     """``(dense, sparse)`` FLOPs of one forward pass of ``model`` on ``graph``; ``masked`` says which one a
     training step of this model pays (see the module docstring)."""
     from gnneval.model.counting import count_flops
@@ -53,7 +54,7 @@ def step_flops(model, graph: GraphData, masked: bool) -> tuple[float, float]:
     return float(dense), float(sparse if masked else dense)
 
 
-def reinitialise(model, seed: int) -> None:
+def reinitialise(model: Any, seed: int) -> None:
     """Fresh, seeded initial weights for ``model`` (theta_0)."""
     import torch
 
@@ -77,7 +78,7 @@ def apply_masks(model: torch.nn.Module, masks: dict[str, torch.Tensor]) -> None:
             params[name].mul_(mask.to(params[name].device, params[name].dtype))
 
 
-def _val_score(model, graph: GraphData) -> tuple[float, float]:
+def _val_score(model: Any, graph: GraphData) -> tuple[float, float]:
     """(score, loss) on the validation split; higher score is better."""
     import torch
     import torch.nn.functional as F
@@ -99,7 +100,7 @@ def _val_score(model, graph: GraphData) -> tuple[float, float]:
     return float((out[m].argmax(1) == d.y[m]).float().mean()), float(F.cross_entropy(out[m], d.y[m]))
 
 
-def task_loss(model, graph: GraphData):
+def task_loss(model: Any, graph: GraphData) -> Any:
     """The training loss of ``graph``'s task: cross-entropy on the train nodes (graph classification: the
     train graphs), or for link prediction
     binary cross-entropy of dot-product scores, one sampled non-edge per training edge."""
@@ -123,7 +124,8 @@ def task_loss(model, graph: GraphData):
 
 def train(model: torch.nn.Module, graph: GraphData, *, epochs: int = 200, lr: float = 0.01,
           weight_decay: float = 5e-4, patience: int = 50, masks: dict[str, torch.Tensor] | None = None,
-          seed: int = 0, l1: float = 0.0, on_backward=None, on_epoch=None, penalty=None) -> TrainResult:
+          seed: int = 0, l1: float = 0.0, on_backward: Callable[..., float] | None = None,
+          on_epoch: Callable[..., Any] | None = None, penalty: Callable[..., Any] | None = None) -> TrainResult:
     """Train ``model`` in place on ``graph``'s task; returns what happened.
 
     ``l1`` adds ``l1 * sum(|w|)`` over the prunable weight matrices to the loss (the classic
@@ -175,7 +177,7 @@ def train(model: torch.nn.Module, graph: GraphData, *, epochs: int = 200, lr: fl
                        flops=flops, masks=best_masks, measured_step_flops=measured)
 
 
-def _backward(model, graph: GraphData, l1: float, penalty, count: bool) -> float:
+def _backward(model: Any, graph: GraphData, l1: float, penalty: Any, count: bool) -> float:
     """Loss (with the L1 and penalty terms) and its backward pass; the FLOPs torch counts when ``count``."""
     from gnneval.model.counting import prunable_weights
 
@@ -190,7 +192,7 @@ def _backward(model, graph: GraphData, l1: float, penalty, count: bool) -> float
     return float(counter.get_total_flops()) if counter is not None else 0.0
 
 
-def _flop_counter():
+def _flop_counter() -> Any:
     """torch's FLOP counter for one real training step, or None where this torch has none."""
     try:
         from torch.utils.flop_counter import FlopCounterMode

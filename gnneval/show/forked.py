@@ -65,7 +65,8 @@ def fork_map(fn: Callable[[Any], Any], items: Sequence[Any], workers: int, *, li
     start, ``on_done`` each index and its outcome as it ends.  Returns the outcomes in the items' order."""
     scratch = Path(tempfile.mkdtemp(prefix=".forked-", dir=scratch_dir))
     outcomes: list[Outcome | None] = [None] * len(items)
-    pending, running = list(range(len(items))), {}
+    pending: list[int] = list(range(len(items)))
+    running: dict[int, Any] = {}
     try:
         while pending or running:
             while pending and len(running) < workers:
@@ -101,7 +102,7 @@ def one_thread() -> None:
         torch.set_num_threads(1)
     numba_parallel = sys.modules.get("numba.np.ufunc.parallel")
     if numba_parallel is not None and not getattr(numba_parallel, "_is_initialized", True):
-        sys.modules["numba"].config.NUMBA_NUM_THREADS = numba_parallel.NUM_THREADS = 1
+        sys.modules["numba"].config.NUMBA_NUM_THREADS = numba_parallel.NUM_THREADS = 1  # type: ignore[attr-defined]
 
 
 def _fork(fn: Callable[[Any], Any], item: Any, result_file: Path) -> int:

@@ -17,6 +17,7 @@ import sys
 import warnings
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 
 def cache_folder(package: str) -> Path:
@@ -49,11 +50,11 @@ def import_cached(package: str) -> ModuleType:
     folder = cache_folder(package)
     folder.mkdir(parents=True, exist_ok=True)
     originals = numba.njit, numba.jit
-    previous_dir = config.CACHE_DIR
+    previous_dir = config.CACHE_DIR  # type: ignore[attr-defined]
 
-    def caching(decorator):
+    def caching(decorator: Any) -> Any:
         @functools.wraps(decorator)
-        def wrapper(*args, **kwargs):
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
             caller = sys._getframe(1).f_globals.get("__name__", "")
             if caller == package or caller.startswith(package + "."):
                 kwargs.setdefault("cache", True)
@@ -62,11 +63,11 @@ def import_cached(package: str) -> ModuleType:
         return wrapper
 
     numba.njit, numba.jit = caching(numba.njit), caching(numba.jit)
-    config.CACHE_DIR = str(folder)
+    config.CACHE_DIR = str(folder)  # type: ignore[attr-defined]
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*[Cc]annot cache.*")
             return importlib.import_module(package)
     finally:
         numba.njit, numba.jit = originals
-        config.CACHE_DIR = previous_dir
+        config.CACHE_DIR = previous_dir  # type: ignore[attr-defined]
