@@ -210,6 +210,7 @@ def test_importing_the_plugin_api_does_not_import_torch():
     assert out.stdout.split()[0] == "False", out.stdout
 
 
+@pytest.mark.slow
 def test_style_ruff_and_mypy():
     """The style holds: ruff (pyflakes, pycodestyle, import order, annotations on the public API) and mypy
     on gnneval.plugin, as configured in pyproject.toml."""

@@ -40,6 +40,7 @@ ARGS = ["--pruner", "structured,magnitude", "--sparsity", "0.5,0.9", "--no-bench
         "--metrics", "accuracy,linear-cka", "--no-progress"]
 
 
+@pytest.mark.slow
 def test_batch_leaderboard_failed_row_and_resume(zoo, tmp_path, capsys):
     out = tmp_path / "results"
     assert main(["batch", str(zoo / "manifest.json"), "--out", str(out), "--jobs", "2", *ARGS]) == 1  # one failed
@@ -73,6 +74,7 @@ def test_batch_leaderboard_failed_row_and_resume(zoo, tmp_path, capsys):
         (zoo / "manifest.json").write_text(json.dumps(manifest))
 
 
+@pytest.mark.slow
 def test_killed_batch_loses_nothing_finished_and_resumes(zoo, tmp_path):
     out = tmp_path / "killed"
     cmd = [sys.executable, "-m", "gnneval", "batch", str(zoo / "manifest.json"), "--out", str(out), "--jobs", "1",
@@ -94,6 +96,7 @@ def test_killed_batch_loses_nothing_finished_and_resumes(zoo, tmp_path):
     assert not list(out.glob("runs/*/*.tmp"))
 
 
+@pytest.mark.slow
 def test_timeout_and_bad_input(zoo, tmp_path, capsys):
     out = tmp_path / "t"
     assert main(["batch", str(zoo / "manifest.json"), "--out", str(out), "--timeout", "0.5", *ARGS]) == 1
@@ -106,6 +109,7 @@ def test_timeout_and_bad_input(zoo, tmp_path, capsys):
     assert "does not exist" in err and "entry 1 has no 'path'" in err
 
 
+@pytest.mark.slow
 def test_ray_executor_on_a_real_local_cluster(zoo, tmp_path, capsys):
     ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'gnneval[ray]')")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)

@@ -85,6 +85,7 @@ def _sparse_models():
     yield "graphconv-mean", Stack(GraphConv(32, 16, aggr="mean"), GraphConv(16, 4))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("exporter", ["dynamo", "torchscript"])
 @pytest.mark.parametrize("name,model", list(_sparse_models()))
 def test_sparse_onnx_graph_agrees_with_pytorch(name, model, graph, tmp_path, exporter):
@@ -175,6 +176,7 @@ def test_forced_unavailable_provider_is_reported_and_cpu_used():
     assert not problems
 
 
+@pytest.mark.gpu
 def test_cuda_provider_that_cannot_run_is_reported(graph, tmp_path):
     import onnxruntime as ort
 
@@ -191,6 +193,7 @@ def test_cuda_provider_that_cannot_run_is_reported(graph, tmp_path):
     assert any("CUDAExecutionProvider was asked for but could not be used" in p.message for p in problems)
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: the CUDA timing path runs where one is")
 def test_cuda_eager_timing(graph):
     from torch_geometric.nn.models import GCN
@@ -200,6 +203,7 @@ def test_cuda_eager_timing(graph):
     assert b.device == "cuda" and "CUDA max allocated" in b.note
 
 
+@pytest.mark.slow
 def test_torch_compile_backend(graph):
     from torch_geometric.nn.models import GCN
 
@@ -254,6 +258,7 @@ def test_timing_is_adaptive_steady_stops_early_noisy_uses_the_budget():
     assert fixed.size == 50
 
 
+@pytest.mark.slow
 def test_auto_export_tries_the_faster_exporter_first_and_remembers_what_worked(graph, tmp_path, monkeypatch):
     """``auto``: TorchScript (fast) before dynamo; a disagreeing TorchScript graph falls back to dynamo, and the
     choice that gave a correct graph is tried first next time."""

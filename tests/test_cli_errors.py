@@ -35,6 +35,7 @@ def test_missing_checkpoint(tmp_path):
     assert_one_line_error(res, "does not exist")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("content", [b"", os.urandom(4096), b"hello, this is text\n", b"PK\x03\x04broken-zip"])
 def test_not_a_checkpoint(tmp_path, content):
     path = tmp_path / "junk.pt"
@@ -44,6 +45,7 @@ def test_not_a_checkpoint(tmp_path, content):
     assert "not a checkpoint" in line or "empty" in line
 
 
+@pytest.mark.slow
 def test_wrong_type_torch_file(tmp_path):
     import torch
 
@@ -65,6 +67,7 @@ def test_bad_sparsity(value, needle):
     assert_one_line_error(res, needle)
 
 
+@pytest.mark.slow
 def test_unknown_dataset(tmp_path):
     res = gnneval("evaluate", str(ZOO), "--pruner", "structured", "--dataset", "Coraa", "--out", str(tmp_path / "r"))
     assert_one_line_error(res, "unknown dataset 'Coraa'", "did you mean 'Cora'")
@@ -75,6 +78,7 @@ def test_missing_argument_is_one_line():
     assert_one_line_error(res, "--pruner")
 
 
+@pytest.mark.slow
 def test_pickle_that_runs_code_is_refused_without_running_it(tmp_path):
     marker = tmp_path / "pwned"
 

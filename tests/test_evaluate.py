@@ -18,6 +18,7 @@ from gnneval.store.hdf5 import read_run
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_evaluate_sbm_end_to_end(sbm_checkpoint, tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["evaluate", str(sbm_checkpoint), "--pruner", "structured,magnitude,random-channels",
@@ -53,6 +54,7 @@ def test_evaluate_sbm_end_to_end(sbm_checkpoint, tmp_path, capsys):
     assert not run.problems
 
 
+@pytest.mark.slow
 def test_show_and_report_work_from_the_stored_file(sbm_checkpoint, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["evaluate", str(sbm_checkpoint), "--pruner", "structured", "--sparsity", "0.5", "--out", str(out),
@@ -81,6 +83,7 @@ class BrokenMetric(Metric):
         raise ValueError("bad metric")
 
 
+@pytest.mark.slow
 def test_failures_are_isolated_and_notification_hooks_run(sbm_checkpoint, tmp_path):
     seen = []
     plugin = types.SimpleNamespace(
@@ -115,6 +118,7 @@ def test_failures_are_isolated_and_notification_hooks_run(sbm_checkpoint, tmp_pa
     assert {v.id: v.status for v in stored.variants} == status
 
 
+@pytest.mark.slow
 def test_evaluate_zoo_gcn_on_cora(shared_datasets, tmp_path, capsys):
     out = tmp_path / "cora"
     before = sorted(p.name for p in (shared_datasets / "Planetoid" / "Cora").iterdir())

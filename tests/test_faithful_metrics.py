@@ -4,6 +4,7 @@ over-smoothed nodes, training FLOPs are measured beside the convention."""
 
 from __future__ import annotations
 
+import pytest
 import numpy as np
 
 from gnneval.builtin.metrics.embedding_quality import MAD, Clustering
@@ -148,6 +149,7 @@ def test_lottery_rewinds_to_exactly_epoch_k_of_the_first_training(gnneval_graph,
     assert rewinds, "the rounds did not rewind to the weights after epoch 2 of the first training"
 
 
+@pytest.mark.slow
 def test_taylor_channels_beat_random_channels_on_the_zoo_gcn(shared_datasets):
     """Iterative Taylor (training minibatches, dropout on, re-scored every 5%) keeps better channels than
     chance on the committed zoo GCN at 30/50/70%: above the mean of five seeded random rankings."""

@@ -40,6 +40,7 @@ def test_graph_classifier_learns_the_structure(gin_checkpoint):
     assert raw["metrics"]["test_accuracy"] >= 0.8  # classes differ only in average degree
 
 
+@pytest.mark.slow
 def test_evaluate_a_graph_classifier_end_to_end(gin_checkpoint, tmp_path, capsys):
     from gnneval.cli import main
     from gnneval.store.hdf5 import read_run

@@ -62,6 +62,7 @@ def _native(sbm_checkpoint: Path, tmp_path: Path, name: str, edit) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_csr_tensor_claiming_a_billion_elements_is_refused_fast_and_small(sbm_checkpoint, tmp_path):
     def claim(obj):
         obj["format_version"] = 2
@@ -76,6 +77,7 @@ def test_a_csr_tensor_claiming_a_billion_elements_is_refused_fast_and_small(sbm_
     assert got["seconds"] < 2 and got["peak_mb"] < 1024, got
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key, value", [("hidden_channels", 400_000), ("num_layers", 100_000)])
 def test_architecture_arguments_that_do_not_fit_the_tensors_are_refused_before_building(sbm_checkpoint, tmp_path,
                                                                                       key, value):
@@ -191,6 +193,7 @@ def test_identical_files_in_a_batch_are_two_rows(tmp_path):
     assert len(results) == 2 and len({key for _e, key, _d in todo}) == 2
 
 
+@pytest.mark.slow
 def test_a_killed_batch_driver_takes_its_child_with_it(tmp_path):
     driver = textwrap.dedent("""
         import subprocess, sys, time
@@ -243,6 +246,7 @@ class _Escaping(Visualiser):
         return [Path("/etc/passwd")]
 
 
+@pytest.mark.slow
 def test_plugin_faults_are_contained(sbm_checkpoint, tmp_path):
     plugin = types.SimpleNamespace(
         gnneval_register_pruners=hookimpl(lambda register: (register.add_pruner("exits", _Exits),
@@ -295,6 +299,7 @@ def test_bad_out_and_foreign_hdf5_are_one_line(sbm_checkpoint, tmp_path, capsys)
     assert "not a gnneval run" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_fuzzed_checkpoints_and_manifests_never_crash(sbm_checkpoint, tmp_path, capsys):
     """Mutated files: exit status 0 or 2, never a traceback, memory bounded, no canary written."""
     rng = random.Random(0)

@@ -31,6 +31,7 @@ def _run(code: str, tmp_path, cache) -> str:
     return out.stdout
 
 
+@pytest.mark.slow
 def test_a_package_s_numba_functions_compile_once_per_machine(tmp_path):
     (tmp_path / "jitpkg").mkdir()
     (tmp_path / "jitpkg" / "__init__.py").write_text(PACKAGE)

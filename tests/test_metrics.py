@@ -160,6 +160,7 @@ def test_link_prediction_metric_matches_sklearn():
     assert vals["test_agreement"] == 1.0
 
 
+@pytest.mark.slow
 def test_evaluate_a_link_prediction_model(tmp_path):
     from conftest import train_sbm_link_checkpoint
 

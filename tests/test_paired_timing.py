@@ -3,6 +3,7 @@ noise flag."""
 
 from __future__ import annotations
 
+import pytest
 import multiprocessing
 import time
 
@@ -48,6 +49,7 @@ def _spin(stop: float) -> None:
         pass
 
 
+@pytest.mark.slow
 def test_a_busy_machine_keeps_the_speed_up_or_flags_it(tmp_path):
     """With busy processes on every core, the paired speed-up of a half-width GCN stays within ±15% of the
     quiet figure, or is flagged noisy: never a silent slowdown."""
@@ -92,6 +94,7 @@ def _hold(path: str, queue) -> None:
         queue.put((start, time.time()))
 
 
+@pytest.mark.slow
 def test_no_two_runs_time_at_once(tmp_path):
     """The timing slot is machine-wide: concurrent evaluations (``batch --jobs N``) time one after another."""
     ctx = multiprocessing.get_context("fork")

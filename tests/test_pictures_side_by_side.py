@@ -55,6 +55,7 @@ def _host():
     return plugin_host(extra=[("side-by-side-test", plugin)])
 
 
+@pytest.mark.slow
 @needs_fork
 def test_side_by_side_draws_the_same_files_as_one_after_another(gnneval_run, tmp_path, monkeypatch):
     monkeypatch.setenv("GNNEVAL_CACHE", str(tmp_path / "cache"))
@@ -82,6 +83,7 @@ def test_a_drawing_process_that_dies_is_named_and_drawn_again(gnneval_run, tmp_p
     assert "drawn again in the main process" in p.message
 
 
+@pytest.mark.slow
 @needs_fork
 def test_a_hung_drawing_process_is_stopped_and_the_others_stand(gnneval_run, tmp_path, monkeypatch):
     monkeypatch.setenv("GNNEVAL_CACHE", str(tmp_path / "cache"))
@@ -128,6 +130,7 @@ def test_map_in_processes_gives_the_list_comprehension(tmp_path):
     assert map_in_processes(dies_in_child, [1, 2, 3], workers=2) == [2, 4, 6]  # computed again here
 
 
+@pytest.mark.slow
 @needs_fork
 def test_a_process_that_ran_numba_in_parallel_can_still_fork(tmp_path):
     """numba's GNU OpenMP layer kills children forked after it started; gnneval makes numba choose its

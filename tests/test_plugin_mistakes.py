@@ -349,6 +349,7 @@ def gnneval_register_pruners(register):
 '''
 
 
+@pytest.mark.slow
 def test_a_plugin_package_written_against_the_old_imports_installs_and_runs(sbm_checkpoint, tmp_path):
     pkg = tmp_path / "gnneval-old-random"
     (pkg / "src" / "gnneval_old_random").mkdir(parents=True)

@@ -178,6 +178,7 @@ def test_only_named_plugins():
     assert any("'nope'" in p.where for p in host.problems)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("visualisers,numba_wanted", [("curves", False), ("umap", True)])
 def test_imports_only_where_used(sbm_checkpoint, tmp_path, visualisers, numba_wanted):
     """``--no-bench`` never imports onnxscript or onnxruntime; numba (which torch_geometric would import at

@@ -41,6 +41,8 @@ def test_report_is_self_contained(report):
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/setup.sh installs it where "
                                              "apt-get runs as root); cannot render the report in a real browser")
+@pytest.mark.browser
+@pytest.mark.slow
 def test_report_renders_in_headless_chromium_with_every_image_shown(report, tmp_path):
     dom = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
                           "--dump-dom", report.as_uri()], capture_output=True, text=True, timeout=120)
@@ -57,6 +59,7 @@ def test_report_renders_in_headless_chromium_with_every_image_shown(report, tmp_
     assert img.shape[0] == 2000 and img.shape[1] == 1400 and img.std() > 0.05  # a page with content, not blank
 
 
+@pytest.mark.browser
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed; cannot render in a real browser")
 def test_the_browser_check_catches_a_broken_image(gnneval_run, tmp_path):
     bad = tmp_path / "broken.png"

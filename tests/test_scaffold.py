@@ -11,6 +11,7 @@ import pytest
 from gnneval.cli import main
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["pruner", "metric", "visualiser", "checkpoint-loader", "architecture", "dataset-loader"])
 def test_scaffold_tests_pass(kind, tmp_path):
     name = f"demo-{kind.split('-')[0]}"

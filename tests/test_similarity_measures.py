@@ -218,6 +218,7 @@ def test_docs_list_every_measure_as_declared():
     assert "topology" in docs and "PyPI" in docs
 
 
+@pytest.mark.slow
 def test_a_run_shows_the_measures_in_pictures_and_the_report(sbm_checkpoint, tmp_path):
     from gnneval.cli import main
     from gnneval.store.hdf5 import read_run

@@ -88,6 +88,7 @@ def test_a_pattern_fixes_the_sparsity(graph):
     assert w.reshape(w.shape[0], -1, 4).ne(0).sum(-1).le(2).all()
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: 2:4 semi-structured kernels run on NVIDIA GPUs")
 def test_two_of_four_runs_on_semi_structured_kernels(graph):
     model = small_model(graph, hidden=128, epochs=1).half()
@@ -117,6 +118,7 @@ def test_device_auto_picks_cuda_only_where_there_is_one():
     assert not problems
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: ONNX Runtime's CUDA provider runs where one is")
 def test_onnxruntime_on_cuda_binds_inputs_and_output_on_the_gpu(graph, pruned):
     _dense, model = pruned
@@ -124,6 +126,7 @@ def test_onnxruntime_on_cuda_binds_inputs_and_output_on_the_gpu(graph, pruned):
     assert b.status == "ok" and b.device == "cuda" and "I/O binding" in b.note, b.note
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: CUDA-event timing runs where one is")
 def test_cuda_variants_are_timed_by_cuda_events_with_gpu_peak_memory(graph, pruned):
     from gnneval.bench.backends import bench_torch

@@ -99,6 +99,7 @@ def test_a_failed_write_leaves_the_previous_file_intact(tmp_path, monkeypatch):
     assert len(read_run(path).variants) == 3  # 2 + the failed one
 
 
+@pytest.mark.slow
 def test_killed_writer_process_never_corrupts(tmp_path):
     """SIGKILL a process that rewrites the file in a loop; the file is always readable."""
     import signal

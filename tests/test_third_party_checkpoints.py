@@ -133,6 +133,7 @@ def _dataset(shared_datasets, name: str, transform: str | None = None):
     return graph
 
 
+@pytest.mark.slow
 def test_canonical_gat_with_a_one_head_output_layer_loads_with_no_options(shared_datasets, tmp_path, capsys):
     graph = _dataset(shared_datasets, "Cora")
     torch.manual_seed(0)
@@ -156,6 +157,7 @@ def test_canonical_gat_with_a_one_head_output_layer_loads_with_no_options(shared
     assert "checkpoint loader 'state-dict': layers: conv1 (gat) -> conv2 (gat)" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_the_pyg_tutorial_graph_classifier_on_mutag(shared_datasets, tmp_path, capsys):
     graph = _dataset(shared_datasets, "MUTAG")
     torch.manual_seed(0)
@@ -245,6 +247,7 @@ class GCN_3L(torch.nn.Module):
 '''
 
 
+@pytest.mark.slow
 def test_the_users_own_class_from_a_file(shared_datasets, tmp_path, capsys):
     (tmp_path / "models.py").write_text(textwrap.dedent(USER_MODEL))
     import importlib.util
@@ -296,6 +299,7 @@ def test_user_class_mistakes_are_one_line(tmp_path, capsys):
     assert code == 2 and "cannot be built with" in err
 
 
+@pytest.mark.slow
 def test_normalised_features_need_the_transform_and_say_so(shared_datasets, tmp_path, capsys):
     graph = _dataset(shared_datasets, "Cora", transform="NormalizeFeatures")
     torch.manual_seed(0)

@@ -35,6 +35,7 @@ def test_early_stopping(gnneval_graph, gnneval_model):
     assert res.epochs < 500 and res.epochs - res.best_epoch == 5
 
 
+@pytest.mark.slow
 def test_finetuning_recovers_accuracy_in_evaluate(sbm_checkpoint, tmp_path):
     from gnneval.cli import main
     from gnneval.store.hdf5 import read_run
@@ -60,6 +61,7 @@ def test_hybrid_reaches_the_target_share_of_dense_weights(gnneval_graph, gnneval
         assert out.details["channel_sparsity"] == pytest.approx(s / 2)
 
 
+@pytest.mark.slow
 def test_lottery_prunes_20_percent_per_round_to_the_exact_target(gnneval_graph, gnneval_model):
     import math
 
