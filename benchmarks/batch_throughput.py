@@ -33,8 +33,10 @@ def make_zoo(root: Path, count: int, data_root: str) -> Path:
     from gnneval.store.checkpoints import save_checkpoint
 
     reg = build_plugin_host().registry
-    graphs = {n: load_dataset(reg, DatasetRef(n, "planetoid"), DatasetContext(Path(data_root), default_cache_dir(), 0))[0]
-              for n in ("Cora", "CiteSeer")}
+    graphs = {
+        n: load_dataset(reg, DatasetRef(n, "planetoid"), DatasetContext(Path(data_root), default_cache_dir(), 0))[0]
+        for n in ("Cora", "CiteSeer")
+    }
     archs = [("gcn", {}), ("sage", {}), ("gat", {"heads": 4})]
     entries = []
     for i in range(count):
@@ -43,8 +45,13 @@ def make_zoo(root: Path, count: int, data_root: str) -> Path:
         hidden = (16, 32, 64)[(i // 6) % 3]
         g = graphs[name]
         torch.manual_seed(i)
-        kwargs = {"in_channels": g.num_features, "hidden_channels": hidden, "out_channels": g.num_classes,
-                  "num_layers": 2, **extra}
+        kwargs = {
+            "in_channels": g.num_features,
+            "hidden_channels": hidden,
+            "out_channels": g.num_classes,
+            "num_layers": 2,
+            **extra,
+        }
         model = reg.build_architecture(arch, **kwargs)
         opt = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
         d = g.data
@@ -56,9 +63,16 @@ def make_zoo(root: Path, count: int, data_root: str) -> Path:
         model.eval()
         path = root / f"{i:02d}_{arch}_{name}_{hidden}.pt"
         if i % 2 == 0:
-            save_checkpoint(path, model=model, architecture=arch, architecture_kwargs=kwargs,
-                            task="node-classification", dataset=DatasetRef(name, "planetoid"), metrics={},
-                            training={"seed": i, "epochs": 30, "recipe": "benchmarks/batch_throughput.py"})
+            save_checkpoint(
+                path,
+                model=model,
+                architecture=arch,
+                architecture_kwargs=kwargs,
+                task="node-classification",
+                dataset=DatasetRef(name, "planetoid"),
+                metrics={},
+                training={"seed": i, "epochs": 30, "recipe": "benchmarks/batch_throughput.py"},
+            )
             entries.append({"path": path.name})
         else:
             torch.save(model.state_dict(), path)  # bare: the loader infers the architecture
@@ -69,9 +83,28 @@ def make_zoo(root: Path, count: int, data_root: str) -> Path:
 
 
 def run(manifest: Path, out: Path, data_root: str, *extra: str) -> float:
-    cmd = [sys.executable, "-m", "gnneval", "batch", str(manifest), "--out", str(out), "--pruner", "structured",
-           "--sparsity", "0.5", "--no-bench", "--visualisers", "", "--metrics", "accuracy,linear-cka",
-           "--data-root", data_root, "--no-progress", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "gnneval",
+        "batch",
+        str(manifest),
+        "--out",
+        str(out),
+        "--pruner",
+        "structured",
+        "--sparsity",
+        "0.5",
+        "--no-bench",
+        "--visualisers",
+        "",
+        "--metrics",
+        "accuracy,linear-cka",
+        "--data-root",
+        data_root,
+        "--no-progress",
+        *extra,
+    ]
     t = time.perf_counter()
     res = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t
@@ -92,15 +125,24 @@ def main() -> int:
         manifest = make_zoo(tmp / "zoo", args.count, args.data_root) if (tmp / "zoo").mkdir() is None else None
         print(f"made {args.count} checkpoints in {time.perf_counter() - t:.1f} s")
         walls = {}
-        for label, extra in (("1 local worker", ("--jobs", "1")), ("2 local workers", ("--jobs", "2")),
-                             ("Ray, local cluster", ("--executor", "ray"))):
+        for label, extra in (
+            ("1 local worker", ("--jobs", "1")),
+            ("2 local workers", ("--jobs", "2")),
+            ("Ray, local cluster", ("--executor", "ray")),
+        ):
             walls[label] = run(manifest, tmp / label.replace(" ", "_").replace(",", ""), args.data_root, *extra)
-            print(f"{label:20s}: {walls[label]:6.1f} s = {60 * args.count / walls[label]:5.1f} checkpoints/min",
-                  flush=True)
+            print(
+                f"{label:20s}: {walls[label]:6.1f} s = {60 * args.count / walls[label]:5.1f} checkpoints/min",
+                flush=True,
+            )
     one, two, ray = walls["1 local worker"], walls["2 local workers"], walls["Ray, local cluster"]
-    print(f"2 workers / 1 worker throughput: {one / two:.2f}x (target >= 1.6: {'met' if one / two >= 1.6 else 'NOT met'})")
-    print(f"Ray overhead over the 2-worker local pool: {100 * (ray / two - 1):+.0f}% "
-          f"(target < 25%: {'met' if ray / two < 1.25 else 'NOT met'})")
+    print(
+        f"2 workers / 1 worker throughput: {one / two:.2f}x (target >= 1.6: {'met' if one / two >= 1.6 else 'NOT met'})"
+    )
+    print(
+        f"Ray overhead over the 2-worker local pool: {100 * (ray / two - 1):+.0f}% "
+        f"(target < 25%: {'met' if ray / two < 1.25 else 'NOT met'})"
+    )
     return 0
 
 

@@ -37,8 +37,14 @@ def evaluate(data_root: str, out: Path, **kw):
     from gnneval._plugins.manager import build_plugin_host
     from gnneval.run.evaluate import EvaluateSettings, Evaluator
 
-    settings = EvaluateSettings(checkpoint=REPO / "zoo" / "gcn_cora.pt", data_root=data_root, out_dir=out,
-                                metrics=["accuracy"], visualisers=[], **kw)
+    settings = EvaluateSettings(
+        checkpoint=REPO / "zoo" / "gcn_cora.pt",
+        data_root=data_root,
+        out_dir=out,
+        metrics=["accuracy"],
+        visualisers=[],
+        **kw,
+    )
     return Evaluator(settings, build_plugin_host(), show_progress=False).run()
 
 
@@ -66,8 +72,12 @@ def busy_vs_quiet(data_root: str, work: Path) -> list[str]:
         for p in busy:
             p.terminate()
             p.join()
-    lines = [f"## 1. Structured 50% on a quiet machine and with {len(busy)} busy process(es) pinned one per core",
-             "", "| backend | quiet | busy | busy / quiet | verdict |", "|---|---|---|---|---|"]
+    lines = [
+        f"## 1. Structured 50% on a quiet machine and with {len(busy)} busy process(es) pinned one per core",
+        "",
+        "| backend | quiet | busy | busy / quiet | verdict |",
+        "|---|---|---|---|---|",
+    ]
     for backend in ("torch", "onnxruntime"):
         q = next(b for b in quiet.bench if b.backend == backend)
         b = next(b for b in loaded.bench if b.backend == backend)
@@ -76,21 +86,36 @@ def busy_vs_quiet(data_root: str, work: Path) -> list[str]:
         verdict = ("flagged noisy" if b.noisy else "within ±15%") if ok else "UNFLAGGED DRIFT"
         lines.append(f"| {backend} | {fig(quiet, backend)} | {fig(loaded, backend)} | {ratio:.2f} | {verdict} |")
     walls = [v.details.get("bench_wall_s") for v in (quiet,)]
-    lines += ["", f"Wall time of timing one variant (defaults, torch + ORT, quiet): {walls[0]:.2f} s "
-                  "(target <= 2 s).", ""]
+    lines += [
+        "",
+        f"Wall time of timing one variant (defaults, torch + ORT, quiet): {walls[0]:.2f} s (target <= 2 s).",
+        "",
+    ]
     return lines
 
 
 def sparse_backend(data_root: str, work: Path) -> list[str]:
-    lines = ["## 2. Magnitude 90% on sparse kernels (`--backends torch,torch-sparse`), speed-up over dense eager",
-             "", "| variant | sparse kernels | + sparse input features |", "|---|---|---|"]
+    lines = [
+        "## 2. Magnitude 90% on sparse kernels (`--backends torch,torch-sparse`), speed-up over dense eager",
+        "",
+        "| variant | sparse kernels | + sparse input features |",
+        "|---|---|---|",
+    ]
     runs = {}
     for sparse_input in (False, True):
-        runs[sparse_input] = evaluate(data_root, work / f"sparse_{sparse_input}", pruners=["magnitude"],
-                                      sparsities=[0.9], backends=["torch", "torch-sparse"], sparse_input=sparse_input)
+        runs[sparse_input] = evaluate(
+            data_root,
+            work / f"sparse_{sparse_input}",
+            pruners=["magnitude"],
+            sparsities=[0.9],
+            backends=["torch", "torch-sparse"],
+            sparse_input=sparse_input,
+        )
     for vid in ("dense", "magnitude@0.90"):
-        lines.append(f"| {vid} | {fig(runs[False].variant(vid), 'torch-sparse')} | "
-                     f"{fig(runs[True].variant(vid), 'torch-sparse')} |")
+        lines.append(
+            f"| {vid} | {fig(runs[False].variant(vid), 'torch-sparse')} | "
+            f"{fig(runs[True].variant(vid), 'torch-sparse')} |"
+        )
     note = next(b.note for b in runs[True].variant("magnitude@0.90").bench if b.backend == "torch-sparse")
     lines += ["", f"What the backend chose (with sparse input): {note}", ""]
     return lines
@@ -107,8 +132,11 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        lines = [f"# Honest timing on {os.cpu_count()} cores ({torch.get_num_threads()} torch threads), "
-                 f"torch {torch.__version__}", ""]
+        lines = [
+            f"# Honest timing on {os.cpu_count()} cores ({torch.get_num_threads()} torch threads), "
+            f"torch {torch.__version__}",
+            "",
+        ]
         lines += busy_vs_quiet(args.data_root, work)
         lines += sparse_backend(args.data_root, work)
     text = "\n".join(lines)

@@ -60,8 +60,14 @@ def run_one(nodes: int, seed: int = 0) -> dict:
         times[name] = round(time.perf_counter() - t, 3)
     total = time.perf_counter() - t_all
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
-    return {"nodes": nodes, "edges": graph.num_edges, "setup_s": round(setup, 2), "metrics_s": round(total, 2),
-            "peak_rss_gib": round(peak, 2), "per_metric_s": times}
+    return {
+        "nodes": nodes,
+        "edges": graph.num_edges,
+        "setup_s": round(setup, 2),
+        "metrics_s": round(total, 2),
+        "peak_rss_gib": round(peak, 2),
+        "per_metric_s": times,
+    }
 
 
 def main() -> int:
@@ -81,16 +87,21 @@ def main() -> int:
         row = json.loads(res.stdout.strip().splitlines()[-1])
         rows.append(row)
         slowest = sorted(row["per_metric_s"].items(), key=lambda kv: -kv[1])[:4]
-        print(f"{row['nodes']:>9,} nodes {row['edges']:>11,} edges: metrics {row['metrics_s']:7.2f} s, "
-              f"peak RSS {row['peak_rss_gib']:.2f} GiB (graph set-up {row['setup_s']:.1f} s); slowest: "
-              + ", ".join(f"{k} {v:.2f} s" for k, v in slowest), flush=True)
+        print(
+            f"{row['nodes']:>9,} nodes {row['edges']:>11,} edges: metrics {row['metrics_s']:7.2f} s, "
+            f"peak RSS {row['peak_rss_gib']:.2f} GiB (graph set-up {row['setup_s']:.1f} s); slowest: "
+            + ", ".join(f"{k} {v:.2f} s" for k, v in slowest),
+            flush=True,
+        )
     for a, b in zip(rows, rows[1:]):
         print(f"x{b['nodes'] / a['nodes']:.0f} nodes -> x{b['metrics_s'] / max(a['metrics_s'], 1e-9):.1f} time")
     big = [r for r in rows if r["nodes"] >= 1_000_000]
     for r in big:
         ok = r["metrics_s"] <= 180 and r["peak_rss_gib"] <= 8
-        print(f"target 10^6 nodes within 180 s and 8 GiB: {'met' if ok else 'NOT met'} "
-              f"({r['metrics_s']:.1f} s, {r['peak_rss_gib']:.2f} GiB)")
+        print(
+            f"target 10^6 nodes within 180 s and 8 GiB: {'met' if ok else 'NOT met'} "
+            f"({r['metrics_s']:.1f} s, {r['peak_rss_gib']:.2f} GiB)"
+        )
     return 0
 
 

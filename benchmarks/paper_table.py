@@ -40,8 +40,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 METHODS = ("random", "magnitude", "lottery", "train-and-prune", "sparse-training", "slr")
-OPTIONS = {"train-and-prune": {"l1": 1e-4},  #: without L1 it is magnitude + fine-tuning exactly (same seed)
-           "slr": {"method": "slr"}}
+OPTIONS = {
+    "train-and-prune": {"l1": 1e-4},  #: without L1 it is magnitude + fine-tuning exactly (same seed)
+    "slr": {"method": "slr"},
+}
 PRUNER_OF = {"slr": "train-and-prune"}  #: table rows that are a pruner with options
 
 # Published reference points (2-layer GCN, hidden 512): Chen et al., ICML 2021 ("A Unified Lottery
@@ -49,8 +51,11 @@ PRUNER_OF = {"slr": "train-and-prune"}  #: table rows that are a pruner with opt
 # figures as quoted in the issue.
 REFERENCE = {
     "Cora": {"dense": 80.7, "ugs": {0.59: 80.8, 0.87: 79.3}, "random": {0.59: 78.9, 0.87: 76.3}},
-    "CiteSeer": {"dense": 70.9, "ugs": {0.83: 72.0, 0.945: 71.1, 0.978: 70.3},
-                 "random": {0.83: 68.4, 0.945: 61.5, 0.978: 44.1}},
+    "CiteSeer": {
+        "dense": 70.9,
+        "ugs": {0.83: 72.0, 0.945: 71.1, 0.978: 70.3},
+        "random": {0.83: 68.4, 0.945: 61.5, 0.978: 44.1},
+    },
 }
 
 
@@ -83,13 +88,22 @@ def run_cell(registry, graph, dense, dense_flops, method: str, sparsity: float, 
         ft = train(out.model, graph, epochs=200, patience=50, masks=out.masks, seed=seed)
         flops = dense_flops + ft.flops
     else:
-        out = registry.get("pruner", PRUNER_OF.get(method, method)).obj(**OPTIONS.get(method, {})).prune(
-            model, sparsity, ctx)
+        out = (
+            registry.get("pruner", PRUNER_OF.get(method, method))
+            .obj(**OPTIONS.get(method, {}))
+            .prune(model, sparsity, ctx)
+        )
         flops = out.training_flops
-    return {"method": method, "sparsity": sparsity, "seed": seed,
-            "accuracy": _accuracy(out.model, out.graph or graph), "weight_sparsity": _weight_sparsity(out.model),
-            "graph_sparsity": float(out.details.get("graph_sparsity", 0.0)), "training_flops": flops,
-            "seconds": time.perf_counter() - t0}
+    return {
+        "method": method,
+        "sparsity": sparsity,
+        "seed": seed,
+        "accuracy": _accuracy(out.model, out.graph or graph),
+        "weight_sparsity": _weight_sparsity(out.model),
+        "graph_sparsity": float(out.details.get("graph_sparsity", 0.0)),
+        "training_flops": flops,
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 def _spread(values) -> str:
@@ -108,8 +122,11 @@ def main() -> int:
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--data-root", default=str(REPO.parent / "shared" / "datasets"))
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
-    ap.add_argument("--render-only", action="store_true",
-                    help="write the table from the cells already in <out>/paper_table.jsonl, computing nothing")
+    ap.add_argument(
+        "--render-only",
+        action="store_true",
+        help="write the table from the cells already in <out>/paper_table.jsonl, computing nothing",
+    )
     args = ap.parse_args()
 
     import numpy as np
@@ -135,19 +152,35 @@ def main() -> int:
             r = json.loads(line)
             done[(r["dataset"], r["hidden"], r["method"], r["sparsity"], r["seed"])] = r
     for name in [] if args.render_only else args.datasets.split(","):
-        graph, _ = load_dataset(reg, DatasetRef(name=name, loader="planetoid"),
-                                DatasetContext(resolve_data_root(args.data_root), default_cache_dir(), 0))
+        graph, _ = load_dataset(
+            reg,
+            DatasetRef(name=name, loader="planetoid"),
+            DatasetContext(resolve_data_root(args.data_root), default_cache_dir(), 0),
+        )
         for seed in seeds:
             key0 = (name, args.hidden, "dense", 0.0, seed)
-            kwargs = {"in_channels": graph.num_features, "hidden_channels": args.hidden,
-                      "out_channels": graph.num_classes, "num_layers": 2, "dropout": 0.5}
+            kwargs = {
+                "in_channels": graph.num_features,
+                "hidden_channels": args.hidden,
+                "out_channels": graph.num_classes,
+                "num_layers": 2,
+                "dropout": 0.5,
+            }
             dense = reg.build_architecture("gcn", **kwargs)
             reinitialise(dense, seed)
             res = train(dense, graph, epochs=200, patience=50, seed=seed)
             if key0 not in done:
-                row = {"dataset": name, "hidden": args.hidden, "method": "dense", "sparsity": 0.0, "seed": seed,
-                       "accuracy": _accuracy(dense, graph), "weight_sparsity": 0.0, "training_flops": res.flops,
-                       "seconds": res.seconds}
+                row = {
+                    "dataset": name,
+                    "hidden": args.hidden,
+                    "method": "dense",
+                    "sparsity": 0.0,
+                    "seed": seed,
+                    "accuracy": _accuracy(dense, graph),
+                    "weight_sparsity": 0.0,
+                    "training_flops": res.flops,
+                    "seconds": res.seconds,
+                }
                 done[key0] = row
                 with log.open("a") as f:
                     f.write(json.dumps(row) + "\n")
@@ -156,26 +189,39 @@ def main() -> int:
                     key = (name, args.hidden, method, sp, seed)
                     if key in done:
                         continue
-                    row = {"dataset": name, "hidden": args.hidden,
-                           **run_cell(reg, graph, dense, res.flops, method, sp, seed)}
+                    row = {
+                        "dataset": name,
+                        "hidden": args.hidden,
+                        **run_cell(reg, graph, dense, res.flops, method, sp, seed),
+                    }
                     done[key] = row
                     with log.open("a") as f:
                         f.write(json.dumps(row) + "\n")
-                    print(f"{name} seed {seed} {method:>16} @ {sp:.2f}: acc {100 * row['accuracy']:.1f}% "
-                          f"(weight sparsity {row['weight_sparsity']:.3f}), train {row['training_flops'] / 1e12:.3f} "
-                          f"TFLOPs, {row['seconds']:.1f} s", flush=True)
+                    print(
+                        f"{name} seed {seed} {method:>16} @ {sp:.2f}: acc {100 * row['accuracy']:.1f}% "
+                        f"(weight sparsity {row['weight_sparsity']:.3f}), train {row['training_flops'] / 1e12:.3f} "
+                        f"TFLOPs, {row['seconds']:.1f} s",
+                        flush=True,
+                    )
 
     # the table
-    lines = [f"# GCN sparsification on Planetoid (2 layers, hidden {args.hidden}; seeds {args.seeds})", "",
-             "Test accuracy (%), mean ± sample standard deviation (ddof=1) over seeds, or 'n=1' where one seed "
-             "ran (no spread); training TFLOPs (mean) in brackets.", ""]
+    lines = [
+        f"# GCN sparsification on Planetoid (2 layers, hidden {args.hidden}; seeds {args.seeds})",
+        "",
+        "Test accuracy (%), mean ± sample standard deviation (ddof=1) over seeds, or 'n=1' where one seed "
+        "ran (no spread); training TFLOPs (mean) in brackets.",
+        "",
+    ]
     summary = {}
     for name in args.datasets.split(","):
         rows = [r for r in done.values() if r["dataset"] == name and r["hidden"] == args.hidden]
         dense_acc = [100 * r["accuracy"] for r in rows if r["method"] == "dense" and r["seed"] in seeds]
-        lines += [f"## {name}: dense {np.mean(dense_acc):.1f}{_spread(dense_acc)}", "",
-                  "| method | " + " | ".join(f"{100 * s:g}%" for s in sparsities) + " |",
-                  "|---|" + "---|" * len(sparsities)]
+        lines += [
+            f"## {name}: dense {np.mean(dense_acc):.1f}{_spread(dense_acc)}",
+            "",
+            "| method | " + " | ".join(f"{100 * s:g}%" for s in sparsities) + " |",
+            "|---|" + "---|" * len(sparsities),
+        ]
         for method in methods:
             cells = []
             for sp in sparsities:
@@ -185,12 +231,17 @@ def main() -> int:
                     continue
                 acc = [100 * r["accuracy"] for r in sel]
                 fl = np.mean([r["training_flops"] for r in sel]) / 1e12
-                summary[f"{name}/{method}/{sp}"] = {"mean": float(np.mean(acc)),
-                                                    "std": float(np.std(acc, ddof=1)) if len(acc) > 1 else None,
-                                                    "n": len(acc), "training_tflops": float(fl)}
+                summary[f"{name}/{method}/{sp}"] = {
+                    "mean": float(np.mean(acc)),
+                    "std": float(np.std(acc, ddof=1)) if len(acc) > 1 else None,
+                    "n": len(acc),
+                    "training_tflops": float(fl),
+                }
                 graph_sp = np.mean([r.get("graph_sparsity", 0.0) for r in sel])
-                cells.append(f"{np.mean(acc):.1f}{_spread(acc)} [{fl:.3f}]"
-                             + (f" (graph {100 * graph_sp:.0f}%)" if graph_sp else ""))
+                cells.append(
+                    f"{np.mean(acc):.1f}{_spread(acc)} [{fl:.3f}]"
+                    + (f" (graph {100 * graph_sp:.0f}%)" if graph_sp else "")
+                )
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
         ref = REFERENCE.get(name)
         if ref:

@@ -25,8 +25,13 @@ def measures() -> dict[str, type]:
     from gnneval.builtin.metrics.repsim import LAYER_MEASURES
     from gnneval.builtin.metrics.similarity import KnnOverlap, LinearCKA, Procrustes, RbfCKA
 
-    return {"linear-cka": LinearCKA, "rbf-cka": RbfCKA, "procrustes": Procrustes, "knn-overlap": KnnOverlap,
-            **LAYER_MEASURES}
+    return {
+        "linear-cka": LinearCKA,
+        "rbf-cka": RbfCKA,
+        "procrustes": Procrustes,
+        "knn-overlap": KnnOverlap,
+        **LAYER_MEASURES,
+    }
 
 
 def inputs(n: int, d: int, sample: int):
@@ -34,10 +39,18 @@ def inputs(n: int, d: int, sample: int):
 
     rng = np.random.default_rng(0)
     y = rng.normal(size=(n, d)).astype(np.float32)
-    x = (y @ (np.eye(d) + 0.3 * rng.normal(size=(d, d))).astype(np.float32)
-         + 0.4 * rng.normal(size=(n, d)).astype(np.float32))
-    graph = GraphArrays("synthetic", "node-classification", np.zeros(n, np.int64), {"test": np.ones(n, bool)},
-                        np.zeros((2, 0), np.int64), 2, d)
+    x = y @ (np.eye(d) + 0.3 * rng.normal(size=(d, d))).astype(np.float32) + 0.4 * rng.normal(size=(n, d)).astype(
+        np.float32
+    )
+    graph = GraphArrays(
+        "synthetic",
+        "node-classification",
+        np.zeros(n, np.int64),
+        {"test": np.ones(n, bool)},
+        np.zeros((2, 0), np.int64),
+        2,
+        d,
+    )
     out = VariantOutputs(np.zeros((1, 2), np.float32), np.zeros(1, np.int64), {"l": x})
     dense = VariantOutputs(out.logits, out.predictions, {"l": y})
     return MetricInputs(graph, out, dense, 0, "l", x, y, sample_size=sample, bootstrap=0)
@@ -53,11 +66,15 @@ def run_size(n: int, d: int, sample: int) -> list[tuple[str, float, float, str]]
         seconds = time.perf_counter() - t0
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-        where = "sample" if getattr(getattr(cls, "props", None), "sampled", name in ("rbf-cka", "knn-overlap")) \
+        where = (
+            "sample"
+            if getattr(getattr(cls, "props", None), "sampled", name in ("rbf-cka", "knn-overlap"))
             else "all nodes"
+        )
         rows.append((name, seconds, peak / 2**20, where))
-        print(f"n={n:>9,} {name:24s} {seconds:8.2f} s {peak / 2**20:9.0f} MiB  ({where}; value {value:.4f})",
-              flush=True)
+        print(
+            f"n={n:>9,} {name:24s} {seconds:8.2f} s {peak / 2**20:9.0f} MiB  ({where}; value {value:.4f})", flush=True
+        )
     return rows
 
 
@@ -73,10 +90,14 @@ def main() -> int:
     sizes = [int(s) for s in args.sizes.split(",")]
     results = {n: run_size(n, args.dim, args.sample) for n in sizes}
     names = [r[0] for r in results[sizes[0]]]
-    lines = [f"# Similarity measures at scale ({args.dim}-d, node sample {args.sample}, {os.cpu_count()} cores)", "",
-             "Seconds / peak MiB per measure for one layer pair (tracemalloc: NumPy's allocations).", "",
-             "| measure | nodes used | " + " | ".join(f"n = {n:,}" for n in sizes) + " |",
-             "|---|---|" + "---|" * len(sizes)]
+    lines = [
+        f"# Similarity measures at scale ({args.dim}-d, node sample {args.sample}, {os.cpu_count()} cores)",
+        "",
+        "Seconds / peak MiB per measure for one layer pair (tracemalloc: NumPy's allocations).",
+        "",
+        "| measure | nodes used | " + " | ".join(f"n = {n:,}" for n in sizes) + " |",
+        "|---|---|" + "---|" * len(sizes),
+    ]
     for i, name in enumerate(names):
         cells = [f"{results[n][i][1]:.2f} s / {results[n][i][2]:.0f} MiB" for n in sizes]
         lines.append(f"| {name} | {results[sizes[0]][i][3]} | " + " | ".join(cells) + " |")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
-HAND_WRITTEN = textwrap.dedent('''
+HAND_WRITTEN = textwrap.dedent("""
     import copy, sys, h5py, numpy as np, torch, umap
     from sklearn.metrics import f1_score, silhouette_score
     from torch.nn.utils import prune
@@ -53,9 +53,9 @@ HAND_WRITTEN = textwrap.dedent('''
         g = out.create_group(f"s{s}"); g["hidden"] = h; g["umap"] = emb
         print(f"sparsity {s}: acc {acc:.3f} macro-F1 {f1:.3f} silhouette {sil:.3f}", flush=True)
     out.close()
-''')
+""")
 
-JIT_PROBE = textwrap.dedent('''
+JIT_PROBE = textwrap.dedent("""
     import time, warnings, numpy as np
     warnings.simplefilter("ignore")
     t = time.perf_counter(); import umap; t_import = time.perf_counter() - t
@@ -67,7 +67,7 @@ JIT_PROBE = textwrap.dedent('''
         t = time.perf_counter(); umap.UMAP(random_state=0, precomputed_knn=(i, d), n_epochs=200).fit_transform(x)
         times.append(time.perf_counter() - t)
     print(f"{t_import:.2f} {times[0]:.2f} {times[1]:.2f}")
-''')
+""")
 
 
 def timed(cmd: list[str], cwd: Path, env: dict | None = None) -> tuple[float, subprocess.CompletedProcess]:
@@ -99,9 +99,26 @@ def main() -> int:
         cache = {"GNNEVAL_CACHE": str(tmp / "cache")}
 
         def gnneval(tag: str) -> float:
-            return timed([py, "-m", "gnneval", "evaluate", "zoo/gcn_cora.pt", "--pruner", "structured", "--sparsity",
-                          "0.3,0.5,0.7,0.9", "--data-root", args.data_root, "--out", str(tmp / f"run_{tag}"),
-                          "--no-progress"], REPO, cache)[0]
+            return timed(
+                [
+                    py,
+                    "-m",
+                    "gnneval",
+                    "evaluate",
+                    "zoo/gcn_cora.pt",
+                    "--pruner",
+                    "structured",
+                    "--sparsity",
+                    "0.3,0.5,0.7,0.9",
+                    "--data-root",
+                    args.data_root,
+                    "--out",
+                    str(tmp / f"run_{tag}"),
+                    "--no-progress",
+                ],
+                REPO,
+                cache,
+            )[0]
 
         hand = [timed(hand_cmd, REPO)[0]]
         cold = gnneval("cold")
@@ -112,14 +129,20 @@ def main() -> int:
 
     t_import, first, second = map(float, jit.stdout.split())
     t_hand, t_warm = statistics.median(hand), statistics.median(warm)
-    print(f"numba JIT (fresh process, 2,708 x 64): import umap {t_import:.2f} s, first fit {first:.2f} s, "
-          f"second fit {second:.2f} s -> JIT cost about {first - second:.2f} s per process without a cache")
-    print(f"hand-written script (torch prune masks, sklearn, one default UMAP per variant, h5py): "
-          f"{t_hand:.1f} s (runs: {', '.join(f'{t:.1f}' for t in hand)})")
+    print(
+        f"numba JIT (fresh process, 2,708 x 64): import umap {t_import:.2f} s, first fit {first:.2f} s, "
+        f"second fit {second:.2f} s -> JIT cost about {first - second:.2f} s per process without a cache"
+    )
+    print(
+        f"hand-written script (torch prune masks, sklearn, one default UMAP per variant, h5py): "
+        f"{t_hand:.1f} s (runs: {', '.join(f'{t:.1f}' for t in hand)})"
+    )
     print(f"gnneval evaluate, first run on the machine (cold cache):  {cold:.1f} s  ratio {cold / t_hand:.2f}")
-    print(f"gnneval evaluate, later runs (warm cache):                {t_warm:.1f} s  ratio {t_warm / t_hand:.2f} "
-          f"(runs: {', '.join(f'{t:.1f}' for t in warm)}; target <= 0.40: "
-          f"{'met' if t_warm <= 0.4 * t_hand else 'NOT met'})")
+    print(
+        f"gnneval evaluate, later runs (warm cache):                {t_warm:.1f} s  ratio {t_warm / t_hand:.2f} "
+        f"(runs: {', '.join(f'{t:.1f}' for t in warm)}; target <= 0.40: "
+        f"{'met' if t_warm <= 0.4 * t_hand else 'NOT met'})"
+    )
     return 0
 
 

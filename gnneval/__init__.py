@@ -61,15 +61,21 @@ and warns with DeprecationWarning naming the import to use instead.  They go in 
 class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Serves an old module name with the module that replaced it, warning once per import."""
 
-    def find_spec(self, fullname: str, path: object = None, target: object = None) -> importlib.machinery.ModuleSpec | None:
+    def find_spec(
+        self, fullname: str, path: object = None, target: object = None
+    ) -> importlib.machinery.ModuleSpec | None:
         if fullname not in MOVED_MODULES:
             return None
         return importlib.util.spec_from_loader(fullname, self)
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
         new = MOVED_MODULES[spec.name]
-        warnings.warn(f"{spec.name} is deprecated: import from gnneval.plugin or gnneval.plugin.helpers "
-                      f"(the module moved to {new}, which is internal)", DeprecationWarning, stacklevel=3)
+        warnings.warn(
+            f"{spec.name} is deprecated: import from gnneval.plugin or gnneval.plugin.helpers "
+            f"(the module moved to {new}, which is internal)",
+            DeprecationWarning,
+            stacklevel=3,
+        )
         return importlib.import_module(new)
 
     def exec_module(self, module: ModuleType) -> None:

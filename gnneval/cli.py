@@ -71,14 +71,29 @@ def _key_values(items: list[str], what: str) -> dict[str, object]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="gnneval", description="What does pruning this graph neural network do to it? "
-                "Accuracy, representation quality, speed and size of pruned variants, measured.")
+    p = _Parser(
+        prog="gnneval",
+        description="What does pruning this graph neural network do to it? "
+        "Accuracy, representation quality, speed and size of pruned variants, measured.",
+    )
     p.add_argument("--version", action="version", version=f"gnneval {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
-    p.add_argument("-p", dest="plugin_flags", action="append", default=[], metavar="no:NAME",
-                   help="disable a plugin for this run (repeatable); $GNNEVAL_DISABLE_PLUGINS=a,b does the same")
-    p.add_argument("--plugins", dest="only_plugins", type=_csv, default=None, metavar="A,B",
-                   help="load only these plugins (by plugin name)")
+    p.add_argument(
+        "-p",
+        dest="plugin_flags",
+        action="append",
+        default=[],
+        metavar="no:NAME",
+        help="disable a plugin for this run (repeatable); $GNNEVAL_DISABLE_PLUGINS=a,b does the same",
+    )
+    p.add_argument(
+        "--plugins",
+        dest="only_plugins",
+        type=_csv,
+        default=None,
+        metavar="A,B",
+        help="load only these plugins (by plugin name)",
+    )
     p.add_argument("--trace-hooks", action="store_true", help="print every plugin load and hook call to stderr")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -92,69 +107,153 @@ def build_parser() -> argparse.ArgumentParser:
 def _evaluate_parser(sub) -> None:
     ev = sub.add_parser("evaluate", help="prune a checkpoint at several sparsities and evaluate every variant")
     ev.add_argument("checkpoint", type=Path, help="checkpoint file (e.g. zoo/gcn_cora.pt)")
-    ev.add_argument("--pruner", required=True, type=_csv, help="pruner name(s), comma-separated (see `gnneval plugins`)")
-    ev.add_argument("--sparsity", type=_sparsities, default=None,
-                    help=f"comma-separated sparsities in [0, 1) (default {D.csv(D.SPARSITIES)})")
+    ev.add_argument(
+        "--pruner", required=True, type=_csv, help="pruner name(s), comma-separated (see `gnneval plugins`)"
+    )
+    ev.add_argument(
+        "--sparsity",
+        type=_sparsities,
+        default=None,
+        help=f"comma-separated sparsities in [0, 1) (default {D.csv(D.SPARSITIES)})",
+    )
     ev.add_argument("--out", type=Path, default=None, help="run folder (default runs/<checkpoint>-<pruner>-<time>)")
     ev.add_argument("--seed", type=int, default=D.SEED, help=f"seed for every random choice (default {D.SEED})")
     ev.add_argument("--data-root", default=None, help="dataset folder (default $GNNEVAL_DATA, else the user cache)")
-    ev.add_argument("--dataset", default=None, help="dataset name, overriding the checkpoint's metadata")
-    ev.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE",
-                    help="option for the dataset loader (repeatable)")
-    ev.add_argument("--loader", default=None, help="force a checkpoint loader by name")
-    ev.add_argument("--code", default=None, metavar="MODULE_OR_FILE",
-                    help="with --trust: import this module or .py file first (it defines a pickled model's class)")
-    ev.add_argument("--arch", default=None, metavar="NAME|FILE.py:CLASS",
-                    help="architecture of a bare state_dict: a registered one (gcn, sage, gat, gin, layer-stack, ...) "
-                         "or your own model class, models.py:GCN or package.module:GCN. Your file is imported and "
-                         "runs as Python; the checkpoint itself is still loaded weights-only and never runs code")
-    ev.add_argument("--arch-option", action="append", default=[], metavar="KEY=VALUE",
-                    help="architecture argument, a Python literal, e.g. hidden_channels=64 (repeatable)")
-    ev.add_argument("--task", default=None, choices=TASKS, help="the model's task, overriding the checkpoint's")
-    ev.add_argument("--transform", default=None, metavar="T1,T2(k=v)",
-                    help="torch_geometric transforms applied to the dataset, in order, as the model was trained "
-                         "(e.g. NormalizeFeatures,ToUndirected); default: those the checkpoint records")
-    ev.add_argument("--max-params", type=int, default=D.MAX_PARAMS, metavar="N",
-                    help=f"refuse checkpoints holding more than N weights, before allocating them (default {D.MAX_PARAMS:g})")
-    ev.add_argument("--plugin-timeout", type=float, default=D.PLUGIN_TIMEOUT_S, metavar="SECONDS",
-                    help=f"stop a metric call or a visualiser after this long, report it, go on "
-                         f"(default {D.PLUGIN_TIMEOUT_S:g})")
-    ev.add_argument("--allow-nonfinite", action="store_true",
-                    help="evaluate a checkpoint whose weights hold NaN or Inf instead of refusing it")
-    ev.add_argument("--trust", action="store_true",
-                    help="allow loading checkpoints that contain Python objects (runs code from the file!)")
+    _evaluate_load_options(ev)
     _evaluate_stage_options(ev)
     bench = ev.add_mutually_exclusive_group()
     bench.add_argument("--bench", dest="bench", action="store_true", default=True, help="time every variant (default)")
     bench.add_argument("--no-bench", dest="bench", action="store_false", help="skip timing")
-    ev.add_argument("--device", default=D.DEVICE,
-                    help=f"auto: cuda where available, else cpu; or cpu, cuda (default {D.DEVICE})")
+    ev.add_argument(
+        "--device", default=D.DEVICE, help=f"auto: cuda where available, else cpu; or cpu, cuda (default {D.DEVICE})"
+    )
     _bench_options(ev)
     ev.add_argument("--svg", action="store_true", help="also write SVG pictures")
     ev.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
+def _evaluate_load_options(ev) -> None:
+    """``evaluate``'s options for the load stage: the dataset, the checkpoint loader, the architecture."""
+    ev.add_argument("--dataset", default=None, help="dataset name, overriding the checkpoint's metadata")
+    ev.add_argument(
+        "--dataset-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="option for the dataset loader (repeatable)",
+    )
+    ev.add_argument("--loader", default=None, help="force a checkpoint loader by name")
+    ev.add_argument(
+        "--code",
+        default=None,
+        metavar="MODULE_OR_FILE",
+        help="with --trust: import this module or .py file first (it defines a pickled model's class)",
+    )
+    ev.add_argument(
+        "--arch",
+        default=None,
+        metavar="NAME|FILE.py:CLASS",
+        help="architecture of a bare state_dict: a registered one (gcn, sage, gat, gin, layer-stack, ...) "
+        "or your own model class, models.py:GCN or package.module:GCN. Your file is imported and "
+        "runs as Python; the checkpoint itself is still loaded weights-only and never runs code",
+    )
+    ev.add_argument(
+        "--arch-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="architecture argument, a Python literal, e.g. hidden_channels=64 (repeatable)",
+    )
+    ev.add_argument("--task", default=None, choices=TASKS, help="the model's task, overriding the checkpoint's")
+    ev.add_argument(
+        "--transform",
+        default=None,
+        metavar="T1,T2(k=v)",
+        help="torch_geometric transforms applied to the dataset, in order, as the model was trained "
+        "(e.g. NormalizeFeatures,ToUndirected); default: those the checkpoint records",
+    )
+    _evaluate_limits(ev)
+
+
+def _evaluate_limits(ev) -> None:
+    """``evaluate``'s limits on what a checkpoint may hold and a plugin may take, and ``--trust``."""
+    ev.add_argument(
+        "--max-params",
+        type=int,
+        default=D.MAX_PARAMS,
+        metavar="N",
+        help=f"refuse checkpoints holding more than N weights, before allocating them (default {D.MAX_PARAMS:g})",
+    )
+    ev.add_argument(
+        "--plugin-timeout",
+        type=float,
+        default=D.PLUGIN_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"stop a metric call or a visualiser after this long, report it, go on (default {D.PLUGIN_TIMEOUT_S:g})",
+    )
+    ev.add_argument(
+        "--allow-nonfinite",
+        action="store_true",
+        help="evaluate a checkpoint whose weights hold NaN or Inf instead of refusing it",
+    )
+    ev.add_argument(
+        "--trust",
+        action="store_true",
+        help="allow loading checkpoints that contain Python objects (runs code from the file!)",
+    )
+
+
 def _evaluate_stage_options(ev) -> None:
     """``evaluate``'s options for the prune and measure stages."""
-    ev.add_argument("--metrics", type=_csv, default=None, metavar="SELECTION",
-                    help="metrics: a,b replaces the defaults; +a adds to them, -b removes one (e.g. +probe-norm,-rbf-cka)")
-    ev.add_argument("--visualisers", type=_csv, default=None, metavar="SELECTION",
-                    help="visualisers, selected as for --metrics")
-    ev.add_argument("--metric-sample", type=int, default=D.METRIC_SAMPLE,
-                    help=f"nodes in the seeded sample shared by O(n^2) metrics (default {D.METRIC_SAMPLE})")
-    ev.add_argument("--bootstrap", type=int, default=D.BOOTSTRAP,
-                    help=f"bootstrap resamples for confidence intervals (default {D.BOOTSTRAP})")
-    ev.add_argument("--scope", choices=("layer", "global"), default=None,
-                    help="shorthand for -o NAME.scope=... for every selected pruner that declares a 'scope' option "
-                         "(rank weights per layer or globally)")
-    ev.add_argument("--save-pruned", action="store_true",
-                    help="write the dense model and every variant to OUT/checkpoints/<variant>.pt (gnneval format 2: "
-                         "sparse weights compressed, masks kept); the summary shows their bytes on disk")
-    ev.add_argument("--finetune-epochs", type=int, default=0,
-                    help="retrain every pruned variant for up to N epochs with its mask fixed, stopping early "
-                         "(default 0)")
-    ev.add_argument("-o", "--option", action="append", default=[], metavar="PRUNER.KEY=VALUE",
-                    help="pruner option, e.g. magnitude.scope=global or structured.criterion=l2 (repeatable)")
+    ev.add_argument(
+        "--metrics",
+        type=_csv,
+        default=None,
+        metavar="SELECTION",
+        help="metrics: a,b replaces the defaults; +a adds to them, -b removes one (e.g. +probe-norm,-rbf-cka)",
+    )
+    ev.add_argument(
+        "--visualisers", type=_csv, default=None, metavar="SELECTION", help="visualisers, selected as for --metrics"
+    )
+    ev.add_argument(
+        "--metric-sample",
+        type=int,
+        default=D.METRIC_SAMPLE,
+        help=f"nodes in the seeded sample shared by O(n^2) metrics (default {D.METRIC_SAMPLE})",
+    )
+    ev.add_argument(
+        "--bootstrap",
+        type=int,
+        default=D.BOOTSTRAP,
+        help=f"bootstrap resamples for confidence intervals (default {D.BOOTSTRAP})",
+    )
+    ev.add_argument(
+        "--scope",
+        choices=("layer", "global"),
+        default=None,
+        help="shorthand for -o NAME.scope=... for every selected pruner that declares a 'scope' option "
+        "(rank weights per layer or globally)",
+    )
+    ev.add_argument(
+        "--save-pruned",
+        action="store_true",
+        help="write the dense model and every variant to OUT/checkpoints/<variant>.pt (gnneval format 2: "
+        "sparse weights compressed, masks kept); the summary shows their bytes on disk",
+    )
+    ev.add_argument(
+        "--finetune-epochs",
+        type=int,
+        default=0,
+        help="retrain every pruned variant for up to N epochs with its mask fixed, stopping early (default 0)",
+    )
+    ev.add_argument(
+        "-o",
+        "--option",
+        action="append",
+        default=[],
+        metavar="PRUNER.KEY=VALUE",
+        help="pruner option, e.g. magnitude.scope=global or structured.criterion=l2 (repeatable)",
+    )
 
 
 def _bench_parser(sub) -> None:
@@ -165,43 +264,68 @@ def _bench_parser(sub) -> None:
     bn.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE")
     bn.add_argument("--loader", default=None, help="force a checkpoint loader by name")
     bn.add_argument("--trust", action="store_true", help="allow checkpoints holding Python objects (runs code!)")
-    bn.add_argument("--device", default=D.DEVICE,
-                    help=f"auto: cuda where available, else cpu; or cpu, cuda (default {D.DEVICE})")
+    bn.add_argument(
+        "--device", default=D.DEVICE, help=f"auto: cuda where available, else cpu; or cpu, cuda (default {D.DEVICE})"
+    )
     bn.add_argument("--seed", type=int, default=D.SEED, help=f"seed (default {D.SEED})")
     _bench_options(bn)
 
 
 def _batch_parser(sub) -> None:
     bt = sub.add_parser("batch", help="evaluate a folder or manifest of checkpoints; resumable; leaderboard")
-    bt.add_argument("source", type=Path, help="folder of checkpoints (searched recursively) or a manifest (.yaml/.json)")
+    bt.add_argument(
+        "source", type=Path, help="folder of checkpoints (searched recursively) or a manifest (.yaml/.json)"
+    )
     bt.add_argument("--pruner", required=True, type=_csv, help="pruner name(s), comma-separated")
-    bt.add_argument("--sparsity", type=_sparsities, default=None,
-                    help=f"comma-separated sparsities (default {D.csv(D.SPARSITIES)})")
+    bt.add_argument(
+        "--sparsity", type=_sparsities, default=None, help=f"comma-separated sparsities (default {D.csv(D.SPARSITIES)})"
+    )
     bt.add_argument("--out", type=Path, required=True, help="results folder (re-run the same command to resume)")
     bt.add_argument("--seed", type=int, default=D.SEED, help=f"seed of every evaluation (default {D.SEED})")
     bt.add_argument("--jobs", type=int, default=D.BATCH_JOBS, help=f"local worker processes (default {D.BATCH_JOBS})")
     bt.add_argument("--timeout", type=float, default=None, help="seconds allowed per checkpoint")
-    bt.add_argument("--tolerance", type=float, default=D.BATCH_TOLERANCE,
-                    help=f"accuracy points below dense still 'kept' (default {D.BATCH_TOLERANCE:g})")
+    bt.add_argument(
+        "--tolerance",
+        type=float,
+        default=D.BATCH_TOLERANCE,
+        help=f"accuracy points below dense still 'kept' (default {D.BATCH_TOLERANCE:g})",
+    )
     bt.add_argument("--executor", default="local", choices=("local", "ray"), help="where jobs run (default local)")
     bt.add_argument("--address", default=None, help="Ray cluster address (default: start a local one)")
     bt.add_argument("--data-root", default=None)
-    bt.add_argument("--metrics", default=None, help="metrics for every evaluation, selected as for evaluate "
-                                                     "(default: the registered defaults)")
-    bt.add_argument("--visualisers", default=None, help="visualisers for every evaluation, selected as for evaluate "
-                                                         "(default: the registered defaults)")
-    bt.add_argument("--backends", default=None,
-                    help=f"benchmark backends for every evaluation (default {D.csv(D.DEFAULT_BACKENDS)})")
+    bt.add_argument(
+        "--metrics",
+        default=None,
+        help="metrics for every evaluation, selected as for evaluate (default: the registered defaults)",
+    )
+    bt.add_argument(
+        "--visualisers",
+        default=None,
+        help="visualisers for every evaluation, selected as for evaluate (default: the registered defaults)",
+    )
+    bt.add_argument(
+        "--backends",
+        default=None,
+        help=f"benchmark backends for every evaluation (default {D.csv(D.DEFAULT_BACKENDS)})",
+    )
     bt.add_argument("--no-bench", action="store_true", help="skip timing")
     bt.add_argument("--no-progress", action="store_true")
 
 
 def _other_parsers(sub) -> None:
     pl = sub.add_parser("plugins", help="list every plugin, its distribution and version, and what it registers")
-    pl.add_argument("name", nargs="?", default=None,
-                    help="one plugin or registered name: what it is, its options with defaults and meanings")
-    pl.add_argument("-v", "--verbose", action="store_true",
-                    help="describe every registration: docstring, options with defaults and meanings, tasks, levels")
+    pl.add_argument(
+        "name",
+        nargs="?",
+        default=None,
+        help="one plugin or registered name: what it is, its options with defaults and meanings",
+    )
+    pl.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="describe every registration: docstring, options with defaults and meanings, tasks, levels",
+    )
     pl.add_argument("--json", action="store_true", help="print JSON")
 
     sh = sub.add_parser("show", help="print the summary of a stored run")
@@ -209,8 +333,9 @@ def _other_parsers(sub) -> None:
 
     rp = sub.add_parser("report", help="redraw every picture and report.html of a stored run from its HDF5 file alone")
     rp.add_argument("run", type=Path, help="run folder or its run.h5")
-    rp.add_argument("--visualisers", type=_csv, default=None,
-                    help="visualisers to run, a,b (default: the registered defaults)")
+    rp.add_argument(
+        "--visualisers", type=_csv, default=None, help="visualisers to run, a,b (default: the registered defaults)"
+    )
     rp.add_argument("--svg", action="store_true", help="also write SVG pictures")
     np_ = sub.add_parser("new-plugin", help="write a ready-to-install plugin package with a passing test")
     np_.add_argument("name", help="plugin name, e.g. my-pruner (the distribution is gnneval-<name>)")
@@ -222,25 +347,52 @@ def _other_parsers(sub) -> None:
 
 
 def _bench_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backends", type=_csv, default=list(D.DEFAULT_BACKENDS),
-                   help=f"benchmark backends: {', '.join(D.BACKENDS)} (torch-sparse: sparse kernels for zeroed "
-                        f"weights; speed-up over dense eager PyTorch) (default {D.csv(D.DEFAULT_BACKENDS)})")
-    p.add_argument("--providers", type=_csv, default=None,
-                   help="force ONNX Runtime execution providers, e.g. CUDAExecutionProvider,CPUExecutionProvider")
-    p.add_argument("--onnx-exporter", default="auto", choices=D.EXPORTERS,
-                   help=D.auto_exporter() + "; or one exporter (default auto)")
-    p.add_argument("--onnx-graph", default="auto", choices=D.ONNX_GRAPHS,
-                   help="message passing in the ONNX export: sparse (CSR adjacency input, SparseToDenseMatMul; "
-                        "GCN/GraphSAGE/GIN/GraphConv on CPU), scatter (edge_index, ScatterElements) or auto: "
-                        "sparse where it applies (default auto)")
-    p.add_argument("--sparse-input", action="store_true",
-                   help="torch-sparse: multiply the node features as a CSR matrix where a layer reads them (Cora's "
-                        "are 98.7%% zeros); it speeds up the dense model too")
-    p.add_argument("--sparse-kernels", default=D.SPARSE_KERNELS[0], choices=D.SPARSE_KERNELS,
-                   help=f"torch-sparse: csr or 2:4 semi-structured (CUDA; prune with magnitude -o "
-                        f"magnitude.pattern=2:4) (default {D.SPARSE_KERNELS[0]})")
-    p.add_argument("--bench-budget", type=float, default=D.BENCH_BUDGET_S,
-                   help=f"seconds of timed runs per backend (default {D.BENCH_BUDGET_S:g})")
+    p.add_argument(
+        "--backends",
+        type=_csv,
+        default=list(D.DEFAULT_BACKENDS),
+        help=f"benchmark backends: {', '.join(D.BACKENDS)} (torch-sparse: sparse kernels for zeroed "
+        f"weights; speed-up over dense eager PyTorch) (default {D.csv(D.DEFAULT_BACKENDS)})",
+    )
+    p.add_argument(
+        "--providers",
+        type=_csv,
+        default=None,
+        help="force ONNX Runtime execution providers, e.g. CUDAExecutionProvider,CPUExecutionProvider",
+    )
+    p.add_argument(
+        "--onnx-exporter",
+        default="auto",
+        choices=D.EXPORTERS,
+        help=D.auto_exporter() + "; or one exporter (default auto)",
+    )
+    p.add_argument(
+        "--onnx-graph",
+        default="auto",
+        choices=D.ONNX_GRAPHS,
+        help="message passing in the ONNX export: sparse (CSR adjacency input, SparseToDenseMatMul; "
+        "GCN/GraphSAGE/GIN/GraphConv on CPU), scatter (edge_index, ScatterElements) or auto: "
+        "sparse where it applies (default auto)",
+    )
+    p.add_argument(
+        "--sparse-input",
+        action="store_true",
+        help="torch-sparse: multiply the node features as a CSR matrix where a layer reads them (Cora's "
+        "are 98.7%% zeros); it speeds up the dense model too",
+    )
+    p.add_argument(
+        "--sparse-kernels",
+        default=D.SPARSE_KERNELS[0],
+        choices=D.SPARSE_KERNELS,
+        help=f"torch-sparse: csr or 2:4 semi-structured (CUDA; prune with magnitude -o "
+        f"magnitude.pattern=2:4) (default {D.SPARSE_KERNELS[0]})",
+    )
+    p.add_argument(
+        "--bench-budget",
+        type=float,
+        default=D.BENCH_BUDGET_S,
+        help=f"seconds of timed runs per backend (default {D.BENCH_BUDGET_S:g})",
+    )
 
 
 def _disabled(flags: list[str]) -> list[str]:
@@ -271,19 +423,36 @@ def cmd_plugins(args, out) -> int:
         if args.name is not None:
             return 0
     if args.json:
-        data = [{"name": i.name, "distribution": i.dist, "version": i.version, "module": i.module,
-                 "status": i.status, "error": i.error, "registers": i.registers} for i in host.plugins.values()]
+        data = [
+            {
+                "name": i.name,
+                "distribution": i.dist,
+                "version": i.version,
+                "module": i.module,
+                "status": i.status,
+                "error": i.error,
+                "registers": i.registers,
+            }
+            for i in host.plugins.values()
+        ]
         out.print_json(json.dumps({"plugins": data, "problems": [p.__dict__ for p in host.problems]}))
         return 0
     t = Table(title="gnneval plugins (entry-point group 'gnneval')")
     for col in ("plugin", "distribution", "status", "registers"):
         t.add_column(col)
     for i in sorted(host.plugins.values(), key=lambda p: (p.dist != "gnneval", p.dist, p.name)):
-        status = {"loaded": "[green]loaded[/green]", "failed": "[red]failed[/red]",
-                  "unavailable": "[yellow]unavailable[/yellow]"}.get(i.status, i.status)
+        status = {
+            "loaded": "[green]loaded[/green]",
+            "failed": "[red]failed[/red]",
+            "unavailable": "[yellow]unavailable[/yellow]",
+        }.get(i.status, i.status)
         regs = "\n".join(f"{k}: {', '.join(i.registers[k])}" for k in KINDS if k in i.registers)
-        opt_in = [r.name for k in ("metric", "visualiser") for r in host.registry.items(k)
-                  if r.plugin.name == i.name and not r.default]
+        opt_in = [
+            r.name
+            for k in ("metric", "visualiser")
+            for r in host.registry.items(k)
+            if r.plugin.name == i.name and not r.default
+        ]
         if opt_in:
             regs += f" (opt-in: {', '.join(opt_in)})"
         t.add_row(i.name, f"{i.dist} {i.version}", status, regs or i.error)
@@ -300,10 +469,36 @@ def _declared(host, pruner: str) -> set[str]:
     return accepted_options(host.registry.get("pruner", pruner).obj) or set()
 
 
+SETTING_OF_ARG = {
+    "checkpoint": "checkpoint", "pruner": "pruners", "out": "out_dir", "seed": "seed", "data_root": "data_root",
+    "dataset": "dataset", "loader": "loader", "trust": "trust", "task": "task", "transform": "transform",
+    "finetune_epochs": "finetune_epochs", "max_params": "max_params", "allow_nonfinite": "allow_nonfinite",
+    "plugin_timeout": "plugin_timeout_s", "save_pruned": "save_pruned", "metrics": "metrics",
+    "visualisers": "visualisers", "metric_sample": "metric_sample", "bootstrap": "bootstrap", "backends": "backends",
+    "providers": "providers", "onnx_exporter": "onnx_exporter", "onnx_graph": "onnx_graph",
+    "bench_budget": "bench_budget_s", "sparse_input": "sparse_input", "sparse_kernels": "sparse_kernels",
+    "bench": "bench", "device": "device",
+}  # fmt: skip
+"""Command-line options copied as given into :class:`~gnneval.run.settings.EvaluateSettings` (dest -> field)."""
+
+
+def _settings(args, **computed):
+    """The run's settings, built once: every option of ``SETTING_OF_ARG`` the command has, and ``computed``."""
+    from gnneval.run.evaluate import EvaluateSettings
+
+    given = {field: getattr(args, dest) for dest, field in SETTING_OF_ARG.items() if hasattr(args, dest)}
+    return EvaluateSettings(**{**given, **computed})
+
+
+def _loader_options(args) -> dict:
+    arch_kwargs = _key_values(args.arch_option, "arch option")
+    return {k: v for k, v in (("arch", args.arch), ("code", args.code), ("arch_kwargs", arch_kwargs)) if v}
+
+
 def cmd_evaluate(args, out) -> int:
     from rich.console import Console
 
-    from gnneval.run.evaluate import DEFAULT_SPARSITIES, EvaluateSettings, Evaluator
+    from gnneval.run.evaluate import DEFAULT_SPARSITIES, Evaluator
     from gnneval.show.console import print_summary
 
     pruner_options: dict[str, dict] = {}
@@ -319,20 +514,13 @@ def cmd_evaluate(args, out) -> int:
             raise UsageError(f"--scope: none of the pruners {','.join(args.pruner)} declares a 'scope' option")
         for name in scoped:
             pruner_options.setdefault(name, {}).setdefault("scope", args.scope)
-    settings = EvaluateSettings(
-        checkpoint=args.checkpoint, pruners=args.pruner,
+    settings = _settings(
+        args,
         sparsities=args.sparsity if args.sparsity is not None else DEFAULT_SPARSITIES,
-        out_dir=args.out, seed=args.seed, data_root=args.data_root, dataset=args.dataset,
-        dataset_options=_key_values(args.dataset_option, "dataset option"), loader=args.loader, trust=args.trust,
-        loader_options={k: v for k, v in (("arch", args.arch), ("code", args.code),
-                                          ("arch_kwargs", _key_values(args.arch_option, "arch option"))) if v},
-        task=args.task, transform=args.transform, finetune_epochs=args.finetune_epochs,
-        max_params=args.max_params, allow_nonfinite=args.allow_nonfinite, plugin_timeout_s=args.plugin_timeout, save_pruned=args.save_pruned,
-        metrics=args.metrics, visualisers=args.visualisers, metric_sample=args.metric_sample,
-        bootstrap=args.bootstrap, backends=args.backends, providers=args.providers,
-        onnx_exporter=args.onnx_exporter, onnx_graph=args.onnx_graph, bench_budget_s=args.bench_budget,
-        sparse_input=args.sparse_input, sparse_kernels=args.sparse_kernels, pruner_options=pruner_options, bench=args.bench,
-        device=args.device, formats=("png", "svg") if args.svg else ("png",),
+        dataset_options=_key_values(args.dataset_option, "dataset option"),
+        loader_options=_loader_options(args),
+        pruner_options=pruner_options,
+        formats=("png", "svg") if args.svg else ("png",),
         command=" ".join(["gnneval", *sys.argv[1:]]),
     )
     result = Evaluator(settings, host, console=Console(stderr=True), show_progress=not args.no_progress).run()
@@ -342,39 +530,20 @@ def cmd_evaluate(args, out) -> int:
 
 
 def cmd_bench(args, out) -> int:
-    from rich.table import Table
-
+    from gnneval.bench.backends import run_backends
     from gnneval.core.problems import ProblemLog, collecting
     from gnneval.load.inputs import load_for_evaluation
-    from gnneval.run.evaluate import EvaluateSettings
-
-    settings = EvaluateSettings(checkpoint=args.checkpoint, pruners=[], seed=args.seed, data_root=args.data_root,
-                                dataset=args.dataset, dataset_options=_key_values(args.dataset_option, "dataset option"),
-                                loader=args.loader, trust=args.trust, device=args.device, backends=args.backends,
-                                providers=args.providers, onnx_exporter=args.onnx_exporter,
-                                onnx_graph=args.onnx_graph, bench_budget_s=args.bench_budget,
-                                sparse_input=args.sparse_input, sparse_kernels=args.sparse_kernels)
-    host = _host(args)
-    from gnneval.bench.backends import run_backends
     from gnneval.model.counting import count_flops
+    from gnneval.show.console import bench_table
 
+    settings = _settings(args, pruners=[], dataset_options=_key_values(args.dataset_option, "dataset option"))
+    host = _host(args)
     with collecting(ProblemLog(host.problems)) as problems:
         loaded = load_for_evaluation(settings.load_settings(), host.registry)
-        ckpt, graph, device = loaded.ckpt, loaded.graph, loaded.device
-        results = run_backends(ckpt.model, graph, settings.bench_settings(), device=device)
-    flops, _ = count_flops(ckpt.model, graph)
-    t = Table(title=f"{ckpt.architecture} on {graph.name}: {graph.data.num_nodes:,} nodes, "
-                    f"{graph.data.edge_index.shape[1]:,} edges, {flops / 1e6:.1f} MFLOPs per forward pass")
-    for col in ("backend", "device", "status", "median ms", "p10 ms", "p90 ms", "runs", "threads", "nodes/s",
-                "peak memory", "setup s", "max |diff|", "note"):
-        t.add_column(col, justify="left" if col in ("backend", "device", "status", "note") else "right")
+        results = run_backends(loaded.ckpt.model, loaded.graph, settings.bench_settings(), device=loaded.device)
+    flops, _ = count_flops(loaded.ckpt.model, loaded.graph)
+    out.print(bench_table(results, loaded.ckpt.architecture, loaded.graph, flops))
     base = next((b.median_ms for b in results if b.backend == "torch" and b.status == "ok"), None)
-    for b in results:
-        t.add_row(b.backend, b.device, b.status, f"{b.median_ms:.3f}", f"{b.p10_ms:.3f}", f"{b.p90_ms:.3f}",
-                  str(b.runs), str(b.threads), f"{b.throughput_nodes_per_s:,.0f}",
-                  f"{b.peak_memory_bytes / 2**20:.1f} MiB", f"{b.setup_s:.2f}",
-                  f"{b.max_abs_diff:.2g}" if b.backend == "onnxruntime" else "", b.note)
-    out.print(t)
     for b in results:
         if base and b.status == "ok" and b.backend != "torch":
             out.print(f"{b.backend} / torch eager latency: {b.median_ms / base:.2f}")
@@ -392,8 +561,11 @@ def cmd_batch(args, out) -> int:
     if args.jobs < 1:
         raise UsageError("--jobs must be 1 or more")
     extra = []
-    for flag, value in (("--metrics", args.metrics), ("--visualisers", args.visualisers),
-                        ("--backends", args.backends)):
+    for flag, value in (
+        ("--metrics", args.metrics),
+        ("--visualisers", args.visualisers),
+        ("--backends", args.backends),
+    ):
         if value is not None:
             extra += [flag, value]
     if args.no_bench:
@@ -401,17 +573,31 @@ def cmd_batch(args, out) -> int:
     host = _host(args)
     for name in args.pruner:
         host.registry.get("pruner", name)
-    s = BatchSettings(pruners=args.pruner, sparsities=args.sparsity or list(DEFAULT_SPARSITIES), out=args.out,
-                      seed=args.seed, jobs=args.jobs, timeout_s=args.timeout, tolerance=args.tolerance / 100.0,
-                      executor=args.executor, address=args.address, data_root=args.data_root, extra_args=extra)
+    s = BatchSettings(
+        pruners=args.pruner,
+        sparsities=args.sparsity or list(DEFAULT_SPARSITIES),
+        out=args.out,
+        seed=args.seed,
+        jobs=args.jobs,
+        timeout_s=args.timeout,
+        tolerance=args.tolerance / 100.0,
+        executor=args.executor,
+        address=args.address,
+        data_root=args.data_root,
+        extra_args=extra,
+    )
     t0 = time.perf_counter()
     results, skipped = run_batch(args.source, s, console=Console(stderr=True), show_progress=not args.no_progress)
     files = write_leaderboard(results, s)
     out.print(leaderboard_table(results, s))
     failed = [r for r in results if r.status != "ok"]
-    out.print(f"{len(results)} checkpoints: {len(results) - len(failed)} ok ({skipped} already done), "
-              f"{len(failed)} failed, in {time.perf_counter() - t0:.1f} s; leaderboard: {files['csv']}, "
-              f"{files['json']}" + (f", {files['plot']}" if "plot" in files else ""), soft_wrap=True, markup=False)
+    out.print(
+        f"{len(results)} checkpoints: {len(results) - len(failed)} ok ({skipped} already done), "
+        f"{len(failed)} failed, in {time.perf_counter() - t0:.1f} s; leaderboard: {files['csv']}, "
+        f"{files['json']}" + (f", {files['plot']}" if "plot" in files else ""),
+        soft_wrap=True,
+        markup=False,
+    )
     return 1 if failed else 0
 
 
@@ -443,7 +629,8 @@ def cmd_report(args, out) -> int:
 
     run.files.update(files)
     run.problems = [p for p in run.problems if not p.where.startswith("visualiser")] + [
-        p for p in problems if p.where.startswith("visualiser")]
+        p for p in problems if p.where.startswith("visualiser")
+    ]
     run.files["report"] = str(write_report(run, h5.parent))
     write_run(h5, run)
     print_summary(run, out, h5.parent)
@@ -454,8 +641,11 @@ def cmd_new_plugin(args, out) -> int:
     from gnneval._plugins.scaffold import new_plugin
 
     root = new_plugin(args.name, args.kind, args.dir)
-    out.print(f"wrote {root}: `pip install -e '{root}[test]'` then `pytest {root}` (see its README.md)",
-              soft_wrap=True, markup=False)
+    out.print(
+        f"wrote {root}: `pip install -e '{root}[test]'` then `pytest {root}` (see its README.md)",
+        soft_wrap=True,
+        markup=False,
+    )
     return 0
 
 
@@ -467,8 +657,16 @@ def cmd_hooks(args, out) -> int:
     return 0
 
 
-COMMANDS = {"evaluate": cmd_evaluate, "bench": cmd_bench, "batch": cmd_batch, "plugins": cmd_plugins, "show": cmd_show, "report": cmd_report,
-            "new-plugin": cmd_new_plugin, "hooks": cmd_hooks}
+COMMANDS = {
+    "evaluate": cmd_evaluate,
+    "bench": cmd_bench,
+    "batch": cmd_batch,
+    "plugins": cmd_plugins,
+    "show": cmd_show,
+    "report": cmd_report,
+    "new-plugin": cmd_new_plugin,
+    "hooks": cmd_hooks,
+}
 
 
 SELECTION_FLAGS = ("--metrics", "--visualisers")
@@ -480,8 +678,13 @@ def _attach_selections(argv: list[str]) -> list[str]:
     out: list[str] = []
     i = 0
     while i < len(argv):
-        if argv[i] in SELECTION_FLAGS and i + 1 < len(argv) and argv[i + 1][:1] in "+-" and len(argv[i + 1]) > 1 \
-                and not argv[i + 1].startswith("--"):
+        if (
+            argv[i] in SELECTION_FLAGS
+            and i + 1 < len(argv)
+            and argv[i + 1][:1] in "+-"
+            and len(argv[i + 1]) > 1
+            and not argv[i + 1].startswith("--")
+        ):
             out.append(f"{argv[i]}={argv[i + 1]}")
             i += 2
             continue

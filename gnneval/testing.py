@@ -77,8 +77,13 @@ def small_model(graph: GraphData, *, architecture: str = "gcn", hidden: int = 32
 
     torch.manual_seed(0)
     model = build_plugin_host().registry.build_architecture(
-        architecture, in_channels=graph.num_features, hidden_channels=hidden, out_channels=graph.num_classes,
-        num_layers=2, **kwargs)
+        architecture,
+        in_channels=graph.num_features,
+        hidden_channels=hidden,
+        out_channels=graph.num_classes,
+        num_layers=2,
+        **kwargs,
+    )
     return _fit(model, graph, epochs, torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4))
 
 
@@ -104,12 +109,17 @@ def small_link_model(graph: GraphData, *, hidden: int = 32, out: int = 16, epoch
         raise ValueError(f"small_link_model needs a link-prediction graph, got a '{graph.task}' one")
     torch.manual_seed(0)
     model = build_plugin_host().registry.build_architecture(
-        "gcn", in_channels=graph.num_features, hidden_channels=hidden, out_channels=out, num_layers=2)
+        "gcn", in_channels=graph.num_features, hidden_channels=hidden, out_channels=out, num_layers=2
+    )
     return _fit(model, graph, epochs, torch.optim.Adam(model.parameters(), lr=0.01))
 
 
-def small_run(out_dir: Path, graph_options: dict[str, Any] | None = None,
-              pruners: Sequence[str] = ("structured", "magnitude"), task: str = "node-classification") -> RunResult:
+def small_run(
+    out_dir: Path,
+    graph_options: dict[str, Any] | None = None,
+    pruners: Sequence[str] = ("structured", "magnitude"),
+    task: str = "node-classification",
+) -> RunResult:
     """Evaluate a small model at sparsity 0.5 (no benchmark, no pictures) and read the run back."""
     from gnneval.run.evaluate import EvaluateSettings, Evaluator
     from gnneval.store.checkpoints import save_checkpoint
@@ -121,13 +131,25 @@ def small_run(out_dir: Path, graph_options: dict[str, Any] | None = None,
     graph = small_graph(**opts)
     model = small_model(graph) if task == "node-classification" else small_link_model(graph)
     out_dir.mkdir(parents=True, exist_ok=True)
-    kwargs = {"in_channels": graph.num_features, "hidden_channels": 32,
-              "out_channels": graph.num_classes if task == "node-classification" else 16, "num_layers": 2}
-    ckpt = save_checkpoint(out_dir / "kit_model.pt", model=model, architecture="gcn", architecture_kwargs=kwargs,
-                           task=task, dataset=DatasetRef("sbm", loader="sbm", options=opts),
-                           metrics={}, training={"seed": 0, "recipe": "gnneval.testing.small_run"})
-    settings = EvaluateSettings(checkpoint=ckpt, pruners=list(pruners), sparsities=[0.5], out_dir=out_dir / "run",
-                                bench=False, visualisers=[])
+    kwargs = {
+        "in_channels": graph.num_features,
+        "hidden_channels": 32,
+        "out_channels": graph.num_classes if task == "node-classification" else 16,
+        "num_layers": 2,
+    }
+    ckpt = save_checkpoint(
+        out_dir / "kit_model.pt",
+        model=model,
+        architecture="gcn",
+        architecture_kwargs=kwargs,
+        task=task,
+        dataset=DatasetRef("sbm", loader="sbm", options=opts),
+        metrics={},
+        training={"seed": 0, "recipe": "gnneval.testing.small_run"},
+    )
+    settings = EvaluateSettings(
+        checkpoint=ckpt, pruners=list(pruners), sparsities=[0.5], out_dir=out_dir / "run", bench=False, visualisers=[]
+    )
     Evaluator(settings, build_plugin_host(), show_progress=False).run()
     return read_run(out_dir / "run")
 
@@ -193,8 +215,14 @@ def _instantiate(cls: type, options: dict[str, Any] | None) -> Any:
     return obj
 
 
-def check_pruner(cls: type[Pruner], graph: GraphData, model, sparsities: Sequence[float] = (0.3, 0.7),
-                 options: dict[str, Any] | None = None, seed: int = 0) -> list[PruneOutcome]:
+def check_pruner(
+    cls: type[Pruner],
+    graph: GraphData,
+    model,
+    sparsities: Sequence[float] = (0.3, 0.7),
+    options: dict[str, Any] | None = None,
+    seed: int = 0,
+) -> list[PruneOutcome]:
     """Assert that ``cls`` prunes ``model`` to each sparsity and the result still runs.
 
     Works for any task's model on its graph (node classification, link prediction, graph classification:
@@ -223,7 +251,9 @@ def check_pruner(cls: type[Pruner], graph: GraphData, model, sparsities: Sequenc
         pruned = outcome.model.eval()
         with torch.no_grad():
             out = pruned(*model_inputs(g))
-        assert out.shape == dense_out.shape, f"at sparsity {s}: output shape {tuple(out.shape)} != {tuple(dense_out.shape)}"
+        assert out.shape == dense_out.shape, (
+            f"at sparsity {s}: output shape {tuple(out.shape)} != {tuple(dense_out.shape)}"
+        )
         assert torch.isfinite(out).all(), f"at sparsity {s}: the pruned model outputs non-finite values"
         if outcome.graph is not None and not outcome.masks:  # a pure graph sparsifier
             removed = 1 - g.data.edge_index.shape[1] / graph.data.edge_index.shape[1]
@@ -257,13 +287,16 @@ def _check_masks(cls: type[Pruner], dense, pruned, outcome: PruneOutcome, s: flo
     params = dict(pruned.named_parameters())
     for name, mask in outcome.masks.items():
         assert name in params, f"{cls.__name__}: mask for unknown parameter {name!r}"
-        assert tuple(mask.shape) == tuple(params[name].shape) and str(mask.dtype) == "torch.bool", \
+        assert tuple(mask.shape) == tuple(params[name].shape) and str(mask.dtype) == "torch.bool", (
             f"{cls.__name__}: mask {name!r} must be a bool tensor of the weight's shape"
+        )
         assert not params[name][~mask].any(), f"{cls.__name__}: mask {name!r}: masked weights are not zero"
     if cls.structured or (outcome.graph is not None and not outcome.masks) or s == 0:
         return
-    assert outcome.masks, (f"{cls.__name__} is unstructured but returned no masks: return "
-                           "PruneOutcome(model, masks={name: kept}) so the zeros stay fixed while fine-tuning")
+    assert outcome.masks, (
+        f"{cls.__name__} is unstructured but returned no masks: return "
+        "PruneOutcome(model, masks={name: kept}) so the zeros stay fixed while fine-tuning"
+    )
     before = dict(prunable_weights(dense))
     for name, p in prunable_weights(pruned):
         if name not in before or before[name].shape != p.shape:
@@ -292,15 +325,16 @@ def check_metric(cls: type[Metric], run: RunResult, options: dict[str, Any] | No
         with collecting() as problems:
             flat, per_layer = compute_metric(metric, run.graph, v.outputs, ref, MetricSettings(), v.id)
         assert not problems, f"{cls.__name__} on {v.id}: " + "; ".join(f"{p.where}: {p.message}" for p in problems)
-        for values in ([flat] if cls.level == "variant" else list(per_layer.values())):
+        for values in [flat] if cls.level == "variant" else list(per_layer.values()):
             assert values, f"{cls.__name__} on {v.id} returned no values"
             results.append(values)
     assert results, f"{cls.__name__} was never computed on the run (its tasks: {cls.tasks})"
     return results
 
 
-def check_visualiser(cls: type[Visualiser], run: RunResult, out_dir: Path,
-                     options: dict[str, Any] | None = None) -> list[Path]:
+def check_visualiser(
+    cls: type[Visualiser], run: RunResult, out_dir: Path, options: dict[str, Any] | None = None
+) -> list[Path]:
     """Assert that ``cls`` draws at least one readable, non-empty image from ``run``."""
     import matplotlib.image
 
@@ -326,18 +360,22 @@ def check_architecture(builder: Any, graph: GraphData, **kwargs: Any):
 
     from gnneval.model.forward import message_passing_layers, model_inputs, run_model
 
-    model = builder(in_channels=graph.num_features, hidden_channels=16, out_channels=graph.num_classes, num_layers=2,
-                    **kwargs).eval()
+    model = builder(
+        in_channels=graph.num_features, hidden_channels=16, out_channels=graph.num_classes, num_layers=2, **kwargs
+    ).eval()
     assert isinstance(model, torch.nn.Module), f"the builder returned {type(model).__name__}, not a torch.nn.Module"
     with torch.no_grad():
         out = model(*model_inputs(graph))
     rows = int(graph.data.y.shape[0])
-    assert tuple(out.shape) == (rows, graph.num_classes), f"output shape {tuple(out.shape)}, want {(rows, graph.num_classes)}"
+    assert tuple(out.shape) == (rows, graph.num_classes), (
+        f"output shape {tuple(out.shape)}, want {(rows, graph.num_classes)}"
+    )
     assert message_passing_layers(model), "the model has no torch_geometric MessagePassing layer to capture"
     outputs = run_model(model, graph)
     assert outputs.embeddings, "no layer embeddings were captured"
-    twin = builder(in_channels=graph.num_features, hidden_channels=16, out_channels=graph.num_classes, num_layers=2,
-                   **kwargs)
+    twin = builder(
+        in_channels=graph.num_features, hidden_channels=16, out_channels=graph.num_classes, num_layers=2, **kwargs
+    )
     twin.load_state_dict(model.state_dict())
     magnitude = build_plugin_host().registry.get("pruner", "magnitude").obj
     check_pruner(magnitude, graph, model, sparsities=(0.5,))
@@ -353,7 +391,9 @@ def check_dataset_loader(cls: type[DatasetLoader], name: str, root: Path | None 
     assert isinstance(cls, type) and issubclass(cls, DatasetLoader), f"{cls!r} is not a gnneval.plugin.DatasetLoader"
     loader = _instantiate(cls, None)
     assert loader.handles(name), f"{cls.__name__}.handles({name!r}) is False"
-    graph = loader.load(name, DatasetContext(Path(root) if root else None, default_cache_dir(), seed=0, options=options))
+    graph = loader.load(
+        name, DatasetContext(Path(root) if root else None, default_cache_dir(), seed=0, options=options)
+    )
     assert isinstance(graph, GraphData), f"{cls.__name__}.load returned {type(graph).__name__}, not GraphData"
     d = graph.data
     n_items = int(d.y.shape[0])
@@ -373,8 +413,9 @@ def check_checkpoint_loader(cls: type[CheckpointLoader], tmp_path: Path) -> None
 
     from gnneval.plugin import NotATorchFile
 
-    assert isinstance(cls, type) and issubclass(cls, CheckpointLoader), \
+    assert isinstance(cls, type) and issubclass(cls, CheckpointLoader), (
         f"{cls!r} is not a gnneval.plugin.CheckpointLoader subclass"
+    )
     tmp_path.mkdir(parents=True, exist_ok=True)
     samples = {
         "random.bin": os.urandom(2048),

@@ -47,9 +47,16 @@ def train_sbm_checkpoint(path: Path, *, arch: str = "gcn", hidden: int = 32, epo
     test = graph.data.test_mask.numpy()
     acc = float((pred[test] == graph.data.y.numpy()[test]).mean())
     kwargs = {"in_channels": 32, "hidden_channels": hidden, "out_channels": 4, "num_layers": 2, **extra}
-    return save_checkpoint(path, model=model, architecture=arch, architecture_kwargs=kwargs,
-                           task="node-classification", dataset=DatasetRef("sbm", loader="sbm", split="seeded"),
-                           metrics={"test_accuracy": acc}, training={"seed": 0, "epochs": epochs})
+    return save_checkpoint(
+        path,
+        model=model,
+        architecture=arch,
+        architecture_kwargs=kwargs,
+        task="node-classification",
+        dataset=DatasetRef("sbm", loader="sbm", split="seeded"),
+        metrics={"test_accuracy": acc},
+        training={"seed": 0, "epochs": epochs},
+    )
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +75,13 @@ def train_sbm_link_checkpoint(path: Path, epochs: int = 80) -> Path:
     graph = GraphData("sbm", "link-prediction", link_split(make_sbm(seed=0), seed=0), 32, 4, "generated")
     model = small_link_model(graph, epochs=epochs)
     kwargs = {"in_channels": 32, "hidden_channels": 32, "out_channels": 16, "num_layers": 2}
-    return save_checkpoint(path, model=model, architecture="gcn", architecture_kwargs=kwargs,
-                           task="link-prediction",
-                           dataset=DatasetRef("sbm", loader="sbm", options={"task": "link-prediction"}),
-                           metrics={}, training={"seed": 0, "epochs": epochs, "decoder": "dot product"})
+    return save_checkpoint(
+        path,
+        model=model,
+        architecture="gcn",
+        architecture_kwargs=kwargs,
+        task="link-prediction",
+        dataset=DatasetRef("sbm", loader="sbm", options={"task": "link-prediction"}),
+        metrics={},
+        training={"seed": 0, "epochs": epochs, "decoder": "dot product"},
+    )

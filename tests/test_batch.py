@@ -36,8 +36,18 @@ def zoo(tmp_path_factory) -> Path:
     return root
 
 
-ARGS = ["--pruner", "structured,magnitude", "--sparsity", "0.5,0.9", "--no-bench", "--visualisers", "curves",
-        "--metrics", "accuracy,linear-cka", "--no-progress"]
+ARGS = [
+    "--pruner",
+    "structured,magnitude",
+    "--sparsity",
+    "0.5,0.9",
+    "--no-bench",
+    "--visualisers",
+    "curves",
+    "--metrics",
+    "accuracy,linear-cka",
+    "--no-progress",
+]
 
 
 @pytest.mark.slow
@@ -77,8 +87,18 @@ def test_batch_leaderboard_failed_row_and_resume(zoo, tmp_path, capsys):
 @pytest.mark.slow
 def test_killed_batch_loses_nothing_finished_and_resumes(zoo, tmp_path):
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "gnneval", "batch", str(zoo / "manifest.json"), "--out", str(out), "--jobs", "1",
-           *ARGS]
+    cmd = [
+        sys.executable,
+        "-m",
+        "gnneval",
+        "batch",
+        str(zoo / "manifest.json"),
+        "--out",
+        str(out),
+        "--jobs",
+        "1",
+        *ARGS,
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 240
     while time.time() < deadline and len(list(out.glob("runs/*/result.json"))) < 1:

@@ -47,8 +47,9 @@ def _models():
 @pytest.mark.parametrize("onnx_graph", ["auto", "scatter"])
 @pytest.mark.parametrize("name,model", list(_models()))
 def test_onnx_export_agrees_with_pytorch(name, model, graph, tmp_path, onnx_graph):
-    b = bench_onnxruntime(model, graph, providers=["CPUExecutionProvider"], budget_s=0.05, workdir=tmp_path,
-                          onnx_graph=onnx_graph)
+    b = bench_onnxruntime(
+        model, graph, providers=["CPUExecutionProvider"], budget_s=0.05, workdir=tmp_path, onnx_graph=onnx_graph
+    )
     _shaped_right(b, graph)
     assert b.backend == "onnxruntime" and b.device == "cpu" and b.providers == "CPUExecutionProvider"
     assert b.max_abs_diff < 1e-4 and b.model_bytes > 0 and b.setup_s > 0
@@ -79,8 +80,10 @@ def _sparse_models():
     yield "gcn", GCN(32, 24, 2, out_channels=4)
     yield "gcn-unnormalised-no-bias", Stack(GCNConv(32, 16, normalize=False, bias=False), GCNConv(16, 4))
     yield "sage-mean", GraphSAGE(32, 24, 2, out_channels=4)
-    yield "sage-sum-projected-normalised", Stack(SAGEConv(32, 16, aggr="sum", project=True, normalize=True),
-                                                 SAGEConv(16, 4, root_weight=False))
+    yield (
+        "sage-sum-projected-normalised",
+        Stack(SAGEConv(32, 16, aggr="sum", project=True, normalize=True), SAGEConv(16, 4, root_weight=False)),
+    )
     yield "gin", GIN(32, 24, 2, out_channels=4, train_eps=True)
     yield "graphconv-mean", Stack(GraphConv(32, 16, aggr="mean"), GraphConv(16, 4))
 
@@ -98,8 +101,15 @@ def test_sparse_onnx_graph_agrees_with_pytorch(name, model, graph, tmp_path, exp
             for m in model.modules():
                 if hasattr(m, "eps"):
                     m.eps.fill_(0.3)  # a non-zero learnt eps must be exported too
-    b = bench_onnxruntime(model, graph, providers=["CPUExecutionProvider"], budget_s=0.05, workdir=tmp_path,
-                          onnx_graph="sparse", exporter=exporter)
+    b = bench_onnxruntime(
+        model,
+        graph,
+        providers=["CPUExecutionProvider"],
+        budget_s=0.05,
+        workdir=tmp_path,
+        onnx_graph="sparse",
+        exporter=exporter,
+    )
     _shaped_right(b, graph)
     assert b.onnx_graph == "sparse" and b.max_abs_diff < 1e-4, b.note
     assert b.note.startswith(f"{exporter} exporter")  # the modern exporter works for the sparse form too
@@ -111,13 +121,24 @@ def test_sparse_onnx_graph_refused_with_the_reason(graph, tmp_path):
     from torch_geometric.nn.models import GAT, GCN
     from torch_geometric.utils import add_self_loops
 
-    b = bench_onnxruntime(GAT(32, 8, 2, out_channels=4).eval(), graph, providers=["CPUExecutionProvider"],
-                          budget_s=0.05, workdir=tmp_path, onnx_graph="sparse")
+    b = bench_onnxruntime(
+        GAT(32, 8, 2, out_channels=4).eval(),
+        graph,
+        providers=["CPUExecutionProvider"],
+        budget_s=0.05,
+        workdir=tmp_path,
+        onnx_graph="sparse",
+    )
     assert b.status == "failed" and "GATConv" in b.note and "--onnx-graph auto or scatter" in b.note
     looped = GraphData("sbm", "node-classification", graph.data.clone(), 32, 4, "generated")
     looped.data.edge_index = add_self_loops(graph.data.edge_index)[0]
-    b = bench_onnxruntime(GCN(32, 8, 2, out_channels=4).eval(), looped, providers=["CPUExecutionProvider"],
-                          budget_s=0.05, workdir=tmp_path)
+    b = bench_onnxruntime(
+        GCN(32, 8, 2, out_channels=4).eval(),
+        looped,
+        providers=["CPUExecutionProvider"],
+        budget_s=0.05,
+        workdir=tmp_path,
+    )
     assert b.status == "ok" and b.onnx_graph == "scatter" and "self-loops" in b.note
 
 
@@ -136,8 +157,14 @@ def test_a_disagreeing_sparse_export_falls_back_to_scatter(graph, tmp_path, monk
         return real(model, graph, path, exporter)
 
     monkeypatch.setattr(onnx_sparse, "export_sparse", wrong)
-    b = bench_onnxruntime(GCN(32, 8, 2, out_channels=4).eval(), graph, providers=["CPUExecutionProvider"],
-                          budget_s=0.05, workdir=tmp_path, exporter="torchscript")
+    b = bench_onnxruntime(
+        GCN(32, 8, 2, out_channels=4).eval(),
+        graph,
+        providers=["CPUExecutionProvider"],
+        budget_s=0.05,
+        workdir=tmp_path,
+        exporter="torchscript",
+    )
     assert b.status == "ok" and b.onnx_graph == "scatter" and b.max_abs_diff < 1e-4
     assert "sparse export with the" in b.note and "disagreed with PyTorch" in b.note
 
@@ -148,10 +175,22 @@ def test_structured_pruned_gcn_exports_and_agrees(graph, tmp_path, onnx_graph):
 
     torch.manual_seed(1)
     dense = GCN(32, 32, 2, out_channels=4).eval()
-    pruned = build_plugin_host().registry.get("pruner", "structured").obj().prune(
-        copy.deepcopy(dense), 0.5, PruneContext(graph, "gcn", seed=0)).model
-    b = bench_onnxruntime(pruned, graph, providers=["CPUExecutionProvider"], budget_s=0.05, workdir=tmp_path,
-                          exporter="torchscript", onnx_graph=onnx_graph)
+    pruned = (
+        build_plugin_host()
+        .registry.get("pruner", "structured")
+        .obj()
+        .prune(copy.deepcopy(dense), 0.5, PruneContext(graph, "gcn", seed=0))
+        .model
+    )
+    b = bench_onnxruntime(
+        pruned,
+        graph,
+        providers=["CPUExecutionProvider"],
+        budget_s=0.05,
+        workdir=tmp_path,
+        exporter="torchscript",
+        onnx_graph=onnx_graph,
+    )
     _shaped_right(b, graph)
     assert b.max_abs_diff < 1e-4 and "torchscript exporter" in b.note and b.onnx_graph == onnx_graph
 
@@ -160,9 +199,17 @@ def test_a_disagreeing_export_is_flagged_not_timed(graph, tmp_path, monkeypatch)
     from torch_geometric.nn.models import GCN
 
     monkeypatch.setattr("gnneval.bench.backends.EXPORT_TOLERANCE", -1.0)  # any difference now counts as disagreement
-    b = bench_onnxruntime(GCN(32, 8, 2, out_channels=4).eval(), graph, providers=["CPUExecutionProvider"],
-                          budget_s=0.05, workdir=tmp_path, exporter="torchscript")
-    assert b.status == "mismatch" and b.onnx_graph == "scatter"  # the sparse form disagreed too, then scatter and b.runs == 0 and math.isnan(b.median_ms)
+    b = bench_onnxruntime(
+        GCN(32, 8, 2, out_channels=4).eval(),
+        graph,
+        providers=["CPUExecutionProvider"],
+        budget_s=0.05,
+        workdir=tmp_path,
+        exporter="torchscript",
+    )
+    assert (
+        b.status == "mismatch" and b.onnx_graph == "scatter"
+    )  # the sparse form disagreed too, then scatter and b.runs == 0 and math.isnan(b.median_ms)
     assert "disagree" in b.note and "not timed" in b.note
 
 
@@ -187,8 +234,14 @@ def test_cuda_provider_that_cannot_run_is_reported(graph, tmp_path):
     from torch_geometric.nn.models import GCN
 
     with collecting() as problems:
-        b = bench_onnxruntime(GCN(32, 8, 2, out_channels=4).eval(), graph, budget_s=0.05, workdir=tmp_path,
-                              providers=["CUDAExecutionProvider", "CPUExecutionProvider"], exporter="torchscript")
+        b = bench_onnxruntime(
+            GCN(32, 8, 2, out_channels=4).eval(),
+            graph,
+            budget_s=0.05,
+            workdir=tmp_path,
+            providers=["CUDAExecutionProvider", "CPUExecutionProvider"],
+            exporter="torchscript",
+        )
     assert b.status == "ok" and b.providers == "CPUExecutionProvider"  # the CPU figures still come out
     assert any("CUDAExecutionProvider was asked for but could not be used" in p.message for p in problems)
 
@@ -207,8 +260,12 @@ def test_cuda_eager_timing(graph):
 def test_torch_compile_backend(graph):
     from torch_geometric.nn.models import GCN
 
-    (b,) = run_backends(GCN(32, 8, 2, out_channels=4).eval(), graph,
-                        BenchSettings(backends=("torch-compile",), budget_s=0.05), device="cpu")
+    (b,) = run_backends(
+        GCN(32, 8, 2, out_channels=4).eval(),
+        graph,
+        BenchSettings(backends=("torch-compile",), budget_s=0.05),
+        device="cpu",
+    )
     if b.status != "ok":
         pytest.skip(f"torch.compile cannot build here: {b.note}")
     _shaped_right(b, graph)
@@ -218,8 +275,23 @@ def test_torch_compile_backend(graph):
 def test_bench_command_and_cuda_fallback(sbm_checkpoint, capsys):
     from gnneval.cli import main
 
-    assert main(["bench", str(sbm_checkpoint), "--backends", "torch,onnxruntime", "--onnx-exporter", "torchscript",
-                 "--bench-budget", "0.05", "--device", "cuda"]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                str(sbm_checkpoint),
+                "--backends",
+                "torch,onnxruntime",
+                "--onnx-exporter",
+                "torchscript",
+                "--bench-budget",
+                "0.05",
+                "--device",
+                "cuda",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "onnxruntime / torch eager latency" in out
     if not torch.cuda.is_available():
@@ -229,8 +301,21 @@ def test_bench_command_and_cuda_fallback(sbm_checkpoint, capsys):
 def test_unknown_backend_is_a_one_line_error(sbm_checkpoint, tmp_path, capsys):
     from gnneval.cli import main
 
-    assert main(["evaluate", str(sbm_checkpoint), "--pruner", "structured", "--backends", "onnx",
-                 "--out", str(tmp_path / "r")]) == 2
+    assert (
+        main(
+            [
+                "evaluate",
+                str(sbm_checkpoint),
+                "--pruner",
+                "structured",
+                "--backends",
+                "onnx",
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "unknown benchmark backend 'onnx'" in err and "onnxruntime" in err
     assert set(BACKENDS) == {"torch", "onnxruntime", "torch-compile", "torch-sparse"}
@@ -269,8 +354,9 @@ def test_auto_export_tries_the_faster_exporter_first_and_remembers_what_worked(g
     model = GCN(32, 8, 2, out_channels=4).eval()
     assert export.exporter_order("auto", model, "scatter") == ("torchscript", "dynamo")
     assert export.exporter_order("dynamo", model, "scatter") == ("dynamo",)
-    b = bench_onnxruntime(model, graph, providers=["CPUExecutionProvider"], budget_s=0.05, workdir=tmp_path,
-                          onnx_graph="scatter")
+    b = bench_onnxruntime(
+        model, graph, providers=["CPUExecutionProvider"], budget_s=0.05, workdir=tmp_path, onnx_graph="scatter"
+    )
     assert b.status == "ok" and "torchscript exporter" in b.note
     import torch.onnx
 
@@ -291,7 +377,8 @@ def test_auto_export_tries_the_faster_exporter_first_and_remembers_what_worked(g
     monkeypatch.setattr(torch.onnx, "export", skewed)
     other = GCN(32, 8, 2, out_channels=4).eval()
     monkeypatch.setattr(export, "_choice_key", lambda m, form: f"other|{form}")
-    b = bench_onnxruntime(other, graph, providers=["CPUExecutionProvider"], budget_s=0.05, workdir=tmp_path,
-                          onnx_graph="scatter")
+    b = bench_onnxruntime(
+        other, graph, providers=["CPUExecutionProvider"], budget_s=0.05, workdir=tmp_path, onnx_graph="scatter"
+    )
     assert b.status == "ok" and "dynamo exporter" in b.note and "torchscript exporter disagreed" in b.note
     assert export.exporter_order("auto", other, "scatter") == ("dynamo", "torchscript")

@@ -15,8 +15,14 @@ ZOO = REPO / "zoo" / "gcn_cora.pt"
 
 
 def gnneval(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gnneval", *args], capture_output=True, text=True,
-                          cwd=cwd or REPO, env={**os.environ, "COLUMNS": "200"}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "gnneval", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or REPO,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=300,
+    )
 
 
 def assert_one_line_error(res: subprocess.CompletedProcess, *needles: str) -> str:
@@ -60,8 +66,15 @@ def test_unknown_pruner_suggests_close_names():
     assert_one_line_error(res, "unknown pruner 'structurd'", "did you mean 'structured'", "available:")
 
 
-@pytest.mark.parametrize("value,needle", [("1.0", "outside [0, 1)"), ("-0.1", "outside [0, 1)"),
-                                          ("0.5,abc", "'abc' is not a number"), ("1.5", "outside [0, 1)")])
+@pytest.mark.parametrize(
+    "value,needle",
+    [
+        ("1.0", "outside [0, 1)"),
+        ("-0.1", "outside [0, 1)"),
+        ("0.5,abc", "'abc' is not a number"),
+        ("1.5", "outside [0, 1)"),
+    ],
+)
 def test_bad_sparsity(value, needle):
     res = gnneval("evaluate", str(ZOO), "--pruner", "structured", f"--sparsity={value}")
     assert_one_line_error(res, needle)

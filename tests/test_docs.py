@@ -42,8 +42,14 @@ def test_every_hook_is_explained(hook):
 
 def test_worked_examples_register_and_pass_the_contracts(gnneval_graph, gnneval_model, gnneval_run, tmp_path):
     mods = examples()
-    assert set(mods) == {"gnneval_random_unstructured", "gnneval_embedding_norm", "gnneval_score_bars",
-                         "gnneval_simple_dict", "gnneval_ring_graphs", "gnneval_sage_max"}
+    assert set(mods) == {
+        "gnneval_random_unstructured",
+        "gnneval_embedding_norm",
+        "gnneval_score_bars",
+        "gnneval_simple_dict",
+        "gnneval_ring_graphs",
+        "gnneval_sage_max",
+    }
     host = build_plugin_host(use_entry_points=False, extra=list(mods.items()))
     assert not host.problems, host.problems
     reg = host.registry

@@ -21,14 +21,32 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_evaluate_sbm_end_to_end(sbm_checkpoint, tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["evaluate", str(sbm_checkpoint), "--pruner", "structured,magnitude,random-channels",
-                 "--sparsity", "0.5,0.9", "--out", str(out), "--no-progress"])
+    code = main(
+        [
+            "evaluate",
+            str(sbm_checkpoint),
+            "--pruner",
+            "structured,magnitude,random-channels",
+            "--sparsity",
+            "0.5,0.9",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "structured@0.50" in printed and "magnitude@0.90" in printed and "random-channels@0.50" in printed
     run = read_run(out)
-    assert [v.id for v in run.variants] == ["dense", "structured@0.50", "structured@0.90", "magnitude@0.50",
-                                            "magnitude@0.90", "random-channels@0.50", "random-channels@0.90"]
+    assert [v.id for v in run.variants] == [
+        "dense",
+        "structured@0.50",
+        "structured@0.90",
+        "magnitude@0.50",
+        "magnitude@0.90",
+        "random-channels@0.50",
+        "random-channels@0.90",
+    ]
     assert all(v.ok for v in run.variants), [(v.id, v.error) for v in run.variants]
     dense = run.dense
     assert dense.metrics["accuracy.test"] > 0.5
@@ -57,8 +75,25 @@ def test_evaluate_sbm_end_to_end(sbm_checkpoint, tmp_path, capsys):
 @pytest.mark.slow
 def test_show_and_report_work_from_the_stored_file(sbm_checkpoint, tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["evaluate", str(sbm_checkpoint), "--pruner", "structured", "--sparsity", "0.5", "--out", str(out),
-                 "--no-progress", "--no-bench", "--visualisers", "curves"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(sbm_checkpoint),
+                "--pruner",
+                "structured",
+                "--sparsity",
+                "0.5",
+                "--out",
+                str(out),
+                "--no-progress",
+                "--no-bench",
+                "--visualisers",
+                "curves",
+            ]
+        )
+        == 0
+    )
     (out / "accuracy_vs_sparsity.png").unlink()
     capsys.readouterr()
     assert main(["report", str(out), "--visualisers", "curves"]) == 0
@@ -90,7 +125,9 @@ def test_failures_are_isolated_and_notification_hooks_run(sbm_checkpoint, tmp_pa
         gnneval_register_pruners=hookimpl(lambda register: register.add_pruner("flaky", FlakyPruner)),
         gnneval_register_metrics=hookimpl(lambda register: register.add_metric("broken", BrokenMetric)),
         gnneval_evaluate_start=hookimpl(lambda run: seen.append(("start", list(run.pruners)))),
-        gnneval_variant_evaluated=hookimpl(lambda variant, run_dir: seen.append(("variant", variant.id, variant.status))),
+        gnneval_variant_evaluated=hookimpl(
+            lambda variant, run_dir: seen.append(("variant", variant.id, variant.status))
+        ),
         gnneval_evaluate_end=hookimpl(lambda result, run_dir: seen.append(("end", len(result.variants)))),
     )
 
@@ -99,12 +136,23 @@ def test_failures_are_isolated_and_notification_hooks_run(sbm_checkpoint, tmp_pa
 
     observer = types.SimpleNamespace(gnneval_variant_evaluated=hookimpl(explode))
     host = build_plugin_host(extra=[("test-plugin", plugin), ("bad-observer", observer)])
-    settings = EvaluateSettings(checkpoint=sbm_checkpoint, pruners=["flaky", "structured"], sparsities=[0.5, 0.9],
-                                out_dir=tmp_path / "run", bench=False, visualisers=["curves"])
+    settings = EvaluateSettings(
+        checkpoint=sbm_checkpoint,
+        pruners=["flaky", "structured"],
+        sparsities=[0.5, 0.9],
+        out_dir=tmp_path / "run",
+        bench=False,
+        visualisers=["curves"],
+    )
     result = Evaluator(settings, host, show_progress=False).run()
     status = {v.id: v.status for v in result.variants}
-    assert status == {"dense": "ok", "flaky@0.50": "ok", "flaky@0.90": "failed", "structured@0.50": "ok",
-                      "structured@0.90": "ok"}
+    assert status == {
+        "dense": "ok",
+        "flaky@0.50": "ok",
+        "flaky@0.90": "failed",
+        "structured@0.50": "ok",
+        "structured@0.90": "ok",
+    }
     assert "cannot go that far" in result.variant("flaky@0.90").error
     assert "'flaky'" in result.variant("flaky@0.90").error  # the pruner is named
     wheres = " | ".join(f"{p.where}: {p.message}" for p in result.problems)
@@ -122,8 +170,23 @@ def test_failures_are_isolated_and_notification_hooks_run(sbm_checkpoint, tmp_pa
 def test_evaluate_zoo_gcn_on_cora(shared_datasets, tmp_path, capsys):
     out = tmp_path / "cora"
     before = sorted(p.name for p in (shared_datasets / "Planetoid" / "Cora").iterdir())
-    code = main(["evaluate", str(REPO / "zoo" / "gcn_cora.pt"), "--pruner", "structured", "--sparsity", "0.5",
-                 "--data-root", str(shared_datasets), "--out", str(out), "--no-progress", "--visualisers", "curves"])
+    code = main(
+        [
+            "evaluate",
+            str(REPO / "zoo" / "gcn_cora.pt"),
+            "--pruner",
+            "structured",
+            "--sparsity",
+            "0.5",
+            "--data-root",
+            str(shared_datasets),
+            "--out",
+            str(out),
+            "--no-progress",
+            "--visualisers",
+            "curves",
+        ]
+    )
     assert code == 0
     assert sorted(p.name for p in (shared_datasets / "Planetoid" / "Cora").iterdir()) == before  # read-only
     run = read_run(out)

@@ -4,20 +4,33 @@ over-smoothed nodes, training FLOPs are measured beside the convention."""
 
 from __future__ import annotations
 
-import pytest
 import numpy as np
+import pytest
 
 from gnneval.builtin.metrics.embedding_quality import MAD, Clustering
 from gnneval.builtin.metrics.similarity import RbfCKA, _cka_from_grams, _rbf_gram, subsampling_interval
 from gnneval.plugin import GraphArrays, MetricInputs, VariantOutputs
 
 
-def _inputs(x: np.ndarray, y: np.ndarray, dense: np.ndarray | None = None, edges: np.ndarray | None = None,
-            bootstrap: int = 40, seed: int = 0) -> MetricInputs:
+def _inputs(
+    x: np.ndarray,
+    y: np.ndarray,
+    dense: np.ndarray | None = None,
+    edges: np.ndarray | None = None,
+    bootstrap: int = 40,
+    seed: int = 0,
+) -> MetricInputs:
     n = x.shape[0]
     masks = {"train": np.arange(n) % 3 == 0, "val": np.arange(n) % 3 == 1, "test": np.arange(n) % 3 == 2}
-    graph = GraphArrays("t", "node-classification", y, masks, edges if edges is not None else np.zeros((2, 0), int),
-                        int(y.max()) + 1, x.shape[1])
+    graph = GraphArrays(
+        "t",
+        "node-classification",
+        y,
+        masks,
+        edges if edges is not None else np.zeros((2, 0), int),
+        int(y.max()) + 1,
+        x.shape[1],
+    )
     out = VariantOutputs(np.zeros((n, 2), np.float32), np.zeros(n, np.int64), {"l": x})
     dense_out = VariantOutputs(out.logits, out.predictions, {"l": dense if dense is not None else x})
     return MetricInputs(graph, out, dense_out, seed, "l", x, dense if dense is not None else x, bootstrap=bootstrap)
@@ -82,8 +95,10 @@ def test_clustering_reports_k_means_own_spread():
     y = rng.integers(0, 5, 600)
     x = (rng.normal(size=(600, 16)) + 0.8 * np.eye(16)[y]).astype(np.float32)
     out = Clustering(seeds=5, n_init=5).compute(_inputs(x, y))
-    direct = [normalized_mutual_info_score(y, KMeans(5, random_state=s, n_init=5).fit_predict(x.astype(np.float64)))
-              for s in range(5)]
+    direct = [
+        normalized_mutual_info_score(y, KMeans(5, random_state=s, n_init=5).fit_predict(x.astype(np.float64)))
+        for s in range(5)
+    ]
     assert out["seeds"] == 5
     assert abs(out["nmi"] - np.mean(direct)) < 1e-12 and abs(out["nmi_sd"] - np.std(direct, ddof=1)) < 1e-12
 
@@ -112,8 +127,9 @@ def test_paper_table_spread_is_the_sample_std_or_says_n_1():
     import importlib.util
     from pathlib import Path
 
-    spec = importlib.util.spec_from_file_location("paper_table",
-                                                  Path(__file__).resolve().parents[1] / "benchmarks" / "paper_table.py")
+    spec = importlib.util.spec_from_file_location(
+        "paper_table", Path(__file__).resolve().parents[1] / "benchmarks" / "paper_table.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     assert mod._spread([80.0, 81.0, 82.0]) == " ± 1.0"  # ddof=1; the population std would be 0.8
@@ -143,8 +159,14 @@ def test_lottery_rewinds_to_exactly_epoch_k_of_the_first_training(gnneval_graph,
     twin = copy.deepcopy(gnneval_model)
     reinitialise(twin, 5)
     kept = {}
-    train(twin, gnneval_graph, epochs=2, patience=5, seed=5,
-          on_epoch=lambda e, m: kept.update({e: copy.deepcopy(m.state_dict())}))
+    train(
+        twin,
+        gnneval_graph,
+        epochs=2,
+        patience=5,
+        seed=5,
+        on_epoch=lambda e, m: kept.update({e: copy.deepcopy(m.state_dict())}),
+    )
     rewinds = [s for s in loaded if all(torch.equal(s[k], kept[2][k]) for k in s)]
     assert rewinds, "the rounds did not rewind to the weights after epoch 2 of the first training"
 
@@ -169,8 +191,11 @@ def test_taylor_channels_beat_random_channels_on_the_zoo_gcn(shared_datasets):
     cls = host.registry.get("pruner", "structured").obj
 
     def accuracy(criterion, sparsity, seed=0):
-        pruned = cls(criterion=criterion).prune(copy.deepcopy(model), sparsity,
-                                                PruneContext(graph, "gcn", seed=seed)).model.eval()
+        pruned = (
+            cls(criterion=criterion)
+            .prune(copy.deepcopy(model), sparsity, PruneContext(graph, "gcn", seed=seed))
+            .model.eval()
+        )
         with torch.no_grad():
             pred = pruned(d.x, d.edge_index).argmax(1)
         return float((pred[d.test_mask] == d.y[d.test_mask]).float().mean())
@@ -212,7 +237,8 @@ def test_an_interval_without_its_method_is_reported_by_name():
     from gnneval.core.problems import collecting
 
     with collecting() as problems:
-        values, _ = compute_metric(Sloppy(), inputs.graph, inputs.variant, inputs.dense, MetricSettings(0, 100, 10, 60),
-                                   "sloppy on v")
+        values, _ = compute_metric(
+            Sloppy(), inputs.graph, inputs.variant, inputs.dense, MetricSettings(0, 100, 10, 60), "sloppy on v"
+        )
     assert values["sloppy.x_ci_low"] == 0.4
     assert any("'x'" in p.message and "intervals" in p.message and "sloppy" in p.where for p in problems)

@@ -28,11 +28,16 @@ def gin_checkpoint(tmp_path_factory):
         pred = model(d.x, d.edge_index, d.batch).argmax(1)
     acc = float((pred[d.test_mask] == d.y[d.test_mask]).float().mean())
     path = tmp_path_factory.mktemp("gc") / "gin_graphs.pt"
-    return save_checkpoint(path, model=model, architecture="graph-classifier", architecture_kwargs=kwargs,
-                           task="graph-classification",
-                           dataset=DatasetRef("sbm", loader="sbm", options={"task": "graph-classification",
-                                                                            "graphs": 120}),
-                           metrics={"test_accuracy": acc}, training={"seed": 0})
+    return save_checkpoint(
+        path,
+        model=model,
+        architecture="graph-classifier",
+        architecture_kwargs=kwargs,
+        task="graph-classification",
+        dataset=DatasetRef("sbm", loader="sbm", options={"task": "graph-classification", "graphs": 120}),
+        metrics={"test_accuracy": acc},
+        training={"seed": 0},
+    )
 
 
 def test_graph_classifier_learns_the_structure(gin_checkpoint):
@@ -46,9 +51,28 @@ def test_evaluate_a_graph_classifier_end_to_end(gin_checkpoint, tmp_path, capsys
     from gnneval.store.hdf5 import read_run
 
     out = tmp_path / "run"
-    assert main(["evaluate", str(gin_checkpoint), "--pruner", "structured,magnitude,sparse-training",
-                 "--sparsity", "0.5", "-o", "sparse-training.epochs=20", "--no-progress", "--bench-budget", "0.05",
-                 "--visualisers", "curves,umap", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(gin_checkpoint),
+                "--pruner",
+                "structured,magnitude,sparse-training",
+                "--sparsity",
+                "0.5",
+                "-o",
+                "sparse-training.epochs=20",
+                "--no-progress",
+                "--bench-budget",
+                "0.05",
+                "--visualisers",
+                "curves,umap",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert "checkpoint check: evaluated accuracy.test" in err  # the stored per-graph accuracy is reproduced
     run = read_run(out)

@@ -68,9 +68,13 @@ def test_a_csr_tensor_claiming_a_billion_elements_is_refused_fast_and_small(sbm_
         obj["format_version"] = 2
         obj["pruning"] = {"pruner": "magnitude", "sparsity": 0.9}
         key = next(k for k in obj["state_dict"] if k.endswith("lin.weight"))
-        obj["state_dict"][key] = {"gnneval-encoding": "csr", "shape": [1_000_000, 1000],
-                                  "crow": torch.tensor([0, 1], dtype=torch.int32),
-                                  "col": torch.tensor([3], dtype=torch.int16), "values": torch.tensor([1.0])}
+        obj["state_dict"][key] = {
+            "gnneval-encoding": "csr",
+            "shape": [1_000_000, 1000],
+            "crow": torch.tensor([0, 1], dtype=torch.int32),
+            "col": torch.tensor([3], dtype=torch.int16),
+            "values": torch.tensor([1.0]),
+        }
 
     got = _probe(_native(sbm_checkpoint, tmp_path, "csr_bomb.pt", claim))
     assert "--max-params" in got["outcome"] or "do not decode" in got["outcome"], got
@@ -79,8 +83,9 @@ def test_a_csr_tensor_claiming_a_billion_elements_is_refused_fast_and_small(sbm_
 
 @pytest.mark.slow
 @pytest.mark.parametrize("key, value", [("hidden_channels", 400_000), ("num_layers", 100_000)])
-def test_architecture_arguments_that_do_not_fit_the_tensors_are_refused_before_building(sbm_checkpoint, tmp_path,
-                                                                                      key, value):
+def test_architecture_arguments_that_do_not_fit_the_tensors_are_refused_before_building(
+    sbm_checkpoint, tmp_path, key, value
+):
     def lie(obj):
         obj["architecture"]["kwargs"][key] = value
 
@@ -121,8 +126,20 @@ def test_non_finite_weights_are_refused_by_name_unless_allowed(sbm_checkpoint, t
         obj["state_dict"][key][0, 0] = float("nan")
 
     path = _native(sbm_checkpoint, tmp_path, "nan.pt", poison)
-    args = ["evaluate", str(path), "--pruner", "magnitude", "--sparsity", "0.5", "--no-bench", "--no-progress",
-            "--visualisers", "", "--metrics", "accuracy"]
+    args = [
+        "evaluate",
+        str(path),
+        "--pruner",
+        "magnitude",
+        "--sparsity",
+        "0.5",
+        "--no-bench",
+        "--no-progress",
+        "--visualisers",
+        "",
+        "--metrics",
+        "accuracy",
+    ]
     assert main([*args, "--out", str(tmp_path / "a")]) == 2
     err = capsys.readouterr().err
     assert "non-finite" in err and "lin.weight" in err and "--allow-nonfinite" in err
@@ -165,8 +182,20 @@ def test_two_runs_into_one_folder_never_both_write(sbm_checkpoint, tmp_path, cap
 
     out = tmp_path / "run"
     with RunFolderLock(out):
-        code = main(["evaluate", str(sbm_checkpoint), "--pruner", "magnitude", "--sparsity", "0.5", "--no-bench",
-                     "--no-progress", "--out", str(out)])
+        code = main(
+            [
+                "evaluate",
+                str(sbm_checkpoint),
+                "--pruner",
+                "magnitude",
+                "--sparsity",
+                "0.5",
+                "--no-bench",
+                "--no-progress",
+                "--out",
+                str(out),
+            ]
+        )
     err = capsys.readouterr().err
     assert code == 2 and "is being written by another gnneval" in err and not (out / "run.h5").exists()
 
@@ -175,9 +204,27 @@ def test_sparsity_ids_never_collide_or_mislead(sbm_checkpoint, tmp_path):
     assert unique_sparsities([0.5, 0.5, -0.0]) == [0.5, 0.0]
     assert variant_id("m", 0.5, [0.5, 0.501]) != variant_id("m", 0.501, [0.5, 0.501])
     assert variant_id("m", 0.999, [0.999]) == "m@0.999" and variant_id("m", -0.0, [-0.0]) == "m@0.00"
-    assert main(["evaluate", str(sbm_checkpoint), "--pruner", "magnitude", "--sparsity", "0.5,0.5,0.501",
-                 "--no-bench", "--no-progress", "--visualisers", "curves", "--metrics", "accuracy",
-                 "--out", str(tmp_path / "run")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(sbm_checkpoint),
+                "--pruner",
+                "magnitude",
+                "--sparsity",
+                "0.5,0.5,0.501",
+                "--no-bench",
+                "--no-progress",
+                "--visualisers",
+                "curves",
+                "--metrics",
+                "accuracy",
+                "--out",
+                str(tmp_path / "run"),
+            ]
+        )
+        == 0
+    )
     ids = [v.id for v in read_run(tmp_path / "run").variants]
     assert ids == ["dense", "magnitude@0.500", "magnitude@0.501"]
 
@@ -249,14 +296,23 @@ class _Escaping(Visualiser):
 @pytest.mark.slow
 def test_plugin_faults_are_contained(sbm_checkpoint, tmp_path):
     plugin = types.SimpleNamespace(
-        gnneval_register_pruners=hookimpl(lambda register: (register.add_pruner("exits", _Exits),
-                                                            register.add_pruner("nan", _Nan))),
+        gnneval_register_pruners=hookimpl(
+            lambda register: (register.add_pruner("exits", _Exits), register.add_pruner("nan", _Nan))
+        ),
         gnneval_register_metrics=hookimpl(lambda register: register.add_metric("sleepy", _Sleepy, default=False)),
-        gnneval_register_visualisers=hookimpl(lambda register: register.add_visualiser("escaping", _Escaping)))
+        gnneval_register_visualisers=hookimpl(lambda register: register.add_visualiser("escaping", _Escaping)),
+    )
     host = build_plugin_host(extra=[("faulty", plugin)])
-    s = EvaluateSettings(checkpoint=sbm_checkpoint, pruners=["exits", "nan", "magnitude"], sparsities=[0.5],
-                         bench=False, out_dir=tmp_path / "run", metrics=["accuracy", "sleepy"],
-                         visualisers=["escaping", "curves"], plugin_timeout_s=1.0)
+    s = EvaluateSettings(
+        checkpoint=sbm_checkpoint,
+        pruners=["exits", "nan", "magnitude"],
+        sparsities=[0.5],
+        bench=False,
+        out_dir=tmp_path / "run",
+        metrics=["accuracy", "sleepy"],
+        visualisers=["escaping", "curves"],
+        plugin_timeout_s=1.0,
+    )
     t0 = time.perf_counter()
     result = Evaluator(s, host, show_progress=False).run()
     assert time.perf_counter() - t0 < 25
@@ -275,11 +331,19 @@ def test_a_keyboard_interrupt_keeps_what_is_done_and_says_so(sbm_checkpoint, tmp
         def prune(self, model, sparsity, ctx):
             raise KeyboardInterrupt
 
-    plugin = types.SimpleNamespace(gnneval_register_pruners=hookimpl(
-        lambda register: register.add_pruner("interrupting", Interrupting)))
+    plugin = types.SimpleNamespace(
+        gnneval_register_pruners=hookimpl(lambda register: register.add_pruner("interrupting", Interrupting))
+    )
     host = build_plugin_host(extra=[("ctrl-c", plugin)])
-    s = EvaluateSettings(checkpoint=sbm_checkpoint, pruners=["magnitude", "interrupting"], sparsities=[0.5],
-                         bench=False, out_dir=tmp_path / "run", metrics=["accuracy"], visualisers=[])
+    s = EvaluateSettings(
+        checkpoint=sbm_checkpoint,
+        pruners=["magnitude", "interrupting"],
+        sparsities=[0.5],
+        bench=False,
+        out_dir=tmp_path / "run",
+        metrics=["accuracy"],
+        visualisers=[],
+    )
     with pytest.raises(KeyboardInterrupt) as exc:
         Evaluator(s, host, show_progress=False).run()
     assert "2 finished variant(s) (dense, magnitude@0.50) are stored" in exc.value.message
@@ -313,8 +377,24 @@ def test_fuzzed_checkpoints_and_manifests_never_crash(sbm_checkpoint, tmp_path, 
                 data[rng.randrange(len(data))] = rng.randrange(256)
         path = tmp_path / f"m{i}.pt"
         path.write_bytes(bytes(data))
-        code = main(["evaluate", str(path), "--pruner", "magnitude", "--sparsity", "0.5", "--no-bench",
-                     "--no-progress", "--visualisers", "", "--metrics", "accuracy", "--out", str(tmp_path / f"r{i}")])
+        code = main(
+            [
+                "evaluate",
+                str(path),
+                "--pruner",
+                "magnitude",
+                "--sparsity",
+                "0.5",
+                "--no-bench",
+                "--no-progress",
+                "--visualisers",
+                "",
+                "--metrics",
+                "accuracy",
+                "--out",
+                str(tmp_path / f"r{i}"),
+            ]
+        )
         assert code in (0, 2), (i, capsys.readouterr().err[-500:])
     manifest = json.dumps([{"path": "x.pt", "arch_options": {"a": 1}, "dataset": "Cora"}])
     for i in range(25):
@@ -347,10 +427,19 @@ class _Swaps(Pruner):
 
 
 def test_a_pruner_that_swaps_the_architecture_is_refused(sbm_checkpoint, tmp_path):
-    plugin = types.SimpleNamespace(gnneval_register_pruners=hookimpl(lambda register: register.add_pruner("swaps", _Swaps)))
+    plugin = types.SimpleNamespace(
+        gnneval_register_pruners=hookimpl(lambda register: register.add_pruner("swaps", _Swaps))
+    )
     host = build_plugin_host(extra=[("swapper", plugin)])
-    s = EvaluateSettings(checkpoint=sbm_checkpoint, pruners=["swaps"], sparsities=[0.5], bench=False,
-                         out_dir=tmp_path / "run", metrics=["accuracy"], visualisers=[])
+    s = EvaluateSettings(
+        checkpoint=sbm_checkpoint,
+        pruners=["swaps"],
+        sparsities=[0.5],
+        bench=False,
+        out_dir=tmp_path / "run",
+        metrics=["accuracy"],
+        visualisers=[],
+    )
     result = Evaluator(s, host, show_progress=False).run()
     assert "not replace the architecture" in result.variant("swaps@0.50").error
 
@@ -361,28 +450,58 @@ def test_onnx_external_data_must_stay_in_the_models_folder(tmp_path, capsys):
     from onnx import TensorProto, helper, numpy_helper
 
     weight = numpy_helper.from_array(np.eye(2, dtype=np.float32), "w")
-    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["out"])], "g",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 2])],
-                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [None, 2])], [weight])
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["out"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 2])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [None, 2])],
+        [weight],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     folder = tmp_path / "model"
     folder.mkdir()
     (tmp_path / "secret.bin").write_bytes(b"\0" * 16)
-    onnx.save(model, folder / "m.onnx", save_as_external_data=True, all_tensors_to_one_file=True, location="w.bin",
-              size_threshold=0)
+    onnx.save(
+        model,
+        folder / "m.onnx",
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location="w.bin",
+        size_threshold=0,
+    )
     proto = onnx.load(str(folder / "m.onnx"), load_external_data=False)
     for entry in proto.graph.initializer[0].external_data:
         if entry.key == "location":
             entry.value = "../secret.bin"
     (folder / "escape.onnx").write_bytes(proto.SerializeToString())
-    code = main(["evaluate", str(folder / "escape.onnx"), "--pruner", "magnitude", "--dataset", "sbm",
-                 "--out", str(tmp_path / "r")])
+    code = main(
+        [
+            "evaluate",
+            str(folder / "escape.onnx"),
+            "--pruner",
+            "magnitude",
+            "--dataset",
+            "sbm",
+            "--out",
+            str(tmp_path / "r"),
+        ]
+    )
     assert code == 2 and "outside the model's folder" in capsys.readouterr().err
     (folder / "link.bin").symlink_to(tmp_path / "secret.bin")
     for entry in proto.graph.initializer[0].external_data:
         if entry.key == "location":
             entry.value = "link.bin"
     (folder / "link.onnx").write_bytes(proto.SerializeToString())
-    code = main(["evaluate", str(folder / "link.onnx"), "--pruner", "magnitude", "--dataset", "sbm",
-                 "--out", str(tmp_path / "r2")])
+    code = main(
+        [
+            "evaluate",
+            str(folder / "link.onnx"),
+            "--pruner",
+            "magnitude",
+            "--dataset",
+            "sbm",
+            "--out",
+            str(tmp_path / "r2"),
+        ]
+    )
     assert code == 2 and "a symbolic link" in capsys.readouterr().err

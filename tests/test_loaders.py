@@ -57,9 +57,15 @@ def test_lightning_style_checkpoint_with_prefix_and_hyper_parameters(xe, tmp_pat
     torch.manual_seed(1)
     model = GraphSAGE(12, 8, 2, out_channels=3).eval()
     path = tmp_path / "lightning.ckpt"
-    torch.save({"state_dict": {f"model.{k}": v for k, v in model.state_dict().items()}, "epoch": 3,
-                "hyper_parameters": {"arch": "GraphSAGE", "dataset": "sbm"}, "pytorch-lightning_version": "2.4"},
-               path)
+    torch.save(
+        {
+            "state_dict": {f"model.{k}": v for k, v in model.state_dict().items()},
+            "epoch": 3,
+            "hyper_parameters": {"arch": "GraphSAGE", "dataset": "sbm"},
+            "pytorch-lightning_version": "2.4",
+        },
+        path,
+    )
     loaded, _ = load_checkpoint(path, REG)
     assert loaded.architecture == "sage" and loaded.dataset.name == "sbm"
     assert "removed the wrapper prefix 'model.' from every key" in loaded.notes
@@ -91,8 +97,12 @@ def test_hand_written_two_layer_gcn(xe, tmp_path):
 def test_older_pyg_weights_stored_in_by_out(xe, tmp_path):
     torch.manual_seed(3)
     model = HandGCN().eval()
-    old = {"conv1.weight": model.conv1.lin.weight.detach().t().clone(), "conv1.bias": model.conv1.bias.detach(),
-           "conv2.weight": model.conv2.lin.weight.detach().t().clone(), "conv2.bias": model.conv2.bias.detach()}
+    old = {
+        "conv1.weight": model.conv1.lin.weight.detach().t().clone(),
+        "conv1.bias": model.conv1.bias.detach(),
+        "conv2.weight": model.conv2.lin.weight.detach().t().clone(),
+        "conv2.bias": model.conv2.bias.detach(),
+    }
     path = tmp_path / "old.pt"
     torch.save(old, path)
     loaded, _ = load_checkpoint(path, REG)

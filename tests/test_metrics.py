@@ -122,12 +122,52 @@ def test_evaluate_stores_metrics_and_flipped_nodes(sbm_checkpoint, tmp_path):
     from gnneval.store.hdf5 import read_run
 
     out = tmp_path / "run"
-    assert main(["evaluate", str(sbm_checkpoint), "--pruner", "structured", "--sparsity", "0.7", "--out", str(out),
-                 "--no-progress", "--no-bench", "--visualisers", "curves", "--metric-sample", "200",
-                 "--metrics", "accuracy,per-class,degree-accuracy,linear-probe,procrustes,broken-name"]) == 2
-    assert main(["evaluate", str(sbm_checkpoint), "--pruner", "structured", "--sparsity", "0.7", "--out", str(out),
-                 "--no-progress", "--no-bench", "--visualisers", "curves", "--metric-sample", "200",
-                 "--metrics", "accuracy,per-class,degree-accuracy,linear-probe,procrustes,silhouette"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(sbm_checkpoint),
+                "--pruner",
+                "structured",
+                "--sparsity",
+                "0.7",
+                "--out",
+                str(out),
+                "--no-progress",
+                "--no-bench",
+                "--visualisers",
+                "curves",
+                "--metric-sample",
+                "200",
+                "--metrics",
+                "accuracy,per-class,degree-accuracy,linear-probe,procrustes,broken-name",
+            ]
+        )
+        == 2
+    )
+    assert (
+        main(
+            [
+                "evaluate",
+                str(sbm_checkpoint),
+                "--pruner",
+                "structured",
+                "--sparsity",
+                "0.7",
+                "--out",
+                str(out),
+                "--no-progress",
+                "--no-bench",
+                "--visualisers",
+                "curves",
+                "--metric-sample",
+                "200",
+                "--metrics",
+                "accuracy,per-class,degree-accuracy,linear-probe,procrustes,silhouette",
+            ]
+        )
+        == 0
+    )
     run = read_run(out)
     v = run.variant("structured@0.70")
     assert {"per-class.class_0", "accuracy.test"} <= set(v.metrics)
@@ -149,8 +189,16 @@ def test_link_prediction_metric_matches_sklearn():
     z = RNG.standard_normal((40, 4))
     index = RNG.integers(0, 40, (2, 60))
     label = (RNG.random(60) < 0.5).astype(np.int64)
-    graph = GraphArrays("t", "link-prediction", np.zeros(40, dtype=np.int64), {"test": np.ones(40, bool)},
-                        index, 1, 4, link={"test": (index, label)})
+    graph = GraphArrays(
+        "t",
+        "link-prediction",
+        np.zeros(40, dtype=np.int64),
+        {"test": np.ones(40, bool)},
+        index,
+        1,
+        4,
+        link={"test": (index, label)},
+    )
     out = VariantOutputs(z, z.argmax(1), {"l": z})
     reg = build_plugin_host().registry
     vals = reg.get("metric", "link-prediction").obj().compute(MetricInputs(graph, out, out, 0))
@@ -169,8 +217,25 @@ def test_evaluate_a_link_prediction_model(tmp_path):
 
     ckpt = train_sbm_link_checkpoint(tmp_path / "link.pt")
     out = tmp_path / "run"
-    assert main(["evaluate", str(ckpt), "--pruner", "structured,magnitude", "--sparsity", "0.5", "--out", str(out),
-                 "--no-progress", "--no-bench", "--metric-sample", "200"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(ckpt),
+                "--pruner",
+                "structured,magnitude",
+                "--sparsity",
+                "0.5",
+                "--out",
+                str(out),
+                "--no-progress",
+                "--no-bench",
+                "--metric-sample",
+                "200",
+            ]
+        )
+        == 0
+    )
     run = read_run(out)
     assert run.graph.task == "link-prediction" and set(run.graph.link) == {"val", "test"}
     index, label = run.graph.link["test"]

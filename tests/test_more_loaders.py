@@ -17,8 +17,16 @@ from gnneval.store.hdf5 import read_run
 
 REG = build_plugin_host().registry
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SBM = ["--dataset", "sbm", "--dataset-option", "nodes=300", "--dataset-option", "features=16",
-       "--dataset-option", "avg_degree=6"]
+SBM = [
+    "--dataset",
+    "sbm",
+    "--dataset-option",
+    "nodes=300",
+    "--dataset-option",
+    "features=16",
+    "--dataset-option",
+    "avg_degree=6",
+]
 
 
 @pytest.fixture(scope="module")
@@ -64,16 +72,70 @@ def test_pickled_module_needs_trust_and_code(kit, tmp_path, capsys):
         sys.path.remove(str(FIXTURES))
         sys.modules.pop("user_model", None)
     out = tmp_path / "run"
-    assert main(["evaluate", str(path), "--pruner", "magnitude", "--sparsity", "0.5", *SBM, "--out", str(out),
-                 "--no-progress", "--no-bench", "--visualisers", "curves"]) == 2
+    assert (
+        main(
+            [
+                "evaluate",
+                str(path),
+                "--pruner",
+                "magnitude",
+                "--sparsity",
+                "0.5",
+                *SBM,
+                "--out",
+                str(out),
+                "--no-progress",
+                "--no-bench",
+                "--visualisers",
+                "curves",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "weights_only=True" in err and "--trust" in err
-    assert main(["evaluate", str(path), "--trust", "--pruner", "magnitude", "--sparsity", "0.5", *SBM,
-                 "--out", str(out), "--no-progress", "--no-bench", "--visualisers", "curves"]) == 2
+    assert (
+        main(
+            [
+                "evaluate",
+                str(path),
+                "--trust",
+                "--pruner",
+                "magnitude",
+                "--sparsity",
+                "0.5",
+                *SBM,
+                "--out",
+                str(out),
+                "--no-progress",
+                "--no-bench",
+                "--visualisers",
+                "curves",
+            ]
+        )
+        == 2
+    )
     assert "--code" in capsys.readouterr().err
-    code = main(["evaluate", str(path), "--trust", "--code", str(FIXTURES / "user_model.py"), "--pruner",
-                 "magnitude,structured", "--sparsity", "0.5", *SBM, "--out", str(out), "--no-progress", "--no-bench",
-                 "--visualisers", "curves"])
+    code = main(
+        [
+            "evaluate",
+            str(path),
+            "--trust",
+            "--code",
+            str(FIXTURES / "user_model.py"),
+            "--pruner",
+            "magnitude,structured",
+            "--sparsity",
+            "0.5",
+            *SBM,
+            "--out",
+            str(out),
+            "--no-progress",
+            "--no-bench",
+            "--visualisers",
+            "curves",
+        ]
+    )
     assert code == 0
     run = read_run(out)
     assert run.provenance.checkpoint_loader == "pickle" and run.variant("magnitude@0.50").ok
@@ -92,8 +154,26 @@ def test_torchscript_archive(kit, tmp_path):
     loaded, loader = load_checkpoint(path, REG)
     assert loader == "torchscript"
     out = tmp_path / "run"
-    assert main(["evaluate", str(path), "--pruner", "magnitude,structured", "--sparsity", "0.5", *SBM,
-                 "--out", str(out), "--no-progress", "--no-bench", "--visualisers", "curves"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(path),
+                "--pruner",
+                "magnitude,structured",
+                "--sparsity",
+                "0.5",
+                *SBM,
+                "--out",
+                str(out),
+                "--no-progress",
+                "--no-bench",
+                "--visualisers",
+                "curves",
+            ]
+        )
+        == 0
+    )
     run = read_run(out)
     ref = model(g.data.x, g.data.edge_index).argmax(1).numpy()
     np.testing.assert_array_equal(run.dense.outputs.predictions, ref)
@@ -110,9 +190,16 @@ def test_safetensors_with_sidecar_and_inferred(kit, tmp_path):
     save_file(state, str(path))
     loaded, loader = load_checkpoint(path, REG)
     assert loader == "safetensors" and "inferred" in loaded.notes[0]
-    (tmp_path / "model.safetensors.json").write_text(json.dumps(
-        {"arch": "gcn", "kwargs": {"in_channels": 16, "hidden_channels": 32, "out_channels": 4, "num_layers": 2},
-         "dataset": "sbm", "task": "node-classification"}))
+    (tmp_path / "model.safetensors.json").write_text(
+        json.dumps(
+            {
+                "arch": "gcn",
+                "kwargs": {"in_channels": 16, "hidden_channels": 32, "out_channels": 4, "num_layers": 2},
+                "dataset": "sbm",
+                "task": "node-classification",
+            }
+        )
+    )
     loaded, _ = load_checkpoint(path, REG)
     assert "sidecar" in loaded.notes[0] and loaded.dataset.name == "sbm"
     (tmp_path / "bad.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{garbage")
@@ -129,8 +216,29 @@ def test_onnx_model_is_evaluated_and_not_pruned(kit, tmp_path):
     loaded, loader = load_checkpoint(path, REG)
     assert loader == "onnx" and loaded.prunable is False
     out = tmp_path / "run"
-    assert main(["evaluate", str(path), "--pruner", "magnitude", "--sparsity", "0.5", *SBM, "--out", str(out),
-                 "--no-progress", "--backends", "torch", "--bench-budget", "0.05", "--visualisers", "curves"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(path),
+                "--pruner",
+                "magnitude",
+                "--sparsity",
+                "0.5",
+                *SBM,
+                "--out",
+                str(out),
+                "--no-progress",
+                "--backends",
+                "torch",
+                "--bench-budget",
+                "0.05",
+                "--visualisers",
+                "curves",
+            ]
+        )
+        == 0
+    )
     run = read_run(out)
     np.testing.assert_array_equal(run.dense.outputs.predictions, model(g.data.x, g.data.edge_index).argmax(1).numpy())
     v = run.variant("magnitude@0.50")
@@ -149,8 +257,24 @@ def test_input_size_mismatch_is_one_clear_error(kit, tmp_path, capsys):
     _g, model = kit
     path = tmp_path / "bare.pt"
     torch.save(model.state_dict(), path)  # in_channels 16
-    assert main(["evaluate", str(path), "--pruner", "magnitude", "--dataset", "sbm", "--dataset-option",
-                 "features=8", "--out", str(tmp_path / "r"), "--no-progress"]) == 2
+    assert (
+        main(
+            [
+                "evaluate",
+                str(path),
+                "--pruner",
+                "magnitude",
+                "--dataset",
+                "sbm",
+                "--dataset-option",
+                "features=8",
+                "--out",
+                str(tmp_path / "r"),
+                "--no-progress",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
     errors = [line for line in err if line.startswith("gnneval: error:")]
     assert len(errors) == 1 and errors[0] == err[-1]  # what the loader inferred is printed first, then the error
@@ -163,7 +287,26 @@ def test_dataset_and_task_from_flags_when_the_checkpoint_is_silent(kit, tmp_path
     torch.save(model.state_dict(), path)
     assert main(["evaluate", str(path), "--pruner", "magnitude", "--out", str(tmp_path / "r"), "--no-progress"]) == 2
     assert "does not record its dataset; pass --dataset NAME" in capsys.readouterr().err
-    assert main(["evaluate", str(path), "--pruner", "magnitude", "--sparsity", "0.5", *SBM, "--task",
-                 "node-classification", "--out", str(tmp_path / "r"), "--no-progress", "--no-bench",
-                 "--visualisers", "curves"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(path),
+                "--pruner",
+                "magnitude",
+                "--sparsity",
+                "0.5",
+                *SBM,
+                "--task",
+                "node-classification",
+                "--out",
+                str(tmp_path / "r"),
+                "--no-progress",
+                "--no-bench",
+                "--visualisers",
+                "curves",
+            ]
+        )
+        == 0
+    )
     assert read_run(tmp_path / "r").provenance.task == "node-classification"

@@ -3,11 +3,11 @@ noise flag."""
 
 from __future__ import annotations
 
-import pytest
 import multiprocessing
 import time
 
 import numpy as np
+import pytest
 
 from gnneval.bench.paired import PairedTiming, median_with_ci, noise_reasons, time_paired
 
@@ -78,7 +78,11 @@ def test_a_busy_machine_keeps_the_speed_up_or_flags_it(tmp_path):
             p.terminate()
             p.join()
     assert quiet.paired_runs >= 10 and loaded.paired_runs >= 10
-    assert loaded.noisy or abs(loaded.speedup / quiet.speedup - 1) <= 0.15, (quiet.speedup, loaded.speedup, loaded.noise)
+    assert loaded.noisy or abs(loaded.speedup / quiet.speedup - 1) <= 0.15, (
+        quiet.speedup,
+        loaded.speedup,
+        loaded.noise,
+    )
     assert loaded.noisy or loaded.speedup > 1.0  # never reported as a slowdown unflagged
 
 

@@ -49,9 +49,14 @@ class _DeafHang(Visualiser):
 
 
 def _host():
-    plugin = types.SimpleNamespace(gnneval_register_visualisers=hookimpl(lambda register: (
-        register.add_visualiser("dies-in-child", _DiesInChild, default=False),
-        register.add_visualiser("deaf-hang", _DeafHang, default=False))))
+    plugin = types.SimpleNamespace(
+        gnneval_register_visualisers=hookimpl(
+            lambda register: (
+                register.add_visualiser("dies-in-child", _DiesInChild, default=False),
+                register.add_visualiser("deaf-hang", _DeafHang, default=False),
+            )
+        )
+    )
     return plugin_host(extra=[("side-by-side-test", plugin)])
 
 
@@ -90,8 +95,9 @@ def test_a_hung_drawing_process_is_stopped_and_the_others_stand(gnneval_run, tmp
     monkeypatch.setattr(pictures, "GRACE_S", 1.0)
     t0 = time.perf_counter()
     with collecting() as problems:
-        files = draw_all(_host().registry, gnneval_run, tmp_path, ["deaf-hang", "curves"],
-                         ShowSettings(workers=2, timeout_s=1.0))
+        files = draw_all(
+            _host().registry, gnneval_run, tmp_path, ["deaf-hang", "curves"], ShowSettings(workers=2, timeout_s=1.0)
+        )
     assert time.perf_counter() - t0 < 30
     assert set(files) == {"curves"}
     [p] = problems
@@ -117,10 +123,12 @@ def test_map_in_processes_gives_the_list_comprehension(tmp_path):
     from gnneval.plugin.helpers import map_in_processes
 
     big = list(range(100_000))  # a closure over data: shared by fork, never pickled in
-    assert map_in_processes(lambda k: (os.getpid(), sum(big[:k])), [10, 20, 30], workers=2) != \
-        [(os.getpid(), sum(big[:k])) for k in (10, 20, 30)]  # computed elsewhere ...
-    assert [v for _, v in map_in_processes(lambda k: (os.getpid(), sum(big[:k])), [10, 20, 30], workers=2)] == \
-        [sum(big[:k]) for k in (10, 20, 30)]  # ... to the same values, in order
+    assert map_in_processes(lambda k: (os.getpid(), sum(big[:k])), [10, 20, 30], workers=2) != [
+        (os.getpid(), sum(big[:k])) for k in (10, 20, 30)
+    ]  # computed elsewhere ...
+    assert [v for _, v in map_in_processes(lambda k: (os.getpid(), sum(big[:k])), [10, 20, 30], workers=2)] == [
+        sum(big[:k]) for k in (10, 20, 30)
+    ]  # ... to the same values, in order
 
     def dies_in_child(k):
         if os.getpid() != PARENT:
@@ -139,23 +147,23 @@ def test_a_process_that_ran_numba_in_parallel_can_still_fork(tmp_path):
     import subprocess
     import sys
 
-    code = ("import os, sys, numpy as np, numba\n"
-            "from gnneval.core.process import forksafe_numba\nfrom gnneval.show.forked import can_fork, fork_map\n"
-            "if sys.argv[1] == 'forksafe': forksafe_numba()\n"
-            "@numba.njit(parallel=True)\n"
-            "def f(x):\n"
-            "    s = 0.0\n"
-            "    for i in numba.prange(x.size):\n"
-            "        s += x[i]\n"
-            "    return s\n"
-            "x = np.ones(1000)\n"
-            "f(x)\n"
-            "print(can_fork(), numba.threading_layer(), [o.ok for o in fork_map(f, [x, x], 2)])\n")
+    code = (
+        "import os, sys, numpy as np, numba\n"
+        "from gnneval.core.process import forksafe_numba\nfrom gnneval.show.forked import can_fork, fork_map\n"
+        "if sys.argv[1] == 'forksafe': forksafe_numba()\n"
+        "@numba.njit(parallel=True)\n"
+        "def f(x):\n"
+        "    s = 0.0\n"
+        "    for i in numba.prange(x.size):\n"
+        "        s += x[i]\n"
+        "    return s\n"
+        "x = np.ones(1000)\n"
+        "f(x)\n"
+        "print(can_fork(), numba.threading_layer(), [o.ok for o in fork_map(f, [x, x], 2)])\n"
+    )
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_THREADING_LAYER"}  # as a fresh shell has it
-    out = subprocess.run([sys.executable, "-c", code, "forksafe"], capture_output=True, text=True, timeout=300,
-                         env=env)
+    out = subprocess.run([sys.executable, "-c", code, "forksafe"], capture_output=True, text=True, timeout=300, env=env)
     assert out.stdout.split() == ["True", "workqueue", "[True,", "True]"], out.stderr[-2000:]
     # without it numba takes GNU OpenMP, whose fork handler kills every child: gnneval then does not fork
-    out = subprocess.run([sys.executable, "-c", code, "as-is"], capture_output=True, text=True, timeout=300,
-                         env=env)
+    out = subprocess.run([sys.executable, "-c", code, "as-is"], capture_output=True, text=True, timeout=300, env=env)
     assert out.stdout.split() == ["False", "omp", "[False,", "False]"], out.stderr[-2000:]

@@ -71,16 +71,23 @@ def _arch(in_channels, out_channels):
     return None
 
 
-@pytest.mark.parametrize("method, obj, options", [
-    ("add_checkpoint_loader", _Loader, {"strickt": False}),
-    ("add_dataset_loader", _Datasets, {"rootname": "x"}),
-    ("add_architecture", _arch, {"hidden": 3}),
-])
+@pytest.mark.parametrize(
+    "method, obj, options",
+    [
+        ("add_checkpoint_loader", _Loader, {"strickt": False}),
+        ("add_dataset_loader", _Datasets, {"rootname": "x"}),
+        ("add_architecture", _arch, {"hidden": 3}),
+    ],
+)
 def test_registration_options_the_class_does_not_accept_are_reported(method, obj, options):
-    hook = {"add_checkpoint_loader": "gnneval_register_checkpoint_loaders",
-            "add_dataset_loader": "gnneval_register_dataset_loaders",
-            "add_architecture": "gnneval_register_architectures"}[method]
-    plugin = types.SimpleNamespace(**{hook: hookimpl(lambda register: getattr(register, method)("thing", obj, **options))})
+    hook = {
+        "add_checkpoint_loader": "gnneval_register_checkpoint_loaders",
+        "add_dataset_loader": "gnneval_register_dataset_loaders",
+        "add_architecture": "gnneval_register_architectures",
+    }[method]
+    plugin = types.SimpleNamespace(
+        **{hook: hookimpl(lambda register: getattr(register, method)("thing", obj, **options))}
+    )
     host = _host(("opts", plugin))
     msg = _messages(host)
     assert "plugin 'opts'" in msg and "does not accept" in msg and next(iter(options)) in msg
@@ -102,9 +109,11 @@ def test_registration_options_reach_loaders_and_architectures():
         return object()
 
     plugin = types.SimpleNamespace(
-        gnneval_register_checkpoint_loaders=hookimpl(lambda register: register.add_checkpoint_loader(
-            "rec", Recording, flavour="spicy")),
-        gnneval_register_architectures=hookimpl(lambda register: register.add_architecture("scaled", build, scale=3)))
+        gnneval_register_checkpoint_loaders=hookimpl(
+            lambda register: register.add_checkpoint_loader("rec", Recording, flavour="spicy")
+        ),
+        gnneval_register_architectures=hookimpl(lambda register: register.add_architecture("scaled", build, scale=3)),
+    )
     host = _host(("rec", plugin))
     assert not host.problems, _messages(host)
     host.registry.build_architecture("scaled", in_channels=2)
@@ -128,8 +137,11 @@ def test_wrong_metric_level_and_tasks_are_reported():
         def compute(self, inputs):
             return {}
 
-    plugin = types.SimpleNamespace(gnneval_register_metrics=hookimpl(
-        lambda register: (register.add_metric("layers", Layers), register.add_metric("task", Task))))
+    plugin = types.SimpleNamespace(
+        gnneval_register_metrics=hookimpl(
+            lambda register: (register.add_metric("layers", Layers), register.add_metric("task", Task))
+        )
+    )
     host = _host(("metrics", plugin))
     msg = _messages(host)
     assert "level='layers'" in msg and "node-clasification" in msg
@@ -143,8 +155,9 @@ def test_tryfirst_wins_a_name_clash_as_in_pluggy():
     class B(_Zero):
         pass
 
-    first = types.SimpleNamespace(gnneval_register_pruners=hookimpl(tryfirst=True)(
-        lambda register: register.add_pruner("same", A)))
+    first = types.SimpleNamespace(
+        gnneval_register_pruners=hookimpl(tryfirst=True)(lambda register: register.add_pruner("same", A))
+    )
     plain = types.SimpleNamespace(gnneval_register_pruners=hookimpl(lambda register: register.add_pruner("same", B)))
     host = _host(("first", first), ("plain", plain))
     assert host.registry.get("pruner", "same").obj is A
@@ -155,7 +168,8 @@ def test_builtins_win_a_name_clash_whatever_the_order(tmp_path):
     """A third-party plugin registering 'structured' never replaces the built-in, from any directory."""
     site = tmp_path / "site"
     site.mkdir()
-    (site / "evil_structured.py").write_text(textwrap.dedent("""
+    (site / "evil_structured.py").write_text(
+        textwrap.dedent("""
         from gnneval.plugin import PruneOutcome, Pruner, hookimpl
 
         class Fake(Pruner):
@@ -166,17 +180,26 @@ def test_builtins_win_a_name_clash_whatever_the_order(tmp_path):
         @hookimpl(tryfirst=True)
         def gnneval_register_pruners(register):
             register.add_pruner("structured", Fake)
-    """))
+    """)
+    )
     info = site / "aaa_evil-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: aaa-evil\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text("[gnneval]\nevil = evil_structured\n")
-    code = ("from gnneval._plugins.manager import build_plugin_host; h = build_plugin_host(); "
-            "r = h.registry.get('pruner', 'structured'); print(r.plugin.dist); "
-            "print(any('registered by both' in p.message for p in h.problems))")
+    code = (
+        "from gnneval._plugins.manager import build_plugin_host; h = build_plugin_host(); "
+        "r = h.registry.get('pruner', 'structured'); print(r.plugin.dist); "
+        "print(any('registered by both' in p.message for p in h.problems))"
+    )
     for cwd in (REPO, site, tmp_path):
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd,
-                             env={**os.environ, "PYTHONPATH": str(site)}, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            env={**os.environ, "PYTHONPATH": str(site)},
+            check=True,
+        )
         assert out.stdout.split() == ["gnneval", "True"], (cwd, out.stdout, out.stderr[-500:])
 
 
@@ -204,10 +227,18 @@ class _Halfway(Pruner):
 def test_bad_metric_values_and_short_pruners_are_named_in_the_run(sbm_checkpoint, tmp_path):
     plugin = types.SimpleNamespace(
         gnneval_register_metrics=hookimpl(lambda register: register.add_metric("strings", _Strings)),
-        gnneval_register_pruners=hookimpl(lambda register: register.add_pruner("halfway", _Halfway)))
+        gnneval_register_pruners=hookimpl(lambda register: register.add_pruner("halfway", _Halfway)),
+    )
     host = build_plugin_host(extra=[("sloppy", plugin)])
-    settings = EvaluateSettings(checkpoint=sbm_checkpoint, pruners=["halfway"], sparsities=[0.6], bench=False,
-                                out_dir=tmp_path / "run", visualisers=[], metrics=["+strings"])
+    settings = EvaluateSettings(
+        checkpoint=sbm_checkpoint,
+        pruners=["halfway"],
+        sparsities=[0.6],
+        bench=False,
+        out_dir=tmp_path / "run",
+        visualisers=[],
+        metrics=["+strings"],
+    )
     result = Evaluator(settings, host, show_progress=False).run()
     msgs = " | ".join(f"{p.where}: {p.message}" for p in result.problems)
     assert "metric 'strings'" in msgs and "'0.5'" in msgs and "not a number" in msgs
@@ -253,32 +284,76 @@ def test_check_pruner_works_for_link_prediction_and_graph_classification():
     link = small_graph(task="link-prediction")
     check_pruner(magnitude, link, small_link_model(link, epochs=5))
     graphs = small_graph(task="graph-classification")
-    model = host.registry.build_architecture("graph-classifier", in_channels=graphs.num_features, hidden_channels=16,
-                                             out_channels=graphs.num_classes, num_layers=2)
+    model = host.registry.build_architecture(
+        "graph-classifier",
+        in_channels=graphs.num_features,
+        hidden_channels=16,
+        out_channels=graphs.num_classes,
+        num_layers=2,
+    )
     train(model, graphs, epochs=3, patience=3, seed=0)
     check_pruner(magnitude, graphs, model.eval())
     check_pruner(structured, graphs, model.eval(), sparsities=(0.5,))
 
 
 def test_selection_syntax_adds_and_removes(sbm_checkpoint, tmp_path, capsys):
-    assert main(["evaluate", str(sbm_checkpoint), "--pruner", "magnitude", "--sparsity", "0.5", "--no-bench",
-                 "--no-progress", "--out", str(tmp_path / "run"), "--visualisers", "curves",
-                 "--metrics", "-rbf-cka,-clustering,+macro-f1"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(sbm_checkpoint),
+                "--pruner",
+                "magnitude",
+                "--sparsity",
+                "0.5",
+                "--no-bench",
+                "--no-progress",
+                "--out",
+                str(tmp_path / "run"),
+                "--visualisers",
+                "curves",
+                "--metrics",
+                "-rbf-cka,-clustering,+macro-f1",
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     line = next(ln for ln in err.splitlines() if "metrics:" in ln)
     assert "rbf-cka" not in line and "clustering" not in line and "linear-cka" in line
     assert "visualisers: curves" in line
-    code = main(["evaluate", str(sbm_checkpoint), "--pruner", "magnitude", "--metrics", "accuracy,+linear-cka",
-                 "--out", str(tmp_path / "bad")])
+    code = main(
+        [
+            "evaluate",
+            str(sbm_checkpoint),
+            "--pruner",
+            "magnitude",
+            "--metrics",
+            "accuracy,+linear-cka",
+            "--out",
+            str(tmp_path / "bad"),
+        ]
+    )
     assert code == 2 and "mixes names with +/-" in capsys.readouterr().err
 
 
 def test_scope_is_sugar_for_pruners_that_declare_it_and_unknown_options_fail(sbm_checkpoint, tmp_path, capsys):
-    code = main(["evaluate", str(sbm_checkpoint), "--pruner", "structured", "--scope", "global",
-                 "--out", str(tmp_path / "a")])
+    code = main(
+        ["evaluate", str(sbm_checkpoint), "--pruner", "structured", "--scope", "global", "--out", str(tmp_path / "a")]
+    )
     assert code == 2 and "declares a 'scope' option" in capsys.readouterr().err
-    code = main(["evaluate", str(sbm_checkpoint), "--pruner", "magnitude", "-o", "magnitude.scop=global",
-                 "--out", str(tmp_path / "b")])
+    code = main(
+        [
+            "evaluate",
+            str(sbm_checkpoint),
+            "--pruner",
+            "magnitude",
+            "-o",
+            "magnitude.scop=global",
+            "--out",
+            str(tmp_path / "b"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "scop" in err and "accepts: pattern, scope" in err
 
@@ -300,11 +375,19 @@ def test_summary_column_declared_by_a_plugin_metric(sbm_checkpoint, tmp_path, ca
 
             return {"mean": float(np.linalg.norm(inputs.embedding, axis=1).mean())}
 
-    plugin = types.SimpleNamespace(gnneval_register_metrics=hookimpl(
-        lambda register: register.add_metric("probe-norm", Norm, default=False)))
+    plugin = types.SimpleNamespace(
+        gnneval_register_metrics=hookimpl(lambda register: register.add_metric("probe-norm", Norm, default=False))
+    )
     host = build_plugin_host(extra=[("norms", plugin)])
-    settings = EvaluateSettings(checkpoint=sbm_checkpoint, pruners=["magnitude"], sparsities=[0.5], bench=False,
-                                out_dir=tmp_path / "run", visualisers=[], metrics=["+probe-norm"])
+    settings = EvaluateSettings(
+        checkpoint=sbm_checkpoint,
+        pruners=["magnitude"],
+        sparsities=[0.5],
+        bench=False,
+        out_dir=tmp_path / "run",
+        visualisers=[],
+        metrics=["+probe-norm"],
+    )
     result = Evaluator(settings, host, show_progress=False).run()
     from rich.console import Console
 
@@ -354,7 +437,8 @@ def test_a_plugin_package_written_against_the_old_imports_installs_and_runs(sbm_
     pkg = tmp_path / "gnneval-old-random"
     (pkg / "src" / "gnneval_old_random").mkdir(parents=True)
     (pkg / "src" / "gnneval_old_random" / "__init__.py").write_text(OLD_PLUGIN)
-    (pkg / "pyproject.toml").write_text(textwrap.dedent("""
+    (pkg / "pyproject.toml").write_text(
+        textwrap.dedent("""
         [build-system]
         requires = ["setuptools>=68"]
         build-backend = "setuptools.build_meta"
@@ -365,16 +449,53 @@ def test_a_plugin_package_written_against_the_old_imports_installs_and_runs(sbm_
         old-random = "gnneval_old_random"
         [tool.setuptools.packages.find]
         where = ["src"]
-    """))
+    """)
+    )
     site = tmp_path / "site"
-    res = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                          "--target", str(site), str(pkg)], capture_output=True, text=True, timeout=600)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(pkg),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     env = {**os.environ, "PYTHONPATH": str(site), "PYTHONWARNINGS": "always::DeprecationWarning"}
-    out = subprocess.run([sys.executable, "-m", "gnneval", "evaluate", str(sbm_checkpoint), "--pruner", "old-random",
-                          "--sparsity", "0.5", "--no-bench", "--no-progress", "--visualisers", "curves",
-                          "--metrics", "accuracy", "--out", str(tmp_path / "run")],
-                         capture_output=True, text=True, env=env, timeout=600)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gnneval",
+            "evaluate",
+            str(sbm_checkpoint),
+            "--pruner",
+            "old-random",
+            "--sparsity",
+            "0.5",
+            "--no-bench",
+            "--no-progress",
+            "--visualisers",
+            "curves",
+            "--metrics",
+            "accuracy",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "old-random@0.50" in out.stdout
     assert "gnneval.accounting is deprecated" in out.stderr and "import from gnneval.plugin" in out.stderr
@@ -398,8 +519,15 @@ def test_a_plugin_requiring_a_newer_api_is_listed_as_failed(tmp_path):
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: future-plugin\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text("[gnneval]\nfuture = future_plugin\n")
-    code = ("from gnneval._plugins.manager import build_plugin_host; h = build_plugin_host(); "
-            "i = h.plugins['future']; print(i.status, '|', i.error)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(site)}, check=True)
+    code = (
+        "from gnneval._plugins.manager import build_plugin_host; h = build_plugin_host(); "
+        "i = h.plugins['future']; print(i.status, '|', i.error)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(site)},
+        check=True,
+    )
     assert out.stdout.startswith("failed |") and "needs gnneval plugin API 9.0" in out.stdout

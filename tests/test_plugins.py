@@ -52,7 +52,12 @@ def _make_dist(root: Path, dist: str, entry: str, module: str, source: str) -> N
 def test_broken_plugin_is_reported_by_name_and_others_still_load(tmp_path, monkeypatch):
     _make_dist(tmp_path, "gnneval-broken", "broken", "gnneval_broken_mod", "raise RuntimeError('needs libfoo')\n")
     _make_dist(tmp_path, "gnneval-optional", "optional", "gnneval_optional_mod", "import libfoo_not_installed\n")
-    _make_dist(tmp_path, "gnneval-good", "good", "gnneval_good_mod", """
+    _make_dist(
+        tmp_path,
+        "gnneval-good",
+        "good",
+        "gnneval_good_mod",
+        """
         from gnneval.plugin import Pruner, PruneOutcome, hookimpl
         class Keep(Pruner):
             def prune(self, model, sparsity, ctx):
@@ -60,7 +65,8 @@ def test_broken_plugin_is_reported_by_name_and_others_still_load(tmp_path, monke
         @hookimpl
         def gnneval_register_pruners(register):
             register.add_pruner("keep-all", Keep)
-    """)
+    """,
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     host = build_plugin_host()
     broken = host.plugins["broken"]
@@ -85,12 +91,14 @@ def test_trace_hooks():
     lines = []
     host = build_plugin_host(only=["structured", "magnitude"], trace=lines.append)
     assert any(line.startswith("load plugin 'structured' from gnneval") for line in lines)
-    assert any("hook gnneval_register_pruners(register=PrunerRegister) -> plugin 'magnitude'" in line
-               for line in lines)
+    assert any("hook gnneval_register_pruners(register=PrunerRegister) -> plugin 'magnitude'" in line for line in lines)
     assert any("<- plugin 'magnitude' (gnneval 0.1.0) returned NoneType" in line for line in lines)
     host.call_each("gnneval_evaluate_start", settings=None)  # no implementations: nothing traced, no error
-    out = subprocess.run([sys.executable, "-m", "gnneval", "--trace-hooks", "--plugins", "structured", "plugins"],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "gnneval", "--trace-hooks", "--plugins", "structured", "plugins"],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0 and "hook gnneval_register_pruners" in out.stderr
     assert "pruner: magnitude" not in out.stdout
 
@@ -102,9 +110,11 @@ def test_gnneval_plugins_lists_distribution_version_and_registrations():
 
 
 def test_gnneval_plugins_and_help_do_not_import_heavy_libraries():
-    code = ("import sys; from gnneval.cli import main; main(['plugins']); "
-            "heavy = [m for m in ('torch', 'torch_geometric', 'onnxruntime', 'umap', 'h5py', 'matplotlib') "
-            "if m in sys.modules]; print('HEAVY', heavy)")
+    code = (
+        "import sys; from gnneval.cli import main; main(['plugins']); "
+        "heavy = [m for m in ('torch', 'torch_geometric', 'onnxruntime', 'umap', 'h5py', 'matplotlib') "
+        "if m in sys.modules]; print('HEAVY', heavy)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "HEAVY []" in out.stdout, out.stdout
 
@@ -129,19 +139,26 @@ def test_raising_register_hook_is_isolated():
         raise RuntimeError("kaput")
 
     bad = types.SimpleNamespace(gnneval_register_metrics=hookimpl(boom))
-    good = types.SimpleNamespace(gnneval_register_metrics=hookimpl(
-        lambda register: register.add_metric("fine", type("Fine", (Metric,), {"compute": lambda s, i: {}}))))
+    good = types.SimpleNamespace(
+        gnneval_register_metrics=hookimpl(
+            lambda register: register.add_metric("fine", type("Fine", (Metric,), {"compute": lambda s, i: {}}))
+        )
+    )
     host = build_plugin_host(use_entry_points=False, extra=[("bad", bad), ("good", good)])
     assert host.plugins["bad"].status == "failed"
-    assert any("'bad'" in p.where and "gnneval_register_metrics raised RuntimeError: kaput" in p.message
-               for p in host.problems)
+    assert any(
+        "'bad'" in p.where and "gnneval_register_metrics raised RuntimeError: kaput" in p.message for p in host.problems
+    )
     assert host.registry.names("metric") == ["fine"]
 
 
-@pytest.mark.parametrize("name,obj,needle", [
-    ("Bad Name", _P, "names are 1-32 characters"),
-    ("not-a-pruner", int, "expected a subclass of gnneval.plugin.Pruner"),
-])
+@pytest.mark.parametrize(
+    "name,obj,needle",
+    [
+        ("Bad Name", _P, "names are 1-32 characters"),
+        ("not-a-pruner", int, "expected a subclass of gnneval.plugin.Pruner"),
+    ],
+)
 def test_bad_registrations_are_reported(name, obj, needle):
     p = types.SimpleNamespace(gnneval_register_pruners=hookimpl(lambda register: register.add_pruner(name, obj)))
     host = build_plugin_host(use_entry_points=False, extra=[("p", p)])
@@ -152,12 +169,14 @@ def test_bad_registrations_are_reported(name, obj, needle):
 def test_registering_hooks_cover_every_kind():
     mods = {}
     calls = []
-    for hook, method in [("gnneval_register_architectures", "add_architecture"),
-                         ("gnneval_register_checkpoint_loaders", "add_checkpoint_loader"),
-                         ("gnneval_register_dataset_loaders", "add_dataset_loader"),
-                         ("gnneval_register_pruners", "add_pruner"),
-                         ("gnneval_register_metrics", "add_metric"),
-                         ("gnneval_register_visualisers", "add_visualiser")]:
+    for hook, method in [
+        ("gnneval_register_architectures", "add_architecture"),
+        ("gnneval_register_checkpoint_loaders", "add_checkpoint_loader"),
+        ("gnneval_register_dataset_loaders", "add_dataset_loader"),
+        ("gnneval_register_pruners", "add_pruner"),
+        ("gnneval_register_metrics", "add_metric"),
+        ("gnneval_register_visualisers", "add_visualiser"),
+    ]:
         mods[hook] = hookimpl(lambda register, method=method: calls.append(hasattr(register, method)))
     host = build_plugin_host(use_entry_points=False, extra=[("all", types.SimpleNamespace(**mods))])
     assert calls == [True] * 6 and not host.problems
@@ -183,11 +202,13 @@ def test_only_named_plugins():
 def test_imports_only_where_used(sbm_checkpoint, tmp_path, visualisers, numba_wanted):
     """``--no-bench`` never imports onnxscript or onnxruntime; numba (which torch_geometric would import at
     start-up) is imported only when the UMAP visualiser runs."""
-    code = ("import sys; from gnneval.cli import main; "
-            f"rc = main(['evaluate', {str(sbm_checkpoint)!r}, '--pruner', 'magnitude', '--sparsity', '0.5', "
-            f"'--no-bench', '--no-progress', '--metrics', 'accuracy', '--visualisers', {visualisers!r}, "
-            f"'--out', {str(tmp_path / 'run')!r}]); "
-            "print('RC', rc, 'LOADED', sorted(m for m in ('numba', 'onnxscript', 'onnxruntime') if m in sys.modules))")
+    code = (
+        "import sys; from gnneval.cli import main; "
+        f"rc = main(['evaluate', {str(sbm_checkpoint)!r}, '--pruner', 'magnitude', '--sparsity', '0.5', "
+        f"'--no-bench', '--no-progress', '--metrics', 'accuracy', '--visualisers', {visualisers!r}, "
+        f"'--out', {str(tmp_path / 'run')!r}]); "
+        "print('RC', rc, 'LOADED', sorted(m for m in ('numba', 'onnxscript', 'onnxruntime') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert "RC 0" in out.stdout, out.stdout[-2000:] + out.stderr[-2000:]
     assert f"LOADED {['numba'] if numba_wanted else []}" in out.stdout, out.stdout[-500:]

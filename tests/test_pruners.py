@@ -89,8 +89,12 @@ def test_removal_equals_zeroing_independently(graph, registry):
 
     torch.manual_seed(1)
     model = GCN(32, 16, 2, out_channels=4).eval()
-    pruned = registry.get("pruner", "structured").obj().prune(
-        copy.deepcopy(model), 0.5, PruneContext(graph, "gcn", seed=0)).model.eval()
+    pruned = (
+        registry.get("pruner", "structured")
+        .obj()
+        .prune(copy.deepcopy(model), 0.5, PruneContext(graph, "gcn", seed=0))
+        .model.eval()
+    )
     w = model.convs[0].lin.weight.detach()
     kept = [int(torch.nonzero((w == row).all(1))[0]) for row in pruned.convs[0].lin.weight.detach()]
     dropped = sorted(set(range(16)) - set(kept))
@@ -109,8 +113,12 @@ def test_l1_keeps_the_largest_channels(graph, registry):
     model = GCN(32, 8, 2, out_channels=4).eval()
     with torch.no_grad():
         model.convs[0].lin.weight[[1, 5]] *= 100  # the two strongest channels
-    pruned = registry.get("pruner", "structured").obj().prune(
-        copy.deepcopy(model), 0.75, PruneContext(graph, "gcn", seed=0)).model
+    pruned = (
+        registry.get("pruner", "structured")
+        .obj()
+        .prune(copy.deepcopy(model), 0.75, PruneContext(graph, "gcn", seed=0))
+        .model
+    )
     torch.testing.assert_close(pruned.convs[0].lin.weight, model.convs[0].lin.weight[[1, 5]])
 
 
@@ -216,8 +224,10 @@ def test_structured_gat_and_gin_shrink_and_match_zeroing(name, model, opts, task
     pruned = outcome.model.eval()
     assert count_params(pruned)[0] < 0.6 * count_params(model)[0]
     assert outcome.details["check_max_abs_diff"] <= 1e-4  # physical removal == zeroing the same channels
-    for (n, before), after in zip(((n, m) for n, m in model.named_modules() if isinstance(m, GATConv)),
-                                  (m for m in pruned.modules() if isinstance(m, GATConv))):
+    for (n, before), after in zip(
+        ((n, m) for n, m in model.named_modules() if isinstance(m, GATConv)),
+        (m for m in pruned.modules() if isinstance(m, GATConv)),
+    ):
         # the module's stored sizes follow its tensors, and the right thing shrank
         assert after.att_src.shape == (1, after.heads, after.out_channels) == after.att_dst.shape, n
         assert after.lin.weight.shape[0] == after.heads * after.out_channels, n
@@ -237,8 +247,12 @@ def test_gat_heads_are_scored_by_their_weights(graph, registry):
     model = GAT(32, 16, 2, out_channels=4, heads=4).eval()
     with torch.no_grad():
         model.convs[0].lin.weight[8:12] *= 50  # head 2 (channels 8..11) is by far the strongest
-    pruned = registry.get("pruner", "structured").obj(gat="heads").prune(
-        copy.deepcopy(model), 0.75, PruneContext(graph, "gat", seed=0)).model
+    pruned = (
+        registry.get("pruner", "structured")
+        .obj(gat="heads")
+        .prune(copy.deepcopy(model), 0.75, PruneContext(graph, "gat", seed=0))
+        .model
+    )
     assert pruned.convs[0].heads == 1
     torch.testing.assert_close(pruned.convs[0].lin.weight, model.convs[0].lin.weight[8:12])
     torch.testing.assert_close(pruned.convs[0].att_src, model.convs[0].att_src[:, 2:3])
@@ -291,4 +305,5 @@ def test_bn_criterion_without_batchnorm_is_refused_naming_the_layer(graph, regis
 
     with pytest.raises(UnsupportedModelError, match="BatchNorm after layer 'convs.0'"):
         registry.get("pruner", "structured").obj(criterion="bn").prune(
-            GCN(32, 8, 2, out_channels=4).eval(), 0.5, PruneContext(graph, "gcn", seed=0))
+            GCN(32, 8, 2, out_channels=4).eval(), 0.5, PruneContext(graph, "gcn", seed=0)
+        )

@@ -15,8 +15,16 @@ from gnneval.show.html_report import write_report
 from gnneval.show.pictures import draw_all
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -39,20 +47,44 @@ def test_report_is_self_contained(report):
     assert text.count("<img") >= 6
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/setup.sh installs it where "
-                                             "apt-get runs as root); cannot render the report in a real browser")
+@pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="Debian's chromium is not installed (.ci/setup.sh installs it where "
+    "apt-get runs as root); cannot render the report in a real browser",
+)
 @pytest.mark.browser
 @pytest.mark.slow
 def test_report_renders_in_headless_chromium_with_every_image_shown(report, tmp_path):
-    dom = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
-                          "--dump-dom", report.as_uri()], capture_output=True, text=True, timeout=120)
+    dom = subprocess.run(
+        [
+            CHROMIUM,
+            *FLAGS,
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            report.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     n_img = report.read_text().count("<img")
     match = re.search(r'data-images="([^"]+)"', dom.stdout)
     assert match, f"the page's load check did not run: {dom.stderr[-500:]}"
     assert match.group(1) == f"ok {n_img}", match.group(1)
     shot = tmp_path / "report.png"
-    subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile2'}", "--window-size=1400,2000",
-                    f"--screenshot={shot}", report.as_uri()], capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            CHROMIUM,
+            *FLAGS,
+            f"--user-data-dir={tmp_path / 'profile2'}",
+            "--window-size=1400,2000",
+            f"--screenshot={shot}",
+            report.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+    )
     import matplotlib.image
 
     img = matplotlib.image.imread(shot)
@@ -66,6 +98,17 @@ def test_the_browser_check_catches_a_broken_image(gnneval_run, tmp_path):
     bad.write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
     run = type(gnneval_run)(**{**gnneval_run.__dict__, "files": {"curves": str(bad)}})
     page = write_report(run, tmp_path)
-    dom = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
-                          "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    dom = subprocess.run(
+        [
+            CHROMIUM,
+            *FLAGS,
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert 'data-images="broken 1 of 1"' in dom.stdout

@@ -38,8 +38,12 @@ def test_encodings_are_exact_and_pick_the_smallest(density):
         assert enc["gnneval-encoding"] == "bitmask"
 
 
-ARCHS = [("gcn", {"hidden_channels": 32, "num_layers": 2}), ("sage", {"hidden_channels": 32, "num_layers": 2}),
-         ("gat", {"hidden_channels": 32, "num_layers": 2, "heads": 4}), ("gin", {"hidden_channels": 32, "num_layers": 2})]
+ARCHS = [
+    ("gcn", {"hidden_channels": 32, "num_layers": 2}),
+    ("sage", {"hidden_channels": 32, "num_layers": 2}),
+    ("gat", {"hidden_channels": 32, "num_layers": 2, "heads": 4}),
+    ("gin", {"hidden_channels": 32, "num_layers": 2}),
+]
 
 
 @pytest.mark.parametrize("arch,kw", ARCHS)
@@ -51,8 +55,14 @@ def test_masks_weights_and_shapes_survive_the_round_trip(arch, kw, pruner, spars
     out = REG.get("pruner", pruner).obj().prune(copy.deepcopy(dense), sparsity, PruneContext(graph, arch, seed=0))
     model = out.model.eval()
     dense_path, path = tmp_path / "dense.pt", tmp_path / "pruned.pt"
-    common = dict(architecture=arch, architecture_kwargs=kwargs, task="node-classification",
-                  dataset=DatasetRef("sbm"), metrics={}, training={})
+    common = dict(
+        architecture=arch,
+        architecture_kwargs=kwargs,
+        task="node-classification",
+        dataset=DatasetRef("sbm"),
+        metrics={},
+        training={},
+    )
     save_checkpoint(dense_path, model=dense, pruning={"pruner": "none", "sparsity": 0.0}, **common)
     save_checkpoint(path, model=model, masks=out.masks, pruning={"pruner": pruner, "sparsity": sparsity}, **common)
     loaded, loader = load_checkpoint(path, REG)
@@ -73,18 +83,49 @@ def test_save_pruned_in_evaluate_and_the_files_evaluate_again(sbm_checkpoint, tm
     from gnneval.store.hdf5 import read_run
 
     common = ["--no-progress", "--no-bench", "--visualisers", "curves", "--metrics", "accuracy"]
-    assert main(["evaluate", str(sbm_checkpoint), "--pruner", "magnitude,structured", "--sparsity", "0.5,0.9",
-                 "--save-pruned", "--out", str(tmp_path / "a"), *common]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(sbm_checkpoint),
+                "--pruner",
+                "magnitude,structured",
+                "--sparsity",
+                "0.5,0.9",
+                "--save-pruned",
+                "--out",
+                str(tmp_path / "a"),
+                *common,
+            ]
+        )
+        == 0
+    )
     run = read_run(tmp_path / "a")
     files = {p.stem: p for p in (tmp_path / "a" / "checkpoints").glob("*.pt")}
     assert set(files) == {"dense", "magnitude@0.50", "magnitude@0.90", "structured@0.50", "structured@0.90"}
     for v in run.variants:
         assert v.checkpoint_bytes == files[v.id].stat().st_size
-    assert run.variant("magnitude@0.90").checkpoint_bytes < 0.8 * run.dense.checkpoint_bytes  # 1,188 params: zip overhead
+    assert (
+        run.variant("magnitude@0.90").checkpoint_bytes < 0.8 * run.dense.checkpoint_bytes
+    )  # 1,188 params: zip overhead
     assert run.variant("magnitude@0.90").checkpoint_bytes < run.variant("magnitude@0.50").checkpoint_bytes
     for vid in ("magnitude@0.90", "structured@0.50"):  # a saved variant is a checkpoint like any other
-        assert main(["evaluate", str(files[vid]), "--pruner", "magnitude", "--sparsity", "0.5",
-                     "--out", str(tmp_path / vid), *common]) == 0
+        assert (
+            main(
+                [
+                    "evaluate",
+                    str(files[vid]),
+                    "--pruner",
+                    "magnitude",
+                    "--sparsity",
+                    "0.5",
+                    "--out",
+                    str(tmp_path / vid),
+                    *common,
+                ]
+            )
+            == 0
+        )
         again = read_run(tmp_path / vid)
         assert again.dense.metrics["accuracy.test"] == pytest.approx(run.variant(vid).metrics["accuracy.test"])
         assert again.dense.nonzero_params == run.variant(vid).nonzero_params

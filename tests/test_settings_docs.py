@@ -42,8 +42,12 @@ EFFECTIVE = {"sparsity": D.SPARSITIES, "backends": D.DEFAULT_BACKENDS}
 def _options():
     for command, parser in _commands().items():
         for action in parser._actions:
-            if action.option_strings and action.help and action.default != argparse.SUPPRESS \
-                    and not isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+            if (
+                action.option_strings
+                and action.help
+                and action.default != argparse.SUPPRESS
+                and not isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction))
+            ):
                 yield command, action
 
 
@@ -61,10 +65,20 @@ def test_a_help_string_that_names_a_default_names_the_codes(command, action):
     assert said.group(1) in _shown(action.default), (name, said.group(1), action.default)
 
 
-SETTING_OF = {"seed": "seed", "max_params": "max_params", "plugin_timeout": "plugin_timeout_s",
-              "metric_sample": "metric_sample", "bootstrap": "bootstrap", "bench_budget": "bench_budget_s",
-              "backends": "backends", "onnx_exporter": "onnx_exporter", "onnx_graph": "onnx_graph",
-              "sparse_kernels": "sparse_kernels", "device": "device", "finetune_epochs": "finetune_epochs"}
+SETTING_OF = {
+    "seed": "seed",
+    "max_params": "max_params",
+    "plugin_timeout": "plugin_timeout_s",
+    "metric_sample": "metric_sample",
+    "bootstrap": "bootstrap",
+    "bench_budget": "bench_budget_s",
+    "backends": "backends",
+    "onnx_exporter": "onnx_exporter",
+    "onnx_graph": "onnx_graph",
+    "sparse_kernels": "sparse_kernels",
+    "device": "device",
+    "finetune_epochs": "finetune_epochs",
+}
 
 
 def test_command_line_defaults_equal_the_settings_defaults():

@@ -86,8 +86,10 @@ def test_symmetry_where_stated(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_values_lie_in_the_stated_range_and_narrower_layers_work(name):
     lo, hi = LAYER_MEASURES[name].props.range.strip("[]()").split(",")
-    bounds = [-np.inf if "inf" in lo else float(lo.replace("pi/2", str(np.pi / 2))),
-              np.inf if "inf" in hi else float(hi.replace("pi/2", str(np.pi / 2)))]
+    bounds = [
+        -np.inf if "inf" in lo else float(lo.replace("pi/2", str(np.pi / 2))),
+        np.inf if "inf" in hi else float(hi.replace("pi/2", str(np.pi / 2))),
+    ]
     for seed in range(3):
         x, y = _pair(seed=seed)
         for a, b in ((x, y), (x[:, :6], y)):  # the pruned layer narrower than the dense one
@@ -115,8 +117,14 @@ def _song_hsic_kernel_form(k: np.ndarray, l: np.ndarray) -> float:
     n = k.shape[0]
     k, l = k - np.diag(np.diag(k)), l - np.diag(np.diag(l))
     one = np.ones(n)
-    return float((np.trace(k @ l) + (one @ k @ one) * (one @ l @ one) / ((n - 1) * (n - 2))
-                  - 2.0 / (n - 2) * (one @ k @ l @ one)) / (n * (n - 3)))
+    return float(
+        (
+            np.trace(k @ l)
+            + (one @ k @ one) * (one @ l @ one) / ((n - 1) * (n - 2))
+            - 2.0 / (n - 2) * (one @ k @ l @ one)
+        )
+        / (n * (n - 3))
+    )
 
 
 def test_cross_checks_against_independent_formulations():
@@ -145,8 +153,10 @@ def test_cross_checks_against_independent_formulations():
     dy = np.array([[np.linalg.norm(p - q) for q in small_y] for p in small_y])
     ax = dx - dx.mean(0) - dx.mean(1)[:, None] + dx.mean()
     ay = dy - dy.mean(0) - dy.mean(1)[:, None] + dy.mean()
-    assert _close(distance_correlation(small_x, small_y),
-                  float(np.sqrt((ax * ay).mean() / np.sqrt((ax * ax).mean() * (ay * ay).mean()))))
+    assert _close(
+        distance_correlation(small_x, small_y),
+        float(np.sqrt((ax * ay).mean() / np.sqrt((ax * ax).mean() * (ay * ay).mean()))),
+    )
     # RSA's Spearman: scipy vs Pearson of ranks.
     from scipy.stats import rankdata
 
@@ -190,7 +200,7 @@ def test_similarity_all_selects_every_measure_and_only_them():
     defaults = resolve_selection(reg, "metric", None)
     chosen = resolve_selection(reg, "metric", ["+similarity-all"])
     added = [n for n in chosen if n not in defaults]
-    assert set(LAYER_MEASURES) | {"output-jsd", "accuracy-diff"} <= set(added) and chosen[:len(defaults)] == defaults
+    assert set(LAYER_MEASURES) | {"output-jsd", "accuracy-diff"} <= set(added) and chosen[: len(defaults)] == defaults
     assert not (set(LAYER_MEASURES) & set(defaults))  # opt-in: the default run stays fast
     assert resolve_selection(reg, "metric", ["+svcca", "-similarity-all"]) == defaults + ["svcca"]
 
@@ -224,10 +234,29 @@ def test_a_run_shows_the_measures_in_pictures_and_the_report(sbm_checkpoint, tmp
     from gnneval.store.hdf5 import read_run
 
     out = tmp_path / "run"
-    assert main(["evaluate", str(sbm_checkpoint), "--pruner", "magnitude,structured", "--sparsity", "0.5,0.8",
-                 "--out", str(out), "--no-progress", "--no-bench", "--metric-sample", "150",
-                 "--metrics", "accuracy,linear-cka,svcca,gulp,rsa", "--visualisers",
-                 "similarity-heatmap,similarity-agreement"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(sbm_checkpoint),
+                "--pruner",
+                "magnitude,structured",
+                "--sparsity",
+                "0.5,0.8",
+                "--out",
+                str(out),
+                "--no-progress",
+                "--no-bench",
+                "--metric-sample",
+                "150",
+                "--metrics",
+                "accuracy,linear-cka,svcca,gulp,rsa",
+                "--visualisers",
+                "similarity-heatmap,similarity-agreement",
+            ]
+        )
+        == 0
+    )
     run = read_run(out)
     assert {"similarity-heatmap", "similarity-agreement"} <= set(run.files), run.problems
     layer = run.variant("magnitude@0.50").layer_metrics["convs.0"]
@@ -248,8 +277,9 @@ def test_measures_of_a_layer_share_their_work_and_the_numbers_do_not_change(monk
     monkeypatch.setattr(base, "_thin_svd", lambda x, tol=base.RANK_TOL: calls.append(x.shape) or real(x, tol))
     rng = np.random.default_rng(0)
     y = rng.normal(size=(400, 12)).astype(np.float32)
-    graph = GraphArrays("t", "node-classification", np.zeros(400, int), {"test": np.ones(400, bool)},
-                        np.zeros((2, 0), int), 2, 12)
+    graph = GraphArrays(
+        "t", "node-classification", np.zeros(400, int), {"test": np.ones(400, bool)}, np.zeros((2, 0), int), 2, 12
+    )
     dense = VariantOutputs(np.zeros((400, 2), np.float32), np.zeros(400, np.int64), {"l": y})
     variants = [(y + rng.normal(size=y.shape) * s).astype(np.float32) for s in (0.3, 0.6)]
 

@@ -48,15 +48,22 @@ def test_every_sparse_form_gives_the_eager_outputs(graph, pruned, monkeypatch):
 
 def test_the_sparse_backend_is_timed_against_dense_eager_and_says_what_it_chose(graph, pruned):
     dense, model = pruned
-    (b,) = run_backends(model, graph, BenchSettings(backends=("torch-sparse",), budget_s=0.1, sparse_input=True), device="cpu", reference=Reference(dense, graph))
+    (b,) = run_backends(
+        model,
+        graph,
+        BenchSettings(backends=("torch-sparse",), budget_s=0.1, sparse_input=True),
+        device="cpu",
+        reference=Reference(dense, graph),
+    )
     assert b.status == "ok" and b.backend == "torch-sparse" and b.paired_runs >= 10 and b.speedup > 0
     assert b.max_abs_diff <= 1e-4 and "convs.0.lin" in b.note and "eager" in b.note
 
 
 def test_a_wrong_sparse_kernel_is_a_mismatch_not_a_timing(graph, pruned, monkeypatch):
     dense, model = pruned
-    monkeypatch.setattr(sparse_kernels, "_median_ms", lambda fn, x, device: 0.0 if isinstance(fn, sparse_kernels.CsrLinear)
-                        else 1.0)
+    monkeypatch.setattr(
+        sparse_kernels, "_median_ms", lambda fn, x, device: 0.0 if isinstance(fn, sparse_kernels.CsrLinear) else 1.0
+    )
     real = sparse_kernels.CsrLinear.__call__
     monkeypatch.setattr(sparse_kernels.CsrLinear, "__call__", lambda self, x: real(self, x) + 1.0)
     b = bench_torch_sparse(model, graph, device="cpu", budget_s=0.1, reference=None, sparse_input=False, kernels="csr")
@@ -89,22 +96,35 @@ def test_a_pattern_fixes_the_sparsity(graph):
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: 2:4 semi-structured kernels run on NVIDIA GPUs")
+@pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA device: 2:4 semi-structured kernels run on NVIDIA GPUs"
+)
 def test_two_of_four_runs_on_semi_structured_kernels(graph):
     model = small_model(graph, hidden=128, epochs=1).half()
     model = MagnitudePruner(pattern="2:4").prune(model, 0.5, PruneContext(graph, "gcn", seed=0)).model
-    b = bench_torch_sparse(model, graph, device="cuda", budget_s=0.1, reference=None, sparse_input=False,
-                           kernels="2:4")
+    b = bench_torch_sparse(model, graph, device="cuda", budget_s=0.1, reference=None, sparse_input=False, kernels="2:4")
     assert b.status in ("ok", "mismatch"), b.note
 
 
 def test_onnxruntime_variants_are_timed_paired_with_the_dense_session(graph, pruned):
     dense, model = pruned
     keep: dict = {}
-    (d,) = run_backends(dense, graph, BenchSettings(backends=("onnxruntime",), budget_s=0.1, exporter="torchscript"), device="cpu", keep=keep)
+    (d,) = run_backends(
+        dense,
+        graph,
+        BenchSettings(backends=("onnxruntime",), budget_s=0.1, exporter="torchscript"),
+        device="cpu",
+        keep=keep,
+    )
     assert d.status == "ok" and d.paired_runs == 0 and callable(keep["onnxruntime"])
     ref = Reference(dense, graph, None, keep["onnxruntime"], d.median_ms)
-    (v,) = run_backends(model, graph, BenchSettings(backends=("onnxruntime",), budget_s=0.1, exporter="torchscript"), device="cpu", reference=ref)
+    (v,) = run_backends(
+        model,
+        graph,
+        BenchSettings(backends=("onnxruntime",), budget_s=0.1, exporter="torchscript"),
+        device="cpu",
+        reference=ref,
+    )
     assert v.status == "ok" and v.paired_runs >= 10 and v.speedup_ci_low <= v.speedup <= v.speedup_ci_high
     assert "interleaved with the dense model's session" in v.note
 
@@ -119,10 +139,14 @@ def test_device_auto_picks_cuda_only_where_there_is_one():
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: ONNX Runtime's CUDA provider runs where one is")
+@pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA device: ONNX Runtime's CUDA provider runs where one is"
+)
 def test_onnxruntime_on_cuda_binds_inputs_and_output_on_the_gpu(graph, pruned):
     _dense, model = pruned
-    (b,) = run_backends(model, graph, BenchSettings(backends=("onnxruntime",), budget_s=0.1, exporter="torchscript"), device="cuda")
+    (b,) = run_backends(
+        model, graph, BenchSettings(backends=("onnxruntime",), budget_s=0.1, exporter="torchscript"), device="cuda"
+    )
     assert b.status == "ok" and b.device == "cuda" and "I/O binding" in b.note, b.note
 
 
@@ -144,12 +168,38 @@ def test_an_unstructured_variant_reuses_the_dense_onnx_graph_with_its_weights(gr
 
     dense, model = pruned
     keep: dict = {}
-    (d,) = run_backends(dense, graph, BenchSettings(backends=("onnxruntime",), budget_s=0.05), device="cpu", workdir=tmp_path / "dense", keep=keep)
+    (d,) = run_backends(
+        dense,
+        graph,
+        BenchSettings(backends=("onnxruntime",), budget_s=0.05),
+        device="cpu",
+        workdir=tmp_path / "dense",
+        keep=keep,
+    )
     assert d.status == "ok" and keep["onnx_graph"] is not None and keep["onnx_graph"].bindings
     ref = Reference(dense, graph, None, keep["onnxruntime"], d.median_ms, keep["onnx_graph"])
-    (v,) = run_backends(model, graph, BenchSettings(backends=("onnxruntime",), budget_s=0.05), device="cpu", workdir=tmp_path / "v", reference=ref)
+    (v,) = run_backends(
+        model,
+        graph,
+        BenchSettings(backends=("onnxruntime",), budget_s=0.05),
+        device="cpu",
+        workdir=tmp_path / "v",
+        reference=ref,
+    )
     assert v.status == "ok" and "no new export" in v.note and v.max_abs_diff < 1e-4, v.note
-    structured = build_plugin_host().registry.get("pruner", "structured").obj().prune(
-        copy.deepcopy(dense), 0.5, PruneContext(graph, "gcn", seed=0)).model
-    (s,) = run_backends(structured, graph, BenchSettings(backends=("onnxruntime",), budget_s=0.05), device="cpu", workdir=tmp_path / "s", reference=ref)
+    structured = (
+        build_plugin_host()
+        .registry.get("pruner", "structured")
+        .obj()
+        .prune(copy.deepcopy(dense), 0.5, PruneContext(graph, "gcn", seed=0))
+        .model
+    )
+    (s,) = run_backends(
+        structured,
+        graph,
+        BenchSettings(backends=("onnxruntime",), budget_s=0.05),
+        device="cpu",
+        workdir=tmp_path / "s",
+        reference=ref,
+    )
     assert s.status == "ok" and "no new export" not in s.note and s.max_abs_diff < 1e-4

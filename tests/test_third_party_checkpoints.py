@@ -82,9 +82,13 @@ class BnGIN(torch.nn.Module):
         super().__init__()
         self.gnn_layers = torch.nn.ModuleList()
         for i in range(layers):
-            mlp = torch.nn.Sequential(torch.nn.Linear(in_channels if i == 0 else hidden, hidden, bias=False),
-                                      torch.nn.BatchNorm1d(hidden), torch.nn.ReLU(),
-                                      torch.nn.Linear(hidden, hidden, bias=False), torch.nn.BatchNorm1d(hidden))
+            mlp = torch.nn.Sequential(
+                torch.nn.Linear(in_channels if i == 0 else hidden, hidden, bias=False),
+                torch.nn.BatchNorm1d(hidden),
+                torch.nn.ReLU(),
+                torch.nn.Linear(hidden, hidden, bias=False),
+                torch.nn.BatchNorm1d(hidden),
+            )
             self.gnn_layers.append(GINConv(mlp, train_eps=True))
         self.mlps = torch.nn.ModuleList([torch.nn.Linear(hidden, num_classes)])
 
@@ -122,8 +126,9 @@ def _dataset(shared_datasets, name: str, transform: str | None = None):
     from gnneval.load.datasets import load_dataset, resolve_data_root
     from gnneval.plugin import DatasetContext, DatasetRef
 
-    graph, _ = load_dataset(host.registry, DatasetRef(name), DatasetContext(resolve_data_root(req.data_root),
-                                                                           default_cache_dir(), seed=0))
+    graph, _ = load_dataset(
+        host.registry, DatasetRef(name), DatasetContext(resolve_data_root(req.data_root), default_cache_dir(), seed=0)
+    )
     if transform:
         from dataclasses import replace
 
@@ -147,9 +152,31 @@ def test_canonical_gat_with_a_one_head_output_layer_loads_with_no_options(shared
     assert "elu assumed" in notes
     _same_logits(model, loaded, loaded.graph)
     out = tmp_path / "run"
-    assert main(["evaluate", str(path), "--dataset", "Cora", "--data-root", str(shared_datasets), "--pruner",
-                 "magnitude,structured", "--sparsity", "0.5", "--no-bench", "--no-progress", "--visualisers", "curves",
-                 "--metrics", "accuracy,agreement", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(path),
+                "--dataset",
+                "Cora",
+                "--data-root",
+                str(shared_datasets),
+                "--pruner",
+                "magnitude,structured",
+                "--sparsity",
+                "0.5",
+                "--no-bench",
+                "--no-progress",
+                "--visualisers",
+                "curves",
+                "--metrics",
+                "accuracy,agreement",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     run = read_run(out)
     assert all(v.ok for v in run.variants), [v.error for v in run.variants]
     assert "layer-stack" in run.provenance.architecture
@@ -170,9 +197,31 @@ def test_the_pyg_tutorial_graph_classifier_on_mutag(shared_datasets, tmp_path, c
     assert any("mean pooling assumed" in n for n in loaded.ckpt.notes)
     _same_logits(model, loaded, loaded.graph)
     out = tmp_path / "run"
-    assert main(["evaluate", str(path), "--dataset", "MUTAG", "--data-root", str(shared_datasets), "--pruner",
-                 "structured,magnitude", "--sparsity", "0.5", "--no-bench", "--no-progress", "--visualisers", "curves",
-                 "--metrics", "accuracy", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(path),
+                "--dataset",
+                "MUTAG",
+                "--data-root",
+                str(shared_datasets),
+                "--pruner",
+                "structured,magnitude",
+                "--sparsity",
+                "0.5",
+                "--no-bench",
+                "--no-progress",
+                "--visualisers",
+                "curves",
+                "--metrics",
+                "accuracy",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     run = read_run(out)
     assert run.provenance.task == "graph-classification" and all(v.ok for v in run.variants)
     # --arch-option changes the assumed pooling
@@ -203,7 +252,8 @@ def test_bias_free_batchnorm_gin_in_a_training_dict_saved_under_numpy_1(shared_d
     torch.save({"net": Wrapper(model).state_dict(), "epoch": 89, "acc": np.float64(1.0)}, path)
     _numpy1_pickle(path)
     assert b"numpy.core.multiarray" in zipfile.ZipFile(path).read(
-        next(n for n in zipfile.ZipFile(path).namelist() if n.endswith("data.pkl")))
+        next(n for n in zipfile.ZipFile(path).namelist() if n.endswith("data.pkl"))
+    )
     loaded, _ = _loaded(path, shared_datasets, "MUTAG")
     assert loaded.ckpt.architecture == "layer-stack"
     layers = loaded.ckpt.architecture_kwargs["layers"]
@@ -211,9 +261,31 @@ def test_bias_free_batchnorm_gin_in_a_training_dict_saved_under_numpy_1(shared_d
     assert layers[0]["mlp"][0] == ["linear", 7, 32, False] and layers[0]["mlp"][1] == ["batchnorm", 32]
     assert loaded.ckpt.recorded_scores == {"accuracy.test": 1.0}
     _same_logits(model, loaded, loaded.graph)
-    assert main(["evaluate", str(path), "--dataset", "MUTAG", "--data-root", str(shared_datasets), "--pruner",
-                 "magnitude,structured", "--sparsity", "0.3", "--no-bench", "--no-progress", "--visualisers", "",
-                 "--metrics", "accuracy", "--out", str(tmp_path / "run")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(path),
+                "--dataset",
+                "MUTAG",
+                "--data-root",
+                str(shared_datasets),
+                "--pruner",
+                "magnitude,structured",
+                "--sparsity",
+                "0.3",
+                "--no-bench",
+                "--no-progress",
+                "--visualisers",
+                "",
+                "--metrics",
+                "accuracy",
+                "--out",
+                str(tmp_path / "run"),
+            ]
+        )
+        == 0
+    )
     run = read_run(tmp_path / "run")
     assert all(v.ok for v in run.variants), [v.error for v in run.variants]
 
@@ -261,40 +333,143 @@ def test_the_users_own_class_from_a_file(shared_datasets, tmp_path, capsys):
     path = tmp_path / "weights.pt"
     torch.save({"model": model.state_dict()}, path)
     arch = f"{tmp_path / 'models.py'}:GCN_3L"
-    options = ["--arch-option", "hidden_channels=64", "--arch-option", "num_features=7", "--arch-option",
-               "num_classes=2"]
-    loaded, _ = _loaded(path, shared_datasets, "MUTAG", arch=arch,
-                        arch_kwargs={"hidden_channels": 64, "num_features": 7, "num_classes": 2})
-    assert loaded.ckpt.metadata["model_class"]["class"] == arch and len(loaded.ckpt.metadata["model_class"]["sha256"]) == 64
+    options = [
+        "--arch-option",
+        "hidden_channels=64",
+        "--arch-option",
+        "num_features=7",
+        "--arch-option",
+        "num_classes=2",
+    ]
+    loaded, _ = _loaded(
+        path,
+        shared_datasets,
+        "MUTAG",
+        arch=arch,
+        arch_kwargs={"hidden_channels": 64, "num_features": 7, "num_classes": 2},
+    )
+    assert (
+        loaded.ckpt.metadata["model_class"]["class"] == arch
+        and len(loaded.ckpt.metadata["model_class"]["sha256"]) == 64
+    )
     _same_logits(model, loaded, loaded.graph)
     out = tmp_path / "run"
-    assert main(["evaluate", str(path), "--arch", arch, *options, "--dataset", "MUTAG", "--data-root",
-                 str(shared_datasets), "--pruner", "structured,magnitude", "--sparsity", "0.5", "--no-bench",
-                 "--no-progress", "--visualisers", "", "--metrics", "accuracy", "--save-pruned", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(path),
+                "--arch",
+                arch,
+                *options,
+                "--dataset",
+                "MUTAG",
+                "--data-root",
+                str(shared_datasets),
+                "--pruner",
+                "structured,magnitude",
+                "--sparsity",
+                "0.5",
+                "--no-bench",
+                "--no-progress",
+                "--visualisers",
+                "",
+                "--metrics",
+                "accuracy",
+                "--save-pruned",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     run = read_run(out)
     assert all(v.ok for v in run.variants), [v.error for v in run.variants]
     saved = out / "checkpoints" / "structured@0.50.pt"
     # the saved variant names the class as data: it reloads with the same --arch, and never without it
-    assert main(["evaluate", str(saved), "--pruner", "magnitude", "--sparsity", "0.3", "--data-root",
-                 str(shared_datasets), "--no-bench", "--no-progress", "--out", str(tmp_path / "again")]) == 2
+    assert (
+        main(
+            [
+                "evaluate",
+                str(saved),
+                "--pruner",
+                "magnitude",
+                "--sparsity",
+                "0.3",
+                "--data-root",
+                str(shared_datasets),
+                "--no-bench",
+                "--no-progress",
+                "--out",
+                str(tmp_path / "again"),
+            ]
+        )
+        == 2
+    )
     assert "never imports code a file names" in capsys.readouterr().err
-    assert main(["evaluate", str(saved), "--arch", arch, "--pruner", "magnitude", "--sparsity", "0.3",
-                 "--data-root", str(shared_datasets), "--no-bench", "--no-progress", "--visualisers", "",
-                 "--metrics", "accuracy", "--out", str(tmp_path / "again")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(saved),
+                "--arch",
+                arch,
+                "--pruner",
+                "magnitude",
+                "--sparsity",
+                "0.3",
+                "--data-root",
+                str(shared_datasets),
+                "--no-bench",
+                "--no-progress",
+                "--visualisers",
+                "",
+                "--metrics",
+                "accuracy",
+                "--out",
+                str(tmp_path / "again"),
+            ]
+        )
+        == 0
+    )
     again = read_run(tmp_path / "again")
-    assert again.dense.metrics["accuracy.test"] == pytest.approx(run.variant("structured@0.50").metrics["accuracy.test"])
+    assert again.dense.metrics["accuracy.test"] == pytest.approx(
+        run.variant("structured@0.50").metrics["accuracy.test"]
+    )
 
 
 def test_user_class_mistakes_are_one_line(tmp_path, capsys):
     (tmp_path / "models.py").write_text(textwrap.dedent(USER_MODEL))
     sbm_checkpoint = tmp_path / "weights.pt"
     torch.save({"convs.0.lin.weight": torch.zeros(4, 3)}, sbm_checkpoint)
-    code = main(["evaluate", str(sbm_checkpoint), "--arch", f"{tmp_path / 'models.py'}:Nope", "--pruner", "magnitude",
-                 "--out", str(tmp_path / "a")])
+    code = main(
+        [
+            "evaluate",
+            str(sbm_checkpoint),
+            "--arch",
+            f"{tmp_path / 'models.py'}:Nope",
+            "--pruner",
+            "magnitude",
+            "--out",
+            str(tmp_path / "a"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "defines no class 'Nope'" in err and "GCN_3L" in err and len(err.strip().splitlines()) == 1
-    code = main(["evaluate", str(sbm_checkpoint), "--arch", f"{tmp_path / 'models.py'}:GCN_3L", "--arch-option",
-                 "hidden=3", "--pruner", "magnitude", "--out", str(tmp_path / "b")])
+    code = main(
+        [
+            "evaluate",
+            str(sbm_checkpoint),
+            "--arch",
+            f"{tmp_path / 'models.py'}:GCN_3L",
+            "--arch-option",
+            "hidden=3",
+            "--pruner",
+            "magnitude",
+            "--out",
+            str(tmp_path / "b"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "cannot be built with" in err
 
@@ -323,8 +498,24 @@ def test_normalised_features_need_the_transform_and_say_so(shared_datasets, tmp_
     acc = float((pred[d.test_mask] == d.y[d.test_mask]).float().mean())
     path = tmp_path / "gcn_cora_normalised.pt"
     torch.save({"state_dict": model.state_dict(), "test_acc": acc}, path)
-    args = ["evaluate", str(path), "--dataset", "Cora", "--data-root", str(shared_datasets), "--pruner", "magnitude",
-            "--sparsity", "0.5", "--no-bench", "--no-progress", "--visualisers", "", "--metrics", "accuracy"]
+    args = [
+        "evaluate",
+        str(path),
+        "--dataset",
+        "Cora",
+        "--data-root",
+        str(shared_datasets),
+        "--pruner",
+        "magnitude",
+        "--sparsity",
+        "0.5",
+        "--no-bench",
+        "--no-progress",
+        "--visualisers",
+        "",
+        "--metrics",
+        "accuracy",
+    ]
     assert main([*args, "--out", str(tmp_path / "raw")]) == 0
     raw = read_run(tmp_path / "raw")
     warned = [p.message for p in raw.problems if "records accuracy.test" in p.message]
@@ -340,12 +531,32 @@ def test_normalised_features_need_the_transform_and_say_so(shared_datasets, tmp_
 
 
 def test_unknown_transforms_get_the_closest_names(sbm_checkpoint, tmp_path, capsys):
-    code = main(["evaluate", str(sbm_checkpoint), "--pruner", "magnitude", "--transform", "NormaliseFeatures",
-                 "--out", str(tmp_path / "a")])
+    code = main(
+        [
+            "evaluate",
+            str(sbm_checkpoint),
+            "--pruner",
+            "magnitude",
+            "--transform",
+            "NormaliseFeatures",
+            "--out",
+            str(tmp_path / "a"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "did you mean 'NormalizeFeatures'" in err and len(err.strip().splitlines()) == 1
-    code = main(["evaluate", str(sbm_checkpoint), "--pruner", "magnitude", "--transform", "AddSelfLoops(fill=__import__('os'))",
-                 "--out", str(tmp_path / "b")])
+    code = main(
+        [
+            "evaluate",
+            str(sbm_checkpoint),
+            "--pruner",
+            "magnitude",
+            "--transform",
+            "AddSelfLoops(fill=__import__('os'))",
+            "--out",
+            str(tmp_path / "b"),
+        ]
+    )
     assert code == 2 and "Python literals" in capsys.readouterr().err
 
 
@@ -355,13 +566,15 @@ def test_batch_manifest_takes_arch_class_options_and_transform(shared_datasets, 
     (tmp_path / "models.py").write_text(textwrap.dedent(USER_MODEL))
     (tmp_path / "w.pt").write_bytes(b"x")
     manifest = tmp_path / "m.yaml"
-    manifest.write_text(textwrap.dedent("""
+    manifest.write_text(
+        textwrap.dedent("""
         - path: w.pt
           dataset: MUTAG
           arch: models.py:GCN_3L
           arch_options: {hidden_channels: 64, num_features: 7, num_classes: 2}
           transform: NormalizeFeatures
-    """))
+    """)
+    )
     (entry,) = read_manifest(manifest)
     cmd = evaluate_command(entry, BatchSettings(["magnitude"], [0.5], tmp_path / "out"), tmp_path / "out" / "r")
     assert f"{tmp_path / 'models.py'}:GCN_3L" in cmd and "NormalizeFeatures" in cmd

@@ -40,10 +40,24 @@ def test_finetuning_recovers_accuracy_in_evaluate(sbm_checkpoint, tmp_path):
     from gnneval.cli import main
     from gnneval.store.hdf5 import read_run
 
-    common = ["--pruner", "random", "--sparsity", "0.9", "--scope", "global", "--no-progress", "--no-bench",
-              "--visualisers", "curves", "--metrics", "accuracy"]
+    common = [
+        "--pruner",
+        "random",
+        "--sparsity",
+        "0.9",
+        "--scope",
+        "global",
+        "--no-progress",
+        "--no-bench",
+        "--visualisers",
+        "curves",
+        "--metrics",
+        "accuracy",
+    ]
     assert main(["evaluate", str(sbm_checkpoint), *common, "--out", str(tmp_path / "a")]) == 0
-    assert main(["evaluate", str(sbm_checkpoint), *common, "--finetune-epochs", "60", "--out", str(tmp_path / "b")]) == 0
+    assert (
+        main(["evaluate", str(sbm_checkpoint), *common, "--finetune-epochs", "60", "--out", str(tmp_path / "b")]) == 0
+    )
     plain, tuned = read_run(tmp_path / "a"), read_run(tmp_path / "b")
     v0, v1 = plain.variant("random@0.90"), tuned.variant("random@0.90")
     assert v1.details["finetune"]["epochs"] >= 1 and v1.details["scope"] == "global"
@@ -74,8 +88,9 @@ def test_lottery_prunes_20_percent_per_round_to_the_exact_target(gnneval_graph, 
     sp = [r["sparsity"] for r in out.details["history"]]
     assert sp[0] == 0.0 and sp[1] == pytest.approx(0.2, abs=1 / total) and sp[-1] == pytest.approx(0.7, abs=1 / total)
     assert out.details["rounds"] == math.ceil(math.log(0.3) / math.log(0.8))  # 20% of the remaining each round
-    rewound = cls(epochs=30, patience=10, rewind_epoch=3).prune(copy.deepcopy(gnneval_model), 0.3,
-                                                                PruneContext(gnneval_graph, "gcn", 0))
+    rewound = cls(epochs=30, patience=10, rewind_epoch=3).prune(
+        copy.deepcopy(gnneval_model), 0.3, PruneContext(gnneval_graph, "gcn", 0)
+    )
     assert rewound.details["rewind"] == "epoch 3"
 
 
@@ -86,8 +101,9 @@ def test_l1_penalty_shrinks_weights_and_train_and_prune_reaches_target(gnneval_g
     norm = lambda m: sum(float(p.abs().sum()) for _, p in prunable_weights(m))  # noqa: E731
     assert norm(penalised) < norm(plain)
     cls = REG.get("pruner", "train-and-prune").obj
-    out = cls(epochs=40, patience=20, l1=1e-4).prune(copy.deepcopy(gnneval_model), 0.8,
-                                                     PruneContext(gnneval_graph, "gcn", 0))
+    out = cls(epochs=40, patience=20, l1=1e-4).prune(
+        copy.deepcopy(gnneval_model), 0.8, PruneContext(gnneval_graph, "gcn", 0)
+    )
     weights = prunable_weights(out.model)
     total = sum(p.numel() for _, p in weights)
     assert sum(int((p == 0).sum()) for _, p in weights) >= round(0.8 * total)
@@ -95,14 +111,18 @@ def test_l1_penalty_shrinks_weights_and_train_and_prune_reaches_target(gnneval_g
 
 
 def test_training_flops_are_three_forward_passes_per_step_and_masked_steps_count_active_weights(
-        gnneval_graph, gnneval_model):
+    gnneval_graph, gnneval_model
+):
     from gnneval.model.counting import count_flops
 
     dense_f, _ = count_flops(gnneval_model, gnneval_graph)
     res = train(copy.deepcopy(gnneval_model), gnneval_graph, epochs=7, patience=100, seed=0)
     assert res.epochs == 7 and res.flops == pytest.approx(7 * 3 * dense_f)
-    out = REG.get("pruner", "magnitude").obj().prune(copy.deepcopy(gnneval_model), 0.9,
-                                                     PruneContext(gnneval_graph, "gcn", seed=0))
+    out = (
+        REG.get("pruner", "magnitude")
+        .obj()
+        .prune(copy.deepcopy(gnneval_model), 0.9, PruneContext(gnneval_graph, "gcn", seed=0))
+    )
     _, sparse_f = count_flops(out.model, gnneval_graph)
     masked = train(out.model, gnneval_graph, epochs=7, patience=100, masks=out.masks, seed=0)
     assert sparse_f < dense_f and masked.flops == pytest.approx(7 * 3 * sparse_f)
@@ -131,8 +151,9 @@ def test_rigl_pays_for_dense_gradients_and_costs_less_than_train_and_prune(gnnev
     set_ = st(method="set", **kw).prune(copy.deepcopy(gnneval_model), 0.9, ctx)
     assert rigl.details["epochs"] == set_.details["epochs"] == 40
     assert rigl.training_flops > set_.training_flops  # the dense gradient at every update
-    tap = REG.get("pruner", "train-and-prune").obj(epochs=40, patience=1000).prune(
-        copy.deepcopy(gnneval_model), 0.9, ctx)
+    tap = (
+        REG.get("pruner", "train-and-prune").obj(epochs=40, patience=1000).prune(copy.deepcopy(gnneval_model), 0.9, ctx)
+    )
     assert tap.training_flops > 2 * rigl.training_flops
 
 
@@ -151,9 +172,31 @@ def test_training_flops_reach_the_run_file(sbm_checkpoint, tmp_path):
     from gnneval.cli import main
     from gnneval.store.hdf5 import read_run
 
-    assert main(["evaluate", str(sbm_checkpoint), "--pruner", "magnitude,sparse-training", "--sparsity", "0.5",
-                 "-o", "sparse-training.epochs=20", "--finetune-epochs", "5", "--no-progress",
-                 "--no-bench", "--visualisers", "curves", "--metrics", "accuracy", "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(sbm_checkpoint),
+                "--pruner",
+                "magnitude,sparse-training",
+                "--sparsity",
+                "0.5",
+                "-o",
+                "sparse-training.epochs=20",
+                "--finetune-epochs",
+                "5",
+                "--no-progress",
+                "--no-bench",
+                "--visualisers",
+                "curves",
+                "--metrics",
+                "accuracy",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     run = read_run(tmp_path)
     mag, st = run.variant("magnitude@0.50"), run.variant("sparse-training@0.50")
     assert mag.training_flops == pytest.approx(mag.details["finetune"]["flops"]) and mag.training_flops > 0

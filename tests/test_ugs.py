@@ -32,7 +32,7 @@ def test_exact_sparsities_symmetric_graph_and_masks_kept(gnneval_graph, gnneval_
     for n, p in weights:
         assert not p[~out.masks[n]].any()  # the final training kept the mask
     rounds = out.details["rounds"]
-    assert abs(out.details["graph_sparsity"] - (1 - 0.95 ** rounds)) < 0.02  # p_g = 5% of what remains per round
+    assert abs(out.details["graph_sparsity"] - (1 - 0.95**rounds)) < 0.02  # p_g = 5% of what remains per round
     kept = {tuple(e) for e in out.graph.data.edge_index.t().tolist()}
     assert all((b, a) in kept for a, b in kept)  # an undirected graph stays undirected
     assert len(kept) < gnneval_graph.data.edge_index.shape[1]

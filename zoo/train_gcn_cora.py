@@ -50,11 +50,17 @@ def main(argv: list[str] | None = None) -> int:
     torch.use_deterministic_algorithms(True)
     host = build_plugin_host()
     ref = DatasetRef(name="Cora", loader="planetoid", split="public")
-    graph, _ = load_dataset(host.registry, ref, DatasetContext(resolve_data_root(args.data_root),
-                                                               default_cache_dir(), r["seed"]))
+    graph, _ = load_dataset(
+        host.registry, ref, DatasetContext(resolve_data_root(args.data_root), default_cache_dir(), r["seed"])
+    )
     d = graph.data
-    kwargs = {"in_channels": graph.num_features, "hidden_channels": r["hidden_channels"],
-              "out_channels": graph.num_classes, "num_layers": r["num_layers"], "dropout": r["dropout"]}
+    kwargs = {
+        "in_channels": graph.num_features,
+        "hidden_channels": r["hidden_channels"],
+        "out_channels": graph.num_classes,
+        "num_layers": r["num_layers"],
+        "dropout": r["dropout"],
+    }
     model = host.registry.build_architecture(r["architecture"], **kwargs)
     opt = torch.optim.Adam(model.parameters(), lr=r["lr"], weight_decay=r["weight_decay"])
 
@@ -63,8 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         with torch.no_grad():
             out = m(d.x, d.edge_index)
         pred = out.argmax(1)
-        acc = {s: float((pred[getattr(d, f"{s}_mask")] == d.y[getattr(d, f"{s}_mask")]).float().mean())
-               for s in ("train", "val", "test")}
+        acc = {
+            s: float((pred[getattr(d, f"{s}_mask")] == d.y[getattr(d, f"{s}_mask")]).float().mean())
+            for s in ("train", "val", "test")
+        }
         return acc, float(F.cross_entropy(out[d.val_mask], d.y[d.val_mask]))
 
     best, best_loss, best_epoch = None, float("inf"), -1
@@ -81,11 +89,22 @@ def main(argv: list[str] | None = None) -> int:
     acc, val_loss = evaluate(model)
     print(f"best epoch {best_epoch}: train {acc['train']:.4f} val {acc['val']:.4f} test {acc['test']:.4f}")
     save_checkpoint(
-        args.out, model=model, architecture=r["architecture"], architecture_kwargs=kwargs,
-        task="node-classification", dataset=ref,
+        args.out,
+        model=model,
+        architecture=r["architecture"],
+        architecture_kwargs=kwargs,
+        task="node-classification",
+        dataset=ref,
         metrics={f"{k}_accuracy": v for k, v in acc.items()},
-        training={**r, "recipe": "zoo/train_gcn_cora.py", "best_epoch": best_epoch,
-                  "selection": "lowest validation loss", "val_loss": val_loss, "optimizer": "Adam", "loss": "cross-entropy"},
+        training={
+            **r,
+            "recipe": "zoo/train_gcn_cora.py",
+            "best_epoch": best_epoch,
+            "selection": "lowest validation loss",
+            "val_loss": val_loss,
+            "optimizer": "Adam",
+            "loss": "cross-entropy",
+        },
     )
     print(f"wrote {args.out} ({os.path.getsize(args.out):,} bytes)")
     return 0

@@ -29,25 +29,53 @@ from pathlib import Path
 
 RECIPES = {
     "gat_cora": {
-        "architecture": "gat", "dataset": "Cora", "loader": "planetoid", "task": "node-classification",
+        "architecture": "gat",
+        "dataset": "Cora",
+        "loader": "planetoid",
+        "task": "node-classification",
         "kwargs": {"hidden_channels": 64, "num_layers": 2, "heads": 8, "dropout": 0.6},
-        "lr": 0.005, "weight_decay": 5e-4, "epochs": 300, "patience": 100, "seed": 0,
+        "lr": 0.005,
+        "weight_decay": 5e-4,
+        "epochs": 300,
+        "patience": 100,
+        "seed": 0,
     },
     "sage_citeseer": {
-        "architecture": "sage", "dataset": "CiteSeer", "loader": "planetoid", "task": "node-classification",
+        "architecture": "sage",
+        "dataset": "CiteSeer",
+        "loader": "planetoid",
+        "task": "node-classification",
         "kwargs": {"hidden_channels": 64, "num_layers": 2, "dropout": 0.5},
-        "lr": 0.01, "weight_decay": 5e-4, "epochs": 200, "patience": 50, "seed": 0,
+        "lr": 0.01,
+        "weight_decay": 5e-4,
+        "epochs": 200,
+        "patience": 50,
+        "seed": 0,
     },
     "gin_mutag": {
-        "architecture": "graph-classifier", "dataset": "MUTAG", "loader": "tu", "task": "graph-classification",
+        "architecture": "graph-classifier",
+        "dataset": "MUTAG",
+        "loader": "tu",
+        "task": "graph-classification",
         "kwargs": {"hidden_channels": 32, "num_layers": 3, "gnn": "gin", "pool": "add", "dropout": 0.5},
-        "lr": 0.01, "weight_decay": 0.0, "epochs": 300, "patience": 100, "seed": 0,
+        "lr": 0.01,
+        "weight_decay": 0.0,
+        "epochs": 300,
+        "patience": 100,
+        "seed": 0,
     },
     "gcn_link_cora": {
-        "architecture": "gcn", "dataset": "Cora", "loader": "planetoid", "task": "link-prediction",
+        "architecture": "gcn",
+        "dataset": "Cora",
+        "loader": "planetoid",
+        "task": "link-prediction",
         "kwargs": {"hidden_channels": 128, "out_channels": 64, "num_layers": 2, "dropout": 0.0},
         "options": {"task": "link-prediction", "split_seed": 0},
-        "lr": 0.01, "weight_decay": 0.0, "epochs": 300, "patience": 100, "seed": 0,
+        "lr": 0.01,
+        "weight_decay": 0.0,
+        "epochs": 300,
+        "patience": 100,
+        "seed": 0,
     },
 }
 
@@ -68,13 +96,21 @@ def train_one(name: str, out_dir: Path, data_root: str | None) -> Path:
     torch.use_deterministic_algorithms(True)
     host = build_plugin_host()
     ref = DatasetRef(name=r["dataset"], loader=r["loader"], options=dict(r.get("options", {})))
-    graph, _ = load_dataset(host.registry, ref, DatasetContext(resolve_data_root(data_root), default_cache_dir(),
-                                                               r["seed"]))
+    graph, _ = load_dataset(
+        host.registry, ref, DatasetContext(resolve_data_root(data_root), default_cache_dir(), r["seed"])
+    )
     kwargs = {"in_channels": graph.num_features, "out_channels": graph.num_classes, **r["kwargs"]}
     torch.manual_seed(r["seed"])
     model = host.registry.build_architecture(r["architecture"], **kwargs)
-    result = train(model, graph, epochs=r["epochs"], lr=r["lr"], weight_decay=r["weight_decay"],
-                   patience=r["patience"], seed=r["seed"])
+    result = train(
+        model,
+        graph,
+        epochs=r["epochs"],
+        lr=r["lr"],
+        weight_decay=r["weight_decay"],
+        patience=r["patience"],
+        seed=r["seed"],
+    )
     outputs = run_model(model, graph)
     d = graph.data
     if graph.task == "link-prediction":
@@ -87,18 +123,34 @@ def train_one(name: str, out_dir: Path, data_root: str | None) -> Path:
             metrics[f"{split}_auc"] = float(roc_auc_score(label.numpy(), (z[idx[0]] * z[idx[1]]).sum(1).numpy()))
     else:
         pred = torch.from_numpy(outputs.predictions)
-        metrics = {f"{s}_accuracy": float((pred[getattr(d, f"{s}_mask")] == d.y[getattr(d, f"{s}_mask")])
-                                          .float().mean()) for s in ("train", "val", "test")}
+        metrics = {
+            f"{s}_accuracy": float((pred[getattr(d, f"{s}_mask")] == d.y[getattr(d, f"{s}_mask")]).float().mean())
+            for s in ("train", "val", "test")
+        }
     path = out_dir / f"{name}.pt"
-    save_checkpoint(path, model=model, architecture=r["architecture"], architecture_kwargs=kwargs, task=graph.task,
-                    dataset=ref, metrics=metrics,
-                    training={**{k: v for k, v in r.items() if k not in ("kwargs", "options")},
-                              "recipe": f"zoo/train_zoo.py {name}", "epochs_run": result.epochs,
-                              "best_epoch": result.best_epoch, "selection": "best validation score (gnneval.prune.training)",
-                              "optimizer": "Adam", "training_flops": result.flops})
+    save_checkpoint(
+        path,
+        model=model,
+        architecture=r["architecture"],
+        architecture_kwargs=kwargs,
+        task=graph.task,
+        dataset=ref,
+        metrics=metrics,
+        training={
+            **{k: v for k, v in r.items() if k not in ("kwargs", "options")},
+            "recipe": f"zoo/train_zoo.py {name}",
+            "epochs_run": result.epochs,
+            "best_epoch": result.best_epoch,
+            "selection": "best validation score (gnneval.prune.training)",
+            "optimizer": "Adam",
+            "training_flops": result.flops,
+        },
+    )
     shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-    print(f"{name}: best epoch {result.best_epoch} of {result.epochs}: {shown}; wrote {path} "
-          f"({os.path.getsize(path):,} bytes)")
+    print(
+        f"{name}: best epoch {result.best_epoch} of {result.epochs}: {shown}; wrote {path} "
+        f"({os.path.getsize(path):,} bytes)"
+    )
     return path
 
 

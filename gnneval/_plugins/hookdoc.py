@@ -21,15 +21,21 @@ each pruned variant, and ``gnneval_evaluate_end`` once.
 
 def hook_names() -> list[str]:
     """Hook names in the order they are defined (and called)."""
-    fns = [(fn.__code__.co_firstlineno, name) for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
-           if name.startswith("gnneval_")]
+    fns = [
+        (fn.__code__.co_firstlineno, name)
+        for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+        if name.startswith("gnneval_")
+    ]
     return [name for _line, name in sorted(fns)]
 
 
 def hook_reference() -> str:
     """Markdown: one section per hook with its signature and full docstring."""
-    parts = ["# gnneval hook reference\n", "Generated from `gnneval/core/hookspecs.py` by `gnneval hooks --markdown`; "
-             "do not edit by hand.\n", ORDER_NOTE]
+    parts = [
+        "# gnneval hook reference\n",
+        "Generated from `gnneval/core/hookspecs.py` by `gnneval hooks --markdown`; do not edit by hand.\n",
+        ORDER_NOTE,
+    ]
     for name in hook_names():
         fn = getattr(hookspecs, name)
         sig = str(inspect.signature(fn)).replace("'", "")

@@ -100,8 +100,7 @@ def call_order(hook: Any) -> list[Any]:
     return list(reversed(hook.get_hookimpls()))
 
 
-def _call(impl: Any, kwargs: dict[str, Any], hook_name: str, who: str,
-          trace: Callable[[str], None] | None) -> Any:
+def _call(impl: Any, kwargs: dict[str, Any], hook_name: str, who: str, trace: Callable[[str], None] | None) -> Any:
     """Call one hook implementation, writing a trace line before and after when tracing."""
     if trace is None:
         return impl.function(**kwargs)
@@ -135,10 +134,15 @@ def discover_entry_points(problems: list[Problem]) -> list[EntryPoint]:
         chosen = sorted(copies, key=lambda d: _in_source_tree(d, cwd))[0]
         differing = [d for d in copies if _group_eps(d) != _group_eps(chosen)]
         if differing:
-            problems.append(Problem(f"distribution '{name}'", "its metadata is found more than once with different "
-                                    f"entry points; using {getattr(chosen, '_path', '?')}, ignoring "
-                                    + ", ".join(str(getattr(d, "_path", "?")) for d in differing)
-                                    + " (a stale copy: delete it)"))
+            problems.append(
+                Problem(
+                    f"distribution '{name}'",
+                    "its metadata is found more than once with different "
+                    f"entry points; using {getattr(chosen, '_path', '?')}, ignoring "
+                    + ", ".join(str(getattr(d, "_path", "?")) for d in differing)
+                    + " (a stale copy: delete it)",
+                )
+            )
         out.extend(ep for ep in chosen.entry_points if ep.group == ENTRY_POINT_GROUP)
     return out
 
@@ -197,9 +201,13 @@ def build_plugin_host(
         module_name = source.value if isinstance(source, EntryPoint) else str(getattr(source, "__name__", source))
         if name in plugins:
             first = plugins[name]
-            problems.append(Problem(f"plugin '{name}' ({dist} {ver})",
-                                    f"the plugin name '{name}' is already used by {first.dist} {first.version}; "
-                                    f"this one is ignored (uninstall one, or disable it with -p no:{name})"))
+            problems.append(
+                Problem(
+                    f"plugin '{name}' ({dist} {ver})",
+                    f"the plugin name '{name}' is already used by {first.dist} {first.version}; "
+                    f"this one is ignored (uninstall one, or disable it with -p no:{name})",
+                )
+            )
             continue
         info = plugins[name] = PluginInfo(name, dist, ver, module_name)
         if name in skip or (wanted is not None and name not in wanted):
@@ -215,8 +223,9 @@ def build_plugin_host(
     return PluginHost(pm=pm, plugins=plugins, registry=registry, problems=problems, trace=trace)
 
 
-def _candidates(use_entry_points: bool, extra: Sequence[tuple[str, Any]],
-                problems: list[Problem]) -> list[tuple[str, str, str, Any]]:
+def _candidates(
+    use_entry_points: bool, extra: Sequence[tuple[str, Any]], problems: list[Problem]
+) -> list[tuple[str, str, str, Any]]:
     """``(name, distribution, version, entry point or object)`` in load order: gnneval's own plugins first,
     then by distribution and name, so the order never depends on ``sys.path`` (the working directory);
     in-process ``extra`` plugins last."""
@@ -239,7 +248,7 @@ def _load_one(pm: pluggy.PluginManager, source: Any, info: PluginInfo, problems:
     except ImportError as exc:  # an optional dependency is missing: unavailable, not broken
         info.status = "unavailable"
         missing = getattr(exc, "name", None)
-        info.error = (f"needs '{missing}', which is not installed" if missing else one_line(exc))
+        info.error = f"needs '{missing}', which is not installed" if missing else one_line(exc)
         problems.append(Problem(str(info.id), f"unavailable: {info.error}"))
     except Exception as exc:  # noqa: BLE001 - report, keep going
         info.status = "failed"
@@ -247,8 +256,12 @@ def _load_one(pm: pluggy.PluginManager, source: Any, info: PluginInfo, problems:
         problems.append(Problem(str(info.id), f"failed to load: {info.error}"))
 
 
-def _fill_registry(pm: pluggy.PluginManager, plugins: dict[str, PluginInfo], problems: list[Problem],
-                   trace: Callable[[str], None] | None) -> Registry:
+def _fill_registry(
+    pm: pluggy.PluginManager,
+    plugins: dict[str, PluginInfo],
+    problems: list[Problem],
+    trace: Callable[[str], None] | None,
+) -> Registry:
     """Call every ``gnneval_register_*`` implementation, one at a time, in pluggy's order."""
     registry = Registry()
     for kind in KINDS:
@@ -259,8 +272,9 @@ def _fill_registry(pm: pluggy.PluginManager, plugins: dict[str, PluginInfo], pro
             try:
                 if impl.hookwrapper or getattr(impl, "wrapper", False):
                     raise PluginError("hook wrappers are not supported for gnneval's hooks; use a plain @hookimpl")
-                _call(impl, {a: REGISTER_OF_KIND[kind](registry, pid) for a in impl.argnames}, hook_name, str(pid),
-                      trace)
+                _call(
+                    impl, {a: REGISTER_OF_KIND[kind](registry, pid) for a in impl.argnames}, hook_name, str(pid), trace
+                )
             except Exception as exc:  # noqa: BLE001
                 msg = f"{hook_name} raised {one_line(exc)}"
                 problems.append(Problem(str(pid), msg))
@@ -273,8 +287,7 @@ def _fill_registry(pm: pluggy.PluginManager, plugins: dict[str, PluginInfo], pro
     return registry
 
 
-def _check_hook_names(pm: pluggy.PluginManager, obj: Any, name: str, info: PluginInfo,
-                      problems: list[Problem]) -> None:
+def _check_hook_names(pm: pluggy.PluginManager, obj: Any, name: str, info: PluginInfo, problems: list[Problem]) -> None:
     """A misspelt hook (``gnneval_register_pruner``) or a hook function without ``@hookimpl`` would be
     silently ignored by pluggy: report each by the plugin's name, with the closest real hook name.
     The plugin's correctly named hooks still count (pluggy's ``check_pending`` would stop everything)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 from gnneval.core.errors import UsageError
 from gnneval.core.registry import KINDS, NAME_RE
 
-PYPROJECT = '''[build-system]
+PYPROJECT = """[build-system]
 requires = ["setuptools>=68", "wheel"]
 build-backend = "setuptools.build_meta"
 
@@ -33,9 +33,9 @@ test = ["pytest>=7"]
 
 [tool.setuptools.packages.find]
 where = ["src"]
-'''
+"""
 
-README = '''# {dist}
+README = """# {dist}
 
 A gnneval plugin that registers the {kind} `{name}`: {summary}.
 
@@ -44,7 +44,7 @@ A gnneval plugin that registers the {kind} `{name}`: {summary}.
 
 Edit `src/{module}/__init__.py`; the hooks and base classes are documented in gnneval's
 `docs/plugins.md`.
-'''
+"""
 
 CODE = {
     "pruner": '''"""gnneval plugin: {summary}."""
@@ -237,10 +237,10 @@ def gnneval_register_dataset_loaders(register):
 }
 
 TESTS = {
-    "architecture": '''def test_contract(gnneval_graph):
+    "architecture": """def test_contract(gnneval_graph):
     check_architecture({module}.build, gnneval_graph)
-''',
-    "dataset-loader": '''def test_contract(tmp_path, gnneval_graph):
+""",
+    "dataset-loader": """def test_contract(tmp_path, gnneval_graph):
     import numpy as np
 
     d = gnneval_graph.data
@@ -249,17 +249,17 @@ TESTS = {
              train_mask=d.train_mask.numpy(), val_mask=d.val_mask.numpy(), test_mask=d.test_mask.numpy())
     graph = check_dataset_loader({cls}, "{name}", tmp_path)
     assert graph.data.num_nodes == d.num_nodes
-''',
-    "pruner": '''def test_contract(gnneval_graph, gnneval_model):
+""",
+    "pruner": """def test_contract(gnneval_graph, gnneval_model):
     check_pruner({cls}, gnneval_graph, gnneval_model)
-''',
-    "metric": '''def test_contract(gnneval_run):
+""",
+    "metric": """def test_contract(gnneval_run):
     check_metric({cls}, gnneval_run)
-''',
-    "visualiser": '''def test_contract(gnneval_run, tmp_path):
+""",
+    "visualiser": """def test_contract(gnneval_run, tmp_path):
     check_visualiser({cls}, gnneval_run, tmp_path)
-''',
-    "checkpoint-loader": '''def test_contract(tmp_path):
+""",
+    "checkpoint-loader": """def test_contract(tmp_path):
     check_checkpoint_loader({cls}, tmp_path / "junk")
 
 
@@ -275,7 +275,7 @@ def test_loads_its_format(tmp_path, gnneval_graph, gnneval_model):
                 "weights": gnneval_model.state_dict(), "dataset": "sbm"}}, path)
     loaded = load_with({module}, "{name}", path)
     assert loaded.dataset.name == "sbm"
-''',
+""",
 }
 
 TEST_HEADER = '''"""Contract tests from gnneval's testing kit (fixtures come from its pytest plugin)."""
@@ -293,15 +293,22 @@ def test_registers_its_name():
 
 '''
 
-CHECKS = {"pruner": "check_pruner", "metric": "check_metric", "visualiser": "check_visualiser",
-          "checkpoint-loader": "check_checkpoint_loader", "architecture": "check_architecture",
-          "dataset-loader": "check_dataset_loader"}
-SUMMARIES = {"pruner": "random unstructured pruning (a starting point)",
-             "metric": "mean L2 norm of each layer's node embeddings",
-             "visualiser": "test accuracy of every variant as a bar chart",
-             "checkpoint-loader": "a simple dict checkpoint format",
-             "architecture": "GraphSAGE with max aggregation",
-             "dataset-loader": "node-classification graphs from .npz files"}
+CHECKS = {
+    "pruner": "check_pruner",
+    "metric": "check_metric",
+    "visualiser": "check_visualiser",
+    "checkpoint-loader": "check_checkpoint_loader",
+    "architecture": "check_architecture",
+    "dataset-loader": "check_dataset_loader",
+}
+SUMMARIES = {
+    "pruner": "random unstructured pruning (a starting point)",
+    "metric": "mean L2 norm of each layer's node embeddings",
+    "visualiser": "test accuracy of every variant as a bar chart",
+    "checkpoint-loader": "a simple dict checkpoint format",
+    "architecture": "GraphSAGE with max aggregation",
+    "dataset-loader": "node-classification graphs from .npz files",
+}
 
 
 def new_plugin(name: str, kind: str, directory: Path) -> Path:
@@ -312,14 +319,30 @@ def new_plugin(name: str, kind: str, directory: Path) -> Path:
         raise UsageError(f"unknown plugin kind '{kind}'; choose one of {', '.join(KINDS)}")
     dist = name if name.startswith("gnneval-") else f"gnneval-{name}"
     module = dist.replace("-", "_")
-    cls = "".join(part.capitalize() for part in re.split(r"[-_]", name)) + {
-        "pruner": "Pruner", "metric": "Metric", "visualiser": "Visualiser", "checkpoint-loader": "Loader",
-        "dataset-loader": "Datasets", "architecture": ""}[kind]
+    cls = (
+        "".join(part.capitalize() for part in re.split(r"[-_]", name))
+        + {
+            "pruner": "Pruner",
+            "metric": "Metric",
+            "visualiser": "Visualiser",
+            "checkpoint-loader": "Loader",
+            "dataset-loader": "Datasets",
+            "architecture": "",
+        }[kind]
+    )
     root = Path(directory) / dist
     if root.exists():
         raise UsageError(f"{root} already exists; choose another name or --dir")
-    fmt = {"name": name, "dist": dist, "module": module, "cls": cls, "kind": kind, "check": CHECKS[kind],
-           "summary": SUMMARIES[kind], "obj": "build" if kind == "architecture" else cls}
+    fmt = {
+        "name": name,
+        "dist": dist,
+        "module": module,
+        "cls": cls,
+        "kind": kind,
+        "check": CHECKS[kind],
+        "summary": SUMMARIES[kind],
+        "obj": "build" if kind == "architecture" else cls,
+    }
     (root / "src" / module).mkdir(parents=True)
     (root / "tests").mkdir()
     (root / "pyproject.toml").write_text(PYPROJECT.format(**fmt))

@@ -56,10 +56,18 @@ def median_ci_halfwidth(times: np.ndarray) -> float:
     return float(hi - lo) / 2
 
 
-def time_runs(fn: Callable[[], object], *, budget_s: float = 0.5, warmup: int = 3, warmup_s: float = 0.1,
-              min_runs: int = 10, max_runs: int = 1000, precision: float | None = PRECISION,
-              sync: Callable[[], None] | None = None,
-              timer: Callable[[Callable[[], object]], float] | None = None) -> tuple[np.ndarray, int]:
+def time_runs(
+    fn: Callable[[], object],
+    *,
+    budget_s: float = 0.5,
+    warmup: int = 3,
+    warmup_s: float = 0.1,
+    min_runs: int = 10,
+    max_runs: int = 1000,
+    precision: float | None = PRECISION,
+    sync: Callable[[], None] | None = None,
+    timer: Callable[[Callable[[], object]], float] | None = None,
+) -> tuple[np.ndarray, int]:
     """Warm up (at least ``warmup`` calls and ``warmup_s`` seconds), then call ``fn`` repeatedly: at least
     ``min_runs`` times, then until the median is known to ``precision`` (relative half-width of its 95%
     confidence interval, checked every 10 runs; None: never stop early) or ``budget_s`` is spent, at most
@@ -82,8 +90,12 @@ def time_runs(fn: Callable[[], object], *, budget_s: float = 0.5, warmup: int = 
     while len(times) < max_runs and (len(times) < min_runs or time.perf_counter() - start < budget_s):
         times.append(timed(fn))
         n = len(times)
-        if precision and n >= max(min_runs, 20) and n % 10 == 0 and \
-                median_ci_halfwidth(np.asarray(times)) <= precision * float(np.median(times)):
+        if (
+            precision
+            and n >= max(min_runs, 20)
+            and n % 10 == 0
+            and median_ci_halfwidth(np.asarray(times)) <= precision * float(np.median(times))
+        ):
             break
     return np.asarray(times), warmup
 
@@ -92,22 +104,53 @@ def _rss_peak_bytes() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # Linux reports KiB
 
 
-def _result(backend: str, device: str, times: np.ndarray, warmup: int, threads: int, nodes: int, peak: int,
-            **extra) -> BenchResult:
+def _result(
+    backend: str, device: str, times: np.ndarray, warmup: int, threads: int, nodes: int, peak: int, **extra
+) -> BenchResult:
     median = float(np.median(times))
-    return BenchResult(backend=backend, device=device, median_ms=median, p10_ms=float(np.percentile(times, 10)),
-                       p90_ms=float(np.percentile(times, 90)), runs=int(times.size), warmup=warmup, threads=threads,
-                       throughput_nodes_per_s=nodes / (median / 1e3), peak_memory_bytes=int(peak), **extra)
+    return BenchResult(
+        backend=backend,
+        device=device,
+        median_ms=median,
+        p10_ms=float(np.percentile(times, 10)),
+        p90_ms=float(np.percentile(times, 90)),
+        runs=int(times.size),
+        warmup=warmup,
+        threads=threads,
+        throughput_nodes_per_s=nodes / (median / 1e3),
+        peak_memory_bytes=int(peak),
+        **extra,
+    )
 
 
 def _failed(backend: str, device: str, note: str, status: str = "failed", **extra) -> BenchResult:
     nan = float("nan")
-    return BenchResult(backend=backend, device=device, median_ms=nan, p10_ms=nan, p90_ms=nan, runs=0, warmup=0,
-                       threads=0, throughput_nodes_per_s=nan, peak_memory_bytes=0, note=note, status=status, **extra)
+    return BenchResult(
+        backend=backend,
+        device=device,
+        median_ms=nan,
+        p10_ms=nan,
+        p90_ms=nan,
+        runs=0,
+        warmup=0,
+        threads=0,
+        throughput_nodes_per_s=nan,
+        peak_memory_bytes=0,
+        note=note,
+        status=status,
+        **extra,
+    )
 
 
-def bench_torch(model: torch.nn.Module, graph: GraphData, *, device: str = "cpu", budget_s: float = 0.5,
-                compile: bool = False, reference: Reference | None = None) -> BenchResult:
+def bench_torch(
+    model: torch.nn.Module,
+    graph: GraphData,
+    *,
+    device: str = "cpu",
+    budget_s: float = 0.5,
+    compile: bool = False,
+    reference: Reference | None = None,
+) -> BenchResult:
     """Latency of a full-graph forward pass in PyTorch eager mode (or ``torch.compile`` with ``compile``).
     With a ``reference`` (the dense model), eager timing is paired: see :mod:`gnneval.bench.paired`."""
     import torch
@@ -140,9 +183,17 @@ def bench_torch(model: torch.nn.Module, graph: GraphData, *, device: str = "cpu"
     times, warmup = time_runs(run, budget_s=budget_s, sync=sync, timer=cuda_event_timer() if sync else None)
     peak = torch.cuda.max_memory_allocated() if sync else max(0, _rss_peak_bytes() - rss0)
     mode = ("torch.compile" if compile else "eager") + ("; CUDA events" if sync else "")
-    return _result("torch-compile" if compile else "torch", device, times, warmup, int(torch.get_num_threads()),
-                   graph.data.num_nodes, peak, setup_s=setup,
-                   note=f"{mode}; peak = " + ("CUDA max allocated" if sync else "process RSS growth"))
+    return _result(
+        "torch-compile" if compile else "torch",
+        device,
+        times,
+        warmup,
+        int(torch.get_num_threads()),
+        graph.data.num_nodes,
+        peak,
+        setup_s=setup,
+        note=f"{mode}; peak = " + ("CUDA max allocated" if sync else "process RSS growth"),
+    )
 
 
 @dataclass
@@ -178,16 +229,34 @@ def _bench_paired(model, inputs: tuple, graph, device: str, budget_s: float, ref
     import torch
 
     sync = torch.cuda.synchronize if device.startswith("cuda") else None
-    return _paired_result("torch", _eager(model, inputs), _dense_eager(ref, device), sync, device, graph, budget_s,
-                          ref.baseline_ms,
-                          int(torch.get_num_threads()),
-                          "eager, timed interleaved with the dense model (ABBA pairs); speed-up = median of the "
-                          "per-pair ratios; " + ("CUDA events; peak = CUDA max allocated" if sync
-                                                 else "peak = process RSS growth"))
+    return _paired_result(
+        "torch",
+        _eager(model, inputs),
+        _dense_eager(ref, device),
+        sync,
+        device,
+        graph,
+        budget_s,
+        ref.baseline_ms,
+        int(torch.get_num_threads()),
+        "eager, timed interleaved with the dense model (ABBA pairs); speed-up = median of the "
+        "per-pair ratios; " + ("CUDA events; peak = CUDA max allocated" if sync else "peak = process RSS growth"),
+    )
 
 
-def _paired_result(backend: str, variant: Callable[[], object], dense: Callable[[], object], sync, device: str,
-                   graph, budget_s: float, baseline_ms: float | None, threads: int, note: str, **extra) -> BenchResult:
+def _paired_result(
+    backend: str,
+    variant: Callable[[], object],
+    dense: Callable[[], object],
+    sync,
+    device: str,
+    graph,
+    budget_s: float,
+    baseline_ms: float | None,
+    threads: int,
+    note: str,
+    **extra,
+) -> BenchResult:
     """Time ``variant`` interleaved with ``dense`` (see :mod:`gnneval.bench.paired`) into a result; with a
     ``sync`` (PyTorch on CUDA), each call is timed by CUDA events and the peak is CUDA max allocated."""
     from gnneval.bench.paired import cuda_event_timer, noise_reasons, time_paired
@@ -202,13 +271,28 @@ def _paired_result(backend: str, variant: Callable[[], object], dense: Callable[
     peak = torch.cuda.max_memory_allocated() if cuda else max(0, _rss_peak_bytes() - rss0)
     speedup, lo, hi = timing.speedup()
     reasons = noise_reasons(timing, baseline_ms)
-    return _result(backend, device, timing.variant_ms, timing.warmup, threads, graph.data.num_nodes, peak,
-                   speedup=speedup, speedup_ci_low=lo, speedup_ci_high=hi, paired_runs=int(timing.variant_ms.size),
-                   noisy=bool(reasons), noise="; ".join(reasons), note=note, **extra)
+    return _result(
+        backend,
+        device,
+        timing.variant_ms,
+        timing.warmup,
+        threads,
+        graph.data.num_nodes,
+        peak,
+        speedup=speedup,
+        speedup_ci_low=lo,
+        speedup_ci_high=hi,
+        paired_runs=int(timing.variant_ms.size),
+        noisy=bool(reasons),
+        noise="; ".join(reasons),
+        note=note,
+        **extra,
+    )
 
 
-def bench_torch_sparse(model, graph, *, device: str, budget_s: float, reference: Reference | None,
-                       sparse_input: bool, kernels: str) -> BenchResult:
+def bench_torch_sparse(
+    model, graph, *, device: str, budget_s: float, reference: Reference | None, sparse_input: bool, kernels: str
+) -> BenchResult:
     """The ``torch-sparse`` backend (:mod:`gnneval.bench.sparse_kernels`): each linear layer on its fastest
     sparse or dense form, checked against eager PyTorch, timed interleaved with the dense model in *eager*
     PyTorch, so its speed-up is over plain dense PyTorch."""
@@ -225,15 +309,28 @@ def bench_torch_sparse(model, graph, *, device: str, budget_s: float, reference:
     diff = float((got - want).abs().max())
     chosen = "; ".join(lines) or "no linear layer had a sparse form (weights over 50% non-zero, dense input)"
     if not diff <= TOLERANCE * max(1.0, float(want.abs().max())):
-        return _failed("torch-sparse", device, f"outputs disagree with eager PyTorch (max |diff| {diff:.3g}); not "
-                                               f"timed ({chosen})", status="mismatch", max_abs_diff=diff)
+        return _failed(
+            "torch-sparse",
+            device,
+            f"outputs disagree with eager PyTorch (max |diff| {diff:.3g}); not timed ({chosen})",
+            status="mismatch",
+            max_abs_diff=diff,
+        )
     ref = reference or Reference(model, graph)
     sync = torch.cuda.synchronize if device.startswith("cuda") else None
-    return _paired_result("torch-sparse", _eager(fast, inputs), _dense_eager(ref, device), sync, device, graph,
-                          budget_s, ref.baseline_ms,
-                          int(torch.get_num_threads()),
-                          f"sparse kernels, speed-up over the dense model in eager PyTorch (paired); {chosen}",
-                          max_abs_diff=diff)
+    return _paired_result(
+        "torch-sparse",
+        _eager(fast, inputs),
+        _dense_eager(ref, device),
+        sync,
+        device,
+        graph,
+        budget_s,
+        ref.baseline_ms,
+        int(torch.get_num_threads()),
+        f"sparse kernels, speed-up over the dense model in eager PyTorch (paired); {chosen}",
+        max_abs_diff=diff,
+    )
 
 
 def choose_providers(device: str, forced: Sequence[str] | None) -> list[str]:
@@ -248,8 +345,11 @@ def choose_providers(device: str, forced: Sequence[str] | None) -> list[str]:
             if p in available:
                 chosen.append(p)
             else:
-                report("onnxruntime", f"execution provider {p} is not available in this onnxruntime build "
-                                      f"(available: {', '.join(available)})")
+                report(
+                    "onnxruntime",
+                    f"execution provider {p} is not available in this onnxruntime build "
+                    f"(available: {', '.join(available)})",
+                )
         if not chosen:
             chosen = ["CPUExecutionProvider"]
     elif device.startswith("cuda"):
@@ -259,8 +359,6 @@ def choose_providers(device: str, forced: Sequence[str] | None) -> list[str]:
     if "CPUExecutionProvider" not in chosen:
         chosen.append("CPUExecutionProvider")
     return chosen
-
-
 
 
 def _session(path: Path, providers: Sequence[str], threads: int):
@@ -291,9 +389,19 @@ def _plan(model, graph, providers: Sequence[str], onnx_graph: str) -> tuple[list
     return (["scatter"], reason) if reason else (["sparse", "scatter"], "")
 
 
-def bench_onnxruntime(model: torch.nn.Module, graph: GraphData, *, providers: Sequence[str], budget_s: float = 0.5,
-                      exporter: str = "auto", onnx_graph: str = "auto", workdir: Path | None = None,
-                      threads: int | None = None, reference: Reference | None = None, keep: dict[str, Any] | None = None) -> BenchResult:
+def bench_onnxruntime(
+    model: torch.nn.Module,
+    graph: GraphData,
+    *,
+    providers: Sequence[str],
+    budget_s: float = 0.5,
+    exporter: str = "auto",
+    onnx_graph: str = "auto",
+    workdir: Path | None = None,
+    threads: int | None = None,
+    reference: Reference | None = None,
+    keep: dict[str, Any] | None = None,
+) -> BenchResult:
     """Export to ONNX, check against PyTorch, then time an ONNX Runtime session.
 
     ``onnx_graph`` picks how message passing is exported: ``sparse`` (aggregation as
@@ -313,8 +421,11 @@ def bench_onnxruntime(model: torch.nn.Module, graph: GraphData, *, providers: Se
     device = "cuda" if any(p in GPU_PROVIDERS for p in providers) else "cpu"
     forms, skipped = _plan(model, graph, providers, onnx_graph)
     if not forms:
-        return _failed("onnxruntime", device, f"the sparse ONNX graph was asked for but cannot be used: {skipped}; "
-                                              f"use --onnx-graph auto or scatter")
+        return _failed(
+            "onnxruntime",
+            device,
+            f"the sparse ONNX graph was asked for but cannot be used: {skipped}; use --onnx-graph auto or scatter",
+        )
     tmp = None
     if workdir is None:
         tmp = tempfile.TemporaryDirectory()
@@ -323,8 +434,17 @@ def bench_onnxruntime(model: torch.nn.Module, graph: GraphData, *, providers: Se
     inputs = model_inputs(graph, "cpu")
     with torch.inference_mode():
         ref = model.cpu().eval()(*inputs).float().numpy()
-    job = _OrtJob(model, graph, workdir / "model.onnx", exporter, providers, threads, device, ref,
-                  [t.cpu().numpy() for t in inputs])
+    job = _OrtJob(
+        model,
+        graph,
+        workdir / "model.onnx",
+        exporter,
+        providers,
+        threads,
+        device,
+        ref,
+        [t.cpu().numpy() for t in inputs],
+    )
     job.reference, job.keep = reference, keep
     from gnneval.bench.export import exporter_order
 
@@ -347,16 +467,27 @@ def bench_onnxruntime(model: torch.nn.Module, graph: GraphData, *, providers: Se
 class _OrtJob:
     """One ONNX Runtime benchmark: export a form, check it against PyTorch, time it."""
 
-    def __init__(self, model, graph, path: Path, exporter: str, providers: Sequence[str], threads: int, device: str,
-                 ref: np.ndarray, arrays: list[np.ndarray]) -> None:
+    def __init__(
+        self,
+        model,
+        graph,
+        path: Path,
+        exporter: str,
+        providers: Sequence[str],
+        threads: int,
+        device: str,
+        ref: np.ndarray,
+        arrays: list[np.ndarray],
+    ) -> None:
         self.model, self.graph, self.path, self.exporter = model, graph, path, exporter
         self.providers, self.threads, self.device, self.ref, self.arrays = providers, threads, device, ref, arrays
         self.tol = EXPORT_TOLERANCE * max(1.0, float(np.abs(ref).max()))
         self.reference: Reference | None = None
         self.keep: dict[str, Any] | None = None
 
-    def attempt(self, form: str, exporter: str, *, last: bool, skipped: str | None,
-                budget_s: float) -> tuple[BenchResult | None, str]:
+    def attempt(
+        self, form: str, exporter: str, *, last: bool, skipped: str | None, budget_s: float
+    ) -> tuple[BenchResult | None, str]:
         """Try one form with one exporter: a result (timed, or a failure to report), or None and why to try the
         next attempt."""
         from gnneval.bench.export import remember_exporter
@@ -377,35 +508,69 @@ class _OrtJob:
         got = fetch()
         diff = float(np.abs(got - self.ref).max()) if got.shape == self.ref.shape else float("inf")
         size = sum(f.stat().st_size for f in self.path.parent.iterdir() if f.name.startswith(self.path.name))
-        form_note = ("sparse adjacency (SparseToDenseMatMul on a CSR input)" if form == "sparse"
-                     else "edge_index (scatter)") + (f"; not used: {skipped}" if skipped else "")
-        extra = {"max_abs_diff": diff, "model_bytes": size, "providers": ",".join(active), "setup_s": setup,
-                 "onnx_graph": form}
+        form_note = (
+            "sparse adjacency (SparseToDenseMatMul on a CSR input)" if form == "sparse" else "edge_index (scatter)"
+        ) + (f"; not used: {skipped}" if skipped else "")
+        extra = {
+            "max_abs_diff": diff,
+            "model_bytes": size,
+            "providers": ",".join(active),
+            "setup_s": setup,
+            "onnx_graph": form,
+        }
         if not diff <= self.tol and not last:
             return None, f"{form} export with the {exporter} exporter disagreed with PyTorch (max |diff| {diff:.3g})"
         if diff <= self.tol and self.exporter == "auto":
             remember_exporter(self.model, form, used)
         for p in self.providers:
             if p != "CPUExecutionProvider" and p not in active:
-                report("onnxruntime", f"{p} was asked for but could not be used here (no CUDA device or libraries); "
-                                      f"ONNX Runtime ran on {', '.join(active)}")
+                report(
+                    "onnxruntime",
+                    f"{p} was asked for but could not be used here (no CUDA device or libraries); "
+                    f"ONNX Runtime ran on {', '.join(active)}",
+                )
         if not diff <= self.tol:
-            return _failed("onnxruntime", self.device, f"outputs disagree with PyTorch (max |diff| {diff:.3g} > "
-                           f"{self.tol:.3g}); not timed ({used} exporter, {form_note})", status="mismatch", **extra), ""
-        reused = " (the dense model's graph with this variant's weights: no new export)" if exporter == "reuse" else ""
-        note = (f"{used} exporter{reused}, opset 18, ORT_ENABLE_ALL, {self.threads} intra-op threads; graph as "
-                f"{form_note}") + ("; inputs and output bound on the GPU (I/O binding)"
-                                   if active[0] in GPU_PROVIDERS and form != "sparse" else "")
+            return _failed(
+                "onnxruntime",
+                self.device,
+                f"outputs disagree with PyTorch (max |diff| {diff:.3g} > "
+                f"{self.tol:.3g}); not timed ({used} exporter, {form_note})",
+                status="mismatch",
+                **extra,
+            ), ""
         self._keep_for_variants(run, form, used)
+        return self._timed(run, self._note(used, exporter, form, form_note, active), budget_s, extra), ""
+
+    def _note(self, used: str, exporter: str, form: str, form_note: str, active: list[str]) -> str:
+        reused = " (the dense model's graph with this variant's weights: no new export)" if exporter == "reuse" else ""
+        bound = active[0] in GPU_PROVIDERS and form != "sparse"
+        return (
+            f"{used} exporter{reused}, opset 18, ORT_ENABLE_ALL, {self.threads} intra-op threads; graph as {form_note}"
+            + ("; inputs and output bound on the GPU (I/O binding)" if bound else "")
+        )
+
+    def _timed(self, run: Callable[[], Any], note: str, budget_s: float, extra: dict[str, Any]) -> BenchResult:
+        """Time the session: interleaved with the dense model's where there is one, else on its own."""
         if self.reference is not None and self.reference.ort_run is not None:
-            return _paired_result("onnxruntime", run, self.reference.ort_run, None, self.device, self.graph,
-                                  budget_s, self.reference.ort_baseline_ms, self.threads,
-                                  note + "; timed interleaved with the dense model's session (ABBA pairs)", **extra), ""
+            return _paired_result(
+                "onnxruntime",
+                run,
+                self.reference.ort_run,
+                None,
+                self.device,
+                self.graph,
+                budget_s,
+                self.reference.ort_baseline_ms,
+                self.threads,
+                note + "; timed interleaved with the dense model's session (ABBA pairs)",
+                **extra,
+            )
         rss0 = _rss_peak_bytes()
         times, warmup = time_runs(run, budget_s=budget_s)
         peak = max(0, _rss_peak_bytes() - rss0)
-        return _result("onnxruntime", self.device, times, warmup, self.threads, self.graph.data.num_nodes, peak,
-                       note=note, **extra), ""
+        return _result(
+            "onnxruntime", self.device, times, warmup, self.threads, self.graph.data.num_nodes, peak, note=note, **extra
+        )
 
     def _export(self, form: str, exporter: str) -> str:
         """Write this variant's ONNX graph to ``self.path``: exported afresh, or the dense graph with new weights."""
@@ -446,8 +611,9 @@ class _OrtJob:
         if on_gpu:
             binding = session.io_binding()
             for meta, arr in zip(session.get_inputs(), self.arrays):
-                binding.bind_ortvalue_input(meta.name, ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(arr),
-                                                                                      "cuda", 0))
+                binding.bind_ortvalue_input(
+                    meta.name, ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(arr), "cuda", 0)
+                )
             binding.bind_output(session.get_outputs()[0].name, "cuda", 0)
 
             def gpu_run() -> None:
@@ -474,8 +640,16 @@ class BenchSettings:
     sparse_kernels: str = defaults.SPARSE_KERNELS[0]
 
 
-def run_backends(model, graph, settings: BenchSettings, *, device: str, workdir: Path | None = None,
-                 reference: Reference | None = None, keep: dict[str, Any] | None = None) -> list[BenchResult]:
+def run_backends(
+    model,
+    graph,
+    settings: BenchSettings,
+    *,
+    device: str,
+    workdir: Path | None = None,
+    reference: Reference | None = None,
+    keep: dict[str, Any] | None = None,
+) -> list[BenchResult]:
     """Benchmark ``model`` on every backend of ``settings``; failures become ``status="failed"`` results.
     With a ``reference`` (the dense model), timings are paired with it; ``keep`` receives what a later
     variant's reference needs (the ONNX Runtime session's runner)."""
@@ -488,15 +662,34 @@ def run_backends(model, graph, settings: BenchSettings, *, device: str, workdir:
             if backend == "torch":
                 out.append(bench_torch(model, graph, device=device, budget_s=budget_s, reference=reference))
             elif backend == "torch-sparse":
-                out.append(bench_torch_sparse(model, graph, device=device, budget_s=budget_s, reference=reference,
-                                              sparse_input=s.sparse_input, kernels=s.sparse_kernels))
+                out.append(
+                    bench_torch_sparse(
+                        model,
+                        graph,
+                        device=device,
+                        budget_s=budget_s,
+                        reference=reference,
+                        sparse_input=s.sparse_input,
+                        kernels=s.sparse_kernels,
+                    )
+                )
             elif backend == "torch-compile":
                 out.append(bench_torch(copy.deepcopy(model), graph, device=device, budget_s=budget_s, compile=True))
             elif backend == "onnxruntime":
                 chosen = choose_providers(device, s.providers)
-                out.append(bench_onnxruntime(copy.deepcopy(model), graph, providers=chosen, budget_s=budget_s,
-                                             exporter=s.exporter, onnx_graph=s.onnx_graph, workdir=workdir,
-                                             reference=reference, keep=keep))
+                out.append(
+                    bench_onnxruntime(
+                        copy.deepcopy(model),
+                        graph,
+                        providers=chosen,
+                        budget_s=budget_s,
+                        exporter=s.exporter,
+                        onnx_graph=s.onnx_graph,
+                        workdir=workdir,
+                        reference=reference,
+                        keep=keep,
+                    )
+                )
             else:
                 raise UsageError(f"unknown benchmark backend '{backend}'; use {', '.join(BACKENDS)}")
         except UsageError:

@@ -23,9 +23,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from gnneval.core.contract import GraphData
 
 
-
-
-
 EXPORTER_CHOICES = "onnx_exporters"  #: the remembered file in gnneval's cache (:mod:`gnneval.core.remembered`)
 
 
@@ -49,9 +46,15 @@ def remember_exporter(model, form: str, exporter: str) -> None:
     remember(EXPORTER_CHOICES, {_choice_key(model, form): exporter})
 
 
-def export_with_fallback(model_for: Callable[[str], torch.nn.Module], inputs: tuple, path: Path, exporter: str,
-                         input_names: Sequence[str], what: str = "ONNX export",
-                         custom_opsets: dict[str, int] | None = None) -> str:
+def export_with_fallback(
+    model_for: Callable[[str], torch.nn.Module],
+    inputs: tuple,
+    path: Path,
+    exporter: str,
+    input_names: Sequence[str],
+    what: str = "ONNX export",
+    custom_opsets: dict[str, int] | None = None,
+) -> str:
     """Export ``model_for(name)`` on ``inputs`` to ``path`` (output ``out``, opset 18), trying the exporters
     of ``EXPORTER_ORDER`` in turn (``exporter="auto"``), or just the one asked for; the
     exporters' warnings and log lines are kept quiet.  Returns the exporter used; raises ``RuntimeError``
@@ -69,10 +72,21 @@ def export_with_fallback(model_for: Callable[[str], torch.nn.Module], inputs: tu
                 level = logging.getLogger("torch.onnx").level
                 logging.getLogger("torch.onnx").setLevel(logging.ERROR)
                 try:
-                    extra = {"verbose": False} if name == "dynamo" else \
-                        ({"custom_opsets": dict(custom_opsets)} if custom_opsets else {})
-                    torch.onnx.export(model_for(name), inputs, str(path), dynamo=(name == "dynamo"), opset_version=18,
-                                      input_names=list(input_names), output_names=["out"], **extra)
+                    extra = (
+                        {"verbose": False}
+                        if name == "dynamo"
+                        else ({"custom_opsets": dict(custom_opsets)} if custom_opsets else {})
+                    )
+                    torch.onnx.export(
+                        model_for(name),
+                        inputs,
+                        str(path),
+                        dynamo=(name == "dynamo"),
+                        opset_version=18,
+                        input_names=list(input_names),
+                        output_names=["out"],
+                        **extra,
+                    )
                 finally:
                     logging.getLogger("torch.onnx").setLevel(level)
             return name
@@ -87,5 +101,6 @@ def export_onnx(model: torch.nn.Module, graph: GraphData, path: Path, exporter: 
 
     inputs = tuple(t.cpu() for t in model_inputs(graph, "cpu"))
     model = model.cpu().eval()
-    return export_with_fallback(lambda _name: model, inputs, path, exporter,
-                                ["x", "edge_index", "batch"][:len(inputs)])
+    return export_with_fallback(
+        lambda _name: model, inputs, path, exporter, ["x", "edge_index", "batch"][: len(inputs)]
+    )

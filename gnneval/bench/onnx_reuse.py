@@ -42,8 +42,11 @@ def bind(model, path: Path, form: str, exporter: str) -> DenseGraph:
     for init in onnx.load(str(path)).graph.initializer:
         arr = numpy_helper.to_array(init)
         hits = [(k, False) for k, v in state.items() if v.shape == arr.shape and np.array_equal(v, arr)]
-        hits += [(k, True) for k, v in state.items()
-                 if v.ndim == 2 and v.shape[::-1] == arr.shape and v.shape != arr.shape and np.array_equal(v.T, arr)]
+        hits += [
+            (k, True)
+            for k, v in state.items()
+            if v.ndim == 2 and v.shape[::-1] == arr.shape and v.shape != arr.shape and np.array_equal(v.T, arr)
+        ]
         if hits:
             bindings[init.name] = hits
     return DenseGraph(path, form, exporter, bindings, state)

@@ -100,8 +100,9 @@ def why_not(model: torch.nn.Module, graph: GraphData | None = None) -> str | Non
 def _dynamo_spmm(adj, h):
     import torch
 
-    return torch.onnx.ops.symbolic("com.microsoft::SparseToDenseMatMul", (adj, h), dtype=h.dtype, shape=h.shape,
-                                   version=1)
+    return torch.onnx.ops.symbolic(
+        "com.microsoft::SparseToDenseMatMul", (adj, h), dtype=h.dtype, shape=h.shape, version=1
+    )
 
 
 def _rewrite(conv, exporter: str = "torchscript"):
@@ -177,13 +178,21 @@ def export_sparse(model: torch.nn.Module, graph: GraphData, path: Path, exporter
     from gnneval.bench.export import export_with_fallback
 
     x = graph.data.x.detach().cpu().float()
-    name = export_with_fallback(lambda exp: sparse_form(model, exp), (x, torch.zeros(1)), path, exporter,
-                                ["x", ADJ_INPUT], what="sparse ONNX export", custom_opsets={"com.microsoft": 1})
+    name = export_with_fallback(
+        lambda exp: sparse_form(model, exp),
+        (x, torch.zeros(1)),
+        path,
+        exporter,
+        ["x", ADJ_INPUT],
+        what="sparse ONNX export",
+        custom_opsets={"com.microsoft": 1},
+    )
     proto = onnx.load(str(path))
     for inp in proto.graph.input:
         if inp.name == ADJ_INPUT:
-            inp.type.CopyFrom(onnx.helper.make_sparse_tensor_type_proto(onnx.TensorProto.FLOAT,
-                                                                        ["num_nodes", "num_nodes"]))
+            inp.type.CopyFrom(
+                onnx.helper.make_sparse_tensor_type_proto(onnx.TensorProto.FLOAT, ["num_nodes", "num_nodes"])
+            )
     onnx.save(proto, str(path))
     return name
 
@@ -201,6 +210,11 @@ class CsrAdjacency:
         self.values = counts.astype(np.float32)
         self.cols = np.ascontiguousarray(keys % num_nodes, dtype=np.int64)
         self.indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=num_nodes))]).astype(np.int64)
-        self.tensor = ort.SparseTensor.sparse_csr_from_numpy(np.array([num_nodes, num_nodes], np.int64), self.values,
-                                                             self.cols, self.indptr, ort.OrtDevice.make("cpu", 0))
+        self.tensor = ort.SparseTensor.sparse_csr_from_numpy(
+            np.array([num_nodes, num_nodes], np.int64),
+            self.values,
+            self.cols,
+            self.indptr,
+            ort.OrtDevice.make("cpu", 0),
+        )
         self.value = ort.OrtValue.ort_value_from_sparse_tensor(self.tensor)

@@ -21,8 +21,10 @@ import numpy as np
 NOISY_HALF_WIDTH = 0.10  #: a speed-up whose 95% interval is wider than ±10% is flagged
 DRIFT_TOLERANCE = 0.25  #: the dense model timed 25% away from its own baseline: the load changed
 PRECISION = 0.02  #: stop once the ratio's interval is within ±2%
-SPEEDUP_INTERVAL = ("median of per-pair ratios dense/variant, timed interleaved in ABBA order; 95% interval from "
-                    "order statistics n/2 ± 1.96·sqrt(n)/2 (distribution-free)")
+SPEEDUP_INTERVAL = (
+    "median of per-pair ratios dense/variant, timed interleaved in ABBA order; 95% interval from "
+    "order statistics n/2 ± 1.96·sqrt(n)/2 (distribution-free)"
+)
 
 
 @dataclass
@@ -51,8 +53,9 @@ def median_with_ci(values: np.ndarray) -> tuple[float, float, float]:
     return float(np.median(v)), float(lo), float(hi)
 
 
-def wall_timer(sync: Callable[[], None] | None = None,
-               clock: Callable[[], float] = time.perf_counter) -> Callable[[Callable[[], object]], float]:
+def wall_timer(
+    sync: Callable[[], None] | None = None, clock: Callable[[], float] = time.perf_counter
+) -> Callable[[Callable[[], object]], float]:
     """Milliseconds one call takes by ``clock``, after ``sync`` (e.g. ``torch.cuda.synchronize``) if given."""
 
     def timed(fn: Callable[[], object]) -> float:
@@ -82,10 +85,19 @@ def cuda_event_timer() -> Callable[[Callable[[], object]], float]:
     return timed
 
 
-def time_paired(variant: Callable[[], object], dense: Callable[[], object], *, budget_s: float = 1.0,
-                min_pairs: int = 10, max_pairs: int = 500, warmup: int = 3, precision: float = PRECISION,
-                sync: Callable[[], None] | None = None, clock: Callable[[], float] = time.perf_counter,
-                timer: Callable[[Callable[[], object]], float] | None = None) -> PairedTiming:
+def time_paired(
+    variant: Callable[[], object],
+    dense: Callable[[], object],
+    *,
+    budget_s: float = 1.0,
+    min_pairs: int = 10,
+    max_pairs: int = 500,
+    warmup: int = 3,
+    precision: float = PRECISION,
+    sync: Callable[[], None] | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+    timer: Callable[[Callable[[], object]], float] | None = None,
+) -> PairedTiming:
     """Warm both up, then time pairs in ABBA order until the median ratio is known to ``precision``
     (checked every 10 pairs, after ``min_pairs``) or ``budget_s`` is spent.  ``timer`` measures one call
     (default: ``clock``, after ``sync``)."""
@@ -121,8 +133,10 @@ def noise_reasons(timing: PairedTiming, dense_baseline_ms: float | None) -> list
     if dense_baseline_ms and dense_baseline_ms > 0:
         drift = float(np.median(timing.dense_ms)) / dense_baseline_ms - 1
         if abs(drift) > DRIFT_TOLERANCE:
-            reasons.append(f"the dense model ran {100 * abs(drift):.0f}% {'slower' if drift > 0 else 'faster'} than "
-                           "at the start of the run (the machine's load changed)")
+            reasons.append(
+                f"the dense model ran {100 * abs(drift):.0f}% {'slower' if drift > 0 else 'faster'} than "
+                "at the start of the run (the machine's load changed)"
+            )
     load = machine_load()
     if load is not None and load > (os.cpu_count() or 1):
         reasons.append(f"the machine was busy (load average {load:.1f} on {os.cpu_count()} cores)")

@@ -35,8 +35,12 @@ def _is_linear(mod: Any) -> bool:
         from torch_geometric.nn.dense.linear import Linear
     except ImportError:  # pragma: no cover - torch_geometric is a dependency
         return False
-    return isinstance(mod, Linear) and isinstance(getattr(mod, "weight", None), torch.nn.Parameter) \
-        and mod.weight.dim() == 2 and not mod.weight.is_meta
+    return (
+        isinstance(mod, Linear)
+        and isinstance(getattr(mod, "weight", None), torch.nn.Parameter)
+        and mod.weight.dim() == 2
+        and not mod.weight.is_meta
+    )
 
 
 class CsrLinear:
@@ -102,8 +106,9 @@ def density(weight) -> float:
     return float((weight != 0).sum()) / max(1, weight.numel())
 
 
-def sparsify(model, inputs: tuple, *, sparse_input: bool = False, kernels: str = "csr",
-             device: str = "cpu") -> tuple[Any, list[str]]:
+def sparsify(
+    model, inputs: tuple, *, sparse_input: bool = False, kernels: str = "csr", device: str = "cpu"
+) -> tuple[Any, list[str]]:
     """A copy of ``model`` in which each linear layer runs on the fastest of its forms — dense; its weight as
     CSR (or 2:4) where at most ``MAX_DENSITY`` dense; with ``sparse_input``, the node features ``inputs[0]``
     as CSR where the layer reads them — timed on the input the layer really gets.  Returns the copy and one
@@ -123,8 +128,9 @@ def sparsify(model, inputs: tuple, *, sparse_input: bool = False, kernels: str =
         w, b, x = mod.weight, mod.bias, seen[name]
         forms = {"dense": _plain_forward(mod)}
         if density(w) <= MAX_DENSITY:
-            forms["2:4 semi-structured weight" if kernels == "2:4" else "CSR weight"] = \
+            forms["2:4 semi-structured weight" if kernels == "2:4" else "CSR weight"] = (
                 SemiStructuredLinear(w, b) if kernels == "2:4" else CsrLinear(w, b)
+            )
         if sparse_input and x is inputs[0]:
             forms["CSR node features"] = SparseInputLinear(_plain_forward(mod), w, b, inputs[0])
         if len(forms) == 1:
@@ -133,8 +139,10 @@ def sparsify(model, inputs: tuple, *, sparse_input: bool = False, kernels: str =
         best = min(times, key=times.__getitem__)
         if best != "dense":
             mod.forward = forms[best]
-        lines.append(f"{name} ({100 * density(w):.1f}% of weights non-zero): {best} — " +
-                     ", ".join(f"{label} {ms:.3f} ms" for label, ms in times.items()))
+        lines.append(
+            f"{name} ({100 * density(w):.1f}% of weights non-zero): {best} — "
+            + ", ".join(f"{label} {ms:.3f} ms" for label, ms in times.items())
+        )
     return model, lines
 
 
@@ -166,9 +174,11 @@ def _layer_inputs(model, inputs: tuple) -> dict[str, Any]:
     import torch
 
     seen: dict[str, Any] = {}
-    hooks = [mod.register_forward_pre_hook(
-        lambda _m, args, name=name: seen.setdefault(name, args[0]) if args else None)
-        for name, mod in model.named_modules() if _is_linear(mod)]
+    hooks = [
+        mod.register_forward_pre_hook(lambda _m, args, name=name: seen.setdefault(name, args[0]) if args else None)
+        for name, mod in model.named_modules()
+        if _is_linear(mod)
+    ]
     try:
         with torch.inference_mode():
             model(*inputs)

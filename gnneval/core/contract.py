@@ -145,8 +145,10 @@ class GraphData:
         for split in ("val", "test"):
             index = getattr(d, f"{split}_edge_label_index", None)
             if index is not None:
-                link[split] = (index.cpu().numpy().astype("int64"),
-                               getattr(d, f"{split}_edge_label").cpu().numpy().astype("int64"))
+                link[split] = (
+                    index.cpu().numpy().astype("int64"),
+                    getattr(d, f"{split}_edge_label").cpu().numpy().astype("int64"),
+                )
         return GraphArrays(
             name=self.name,
             task=self.task,
@@ -220,7 +222,9 @@ class PruneContext:
     architecture: str  #: the checkpoint's architecture name (``"gcn"``, ``"graph-classifier"``, a class path...)
     seed: int  #: the run's seed: use :meth:`generator` for random choices
     device: str = "cpu"  #: where the model lives (``cpu`` or ``cuda``)
-    options: dict[str, Any] = field(default_factory=dict)  #: reserved; a pruner's own options are its ``__init__`` arguments
+    options: dict[str, Any] = field(
+        default_factory=dict
+    )  #: reserved; a pruner's own options are its ``__init__`` arguments
 
     def generator(self, salt: int = 0) -> torch.Generator:
         """A seeded ``torch.Generator`` (on CPU), so random choices are reproducible."""
@@ -242,7 +246,9 @@ class MetricInputs:
     seed: int  #: the run's seed (``--seed``): seed every random choice from it
     layer: str | None = None  #: layer metrics: the layer's module name; None for variant metrics
     embedding: np.ndarray | None = None  #: layer metrics: this variant's ``[N, d]`` output of ``layer``
-    dense_embedding: np.ndarray | None = None  #: layer metrics: the dense model's output of ``layer`` (its width may differ)
+    dense_embedding: np.ndarray | None = (
+        None  #: layer metrics: the dense model's output of ``layer`` (its width may differ)
+    )
     sample_size: int = defaults.METRIC_SAMPLE  #: nodes in the shared sample for O(n^2) metrics (``--metric-sample``)
     bootstrap: int = defaults.BOOTSTRAP  #: bootstrap resamples for confidence intervals (``--bootstrap``)
     shared: dict[Any, Any] | None = None  #: the run's cache behind :meth:`shared_result` (set by gnneval)
@@ -355,11 +361,13 @@ class _Configurable:
         if options:
             import warnings
 
-            warnings.warn(f"{type(self).__name__} takes its options through **options (read from self.options): "
-                          "declare them as typed keyword arguments of __init__ (plugin API 1.1)",
-                          DeprecationWarning, stacklevel=2)
+            warnings.warn(
+                f"{type(self).__name__} takes its options through **options (read from self.options): "
+                "declare them as typed keyword arguments of __init__ (plugin API 1.1)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         self.options = options
-
 
 
 class CheckpointLoader(_Configurable, ABC):

@@ -29,9 +29,11 @@ BATCH_TOLERANCE = 1.0  #: ``gnneval batch``: accuracy points below dense that st
 def auto_exporter() -> str:
     """What ``--onnx-exporter auto`` does, in words, from :data:`EXPORTER_ORDER`."""
     first, *rest = EXPORTER_ORDER
-    return (f"auto: the exporter remembered to work for this model class, else {first} then "
-            f"{', then '.join(rest)}; every export is checked against PyTorch and one that fails or disagrees "
-            f"falls back to the next")
+    return (
+        f"auto: the exporter remembered to work for this model class, else {first} then "
+        f"{', then '.join(rest)}; every export is checked against PyTorch and one that fails or disagrees "
+        f"falls back to the next"
+    )
 
 
 def csv(values: tuple[str, ...] | tuple[float, ...]) -> str:

@@ -35,12 +35,13 @@ def check_total(numels: Iterable[int], max_params: int, what: str) -> None:
     """Refuse a file whose tensors hold more than ``max_params`` elements in all."""
     total = sum(numels)
     if total > max_params:
-        raise UsageError(f"{what} holds {total:,} weights, more than the --max-params ceiling of {max_params:,}; "
-                         "raise --max-params if you expect a model this large")
+        raise UsageError(
+            f"{what} holds {total:,} weights, more than the --max-params ceiling of {max_params:,}; "
+            "raise --max-params if you expect a model this large"
+        )
 
 
-def check_declared_sizes(kwargs: Mapping[str, Any], shapes: Iterable[Iterable[int]], n_tensors: int,
-                         what: str) -> None:
+def check_declared_sizes(kwargs: Mapping[str, Any], shapes: Iterable[Iterable[int]], n_tensors: int, what: str) -> None:
     """Every integer architecture argument must be plausible for the stored tensors: no larger than
     ``SIZE_SLACK`` times the largest stored dimension (or the number of tensors, for layer counts)."""
     largest = max((int(d) for shape in shapes for d in shape), default=1)
@@ -49,6 +50,8 @@ def check_declared_sizes(kwargs: Mapping[str, Any], shapes: Iterable[Iterable[in
         values = value if isinstance(value, (list, tuple)) else [value]
         for v in values:
             if isinstance(v, int) and not isinstance(v, bool) and v > bound:
-                raise UsageError(f"{what}: the architecture argument {key}={v} does not fit the stored weights "
-                                 f"(their largest dimension is {largest}, {n_tensors} tensors); the file is damaged "
-                                 "or the argument is wrong")
+                raise UsageError(
+                    f"{what}: the architecture argument {key}={v} does not fit the stored weights "
+                    f"(their largest dimension is {largest}, {n_tensors} tensors); the file is damaged "
+                    "or the argument is wrong"
+                )

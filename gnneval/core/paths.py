@@ -14,4 +14,3 @@ def default_cache_dir() -> Path:
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("gnneval"))
-

@@ -30,8 +30,9 @@ class _OptionalImportFinder(importlib.abc.MetaPathFinder):
         while frame is not None:
             caller = frame.f_globals.get("__name__", "")
             if caller.startswith(importers) and not caller.startswith("importlib"):
-                raise ModuleNotFoundError(f"{name} is not imported for {caller} by gnneval (see gnneval.core.process)",
-                                          name=name)
+                raise ModuleNotFoundError(
+                    f"{name} is not imported for {caller} by gnneval (see gnneval.core.process)", name=name
+                )
             if not caller.startswith(("importlib", "gnneval.core.process")) and caller != "_frozen_importlib":
                 return None  # the nearest real importer is someone else: import normally
             frame = frame.f_back
@@ -42,7 +43,6 @@ def hide_optional() -> None:
     """Install the finder once (first in ``sys.meta_path``)."""
     if not any(isinstance(f, _OptionalImportFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _OptionalImportFinder())
-
 
 
 THREADS_ENV = "GNNEVAL_THREADS"
@@ -69,6 +69,9 @@ def forksafe_numba() -> None:
     os.environ.setdefault("NUMBA_THREADING_LAYER", "forksafe")
     numba = sys.modules.get("numba")
     parallel = sys.modules.get("numba.np.ufunc.parallel")
-    if numba is not None and not getattr(parallel, "_is_initialized", False) \
-            and str(numba.config.THREADING_LAYER).lower() == "default":
+    if (
+        numba is not None
+        and not getattr(parallel, "_is_initialized", False)
+        and str(numba.config.THREADING_LAYER).lower() == "default"
+    ):
         numba.config.THREADING_LAYER = os.environ["NUMBA_THREADING_LAYER"]

@@ -45,7 +45,6 @@ class GraphArrays:
         """Graphs in the dataset (1 for node-level tasks)."""
         return int(self.y.shape[0]) if self.batch is not None else 1
 
-
     @property
     def num_edges(self) -> int:
         return int(self.edge_index.shape[1])
@@ -219,8 +218,10 @@ class RunResult:
     def require_headline(self) -> ShownColumn:
         """:attr:`headline`, or a LookupError that says how to get one (for pictures that plot the score)."""
         if self.headline is None:
-            raise LookupError("no metric in this run declares the task's score (a summary column with "
-                              "role='headline'); add one, e.g. --metrics +accuracy")
+            raise LookupError(
+                "no metric in this run declares the task's score (a summary column with "
+                "role='headline'); add one, e.g. --metrics +accuracy"
+            )
         return self.headline
 
     def variant(self, variant_id: str) -> VariantResult:

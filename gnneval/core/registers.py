@@ -20,8 +20,9 @@ class _Registry(Protocol):
 
     problems: list[Problem]
 
-    def add(self, kind: str, name: str, obj: Any, plugin: Any, description: str = "", default: bool = True,
-            **options: Any) -> None: ...
+    def add(
+        self, kind: str, name: str, obj: Any, plugin: Any, description: str = "", default: bool = True, **options: Any
+    ) -> None: ...
 
 
 class _Register:
@@ -47,7 +48,9 @@ class ArchitectureRegister(_Register):
 
     kind = "architecture"
 
-    def add_architecture(self, name: str, builder: Callable[..., Any], *, description: str = "", **options: Any) -> None:
+    def add_architecture(
+        self, name: str, builder: Callable[..., Any], *, description: str = "", **options: Any
+    ) -> None:
         """Register ``builder(**kwargs) -> torch.nn.Module`` under ``name``."""
         self._add(name, builder, description, options)
 
@@ -57,7 +60,9 @@ class CheckpointLoaderRegister(_Register):
 
     kind = "checkpoint-loader"
 
-    def add_checkpoint_loader(self, name: str, cls: type[CheckpointLoader], *, description: str = "", **options: Any) -> None:
+    def add_checkpoint_loader(
+        self, name: str, cls: type[CheckpointLoader], *, description: str = "", **options: Any
+    ) -> None:
         """Register a :class:`~gnneval.core.contract.CheckpointLoader` subclass under ``name``."""
         self._add(name, cls, description, options)
 
@@ -87,8 +92,9 @@ class MetricRegister(_Register):
 
     kind = "metric"
 
-    def add_metric(self, name: str, cls: type[Metric], *, description: str = "", default: bool = True,
-                   **options: Any) -> None:
+    def add_metric(
+        self, name: str, cls: type[Metric], *, description: str = "", default: bool = True, **options: Any
+    ) -> None:
         """Register a :class:`~gnneval.core.contract.Metric` subclass under ``name``.
 
         ``default=False`` computes it only when named in ``--metrics``; other keyword
@@ -101,8 +107,9 @@ class VisualiserRegister(_Register):
 
     kind = "visualiser"
 
-    def add_visualiser(self, name: str, cls: type[Visualiser], *, description: str = "", default: bool = True,
-                       **options: Any) -> None:
+    def add_visualiser(
+        self, name: str, cls: type[Visualiser], *, description: str = "", default: bool = True, **options: Any
+    ) -> None:
         """Register a :class:`~gnneval.core.contract.Visualiser` subclass under ``name``.
 
         ``default=False`` draws it only when named in ``--visualisers``; other keyword

@@ -95,8 +95,16 @@ class Registry:
         self.problems: list[Problem] = []
 
     # -- filling -----------------------------------------------------------------------------
-    def add(self, kind: str, name: str, obj: Any, plugin: PluginId, description: str = "", default: bool = True,
-            **options: Any) -> None:
+    def add(
+        self,
+        kind: str,
+        name: str,
+        obj: Any,
+        plugin: PluginId,
+        description: str = "",
+        default: bool = True,
+        **options: Any,
+    ) -> None:
         """Add one registration after checking it; raises PluginError (one line, naming the plugin) if bad."""
         if kind not in self._items:
             raise PluginError(f"{plugin} registered unknown kind {kind!r}")
@@ -139,8 +147,7 @@ class Registry:
             known = self.names(kind)
             listing = ", ".join(known) if known else "none are installed"
             raise UsageError(
-                f"unknown {kind} '{name}'{suggest(name, known)}; available: {listing} "
-                "(see `gnneval plugins`)"
+                f"unknown {kind} '{name}'{suggest(name, known)}; available: {listing} (see `gnneval plugins`)"
             ) from None
 
     def by_plugin(self, plugin_name: str) -> dict[str, list[str]]:
@@ -171,8 +178,10 @@ BUILTIN_DIST = "gnneval"
 
 
 def _clash(kind: str, name: str, kept: PluginId, ignored: PluginId) -> str:
-    return (f"{kind} name '{name}' is registered by both {kept} and {ignored}; {ignored} is ignored "
-            f"(rename it, or disable one with -p no:PLUGIN)")
+    return (
+        f"{kind} name '{name}' is registered by both {kept} and {ignored}; {ignored} is ignored "
+        f"(rename it, or disable one with -p no:PLUGIN)"
+    )
 
 
 def _check_object(kind: str, name: str, obj: Any, plugin: PluginId) -> None:
@@ -196,12 +205,16 @@ def _check_metric(name: str, cls: type[Metric], plugin: PluginId) -> None:
         raise PluginError(f"{plugin} registered metric '{name}' with level={cls.level!r}; use 'variant' or 'layer'")
     tasks = cls.tasks
     if tasks is not None and (isinstance(tasks, str) or any(t not in TASKS for t in tasks)):
-        raise PluginError(f"{plugin} registered metric '{name}' with tasks={tasks!r}; give a tuple of "
-                          f"{', '.join(TASKS)} (or None for every task)")
+        raise PluginError(
+            f"{plugin} registered metric '{name}' with tasks={tasks!r}; give a tuple of "
+            f"{', '.join(TASKS)} (or None for every task)"
+        )
     for key, col in dict(cls.summary).items():
         if not isinstance(col, Column):
-            raise PluginError(f"{plugin} registered metric '{name}' whose summary[{key!r}] is {col!r}; "
-                              "use gnneval.plugin.Column('label', '{:.3f}')")
+            raise PluginError(
+                f"{plugin} registered metric '{name}' whose summary[{key!r}] is {col!r}; "
+                "use gnneval.plugin.Column('label', '{:.3f}')"
+            )
 
 
 def _parameters(obj: Any) -> list[inspect.Parameter] | None:
@@ -279,8 +292,10 @@ def option_docs(obj: Any) -> list[OptionDoc]:
     if params is None:
         legacy = getattr(obj, "options_doc", None) or {}
         return [OptionDoc(n, inspect.Parameter.empty, "", h) for n, h in legacy.items()]
-    return [OptionDoc(p.name, p.default, str(p.annotation) if p.annotation is not p.empty else "",
-                      helps.get(p.name, "")) for p in params]
+    return [
+        OptionDoc(p.name, p.default, str(p.annotation) if p.annotation is not p.empty else "", helps.get(p.name, ""))
+        for p in params
+    ]
 
 
 def option_problem(obj: Any, options: dict[str, Any]) -> str:

@@ -42,7 +42,6 @@ from gnneval.core.limits import DEFAULT_MAX_PARAMS
 from gnneval.core.problems import report
 
 if TYPE_CHECKING:  # pragma: no cover
-
     from gnneval.core.registry import Registry
 
 FORMAT = "gnneval-checkpoint"
@@ -62,8 +61,19 @@ def library_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version(), "platform": platform.platform()}
-    for dist in ("gnneval", "torch", "torch_geometric", "numpy", "scikit-learn", "umap-learn",
-                 "onnx", "onnxruntime", "onnxruntime-gpu", "h5py", "pluggy"):
+    for dist in (
+        "gnneval",
+        "torch",
+        "torch_geometric",
+        "numpy",
+        "scikit-learn",
+        "umap-learn",
+        "onnx",
+        "onnxruntime",
+        "onnxruntime-gpu",
+        "h5py",
+        "pluggy",
+    ):
         try:
             out[dist] = version(dist)
         except PackageNotFoundError:
@@ -82,8 +92,20 @@ def safe_numpy_globals() -> list:
         from numpy._core.multiarray import scalar
     except ImportError:  # numpy < 2
         from numpy.core.multiarray import scalar  # type: ignore[no-redef]
-    names = ("Float16DType", "Float32DType", "Float64DType", "Int8DType", "Int16DType", "Int32DType",
-             "Int64DType", "UInt8DType", "UInt16DType", "UInt32DType", "UInt64DType", "BoolDType")
+    names = (
+        "Float16DType",
+        "Float32DType",
+        "Float64DType",
+        "Int8DType",
+        "Int16DType",
+        "Int32DType",
+        "Int64DType",
+        "UInt8DType",
+        "UInt16DType",
+        "UInt32DType",
+        "UInt64DType",
+        "BoolDType",
+    )
     dtypes = [getattr(np.dtypes, n) for n in names if hasattr(getattr(np, "dtypes", None), n)]
     both = [(scalar, f"{root}.multiarray.scalar") for root in ("numpy.core", "numpy._core")]
     return [*both, np.dtype, *dtypes]
@@ -137,25 +159,65 @@ def _torch_load(path: Path, trust: bool) -> Any:
 def _refusal(path: Path, unsafe: list[str]) -> str:
     hint = ""
     if any(r.startswith("dgl.") for r in unsafe):
-        hint = (" It is a whole DGL module: gnneval runs models called as model(x, edge_index); save its "
-                "weights as a state_dict of an equivalent torch_geometric model, or wrap it and pass --trust --code.")
+        hint = (
+            " It is a whole DGL module: gnneval runs models called as model(x, edge_index); save its "
+            "weights as a state_dict of an equivalent torch_geometric model, or wrap it and pass --trust --code."
+        )
     danger = [r for r in unsafe if r.split(".")[0] in _DANGEROUS_MODULES]
     said = ", ".join(dict.fromkeys(unsafe))
-    return (f"refused to load {path}: it holds Python objects, not just tensors and plain data, and unpickling it "
-            f"would call {said}" + (" — code that can run commands or touch files" if danger else "")
-            + ". gnneval loads checkpoints with torch.load(weights_only=True) so that a file cannot run code; "
-            f"re-run with --trust only if you trust where the file came from.{hint}")
+    return (
+        f"refused to load {path}: it holds Python objects, not just tensors and plain data, and unpickling it "
+        f"would call {said}"
+        + (" — code that can run commands or touch files" if danger else "")
+        + ". gnneval loads checkpoints with torch.load(weights_only=True) so that a file cannot run code; "
+        f"re-run with --trust only if you trust where the file came from.{hint}"
+    )
 
 
-_DANGEROUS_MODULES = {"os", "posix", "nt", "subprocess", "builtins", "__builtin__", "sys", "shutil", "socket",
-                      "importlib", "runpy", "pty", "code", "ctypes", "pickle", "marshal", "webbrowser"}
+_DANGEROUS_MODULES = {
+    "os",
+    "posix",
+    "nt",
+    "subprocess",
+    "builtins",
+    "__builtin__",
+    "sys",
+    "shutil",
+    "socket",
+    "importlib",
+    "runpy",
+    "pty",
+    "code",
+    "ctypes",
+    "pickle",
+    "marshal",
+    "webbrowser",
+}
 _SAFE_GLOBALS = {
-    "collections.OrderedDict", "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_parameter",
-    "torch._utils._rebuild_tensor_v3", "torch._utils._rebuild_parameter_with_state", "torch.FloatStorage",
-    "torch.DoubleStorage", "torch.HalfStorage", "torch.LongStorage", "torch.IntStorage", "torch.ShortStorage",
-    "torch.CharStorage", "torch.ByteStorage", "torch.BoolStorage", "torch.BFloat16Storage", "torch.Size",
-    "torch.device", "torch.float32", "torch._tensor._rebuild_from_type_v2", "numpy.core.multiarray.scalar",
-    "numpy._core.multiarray.scalar", "numpy.dtype", "builtins.set", "builtins.frozenset",
+    "collections.OrderedDict",
+    "torch._utils._rebuild_tensor_v2",
+    "torch._utils._rebuild_parameter",
+    "torch._utils._rebuild_tensor_v3",
+    "torch._utils._rebuild_parameter_with_state",
+    "torch.FloatStorage",
+    "torch.DoubleStorage",
+    "torch.HalfStorage",
+    "torch.LongStorage",
+    "torch.IntStorage",
+    "torch.ShortStorage",
+    "torch.CharStorage",
+    "torch.ByteStorage",
+    "torch.BoolStorage",
+    "torch.BFloat16Storage",
+    "torch.Size",
+    "torch.device",
+    "torch.float32",
+    "torch._tensor._rebuild_from_type_v2",
+    "numpy.core.multiarray.scalar",
+    "numpy._core.multiarray.scalar",
+    "numpy.dtype",
+    "builtins.set",
+    "builtins.frozenset",
 }
 
 
@@ -172,8 +234,10 @@ def verify_zip(path: Path) -> None:
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
         raise UsageError(f"{path} is a damaged zip archive ({one_line(exc)[:120]}); it cannot be trusted") from None
     if bad is not None:
-        raise UsageError(f"{path} is corrupt: the bytes of '{bad}' do not match its stored checksum (the file was "
-                         "damaged in transfer or on disk); get a fresh copy")
+        raise UsageError(
+            f"{path} is corrupt: the bytes of '{bad}' do not match its stored checksum (the file was "
+            "damaged in transfer or on disk); get a fresh copy"
+        )
 
 
 _CODE_OPS = {"GLOBAL", "STACK_GLOBAL", "REDUCE", "INST", "OBJ", "NEWOBJ", "NEWOBJ_EX"}
@@ -240,8 +304,10 @@ def load_checkpoint(
         raise UsageError(f"{path} is a folder; give the path of a checkpoint file")
     builder = ArchitectureBuilder(registry, (options or {}).get("arch"))
     ctx = LoadContext(trust=trust, options=dict(options or {}), _build=builder, max_params=max_params)
-    regs = [registry.get("checkpoint-loader", loader)] if loader else sorted(
-        registry.items("checkpoint-loader"), key=lambda r: -getattr(r.obj, "priority", 0)
+    regs = (
+        [registry.get("checkpoint-loader", loader)]
+        if loader
+        else sorted(registry.items("checkpoint-loader"), key=lambda r: -getattr(r.obj, "priority", 0))
     )
     if not regs:
         raise UsageError("no checkpoint loader is installed (see `gnneval plugins`)")
@@ -252,7 +318,9 @@ def load_checkpoint(
         _LOADED.reset(token)
 
 
-def _try_loaders(path: Path, regs: list, ctx: LoadContext, builder: ArchitectureBuilder) -> tuple[LoadedCheckpoint, str]:
+def _try_loaders(
+    path: Path, regs: list, ctx: LoadContext, builder: ArchitectureBuilder
+) -> tuple[LoadedCheckpoint, str]:
     reasons = []
     for reg in regs:
         try:
@@ -263,21 +331,27 @@ def _try_loaders(path: Path, regs: list, ctx: LoadContext, builder: Architecture
             reasons.append(f"{reg.name}: {exc}")
             continue
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - one broken loader must not hide the others
-            msg = f"checkpoint loader '{reg.name}' raised {one_line(exc) if isinstance(exc, Exception) else 'SystemExit'}"
+            msg = (
+                f"checkpoint loader '{reg.name}' raised {one_line(exc) if isinstance(exc, Exception) else 'SystemExit'}"
+            )
             reasons.append(msg)
             report(str(reg.plugin), msg)
             continue
         if result is not None:
             if not isinstance(result, LoadedCheckpoint):
-                raise PluginError(f"checkpoint loader '{reg.name}' ({reg.plugin}) returned {type(result).__name__}, "
-                                  "not a LoadedCheckpoint or None")
+                raise PluginError(
+                    f"checkpoint loader '{reg.name}' ({reg.plugin}) returned {type(result).__name__}, "
+                    "not a LoadedCheckpoint or None"
+                )
             if builder.user_class is not None:
                 result.metadata["model_class"] = builder.user_class.as_dict()
                 saved = result.metadata.get("saved_model_class")
                 if isinstance(saved, dict) and saved.get("sha256") and saved["sha256"] != builder.user_class.sha256:
-                    result.notes.append(f"warning: {builder.user_class.spec} is not the file this variant was saved "
-                                        f"with (sha256 {saved['sha256'][:12]} then, "
-                                        f"{builder.user_class.sha256[:12]} now)")
+                    result.notes.append(
+                        f"warning: {builder.user_class.spec} is not the file this variant was saved "
+                        f"with (sha256 {saved['sha256'][:12]} then, "
+                        f"{builder.user_class.sha256[:12]} now)"
+                    )
             return result, reg.name
     tried = ", ".join(r.name for r in regs)
     why = f" ({'; '.join(reasons)})" if reasons else ""
@@ -300,7 +374,9 @@ class ArchitectureBuilder:
         if not is_class_reference(name):
             return self.registry.build_architecture(name, **kwargs)
         if not same_class(name, self.user_arch):
-            raise UsageError(f"the checkpoint's architecture is model code, '{name}'; gnneval never imports code a "
-                             f"file names. If you trust it, pass --arch {name} (with its --arch-option values)")
+            raise UsageError(
+                f"the checkpoint's architecture is model code, '{name}'; gnneval never imports code a "
+                f"file names. If you trust it, pass --arch {name} (with its --arch-option values)"
+            )
         model, self.user_class = build_user_model(str(self.user_arch), kwargs)
         return model

@@ -86,8 +86,9 @@ def link_split(data: Any, seed: int, num_val: float = 0.05, num_test: float = 0.
         random.seed(seed)
         with torch.random.fork_rng():
             torch.manual_seed(seed)
-            train, val, test = RandomLinkSplit(num_val=num_val, num_test=num_test, is_undirected=True,
-                                               add_negative_train_samples=False)(data)
+            train, val, test = RandomLinkSplit(
+                num_val=num_val, num_test=num_test, is_undirected=True, add_negative_train_samples=False
+            )(data)
     finally:
         random.setstate(py_state)
     out = train.clone()
@@ -151,8 +152,8 @@ def graph_split(y: Any, *, seed: int, train: float = 0.8, val: float = 0.1) -> d
         if len(idx) >= 3 and n_tr + n_va >= len(idx):
             n_tr = len(idx) - n_va - 1
         masks["train_mask"][idx[:n_tr]] = True
-        masks["val_mask"][idx[n_tr:n_tr + n_va]] = True
-        masks["test_mask"][idx[n_tr + n_va:]] = True
+        masks["val_mask"][idx[n_tr : n_tr + n_va]] = True
+        masks["test_mask"][idx[n_tr + n_va :]] = True
     return masks
 
 
@@ -164,5 +165,11 @@ def disjoint_union(graphs: Any, *, seed: int, train: float = 0.8, val: float = 0
 
     union = Batch.from_data_list(list(graphs))
     y = union.y.view(-1).long()
-    return Data(x=union.x.float(), edge_index=union.edge_index, batch=union.batch, y=y, num_nodes=int(union.num_nodes),
-                **graph_split(y, seed=seed, train=train, val=val))
+    return Data(
+        x=union.x.float(),
+        edge_index=union.edge_index,
+        batch=union.batch,
+        y=y,
+        num_nodes=int(union.num_nodes),
+        **graph_split(y, seed=seed, train=train, val=val),
+    )

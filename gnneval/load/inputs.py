@@ -72,8 +72,14 @@ def load_for_evaluation(req: LoadSettings, registry: Registry, console: Any = No
     from gnneval.load.datasets import load_dataset, resolve_data_root
 
     device = usable_device(req.device)
-    ckpt, loader = load_checkpoint(req.checkpoint, registry, trust=req.trust, loader=req.loader,
-                                   options=req.loader_options or {}, max_params=req.max_params)
+    ckpt, loader = load_checkpoint(
+        req.checkpoint,
+        registry,
+        trust=req.trust,
+        loader=req.loader,
+        options=req.loader_options or {},
+        max_params=req.max_params,
+    )
     _check_finite(ckpt, req)
     if console is not None:
         lines = ([f"source: {ckpt.source}"] if ckpt.source and ckpt.notes else []) + list(ckpt.notes)
@@ -87,14 +93,18 @@ def load_for_evaluation(req: LoadSettings, registry: Registry, console: Any = No
     graph, dataset_loader = load_dataset(registry, ref, dctx)
     task = said or graph.task  # a file that does not say takes its dataset's task
     if graph.task != task:
-        raise UsageError(f"{req.checkpoint} is a '{task}' model but dataset loader '{dataset_loader}' gave a "
-                         f"'{graph.task}' dataset; pass --dataset-option task={task}")
+        raise UsageError(
+            f"{req.checkpoint} is a '{task}' model but dataset loader '{dataset_loader}' gave a "
+            f"'{graph.task}' dataset; pass --dataset-option task={task}"
+        )
     graph = _transformed(graph, ref, console)
     _check_user_forward(ckpt, task)
     expected = ckpt.architecture_kwargs.get("in_channels")
     if isinstance(expected, int) and expected != graph.num_features:
-        raise UsageError(f"the model takes {expected} input features but dataset {graph.name} has "
-                         f"{graph.num_features}; pass the --dataset it was trained on")
+        raise UsageError(
+            f"the model takes {expected} input features but dataset {graph.name} has "
+            f"{graph.num_features}; pass the --dataset it was trained on"
+        )
     return Loaded(ckpt, loader, graph, dataset_loader, task, device, ref)
 
 
@@ -109,8 +119,12 @@ def _transformed(graph: GraphData, ref: DatasetRef, console: Any) -> GraphData:
     data = apply_transforms(graph.data, ref.transform)
     if console is not None:
         console.print(f"dataset transform: {canonical(ref.transform)}", soft_wrap=True, markup=False)
-    return replace(graph, data=data, num_features=int(data.x.shape[1]) if data.x is not None else graph.num_features,
-                   source=f"{graph.source}; transformed: {canonical(ref.transform)}")
+    return replace(
+        graph,
+        data=data,
+        num_features=int(data.x.shape[1]) if data.x is not None else graph.num_features,
+        source=f"{graph.source}; transformed: {canonical(ref.transform)}",
+    )
 
 
 def _check_finite(ckpt: LoadedCheckpoint, req: LoadSettings) -> None:
@@ -119,12 +133,17 @@ def _check_finite(ckpt: LoadedCheckpoint, req: LoadSettings) -> None:
 
     if req.allow_nonfinite:
         return
-    bad = [name for name, t in ckpt.model.state_dict().items()
-           if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    bad = [
+        name
+        for name, t in ckpt.model.state_dict().items()
+        if t.is_floating_point() and not bool(torch.isfinite(t).all())
+    ]
     if bad:
-        raise UsageError(f"{req.checkpoint} has non-finite (NaN or Inf) values in {', '.join(bad[:5])}"
-                         + (f" and {len(bad) - 5} more tensors" if len(bad) > 5 else "")
-                         + "; the file is damaged or training diverged (--allow-nonfinite evaluates it anyway)")
+        raise UsageError(
+            f"{req.checkpoint} has non-finite (NaN or Inf) values in {', '.join(bad[:5])}"
+            + (f" and {len(bad) - 5} more tensors" if len(bad) > 5 else "")
+            + "; the file is damaged or training diverged (--allow-nonfinite evaluates it anyway)"
+        )
 
 
 def _check_user_forward(ckpt: LoadedCheckpoint, task: str) -> None:
@@ -143,8 +162,13 @@ def dataset_ref(req: LoadSettings, ckpt: LoadedCheckpoint, task: str) -> Dataset
     if req.dataset:
         ref = DatasetRef(name=req.dataset, options=options, transform=transform or "")
     elif ckpt.dataset is not None:
-        ref = DatasetRef(ckpt.dataset.name, ckpt.dataset.loader, ckpt.dataset.split, {**ckpt.dataset.options, **options},
-                         transform=transform or "")
+        ref = DatasetRef(
+            ckpt.dataset.name,
+            ckpt.dataset.loader,
+            ckpt.dataset.split,
+            {**ckpt.dataset.options, **options},
+            transform=transform or "",
+        )
     else:
         raise UsageError(f"{req.checkpoint} does not record its dataset; pass --dataset NAME")
     if task != "node-classification":

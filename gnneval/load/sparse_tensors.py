@@ -33,7 +33,7 @@ def _nbytes(t: Any) -> int:
 def _int_type(max_value: int) -> Any:
     import torch
 
-    for dtype, limit in ((torch.int16, 2 ** 15 - 1), (torch.int32, 2 ** 31 - 1)):
+    for dtype, limit in ((torch.int16, 2**15 - 1), (torch.int32, 2**31 - 1)):
         if max_value <= limit:
             return dtype
     return torch.int64

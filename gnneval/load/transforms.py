@@ -47,8 +47,10 @@ def parse_transforms(text: str | None) -> list[tuple[str, dict[str, Any]]]:
             try:
                 kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords if kw.arg}
             except ValueError:
-                raise UsageError(f"--transform '{item}': arguments must be Python literals (numbers, strings, "
-                                 "True/False/None, lists)") from None
+                raise UsageError(
+                    f"--transform '{item}': arguments must be Python literals (numbers, strings, "
+                    "True/False/None, lists)"
+                ) from None
             name = node.func.id
         else:
             raise UsageError(f"--transform '{item}' is not Name or Name(key=value, ...)")
@@ -60,15 +62,23 @@ def parse_transforms(text: str | None) -> list[tuple[str, dict[str, Any]]]:
 def _known() -> list[str]:
     import torch_geometric.transforms as T
 
-    return sorted(n for n in dir(T) if n[:1].isupper() and isinstance(getattr(T, n), type)
-                  and issubclass(getattr(T, n), T.BaseTransform) and n not in ("BaseTransform", "Compose"))
+    return sorted(
+        n
+        for n in dir(T)
+        if n[:1].isupper()
+        and isinstance(getattr(T, n), type)
+        and issubclass(getattr(T, n), T.BaseTransform)
+        and n not in ("BaseTransform", "Compose")
+    )
 
 
 def _check_name(name: str) -> None:
     known = _known()
     if name not in known:
-        raise UsageError(f"--transform: '{name}' is not a torch_geometric transform{suggest(name, known)}; "
-                         "see torch_geometric.transforms (e.g. NormalizeFeatures, ToUndirected, AddSelfLoops)")
+        raise UsageError(
+            f"--transform: '{name}' is not a torch_geometric transform{suggest(name, known)}; "
+            "see torch_geometric.transforms (e.g. NormalizeFeatures, ToUndirected, AddSelfLoops)"
+        )
 
 
 def apply_transforms(data: Any, text: str | None) -> Any:
@@ -92,5 +102,7 @@ def apply_transforms(data: Any, text: str | None) -> Any:
 
 def canonical(text: str | None) -> str:
     """A normalised spelling for provenance: ``NormalizeFeatures,AddSelfLoops(fill_value=1.0)``."""
-    return ",".join(name + (f"({', '.join(f'{k}={v!r}' for k, v in kw.items())})" if kw else "")
-                    for name, kw in parse_transforms(text))
+    return ",".join(
+        name + (f"({', '.join(f'{k}={v!r}' for k, v in kw.items())})" if kw else "")
+        for name, kw in parse_transforms(text)
+    )

@@ -64,14 +64,18 @@ def import_class(spec: str) -> tuple[type, ClassRef]:
         try:
             module = importlib.import_module(where)
         except ImportError as exc:
-            raise UsageError(f"--arch {spec}: cannot import module '{where}' ({one_line(exc)[:160]}); give "
-                             "path/to/file.py:Class or an importable module:Class") from None
+            raise UsageError(
+                f"--arch {spec}: cannot import module '{where}' ({one_line(exc)[:160]}); give "
+                "path/to/file.py:Class or an importable module:Class"
+            ) from None
         file = getattr(module, "__file__", "") or ""
     cls = getattr(module, name, None)
     if not isinstance(cls, type):
         found = sorted(n for n, v in vars(module).items() if isinstance(v, type) and v.__module__ == module.__name__)
-        raise UsageError(f"--arch {spec}: '{where}' defines no class '{name}'"
-                         + (f"; it defines {', '.join(found)}" if found else ""))
+        raise UsageError(
+            f"--arch {spec}: '{where}' defines no class '{name}'"
+            + (f"; it defines {', '.join(found)}" if found else "")
+        )
     digest = hashlib.sha256(Path(file).read_bytes()).hexdigest() if file and Path(file).is_file() else ""
     return cls, ClassRef(spec, str(Path(file).resolve()) if file else "", digest)
 
@@ -108,8 +112,10 @@ def build_user_model(spec: str, kwargs: dict[str, Any]) -> tuple[Any, ClassRef]:
             sig = str(inspect.signature(cls))
         except (TypeError, ValueError):
             sig = "(...)"
-        raise UsageError(f"--arch {spec}: {cls.__name__}{sig} cannot be built with {kwargs}: {one_line(exc)[:160]}; "
-                         "give its arguments with --arch-option NAME=VALUE") from None
+        raise UsageError(
+            f"--arch {spec}: {cls.__name__}{sig} cannot be built with {kwargs}: {one_line(exc)[:160]}; "
+            "give its arguments with --arch-option NAME=VALUE"
+        ) from None
     return model, ref
 
 
@@ -132,6 +138,8 @@ def check_forward(model: Any, task: str | None, spec: str) -> None:
     required, total = forward_arity(model)
     wants = 3 if task == "graph-classification" else 2
     if required > wants or total < wants:
-        raise UsageError(f"--arch {spec}: forward takes {required}-{total} positional arguments but gnneval calls it "
-                         f"as model(x, edge_index{', batch' if wants == 3 else ''}) for a "
-                         f"{task or 'node-classification'} model; pass --task, or wrap the model so it takes those")
+        raise UsageError(
+            f"--arch {spec}: forward takes {required}-{total} positional arguments but gnneval calls it "
+            f"as model(x, edge_index{', batch' if wants == 3 else ''}) for a "
+            f"{task or 'node-classification'} model; pass --task, or wrap the model so it takes those"
+        )

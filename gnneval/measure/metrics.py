@@ -65,8 +65,10 @@ def check_values(values: Any, who: str) -> tuple[dict[str, float], list[str]]:
     bad: list[str] = []
     for key, value in values.items():
         if not isinstance(key, str) or not KEY_RE.match(key):
-            bad.append(f"{who} returned the key {str(key)[:40]!r}{'...' if len(str(key)) > 40 else ''}: keys are "
-                       "identifiers of at most 64 letters, digits, '_', '-', '+' or '.'")
+            bad.append(
+                f"{who} returned the key {str(key)[:40]!r}{'...' if len(str(key)) > 40 else ''}: keys are "
+                "identifiers of at most 64 letters, digits, '_', '-', '+' or '.'"
+            )
         elif value is None:
             good[key] = math.nan
             bad.append(f"{who}: '{key}' is not defined here (None); stored as NaN")
@@ -80,9 +82,15 @@ def check_values(values: Any, who: str) -> tuple[dict[str, float], list[str]]:
     return good, bad
 
 
-def compute_metric(metric: Metric, graph: GraphArrays, outputs: VariantOutputs, dense: VariantOutputs | None,
-                   ms: MetricSettings, who: str,
-                   shared: SharedWork | None = None) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+def compute_metric(
+    metric: Metric,
+    graph: GraphArrays,
+    outputs: VariantOutputs,
+    dense: VariantOutputs | None,
+    ms: MetricSettings,
+    who: str,
+    shared: SharedWork | None = None,
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """One metric on one variant: ``(variant values, {layer: values})``, keys prefixed ``"<name>."``.
     A metric that raises, or returns something malformed, is a problem naming it; the rest is kept."""
     name = type(metric).name or type(metric).__name__
@@ -93,8 +101,18 @@ def compute_metric(metric: Metric, graph: GraphArrays, outputs: VariantOutputs, 
             dense_emb = dense.embeddings.get(layer) if dense is not None else None
             if metric.needs_dense and dense_emb is None:
                 continue
-            inputs = MetricInputs(graph, outputs, dense, ms.seed, layer, emb, dense_emb, ms.sample_size, ms.bootstrap,
-                                  shared=shared.results if shared is not None else None)
+            inputs = MetricInputs(
+                graph,
+                outputs,
+                dense,
+                ms.seed,
+                layer,
+                emb,
+                dense_emb,
+                ms.sample_size,
+                ms.bootstrap,
+                shared=shared.results if shared is not None else None,
+            )
             vals = _call(metric, inputs, f"{who} on layer '{layer}'", ms.timeout_s)
             per_layer[layer] = {f"{name}.{k}": v for k, v in vals.items()}
     else:
@@ -120,9 +138,11 @@ def _call(metric: Metric, inputs: MetricInputs, who: str, timeout_s: float | Non
         report(who, msg)
     missing = undeclared_intervals(metric, good)
     if missing:
-        problem = Problem(f"metric '{type(metric).name or type(metric).__name__}'",
-                          f"returns an interval or spread for {', '.join(map(repr, missing))} without saying how it "
-                          "was made; declare it in the class attribute intervals = {key: method}")
+        problem = Problem(
+            f"metric '{type(metric).name or type(metric).__name__}'",
+            f"returns an interval or spread for {', '.join(map(repr, missing))} without saying how it "
+            "was made; declare it in the class attribute intervals = {key: method}",
+        )
         log = current()
         if log is None or problem not in log.items:  # said once per run
             report(problem.where, problem.message)

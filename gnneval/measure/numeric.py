@@ -12,7 +12,7 @@ EDGE_CHUNK = 1 << 20  #: edges per chunk: keeps O(|E| d) metrics at O(chunk * d)
 def edge_chunks(edge_index: np.ndarray, chunk: int = EDGE_CHUNK) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """``(src, dst)`` index arrays over ``edge_index`` in chunks."""
     for start in range(0, edge_index.shape[1], chunk):
-        yield edge_index[0, start:start + chunk], edge_index[1, start:start + chunk]
+        yield edge_index[0, start : start + chunk], edge_index[1, start : start + chunk]
 
 
 def bootstrap_ci(per_item: np.ndarray, seed: int, n_boot: int = 200, level: float = 0.95) -> tuple[float, float]:
@@ -28,8 +28,10 @@ def bootstrap_ci(per_item: np.ndarray, seed: int, n_boot: int = 200, level: floa
     return float(lo), float(hi)
 
 
-PERCENTILE_BOOTSTRAP = ("95% percentile bootstrap of the mean over the sampled nodes (Efron 1979), --bootstrap "
-                        "resamples with replacement, seeded")
+PERCENTILE_BOOTSTRAP = (
+    "95% percentile bootstrap of the mean over the sampled nodes (Efron 1979), --bootstrap "
+    "resamples with replacement, seeded"
+)
 
 
 def with_ci(key: str, per_item: np.ndarray, seed: int, n_boot: int) -> dict[str, float]:
@@ -55,12 +57,12 @@ def cosine_knn(x: np.ndarray, k: int) -> np.ndarray:
     out = np.empty((n, k), dtype=np.int64)
     block = max(1, min(n, (1 << 23) // max(n, 1)))
     for start in range(0, n, block):
-        sim = xn[start:start + block] @ xn.T
+        sim = xn[start : start + block] @ xn.T
         rows = np.arange(sim.shape[0])
         sim[rows, start + rows] = -np.inf  # not its own neighbour
         part = np.argpartition(-sim, k - 1, axis=1)[:, :k] if k < n else np.argsort(-sim, axis=1)[:, :k]
         order = np.lexsort((part, -np.take_along_axis(sim, part, axis=1)), axis=1)
-        out[start:start + block] = np.take_along_axis(part, order, axis=1)
+        out[start : start + block] = np.take_along_axis(part, order, axis=1)
     return out
 
 

@@ -28,8 +28,14 @@ class MeasureJob:
     shared: SharedWork = field(default_factory=SharedWork)
 
 
-def measure_variant(v: VariantResult, model: Any, graph: GraphData, dense: VariantResult | None,
-                    dense_numel: dict[str, int], ms: MeasureJob) -> None:
+def measure_variant(
+    v: VariantResult,
+    model: Any,
+    graph: GraphData,
+    dense: VariantResult | None,
+    dense_numel: dict[str, int],
+    ms: MeasureJob,
+) -> None:
     """Fill ``v``'s outputs, counts and metrics (everything but timing)."""
     from gnneval.model.counting import count_flops, count_params, layer_sparsity, size_bytes, weight_histograms
     from gnneval.model.forward import run_model

@@ -93,8 +93,11 @@ def count_flops(model: torch.nn.Module, graph: GraphData, device: str = "cpu") -
         mp_flops += e * c * (2 if scaled else 1)
         return None
 
-    handles = [m.register_propagate_forward_hook(propagate_hook)  # type: ignore[operator]
-               for _, m in message_passing_layers(model) if hasattr(m, "register_propagate_forward_hook")]
+    handles = [
+        m.register_propagate_forward_hook(propagate_hook)  # type: ignore[operator]
+        for _, m in message_passing_layers(model)
+        if hasattr(m, "register_propagate_forward_hook")
+    ]
     model.eval()
     try:
         with torch.inference_mode(), FlopCounterMode(display=False) as counter:

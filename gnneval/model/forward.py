@@ -65,5 +65,4 @@ def run_model(model: torch.nn.Module, graph: GraphData, device: str = "cpu") -> 
         for h in handles:
             h.remove()
     logits_np = logits.detach().float().cpu().numpy()
-    return VariantOutputs(logits=logits_np, predictions=logits_np.argmax(axis=1).astype(np.int64),
-                          embeddings=captured)
+    return VariantOutputs(logits=logits_np, predictions=logits_np.argmax(axis=1).astype(np.int64), embeddings=captured)

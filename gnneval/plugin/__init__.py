@@ -86,8 +86,11 @@ def __getattr__(name: str) -> Any:
     if name == "helpers":
         return helpers
     if name in helpers.__all__:
-        warnings.warn(f"gnneval.plugin.{name} is deprecated since plugin API 1.1: import it from "
-                      f"gnneval.plugin.helpers", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            f"gnneval.plugin.{name} is deprecated since plugin API 1.1: import it from gnneval.plugin.helpers",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return getattr(helpers, name)
     raise AttributeError(f"module 'gnneval.plugin' has no attribute {name!r}")
 

@@ -117,13 +117,28 @@ def _gat_unit(name: str, mod: Any, mode: str) -> Unit | str:
             out.append(Slot(mod, "bias", 0, logical))
     else:  # heads are averaged: the output has C columns
         if mode == "heads":  # losing heads would change the mean: only its inputs can shrink
-            return Unit(name, mod, "producer", out, [Slot(mod.lin, "weight", 1)], channels=heads, out_map=None,
-                        prunable_out=False)
+            return Unit(
+                name,
+                mod,
+                "producer",
+                out,
+                [Slot(mod.lin, "weight", 1)],
+                channels=heads,
+                out_map=None,
+                prunable_out=False,
+            )
         out_map = None
         if getattr(mod, "bias", None) is not None:
             out.append(Slot(mod, "bias", 0))
-    return Unit(name, mod, "producer", out, [Slot(mod.lin, "weight", 1)], channels=c if mode == "channels" else heads,
-                out_map=out_map)
+    return Unit(
+        name,
+        mod,
+        "producer",
+        out,
+        [Slot(mod.lin, "weight", 1)],
+        channels=c if mode == "channels" else heads,
+        out_map=out_map,
+    )
 
 
 def describe(name: str, mod: Any, gat_mode: str = "channels") -> Unit | None | str:
@@ -160,8 +175,11 @@ def describe(name: str, mod: Any, gat_mode: str = "channels") -> Unit | None | s
         return Unit(name, mod, "producer", o + o2, i + i2)
     bn = mod.module if isinstance(mod, PygBatchNorm) else mod
     if isinstance(bn, torch.nn.BatchNorm1d):
-        slots = [Slot(bn, a, 0) for a in ("weight", "bias", "running_mean", "running_var")
-                 if getattr(bn, a, None) is not None]
+        slots = [
+            Slot(bn, a, 0)
+            for a in ("weight", "bias", "running_mean", "running_var")
+            if getattr(bn, a, None) is not None
+        ]
         return Unit(name, mod, "norm", slots, [])
     if isinstance(mod, MessagePassing):
         return f"{type(mod).__name__} is not a layer the structured pruner can shrink yet"
@@ -271,12 +289,15 @@ def channel_groups(ordered: list[Unit]) -> list[ChannelGroup]:
     for u in ordered:
         if u.role == "norm":
             if producer is None:
-                raise UnsupportedModelError(f"structured pruning cannot shrink layer '{u.name}': a normalisation "
-                                            "layer before the first linear layer is not supported")
+                raise UnsupportedModelError(
+                    f"structured pruning cannot shrink layer '{u.name}': a normalisation "
+                    "layer before the first linear layer is not supported"
+                )
             if u.out_channels != producer.out_channels:
                 raise UnsupportedModelError(
                     f"structured pruning cannot shrink layer '{u.name}': it has {u.out_channels} channels but "
-                    f"follows '{producer.name}' with {producer.out_channels}")
+                    f"follows '{producer.name}' with {producer.out_channels}"
+                )
             norms.append(u)
             continue
         if producer is not None:
@@ -284,7 +305,8 @@ def channel_groups(ordered: list[Unit]) -> list[ChannelGroup]:
                 raise UnsupportedModelError(
                     f"structured pruning cannot shrink layer '{u.name}': it takes {u.in_channels} channels but "
                     f"'{producer.name}' before it produces {producer.out_channels} (a skip connection or "
-                    "concatenation the pruner does not understand?)")
+                    "concatenation the pruner does not understand?)"
+                )
             if producer.prunable_out:
                 groups.append(ChannelGroup(producer, norms, u))
         producer, norms = u, []
@@ -358,13 +380,17 @@ class ChannelPruner(Pruner):
         gat_mode = self.gat
         groups = channel_groups(call_order(model, find_units(model, gat_mode), inputs))
         if not groups:
-            raise UnsupportedModelError("structured pruning found no hidden channels to remove in this model "
-                                        "(it needs at least two linear or message-passing layers in a chain)")
+            raise UnsupportedModelError(
+                "structured pruning found no hidden channels to remove in this model "
+                "(it needs at least two linear or message-passing layers in a chain)"
+            )
         self.prepare(model, groups, ctx)
         plan = [self._choose(group, gi, sparsity, ctx) for gi, group in enumerate(groups)]
         reference = _zeroed_twin(model, plan, gat_mode)
-        details: dict[str, Any] = {"criterion": getattr(self, "criterion", type(self).__name__),
-                                   "channels": _remove(model, plan)}
+        details: dict[str, Any] = {
+            "criterion": getattr(self, "criterion", type(self).__name__),
+            "channels": _remove(model, plan),
+        }
         details["check_max_abs_diff"] = _check_equal(model, reference, inputs, plan[0][0].producer.name)
         return PruneOutcome(model=model, masks={}, details=details)
 
@@ -376,8 +402,10 @@ class ChannelPruner(Pruner):
         n_keep = min(c, self.keep_count(group, sparsity))
         scores = torch.as_tensor(self.score_channels(group, gi, ctx), dtype=torch.float64).flatten()
         if scores.numel() != c:
-            raise UsageError(f"pruner '{self.name}': score_channels returned {scores.numel()} scores for "
-                             f"{c} channels of layer '{group.producer.name}'")
+            raise UsageError(
+                f"pruner '{self.name}': score_channels returned {scores.numel()} scores for "
+                f"{c} channels of layer '{group.producer.name}'"
+            )
         order = torch.argsort(-scores, stable=True)
         return group, torch.sort(order[:n_keep]).values, torch.sort(order[n_keep:]).values
 
@@ -430,12 +458,14 @@ def _check_equal(model: Any, reference: Any, inputs: tuple, first_layer: str) ->
     except RuntimeError as exc:
         raise UnsupportedModelError(
             f"structured pruning broke the model at layer '{first_layer}' or after it: "
-            f"{str(exc).splitlines()[0]} (the model has connections the pruner does not understand)") from None
+            f"{str(exc).splitlines()[0]} (the model has connections the pruner does not understand)"
+        ) from None
     diff = float((got - want).abs().max()) if got.shape == want.shape else float("inf")
     scale = float(want.abs().max()) or 1.0
     if not diff <= CHECK_TOLERANCE * max(1.0, scale):
         raise UnsupportedModelError(
             f"structured pruning of layer '{first_layer}' changed the outputs beyond zeroing the "
             f"same channels (max difference {diff:.3g}); the model has connections the pruner does not "
-            "understand, so no pruned model is returned")
+            "understand, so no pruned model is returned"
+        )
     return diff

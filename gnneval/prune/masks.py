@@ -37,7 +37,7 @@ def prune_by_scores(model: Any, sparsity: float, scope: str, score: Any, who: st
             keep = smallest_k_mask(flat, int(round(sparsity * flat.numel())))
             offset = 0
             for name, p in weights:
-                masks[name] = keep[offset:offset + p.numel()].view_as(p).clone()
+                masks[name] = keep[offset : offset + p.numel()].view_as(p).clone()
                 offset += p.numel()
         else:
             for name, p in weights:

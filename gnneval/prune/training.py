@@ -95,7 +95,8 @@ def _val_score(model: Any, graph: GraphData) -> tuple[float, float]:
         idx, label = d.val_edge_label_index, d.val_edge_label
         s = (out[idx[0]] * out[idx[1]]).sum(1)
         return float(roc_auc_score(label.numpy(), s.numpy())), float(
-            F.binary_cross_entropy_with_logits(s, label.float()))
+            F.binary_cross_entropy_with_logits(s, label.float())
+        )
     m = d.val_mask
     return float((out[m].argmax(1) == d.y[m]).float().mean()), float(F.cross_entropy(out[m], d.y[m]))
 
@@ -117,15 +118,27 @@ def task_loss(model: Any, graph: GraphData) -> Any:
         neg = negative_sampling(d.edge_index, num_nodes=d.num_nodes, num_neg_samples=d.edge_index.shape[1])
         pos_s = (out[d.edge_index[0]] * out[d.edge_index[1]]).sum(1)
         neg_s = (out[neg[0]] * out[neg[1]]).sum(1)
-        return F.binary_cross_entropy_with_logits(torch.cat([pos_s, neg_s]),
-                                                  torch.cat([torch.ones_like(pos_s), torch.zeros_like(neg_s)]))
+        return F.binary_cross_entropy_with_logits(
+            torch.cat([pos_s, neg_s]), torch.cat([torch.ones_like(pos_s), torch.zeros_like(neg_s)])
+        )
     return F.cross_entropy(out[d.train_mask], d.y[d.train_mask])
 
 
-def train(model: torch.nn.Module, graph: GraphData, *, epochs: int = 200, lr: float = 0.01,
-          weight_decay: float = 5e-4, patience: int = 50, masks: dict[str, torch.Tensor] | None = None,
-          seed: int = 0, l1: float = 0.0, on_backward: Callable[..., float] | None = None,
-          on_epoch: Callable[..., Any] | None = None, penalty: Callable[..., Any] | None = None) -> TrainResult:
+def train(
+    model: torch.nn.Module,
+    graph: GraphData,
+    *,
+    epochs: int = 200,
+    lr: float = 0.01,
+    weight_decay: float = 5e-4,
+    patience: int = 50,
+    masks: dict[str, torch.Tensor] | None = None,
+    seed: int = 0,
+    l1: float = 0.0,
+    on_backward: Callable[..., float] | None = None,
+    on_epoch: Callable[..., Any] | None = None,
+    penalty: Callable[..., Any] | None = None,
+) -> TrainResult:
     """Train ``model`` in place on ``graph``'s task; returns what happened.
 
     ``l1`` adds ``l1 * sum(|w|)`` over the prunable weight matrices to the loss (the classic
@@ -173,8 +186,15 @@ def train(model: torch.nn.Module, graph: GraphData, *, epochs: int = 200, lr: fl
                 break
     model.load_state_dict(best_state)
     model.eval()
-    return TrainResult(epochs=epoch, best_epoch=best_epoch, best_val=best[0], seconds=time.perf_counter() - t0,
-                       flops=flops, masks=best_masks, measured_step_flops=measured)
+    return TrainResult(
+        epochs=epoch,
+        best_epoch=best_epoch,
+        best_val=best[0],
+        seconds=time.perf_counter() - t0,
+        flops=flops,
+        masks=best_masks,
+        measured_step_flops=measured,
+    )
 
 
 def _backward(model: Any, graph: GraphData, l1: float, penalty: Any, count: bool) -> float:

@@ -46,8 +46,9 @@ class Variant:
     warnings: list[str] = field(default_factory=list)  #: e.g. the pruner fell short of the sparsity
 
 
-def make_variant(pruner: Pruner, dense_model: torch.nn.Module, sparsity: float, ctx: PruneContext,
-                 finetune_epochs: int = 0) -> Variant:
+def make_variant(
+    pruner: Pruner, dense_model: torch.nn.Module, sparsity: float, ctx: PruneContext, finetune_epochs: int = 0
+) -> Variant:
     """Prune a deep copy of ``dense_model`` with ``pruner``; the dense model is never touched.
 
     :raises PluginError: when the pruner returns something that is not a usable variant (naming what).
@@ -64,11 +65,18 @@ def make_variant(pruner: Pruner, dense_model: torch.nn.Module, sparsity: float, 
     if finetune_epochs > 0:
         from gnneval.prune.training import train
 
-        tr = train(model, graph, epochs=finetune_epochs, patience=min(finetune_epochs, 50), masks=outcome.masks,
-                   seed=ctx.seed)
-        v.details["finetune"] = {"epochs": tr.epochs, "best_epoch": tr.best_epoch, "best_val": tr.best_val,
-                                 "seconds": tr.seconds, "flops": tr.flops, "flops_convention": "3 forward passes",
-                                 "measured_step_flops": tr.measured_step_flops}
+        tr = train(
+            model, graph, epochs=finetune_epochs, patience=min(finetune_epochs, 50), masks=outcome.masks, seed=ctx.seed
+        )
+        v.details["finetune"] = {
+            "epochs": tr.epochs,
+            "best_epoch": tr.best_epoch,
+            "best_val": tr.best_val,
+            "seconds": tr.seconds,
+            "flops": tr.flops,
+            "flops_convention": "3 forward passes",
+            "measured_step_flops": tr.measured_step_flops,
+        }
         v.training_flops += tr.flops
     check_variant(dense_model, v, ctx.graph)
     if not pruner.structured and (outcome.graph is None or outcome.masks):
@@ -130,8 +138,9 @@ def check_variant(dense_model: torch.nn.Module, v: Variant, dense_graph: GraphDa
         want = dense_model.eval()(*model_inputs(dense_graph, _device(dense_model)))
         got = v.model.eval()(*model_inputs(v.graph, _device(v.model)))
     if tuple(got.shape) != tuple(want.shape):
-        raise PluginError(f"the pruned model's output has shape {tuple(got.shape)}, the dense model's "
-                          f"{tuple(want.shape)}")
+        raise PluginError(
+            f"the pruned model's output has shape {tuple(got.shape)}, the dense model's {tuple(want.shape)}"
+        )
     _check_family(dense_model, v.model)
 
 
@@ -145,8 +154,10 @@ def _check_family(dense_model: torch.nn.Module, model: torch.nn.Module) -> None:
 
     before, after = kinds(dense_model), kinds(model)
     if before != after:
-        raise PluginError(f"the pruned model's message-passing layers are {after or 'none'}, the dense model's "
-                          f"{before}: a pruner may shrink layers, not replace the architecture")
+        raise PluginError(
+            f"the pruned model's message-passing layers are {after or 'none'}, the dense model's "
+            f"{before}: a pruner may shrink layers, not replace the architecture"
+        )
 
 
 def _device(model: torch.nn.Module) -> str:

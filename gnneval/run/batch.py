@@ -50,9 +50,14 @@ def summarise(run_h5: Path, tolerance: float) -> list[dict[str, Any]]:
     rows = []
     for pruner in run.pruners:
         vs = sorted((v for v in run.variants if v.pruner == pruner), key=lambda v: v.sparsity)
-        row: dict[str, Any] = {"checkpoint": run.provenance.checkpoint_path, "pruner": pruner,
-                               "architecture": run.provenance.architecture, "dataset": run.graph.name,
-                               "metric": key, "dense": dense_acc}
+        row: dict[str, Any] = {
+            "checkpoint": run.provenance.checkpoint_path,
+            "pruner": pruner,
+            "architecture": run.provenance.architecture,
+            "dataset": run.graph.name,
+            "metric": key,
+            "dense": dense_acc,
+        }
         xs, ys = [0.0], [dense_acc]
         best = 0.0
         for v in vs:
@@ -94,8 +99,9 @@ def plan_jobs(entries: list[BatchEntry], s: BatchSettings) -> tuple[dict[str, Jo
     skipped = 0
     for entry in entries:
         if not entry.path.is_file():
-            results[str(entry.path)] = JobResult(key="", checkpoint=str(entry.path), sha256="", status="failed",
-                                                 reason=f"{entry.path} does not exist")
+            results[str(entry.path)] = JobResult(
+                key="", checkpoint=str(entry.path), sha256="", status="failed", reason=f"{entry.path} does not exist"
+            )
             continue
         sha = sha256_of(entry.path)
         key = job_key(entry, sha, s)
@@ -113,8 +119,9 @@ def plan_jobs(entries: list[BatchEntry], s: BatchSettings) -> tuple[dict[str, Jo
 class _Tracker:
     """The driver's side of the jobs: progress lines, and each finished job's result written atomically."""
 
-    def __init__(self, results: dict[str, JobResult], todo: list[tuple], s: BatchSettings, console, progress,
-                 overall) -> None:
+    def __init__(
+        self, results: dict[str, JobResult], todo: list[tuple], s: BatchSettings, console, progress, overall
+    ) -> None:
         self.results, self.s, self.console, self.progress, self.overall = results, s, console, progress, overall
         self.key_of = {id(e): k for e, k, _ in todo}
         self.dir_of = {k: d for _e, k, d in todo}
@@ -161,8 +168,15 @@ def run_batch(source: Path, s: BatchSettings, console=None, show_progress: bool 
     if s.executor not in ("local", "ray"):
         raise UsageError(f"unknown executor '{s.executor}'; use local or ray")
     results, todo, skipped = plan_jobs(discover(source), s)
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        TimeRemainingColumn(), console=console, disable=not show_progress)
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not show_progress,
+    )
     with progress:
         overall = progress.add_task(f"batch ({skipped} already done)", total=len(todo))
         tracker = _Tracker(results, todo, s, console, progress, overall)
@@ -203,8 +217,9 @@ def write_leaderboard(results: Sequence[JobResult], s: BatchSettings) -> dict[st
             w.writerow(r)
     os.replace(tmp, csv_path)
     json_path = s.out / "leaderboard.json"
-    write_json_atomic(json_path, {"settings": {k: (str(v) if isinstance(v, Path) else v)
-                                               for k, v in asdict(s).items()}, "rows": rows})
+    write_json_atomic(
+        json_path, {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(s).items()}, "rows": rows}
+    )
     files = {"csv": csv_path, "json": json_path}
     try:
         files["plot"] = comparison_plot(rows, s)
@@ -227,8 +242,11 @@ def comparison_plot(rows: list[dict[str, Any]], s: BatchSettings) -> Path:
             xs = [0.0] + [x for x in s.sparsities if r.get(f"acc@{x:g}") is not None]
             ys = [r["dense"]] + [r[f"acc@{x:g}"] for x in s.sparsities if r.get(f"acc@{x:g}") is not None]
             ax.plot(xs, [100 * y for y in ys], "o-", label=Path(r["checkpoint"]).name)
-        ax.set(xlabel="sparsity asked for (0 = dense)", ylabel="test accuracy / AUC (%)",
-               title=f"{pruner}: every checkpoint")
+        ax.set(
+            xlabel="sparsity asked for (0 = dense)",
+            ylabel="test accuracy / AUC (%)",
+            title=f"{pruner}: every checkpoint",
+        )
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle("Accuracy against sparsity across checkpoints", fontsize=11)
@@ -242,12 +260,22 @@ def comparison_plot(rows: list[dict[str, Any]], s: BatchSettings) -> Path:
 def leaderboard_table(results: Sequence[JobResult], s: BatchSettings):
     from rich.table import Table
 
-    t = Table(title=f"Leaderboard: {len(results)} checkpoints, pruners {', '.join(s.pruners)}",
-              caption=f"AUC: mean accuracy over the sparsity range (trapezoid, dense at 0); max within: highest "
-                      f"sparsity keeping accuracy within {100 * s.tolerance:g} points of dense; speed-up: PyTorch, "
-                      "at that sparsity")
-    for col in ("checkpoint", "pruner", "dense", *[f"@{x:g}" for x in s.sparsities], "AUC", "max within",
-                "speed-up", "status"):
+    t = Table(
+        title=f"Leaderboard: {len(results)} checkpoints, pruners {', '.join(s.pruners)}",
+        caption=f"AUC: mean accuracy over the sparsity range (trapezoid, dense at 0); max within: highest "
+        f"sparsity keeping accuracy within {100 * s.tolerance:g} points of dense; speed-up: PyTorch, "
+        "at that sparsity",
+    )
+    for col in (
+        "checkpoint",
+        "pruner",
+        "dense",
+        *[f"@{x:g}" for x in s.sparsities],
+        "AUC",
+        "max within",
+        "speed-up",
+        "status",
+    ):
         t.add_column(col, justify="left" if col in ("checkpoint", "pruner", "status") else "right")
     for job in results:
         name = Path(job.checkpoint).name
@@ -259,8 +287,14 @@ def leaderboard_table(results: Sequence[JobResult], s: BatchSettings):
             best = r["max_sparsity_within_tol"]
             sp = r.get(f"speedup@{best:g}") if best else None
             noisy = bool(r.get(f"noisy@{best:g}")) if best else False
-            t.add_row(name, r["pruner"], pct(r["dense"]), *[pct(r.get(f"acc@{x:g}")) for x in s.sparsities],
-                      pct(r.get("auc")), f"{best:g}", "-" if sp is None else f"{sp:.2f}x" + (" ~" if noisy else ""),
-                      "ok")
+            t.add_row(
+                name,
+                r["pruner"],
+                pct(r["dense"]),
+                *[pct(r.get(f"acc@{x:g}")) for x in s.sparsities],
+                pct(r.get("auc")),
+                f"{best:g}",
+                "-" if sp is None else f"{sp:.2f}x" + (" ~" if noisy else ""),
+                "ok",
+            )
     return t
-

@@ -78,8 +78,9 @@ def _safe_yaml(text: str) -> Any:
             if self.check_event(yaml.AliasEvent):
                 Loader.aliases += 1
                 if Loader.aliases > MAX_YAML_ALIASES:
-                    raise ValueError(f"it uses more than {MAX_YAML_ALIASES} YAML aliases (*name); write the entries "
-                                     "out, or use JSON")
+                    raise ValueError(
+                        f"it uses more than {MAX_YAML_ALIASES} YAML aliases (*name); write the entries out, or use JSON"
+                    )
             return super().compose_node(parent, index)
 
     data = yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
@@ -108,8 +109,10 @@ def _expanded_size(obj: Any, memo: dict[int, int]) -> int:
 
 def read_manifest(path: Path) -> list[BatchEntry]:
     if path.stat().st_size > MAX_MANIFEST_BYTES:
-        raise UsageError(f"manifest {path} is {path.stat().st_size:,} bytes, more than {MAX_MANIFEST_BYTES:,}; "
-                         "split it into several batches")
+        raise UsageError(
+            f"manifest {path} is {path.stat().st_size:,} bytes, more than {MAX_MANIFEST_BYTES:,}; "
+            "split it into several batches"
+        )
     text = path.read_text()
     try:
         if path.suffix in (".yaml", ".yml"):
@@ -122,8 +125,10 @@ def read_manifest(path: Path) -> list[BatchEntry]:
     except UsageError:
         raise
     except Exception as exc:  # noqa: BLE001
-        raise UsageError(f"manifest {path} is not valid {'YAML' if path.suffix in ('.yaml', '.yml') else 'JSON'}: "
-                         f"{one_line(exc)[:200]}") from None
+        raise UsageError(
+            f"manifest {path} is not valid {'YAML' if path.suffix in ('.yaml', '.yml') else 'JSON'}: "
+            f"{one_line(exc)[:200]}"
+        ) from None
     if isinstance(data, dict):
         data = data.get("checkpoints", data.get("entries"))
     if not isinstance(data, list) or not data:
@@ -143,20 +148,29 @@ def _entry(manifest: Path, i: int, item: Any) -> BatchEntry:
         raise UsageError(f"manifest {manifest}: entry {i + 1} has no 'path'")
     unknown = sorted(set(item) - set(_TEXT_FIELDS) - set(_DICT_FIELDS))
     if unknown:
-        raise UsageError(f"manifest {manifest}: entry {i + 1} has unknown field(s) {', '.join(map(str, unknown))}; "
-                         f"fields: {', '.join(_TEXT_FIELDS + _DICT_FIELDS)}")
+        raise UsageError(
+            f"manifest {manifest}: entry {i + 1} has unknown field(s) {', '.join(map(str, unknown))}; "
+            f"fields: {', '.join(_TEXT_FIELDS + _DICT_FIELDS)}"
+        )
     for key in _TEXT_FIELDS:
         if item.get(key) is not None and not isinstance(item[key], str):
-            raise UsageError(f"manifest {manifest}: entry {i + 1}: '{key}' must be a string, not "
-                             f"{type(item[key]).__name__}")
+            raise UsageError(
+                f"manifest {manifest}: entry {i + 1}: '{key}' must be a string, not {type(item[key]).__name__}"
+            )
     for key in _DICT_FIELDS:
         if item.get(key) is not None and not isinstance(item[key], dict):
             raise UsageError(f"manifest {manifest}: entry {i + 1}: '{key}' must be a mapping of name: value")
     p = Path(item["path"])
-    return BatchEntry(path=p if p.is_absolute() else manifest.parent / p, dataset=item.get("dataset"),
-                      task=item.get("task"), arch=_beside(manifest, item.get("arch")), loader=item.get("loader"),
-                      arch_options=dict(item.get("arch_options") or {}),
-                      dataset_options=dict(item.get("dataset_options") or {}), transform=item.get("transform"))
+    return BatchEntry(
+        path=p if p.is_absolute() else manifest.parent / p,
+        dataset=item.get("dataset"),
+        task=item.get("task"),
+        arch=_beside(manifest, item.get("arch")),
+        loader=item.get("loader"),
+        arch_options=dict(item.get("arch_options") or {}),
+        dataset_options=dict(item.get("dataset_options") or {}),
+        transform=item.get("transform"),
+    )
 
 
 def _beside(manifest: Path, arch: str | None) -> str | None:
@@ -177,8 +191,11 @@ def discover(source: Path) -> list[BatchEntry]:
         if source.suffix in (".yaml", ".yml", ".json"):
             return read_manifest(source)
         raise UsageError(f"{source} is a file but not a manifest (.yaml, .yml or .json)")
-    found = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix in CHECKPOINT_SUFFIXES
-                   and "runs" not in p.relative_to(source).parts)
+    found = sorted(
+        p
+        for p in source.rglob("*")
+        if p.is_file() and p.suffix in CHECKPOINT_SUFFIXES and "runs" not in p.relative_to(source).parts
+    )
     if not found:
         raise UsageError(f"no checkpoint files ({', '.join(CHECKPOINT_SUFFIXES)}) under {source}")
     return [BatchEntry(path=p) for p in found]
@@ -192,20 +209,45 @@ def sha256_of(path: Path) -> str:
 
 def job_key(entry: BatchEntry, sha: str, s: BatchSettings) -> str:
     """The job's identity: the file's content, its path (identical files are separate rows) and the settings."""
-    settings = {"pruners": s.pruners, "sparsities": s.sparsities, "seed": s.seed, "extra": s.extra_args,
-                "entry": {k: v for k, v in asdict(entry).items() if k != "path"}}
-    blob = json.dumps({"sha256": sha, "path": str(entry.path.resolve()), "settings": settings}, sort_keys=True,
-                      default=str).encode()
+    settings = {
+        "pruners": s.pruners,
+        "sparsities": s.sparsities,
+        "seed": s.seed,
+        "extra": s.extra_args,
+        "entry": {k: v for k, v in asdict(entry).items() if k != "path"},
+    }
+    blob = json.dumps(
+        {"sha256": sha, "path": str(entry.path.resolve()), "settings": settings}, sort_keys=True, default=str
+    ).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
 def evaluate_command(entry: BatchEntry, s: BatchSettings, out_dir: Path) -> list[str]:
     # the absolute path: a file named '-x.pt' is a checkpoint, never an option
-    cmd = [sys.executable, "-m", "gnneval", "evaluate", str(entry.path.resolve()), "--pruner", ",".join(s.pruners),
-           "--sparsity", ",".join(f"{x:g}" for x in s.sparsities), "--seed", str(s.seed), "--out", str(out_dir),
-           "--no-progress"]
-    for flag, value in (("--dataset", entry.dataset), ("--task", entry.task), ("--arch", entry.arch),
-                        ("--loader", entry.loader), ("--data-root", s.data_root), ("--transform", entry.transform)):
+    cmd = [
+        sys.executable,
+        "-m",
+        "gnneval",
+        "evaluate",
+        str(entry.path.resolve()),
+        "--pruner",
+        ",".join(s.pruners),
+        "--sparsity",
+        ",".join(f"{x:g}" for x in s.sparsities),
+        "--seed",
+        str(s.seed),
+        "--out",
+        str(out_dir),
+        "--no-progress",
+    ]
+    for flag, value in (
+        ("--dataset", entry.dataset),
+        ("--task", entry.task),
+        ("--arch", entry.arch),
+        ("--loader", entry.loader),
+        ("--data-root", s.data_root),
+        ("--transform", entry.transform),
+    ):
         if value:
             cmd += [flag, str(value)]
     for k, v in entry.arch_options.items():
@@ -232,8 +274,14 @@ def run_job_process(cmd: list[str], timeout_s: float | None, threads: int) -> tu
     """Run one evaluation in its own process; returns (exit status, one-line reason)."""
     env = {**os.environ, "GNNEVAL_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
     try:
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env,
-                             preexec_fn=die_with_parent if sys.platform.startswith("linux") else None)
+        res = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            env=env,
+            preexec_fn=die_with_parent if sys.platform.startswith("linux") else None,
+        )
     except subprocess.TimeoutExpired:
         return 124, f"timed out after {timeout_s:g} s (--timeout)"
     if res.returncode == 0:
@@ -243,7 +291,7 @@ def run_job_process(cmd: list[str], timeout_s: float | None, threads: int) -> tu
     if err is None and res.returncode < 0:
         err = f"killed by signal {-res.returncode}" + (" (out of memory?)" if res.returncode == -9 else "")
     if err is not None and err.startswith("gnneval: error: "):
-        err = err[len("gnneval: error: "):]
+        err = err[len("gnneval: error: ") :]
     return res.returncode, (err or (lines[-1] if lines else f"exit status {res.returncode}"))[:300]
 
 
@@ -266,9 +314,12 @@ def load_done(result_path: Path, key: str) -> JobResult | None:
     return JobResult(**data)
 
 
-def run_local(jobs: list[tuple[BatchEntry, str, Path]], s: BatchSettings,
-              done: Callable[[BatchEntry, int, str, float], None],
-              started: Callable[[BatchEntry], None] = lambda e: None) -> None:
+def run_local(
+    jobs: list[tuple[BatchEntry, str, Path]],
+    s: BatchSettings,
+    done: Callable[[BatchEntry, int, str, float], None],
+    started: Callable[[BatchEntry], None] = lambda e: None,
+) -> None:
     """Run jobs as separate processes, ``s.jobs`` at a time; ``done`` is called in the driver for each."""
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
@@ -284,5 +335,3 @@ def run_local(jobs: list[tuple[BatchEntry, str, Path]], s: BatchSettings,
         futures = [pool.submit(one, *job) for job in jobs]
         for fut in as_completed(futures):
             done(*fut.result())
-
-

@@ -21,25 +21,31 @@ from gnneval.run.batch_jobs import BatchEntry, BatchSettings, evaluate_command, 
 def _evaluate_remote(cmd: list[str], timeout_s: float | None, threads: int) -> tuple[int, str, bytes | None]:
     with tempfile.TemporaryDirectory(prefix="gnneval-ray-") as tmp:
         i = cmd.index("--out")
-        cmd = [*cmd[: i + 1], tmp, *cmd[i + 2:]]
+        cmd = [*cmd[: i + 1], tmp, *cmd[i + 2 :]]
         code, reason = run_job_process(cmd, timeout_s, threads)
         h5 = Path(tmp) / "run.h5"
         return code, reason, (h5.read_bytes() if code == 0 and h5.is_file() else None)
 
 
-def run_ray(todo: list[tuple[BatchEntry, str, Path]], s: BatchSettings,
-            done: Callable[[BatchEntry, int, str, float], None]) -> None:
+def run_ray(
+    todo: list[tuple[BatchEntry, str, Path]], s: BatchSettings, done: Callable[[BatchEntry, int, str, float], None]
+) -> None:
     try:
         import ray
     except ImportError:
         raise UsageError("--executor ray needs Ray: pip install 'gnneval[ray]'") from None
     if not ray.is_initialized():
         try:
-            ray.init(address=s.address, include_dashboard=False, log_to_driver=False,
-                     **({} if s.address else {"num_cpus": os.cpu_count()}))
+            ray.init(
+                address=s.address,
+                include_dashboard=False,
+                log_to_driver=False,
+                **({} if s.address else {"num_cpus": os.cpu_count()}),
+            )
         except Exception as exc:  # noqa: BLE001
-            raise UsageError(f"could not connect to a Ray cluster at {s.address or 'a new local one'}: "
-                             f"{one_line(exc)[:200]}") from None
+            raise UsageError(
+                f"could not connect to a Ray cluster at {s.address or 'a new local one'}: {one_line(exc)[:200]}"
+            ) from None
     gpus = ray.cluster_resources().get("GPU", 0)
     remote = ray.remote(num_cpus=1, num_gpus=1 if gpus else 0, max_retries=0)(_evaluate_remote)
     threads = 1 if gpus else max(1, int(ray.cluster_resources().get("CPU", 1)) // max(1, len(todo)))

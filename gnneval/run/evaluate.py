@@ -64,8 +64,9 @@ class Evaluator:
     """Runs one ``evaluate``: load, then for the dense model and each variant prune, measure, time and store,
     then show.  Construct, then call :meth:`run`; every problem goes to one :class:`ProblemLog`."""
 
-    def __init__(self, settings: EvaluateSettings, host: PluginHost, *, console: Any = None,
-                 show_progress: bool = True) -> None:
+    def __init__(
+        self, settings: EvaluateSettings, host: PluginHost, *, console: Any = None, show_progress: bool = True
+    ) -> None:
         from rich.console import Console
 
         self.s = settings
@@ -101,9 +102,11 @@ class Evaluator:
     def _run(self) -> RunResult:
         s = self.s
         validate(s, self.reg)
-        self.plan = Resolved(Path(s.out_dir) if s.out_dir else default_run_dir(s.checkpoint, list(s.pruners)),
-                             tuple(resolve_selection(self.reg, "metric", s.metrics)),
-                             tuple(resolve_selection(self.reg, "visualiser", s.visualisers)))
+        self.plan = Resolved(
+            Path(s.out_dir) if s.out_dir else default_run_dir(s.checkpoint, list(s.pruners)),
+            tuple(resolve_selection(self.reg, "metric", s.metrics)),
+            tuple(resolve_selection(self.reg, "visualiser", s.visualisers)),
+        )
         self.host.call_each("gnneval_evaluate_start", run=self._run_info())
         seed_everything(s.seed)
         threads = fix_threads(s.threads)
@@ -128,15 +131,21 @@ class Evaluator:
 
         done = [v.id for v in result.variants]
         if not done:
-            return RunInterrupted(f"gnneval: interrupted before the dense model was measured; nothing was stored "
-                                  f"in {self.out_dir}")
-        report("run", "interrupted (Ctrl-C or a plugin's KeyboardInterrupt); the variants after the last one "
-                      "stored were not evaluated")
+            return RunInterrupted(
+                f"gnneval: interrupted before the dense model was measured; nothing was stored in {self.out_dir}"
+            )
+        report(
+            "run",
+            "interrupted (Ctrl-C or a plugin's KeyboardInterrupt); the variants after the last one "
+            "stored were not evaluated",
+        )
         result.problems = self.problems
         update_meta(self.out_dir / "run.h5", result)
-        return RunInterrupted(f"gnneval: interrupted; {len(done)} finished variant(s) ({', '.join(done)}) are stored "
-                              f"in {self.out_dir / 'run.h5'}; the pictures and report were not drawn "
-                              f"(gnneval report {self.out_dir} draws them)")
+        return RunInterrupted(
+            f"gnneval: interrupted; {len(done)} finished variant(s) ({', '.join(done)}) are stored "
+            f"in {self.out_dir / 'run.h5'}; the pictures and report were not drawn "
+            f"(gnneval report {self.out_dir} draws them)"
+        )
 
     # -- stages ------------------------------------------------------------------------------
     def _variants(self, loaded: Loaded, result: RunResult, progress: Any) -> None:
@@ -165,8 +174,9 @@ class Evaluator:
         dense.result.seconds = time.perf_counter() - t0
         self._check_recorded_scores(loaded, dense.result)
 
-    def _one_variant(self, pruner_name: str, sp: float, vid: str, dense: _Dense,
-                     loaded: Loaded) -> tuple[VariantResult, Any, dict[str, Any]]:
+    def _one_variant(
+        self, pruner_name: str, sp: float, vid: str, dense: _Dense, loaded: Loaded
+    ) -> tuple[VariantResult, Any, dict[str, Any]]:
         from gnneval.prune.variants import make_variant
 
         v = VariantResult(id=vid, pruner=pruner_name, sparsity=sp)
@@ -175,12 +185,15 @@ class Evaluator:
         model, masks = None, {}
         try:
             if not loaded.ckpt.prunable:
-                raise UsageError(f"pruner '{pruner_name}' cannot prune this checkpoint: "
-                                 f"{loaded.ckpt.source or 'its format keeps no editable weights'}")
+                raise UsageError(
+                    f"pruner '{pruner_name}' cannot prune this checkpoint: "
+                    f"{loaded.ckpt.source or 'its format keeps no editable weights'}"
+                )
             seed_everything(self.prune.seed)
             pruner = self.reg.instantiate("pruner", pruner_name, **self.prune.options.get(pruner_name, {}))
-            ctx = PruneContext(graph=loaded.graph, architecture=loaded.ckpt.architecture, seed=self.prune.seed,
-                               device=self._device)
+            ctx = PruneContext(
+                graph=loaded.graph, architecture=loaded.ckpt.architecture, seed=self.prune.seed, device=self._device
+            )
             made = make_variant(pruner, dense.model, sp, ctx, self.prune.finetune_epochs)
             model, masks = made.model, made.masks
             v.details, v.training_flops = made.details, made.training_flops
@@ -200,8 +213,16 @@ class Evaluator:
         v.seconds = time.perf_counter() - t0
         return v, model, masks
 
-    def _finish_variant(self, result: RunResult, v: VariantResult, model: Any, masks: dict[str, Any],
-                        loaded: Loaded, progress: Any, task_id: Any) -> None:
+    def _finish_variant(
+        self,
+        result: RunResult,
+        v: VariantResult,
+        model: Any,
+        masks: dict[str, Any],
+        loaded: Loaded,
+        progress: Any,
+        task_id: Any,
+    ) -> None:
         from gnneval.store.hdf5 import append_variant, write_run
 
         if model is not None and self.s.save_pruned:
@@ -229,16 +250,25 @@ class Evaluator:
         keep: dict[str, Any] = {}
         with timing_slot() as waited:
             t0 = time.perf_counter()
-            v.bench = run_backends(model, graph, self.bench, device=self._device, workdir=self.out_dir / "onnx" / v.id,
-                                   reference=reference, keep=keep if v.id == "dense" else None)
+            v.bench = run_backends(
+                model,
+                graph,
+                self.bench,
+                device=self._device,
+                workdir=self.out_dir / "onnx" / v.id,
+                reference=reference,
+                keep=keep if v.id == "dense" else None,
+            )
             v.details["bench_wall_s"] = time.perf_counter() - t0
         v.details["bench_lock_wait_s"] = waited
         if v.id == "dense":
+
             def median(backend: str) -> float | None:
                 return next((b.median_ms for b in v.bench if b.backend == backend and b.status == "ok"), None)
 
-            self._dense_ref = Reference(model, graph, median("torch"), keep.get("onnxruntime"), median("onnxruntime"),
-                                        keep.get("onnx_graph"))
+            self._dense_ref = Reference(
+                model, graph, median("torch"), keep.get("onnxruntime"), median("onnxruntime"), keep.get("onnx_graph")
+            )
         # a noisy figure is stored with its reason (BenchResult.noisy / .noise) and marked ~ in the summary
         for b in v.bench:
             if b.status != "ok":
@@ -249,10 +279,19 @@ class Evaluator:
         from gnneval.store.variant_checkpoints import save_variant
 
         try:
-            path = save_variant(self.out_dir, v, model, masks, loaded.ckpt, loaded.task, loaded.dataset_ref,
-                                self.columns, {"seed": self.prune.seed, "finetune_epochs": self.prune.finetune_epochs}, sha,
-                                loaded.ckpt.architecture in self.reg.names("architecture")
-                                or "model_class" in loaded.ckpt.metadata)
+            path = save_variant(
+                self.out_dir,
+                v,
+                model,
+                masks,
+                loaded.ckpt,
+                loaded.task,
+                loaded.dataset_ref,
+                self.columns,
+                {"seed": self.prune.seed, "finetune_epochs": self.prune.finetune_epochs},
+                sha,
+                loaded.ckpt.architecture in self.reg.names("architecture") or "model_class" in loaded.ckpt.metadata,
+            )
             v.checkpoint_bytes = path.stat().st_size
         except Exception as exc:  # noqa: BLE001 - the variant's results stand
             report(f"--save-pruned {v.id}", one_line(exc))
@@ -264,8 +303,14 @@ class Evaluator:
 
         h5 = self.out_dir / "run.h5"
         stored = read_run(h5)
-        result.files = draw_all(self.reg, stored, self.out_dir, list(self.plan.visualisers),
-                                self.s.show_settings(self.plan.threads), progress=self._progress)
+        result.files = draw_all(
+            self.reg,
+            stored,
+            self.out_dir,
+            list(self.plan.visualisers),
+            self.s.show_settings(self.plan.threads),
+            progress=self._progress,
+        )
         result.captions = stored.captions
         result.problems = self.problems
         try:
@@ -284,9 +329,17 @@ class Evaluator:
     def _run_info(self) -> RunInfo:
         s, plan = self.s, self.plan
         assert plan is not None
-        return RunInfo(checkpoint=s.checkpoint, out_dir=plan.out_dir, pruners=s.pruners, sparsities=s.sparsities,
-                       seed=s.seed, device=s.device, metrics=plan.metrics, visualisers=plan.visualisers,
-                       command=s.command or shlex.join(sys.argv))
+        return RunInfo(
+            checkpoint=s.checkpoint,
+            out_dir=plan.out_dir,
+            pruners=s.pruners,
+            sparsities=s.sparsities,
+            seed=s.seed,
+            device=s.device,
+            metrics=plan.metrics,
+            visualisers=plan.visualisers,
+            command=s.command or shlex.join(sys.argv),
+        )
 
     def _start_result(self, loaded: Loaded) -> RunResult:
         from gnneval.load.checkpoint import library_versions, sha256_file
@@ -296,29 +349,52 @@ class Evaluator:
         self.columns = declared_columns(self.reg, list(plan.metrics), loaded.task)
         self._measure = MeasureJob(self.reg, plan.metrics, loaded.graph.arrays(), s.metric_settings(), plan.device)
         prov = Provenance(
-            checkpoint_path=str(s.checkpoint), checkpoint_sha256=sha256_file(s.checkpoint),
-            checkpoint_loader=loaded.loader, architecture=ckpt.architecture,
-            architecture_kwargs=ckpt.architecture_kwargs, dataset=loaded.graph.name,
-            dataset_loader=loaded.dataset_loader, dataset_source=loaded.graph.source, task=loaded.task, seed=s.seed,
-            device=plan.device, command=s.command or shlex.join(sys.argv),
-            created=datetime.now(timezone.utc).isoformat(timespec="seconds"), versions=library_versions(),
+            checkpoint_path=str(s.checkpoint),
+            checkpoint_sha256=sha256_file(s.checkpoint),
+            checkpoint_loader=loaded.loader,
+            architecture=ckpt.architecture,
+            architecture_kwargs=ckpt.architecture_kwargs,
+            dataset=loaded.graph.name,
+            dataset_loader=loaded.dataset_loader,
+            dataset_source=loaded.graph.source,
+            task=loaded.task,
+            seed=s.seed,
+            device=plan.device,
+            command=s.command or shlex.join(sys.argv),
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            versions=library_versions(),
             plugins={n: f"{i.dist} {i.version}" for n, i in self.host.plugins.items() if i.status == "loaded"},
-            settings=s.as_dict(), resolved=plan.as_dict(),
-            checkpoint_metadata={**ckpt.metadata, "source": ckpt.source, "loader_notes": list(ckpt.notes),
-                                 "recorded_scores": dict(ckpt.recorded_scores)},
+            settings=s.as_dict(),
+            resolved=plan.as_dict(),
+            checkpoint_metadata={
+                **ckpt.metadata,
+                "source": ckpt.source,
+                "loader_notes": list(ckpt.notes),
+                "recorded_scores": dict(ckpt.recorded_scores),
+            },
         )
         from gnneval.bench.paired import SPEEDUP_INTERVAL
 
         intervals = {**declared_intervals(self.reg, list(plan.metrics), loaded.task), "bench.speedup": SPEEDUP_INTERVAL}
-        return RunResult(provenance=prov, graph=self._measure.arrays, variants=[], problems=self.problems,
-                         columns=self.columns, intervals=intervals)
+        return RunResult(
+            provenance=prov,
+            graph=self._measure.arrays,
+            variants=[],
+            problems=self.problems,
+            columns=self.columns,
+            intervals=intervals,
+        )
 
     def _say_selection(self) -> None:
         plan = self.plan
         assert plan is not None
-        self.console.print(f"device: {plan.device} ({plan.threads} CPU threads); metrics: "
-                           f"{', '.join(plan.metrics) or 'none'}; visualisers: "
-                           f"{', '.join(plan.visualisers) or 'none'}", soft_wrap=True, markup=False)
+        self.console.print(
+            f"device: {plan.device} ({plan.threads} CPU threads); metrics: "
+            f"{', '.join(plan.metrics) or 'none'}; visualisers: "
+            f"{', '.join(plan.visualisers) or 'none'}",
+            soft_wrap=True,
+            markup=False,
+        )
 
     def _check_recorded_scores(self, loaded: Loaded, dense: VariantResult) -> None:
         """Compare each score the checkpoint records with the one evaluated here."""
@@ -329,10 +405,12 @@ class Evaluator:
             if abs(got - stored) <= MATCH_TOLERANCE:
                 self.console.print(f"checkpoint check: evaluated {key} {got:.4f} matches the recorded {stored:.4f}")
                 continue
-            msg = (f"the checkpoint records {key} {stored:.4f} but it evaluates to {got:.4f} here"
-                   + (": the usual causes are feature normalisation (--transform NormalizeFeatures), a different "
-                      "split, self-loops or the weight mapping" if stored - got > STORED_SCORE_TOLERANCE else
-                      ": the weight mapping, the dataset or its split differs"))
+            msg = f"the checkpoint records {key} {stored:.4f} but it evaluates to {got:.4f} here" + (
+                ": the usual causes are feature normalisation (--transform NormalizeFeatures), a different "
+                "split, self-loops or the weight mapping"
+                if stored - got > STORED_SCORE_TOLERANCE
+                else ": the weight mapping, the dataset or its split differs"
+            )
             self.console.print(f"warning: {msg}", soft_wrap=True, markup=False)
             report(f"checkpoint loader '{loaded.loader}'", msg)
 
@@ -340,7 +418,14 @@ class Evaluator:
     def _progress(self) -> Iterator[Any]:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=self.console, transient=False,
-                      disable=not self.show_progress) as bar:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
+            disable=not self.show_progress,
+        ) as bar:
             yield bar

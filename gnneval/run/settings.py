@@ -94,17 +94,32 @@ class EvaluateSettings:
     def load_settings(self) -> LoadSettings:
         from gnneval.load.inputs import LoadSettings
 
-        return LoadSettings(checkpoint=self.checkpoint, seed=self.seed, data_root=self.data_root,
-                            dataset=self.dataset, dataset_options=dict(self.dataset_options), loader=self.loader,
-                            loader_options=dict(self.loader_options), task=self.task, trust=self.trust,
-                            device=self.device, transform=self.transform, max_params=self.max_params,
-                            allow_nonfinite=self.allow_nonfinite)
+        return LoadSettings(
+            checkpoint=self.checkpoint,
+            seed=self.seed,
+            data_root=self.data_root,
+            dataset=self.dataset,
+            dataset_options=dict(self.dataset_options),
+            loader=self.loader,
+            loader_options=dict(self.loader_options),
+            task=self.task,
+            trust=self.trust,
+            device=self.device,
+            transform=self.transform,
+            max_params=self.max_params,
+            allow_nonfinite=self.allow_nonfinite,
+        )
 
     def prune_settings(self) -> PruneSettings:
         from gnneval.prune.variants import PruneSettings
 
-        return PruneSettings(pruners=self.pruners, sparsities=self.sparsities, options=dict(self.pruner_options),
-                             finetune_epochs=self.finetune_epochs, seed=self.seed)
+        return PruneSettings(
+            pruners=self.pruners,
+            sparsities=self.sparsities,
+            options=dict(self.pruner_options),
+            finetune_epochs=self.finetune_epochs,
+            seed=self.seed,
+        )
 
     def metric_settings(self) -> MetricSettings:
         from gnneval.measure.metrics import MetricSettings
@@ -114,9 +129,16 @@ class EvaluateSettings:
     def bench_settings(self) -> BenchSettings:
         from gnneval.bench.backends import BenchSettings
 
-        return BenchSettings(enabled=self.bench, backends=self.backends, budget_s=self.bench_budget_s,
-                             providers=self.providers, exporter=self.onnx_exporter, onnx_graph=self.onnx_graph,
-                             sparse_input=self.sparse_input, sparse_kernels=self.sparse_kernels)
+        return BenchSettings(
+            enabled=self.bench,
+            backends=self.backends,
+            budget_s=self.bench_budget_s,
+            providers=self.providers,
+            exporter=self.onnx_exporter,
+            onnx_graph=self.onnx_graph,
+            sparse_input=self.sparse_input,
+            sparse_kernels=self.sparse_kernels,
+        )
 
     def show_settings(self, threads: int | None) -> ShowSettings:
         """``threads``: what the run resolved (pictures draw that many at once)."""
@@ -136,8 +158,13 @@ class Resolved:
     device: str = "cpu"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"out_dir": str(self.out_dir), "metrics": list(self.metrics), "visualisers": list(self.visualisers),
-                "threads": self.threads, "device": self.device}
+        return {
+            "out_dir": str(self.out_dir),
+            "metrics": list(self.metrics),
+            "visualisers": list(self.visualisers),
+            "threads": self.threads,
+            "device": self.device,
+        }
 
 
 def validate_sparsity(value: float) -> float:
@@ -198,8 +225,9 @@ def _expand_groups(registry: Registry, kind: str, items: list[str]) -> list[str]
     out = []
     for item in items:
         sign, name = (item[0], item[1:]) if item[0] in "+-" else ("", item)
-        members = [] if name in names else \
-            [n for n in names if name in getattr(registry.get(kind, n).obj, "groups", ())]
+        members = (
+            [] if name in names else [n for n in names if name in getattr(registry.get(kind, n).obj, "groups", ())]
+        )
         if not members:
             out.append(item)
         elif sign == "-":  # remove the group's members that are among the defaults
@@ -219,8 +247,10 @@ def resolve_selection(registry: Registry, kind: str, selection: list[str] | None
     items = _expand_groups(registry, kind, [s.strip() for s in selection if s.strip()])
     relative = [s for s in items if s[0] in "+-"]
     if relative and len(relative) != len(items):
-        raise UsageError(f"--{kind}s mixes names with +/- items ({', '.join(items)}): give either a list that "
-                         f"replaces the defaults, or +NAME / -NAME changes to them")
+        raise UsageError(
+            f"--{kind}s mixes names with +/- items ({', '.join(items)}): give either a list that "
+            f"replaces the defaults, or +NAME / -NAME changes to them"
+        )
     for item in items:
         registry.get(kind, item.lstrip("+-"))
     if not relative:
@@ -232,8 +262,10 @@ def resolve_selection(registry: Registry, kind: str, selection: list[str] | None
             chosen.append(name)
         elif item[0] == "-":
             if name not in chosen:
-                raise UsageError(f"--{kind}s -{name}: '{name}' is not among the defaults"
-                                 f"{suggest(name, chosen)}; defaults: {', '.join(defaults)}")
+                raise UsageError(
+                    f"--{kind}s -{name}: '{name}' is not among the defaults"
+                    f"{suggest(name, chosen)}; defaults: {', '.join(defaults)}"
+                )
             chosen.remove(name)
     return chosen
 

@@ -57,9 +57,16 @@ class Outcome:
     seconds: float = 0.0
 
 
-def fork_map(fn: Callable[[Any], Any], items: Sequence[Any], workers: int, *, limit_s: float | None = None,
-             on_start: Callable[[list[int]], None] | None = None,
-             on_done: Callable[[int, Outcome], None] | None = None, scratch_dir: Path | None = None) -> list[Outcome]:
+def fork_map(
+    fn: Callable[[Any], Any],
+    items: Sequence[Any],
+    workers: int,
+    *,
+    limit_s: float | None = None,
+    on_start: Callable[[list[int]], None] | None = None,
+    on_done: Callable[[int, Outcome], None] | None = None,
+    scratch_dir: Path | None = None,
+) -> list[Outcome]:
     """``fn(item)`` for every item, each in a forked child, ``workers`` at a time, started in the given order.
     A child running longer than ``limit_s`` is killed.  ``on_start`` gets the indices running after each
     start, ``on_done`` each index and its outcome as it ends.  Returns the outcomes in the items' order."""
@@ -156,8 +163,11 @@ def _outcome(result_file: Path, status: int | None, seconds: float) -> Outcome:
         pass
     if status is None:
         return Outcome(False, how=f"was stopped after {seconds:.0f} s", stopped=True, seconds=seconds)
-    how = f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else \
-        f"exit status {os.waitstatus_to_exitcode(status)}"
+    how = (
+        f"signal {os.WTERMSIG(status)}"
+        if os.WIFSIGNALED(status)
+        else f"exit status {os.waitstatus_to_exitcode(status)}"
+    )
     return Outcome(False, how=f"ended ({how}) without a result", seconds=seconds)
 
 

@@ -68,8 +68,14 @@ class ShowSettings:
     workers: int | None = None
 
 
-def draw_all(registry: Registry, run: RunResult, out_dir: Path, names: list[str],
-             settings: ShowSettings = ShowSettings(), progress: Callable[[], Any] | None = None) -> dict[str, str]:
+def draw_all(
+    registry: Registry,
+    run: RunResult,
+    out_dir: Path,
+    names: list[str],
+    settings: ShowSettings = ShowSettings(),
+    progress: Callable[[], Any] | None = None,
+) -> dict[str, str]:
     """Call each visualiser in ``names`` on ``run``, up to ``settings.workers`` at once; a failing one is
     reported (:func:`gnneval.core.problems.report`), the others still draw.  Returns ``label -> file``, in the
     order of ``names``, for the files each returned that exist inside ``out_dir``."""
@@ -127,8 +133,9 @@ def _draw_one(job: _Job, name: str) -> Drawn:
     result = Drawn()
     try:
         with time_limit(job.timeout_s, who):
-            paths = reg.obj(**reg.options).draw(VisualContext(run=job.run, out_dir=job.out_dir, formats=job.formats,
-                                                              seed=job.seed))
+            paths = reg.obj(**reg.options).draw(
+                VisualContext(run=job.run, out_dir=job.out_dir, formats=job.formats, seed=job.seed)
+            )
     except Exception as exc:  # noqa: BLE001
         result.problems.append(Problem(who, one_line(exc)))
         paths = []
@@ -140,8 +147,9 @@ def _draw_one(job: _Job, name: str) -> Drawn:
         path = Path(p)
         resolved = path.resolve()
         if not resolved.is_relative_to(root) or not resolved.is_file():
-            result.problems.append(Problem(who, f"returned {str(p)[:120]}, which is not a file inside the run "
-                                                f"folder; ignored"))
+            result.problems.append(
+                Problem(who, f"returned {str(p)[:120]}, which is not a file inside the run folder; ignored")
+            )
             continue
         result.files[name if not result.files else f"{name}-{len(result.files)}"] = str(path)
     result.captions = {label: getattr(reg.obj, "caption", "") for label in result.files}
@@ -150,14 +158,24 @@ def _draw_one(job: _Job, name: str) -> Drawn:
 
 
 # -- side by side ----------------------------------------------------------------------------------
-def _draw_forked(job: _Job, order: list[str], workers: int, started: Callable[[list[str]], None],
-                 finished: Callable[[str, Drawn], None]) -> None:
+def _draw_forked(
+    job: _Job,
+    order: list[str],
+    workers: int,
+    started: Callable[[list[str]], None],
+    finished: Callable[[str, Drawn], None],
+) -> None:
     _preload_pyplot()
     limit = job.timeout_s + GRACE_S if job.timeout_s else None
-    fork_map(lambda name: _draw_one(job, name), order, workers, limit_s=limit,
-             on_start=lambda running: started([order[i] for i in running]),
-             on_done=lambda i, outcome: finished(order[i], _drawn(job, order[i], outcome)),
-             scratch_dir=job.out_dir)
+    fork_map(
+        lambda name: _draw_one(job, name),
+        order,
+        workers,
+        limit_s=limit,
+        on_start=lambda running: started([order[i] for i in running]),
+        on_done=lambda i, outcome: finished(order[i], _drawn(job, order[i], outcome)),
+        scratch_dir=job.out_dir,
+    )
 
 
 def _preload_pyplot() -> None:
@@ -179,9 +197,17 @@ def _drawn(job: _Job, name: str, outcome: Outcome) -> Drawn:
     reg = job.registry.get("visualiser", name)
     who = f"visualiser '{name}' ({reg.plugin})"
     if outcome.stopped:
-        return Drawn(problems=[Problem(who, f"{outcome.how} (its --plugin-timeout plus {GRACE_S:g} s); no picture "
-                                            f"(gnneval report --visualisers {name} redraws it, GNNEVAL_THREADS=1 "
-                                            f"in one process)")], seconds=outcome.seconds)
+        return Drawn(
+            problems=[
+                Problem(
+                    who,
+                    f"{outcome.how} (its --plugin-timeout plus {GRACE_S:g} s); no picture "
+                    f"(gnneval report --visualisers {name} redraws it, GNNEVAL_THREADS=1 "
+                    f"in one process)",
+                )
+            ],
+            seconds=outcome.seconds,
+        )
     again = _draw_one(job, name)
     again.problems.insert(0, Problem(who, f"its drawing process {outcome.how}; drawn again in the main process"))
     again.seconds += outcome.seconds

@@ -43,12 +43,20 @@ def save_checkpoint(
     payload = {
         "format": FORMAT,
         "format_version": 2 if pruning is not None else 1,
-        "architecture": {"name": architecture, "kwargs": _plain(dict(architecture_kwargs)),
-                         **({"class": dict(model_class)} if model_class else {})},
+        "architecture": {
+            "name": architecture,
+            "kwargs": _plain(dict(architecture_kwargs)),
+            **({"class": dict(model_class)} if model_class else {}),
+        },
         "state_dict": {k: encode(v) for k, v in state.items()} if pruning is not None else state,
         "task": task,
-        "dataset": {"name": dataset.name, "loader": dataset.loader, "split": dataset.split,
-                    "options": dict(dataset.options), "transform": dataset.transform},
+        "dataset": {
+            "name": dataset.name,
+            "loader": dataset.loader,
+            "split": dataset.split,
+            "options": dict(dataset.options),
+            "transform": dataset.transform,
+        },
         "metrics": {k: float(v) for k, v in metrics.items()},
         "training": _plain(dict(training)),
         "versions": library_versions(),
@@ -75,4 +83,3 @@ def _plain(obj: Any) -> Any:
         return float(obj)
     except (TypeError, ValueError):
         return str(obj)
-

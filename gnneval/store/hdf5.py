@@ -29,8 +29,23 @@ from gnneval.core.records import (
 FORMAT = "gnneval-run"
 FORMAT_VERSION = 2  #: 2 adds /columns and the pictures' captions; version 1 files read without them
 _JSON_PROVENANCE = ("architecture_kwargs", "versions", "plugins", "settings", "checkpoint_metadata", "resolved")
-_SCALAR_VARIANT = ("pruner", "sparsity", "status", "error", "params", "nonzero_params", "size_bytes", "flops",
-                   "flops_sparse", "training_flops", "checkpoint_bytes", "edges", "weight_sparsity", "param_reduction", "seconds")
+_SCALAR_VARIANT = (
+    "pruner",
+    "sparsity",
+    "status",
+    "error",
+    "params",
+    "nonzero_params",
+    "size_bytes",
+    "flops",
+    "flops_sparse",
+    "training_flops",
+    "checkpoint_bytes",
+    "edges",
+    "weight_sparsity",
+    "param_reduction",
+    "seconds",
+)
 
 
 def _jsonable(obj: Any) -> Any:
@@ -58,8 +73,9 @@ def _write(f, result: RunResult) -> None:
     _write_graph(f.create_group("graph"), result.graph)
     vs = f.create_group("variants")
     vs.attrs["order"] = json.dumps([v.id for v in result.variants])
-    dense_pred = next((v.outputs.predictions for v in result.variants if v.id == "dense" and v.outputs is not None),
-                      None)
+    dense_pred = next(
+        (v.outputs.predictions for v in result.variants if v.id == "dense" and v.outputs is not None), None
+    )
     for v in result.variants:
         grp = vs.create_group(v.id)
         _write_variant(grp, v, dense_pred if result.graph.task == "node-classification" else None)
@@ -216,24 +232,42 @@ def read_run(path: str | os.PathLike[str]) -> RunResult:
         prov = Provenance(**{k: v for k, v in pa.items() if k in names})
         graph = _read_graph(f["graph"])
         vs = f["variants"]
-        variants = [_read_variant(vid, vs[vid]) for vid in json.loads(_attr(vs.attrs["order"]))
-                    if vid in vs and bool(vs[vid].attrs.get("complete", True))]  # a torn last variant is skipped
+        variants = [
+            _read_variant(vid, vs[vid])
+            for vid in json.loads(_attr(vs.attrs["order"]))
+            if vid in vs and bool(vs[vid].attrs.get("complete", True))
+        ]  # a torn last variant is skipped
         problems = [Problem(**p) for p in json.loads(_attr(f["problems"].attrs["json"]))]
         files = {k: _attr(val) for k, val in f["files"].attrs.items() if k != "_captions"}
         captions = json.loads(_attr(f["files"].attrs.get("_captions", "{}")))
         columns = [ShownColumn(**c) for c in json.loads(_attr(f["columns"].attrs["json"]))] if "columns" in f else []
         intervals = json.loads(_attr(f["intervals"].attrs["json"])) if "intervals" in f else {}
-    return RunResult(provenance=prov, graph=graph, variants=variants, problems=problems, files=files,
-                     columns=columns, captions=captions, intervals=intervals)
+    return RunResult(
+        provenance=prov,
+        graph=graph,
+        variants=variants,
+        problems=problems,
+        files=files,
+        columns=columns,
+        captions=captions,
+        intervals=intervals,
+    )
 
 
 def _read_graph(g: Any) -> GraphArrays:
     return GraphArrays(
-        name=_attr(g.attrs["name"]), task=_attr(g.attrs["task"]), y=g["y"][()],
-        masks={k: g["masks"][k][()] for k in g["masks"]}, edge_index=g["edge_index"][()],
-        num_classes=int(g.attrs["num_classes"]), num_features=int(g.attrs["num_features"]),
-        link={s: (g["link"][f"{s}_index"][()], g["link"][f"{s}_label"][()])
-              for s in ("val", "test") if "link" in g and f"{s}_index" in g["link"]},
+        name=_attr(g.attrs["name"]),
+        task=_attr(g.attrs["task"]),
+        y=g["y"][()],
+        masks={k: g["masks"][k][()] for k in g["masks"]},
+        edge_index=g["edge_index"][()],
+        num_classes=int(g.attrs["num_classes"]),
+        num_features=int(g.attrs["num_features"]),
+        link={
+            s: (g["link"][f"{s}_index"][()], g["link"][f"{s}_label"][()])
+            for s in ("val", "test")
+            if "link" in g and f"{s}_index" in g["link"]
+        },
         batch=g["batch"][()] if "batch" in g else None,
     )
 
@@ -248,11 +282,15 @@ def _read_variant(vid: str, grp: Any) -> VariantResult:
     v.metrics = {k: float(val) for k, val in grp["metrics"].attrs.items()}
     if "logits" in grp:
         embs = sorted(grp["embeddings"].values(), key=lambda d: int(d.attrs["index"]))
-        v.outputs = VariantOutputs(logits=grp["logits"][()], predictions=grp["predictions"][()],
-                                   embeddings={_attr(d.attrs["layer"]): d[()] for d in embs})
+        v.outputs = VariantOutputs(
+            logits=grp["logits"][()],
+            predictions=grp["predictions"][()],
+            embeddings={_attr(d.attrs["layer"]): d[()] for d in embs},
+        )
     for sub in sorted(grp["layer_metrics"].values(), key=lambda s: int(s.attrs["index"])):
         v.layer_metrics[_attr(sub.attrs["layer"])] = {
-            k: float(val) for k, val in sub.attrs.items() if k not in ("layer", "index")}
+            k: float(val) for k, val in sub.attrs.items() if k not in ("layer", "index")
+        }
     for sub in grp["bench"].values():
         v.bench.append(BenchResult(**{k: _attr(val) for k, val in sub.attrs.items()}))
     return v

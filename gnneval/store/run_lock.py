@@ -34,15 +34,18 @@ class RunFolderLock:
         except BlockingIOError:
             holder = os.read(fd, 64).decode(errors="replace").strip() or "another process"
             os.close(fd)
-            raise UsageError(f"run folder {self.path.parent} is being written by another gnneval ({holder}); wait "
-                             "for it to finish or choose another --out") from None
+            raise UsageError(
+                f"run folder {self.path.parent} is being written by another gnneval ({holder}); wait "
+                "for it to finish or choose another --out"
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()}".encode())
         self._fd = fd
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self._fd is not None:
             os.close(self._fd)  # closing releases the lock
             self._fd = None

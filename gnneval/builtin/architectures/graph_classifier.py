@@ -15,8 +15,16 @@ ENCODERS = {"gin": "GIN", "gcn": "GCN", "sage": "GraphSAGE", "gat": "GAT"}
 POOLS = ("add", "mean", "max")
 
 
-def build_graph_classifier(in_channels: int, hidden_channels: int, out_channels: int, num_layers: int = 3,
-                           gnn: str = "gin", pool: str = "add", dropout: float = 0.5, **encoder_kwargs):
+def build_graph_classifier(
+    in_channels: int,
+    hidden_channels: int,
+    out_channels: int,
+    num_layers: int = 3,
+    gnn: str = "gin",
+    pool: str = "add",
+    dropout: float = 0.5,
+    **encoder_kwargs,
+):
     """Build a graph classifier: a torch_geometric encoder (GIN, GCN, GraphSAGE or GAT), a global pooling and
     a two-layer MLP head, called as ``model(x, edge_index, batch)``.
 
@@ -44,10 +52,15 @@ def build_graph_classifier(in_channels: int, hidden_channels: int, out_channels:
         def __init__(self):
             super().__init__()
             self.in_channels, self.hidden_channels, self.out_channels = in_channels, hidden_channels, out_channels
-            self.encoder = getattr(models, ENCODERS[gnn])(in_channels, hidden_channels, num_layers,
-                                                          dropout=dropout, **encoder_kwargs)
-            self.head = torch.nn.Sequential(torch.nn.Linear(hidden_channels, hidden_channels), torch.nn.ReLU(),
-                                            torch.nn.Dropout(dropout), torch.nn.Linear(hidden_channels, out_channels))
+            self.encoder = getattr(models, ENCODERS[gnn])(
+                in_channels, hidden_channels, num_layers, dropout=dropout, **encoder_kwargs
+            )
+            self.head = torch.nn.Sequential(
+                torch.nn.Linear(hidden_channels, hidden_channels),
+                torch.nn.ReLU(),
+                torch.nn.Dropout(dropout),
+                torch.nn.Linear(hidden_channels, out_channels),
+            )
 
         def reset_parameters(self):
             self.encoder.reset_parameters()
@@ -64,6 +77,8 @@ def build_graph_classifier(in_channels: int, hidden_channels: int, out_channels:
 
 @hookimpl
 def gnneval_register_architectures(register):
-    register.add_architecture("graph-classifier", build_graph_classifier,
-                              description="GIN/GCN/GraphSAGE/GAT encoder + add/mean/max pooling + MLP head "
-                                          "(graph classification)")
+    register.add_architecture(
+        "graph-classifier",
+        build_graph_classifier,
+        description="GIN/GCN/GraphSAGE/GAT encoder + add/mean/max pooling + MLP head (graph classification)",
+    )

@@ -42,8 +42,13 @@ def _conv(spec: dict[str, Any]) -> Any:
     if kind == "graphconv":
         return GraphConv(c_in, c_out, bias=bool(spec.get("bias", True)), aggr=spec.get("aggr", "add"))
     if kind == "gat":
-        return GATConv(c_in, c_out, heads=int(spec.get("heads", 1)), concat=bool(spec.get("concat", True)),
-                       bias=bool(spec.get("bias", True)))
+        return GATConv(
+            c_in,
+            c_out,
+            heads=int(spec.get("heads", 1)),
+            concat=bool(spec.get("concat", True)),
+            bias=bool(spec.get("bias", True)),
+        )
     if kind == "gin":
         mods = []
         for item in spec["mlp"]:
@@ -77,8 +82,13 @@ def _place(root: Any, path: str, module: Any) -> None:
         node.add_module(last, module)
 
 
-def build_layer_stack(layers: list[dict[str, Any]], head: list[dict[str, Any]] | tuple = (), pool: str | None = None,
-                      act: str = "relu", act_last: bool = False) -> Any:
+def build_layer_stack(
+    layers: list[dict[str, Any]],
+    head: list[dict[str, Any]] | tuple = (),
+    pool: str | None = None,
+    act: str = "relu",
+    act_last: bool = False,
+) -> Any:
     """Build a model from layers described as data — what inference makes of a state_dict whose layout is no
     registered architecture: message-passing layers in order, then an optional pooling and a linear head.
 
@@ -99,7 +109,8 @@ def build_layer_stack(layers: list[dict[str, Any]], head: list[dict[str, Any]] |
         raise ValueError(f"layer-stack: unknown pool '{pool}'; use {', '.join(POOLS)}")
     activation = F.relu if act == "relu" else F.elu
     readout = {"add": pyg_nn.global_add_pool, "mean": pyg_nn.global_mean_pool, "max": pyg_nn.global_max_pool}.get(
-        pool or "")
+        pool or ""
+    )
 
     class LayerStack(torch.nn.Module):
         def __init__(self) -> None:
@@ -109,8 +120,11 @@ def build_layer_stack(layers: list[dict[str, Any]], head: list[dict[str, Any]] |
             for spec in layers:
                 _place(self, str(spec["name"]), _conv(spec))
             for spec in head:
-                _place(self, str(spec["name"]), torch.nn.Linear(int(spec["in"]), int(spec["out"]),
-                                                                bias=bool(spec.get("bias", True))))
+                _place(
+                    self,
+                    str(spec["name"]),
+                    torch.nn.Linear(int(spec["in"]), int(spec["out"]), bias=bool(spec.get("bias", True))),
+                )
             self.in_channels = int(layers[0]["in"])
             self.out_channels = int(head[-1]["out"]) if head else int(layers[-1]["out"])
 
@@ -132,6 +146,9 @@ def build_layer_stack(layers: list[dict[str, Any]], head: list[dict[str, Any]] |
 
 @hookimpl
 def gnneval_register_architectures(register):
-    register.add_architecture("layer-stack", build_layer_stack,
-                              description="message-passing layers, pooling and a linear head described as data "
-                                          "(inferred from a state_dict's tensors)")
+    register.add_architecture(
+        "layer-stack",
+        build_layer_stack,
+        description="message-passing layers, pooling and a linear head described as data "
+        "(inferred from a state_dict's tensors)",
+    )

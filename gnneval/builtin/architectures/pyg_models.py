@@ -26,6 +26,8 @@ def _builder(class_name: str):
 @hookimpl
 def gnneval_register_architectures(register):
     register.add_architecture("gcn", _builder("GCN"), description="torch_geometric GCN (Kipf & Welling 2017)")
-    register.add_architecture("sage", _builder("GraphSAGE"), description="torch_geometric GraphSAGE (Hamilton et al. 2017)")
+    register.add_architecture(
+        "sage", _builder("GraphSAGE"), description="torch_geometric GraphSAGE (Hamilton et al. 2017)"
+    )
     register.add_architecture("gat", _builder("GAT"), description="torch_geometric GAT (Velickovic et al. 2018)")
     register.add_architecture("gin", _builder("GIN"), description="torch_geometric GIN (Xu et al. 2019)")

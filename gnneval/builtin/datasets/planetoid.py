@@ -29,6 +29,7 @@ class PlanetoidLoader(DatasetLoader):
     """Planetoid Cora, CiteSeer and PubMed through torch_geometric, with the public split (Yang et al.
     2016); raw files are found under the data root and copied into the cache, or downloaded where none are.
     """
+
     def names(self) -> list[str]:
         return list(NAMES)
 
@@ -62,12 +63,19 @@ class PlanetoidLoader(DatasetLoader):
         task = ctx.options.get("task", "node-classification")
         if task == "link-prediction":
             data = link_split(data, seed=int(ctx.options.get("split_seed", 0)))
-        return GraphData(name=canonical, task=task, data=data,
-                         num_features=int(ds.num_features), num_classes=int(ds.num_classes),
-                         source=source, split=split)
+        return GraphData(
+            name=canonical,
+            task=task,
+            data=data,
+            num_features=int(ds.num_features),
+            num_classes=int(ds.num_classes),
+            source=source,
+            split=split,
+        )
 
 
 @hookimpl
 def gnneval_register_dataset_loaders(register):
-    register.add_dataset_loader("planetoid", PlanetoidLoader,
-                                description="Planetoid Cora, CiteSeer, PubMed (torch_geometric)")
+    register.add_dataset_loader(
+        "planetoid", PlanetoidLoader, description="Planetoid Cora, CiteSeer, PubMed (torch_geometric)"
+    )

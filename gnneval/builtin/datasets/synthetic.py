@@ -19,8 +19,15 @@ from gnneval.plugin import DatasetContext, DatasetLoader, GraphData, hookimpl
 from gnneval.plugin.helpers import disjoint_union, link_split
 
 
-def make_sbm(nodes: int = 600, blocks: int = 4, avg_degree: float = 8.0, homophily: float = 0.8,
-             features: int = 32, noise: float = 2.0, seed: int = 0):
+def make_sbm(
+    nodes: int = 600,
+    blocks: int = 4,
+    avg_degree: float = 8.0,
+    homophily: float = 0.8,
+    features: int = 32,
+    noise: float = 2.0,
+    seed: int = 0,
+):
     """Return a torch_geometric ``Data`` with x, edge_index, y and train/val/test masks."""
     import torch
     from torch_geometric.data import Data
@@ -74,7 +81,7 @@ def make_graph_classification(graphs: int = 200, features: int = 8, seed: int = 
         src, dst = torch.randint(0, n, (m,), generator=g), torch.randint(0, n, (m,), generator=g)
         keep = src != dst
         ei = coalesce(to_undirected(torch.stack([src[keep], dst[keep]]), num_nodes=n), num_nodes=n)
-        parts.append(Data(x=torch.randn(n, features, generator=g), edge_index=ei, y=y[i:i + 1], num_nodes=n))
+        parts.append(Data(x=torch.randn(n, features, generator=g), edge_index=ei, y=y[i : i + 1], num_nodes=n))
     return disjoint_union(parts, seed=seed)
 
 
@@ -82,6 +89,7 @@ class SBMLoader(DatasetLoader):
     """A synthetic stochastic block model, generated seeded (nodes, blocks, degrees, features and the
     node- or link-prediction task set by ``--dataset-option``): a graph of any size with no download.
     """
+
     def names(self) -> list[str]:
         return ["sbm"]
 
@@ -89,12 +97,21 @@ class SBMLoader(DatasetLoader):
         opts = dict(ctx.options)
         task = opts.get("task", "node-classification")
         if task == "graph-classification":
-            gparams = {"graphs": int(opts.get("graphs", 200)), "features": int(opts.get("features", 8)),
-                       "seed": int(opts.get("seed", ctx.seed))}
+            gparams = {
+                "graphs": int(opts.get("graphs", 200)),
+                "features": int(opts.get("features", 8)),
+                "seed": int(opts.get("seed", ctx.seed)),
+            }
             desc = ",".join(f"{k}={v}" for k, v in gparams.items())
-            return GraphData(name="sbm", task=task, data=make_graph_classification(**gparams),
-                             num_features=gparams["features"], num_classes=2, source=f"generated ({desc})",
-                             split="seeded")
+            return GraphData(
+                name="sbm",
+                task=task,
+                data=make_graph_classification(**gparams),
+                num_features=gparams["features"],
+                num_classes=2,
+                source=f"generated ({desc})",
+                split="seeded",
+            )
         params = {
             "nodes": int(opts.get("nodes", 600)),
             "blocks": int(opts.get("blocks", 4)),
@@ -108,8 +125,15 @@ class SBMLoader(DatasetLoader):
         desc = ",".join(f"{k}={v}" for k, v in params.items())
         if task == "link-prediction":
             data = link_split(data, seed=int(opts.get("split_seed", 0)))
-        return GraphData(name="sbm", task=task, data=data, num_features=params["features"],
-                         num_classes=params["blocks"], source=f"generated ({desc})", split="seeded")
+        return GraphData(
+            name="sbm",
+            task=task,
+            data=data,
+            num_features=params["features"],
+            num_classes=params["blocks"],
+            source=f"generated ({desc})",
+            split="seeded",
+        )
 
 
 @hookimpl

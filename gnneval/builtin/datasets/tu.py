@@ -28,6 +28,7 @@ class TUDatasetLoader(DatasetLoader):
     one disjoint-union graph with a seeded, stratified train/val/test split of the graphs; raw files are
     found under the data root and copied into the cache, never written into the user's folder.
     """
+
     def names(self) -> list[str]:
         return list(KNOWN)
 
@@ -37,8 +38,9 @@ class TUDatasetLoader(DatasetLoader):
         canonical = {n.lower(): n for n in KNOWN}.get(name.lower(), name)
         task = ctx.options.get("task", "graph-classification")
         if task != "graph-classification":
-            raise UsageError(f"dataset {canonical} is a graph-classification dataset, not '{task}'; "
-                             "drop --task / the task option")
+            raise UsageError(
+                f"dataset {canonical} is a graph-classification dataset, not '{task}'; drop --task / the task option"
+            )
         required = [f"{canonical}_{s}.txt" for s in REQUIRED]
         cache_root = ctx.cache_dir / "datasets" / "TUDataset"
         found = find_raw_dir([ctx.root, cache_root], [f"{canonical}/raw", f"TUDataset/{canonical}/raw"], required)
@@ -59,19 +61,33 @@ class TUDatasetLoader(DatasetLoader):
             raise UsageError(
                 f"dataset {canonical} is not on disk and could not be downloaded ({one_line(exc)[:160]}); "
                 f"put its raw files {required[0]} ... in {Path(where) / canonical / 'raw'} or point "
-                f"--data-root / GNNEVAL_DATA at a folder that has {canonical}/raw") from None
+                f"--data-root / GNNEVAL_DATA at a folder that has {canonical}/raw"
+            ) from None
         if ds.num_node_features == 0:
-            raise UsageError(f"dataset {canonical} has no node features; gnneval needs them (add a feature "
-                             "transform in a dataset plugin)")
+            raise UsageError(
+                f"dataset {canonical} has no node features; gnneval needs them (add a feature "
+                "transform in a dataset plugin)"
+            )
         seed = int(ctx.options.get("split_seed", 0))
-        data = disjoint_union((ds[i] for i in range(len(ds))), seed=seed,
-                              train=float(ctx.options.get("train", 0.8)), val=float(ctx.options.get("val", 0.1)))
-        return GraphData(name=canonical, task="graph-classification", data=data,
-                         num_features=int(ds.num_node_features), num_classes=int(ds.num_classes), source=source,
-                         split=f"stratified 80/10/10 by graph, seed {seed}")
+        data = disjoint_union(
+            (ds[i] for i in range(len(ds))),
+            seed=seed,
+            train=float(ctx.options.get("train", 0.8)),
+            val=float(ctx.options.get("val", 0.1)),
+        )
+        return GraphData(
+            name=canonical,
+            task="graph-classification",
+            data=data,
+            num_features=int(ds.num_node_features),
+            num_classes=int(ds.num_classes),
+            source=source,
+            split=f"stratified 80/10/10 by graph, seed {seed}",
+        )
 
 
 @hookimpl
 def gnneval_register_dataset_loaders(register):
-    register.add_dataset_loader("tu", TUDatasetLoader,
-                                description="TU graph classification: MUTAG, PROTEINS, ... (torch_geometric)")
+    register.add_dataset_loader(
+        "tu", TUDatasetLoader, description="TU graph classification: MUTAG, PROTEINS, ... (torch_geometric)"
+    )

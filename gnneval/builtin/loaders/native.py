@@ -24,7 +24,6 @@ def fit_to_state(model, state) -> list[str]:
     the sizes its modules store (:func:`gnneval.prune.module_sizes.sync_sizes`); returns the resized names."""
     import torch
 
-
     own = model.state_dict()
     resized = []
     for key, value in state.items():
@@ -48,6 +47,7 @@ class NativeLoader(CheckpointLoader):
     as a registered name with keyword arguments, recorded scores checked after evaluation; format 2 files
     (pruned variants) decode their compressed tensors and masks, every declared size checked first.
     """
+
     priority = 100
 
     def load(self, path: Path, ctx: LoadContext) -> LoadedCheckpoint | None:
@@ -83,18 +83,33 @@ class NativeLoader(CheckpointLoader):
         ds = obj.get("dataset")
         dataset = None
         if isinstance(ds, dict) and ds.get("name"):
-            dataset = DatasetRef(name=ds["name"], loader=ds.get("loader"), split=ds.get("split", "public"),
-                                 options=dict(ds.get("options") or {}), transform=str(ds.get("transform") or ""))
+            dataset = DatasetRef(
+                name=ds["name"],
+                loader=ds.get("loader"),
+                split=ds.get("split", "public"),
+                options=dict(ds.get("options") or {}),
+                transform=str(ds.get("transform") or ""),
+            )
         meta = {k: obj.get(k) for k in ("metrics", "training", "versions", "created", "pruning") if k in obj}
         notes = []
         if ctx.options.get("arch") and ctx.options["arch"] != name and ":" not in str(name):
-            notes.append(f"--arch {ctx.options['arch']} ignored: this gnneval checkpoint names its architecture, {name}")
+            notes.append(
+                f"--arch {ctx.options['arch']} ignored: this gnneval checkpoint names its architecture, {name}"
+            )
         if isinstance(arch.get("class"), dict):
             meta["saved_model_class"] = dict(arch["class"])
-        return LoadedCheckpoint(model=model, architecture=name, architecture_kwargs=kwargs,
-                                task=obj.get("task"), dataset=dataset, metadata=meta, masks=masks,
-                                recorded_scores=recorded_scores(obj.get("metrics")), notes=notes,
-                                source=f"gnneval checkpoint, format {version}")
+        return LoadedCheckpoint(
+            model=model,
+            architecture=name,
+            architecture_kwargs=kwargs,
+            task=obj.get("task"),
+            dataset=dataset,
+            metadata=meta,
+            masks=masks,
+            recorded_scores=recorded_scores(obj.get("metrics")),
+            notes=notes,
+            source=f"gnneval checkpoint, format {version}",
+        )
 
 
 def _decoded(obj: dict, state: dict, path: Path, max_params: int) -> tuple[dict, dict]:
@@ -106,13 +121,19 @@ def _decoded(obj: dict, state: dict, path: Path, max_params: int) -> tuple[dict,
         state = {k: decode_tensor(v) for k, v in state.items()}
         masks = {k: unpack_bits(v) for k, v in (obj.get("masks") or {}).items()}
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
-        raise UsageError(f"{path} is a damaged gnneval checkpoint: its compressed weights do not decode "
-                         f"({one_line(exc)[:200]})") from None
+        raise UsageError(
+            f"{path} is a damaged gnneval checkpoint: its compressed weights do not decode ({one_line(exc)[:200]})"
+        ) from None
     return state, masks
 
 
-LEGACY_SCORES = {"train_accuracy": "accuracy.train", "val_accuracy": "accuracy.val", "test_accuracy": "accuracy.test",
-                 "test_auc": "link-prediction.test_auc", "test_ap": "link-prediction.test_ap"}
+LEGACY_SCORES = {
+    "train_accuracy": "accuracy.train",
+    "val_accuracy": "accuracy.val",
+    "test_accuracy": "accuracy.test",
+    "test_auc": "link-prediction.test_auc",
+    "test_ap": "link-prediction.test_ap",
+}
 """Format-1 files name scores by these keys; newer ones by metric key (``"accuracy.test"``)."""
 
 
@@ -130,5 +151,6 @@ def recorded_scores(metrics: object) -> dict[str, float]:
 
 @hookimpl
 def gnneval_register_checkpoint_loaders(register):
-    register.add_checkpoint_loader("native", NativeLoader,
-                                   description="gnneval's own format: architecture as data, weights_only-safe")
+    register.add_checkpoint_loader(
+        "native", NativeLoader, description="gnneval's own format: architecture as data, weights_only-safe"
+    )

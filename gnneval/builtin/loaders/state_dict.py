@@ -36,8 +36,11 @@ ARCH_ALIASES = {"gcn": "gcn", "graphsage": "sage", "sage": "sage", "gat": "gat",
 def _is_state_dict(obj: Any) -> bool:
     import torch
 
-    return isinstance(obj, dict) and bool(obj) and all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+    return (
+        isinstance(obj, dict)
+        and bool(obj)
+        and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+    )
 
 
 def strip_prefixes(state: dict, notes: list[str]) -> dict:
@@ -46,7 +49,7 @@ def strip_prefixes(state: dict, notes: list[str]) -> dict:
         changed = False
         for prefix in PREFIXES:
             if all(k.startswith(prefix) for k in state):
-                state = {k[len(prefix):]: v for k, v in state.items()}
+                state = {k[len(prefix) :]: v for k, v in state.items()}
                 notes.append(f"removed the wrapper prefix '{prefix}' from every key")
                 changed = True
     return state
@@ -64,15 +67,19 @@ def modernise(state: dict, notes: list[str], rename: bool = True) -> dict:
     for key in [k for k in out if re.match(r"^(convs\.\d+|conv\d+)\.weight$", k)]:  # old PyG: [in, out], no .lin.
         w = out.pop(key)
         out[key.replace(".weight", ".lin.weight")] = w.t().contiguous()
-        notes.append(f"{key} [{w.shape[0]} x {w.shape[1]}] (older torch_geometric, in x out) -> "
-                     f"{key.replace('.weight', '.lin.weight')} transposed")
+        notes.append(
+            f"{key} [{w.shape[0]} x {w.shape[1]}] (older torch_geometric, in x out) -> "
+            f"{key.replace('.weight', '.lin.weight')} transposed"
+        )
     for key in [k for k in out if k.endswith(".lin_src.weight")]:
         base = key[: -len(".lin_src.weight")]
         src = out.pop(key)
         dst = out.pop(f"{base}.lin_dst.weight", None)
         if dst is not None and not bool((dst == src).all()):
-            raise UsageError(f"{base} has different lin_src and lin_dst weights (a bipartite GAT); "
-                             "today's torch_geometric GAT with one 'lin' cannot hold them")
+            raise UsageError(
+                f"{base} has different lin_src and lin_dst weights (a bipartite GAT); "
+                "today's torch_geometric GAT with one 'lin' cannot hold them"
+            )
         out[f"{base}.lin.weight"] = src
         notes.append(f"{base}.lin_src/lin_dst.weight -> {base}.lin.weight (shared, as in today's torch_geometric)")
     return out
@@ -82,8 +89,10 @@ def infer_architecture(state: dict) -> tuple[str, dict[str, Any]]:
     """Guess a registered architecture and its arguments from key names and shapes."""
     convs = sorted({int(m.group(1)) for k in state if (m := re.match(r"^convs\.(\d+)\.", k))})
     if not convs or convs != list(range(len(convs))):
-        raise UsageError("cannot infer the architecture from the keys (no convs.0, convs.1, ...); "
-                         "pass --arch gcn|sage|gat|gin and --arch-option in_channels=... etc.")
+        raise UsageError(
+            "cannot infer the architecture from the keys (no convs.0, convs.1, ...); "
+            "pass --arch gcn|sage|gat|gin and --arch-option in_channels=... etc."
+        )
     first, last = f"convs.{convs[0]}", f"convs.{convs[-1]}"
     kwargs: dict[str, Any] = {"num_layers": len(convs)}
     if f"{first}.lin_l.weight" in state:
@@ -95,16 +104,23 @@ def infer_architecture(state: dict) -> tuple[str, dict[str, Any]]:
         heads = int(state[f"{first}.att_src"].shape[1])
         w0, wl = state[f"{first}.lin.weight"], state[f"{last}.lin.weight"]
         out_heads = int(state[f"{last}.att_src"].shape[1])
-        kwargs.update(in_channels=w0.shape[1], hidden_channels=w0.shape[0], heads=heads,
-                      out_channels=wl.shape[0] // out_heads if out_heads > 1 else wl.shape[0])
+        kwargs.update(
+            in_channels=w0.shape[1],
+            hidden_channels=w0.shape[0],
+            heads=heads,
+            out_channels=wl.shape[0] // out_heads if out_heads > 1 else wl.shape[0],
+        )
     elif any(k.startswith(f"{first}.nn.") for k in state):
         arch = "gin"
         lins = sorted(k for k in state if re.match(rf"^{first}\.nn\.lins\.\d+\.weight$", k))
         lasts = sorted(k for k in state if re.match(rf"^{last}\.nn\.lins\.\d+\.weight$", k))
         if not lins or not lasts:
             raise UsageError("a GIN state_dict whose MLP keys are not torch_geometric's (nn.lins.N); pass --arch")
-        kwargs.update(in_channels=state[lins[0]].shape[1], hidden_channels=state[lins[0]].shape[0],
-                      out_channels=state[lasts[-1]].shape[0])
+        kwargs.update(
+            in_channels=state[lins[0]].shape[1],
+            hidden_channels=state[lins[0]].shape[0],
+            out_channels=state[lasts[-1]].shape[0],
+        )
     elif f"{first}.lin.weight" in state:
         arch = "gcn"
         w0, wl = state[f"{first}.lin.weight"], state[f"{last}.lin.weight"]
@@ -205,7 +221,10 @@ def infer_layer_stack(state: dict, notes: list[str]) -> tuple[str, dict[str, Any
         return None  # torch_geometric's own GIN: the GIN model fits
     explained = {k for k in state for c in convs if k.startswith(c + ".")}
     rest = sorted({k.rsplit(".", 1)[0] for k in state if k not in explained}, key=_natural)
-    heads_differ = "gat" in kinds and len({int(state[f"{c}.att_src"].shape[1]) for c in convs if _conv_kind(state, c) == "gat"}) > 1
+    heads_differ = (
+        "gat" in kinds
+        and len({int(state[f"{c}.att_src"].shape[1]) for c in convs if _conv_kind(state, c) == "gat"}) > 1
+    )
     gin_plain = "gin" in kinds
     if not (rest or heads_differ or gin_plain):
         return None
@@ -222,19 +241,25 @@ def infer_layer_stack(state: dict, notes: list[str]) -> tuple[str, dict[str, Any
         if _width(layers[i - 1]) != layers[i]["in"]:
             return None
     chain = [_width(layers[-1])] + [h["in"] for h in head]
-    if any(a != b["in"] for a, b in zip(chain, head)) or any(head[i]["out"] != head[i + 1]["in"] for i in range(len(head) - 1)):
+    if any(a != b["in"] for a, b in zip(chain, head)) or any(
+        head[i]["out"] != head[i + 1]["in"] for i in range(len(head) - 1)
+    ):
         return None
     act = "elu" if "gat" in kinds else "relu"
     kwargs: dict[str, Any] = {"layers": layers, "head": head, "act": act}
     described = " -> ".join("{} ({})".format(spec["name"], spec["type"]) for spec in layers)
-    notes.append(f"layers: {described}"
-                 + (f"; head: {' -> '.join(h['name'] for h in head)}" if head else ""))
-    notes.append(f"activation between layers: {act} assumed"
-                 + (" (Velickovic et al.'s GAT)" if act == "elu" else "") + "; --arch-option act=relu|elu changes it")
+    notes.append(f"layers: {described}" + (f"; head: {' -> '.join(h['name'] for h in head)}" if head else ""))
+    notes.append(
+        f"activation between layers: {act} assumed"
+        + (" (Velickovic et al.'s GAT)" if act == "elu" else "")
+        + "; --arch-option act=relu|elu changes it"
+    )
     if head:
         kwargs["pool"] = "mean"
-        notes.append("graph-level readout: mean pooling assumed (the tensors cannot show it); "
-                     "--arch-option pool=add|mean|max changes it")
+        notes.append(
+            "graph-level readout: mean pooling assumed (the tensors cannot show it); "
+            "--arch-option pool=add|mean|max changes it"
+        )
     return "layer-stack", kwargs
 
 
@@ -247,8 +272,16 @@ def _find_accuracy(meta: dict) -> float | None:
     return None
 
 
-def build_from_state(state: dict, ctx: LoadContext, path: Path, *, arch: str | None = None,
-                     kwargs: dict | None = None, source: str = "", fallback_kwargs: dict | None = None) -> Built:
+def build_from_state(
+    state: dict,
+    ctx: LoadContext,
+    path: Path,
+    *,
+    arch: str | None = None,
+    kwargs: dict | None = None,
+    source: str = "",
+    fallback_kwargs: dict | None = None,
+) -> Built:
     """Repair ``state`` (prefixes, old layouts), settle the architecture — ``--arch``/``--arch-option``
     (a registered name, or the user's own class as ``file.py:Class``), else the ``arch``/``kwargs`` the file
     declares (``source`` says where), else inferred from the tensors — and build the model with the weights
@@ -302,27 +335,34 @@ def _load_into(model: Any, state: dict, path: Path, what: str) -> Any:
             parts.append(f"missing key(s) {', '.join(missing[:6])}" + (" ..." if len(missing) > 6 else ""))
         if unexpected:
             parts.append(f"unexpected key(s) {', '.join(unexpected[:6])}" + (" ..." if len(unexpected) > 6 else ""))
-        raise UsageError(f"{path}: the weights do not fit {what}: {'; '.join(parts)}; say what the model is with "
-                         "--arch (a registered name, or your own class as models.py:Class) and --arch-option")
+        raise UsageError(
+            f"{path}: the weights do not fit {what}: {'; '.join(parts)}; say what the model is with "
+            "--arch (a registered name, or your own class as models.py:Class) and --arch-option"
+        )
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise UsageError(f"{path}: the weights do not fit {what}: {one_line(exc)[:300]}; pass --arch and "
-                         "--arch-option to say what it is") from None
+        raise UsageError(
+            f"{path}: the weights do not fit {what}: {one_line(exc)[:300]}; pass --arch and "
+            "--arch-option to say what it is"
+        ) from None
     return model
 
 
-def _build_user_class(state: dict, ctx: LoadContext, path: Path, spec: str, kwargs: dict[str, Any],
-                      notes: list[str]) -> Built:
+def _build_user_class(
+    state: dict, ctx: LoadContext, path: Path, spec: str, kwargs: dict[str, Any], notes: list[str]
+) -> Built:
     """The user's own class: build it, then load the state under the key names that match it best (as
     stored, or with old layouts repaired)."""
     model = ctx.build_model(spec, **kwargs)
     own = set(model.state_dict())
-    best = max((state, modernise(state, [], rename=False), modernise(state, [])),
-               key=lambda cand: len(own & set(cand)))
+    best = max((state, modernise(state, [], rename=False), modernise(state, [])), key=lambda cand: len(own & set(cand)))
     if best is not state:
-        state = modernise(state, notes, rename=any(k.startswith("convs.") for k in best) and
-                          not any(k.startswith("convs.") for k in state))
+        state = modernise(
+            state,
+            notes,
+            rename=any(k.startswith("convs.") for k in best) and not any(k.startswith("convs.") for k in state),
+        )
     model = _load_into(model, state, path, f"{spec} built with {kwargs}")
     return Built(model.eval(), spec, kwargs, [f"architecture: {spec} {kwargs} (your class, --arch)", *notes])
 
@@ -336,12 +376,20 @@ class Built:
     kwargs: dict[str, Any]
     notes: list[str]
 
-    def checkpoint(self, *, task: Any, dataset: DatasetRef | None, metadata: dict[str, Any], source: str,
-                   scores: float | None) -> LoadedCheckpoint:
-        return LoadedCheckpoint(model=self.model, architecture=self.arch, architecture_kwargs=self.kwargs,
-                                task=str(task) if task else None, dataset=dataset, metadata=metadata,
-                                recorded_scores={} if scores is None else {"accuracy.test": scores},
-                                notes=self.notes, source=source)
+    def checkpoint(
+        self, *, task: Any, dataset: DatasetRef | None, metadata: dict[str, Any], source: str, scores: float | None
+    ) -> LoadedCheckpoint:
+        return LoadedCheckpoint(
+            model=self.model,
+            architecture=self.arch,
+            architecture_kwargs=self.kwargs,
+            task=str(task) if task else None,
+            dataset=dataset,
+            metadata=metadata,
+            recorded_scores={} if scores is None else {"accuracy.test": scores},
+            notes=self.notes,
+            source=source,
+        )
 
 
 class StateDictLoader(CheckpointLoader):
@@ -349,6 +397,7 @@ class StateDictLoader(CheckpointLoader):
     prefixes): the architecture comes from ``--arch``, from hyper-parameters stored beside the weights, or is
     inferred from the tensors' names and shapes, every inferred decision printed and stored.
     """
+
     priority = 50
 
     def load(self, path: Path, ctx: LoadContext) -> LoadedCheckpoint | None:
@@ -366,15 +415,23 @@ class StateDictLoader(CheckpointLoader):
             return None
         hparams = next((meta[k] for k in HPARAM_KEYS if isinstance(meta.get(k), dict)), {})
         built = build_from_state(
-            state, ctx, path, arch=hparams.get("arch") or hparams.get("architecture"),
+            state,
+            ctx,
+            path,
+            arch=hparams.get("arch") or hparams.get("architecture"),
             source="the checkpoint's hyper-parameters",
-            fallback_kwargs={k: v for k, v in hparams.items()
-                             if k in ("in_channels", "hidden_channels", "out_channels", "num_layers", "heads")})
+            fallback_kwargs={
+                k: v
+                for k, v in hparams.items()
+                if k in ("in_channels", "hidden_channels", "out_channels", "num_layers", "heads")
+            },
+        )
         ds = meta.get("dataset") or hparams.get("dataset")
         dataset = DatasetRef(name=str(ds)) if isinstance(ds, str) else None
         task = meta.get("task") or hparams.get("task")
-        return built.checkpoint(task=task, dataset=dataset, metadata=_plain_meta(meta), source=kind,
-                                scores=_find_accuracy(meta))
+        return built.checkpoint(
+            task=task, dataset=dataset, metadata=_plain_meta(meta), source=kind, scores=_find_accuracy(meta)
+        )
 
 
 def _sidecar(path: Path) -> dict:
@@ -393,6 +450,7 @@ class SafetensorsLoader(CheckpointLoader):
     """Reads ``.safetensors`` weights (never code), with an optional sidecar JSON naming the architecture and
     its keyword arguments; otherwise the architecture is inferred as for a bare state_dict.
     """
+
     priority = 60  # before the state-dict loader, so that a sidecar JSON is read
 
     def load(self, path: Path, ctx: LoadContext) -> LoadedCheckpoint | None:
@@ -408,12 +466,19 @@ class SafetensorsLoader(CheckpointLoader):
         except (SafetensorError, OSError, ValueError) as exc:
             raise UsageError(f"{path} looks like safetensors but does not load: {one_line(exc)[:200]}") from None
         side = _sidecar(path)
-        built = build_from_state(state, ctx, path, arch=side.get("arch") or side.get("architecture"),
-                                 kwargs=side.get("kwargs"), source="the sidecar JSON")
+        built = build_from_state(
+            state,
+            ctx,
+            path,
+            arch=side.get("arch") or side.get("architecture"),
+            kwargs=side.get("kwargs"),
+            source="the sidecar JSON",
+        )
         dataset = DatasetRef(str(side["dataset"])) if side.get("dataset") else None
         meta = {"sidecar": side} if side else {}
-        return built.checkpoint(task=side.get("task"), dataset=dataset, metadata=meta, source="safetensors",
-                                scores=_find_accuracy(side))
+        return built.checkpoint(
+            task=side.get("task"), dataset=dataset, metadata=meta, source="safetensors", scores=_find_accuracy(side)
+        )
 
 
 def _plain_meta(meta: dict[str, Any]) -> dict[str, Any]:
@@ -423,8 +488,12 @@ def _plain_meta(meta: dict[str, Any]) -> dict[str, Any]:
 
 @hookimpl
 def gnneval_register_checkpoint_loaders(register):
-    register.add_checkpoint_loader("state-dict", StateDictLoader,
-                                   description="bare state_dicts and training-framework checkpoints "
-                                               "(architecture given, from hyper-parameters, or inferred)")
-    register.add_checkpoint_loader("safetensors", SafetensorsLoader,
-                                   description="safetensors weights (+ optional sidecar JSON with arch/kwargs)")
+    register.add_checkpoint_loader(
+        "state-dict",
+        StateDictLoader,
+        description="bare state_dicts and training-framework checkpoints "
+        "(architecture given, from hyper-parameters, or inferred)",
+    )
+    register.add_checkpoint_loader(
+        "safetensors", SafetensorsLoader, description="safetensors weights (+ optional sidecar JSON with arch/kwargs)"
+    )

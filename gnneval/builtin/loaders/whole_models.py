@@ -47,6 +47,7 @@ class PickledModuleLoader(CheckpointLoader):
     the file; ``--code MODULE_OR_FILE`` imports the class's code first. Without ``--trust`` the file is
     scanned, never run, and refused naming the globals it would call.
     """
+
     priority = 10
 
     def load(self, path: Path, ctx: LoadContext) -> LoadedCheckpoint | None:
@@ -61,19 +62,27 @@ class PickledModuleLoader(CheckpointLoader):
         try:
             obj = torch_load(path, trust=True)
         except (AttributeError, ModuleNotFoundError) as exc:
-            raise UsageError(f"{path} pickles a class that cannot be found ({one_line(exc)[:160]}); pass --code "
-                             "with the module or .py file that defines it") from None
+            raise UsageError(
+                f"{path} pickles a class that cannot be found ({one_line(exc)[:160]}); pass --code "
+                "with the module or .py file that defines it"
+            ) from None
         if not isinstance(obj, torch.nn.Module):
             return None
-        return LoadedCheckpoint(model=obj.eval(), architecture=type(obj).__name__, architecture_kwargs={},
-                                task=None, dataset=None,
-                                source=f"pickled {type(obj).__qualname__} (loaded with --trust)")
+        return LoadedCheckpoint(
+            model=obj.eval(),
+            architecture=type(obj).__name__,
+            architecture_kwargs={},
+            task=None,
+            dataset=None,
+            source=f"pickled {type(obj).__qualname__} (loaded with --trust)",
+        )
 
 
 class TorchScriptLoader(CheckpointLoader):
     """Reads ``torch.jit.save`` archives: evaluated and timed; weight pruners work on their parameters, the
     structured pruner refuses them, and no per-layer embeddings are captured (the archive hides its layers).
     """
+
     priority = 20
 
     def load(self, path: Path, ctx: LoadContext) -> LoadedCheckpoint | None:
@@ -88,10 +97,18 @@ class TorchScriptLoader(CheckpointLoader):
             model = torch.jit.load(str(path), map_location="cpu")
         except Exception as exc:  # noqa: BLE001
             raise UsageError(f"{path} is a TorchScript archive that does not load: {one_line(exc)[:200]}") from None
-        source = ("TorchScript archive: per-layer embeddings cannot be captured; only weight pruners "
-                  "(e.g. magnitude) can prune it")
-        return LoadedCheckpoint(model=model.eval(), architecture=f"torchscript:{model.original_name}",
-                                architecture_kwargs={}, task=None, dataset=None, source=source)
+        source = (
+            "TorchScript archive: per-layer embeddings cannot be captured; only weight pruners "
+            "(e.g. magnitude) can prune it"
+        )
+        return LoadedCheckpoint(
+            model=model.eval(),
+            architecture=f"torchscript:{model.original_name}",
+            architecture_kwargs={},
+            task=None,
+            dataset=None,
+            source=source,
+        )
 
 
 @functools.cache
@@ -145,14 +162,17 @@ def check_external_data(proto, path: Path) -> None:
         elif not target.is_file():
             why = "missing"
         if why:
-            raise UsageError(f"{path}: tensor '{tensor.name}' keeps its data in '{location}', which is {why}; "
-                             "external data must be a regular file in the model's own folder")
+            raise UsageError(
+                f"{path}: tensor '{tensor.name}' keeps its data in '{location}', which is {why}; "
+                "external data must be a regular file in the model's own folder"
+            )
 
 
 class OnnxLoader(CheckpointLoader):
     """Reads ``.onnx`` models, evaluates and times them with ONNX Runtime; pruners refuse them, saying why (an
     ONNX graph keeps no editable weights). External data must be a regular file beside the model.
     """
+
     priority = 30
 
     def load(self, path: Path, ctx: LoadContext) -> LoadedCheckpoint | None:
@@ -175,16 +195,30 @@ class OnnxLoader(CheckpointLoader):
             model = onnx_module_class()(path)
         except Exception as exc:  # noqa: BLE001
             raise UsageError(f"{path} is an ONNX model that ONNX Runtime cannot load: {one_line(exc)[:200]}") from None
-        source = (f"ONNX model (opset {proto.opset_import[0].version}); evaluated and timed with ONNX "
-                  "Runtime; its weights are inside the ONNX graph, so no pruner can change them and "
-                  "per-layer embeddings cannot be captured")
-        return LoadedCheckpoint(model=model, architecture="onnx", architecture_kwargs={}, task=None, dataset=None,
-                                source=source, prunable=False)
+        source = (
+            f"ONNX model (opset {proto.opset_import[0].version}); evaluated and timed with ONNX "
+            "Runtime; its weights are inside the ONNX graph, so no pruner can change them and "
+            "per-layer embeddings cannot be captured"
+        )
+        return LoadedCheckpoint(
+            model=model,
+            architecture="onnx",
+            architecture_kwargs={},
+            task=None,
+            dataset=None,
+            source=source,
+            prunable=False,
+        )
 
 
 @hookimpl
 def gnneval_register_checkpoint_loaders(register):
-    register.add_checkpoint_loader("onnx", OnnxLoader, description="ONNX models (evaluated with ONNX Runtime; not prunable)")
-    register.add_checkpoint_loader("torchscript", TorchScriptLoader, description="TorchScript archives (torch.jit.save)")
-    register.add_checkpoint_loader("pickle", PickledModuleLoader,
-                                   description="whole pickled nn.Module (torch.save(model)); only with --trust")
+    register.add_checkpoint_loader(
+        "onnx", OnnxLoader, description="ONNX models (evaluated with ONNX Runtime; not prunable)"
+    )
+    register.add_checkpoint_loader(
+        "torchscript", TorchScriptLoader, description="TorchScript archives (torch.jit.save)"
+    )
+    register.add_checkpoint_loader(
+        "pickle", PickledModuleLoader, description="whole pickled nn.Module (torch.save(model)); only with --trust"
+    )

@@ -84,8 +84,13 @@ class Silhouette(Metric):
         if len(np.unique(y)) < 2:
             raise ValueError("the node sample holds fewer than two classes")
         if not np.any(x != x[0]):
-            return {"score": 0.0, "score_ci_low": 0.0, "score_ci_high": 0.0, "sample": float(len(idx)),
-                    "sample_seed": float(inputs.seed)}
+            return {
+                "score": 0.0,
+                "score_ci_low": 0.0,
+                "score_ci_high": 0.0,
+                "sample": float(len(idx)),
+                "sample_seed": float(inputs.seed),
+            }
         out = with_ci("score", silhouette_samples(x, y), inputs.seed, inputs.bootstrap)
         out.update(sample=float(len(idx)), sample_seed=float(inputs.seed))
         return out
@@ -102,8 +107,11 @@ class Clustering(Metric):
     """
 
     summary = {"nmi": Column("NMI", help="k-means NMI with the labels, mean over k-means seeds")}
-    intervals = {key: "sample standard deviation (ddof=1) over the k-means seeds (n_init restarts each), the spread "
-                      "k-means alone gives on one embedding" for key in ("nmi", "ari")}
+    intervals = {
+        key: "sample standard deviation (ddof=1) over the k-means seeds (n_init restarts each), the spread "
+        "k-means alone gives on one embedding"
+        for key in ("nmi", "ari")
+    }
     level = "layer"
 
     def __init__(self, *, seeds: int = 5, n_init: int = 5) -> None:
@@ -125,8 +133,13 @@ class Clustering(Metric):
             nmi.append(normalized_mutual_info_score(y, labels))
             ari.append(adjusted_rand_score(y, labels))
         ddof = 1 if self.seeds > 1 else 0
-        return {"nmi": float(np.mean(nmi)), "nmi_sd": float(np.std(nmi, ddof=ddof)), "ari": float(np.mean(ari)),
-                "ari_sd": float(np.std(ari, ddof=ddof)), "seeds": float(self.seeds)}
+        return {
+            "nmi": float(np.mean(nmi)),
+            "nmi_sd": float(np.std(nmi, ddof=ddof)),
+            "ari": float(np.mean(ari)),
+            "ari_sd": float(np.std(ari, ddof=ddof)),
+            "seeds": float(self.seeds),
+        }
 
 
 def effective_rank(x: np.ndarray, centre: bool) -> float:
@@ -152,8 +165,11 @@ class EffectiveRank(Metric):
 
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
         x = inputs.embedding
-        return {"value": effective_rank(x, centre=False), "centred": effective_rank(x, centre=True),
-                "width": float(x.shape[1])}
+        return {
+            "value": effective_rank(x, centre=False),
+            "centred": effective_rank(x, centre=True),
+            "width": float(x.shape[1]),
+        }
 
 
 def dirichlet_energy(x: np.ndarray, edge_index: np.ndarray) -> float:
@@ -176,8 +192,7 @@ class DirichletEnergy(Metric):
         x = inputs.embedding
         energy = dirichlet_energy(x, inputs.graph.edge_index)
         fro = float(np.einsum("ij,ij->", x.astype(np.float64), x))
-        return {"energy": energy, "frobenius_sq": fro,
-                "relative": energy * x.shape[0] / fro if fro > 0 else 0.0}
+        return {"energy": energy, "frobenius_sq": fro, "relative": energy * x.shape[0] / fro if fro > 0 else 0.0}
 
 
 class MAD(Metric):
@@ -230,8 +245,12 @@ class AlignmentUniformity(Metric):
         sq = np.clip(2.0 - 2.0 * (s @ s.T), 0.0, None)
         iu = np.triu_indices(len(s), k=1)
         uniformity = float(np.log(np.mean(np.exp(-2.0 * sq[iu])))) if len(iu[0]) else 0.0
-        return {"alignment": total / max(count, 1), "uniformity": uniformity, "uniformity_sample": float(len(s)),
-                "sample_seed": float(inputs.seed)}
+        return {
+            "alignment": total / max(count, 1),
+            "uniformity": uniformity,
+            "uniformity_sample": float(len(s)),
+            "sample_seed": float(inputs.seed),
+        }
 
 
 @hookimpl
@@ -243,5 +262,6 @@ def gnneval_register_metrics(register):
     register.add_metric("effective-rank", EffectiveRank, description="effective rank (Roy & Vetterli 2007)")
     register.add_metric("dirichlet-energy", DirichletEnergy, description="Dirichlet energy and ||X||_F^2")
     register.add_metric("mad", MAD, description="mean average cosine distance (Chen et al. 2020)")
-    register.add_metric("alignment-uniformity", AlignmentUniformity,
-                        description="alignment and uniformity (Wang & Isola 2020)")
+    register.add_metric(
+        "alignment-uniformity", AlignmentUniformity, description="alignment and uniformity (Wang & Isola 2020)"
+    )

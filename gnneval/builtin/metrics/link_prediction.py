@@ -23,8 +23,13 @@ class LinkPrediction(Metric):
     """Link prediction from an encoder: ROC-AUC and average precision of dot-product scores of the held-out
     positive and negative edges (val and test), with bootstrap intervals over edges.
     """
-    summary = {"test_auc": Column("test AUC", "{:.1%}", role="headline", help="ROC-AUC of test edges against sampled non-edges"),
-               "test_agreement": Column.share("agree", role="agreement", help="test edges classified as the dense model does")}
+
+    summary = {
+        "test_auc": Column(
+            "test AUC", "{:.1%}", role="headline", help="ROC-AUC of test edges against sampled non-edges"
+        ),
+        "test_agreement": Column.share("agree", role="agreement", help="test edges classified as the dense model does"),
+    }
     tasks = ("link-prediction",)
 
     def compute(self, inputs: MetricInputs) -> dict[str, float]:

@@ -94,7 +94,12 @@ class LinearCKA(Metric):
     """Linear centred kernel alignment of each layer to the dense model's (Kornblith et al. 2019): 1 = the same
     up to rotation and isotropic scaling; all nodes, in O(n d²).
     """
-    summary = {"dense": Column("CKA", role="similarity", help="linear CKA to the dense model's layer (1 = same up to rotation and scale)")}
+
+    summary = {
+        "dense": Column(
+            "CKA", role="similarity", help="linear CKA to the dense model's layer (1 = same up to rotation and scale)"
+        )
+    }
     level = "layer"
     needs_dense = True
 
@@ -105,8 +110,9 @@ class LinearCKA(Metric):
 RBF_SAMPLE_SALT = 31
 
 
-def subsampling_interval(k: np.ndarray, l: np.ndarray, value: float, resamples: int, seed: int,
-                         level: float = 0.95) -> tuple[float, float]:
+def subsampling_interval(
+    k: np.ndarray, l: np.ndarray, value: float, resamples: int, seed: int, level: float = 0.95
+) -> tuple[float, float]:
     """A subsampling confidence interval for kernel CKA (Politis & Romano 1994): CKA on ``resamples``
     subsets of half the nodes drawn *without* replacement (a bootstrap resample repeats nodes, whose kernel
     entries are 1 in both Gram matrices, and biases CKA upward), centred on ``value`` and rescaled from
@@ -132,9 +138,12 @@ class RbfCKA(Metric):
     Args:
         sigma: the RBF bandwidth as a multiple of the median pairwise distance.
     """
+
     summary = {"dense": Column("RBF CKA")}
-    intervals = {"dense": "95% subsampling interval (Politis & Romano 1994): CKA on --bootstrap seeded halves of "
-                          "the node sample drawn without replacement, rescaled by sqrt(b/m)"}
+    intervals = {
+        "dense": "95% subsampling interval (Politis & Romano 1994): CKA on --bootstrap seeded halves of "
+        "the node sample drawn without replacement, rescaled by sqrt(b/m)"
+    }
     level = "layer"
     needs_dense = True
 
@@ -146,21 +155,38 @@ class RbfCKA(Metric):
         n = inputs.embedding.shape[0]
         m = min(RBF_MAX_SAMPLE, n)
         idx = np.random.default_rng(inputs.seed + RBF_SAMPLE_SALT).choice(n, m, replace=False)  # uniform, seeded
-        k, l = (inputs.shared_result(of, f"rbf_gram:sigma={self.sigma}:seed={inputs.seed + RBF_SAMPLE_SALT}:m={m}",
-                                     lambda e: _rbf_gram(np.asarray(e[idx], dtype=np.float64), self.sigma))
-                for of in ("variant", "dense"))
+        k, l = (
+            inputs.shared_result(
+                of,
+                f"rbf_gram:sigma={self.sigma}:seed={inputs.seed + RBF_SAMPLE_SALT}:m={m}",
+                lambda e: _rbf_gram(np.asarray(e[idx], dtype=np.float64), self.sigma),
+            )
+            for of in ("variant", "dense")
+        )
         value = _cka_from_grams(k, l)
         lo, hi = subsampling_interval(k, l, value, inputs.bootstrap, inputs.seed)
-        return oriented({"dense": value, "dense_ci_low": lo, "dense_ci_high": hi, "sample": float(m),
-                         "sample_seed": float(inputs.seed + RBF_SAMPLE_SALT),
-                         "interval_resamples": float(inputs.bootstrap)})
+        return oriented(
+            {
+                "dense": value,
+                "dense_ci_low": lo,
+                "dense_ci_high": hi,
+                "sample": float(m),
+                "sample_seed": float(inputs.seed + RBF_SAMPLE_SALT),
+                "interval_resamples": float(inputs.bootstrap),
+            }
+        )
 
 
 class Procrustes(Metric):
     """Orthogonal Procrustes distance of the centred, unit-Frobenius layer to the dense model's (Ding et al.
     2021): 0 = the same up to rotation and scale, at most √2; computed from the aligned difference.
     """
-    summary = {"dense": Column("Procrustes", help="orthogonal Procrustes distance to dense (0 = same up to rotation and scale, max √2)")}
+
+    summary = {
+        "dense": Column(
+            "Procrustes", help="orthogonal Procrustes distance to dense (0 = same up to rotation and scale, max √2)"
+        )
+    }
     level = "layer"
     needs_dense = True
 
@@ -176,6 +202,7 @@ class KnnOverlap(Metric):
     Args:
         k: nearest neighbours per node.
     """
+
     summary = {"dense": Column("kNN overlap", help="Jaccard overlap of 10-NN neighbourhoods with dense")}
     intervals = {"dense": PERCENTILE_BOOTSTRAP}
     level = "layer"
@@ -187,8 +214,10 @@ class KnnOverlap(Metric):
 
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
         idx = inputs.node_sample()
-        a, b = (inputs.shared_result(of, f"cosine_knn:k={self.k}:sample={len(idx)}", lambda e: cosine_knn(e[idx], self.k))
-                for of in ("variant", "dense"))
+        a, b = (
+            inputs.shared_result(of, f"cosine_knn:k={self.k}:sample={len(idx)}", lambda e: cosine_knn(e[idx], self.k))
+            for of in ("variant", "dense")
+        )
         per_node = neighbour_jaccard(a, b)
         out = with_ci("dense", per_node, inputs.seed, inputs.bootstrap)
         out.update(sample=float(len(idx)), sample_seed=float(inputs.seed))

@@ -30,8 +30,17 @@ class MacroF1(Metric):
         from sklearn.metrics import f1_score
 
         m = inputs.graph.masks["test"]
-        return {"test": float(f1_score(inputs.graph.y[m], inputs.variant.predictions[m], average="macro",
-                                       labels=np.arange(inputs.graph.num_classes), zero_division=0))}
+        return {
+            "test": float(
+                f1_score(
+                    inputs.graph.y[m],
+                    inputs.variant.predictions[m],
+                    average="macro",
+                    labels=np.arange(inputs.graph.num_classes),
+                    zero_division=0,
+                )
+            )
+        }
 
 
 class PerClassAccuracy(Metric):

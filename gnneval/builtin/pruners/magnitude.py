@@ -53,8 +53,10 @@ def _pattern(text: str, sparsity: float) -> tuple[int, int]:
     if not 0 < n < m:
         raise UsageError(f"magnitude pruner: pattern {n}:{m} needs 0 < N < M")
     if abs(sparsity - (1 - n / m)) > 1e-9:
-        raise UsageError(f"magnitude pruner: pattern {n}:{m} gives sparsity {1 - n / m:g}, not {sparsity:g}; "
-                         f"run it with --sparsity {1 - n / m:g}")
+        raise UsageError(
+            f"magnitude pruner: pattern {n}:{m} gives sparsity {1 - n / m:g}, not {sparsity:g}; "
+            f"run it with --sparsity {1 - n / m:g}"
+        )
     return n, m
 
 
@@ -76,8 +78,8 @@ def n_of_m_masks(model, n: int, m: int) -> dict:
             tail = width % m
             if tail:  # the last partial group keeps ceil(n * tail / m)
                 k = math.ceil(n * tail / m)
-                keep[:, width - tail:] = False
-                keep[:, width - tail:].scatter_(1, rows[:, width - tail:].topk(k, dim=1).indices, True)
+                keep[:, width - tail :] = False
+                keep[:, width - tail :].scatter_(1, rows[:, width - tail :].topk(k, dim=1).indices, True)
             masks[name] = keep.view_as(p).clone()
             p.mul_(masks[name])
     return masks
@@ -107,6 +109,7 @@ class RandomPruner(Pruner):
 
 @hookimpl
 def gnneval_register_pruners(register):
-    register.add_pruner("magnitude", MagnitudePruner,
-                        description="unstructured: zero the smallest |w| (masks; per layer or global)")
+    register.add_pruner(
+        "magnitude", MagnitudePruner, description="unstructured: zero the smallest |w| (masks; per layer or global)"
+    )
     register.add_pruner("random", RandomPruner, description="unstructured baseline: zero random weights (seeded)")

@@ -72,8 +72,17 @@ class SparseTrainingPruner(Pruner):
 
     structured = False
 
-    def __init__(self, *, method: str = "rigl", epochs: int = 200, patience: int = 100, update_every: int = 10,
-                 fraction: float = 0.3, end: float = 0.75, distribution: str = "erk") -> None:
+    def __init__(
+        self,
+        *,
+        method: str = "rigl",
+        epochs: int = 200,
+        patience: int = 100,
+        update_every: int = 10,
+        fraction: float = 0.3,
+        end: float = 0.75,
+        distribution: str = "erk",
+    ) -> None:
         super().__init__()
         self.method = str(method).lower()
         if self.method not in ("rigl", "set"):
@@ -97,7 +106,7 @@ class SparseTrainingPruner(Pruner):
         masks = {}
         for name, p in weights.items():
             mask = torch.zeros(p.numel(), dtype=torch.bool)
-            mask[torch.randperm(p.numel(), generator=gen)[:counts[name]]] = True
+            mask[torch.randperm(p.numel(), generator=gen)[: counts[name]]] = True
             masks[name] = mask.view_as(p)
         apply_masks(model, masks)
         dense_f, sparse_f = step_flops(model, ctx.graph, masked=True)
@@ -139,18 +148,35 @@ class SparseTrainingPruner(Pruner):
             updates.append({"epoch": epoch, "fraction": frac, "moved": moved})
             return cost
 
-        result = train(model, ctx.graph, epochs=epochs, patience=patience, masks=masks, seed=ctx.seed,
-                       on_backward=on_backward)
+        result = train(
+            model, ctx.graph, epochs=epochs, patience=patience, masks=masks, seed=ctx.seed, on_backward=on_backward
+        )
         masks = result.masks or masks
         apply_masks(model, masks)
-        return PruneOutcome(model=model, masks=masks, training_flops=result.flops, details={
-            "method": method, "distribution": distribution, "update_every": every, "fraction": alpha, "end": end,
-            "updates": len(updates), "moved": sum(u["moved"] for u in updates), "epochs": result.epochs,
-            "best_epoch": result.best_epoch, "best_val": result.best_val,
-            "active_per_layer": {n: int(m.sum()) for n, m in masks.items()}})
+        return PruneOutcome(
+            model=model,
+            masks=masks,
+            training_flops=result.flops,
+            details={
+                "method": method,
+                "distribution": distribution,
+                "update_every": every,
+                "fraction": alpha,
+                "end": end,
+                "updates": len(updates),
+                "moved": sum(u["moved"] for u in updates),
+                "epochs": result.epochs,
+                "best_epoch": result.best_epoch,
+                "best_val": result.best_val,
+                "active_per_layer": {n: int(m.sum()) for n, m in masks.items()},
+            },
+        )
 
 
 @hookimpl
 def gnneval_register_pruners(register):
-    register.add_pruner("sparse-training", SparseTrainingPruner,
-                        description="train from scratch at the target sparsity with drop-and-grow (RigL, or SET)")
+    register.add_pruner(
+        "sparse-training",
+        SparseTrainingPruner,
+        description="train from scratch at the target sparsity with drop-and-grow (RigL, or SET)",
+    )

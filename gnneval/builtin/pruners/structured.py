@@ -78,8 +78,9 @@ class StructuredPruner(ChannelPruner):
             diffs.append(outcome.details["check_max_abs_diff"])
         assert outcome is not None and first is not None
         last = outcome.details["channels"]
-        outcome.details["channels"] = {name: f"{first[name].split('->')[0]}->{last[name].split('->')[1]}"
-                                       for name in last}
+        outcome.details["channels"] = {
+            name: f"{first[name].split('->')[0]}->{last[name].split('->')[1]}" for name in last
+        }
         outcome.details.update(check_max_abs_diff=max(diffs), taylor_steps=steps)
         return outcome
 
@@ -88,8 +89,7 @@ class StructuredPruner(ChannelPruner):
         if self.criterion == "taylor":
             for group in groups:  # the dense width, from the first step on
                 self._widths.setdefault(group.producer.name, group.channels)
-            self._taylor = taylor_importance(model, groups, ctx, self.batches,
-                                             salt=97 + self._step_index)
+            self._taylor = taylor_importance(model, groups, ctx, self.batches, salt=97 + self._step_index)
 
     def keep_count(self, group: ChannelGroup, sparsity: float) -> int:
         """Taylor's steps keep a share of the *dense* width, so rounding never compounds across steps."""
@@ -107,7 +107,8 @@ class StructuredPruner(ChannelPruner):
             if not group.norms:
                 raise UnsupportedModelError(
                     f"structured pruning with criterion 'bn' needs a BatchNorm after layer '{group.producer.name}', "
-                    "which has none; use criterion l1, l2, random or taylor")
+                    "which has none; use criterion l1, l2, random or taylor"
+                )
             gamma = next(s for s in group.norms[0].out_slots if s.attr == "weight")
             g = getattr(gamma.owner, gamma.attr).detach().double().abs()
             out_map = group.producer.out_map
@@ -151,8 +152,11 @@ class HybridPruner(Pruner):
         k = int(round(sparsity * dense_weights)) - (dense_weights - remaining)
         second_sparsity = min(max(k / remaining, 0.0), 1.0) if remaining else 0.0
         masks = prune_by_scores(model, second_sparsity, "global", lambda _n, p: p.detach().abs(), "hybrid")
-        details = {"channels": first.details.get("channels"), "channel_sparsity": share * sparsity,
-                   "weight_sparsity_after_channels": second_sparsity}
+        details = {
+            "channels": first.details.get("channels"),
+            "channel_sparsity": share * sparsity,
+            "weight_sparsity_after_channels": second_sparsity,
+        }
         return PruneOutcome(model=model, masks=masks, details=details)
 
 
@@ -207,7 +211,9 @@ def _train_mode_frozen_norms(model) -> None:
 
 @hookimpl
 def gnneval_register_pruners(register):
-    register.add_pruner("structured", StructuredPruner,
-                        description="removes whole hidden channels (L1 norm) and shrinks the layers")
-    register.add_pruner("hybrid", HybridPruner,
-                        description="structured channels first, then unstructured magnitude on what is left")
+    register.add_pruner(
+        "structured", StructuredPruner, description="removes whole hidden channels (L1 norm) and shrinks the layers"
+    )
+    register.add_pruner(
+        "hybrid", HybridPruner, description="structured channels first, then unstructured magnitude on what is left"
+    )

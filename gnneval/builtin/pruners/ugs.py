@@ -54,8 +54,16 @@ class UgsPruner(Pruner):
 
     structured = False
 
-    def __init__(self, *, p_graph: float = 0.05, p_weight: float = 0.2, lambda_graph: float = 1e-2,
-                 lambda_weight: float = 1e-2, epochs: int = 200, patience: int = 50) -> None:
+    def __init__(
+        self,
+        *,
+        p_graph: float = 0.05,
+        p_weight: float = 0.2,
+        lambda_graph: float = 1e-2,
+        lambda_weight: float = 1e-2,
+        epochs: int = 200,
+        patience: int = 50,
+    ) -> None:
         super().__init__()
         self.p_graph, self.p_weight = float(p_graph), float(p_weight)
         self.lambda_graph, self.lambda_weight = float(lambda_graph), float(lambda_weight)
@@ -70,8 +78,7 @@ class UgsPruner(Pruner):
         epochs, patience = self.epochs, self.patience
         graph = ctx.graph
         if graph.task != "node-classification":
-            raise UsageError("ugs prunes node-classification GCNs (as Chen et al.); this is a "
-                             f"'{graph.task}' model")
+            raise UsageError(f"ugs prunes node-classification GCNs (as Chen et al.); this is a '{graph.task}' model")
         _check_edge_weights(model, graph)
         reinitialise(model, ctx.seed)
         theta0 = copy.deepcopy(model.state_dict())
@@ -90,17 +97,26 @@ class UgsPruner(Pruner):
             keep_w = _prune_smallest(mw, keep_w, step_w)
             keep_edges = _prune_edges(mg, keep_edges, max(1, round(p_graph * int(keep_edges.sum()))))
             rounds += 1
-            history.append({"round": rounds, "weight_sparsity": 1 - sum(int(m.sum()) for m in keep_w.values()) / total_w,
-                            "graph_sparsity": 1 - int(keep_edges.sum()) / n_pairs})
+            history.append(
+                {
+                    "round": rounds,
+                    "weight_sparsity": 1 - sum(int(m.sum()) for m in keep_w.values()) / total_w,
+                    "graph_sparsity": 1 - int(keep_edges.sum()) / n_pairs,
+                }
+            )
             model.load_state_dict(theta0)  # rewind
         sparse_graph = _sparsified(graph, pair, keep_edges)
         masks = {n: m.clone() for n, m in keep_w.items()}
         model.load_state_dict(theta0)
         final = train(model, sparse_graph, epochs=epochs, patience=patience, masks=masks, seed=ctx.seed)
         flops += final.flops
-        details: dict[str, Any] = {"rounds": rounds, "graph_sparsity": 1 - int(keep_edges.sum()) / n_pairs,
-                                   "weight_sparsity": 1 - sum(int(m.sum()) for m in masks.values()) / total_w,
-                                   "history": history, "final_best_val": final.best_val}
+        details: dict[str, Any] = {
+            "rounds": rounds,
+            "graph_sparsity": 1 - int(keep_edges.sum()) / n_pairs,
+            "weight_sparsity": 1 - sum(int(m.sum()) for m in masks.values()) / total_w,
+            "history": history,
+            "final_best_val": final.best_val,
+        }
         return PruneOutcome(model=model, masks=masks, graph=sparse_graph, details=details, training_flops=flops)
 
     def _round(self, model, graph, pair, n_pairs, keep_edges, keep_w, epochs, patience, ctx) -> tuple:
@@ -119,7 +135,12 @@ class UgsPruner(Pruner):
         params = dict(model.named_parameters())
         opt = torch.optim.Adam([*params.values(), mg, *mw.values()], lr=0.01, weight_decay=5e-4)
         forward_flops = float(count_flops(model, graph)[0])
-        best, best_masks, since, used = -1.0, (mg.detach().clone(), {n: m.detach().clone() for n, m in mw.items()}), 0, 0.0
+        best, best_masks, since, used = (
+            -1.0,
+            (mg.detach().clone(), {n: m.detach().clone() for n, m in mw.items()}),
+            0,
+            0.0,
+        )
         for _epoch in range(epochs):
             model.train()
             opt.zero_grad()
@@ -155,8 +176,10 @@ def _check_edge_weights(model, graph) -> None:
             x, ei = model_inputs(graph)[:2]
             model.eval()(x, ei, edge_weight=torch.ones(ei.shape[1]))
     except TypeError:
-        raise UsageError(f"ugs needs a model that takes edge weights (model(x, edge_index, edge_weight=...)), as "
-                         f"torch_geometric's GCN does; {type(model).__name__} does not") from None
+        raise UsageError(
+            f"ugs needs a model that takes edge weights (model(x, edge_index, edge_weight=...)), as "
+            f"torch_geometric's GCN does; {type(model).__name__} does not"
+        ) from None
 
 
 def _prune_smallest(mw: dict, keep: dict, k: int) -> dict:
@@ -170,7 +193,7 @@ def _prune_smallest(mw: dict, keep: dict, k: int) -> dict:
         flat_keep[torch.argsort(scores, stable=True)[:k]] = False
     out, offset = {}, 0
     for n in names:
-        out[n] = flat_keep[offset:offset + keep[n].numel()].view_as(keep[n])
+        out[n] = flat_keep[offset : offset + keep[n].numel()].view_as(keep[n])
         offset += keep[n].numel()
     return out
 
@@ -193,5 +216,9 @@ def _sparsified(graph, pair, keep_pairs):
 
 @hookimpl
 def gnneval_register_pruners(register):
-    register.add_pruner("ugs", UgsPruner, description="UGS (Chen et al. 2021): graph and weight masks, L1, "
-                                                      "iterative pruning with rewinding; returns the sparsified graph")
+    register.add_pruner(
+        "ugs",
+        UgsPruner,
+        description="UGS (Chen et al. 2021): graph and weight masks, L1, "
+        "iterative pruning with rewinding; returns the sparsified graph",
+    )

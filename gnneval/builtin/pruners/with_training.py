@@ -37,7 +37,12 @@ class LotteryPruner(Pruner):
         super().__init__()
         if not 0.0 < float(rate) < 1.0:
             raise UsageError("lottery pruner: rate must be in (0, 1)")
-        self.rate, self.epochs, self.patience, self.rewind_epoch = float(rate), int(epochs), int(patience), int(rewind_epoch)
+        self.rate, self.epochs, self.patience, self.rewind_epoch = (
+            float(rate),
+            int(epochs),
+            int(patience),
+            int(rewind_epoch),
+        )
 
     def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
         import copy
@@ -63,8 +68,10 @@ class LotteryPruner(Pruner):
         result = train(model, ctx.graph, epochs=epochs, patience=patience, seed=ctx.seed, on_epoch=keep)
         flops += result.flops
         if rewind_epoch not in snapshot:
-            raise UsageError(f"lottery pruner: rewind_epoch={rewind_epoch} but the first training stopped early "
-                             f"after {result.epochs} epochs; use a smaller rewind_epoch or a larger patience")
+            raise UsageError(
+                f"lottery pruner: rewind_epoch={rewind_epoch} but the first training stopped early "
+                f"after {result.epochs} epochs; use a smaller rewind_epoch or a larger patience"
+            )
         theta0 = snapshot[rewind_epoch]
         rounds.append({"sparsity": 0.0, "best_val": result.best_val, "epochs": result.epochs})
         pruned = 0
@@ -72,18 +79,30 @@ class LotteryPruner(Pruner):
             remaining = total - pruned
             step = min(max(1, int(round(rate * remaining))), target - pruned)
             # Already-pruned weights (score -1) rank first, then the smallest trained magnitudes.
-            masks = prune_by_scores(model, (pruned + step) / total, "global",
-                                    lambda n, p, kept=masks: torch.where(kept[n], p.detach().abs(), torch.tensor(-1.0)),
-                                    "lottery")
+            masks = prune_by_scores(
+                model,
+                (pruned + step) / total,
+                "global",
+                lambda n, p, kept=masks: torch.where(kept[n], p.detach().abs(), torch.tensor(-1.0)),
+                "lottery",
+            )
             pruned += step
             model.load_state_dict(theta0)  # rewind
             apply_masks(model, masks)
             result = train(model, ctx.graph, epochs=epochs, patience=patience, masks=masks, seed=ctx.seed)
             flops += result.flops
             rounds.append({"sparsity": pruned / total, "best_val": result.best_val, "epochs": result.epochs})
-        return PruneOutcome(model=model, masks=masks, details={
-            "rounds": len(rounds) - 1, "rate": rate, "rewind": f"epoch {rewind_epoch}" if rewind_epoch else "theta_0",
-            "history": rounds}, training_flops=flops)
+        return PruneOutcome(
+            model=model,
+            masks=masks,
+            details={
+                "rounds": len(rounds) - 1,
+                "rate": rate,
+                "rewind": f"epoch {rewind_epoch}" if rewind_epoch else "theta_0",
+                "history": rounds,
+            },
+            training_flops=flops,
+        )
 
 
 class TrainAndPrunePruner(Pruner):
@@ -119,9 +138,20 @@ class TrainAndPrunePruner(Pruner):
 
     structured = False
 
-    def __init__(self, *, method: str = "l1", epochs: int = 200, patience: int = 50, l1: float = 0.0,
-                 rounds: int = 10, round_epochs: int = 20, rho: float = 0.1, s0: float = 1e-2, M: float = 300.0,
-                 r: float = 0.1) -> None:
+    def __init__(
+        self,
+        *,
+        method: str = "l1",
+        epochs: int = 200,
+        patience: int = 50,
+        l1: float = 0.0,
+        rounds: int = 10,
+        round_epochs: int = 20,
+        rho: float = 0.1,
+        s0: float = 1e-2,
+        M: float = 300.0,
+        r: float = 0.1,
+    ) -> None:
         super().__init__()
         self.method = str(method).lower()
         if self.method not in ("l1", "admm", "slr"):
@@ -143,8 +173,17 @@ class TrainAndPrunePruner(Pruner):
             flops, info = self._lagrangian(model, sparsity, ctx, method)
         masks = prune_by_scores(model, sparsity, "global", lambda _n, p: p.detach().abs(), "train-and-prune")
         retrained = train(model, ctx.graph, epochs=epochs, patience=patience, masks=masks, seed=ctx.seed)
-        return PruneOutcome(model=model, masks=masks, training_flops=flops + retrained.flops, details={
-            "method": method, **info, "retrain_best_val": retrained.best_val, "retrain_epochs": retrained.epochs})
+        return PruneOutcome(
+            model=model,
+            masks=masks,
+            training_flops=flops + retrained.flops,
+            details={
+                "method": method,
+                **info,
+                "retrain_best_val": retrained.best_val,
+                "retrain_epochs": retrained.epochs,
+            },
+        )
 
     def _lagrangian(self, model, sparsity: float, ctx: PruneContext, method: str) -> tuple[float, dict]:
         """ADMM / SLR alternations; returns the FLOPs spent and what happened."""
@@ -162,7 +201,7 @@ class TrainAndPrunePruner(Pruner):
             keep = smallest_k_mask(flat.abs(), int(round(sparsity * flat.numel())))
             out, offset = {}, 0
             for n, p in weights:
-                out[n] = (flat[offset:offset + p.numel()] * keep[offset:offset + p.numel()]).view_as(p)
+                out[n] = (flat[offset : offset + p.numel()] * keep[offset : offset + p.numel()]).view_as(p)
                 offset += p.numel()
             return out
 
@@ -171,18 +210,20 @@ class TrainAndPrunePruner(Pruner):
             z = project({n: p.detach().clone() for n, p in weights})
         flops, history, previous = 0.0, [], None
         for k in range(1, rounds + 1):
+
             def proximal(m, z=z, u=u):
                 params = dict(m.named_parameters())
                 return rho / 2 * sum(((params[n] - z[n] + u[n]) ** 2).sum() for n, _ in weights)
 
-            flops += train(model, ctx.graph, epochs=round_epochs, patience=round_epochs + 1, seed=ctx.seed + k,
-                           penalty=proximal).flops
+            flops += train(
+                model, ctx.graph, epochs=round_epochs, patience=round_epochs + 1, seed=ctx.seed + k, penalty=proximal
+            ).flops
             with torch.no_grad():
                 w = {n: p.detach().clone() for n, p in weights}
                 z_new = project({n: w[n] + u[n] for n in w})
                 gap = float(torch.sqrt(sum(((w[n] - z_new[n]) ** 2).sum() for n in w)))
                 if method == "slr" and previous is not None and gap > 0:
-                    alpha = 1 - 1 / (big_m * k ** (1 - 1 / k ** r))
+                    alpha = 1 - 1 / (big_m * k ** (1 - 1 / k**r))
                     step = alpha * step * previous / gap
                 accepted = method == "admm" or previous is None or gap < previous
                 if accepted:
@@ -194,7 +235,13 @@ class TrainAndPrunePruner(Pruner):
 
 @hookimpl
 def gnneval_register_pruners(register):
-    register.add_pruner("train-and-prune", TrainAndPrunePruner,
-                        description="dense training (optional L1 penalty), magnitude pruning, masked retraining")
-    register.add_pruner("lottery", LotteryPruner,
-                        description="iterative magnitude pruning with rewinding (Frankle & Carbin 2019), retrains")
+    register.add_pruner(
+        "train-and-prune",
+        TrainAndPrunePruner,
+        description="dense training (optional L1 penalty), magnitude pruning, masked retraining",
+    )
+    register.add_pruner(
+        "lottery",
+        LotteryPruner,
+        description="iterative magnitude pruning with rewinding (Frankle & Carbin 2019), retrains",
+    )

@@ -11,6 +11,7 @@ from gnneval.plugin.helpers import DENSE_COLOUR, pruner_colour, save_figure
 
 class AccuracyCurves(Visualiser):
     """The headline score against sparsity (one line per pruner, the dense model drawn) and against FLOPs."""
+
     def draw(self, ctx: VisualContext) -> list[Path]:
         import matplotlib
 
@@ -24,8 +25,10 @@ class AccuracyCurves(Visualiser):
         dense_acc = dense.metrics.get(acc_key)
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
         for pruner in run.pruners:
-            vs = sorted((v for v in run.variants if v.pruner == pruner and v.ok and acc_key in v.metrics),
-                        key=lambda v: v.sparsity)
+            vs = sorted(
+                (v for v in run.variants if v.pruner == pruner and v.ok and acc_key in v.metrics),
+                key=lambda v: v.sparsity,
+            )
             if not vs:
                 continue
             colour = pruner_colour(pruner, run.pruners)
@@ -34,8 +37,14 @@ class AccuracyCurves(Visualiser):
             ax1.plot(xs, ys, "o-", color=colour, label=pruner)
             ax2.plot([v.flops / 1e6 for v in vs], ys, "o-", color=colour, label=f"{pruner} (dense kernels)")
             if any(v.flops_sparse < v.flops for v in vs):
-                ax2.plot([v.flops_sparse / 1e6 for v in vs], ys, "o--", color=colour, alpha=0.6,
-                         label=f"{pruner} (sparse kernels)")
+                ax2.plot(
+                    [v.flops_sparse / 1e6 for v in vs],
+                    ys,
+                    "o--",
+                    color=colour,
+                    alpha=0.6,
+                    label=f"{pruner} (sparse kernels)",
+                )
         if dense_acc is not None:
             for ax in (ax1, ax2):
                 ax.axhline(100 * dense_acc, color=DENSE_COLOUR, linestyle=":", label=f"dense ({100 * dense_acc:.1f}%)")
@@ -49,8 +58,10 @@ class AccuracyCurves(Visualiser):
         for ax in (ax1, ax2):
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8)
-        fig.suptitle(f"{run.provenance.architecture.upper()} on {run.graph.name}: "
-                     f"{Path(run.provenance.checkpoint_path).name}", fontsize=11)
+        fig.suptitle(
+            f"{run.provenance.architecture.upper()} on {run.graph.name}: {Path(run.provenance.checkpoint_path).name}",
+            fontsize=11,
+        )
         fig.tight_layout()
         return save_figure(fig, ctx.out_dir, "accuracy_vs_sparsity", ctx.formats)
 

@@ -46,9 +46,12 @@ class SimilarityHeatmap(Visualiser):
     """Per variant, a heatmap of layer × similarity measure, every measure in its bounded form oriented so that
     1 = identical to the dense model.
     """
-    caption = ("Each variant's similarity to the dense model, per layer (rows) and measure (columns); every measure "
-               "is oriented so that 1 = identical, using its bounded form (distances d in [0, m] as 1 - d/m); "
-               "unbounded measures are left out here and shown in the agreement picture.")
+
+    caption = (
+        "Each variant's similarity to the dense model, per layer (rows) and measure (columns); every measure "
+        "is oriented so that 1 = identical, using its bounded form (distances d in [0, m] as 1 - d/m); "
+        "unbounded measures are left out here and shown in the agreement picture."
+    )
 
     def draw(self, ctx: VisualContext) -> list[Path]:
         run, plt = ctx.run, _plt()
@@ -60,18 +63,29 @@ class SimilarityHeatmap(Visualiser):
         layers = list(run.dense.outputs.embeddings) if run.dense.outputs else list(variants[0].layer_metrics)
         cols = min(3, len(variants))
         rows = -(-len(variants) // cols)
-        fig, axes = plt.subplots(rows, cols, squeeze=False, layout="constrained",
-                                 figsize=(1.5 + (1.2 + 0.3 * len(names)) * cols, 1.2 + (0.45 * len(layers) + 2.2) * rows))
+        fig, axes = plt.subplots(
+            rows,
+            cols,
+            squeeze=False,
+            layout="constrained",
+            figsize=(1.5 + (1.2 + 0.3 * len(names)) * cols, 1.2 + (0.45 * len(layers) + 2.2) * rows),
+        )
         for ax, v in zip(axes.flat, variants):
-            grid = np.array([[v.layer_metrics.get(lay, {}).get(f"{n}.similarity", np.nan) for n in names]
-                             for lay in layers])
-            im = ax.imshow(grid, vmin=min(0.0, float(np.nanmin(grid))) if np.isfinite(grid).any() else 0.0,
-                           vmax=1.0, cmap="viridis", aspect="auto")
+            grid = np.array(
+                [[v.layer_metrics.get(lay, {}).get(f"{n}.similarity", np.nan) for n in names] for lay in layers]
+            )
+            im = ax.imshow(
+                grid,
+                vmin=min(0.0, float(np.nanmin(grid))) if np.isfinite(grid).any() else 0.0,
+                vmax=1.0,
+                cmap="viridis",
+                aspect="auto",
+            )
             ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
             ax.set_yticks(range(len(layers)), layers, fontsize=8)
             ax.set_title(f"{v.id}", fontsize=10)
             ax.set_ylabel("layer")
-        for ax in list(axes.flat)[len(variants):]:
+        for ax in list(axes.flat)[len(variants) :]:
             ax.axis("off")
         fig.colorbar(im, ax=axes, label="similarity to dense (1 = identical)", shrink=0.8)
         fig.suptitle("Similarity of each layer to the dense model, every measure oriented so that 1 = identical")
@@ -85,12 +99,15 @@ def agreement_matrix(run: RunResult) -> tuple[list[str], np.ndarray, int]:
     names = measures_with(run, "oriented")
     if not names:
         return [], np.zeros((0, 0)), 0
-    points = [[vals.get(f"{n}.oriented", np.nan) for n in names]
-              for v in _compared(run) for vals in v.layer_metrics.values()]
+    points = [
+        [vals.get(f"{n}.oriented", np.nan) for n in names] for v in _compared(run) for vals in v.layer_metrics.values()
+    ]
     table = np.array([p for p in points if np.all(np.isfinite(p))], dtype=np.float64).reshape(-1, len(names))
     if len(names) < 2 or table.shape[0] < 3:
-        raise LookupError("the similarity agreement needs at least two measures and three (variant, layer) points; "
-                          "add --metrics +similarity-all and more sparsities")
+        raise LookupError(
+            "the similarity agreement needs at least two measures and three (variant, layer) points; "
+            "add --metrics +similarity-all and more sparsities"
+        )
     rho = np.atleast_2d(spearmanr(table).statistic)
     return names, np.nan_to_num(rho, nan=0.0), table.shape[0]
 
@@ -99,9 +116,12 @@ class SimilarityAgreement(Visualiser):
     """Spearman rank correlation between the similarity measures across every variant and layer of the run:
     where the measures tell the same story about pruning and where they disagree.
     """
-    caption = ("How the similarity measures agree: Spearman rank correlation between every two measures across all "
-               "variants and layers of the run, each measure oriented so that larger = more similar to dense. "
-               "1: they rank the variants' layers identically; 0: unrelated; negative: opposite stories.")
+
+    caption = (
+        "How the similarity measures agree: Spearman rank correlation between every two measures across all "
+        "variants and layers of the run, each measure oriented so that larger = more similar to dense. "
+        "1: they rank the variants' layers identically; 0: unrelated; negative: opposite stories."
+    )
 
     def draw(self, ctx: VisualContext) -> list[Path]:
         plt = _plt()
@@ -115,8 +135,15 @@ class SimilarityAgreement(Visualiser):
         if len(names) <= 14:
             for i in range(len(names)):
                 for j in range(len(names)):
-                    ax.text(j, i, f"{rho[i, j]:.2f}", ha="center", va="center", fontsize=6,
-                            color="white" if abs(rho[i, j]) > 0.6 else "black")
+                    ax.text(
+                        j,
+                        i,
+                        f"{rho[i, j]:.2f}",
+                        ha="center",
+                        va="center",
+                        fontsize=6,
+                        color="white" if abs(rho[i, j]) > 0.6 else "black",
+                    )
         fig.colorbar(im, ax=ax, label="Spearman rank correlation")
         ax.set_title(f"Agreement between similarity measures ({n} variant × layer points)", fontsize=10)
         fig.tight_layout()
@@ -125,7 +152,13 @@ class SimilarityAgreement(Visualiser):
 
 @hookimpl
 def gnneval_register_visualisers(register):
-    register.add_visualiser("similarity-heatmap", SimilarityHeatmap,
-                            description="per variant: layer × similarity measure, 1 = identical to dense")
-    register.add_visualiser("similarity-agreement", SimilarityAgreement,
-                            description="rank correlation between the similarity measures across the run")
+    register.add_visualiser(
+        "similarity-heatmap",
+        SimilarityHeatmap,
+        description="per variant: layer × similarity measure, 1 = identical to dense",
+    )
+    register.add_visualiser(
+        "similarity-agreement",
+        SimilarityAgreement,
+        description="rank correlation between the similarity measures across the run",
+    )

@@ -35,8 +35,10 @@ class UmapMaps(Visualiser):
         min_dist: UMAP's minimum distance between embedded points.
         n_epochs: UMAP's optimisation epochs.
     """
-    def __init__(self, *, max_points: int = 5000, n_neighbors: int = 15, min_dist: float = 0.1,
-                 n_epochs: int = 200) -> None:
+
+    def __init__(
+        self, *, max_points: int = 5000, n_neighbors: int = 15, min_dist: float = 0.1, n_epochs: int = 200
+    ) -> None:
         super().__init__()
         self.params = {"n_neighbors": n_neighbors, "min_dist": min_dist, "n_epochs": n_epochs}
         self.max_points = max_points
@@ -54,8 +56,9 @@ class UmapMaps(Visualiser):
         dists, knn = NearestNeighbors(n_neighbors=k).fit(x).kneighbors(x)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # n_jobs is 1 with random_state set; umap says so
-            reducer = umap.UMAP(random_state=seed, init=init, precomputed_knn=(knn, dists),
-                                **{**self.params, "n_neighbors": k})
+            reducer = umap.UMAP(
+                random_state=seed, init=init, precomputed_knn=(knn, dists), **{**self.params, "n_neighbors": k}
+            )
             return reducer.fit_transform(x)
 
     def draw(self, ctx: VisualContext) -> list[Path]:
@@ -88,22 +91,38 @@ class UmapMaps(Visualiser):
         def panel(ax, xy, title, flipped=None):
             ax.scatter(xy[:, 0], xy[:, 1], c=[colours[c] for c in y], s=3, linewidths=0, rasterized=True)
             if flipped is not None and flipped.any():
-                ax.scatter(xy[flipped, 0], xy[flipped, 1], s=14, facecolors="none", edgecolors="black",
-                           linewidths=0.6)
+                ax.scatter(xy[flipped, 0], xy[flipped, 1], s=14, facecolors="none", edgecolors="black", linewidths=0.6)
             ax.set_title(title, fontsize=9)
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_xlabel("UMAP 1 (aligned to dense)", fontsize=7)
             ax.set_ylabel("UMAP 2", fontsize=7)
 
-        cells = [(r, c, pruner, sp, next((v for v in run.variants if v.pruner == pruner and v.sparsity == sp), None))
-                 for r, pruner in enumerate(pruners) for c, sp in enumerate(sparsities, start=1)]
-        drawable = [cell for cell in cells if cell[4] is not None and cell[4].ok and cell[4].outputs is not None
-                    and layer in cell[4].outputs.embeddings]
+        cells = [
+            (r, c, pruner, sp, next((v for v in run.variants if v.pruner == pruner and v.sparsity == sp), None))
+            for r, pruner in enumerate(pruners)
+            for c, sp in enumerate(sparsities, start=1)
+        ]
+        drawable = [
+            cell
+            for cell in cells
+            if cell[4] is not None
+            and cell[4].ok
+            and cell[4].outputs is not None
+            and layer in cell[4].outputs.embeddings
+        ]
         # each variant's layout only needs the dense one: they are fitted side by side (forked processes)
-        layouts = dict(zip([cell[:2] for cell in drawable], map_in_processes(
-            lambda cell: procrustes_align(self._fit(cell[4].outputs.embeddings[layer][idx], ctx.seed, init=base),
-                                          base), drawable)))
+        layouts = dict(
+            zip(
+                [cell[:2] for cell in drawable],
+                map_in_processes(
+                    lambda cell: procrustes_align(
+                        self._fit(cell[4].outputs.embeddings[layer][idx], ctx.seed, init=base), base
+                    ),
+                    drawable,
+                ),
+            )
+        )
         acc = dense.metrics.get(key)
         for r in range(len(pruners)):
             panel(axes[r][0], base, "dense" + (f" ({short} {100 * acc:.1f}%)" if acc is not None else ""))
@@ -113,27 +132,50 @@ class UmapMaps(Visualiser):
                 ax.set_axis_off()
                 ax.set_title(f"{pruner} @ {sp:.0%}: " + ("failed" if v is not None else "not run"), fontsize=9)
                 continue
-            flipped = (node_of(v.outputs.predictions)[idx] != node_of(dense.outputs.predictions)[idx]
-                       if run.graph.task in ("node-classification", "graph-classification") else None)
+            flipped = (
+                node_of(v.outputs.predictions)[idx] != node_of(dense.outputs.predictions)[idx]
+                if run.graph.task in ("node-classification", "graph-classification")
+                else None
+            )
             v_acc = v.metrics.get(key)
-            panel(ax, layouts[r, c], f"{pruner} @ {sp:.0%} (width {v.outputs.embeddings[layer].shape[1]}"
-                  + (f", {short} {100 * v_acc:.1f}%)" if v_acc is not None else ")"), flipped)
+            panel(
+                ax,
+                layouts[r, c],
+                f"{pruner} @ {sp:.0%} (width {v.outputs.embeddings[layer].shape[1]}"
+                + (f", {short} {100 * v_acc:.1f}%)" if v_acc is not None else ")"),
+                flipped,
+            )
         what = "graph class" if batch is not None else "class"
-        handles = [Line2D([], [], marker="o", linestyle="", color=colours[k], label=f"{what} {k}")
-                   for k in range(run.graph.num_classes)]
-        handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markeredgecolor="black",
-                              label="prediction flipped vs dense" + (" (node's graph)" if batch is not None else "")))
+        handles = [
+            Line2D([], [], marker="o", linestyle="", color=colours[k], label=f"{what} {k}")
+            for k in range(run.graph.num_classes)
+        ]
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="o",
+                linestyle="",
+                markerfacecolor="none",
+                markeredgecolor="black",
+                label="prediction flipped vs dense" + (" (node's graph)" if batch is not None else ""),
+            )
+        )
         fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 8), fontsize=8, frameon=False)
         sample = f", {len(idx)} of {n} nodes (seeded sample)" if len(idx) < n else f", all {n} nodes"
-        fig.suptitle(f"UMAP of layer '{layer}' (last hidden layer) on {run.graph.name}{sample}; "
-                     f"n_neighbors={self.params['n_neighbors']}, min_dist={self.params['min_dist']}, "
-                     f"seed={ctx.seed}\naligned: each variant's layout starts from the dense layout and is then "
-                     "fitted to it by orthogonal Procrustes (rotation, reflection, scale, shift)", fontsize=10)
+        fig.suptitle(
+            f"UMAP of layer '{layer}' (last hidden layer) on {run.graph.name}{sample}; "
+            f"n_neighbors={self.params['n_neighbors']}, min_dist={self.params['min_dist']}, "
+            f"seed={ctx.seed}\naligned: each variant's layout starts from the dense layout and is then "
+            "fitted to it by orthogonal Procrustes (rotation, reflection, scale, shift)",
+            fontsize=10,
+        )
         fig.tight_layout(rect=(0, 0.06, 1, 0.95))
         return save_figure(fig, ctx.out_dir, f"umap_{layer.replace('.', '_').replace('#', '_')}", ctx.formats)
 
 
 @hookimpl
 def gnneval_register_visualisers(register):
-    register.add_visualiser("umap", UmapMaps,
-                            description="aligned UMAP maps of the last hidden layer, dense beside each variant")
+    register.add_visualiser(
+        "umap", UmapMaps, description="aligned UMAP maps of the last hidden layer, dense beside each variant"
+    )

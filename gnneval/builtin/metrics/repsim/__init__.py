@@ -31,21 +31,28 @@ def gnneval_register_metrics(register):
     for name, cls in LAYER_MEASURES.items():
         register.add_metric(name, cls, description=f"{cls.props.family}: {cls.props.paper}", default=False)
     for name, fcls in functional.MEASURES.items():
-        register.add_metric(name, fcls, description=f"functional: {(fcls.__doc__ or '').split('(')[0].strip()}",
-                            default=False)
+        register.add_metric(
+            name, fcls, description=f"functional: {(fcls.__doc__ or '').split('(')[0].strip()}", default=False
+        )
 
 
 def measures_markdown() -> str:
     """The measures' table for docs/similarity.md, from their declared properties (a test keeps it current)."""
-    lines = ["| metric | family | range | more similar | symmetric | invariant to | nodes | paper |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| metric | family | range | more similar | symmetric | invariant to | nodes | paper |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for name, cls in LAYER_MEASURES.items():
         p = cls.props
-        lines.append(f"| `{name}` | {p.family} | {p.range} | {'larger' if p.larger_is_similar else 'smaller'} | "
-                     f"{'yes' if p.symmetric else 'no'} | {', '.join(sorted(p.invariances)) or 'none'} | "
-                     f"{'node sample' if p.sampled else 'all'} | {p.paper} |")
+        lines.append(
+            f"| `{name}` | {p.family} | {p.range} | {'larger' if p.larger_is_similar else 'smaller'} | "
+            f"{'yes' if p.symmetric else 'no'} | {', '.join(sorted(p.invariances)) or 'none'} | "
+            f"{'node sample' if p.sampled else 'all'} | {p.paper} |"
+        )
     lines += ["", "Formulas, as computed:", ""]
-    lines += [f"- `{name}`: {cls.props.formula}" + (f" Oriented similarity: {cls.props.oriented}."
-                                                    if cls.props.oriented else "")
-              for name, cls in LAYER_MEASURES.items()]
+    lines += [
+        f"- `{name}`: {cls.props.formula}"
+        + (f" Oriented similarity: {cls.props.oriented}." if cls.props.oriented else "")
+        for name, cls in LAYER_MEASURES.items()
+    ]
     return "\n".join(lines)

@@ -37,8 +37,12 @@ class SizeShapeDistance(Measure):
     props = Properties(
         paper="Procrustes size-and-shape distance, Williams et al. 2021 (NeurIPS), as in ReSi",
         formula="sqrt(||X||² + ||Y||² - 2 ||X'Y||_*) on column-centred, un-normalised representations.",
-        range="[0, inf)", larger_is_similar=False, symmetric=True, family="alignment",
-        invariances=frozenset({"orthogonal", "translation", "permutation"}))
+        range="[0, inf)",
+        larger_is_similar=False,
+        symmetric=True,
+        family="alignment",
+        invariances=frozenset({"orthogonal", "translation", "permutation"}),
+    )
 
     def value(self, x, y):
         return aligned_residual(centre(x), centre(y))  # the formula's value, from the aligned difference
@@ -48,10 +52,14 @@ class AngularShape(Measure):
     props = Properties(
         paper="Orthogonal angular shape metric, Williams et al. 2021 (NeurIPS)",
         formula="arccos ||X'Y||_* for column-centred, unit-Frobenius X and Y (computed as 2 arcsin(r / 2) from "
-                "the aligned residual r = min_Q ||XQ - Y||_F, which does not cancel near identity).",
-        range="[0, pi/2]", larger_is_similar=False, symmetric=True, family="alignment",
+        "the aligned residual r = min_Q ||XQ - Y||_F, which does not cancel near identity).",
+        range="[0, pi/2]",
+        larger_is_similar=False,
+        symmetric=True,
+        family="alignment",
         invariances=frozenset({"orthogonal", "isotropic-scaling", "translation", "permutation"}),
-        oriented="1 - 2 theta / pi")
+        oriented="1 - 2 theta / pi",
+    )
 
     def value(self, x, y):
         x, y = unit_frobenius(centre(x)), unit_frobenius(centre(y))
@@ -65,9 +73,13 @@ class PermutationProcrustes(Measure):
     props = Properties(
         paper="Permutation Procrustes (Williams et al. 2021; ReSi)",
         formula="min over unit permutations P of ||XP - Y||_F (Hungarian assignment on X'Y), the narrower "
-                "representation zero-padded; no centring or scaling.",
-        range="[0, inf)", larger_is_similar=False, symmetric=True, family="alignment",
-        invariances=frozenset({"permutation"}))
+        "representation zero-padded; no centring or scaling.",
+        range="[0, inf)",
+        larger_is_similar=False,
+        symmetric=True,
+        family="alignment",
+        invariances=frozenset({"permutation"}),
+    )
 
     def value(self, x, y):
         from scipy.optimize import linear_sum_assignment
@@ -81,10 +93,14 @@ class AlignedCosine(Measure):
     props = Properties(
         paper="Aligned cosine similarity (Hamilton et al. 2016; ReSi)",
         formula="mean over nodes of cos(x_i Q, y_i) with Q the orthogonal Procrustes alignment of X to Y "
-                "(narrower zero-padded); nodes all-zero in either are left out and counted (zero_rows).",
-        range="[-1, 1]", larger_is_similar=True, symmetric=True, family="alignment",
+        "(narrower zero-padded); nodes all-zero in either are left out and counted (zero_rows).",
+        range="[-1, 1]",
+        larger_is_similar=True,
+        symmetric=True,
+        family="alignment",
         invariances=frozenset({"orthogonal", "isotropic-scaling", "permutation"}),
-        oriented="the value itself")
+        oriented="the value itself",
+    )
 
     def value(self, x, y):
         x, y = pad_to_same_width(x, y)
@@ -112,16 +128,24 @@ class LinearRegressionFit(Measure):
     props = Properties(
         paper="Linear regression fit (Kornblith et al. 2019, R²_LR; Klabunde et al. 2023)",
         formula="dense: R² of predicting the dense layer from the variant's by least squares (centred); "
-                "reverse: the variant's from the dense layer's. Each is also invariant to any invertible "
-                "linear map of its predictor.",
-        range="[0, 1]", larger_is_similar=True, symmetric=False, family="alignment",
+        "reverse: the variant's from the dense layer's. Each is also invariant to any invertible "
+        "linear map of its predictor.",
+        range="[0, 1]",
+        larger_is_similar=True,
+        symmetric=False,
+        family="alignment",
         invariances=frozenset({"orthogonal", "isotropic-scaling", "translation", "permutation"}),
-        oriented="the value itself (dense from variant)")
+        oriented="the value itself (dense from variant)",
+    )
 
     def value(self, x, y):
         return {"dense": regression_r2(x, y), "reverse": regression_r2(y, x)}
 
 
-MEASURES = {"procrustes-size-shape": SizeShapeDistance, "angular-shape": AngularShape,
-            "permutation-procrustes": PermutationProcrustes, "aligned-cosine": AlignedCosine,
-            "linear-regression": LinearRegressionFit}
+MEASURES = {
+    "procrustes-size-shape": SizeShapeDistance,
+    "angular-shape": AngularShape,
+    "permutation-procrustes": PermutationProcrustes,
+    "aligned-cosine": AlignedCosine,
+    "linear-regression": LinearRegressionFit,
+}

@@ -136,8 +136,10 @@ class Measure(Metric):
         if self.props.sampled:
             idx = inputs.node_sample()
             out.update(sample=float(len(idx)), sample_seed=float(inputs.seed))
-            x, y = (inputs.shared_result(of, f"float64:sample={len(idx)}", lambda a: f64(a[idx]))
-                    for of in ("variant", "dense"))
+            x, y = (
+                inputs.shared_result(of, f"float64:sample={len(idx)}", lambda a: f64(a[idx]))
+                for of in ("variant", "dense")
+            )
         else:
             x, y = (inputs.shared_result(of, "float64", f64) for of in ("variant", "dense"))
         got = self.value(x, y)
@@ -154,7 +156,9 @@ def describe(cls: type[Measure]) -> str:
     """One paragraph stating a measure's properties (used in its docstring and the docs)."""
     p = cls.props
     inv = ", ".join(sorted(p.invariances)) or "none"
-    return (f"{p.paper}. {p.formula} Range {p.range}; {'larger' if p.larger_is_similar else 'smaller'} = more "
-            f"similar; {'symmetric' if p.symmetric else 'not symmetric'}; invariant to: {inv}; "
-            f"{'on the node sample' if p.sampled else 'all nodes'}."
-            + (f" Oriented similarity: {p.oriented}." if p.oriented else ""))
+    return (
+        f"{p.paper}. {p.formula} Range {p.range}; {'larger' if p.larger_is_similar else 'smaller'} = more "
+        f"similar; {'symmetric' if p.symmetric else 'not symmetric'}; invariant to: {inv}; "
+        f"{'on the node sample' if p.sampled else 'all nodes'}."
+        + (f" Oriented similarity: {p.oriented}." if p.oriented else "")
+    )

@@ -47,10 +47,13 @@ class MeanCCA(Measure):
     props = Properties(
         paper="Mean canonical correlation (Hotelling 1936; as surveyed by Klabunde et al. 2023)",
         formula="mean of the canonical correlations rho_i = singular values of Qx'Qy (centred bases).",
-        range="[0, 1]", larger_is_similar=True, symmetric=True, family="cca",
-        invariances=frozenset({"orthogonal", "isotropic-scaling", "translation", "permutation",
-                               "invertible-linear"}),
-        oriented="the value itself")
+        range="[0, 1]",
+        larger_is_similar=True,
+        symmetric=True,
+        family="cca",
+        invariances=frozenset({"orthogonal", "isotropic-scaling", "translation", "permutation", "invertible-linear"}),
+        oriented="the value itself",
+    )
 
     def value(self, x, y):
         rho, _ = canonical(x, y)
@@ -61,12 +64,16 @@ class SVCCA(Measure):
     props = Properties(
         paper="SVCCA, Raghu et al. 2017 (NeurIPS)",
         formula="each representation reduced to its top singular directions holding 99% of the variance "
-                "(sum of s² — ReSi's helper compares the normalised cumulative share with 0.99 × the total "
-                "variance and keeps one direction whenever the variance exceeds 1; we follow the paper), then "
-                "the mean canonical correlation.",
-        range="[0, 1]", larger_is_similar=True, symmetric=True, family="cca",
+        "(sum of s² — ReSi's helper compares the normalised cumulative share with 0.99 × the total "
+        "variance and keeps one direction whenever the variance exceeds 1; we follow the paper), then "
+        "the mean canonical correlation.",
+        range="[0, 1]",
+        larger_is_similar=True,
+        symmetric=True,
+        family="cca",
         invariances=frozenset({"orthogonal", "isotropic-scaling", "translation", "permutation"}),
-        oriented="the value itself")
+        oriented="the value itself",
+    )
 
     def value(self, x, y):
         rho, _ = canonical(top_variance(x), top_variance(y))
@@ -77,11 +84,15 @@ class PWCCA(Measure):
     props = Properties(
         paper="Projection-weighted CCA, Morcos et al. 2018 (NeurIPS)",
         formula="sum_i alpha_i rho_i, alpha_i proportional to sum_j |<h_i, x_j>| for the canonical variates h_i "
-                "and the centred units x_j of the representation with fewer units (the variant's on ties), "
-                "as in the authors' code.",
-        range="[0, 1]", larger_is_similar=True, symmetric=False, family="cca",
+        "and the centred units x_j of the representation with fewer units (the variant's on ties), "
+        "as in the authors' code.",
+        range="[0, 1]",
+        larger_is_similar=True,
+        symmetric=False,
+        family="cca",
         invariances=frozenset({"isotropic-scaling", "translation", "permutation"}),
-        oriented="the value itself")
+        oriented="the value itself",
+    )
 
     def value(self, x, y):
         if y.shape[1] < x.shape[1]:

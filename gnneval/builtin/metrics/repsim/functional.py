@@ -35,16 +35,21 @@ class OutputJSD(Metric):
     variant's and the dense model's logits, mean over the test nodes (graphs); ``similarity`` = 1 - JSD.
     Symmetric; invariant to adding a constant to a node's logits."""
 
-    summary = {"dense": Column("output JSD", "{:.4f}", help="Jensen–Shannon divergence of the outputs to dense, "
-                                                            "bits, mean over test nodes")}
+    summary = {
+        "dense": Column(
+            "output JSD", "{:.4f}", help="Jensen–Shannon divergence of the outputs to dense, bits, mean over test nodes"
+        )
+    }
     tasks = ("node-classification", "graph-classification")
     needs_dense = True
     groups = (GROUP,)
 
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
         m = inputs.graph.masks["test"]
-        jsd = js_divergence(softmax(np.asarray(inputs.variant.logits, np.float64)[m]),
-                            softmax(np.asarray(inputs.dense.logits, np.float64)[m]))
+        jsd = js_divergence(
+            softmax(np.asarray(inputs.variant.logits, np.float64)[m]),
+            softmax(np.asarray(inputs.dense.logits, np.float64)[m]),
+        )
         return {"dense": float(jsd.mean()), "similarity": float(1.0 - jsd.mean())}
 
 

@@ -49,9 +49,15 @@ class SecondOrderCosine(_KnnMeasure):
     props = Properties(
         paper="Second-order cosine similarity, Hamilton et al. 2016 (EMNLP)",
         formula="mean over nodes i of cos(s_X(i), s_Y(i)), s(i) the cosine similarities of i to the union of its "
-                "k nearest neighbours in X and in Y — similarities as in the paper (ReSi uses cosine distances).",
-        range="[-1, 1]", larger_is_similar=True, symmetric=True, sampled=True, family="neighbourhood",
-        invariances=_INV, oriented="the value itself")
+        "k nearest neighbours in X and in Y — similarities as in the paper (ReSi uses cosine distances).",
+        range="[-1, 1]",
+        larger_is_similar=True,
+        symmetric=True,
+        sampled=True,
+        family="neighbourhood",
+        invariances=_INV,
+        oriented="the value itself",
+    )
 
     def value(self, x, y):
         xn, yn = l2_normalise(x), l2_normalise(y)
@@ -69,9 +75,15 @@ class RankSimilarity(_KnnMeasure):
     props = Properties(
         paper="Rank similarity, Wang et al. 2020 (arXiv 2009.14640; as defined in Klabunde et al. 2023)",
         formula="mean over nodes of the normalised rank agreement of the shared k nearest neighbours: "
-                "sum over shared j of 2 / ((1 + |r_X(j) - r_Y(j)|)(r_X(j) + r_Y(j))) / sum_{m<=|shared|} 1/m.",
-        range="[0, 1]", larger_is_similar=True, symmetric=True, sampled=True, family="neighbourhood",
-        invariances=_INV, oriented="the value itself")
+        "sum over shared j of 2 / ((1 + |r_X(j) - r_Y(j)|)(r_X(j) + r_Y(j))) / sum_{m<=|shared|} 1/m.",
+        range="[0, 1]",
+        larger_is_similar=True,
+        symmetric=True,
+        sampled=True,
+        family="neighbourhood",
+        invariances=_INV,
+        oriented="the value itself",
+    )
 
     def value(self, x, y):
         return float(rank_similarity_per_node(knn(x, self.k), knn(y, self.k)).mean())
@@ -81,13 +93,22 @@ class JointRankJaccard(_KnnMeasure):
     props = Properties(
         paper="Joint rank and Jaccard similarity, Wang et al. 2020 (as in ReSi)",
         formula="mean over nodes of Jaccard(N_X(i), N_Y(i)) × rank similarity(i).",
-        range="[0, 1]", larger_is_similar=True, symmetric=True, sampled=True, family="neighbourhood",
-        invariances=_INV, oriented="the value itself")
+        range="[0, 1]",
+        larger_is_similar=True,
+        symmetric=True,
+        sampled=True,
+        family="neighbourhood",
+        invariances=_INV,
+        oriented="the value itself",
+    )
 
     def value(self, x, y):
         a, b = knn(x, self.k), knn(y, self.k)
         return float((neighbour_jaccard(a, b) * rank_similarity_per_node(a, b)).mean())
 
 
-MEASURES = {"second-order-cosine": SecondOrderCosine, "rank-similarity": RankSimilarity,
-            "joint-rank-jaccard": JointRankJaccard}
+MEASURES = {
+    "second-order-cosine": SecondOrderCosine,
+    "rank-similarity": RankSimilarity,
+    "joint-rank-jaccard": JointRankJaccard,
+}

@@ -16,6 +16,7 @@ _ALL = frozenset({"orthogonal", "isotropic-scaling", "translation", "permutation
 
 def _pairwise_sq(x: np.ndarray) -> np.ndarray:
     """Squared Euclidean distances between all rows, shared between the measures of a layer."""
+
     def compute() -> np.ndarray:
         sq = np.einsum("ij,ij->i", x, x)
         return np.clip(sq[:, None] + sq[None, :] - 2.0 * (x @ x.T), 0.0, None)
@@ -43,9 +44,15 @@ class RSA(Measure):
     props = Properties(
         paper="Representational similarity analysis, Kriegeskorte et al. 2008",
         formula="Spearman (dense) and Pearson (pearson) correlation between the lower triangles of the two "
-                "node × node Pearson-correlation RSMs (ReSi's default inner and outer choices).",
-        range="[-1, 1]", larger_is_similar=True, symmetric=True, sampled=True, family="rsm",
-        invariances=frozenset({"isotropic-scaling", "permutation"}), oriented="the value itself")
+        "node × node Pearson-correlation RSMs (ReSi's default inner and outer choices).",
+        range="[-1, 1]",
+        larger_is_similar=True,
+        symmetric=True,
+        sampled=True,
+        family="rsm",
+        invariances=frozenset({"isotropic-scaling", "permutation"}),
+        oriented="the value itself",
+    )
 
     def value(self, x, y):
         from scipy.stats import pearsonr, spearmanr
@@ -60,10 +67,15 @@ class RSMNormDifference(Measure):
     props = Properties(
         paper="RSM norm difference (Shahbazi et al. 2021; ReSi)",
         formula="Frobenius norm of the difference of the lower triangles of the Euclidean-distance RSMs (ReSi "
-                "takes np.linalg.norm(ord=2) of the square matrices, which is their spectral norm; we use the "
-                "Frobenius norm its comment describes).",
-        range="[0, inf)", larger_is_similar=False, symmetric=True, sampled=True, family="rsm",
-        invariances=frozenset({"orthogonal", "translation", "permutation"}))
+        "takes np.linalg.norm(ord=2) of the square matrices, which is their spectral norm; we use the "
+        "Frobenius norm its comment describes).",
+        range="[0, inf)",
+        larger_is_similar=False,
+        symmetric=True,
+        sampled=True,
+        family="rsm",
+        invariances=frozenset({"orthogonal", "translation", "permutation"}),
+    )
 
     def value(self, x, y):
         return float(np.linalg.norm(_lower(np.sqrt(_pairwise_sq(x))) - _lower(np.sqrt(_pairwise_sq(y)))))
@@ -85,9 +97,15 @@ class DistanceCorrelation(Measure):
     props = Properties(
         paper="Distance correlation, Székely et al. 2007 (Ann. Statist.)",
         formula="sqrt(dCov²(X, Y) / sqrt(dVar²(X) dVar²(Y))), the V-statistics of the double-centred Euclidean "
-                "distance matrices.",
-        range="[0, 1]", larger_is_similar=True, symmetric=True, sampled=True, family="rsm",
-        invariances=_ALL, oriented="the value itself")
+        "distance matrices.",
+        range="[0, 1]",
+        larger_is_similar=True,
+        symmetric=True,
+        sampled=True,
+        family="rsm",
+        invariances=_ALL,
+        oriented="the value itself",
+    )
 
     def value(self, x, y):
         return distance_correlation(x, y)
@@ -107,9 +125,14 @@ class DebiasedCKA(Measure):
     props = Properties(
         paper="Debiased linear CKA: Kornblith et al. 2019's CKA with Song et al. 2012's unbiased HSIC",
         formula="HSIC_u(X, Y) / sqrt(HSIC_u(X, X) HSIC_u(Y, Y)) on column-centred features (as Kornblith's "
-                "code does); feature-space form, O(n d²). Unlike biased CKA it is not bounded below by 0.",
-        range="(-inf, 1]", larger_is_similar=True, symmetric=True, family="rsm", invariances=_ALL,
-        oriented="the value itself")
+        "code does); feature-space form, O(n d²). Unlike biased CKA it is not bounded below by 0.",
+        range="(-inf, 1]",
+        larger_is_similar=True,
+        symmetric=True,
+        family="rsm",
+        invariances=_ALL,
+        oriented="the value itself",
+    )
 
     def value(self, x, y):
         if x.shape[0] < 4:
@@ -127,9 +150,13 @@ class EigenspaceOverlap(Measure):
     props = Properties(
         paper="Eigenspace overlap score, May et al. 2019 (NeurIPS)",
         formula="||U'V||_F² / max(d, d') with U, V orthonormal bases of the (uncentred) column spaces.",
-        range="[0, 1]", larger_is_similar=True, symmetric=True, family="rsm",
+        range="[0, 1]",
+        larger_is_similar=True,
+        symmetric=True,
+        family="rsm",
         invariances=frozenset({"orthogonal", "isotropic-scaling", "permutation", "invertible-linear"}),
-        oriented="the value itself")
+        oriented="the value itself",
+    )
 
     def value(self, x, y):
         return float(np.sum((left_basis(x).T @ left_basis(y)) ** 2) / max(x.shape[1], y.shape[1]))
@@ -163,9 +190,15 @@ class GULP(Measure):
     props = Properties(
         paper="GULP, Boix-Adserà et al. 2022 (NeurIPS)",
         formula="d_l = sqrt(||Sx(Sx+lI)^-1||_F² + ||Sy(Sy+lI)^-1||_F² - 2 tr((Sx+lI)^-1 Sxy (Sy+lI)^-1 Syx)) "
-                "with the covariances S of the centred representations scaled to mean squared row norm 1 and "
-                "l = lam (option, default 0.01), the ridge penalty; ReSi reports d_l².",
-        range="[0, inf)", larger_is_similar=False, symmetric=True, family="rsm", invariances=_ALL)
+        "with the covariances S of the centred representations scaled to mean squared row norm 1 and "
+        "l = lam (option, default 0.01), the ridge penalty; ReSi reports d_l².",
+        range="[0, inf)",
+        larger_is_similar=False,
+        symmetric=True,
+        family="rsm",
+        invariances=_ALL,
+    )
+
     def __init__(self, *, lam: float = 0.01) -> None:
         """
         Args:
@@ -178,5 +211,11 @@ class GULP(Measure):
         return gulp_distance(x, y, self.lam)
 
 
-MEASURES = {"rsa": RSA, "rsm-norm-diff": RSMNormDifference, "distance-correlation": DistanceCorrelation,
-            "debiased-cka": DebiasedCKA, "eigenspace-overlap": EigenspaceOverlap, "gulp": GULP}
+MEASURES = {
+    "rsa": RSA,
+    "rsm-norm-diff": RSMNormDifference,
+    "distance-correlation": DistanceCorrelation,
+    "debiased-cka": DebiasedCKA,
+    "eigenspace-overlap": EigenspaceOverlap,
+    "gulp": GULP,
+}

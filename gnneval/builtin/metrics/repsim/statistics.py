@@ -34,33 +34,48 @@ def uniformity(x: np.ndarray, t: float = 2.0) -> float:
 
 
 class MagnitudeDifference(Measure):
-    props = Properties(paper="Magnitude difference (Wang et al. 2020; ReSi)",
-                       formula="| ||mean(X)|| - ||mean(Y)|| |, the mean taken over nodes.", range="[0, inf)",
-                       invariances=frozenset({"orthogonal", "permutation"}), **_DIFF)
+    props = Properties(
+        paper="Magnitude difference (Wang et al. 2020; ReSi)",
+        formula="| ||mean(X)|| - ||mean(Y)|| |, the mean taken over nodes.",
+        range="[0, inf)",
+        invariances=frozenset({"orthogonal", "permutation"}),
+        **_DIFF,
+    )
 
     def value(self, x, y):
         return abs(magnitude(x) - magnitude(y))
 
 
 class ConcentricityDifference(Measure):
-    props = Properties(paper="Concentricity difference (Wang et al. 2020; ReSi)",
-                       formula="|mean_i cos(x_i, mean(X)) - mean_i cos(y_i, mean(Y))|.", range="[0, 2]",
-                       invariances=frozenset({"orthogonal", "isotropic-scaling", "permutation"}), **_DIFF)
+    props = Properties(
+        paper="Concentricity difference (Wang et al. 2020; ReSi)",
+        formula="|mean_i cos(x_i, mean(X)) - mean_i cos(y_i, mean(Y))|.",
+        range="[0, 2]",
+        invariances=frozenset({"orthogonal", "isotropic-scaling", "permutation"}),
+        **_DIFF,
+    )
 
     def value(self, x, y):
         return abs(concentricity(x) - concentricity(y))
 
 
 class UniformityDifference(Measure):
-    props = Properties(paper="Uniformity difference (Wang & Isola 2020's uniformity; ReSi)",
-                       formula="|U(X) - U(Y)|, U = log mean_{i,j} exp(-2 ||x_i - x_j||²) on the raw representations "
-                               "(Wang & Isola normalise to the unit sphere first; ReSi does not, nor do we).",
-                       range="[0, inf)", sampled=True,
-                       invariances=frozenset({"orthogonal", "translation", "permutation"}), **_DIFF)
+    props = Properties(
+        paper="Uniformity difference (Wang & Isola 2020's uniformity; ReSi)",
+        formula="|U(X) - U(Y)|, U = log mean_{i,j} exp(-2 ||x_i - x_j||²) on the raw representations "
+        "(Wang & Isola normalise to the unit sphere first; ReSi does not, nor do we).",
+        range="[0, inf)",
+        sampled=True,
+        invariances=frozenset({"orthogonal", "translation", "permutation"}),
+        **_DIFF,
+    )
 
     def value(self, x, y):
         return abs(uniformity(x) - uniformity(y))
 
 
-MEASURES = {"magnitude-diff": MagnitudeDifference, "concentricity-diff": ConcentricityDifference,
-            "uniformity-diff": UniformityDifference}
+MEASURES = {
+    "magnitude-diff": MagnitudeDifference,
+    "concentricity-diff": ConcentricityDifference,
+    "uniformity-diff": UniformityDifference,
+}

@@ -66,21 +66,39 @@ class EdgeSparsifier(Pruner):
         removed_cum = torch.cumsum(per_pair[order], 0)
         n_pairs = int(torch.searchsorted(removed_cum, torch.tensor(target), right=True))
         if n_pairs < len(order) and abs(int(removed_cum[n_pairs]) - target) < abs(
-                (int(removed_cum[n_pairs - 1]) if n_pairs else 0) - target):
+            (int(removed_cum[n_pairs - 1]) if n_pairs else 0) - target
+        ):
             n_pairs += 1
         drop = torch.zeros(pairs.shape[1], dtype=torch.bool)
         drop[order[:n_pairs]] = True
         keep_edges = ~drop[inverse]
         data = copy.copy(d)
         data.edge_index = ei[:, keep_edges]
-        graph = GraphData(name=ctx.graph.name, task=ctx.graph.task, data=data, num_features=ctx.graph.num_features,
-                          num_classes=ctx.graph.num_classes, source=ctx.graph.source, split=ctx.graph.split)
-        return PruneOutcome(model=model, graph=graph, details={
-            "score": score_kind, "edges_before": int(ei.shape[1]), "edges_after": int(keep_edges.sum()),
-            "edge_sparsity": 1 - float(keep_edges.sum()) / ei.shape[1]})
+        graph = GraphData(
+            name=ctx.graph.name,
+            task=ctx.graph.task,
+            data=data,
+            num_features=ctx.graph.num_features,
+            num_classes=ctx.graph.num_classes,
+            source=ctx.graph.source,
+            split=ctx.graph.split,
+        )
+        return PruneOutcome(
+            model=model,
+            graph=graph,
+            details={
+                "score": score_kind,
+                "edges_before": int(ei.shape[1]),
+                "edges_after": int(keep_edges.sum()),
+                "edge_sparsity": 1 - float(keep_edges.sum()) / ei.shape[1],
+            },
+        )
 
 
 @hookimpl
 def gnneval_register_pruners(register):
-    register.add_pruner("edge-sparsifier", EdgeSparsifier,
-                        description="removes edges whose endpoints' embeddings agree least (one-shot UGS-style)")
+    register.add_pruner(
+        "edge-sparsifier",
+        EdgeSparsifier,
+        description="removes edges whose endpoints' embeddings agree least (one-shot UGS-style)",
+    )

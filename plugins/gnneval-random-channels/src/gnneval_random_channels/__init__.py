@@ -20,5 +20,8 @@ class RandomChannelPruner(ChannelPruner):
 
 @hookimpl
 def gnneval_register_pruners(register):
-    register.add_pruner("random-channels", RandomChannelPruner,
-                        description="structured baseline: removes randomly chosen hidden channels (seeded)")
+    register.add_pruner(
+        "random-channels",
+        RandomChannelPruner,
+        description="structured baseline: removes randomly chosen hidden channels (seeded)",
+    )

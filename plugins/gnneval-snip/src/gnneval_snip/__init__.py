@@ -34,7 +34,11 @@ def saliency(model, ctx: PruneContext, batch_share: float = 1.0):
             loss = task_loss(model, graph)
         else:
             pool = torch.nonzero(graph.data.train_mask).flatten()
-            pick = pool[torch.randperm(pool.numel(), generator=ctx.generator(salt=13))[: max(1, int(batch_share * pool.numel()))]]
+            pick = pool[
+                torch.randperm(pool.numel(), generator=ctx.generator(salt=13))[
+                    : max(1, int(batch_share * pool.numel()))
+                ]
+            ]
             loss = F.cross_entropy(model(*model_inputs(graph))[pick], graph.data.y[pick])
         grads = torch.autograd.grad(loss, [p for _, p in weights])
     return {name: (g * p).detach().abs() for (name, p), g in zip(weights, grads)}, float(loss.detach())
@@ -62,9 +66,18 @@ class SnipPruner(Pruner):
         scores, loss = saliency(model, ctx, self.batch_share)
         masks = prune_by_scores(model, sparsity, "global", lambda name, _p: scores[name], "snip")
         result = train(model, ctx.graph, epochs=self.epochs, patience=self.patience, masks=masks, seed=ctx.seed)
-        return PruneOutcome(model=model, masks=masks, training_flops=result.flops, details={
-            "criterion": "connection sensitivity |g*w| at initialisation", "scope": "global", "init_loss": loss,
-            "epochs": result.epochs, "best_val": result.best_val})
+        return PruneOutcome(
+            model=model,
+            masks=masks,
+            training_flops=result.flops,
+            details={
+                "criterion": "connection sensitivity |g*w| at initialisation",
+                "scope": "global",
+                "init_loss": loss,
+                "epochs": result.epochs,
+                "best_val": result.best_val,
+            },
+        )
 
 
 class GradMagnitudePruner(Pruner):
@@ -75,13 +88,20 @@ class GradMagnitudePruner(Pruner):
     def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
         scores, loss = saliency(model, ctx)
         masks = prune_by_scores(model, sparsity, "global", lambda name, _p: scores[name], "grad-magnitude")
-        return PruneOutcome(model=model, masks=masks, details={"criterion": "|g*w| of the trained model",
-                                                               "scope": "global", "loss": loss})
+        return PruneOutcome(
+            model=model,
+            masks=masks,
+            details={"criterion": "|g*w| of the trained model", "scope": "global", "loss": loss},
+        )
 
 
 @hookimpl
 def gnneval_register_pruners(register):
-    register.add_pruner("snip", SnipPruner,
-                        description="SNIP (Lee et al. 2019): |g*w| at initialisation, prune, train the sparse net")
-    register.add_pruner("grad-magnitude", GradMagnitudePruner,
-                        description="one-shot |g*w| on the trained model, no training (a saliency baseline)")
+    register.add_pruner(
+        "snip", SnipPruner, description="SNIP (Lee et al. 2019): |g*w| at initialisation, prune, train the sparse net"
+    )
+    register.add_pruner(
+        "grad-magnitude",
+        GradMagnitudePruner,
+        description="one-shot |g*w| on the trained model, no training (a saliency baseline)",
+    )

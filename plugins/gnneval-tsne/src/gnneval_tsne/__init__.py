@@ -20,6 +20,7 @@ class TsneMaps(Visualiser):
         perplexity: t-SNE's perplexity.
         max_points: nodes drawn at most (a seeded sample above it).
     """
+
     def __init__(self, *, perplexity: float = 30.0, max_points: int = 3000) -> None:
         super().__init__()
         self.perplexity = perplexity
@@ -45,8 +46,9 @@ class TsneMaps(Visualiser):
             return TSNE(n_components=2, perplexity=perplexity, init=init, random_state=ctx.seed).fit_transform(x)
 
         base = fit(dense.embeddings[layer][idx])
-        variants = [v for v in run.variants if v.pruner and v.ok and v.outputs is not None
-                    and layer in v.outputs.embeddings]
+        variants = [
+            v for v in run.variants if v.pruner and v.ok and v.outputs is not None and layer in v.outputs.embeddings
+        ]
         cols = 1 + len(variants)
         fig, axes = plt.subplots(1, cols, figsize=(3.2 * cols, 3.8), squeeze=False)
         colours = class_colours(run.graph.num_classes)
@@ -64,8 +66,11 @@ class TsneMaps(Visualiser):
             ax.set_yticks([])
             ax.set_xlabel("t-SNE 1 (aligned to dense)", fontsize=7)
             ax.set_ylabel("t-SNE 2", fontsize=7)
-        fig.suptitle(f"t-SNE of layer '{layer}' on {run.graph.name} ({len(idx)} nodes, perplexity {perplexity:.0f}, "
-                     f"seed {ctx.seed}); colour = class, ring = prediction flipped vs dense", fontsize=9)
+        fig.suptitle(
+            f"t-SNE of layer '{layer}' on {run.graph.name} ({len(idx)} nodes, perplexity {perplexity:.0f}, "
+            f"seed {ctx.seed}); colour = class, ring = prediction flipped vs dense",
+            fontsize=9,
+        )
         fig.tight_layout()
         return save_figure(fig, ctx.out_dir, f"tsne_{layer.replace('.', '_')}", ctx.formats, dpi=120)
 
@@ -73,5 +78,4 @@ class TsneMaps(Visualiser):
 @hookimpl
 def gnneval_register_visualisers(register):
     # Opt-in (--visualisers tsne): t-SNE is slower than the built-in UMAP maps and shows the same thing.
-    register.add_visualiser("tsne", TsneMaps, description="aligned t-SNE maps of the last hidden layer",
-                            default=False)
+    register.add_visualiser("tsne", TsneMaps, description="aligned t-SNE maps of the last hidden layer", default=False)
