@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -335,3 +336,29 @@ def test_mypy_checks_every_module_the_public_api_re_exports():
     for module in sorted(modules):
         path = REPO / (module.replace(".", "/") + ".py")
         assert any(path == c or c in path.parents for c in covered), f"{module} is re-exported but not in mypy's files"
+
+
+def layer_diagram() -> str:
+    """The layers as a Mermaid flowchart, top (what users and plugins import) to bottom, each package with the
+    first sentence of its docstring; docs/architecture.md holds it and this test keeps it current."""
+    import importlib
+
+    lines = ["```mermaid", "flowchart TB"]
+    for i, names in reversed(list(enumerate(LAYERS))):
+        label = []
+        for name in names:
+            if name == "gnneval.__main__":
+                continue  # importing it runs the command line
+            doc = (importlib.import_module(name).__doc__ or "").strip().split("\n\n")[0]
+            first = " ".join(doc.split()).split(": ", 1)[-1].split(". ")[0].split(" — ")[0]
+            text = "<br/>".join(textwrap.wrap(first.replace("`", "").replace("*", "").rstrip("."), 48))
+            label.append(f"<b>{name}</b><br/>{text}")
+        lines.append(f'    L{i}["{"<br/>".join(label)}"]')
+    lines += [f"    L{i} --> L{i - 1}" for i in range(len(LAYERS) - 1, 0, -1)]
+    lines.append("```")
+    return "\n".join(lines)
+
+
+def test_the_architecture_page_shows_the_layers_as_the_code_has_them():
+    page = (REPO / "docs" / "architecture.md").read_text()
+    assert layer_diagram() in page, "docs/architecture.md is stale: paste tests/test_architecture.py's layer_diagram()"

@@ -1,1 +1,2 @@
-"""Internal: the plugin machinery (discovery, the registry, hook reference, scaffolding). Not public API."""
+"""Internal: the plugin machinery above the core — discovery through entry points and the plugin manager, the
+generated hook reference, the scaffold of new plugins.  Not public API."""

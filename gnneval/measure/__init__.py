@@ -1,1 +1,2 @@
-"""Stage 3, measure: running a model (outputs and every layer's embeddings), counting (parameters, FLOPs, bytes) and metric dispatch."""
+"""Stage 3, measure: a variant's outputs, counts and metrics (metric dispatch, shared work, the numeric helpers
+metrics share)."""

@@ -1,1 +1,2 @@
-"""Stage 5, show: the console summary, the HTML report and the shared plotting style."""
+"""Stage 5, show: the console summary, the HTML report, pictures drawn side by side, the shared plotting style and
+plugin descriptions."""

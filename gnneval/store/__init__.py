@@ -1,1 +1,1 @@
-"""Stage 4, store: the typed records of a run and their HDF5 file (format in docs/run-file.md)."""
+"""Stage 4, store: the run's HDF5 file (format in docs/run-file.md), the run-folder lock and pruned checkpoints."""
