@@ -21,7 +21,7 @@ import pluggy
 from gnneval.core import hookspecs
 from gnneval.core.contract import PROJECT
 from gnneval.core.errors import PluginError, one_line, suggest
-from gnneval.core.problems import current
+from gnneval.core.problems import collecting, current, report
 from gnneval.core.records import Problem
 from gnneval.core.registry import (
     BUILTIN_DIST,
@@ -75,7 +75,7 @@ class PluginHost:
         """
         log = current()
         problems = log.items if log is not None else self.problems
-        results = []
+        results: list[Any] = []
         hook = getattr(self.pm.hook, hook_name)
         for impl in call_order(hook):
             info = self.plugins.get(impl.plugin_name)
@@ -116,7 +116,7 @@ def _call(impl: Any, kwargs: dict[str, Any], hook_name: str, who: str, trace: Ca
     return res
 
 
-def discover_entry_points(problems: list[Problem]) -> list[EntryPoint]:
+def discover_entry_points() -> list[EntryPoint]:
     """Every entry point of the ``gnneval`` group, one metadata copy per distribution.
 
     A distribution can be found twice: installed, and as a stale ``*.egg-info`` in the working directory
@@ -134,14 +134,12 @@ def discover_entry_points(problems: list[Problem]) -> list[EntryPoint]:
         chosen = sorted(copies, key=lambda d: _in_source_tree(d, cwd))[0]
         differing = [d for d in copies if _group_eps(d) != _group_eps(chosen)]
         if differing:
-            problems.append(
-                Problem(
-                    f"distribution '{name}'",
-                    "its metadata is found more than once with different "
-                    f"entry points; using {getattr(chosen, '_path', '?')}, ignoring "
-                    + ", ".join(str(getattr(d, "_path", "?")) for d in differing)
-                    + " (a stale copy: delete it)",
-                )
+            report(
+                f"distribution '{name}'",
+                "its metadata is found more than once with different "
+                f"entry points; using {getattr(chosen, '_path', '?')}, ignoring "
+                + ", ".join(str(getattr(d, "_path", "?")) for d in differing)
+                + " (a stale copy: delete it)",
             )
         out.extend(ep for ep in chosen.entry_points if ep.group == ENTRY_POINT_GROUP)
     return out
@@ -196,42 +194,38 @@ def build_plugin_host(
     skip = _parse_disabled(disabled)
     wanted = set(only) if only is not None else None
     plugins: dict[str, PluginInfo] = {}
-    problems: list[Problem] = []
-    for name, dist, ver, source in _candidates(use_entry_points, extra, problems):
-        module_name = source.value if isinstance(source, EntryPoint) else str(getattr(source, "__name__", source))
-        if name in plugins:
-            first = plugins[name]
-            problems.append(
-                Problem(
+    with collecting() as log:  # the host's own problems (loading, registering), never a caller's run
+        for name, dist, ver, source in _candidates(use_entry_points, extra):
+            module_name = source.value if isinstance(source, EntryPoint) else str(getattr(source, "__name__", source))
+            if name in plugins:
+                first = plugins[name]
+                report(
                     f"plugin '{name}' ({dist} {ver})",
                     f"the plugin name '{name}' is already used by {first.dist} {first.version}; "
                     f"this one is ignored (uninstall one, or disable it with -p no:{name})",
                 )
-            )
-            continue
-        info = plugins[name] = PluginInfo(name, dist, ver, module_name)
-        if name in skip or (wanted is not None and name not in wanted):
-            info.status = "disabled"
-            continue
-        if trace:
-            trace(f"load plugin '{name}' from {dist} {ver} ({module_name})")
-        _load_one(pm, source, info, problems)
-    if wanted is not None:
-        for name in sorted(wanted - set(plugins)):
-            problems.append(Problem(f"plugin '{name}'", "was asked for but is not installed"))
-    registry = _fill_registry(pm, plugins, problems, trace)
-    return PluginHost(pm=pm, plugins=plugins, registry=registry, problems=problems, trace=trace)
+                continue
+            info = plugins[name] = PluginInfo(name, dist, ver, module_name)
+            if name in skip or (wanted is not None and name not in wanted):
+                info.status = "disabled"
+                continue
+            if trace:
+                trace(f"load plugin '{name}' from {dist} {ver} ({module_name})")
+            _load_one(pm, source, info)
+        if wanted is not None:
+            for name in sorted(wanted - set(plugins)):
+                report(f"plugin '{name}'", "was asked for but is not installed")
+        registry = _fill_registry(pm, plugins, trace)
+    return PluginHost(pm=pm, plugins=plugins, registry=registry, problems=log.items, trace=trace)
 
 
-def _candidates(
-    use_entry_points: bool, extra: Sequence[tuple[str, Any]], problems: list[Problem]
-) -> list[tuple[str, str, str, Any]]:
+def _candidates(use_entry_points: bool, extra: Sequence[tuple[str, Any]]) -> list[tuple[str, str, str, Any]]:
     """``(name, distribution, version, entry point or object)`` in load order: gnneval's own plugins first,
     then by distribution and name, so the order never depends on ``sys.path`` (the working directory);
     in-process ``extra`` plugins last."""
     found: list[tuple[str, str, str, Any]] = []
     if use_entry_points:
-        for ep in discover_entry_points(problems):
+        for ep in discover_entry_points():
             dist = ep.dist.name if ep.dist is not None else "?"
             ver = ep.dist.version if ep.dist is not None else "?"
             found.append((ep.name, dist, ver, ep))
@@ -239,27 +233,26 @@ def _candidates(
     return found + [(name, IN_PROCESS, "", obj) for name, obj in extra]
 
 
-def _load_one(pm: pluggy.PluginManager, source: Any, info: PluginInfo, problems: list[Problem]) -> None:
-    """Import one plugin and register it with pluggy; a failure is recorded on ``info`` and in ``problems``."""
+def _load_one(pm: pluggy.PluginManager, source: Any, info: PluginInfo) -> None:
+    """Import one plugin and register it with pluggy; a failure is recorded on ``info`` and reported."""
     try:
         obj = source.load() if isinstance(source, EntryPoint) else source
         pm.register(obj, name=info.name)
-        _check_hook_names(pm, obj, info.name, info, problems)
+        _check_hook_names(pm, obj, info.name, info)
     except ImportError as exc:  # an optional dependency is missing: unavailable, not broken
         info.status = "unavailable"
         missing = getattr(exc, "name", None)
         info.error = f"needs '{missing}', which is not installed" if missing else one_line(exc)
-        problems.append(Problem(str(info.id), f"unavailable: {info.error}"))
+        report(str(info.id), f"unavailable: {info.error}")
     except Exception as exc:  # noqa: BLE001 - report, keep going
         info.status = "failed"
         info.error = one_line(exc)
-        problems.append(Problem(str(info.id), f"failed to load: {info.error}"))
+        report(str(info.id), f"failed to load: {info.error}")
 
 
 def _fill_registry(
     pm: pluggy.PluginManager,
     plugins: dict[str, PluginInfo],
-    problems: list[Problem],
     trace: Callable[[str], None] | None,
 ) -> Registry:
     """Call every ``gnneval_register_*`` implementation, one at a time, in pluggy's order."""
@@ -277,17 +270,19 @@ def _fill_registry(
                 )
             except Exception as exc:  # noqa: BLE001
                 msg = f"{hook_name} raised {one_line(exc)}"
-                problems.append(Problem(str(pid), msg))
+                report(str(pid), msg)
                 if info is not None:
                     info.status, info.error = "failed", msg
-    problems.extend(registry.problems)
-    registry.problems = problems
+    log = current()
+    assert log is not None, "called inside build_plugin_host's collecting()"
+    log.extend(registry.problems)
+    registry.problems = log.items
     for info in plugins.values():
         info.registers = registry.by_plugin(info.name)
     return registry
 
 
-def _check_hook_names(pm: pluggy.PluginManager, obj: Any, name: str, info: PluginInfo, problems: list[Problem]) -> None:
+def _check_hook_names(pm: pluggy.PluginManager, obj: Any, name: str, info: PluginInfo) -> None:
     """A misspelt hook (``gnneval_register_pruner``) or a hook function without ``@hookimpl`` would be
     silently ignored by pluggy: report each by the plugin's name, with the closest real hook name.
     The plugin's correctly named hooks still count (pluggy's ``check_pending`` would stop everything)."""
@@ -304,4 +299,4 @@ def _check_hook_names(pm: pluggy.PluginManager, obj: Any, name: str, info: Plugi
             msg = f"defines '{attr}' without @hookimpl (from gnneval.plugin import hookimpl); it is never called"
         info.status = "invalid"
         info.error = msg
-        problems.append(Problem(str(info.id), msg))
+        report(str(info.id), msg)
