@@ -330,6 +330,7 @@ def _other_parsers(sub) -> None:
 
     sh = sub.add_parser("show", help="print the summary of a stored run")
     sh.add_argument("run", type=Path, help="run folder or its run.h5")
+    sh.add_argument("--wide", action="store_true", help="every column, whatever the terminal's width")
 
     rp = sub.add_parser("report", help="redraw every picture and report.html of a stored run from its HDF5 file alone")
     rp.add_argument("run", type=Path, help="run folder or its run.h5")
@@ -606,7 +607,7 @@ def cmd_show(args, out) -> int:
     from gnneval.store.hdf5 import read_run
 
     run = read_run(args.run)
-    print_summary(run, out, args.run)
+    print_summary(run, out, args.run, wide=args.wide)
     return 0
 
 

@@ -70,6 +70,10 @@ def test_evaluate_sbm_end_to_end(sbm_checkpoint, tmp_path, capsys):
     for label in ("curves", "umap"):
         assert Path(run.files[label]).is_file() and Path(run.files[label]).stat().st_size > 10_000
     assert not run.problems
+    # The summary of a benchmarked three-pruner run fits 80 and 120 columns, speed-ups with intervals kept.
+    from test_console_summary import check_fits
+
+    assert "x±" in check_fits(run, 80) and "x±" in check_fits(run, 120)
 
 
 @pytest.mark.slow

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass, field
 from typing import Any
 
 from gnneval.core.records import RunResult, VariantResult
@@ -41,108 +43,155 @@ def speedup_text(v: VariantResult, backend: str, device: str, lat: float | None,
     return "-" if lat is None or base is None else f"{base / lat:.2f}x"
 
 
-def summary_table(run: RunResult):
-    """A ``rich.table.Table`` with one row per variant."""
+@dataclass
+class Col:
+    """One column of a console table: its header, its cells (rich markup allowed), how much it matters."""
+
+    header: str
+    priority: int  #: 0 is always shown; larger numbers are left out first when the terminal is narrow
+    cells: list[str] = field(default_factory=list)
+    justify: str = "right"
+
+    def width(self) -> int:
+        from rich.text import Text
+
+        return max([len(self.header)] + [Text.from_markup(c).cell_len for c in self.cells])
+
+
+def fit(cols: list[Col], width: int | None) -> tuple[list[Col], list[Col]]:
+    """The columns that fit ``width`` terminal cells without cutting a cell, most important first, kept in
+    their own order; and those left out.  ``None``: all of them.  What is chosen is rendered once to check."""
+    if width is None:
+        return cols, []
+    chosen: list[int] = []
+    used = 2  # the table's edges
+    for i in sorted(range(len(cols)), key=lambda i: (cols[i].priority, i)):
+        need = cols[i].width() + 2  # one cell of padding either side; the box has no vertical lines
+        if cols[i].priority == 0 or used + need <= width:
+            chosen.append(i)
+            used += need
+    while len(chosen) > 1 and not _renders_whole([cols[i] for i in sorted(chosen)], width):
+        chosen.pop()  # the least important of those chosen
+    keep = set(chosen)
+    return [c for i, c in enumerate(cols) if i in keep], [c for i, c in enumerate(cols) if i not in keep]
+
+
+def _renders_whole(cols: list[Col], width: int) -> bool:
+    from rich.console import Console
+
+    console = Console(width=width, record=True, file=open(os.devnull, "w"), color_system=None)  # noqa: SIM115
+    console.print(_table(cols))
+    lines = console.export_text().splitlines()
+    return all(len(line.rstrip()) <= width and "…" not in line for line in lines)
+
+
+def _table(cols: list[Col], **kwargs: Any) -> Any:
+    from rich import box
     from rich.table import Table
 
-    dense = run.dense
-    head = run.headline
-    shown = [c for c in run.columns if c.level == "variant" and c.role != "headline"]
-    order = list(BACKEND_LABEL)
-    backends = sorted(
-        dict.fromkeys((b.backend, b.device) for v in run.variants for b in v.bench),
-        key=lambda bd: (order.index(bd[0]) if bd[0] in order else len(order), bd),
-    )
-    p = run.provenance
-    trained = any(v.training_flops for v in run.variants)
-    saved = any(v.checkpoint_bytes for v in run.variants)
-    t = Table(
-        title=f"{p.architecture} on {p.dataset} ({p.checkpoint_path}, sha256 {p.checkpoint_sha256[:12]}); "
-        f"device {p.device}",
-        caption=_summary_caption(run, shown, saved, trained),
-    )
-    cols = _summary_columns(run, shown, saved, trained, backends)
-    for i, col in enumerate(cols):
-        t.add_column(col, justify="left" if i == 0 else "right")
-    dense_acc = dense.metrics.get(head.key) if head else None
-    for v in run.variants:
-        if not v.ok:
-            t.add_row(
-                v.id, f"{v.sparsity:.2f}", "[red]failed[/red]", *[""] * (len(cols) - 4), f"[red]{v.error[:60]}[/red]"
-            )
-            continue
-        acc = v.metrics.get(head.key) if head else None
-        delta = "" if acc is None or dense_acc is None or v.id == "dense" else f"{100 * (acc - dense_acc):+.1f}"
-        row = [
-            v.id,
-            f"{v.sparsity:.2f}",
-            _pct(v.weight_sparsity),
-            _fmt_int(v.params),
-            _fmt_int(v.nonzero_params),
-            _fmt_bytes(v.size_bytes),
-            *([_fmt_bytes(v.checkpoint_bytes) if v.checkpoint_bytes else "-"] if saved else []),
-            f"{v.flops / 1e6:.2f}",
-            f"{v.flops_sparse / 1e6:.2f}",
-            *([f"{v.training_flops / 1e12:.3f}" if v.training_flops else "-"] if trained else []),
-            *([head.fmt(acc), delta] if head else []),
-            *[c.fmt(v.metrics.get(c.key)) for c in shown],
-        ]
-        for backend, device in backends:
-            lat, base = _latency(v, backend, device), _latency(dense, backend, device)
-            row += ["-" if lat is None else f"{lat:.2f}", speedup_text(v, backend, device, lat, base)]
-        row.append(f"{dense.flops / v.flops:.2f}x" if v.flops else "-")
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, **kwargs)
+    for c in cols:
+        t.add_column(c.header, justify=c.justify, no_wrap=True)
+    for row in zip(*(c.cells for c in cols)):
         t.add_row(*row)
     return t
 
 
-def _summary_caption(run: RunResult, shown: list, saved: bool, trained: bool) -> str:
-    head, p = run.headline, run.provenance
-    return (
-        "sparsity: channels removed (structured) or weights zeroed (unstructured); zero/removed: share "
-        "of dense parameters; ms: median latency of a full-graph forward pass; ×: dense latency / "
-        "variant latency on the same backend (torch, ORT: timed interleaved with the dense model, the "
-        "median per-pair ratio ± its 95% interval; ~ flags a noisy figure; sparse: over the dense "
-        "model in eager torch); FLOPs ×: the speed-up "
-        "the dense-kernel FLOP count "
-        "predicts; sparse MFLOPs: what kernels that skip zero weights would need"
-        + ("; on disk: the --save-pruned checkpoint (sparse weights compressed)" if saved else "")
-        + (
-            "; train TFLOPs: spent training the variant (3 forward passes per step, sparse steps count active weights)"
-            if trained
-            else ""
+def summary_columns(run: RunResult) -> list[Col]:
+    """Every column of the variant summary, with its priority (what a narrow terminal keeps)."""
+    dense, head = run.dense, run.headline
+    shown = [c for c in run.columns if c.level == "variant" and c.role != "headline"]
+    trained = any(v.training_flops for v in run.variants)
+    saved = any(v.checkpoint_bytes for v in run.variants)
+    dense_acc = dense.metrics.get(head.key) if head else None
+    ok = [v for v in run.variants]
+    cols = [Col("variant", 0, [v.id for v in ok], "left"), Col("asked", 5, [f"{v.sparsity:.2f}" for v in ok]),
+            Col("sparsity", 0, [_pct(v.weight_sparsity) if v.ok else "" for v in ok])]  # fmt: skip
+    if head:
+        cols.append(
+            Col(head.label, 0, [head.fmt(v.metrics.get(head.key)) if v.ok else "[red]failed[/red]" for v in ok])
         )
-        + "".join(f"; {c.label}: {c.help}" for c in ([head] if head else []) + shown if c.help)
-        + f"; seed {p.seed}"
-    )
-
-
-def _summary_columns(run: RunResult, shown: list, saved: bool, trained: bool, backends: list) -> list[str]:
-    head = run.headline
-    cols = [
-        "variant",
-        "sparsity",
-        "zero/removed",
-        "params",
-        "non-zero",
-        "size",
-        *(["on disk"] if saved else []),
-        "MFLOPs",
-        "sparse MFLOPs",
-        *(["train TFLOPs"] if trained else []),
-        *([head.label, "Δ"] if head else []),
-        *[c.label for c in shown],
-    ]
-    for backend, device in backends:
+        cols.append(Col("Δ", 0, [_delta(v, head.key, dense_acc) for v in ok]))
+    cols += [Col(c.label, 1 if c.role == "agreement" else 3, [c.fmt(v.metrics.get(c.key)) if v.ok else "" for v in ok])
+             for c in shown]  # fmt: skip
+    for n, (backend, device) in enumerate(_backends(run)):
         name = BACKEND_LABEL.get(backend, backend) + ("" if device == "cpu" else f" {device}")
-        cols += [f"{name} ms", f"{name} ×"]
-    cols.append("FLOPs ×")
+        lat = [_latency(v, backend, device) for v in ok]
+        base = _latency(dense, backend, device)
+        cols.append(Col(f"{name} ms", 6, ["-" if x is None else f"{x:.2f}" for x in lat]))
+        cols.append(Col(f"{name} ×", 1 if n == 0 else 2, [speedup_text(v, backend, device, x, base) if v.ok else ""
+                                                          for v, x in zip(ok, lat)]))  # fmt: skip
+    cols.append(Col("size", 1, [_fmt_bytes(v.size_bytes) if v.ok else "" for v in ok]))
+    if saved:
+        cols.append(Col("on disk", 3, [_fmt_bytes(v.checkpoint_bytes) if v.checkpoint_bytes else "-" for v in ok]))
+    cols += [Col("params", 5, [_fmt_int(v.params) if v.ok else "" for v in ok]),
+             Col("non-zero", 5, [_fmt_int(v.nonzero_params) if v.ok else "" for v in ok]),
+             Col("MFLOPs", 4, [f"{v.flops / 1e6:.2f}" if v.ok else "" for v in ok]),
+             Col("sparse MFLOPs", 6, [f"{v.flops_sparse / 1e6:.2f}" if v.ok else "" for v in ok]),
+             Col("FLOPs ×", 3, [f"{dense.flops / v.flops:.2f}x" if v.ok and v.flops else "-" for v in ok])]  # fmt: skip
+    if trained:
+        cols.append(Col("train TFLOPs", 4, [f"{v.training_flops / 1e12:.3f}" if v.training_flops else "-" for v in ok]))
     return cols
 
 
-def representation_table(run: RunResult):
-    """Representation quality of the last hidden layer, one row per variant (None if nothing was measured)."""
-    from rich.table import Table
+def _delta(v: VariantResult, key: str, dense_acc: float | None) -> str:
+    acc = v.metrics.get(key) if v.ok else None
+    return "" if acc is None or dense_acc is None or v.id == "dense" else f"{100 * (acc - dense_acc):+.1f}"
 
+
+def _backends(run: RunResult) -> list[tuple[str, str]]:
+    order = list(BACKEND_LABEL)
+    return sorted(
+        dict.fromkeys((b.backend, b.device) for v in run.variants for b in v.bench),
+        key=lambda bd: (order.index(bd[0]) if bd[0] in order else len(order), bd),
+    )
+
+
+def summary_table(run: RunResult, width: int | None = None) -> Any:
+    """A ``rich.table.Table`` with one row per variant: the columns that fit ``width`` (None: every column)."""
+    cols, left_out = fit(summary_columns(run), width)
+    p = run.provenance
+    shown = {c.header for c in cols}
+    return _table(
+        cols,
+        title=f"{p.architecture} on {p.dataset} ({p.checkpoint_path}, sha256 {p.checkpoint_sha256[:12]}); "
+        f"device {p.device}",
+        caption=_summary_caption(run, shown),
+    )
+
+
+def _summary_caption(run: RunResult, shown: set[str]) -> str:
+    head, p = run.headline, run.provenance
+    extra = [c for c in run.columns if c.level == "variant" and c.role != "headline"]
+    explain = {
+        "sparsity": "sparsity: share of the dense model's parameters zeroed or removed, as reached (the variant's "
+        "name says what was asked: channels removed, structured; weights zeroed, unstructured)",
+        "asked": "asked: the sparsity asked of the pruner",
+        "size": "size: parameters and buffers, dense",
+        "FLOPs ×": "FLOPs ×: the speed-up the dense-kernel FLOP count predicts",
+        "sparse MFLOPs": "sparse MFLOPs: what kernels that skip zero weights would need",
+        "on disk": "on disk: the --save-pruned checkpoint (sparse weights compressed)",
+        "train TFLOPs": "train TFLOPs: spent training the variant (3 forward passes per step)",
+    }
+    parts = [text for header, text in explain.items() if header in shown]
+    if any(h.endswith(" ×") and h != "FLOPs ×" for h in shown):
+        parts.append("×: dense latency / variant latency on the same backend, timed interleaved with the dense "
+                     "model: the median per-pair ratio ± its 95% interval (~: noisy); ms: median latency")  # fmt: skip
+    parts += [f"{c.label}: {c.help}" for c in ([head] if head else []) + extra if c.help and c.label in shown]
+    return "; ".join(parts) + f"; seed {p.seed}"
+
+
+def left_out_note(run: RunResult, width: int | None, run_dir: Any) -> str | None:
+    """One line naming the summary's columns left out to fit ``width``, and how to see them."""
+    _cols, left_out = fit(summary_columns(run), width)
+    if not left_out:
+        return None
+    names = ", ".join(c.header for c in left_out)
+    return f"left out to fit {width} columns: {names} (`gnneval show {run_dir} --wide` shows every column)"
+
+
+def representation_columns(run: RunResult) -> tuple[str, list[Col], list[Any]] | None:
+    """The representation table's layer, its columns and the metric columns shown (None if nothing)."""
     dense = run.dense
     layers = list(dense.layer_metrics)
     if not layers:
@@ -155,34 +204,67 @@ def representation_table(run: RunResult):
     ]
     if not present:
         return None
-    t = Table(
-        title=f"Representation quality of layer '{layer}' (last hidden layer)",
-        caption="; ".join([*(f"{c.label}: {c.help}" for c in present if c.help), "all per-layer values are in run.h5"]),
-    )
-    t.add_column("variant")
-    t.add_column("width", justify="right")
+    ok = [v for v in run.variants if v.ok]
+    widths = [v.outputs.embeddings[layer].shape[1] if v.outputs and layer in v.outputs.embeddings else "" for v in ok]
+    cols = [Col("variant", 0, [v.id for v in ok], "left"), Col("width", 2, [str(w) for w in widths])]
     for c in present:
-        t.add_column(c.label, justify="right")
-    for v in run.variants:
-        if not v.ok:
-            continue
-        vals = v.layer_metrics.get(layer, {})
-        width = v.outputs.embeddings[layer].shape[1] if v.outputs and layer in v.outputs.embeddings else ""
-        t.add_row(v.id, str(width), *[c.fmt(vals[c.key]) if c.key in vals else "" for c in present])
-    return t
+        cols.append(Col(c.label, 1 if c.role == "similarity" else 3,
+                        [c.fmt(v.layer_metrics.get(layer, {})[c.key]) if c.key in v.layer_metrics.get(layer, {})
+                         else "" for v in ok]))  # fmt: skip
+    return layer, cols, present
 
 
-def print_summary(run: RunResult, console, run_dir) -> None:
-    console.print(summary_table(run))
+def representation_table(run: RunResult, width: int | None = None) -> Any:
+    """Representation quality of the last hidden layer, one row per variant (None if nothing was measured)."""
+    found = representation_columns(run)
+    if found is None:
+        return None
+    layer, cols, present = found
+    cols, left_out = fit(cols, width)
+    shown = {c.header for c in cols}
+    notes = [f"{c.label}: {c.help}" for c in present if c.help and c.label in shown]
+    if left_out:
+        notes.append(f"left out to fit: {', '.join(c.header for c in left_out)} (--wide shows them)")
+    return _table(
+        cols,
+        title=f"Representation quality of layer '{layer}' (last hidden layer)",
+        caption="; ".join([*notes, "all per-layer values are in run.h5"]),
+    )
+
+
+def _print_table(console: Any, table: Any, wide: bool) -> None:
+    """Print ``table``; ``wide``: as wide as its columns need, whatever the terminal's width."""
+    if not wide:
+        console.print(table)
+        return
+    from rich.measure import Measurement
+
+    width = console.width
+    console.width = 10**4
+    console.width = max(width, Measurement.get(console, console.options, table).maximum)
+    try:
+        console.print(table)
+    finally:
+        console.width = width
+
+
+def print_summary(run: RunResult, console: Any, run_dir: Any, wide: bool = False) -> None:
+    """The summary, the representation table, the problems and the files; fitted to the console's width
+    (``wide``: every column)."""
+    width = None if wide else console.width
+    _print_table(console, summary_table(run, width), wide)
+    note = left_out_note(run, width, run_dir)
+    if note:
+        console.print(note, markup=False)
     if any(b.noisy for v in run.variants for b in v.bench):
         console.print(
             "[yellow]timing[/yellow] figures marked ~ were measured on a busy or unsteady machine (see the "
             "problems): raise --bench-budget, or time on a quieter machine",
             soft_wrap=True,
         )
-    rep = representation_table(run)
+    rep = representation_table(run, width)
     if rep is not None:
-        console.print(rep)
+        _print_table(console, rep, wide)
     for prob in run.problems:
         console.print(f"[yellow]problem[/yellow] {prob.where}: {prob.message}", soft_wrap=True)
     for label, path in run.files.items():
