@@ -335,7 +335,10 @@ def check_metric(cls: type[Metric], run: RunResult, options: dict[str, Any] | No
 def check_visualiser(
     cls: type[Visualiser], run: RunResult, out_dir: Path, options: dict[str, Any] | None = None
 ) -> list[Path]:
-    """Assert that ``cls`` draws at least one readable, non-empty image from ``run``."""
+    """Assert that ``cls`` draws at least one readable, non-empty image from ``run`` — or, for an interactive
+    visualiser, a self-contained HTML page (nothing loaded from the network: every script and style inlined)."""
+    import re
+
     import matplotlib.image
 
     assert isinstance(cls, type) and issubclass(cls, Visualiser), f"{cls!r} is not a gnneval.plugin.Visualiser subclass"
@@ -345,6 +348,12 @@ def check_visualiser(
     for p in paths:
         p = Path(p)
         assert p.is_file() and p.stat().st_size > 0, f"{p} was not written"
+        if p.suffix.lower() in (".html", ".htm"):
+            text = p.read_text(encoding="utf-8")
+            assert re.match(r"\s*(<!doctype html|<html)", text, re.I), f"{p} is not an HTML document"
+            external = re.search(r"<(script|link|img)[^>]+(src|href)=[\"']?(https?:|//)", text, re.I)
+            assert not external, f"{p} loads {external.group(0)!r} from the network; inline it"
+            continue
         img = matplotlib.image.imread(p)
         assert img.ndim == 3 and img.shape[0] > 50 and img.shape[1] > 50, f"{p} is not a readable image"
         assert img.std() > 0, f"{p} is blank"

@@ -186,7 +186,7 @@ def test_disable_plugins_by_flag_and_environment(monkeypatch):
     host = build_plugin_host(disabled=["magnitude"])
     assert host.plugins["magnitude"].status == "disabled"
     assert "magnitude" not in host.registry.names("pruner")
-    monkeypatch.setenv("GNNEVAL_DISABLE_PLUGINS", "umap,curves,tsne,quality-plots,similarity-maps")
+    monkeypatch.setenv("GNNEVAL_DISABLE_PLUGINS", "umap,curves,tsne,quality-plots,similarity-maps,explorer")
     host = build_plugin_host()
     assert host.registry.names("visualiser") == []
 

@@ -62,6 +62,8 @@ HELPERS: dict[str, str] = {
     # pictures
     "import_cached": "gnneval.show.jit_cache",
     "map_in_processes": "gnneval.show.forked",
+    "umap_layout": "gnneval.show.layouts",
+    "aligned_layouts": "gnneval.show.layouts",
     "save_figure": "gnneval.show.plots",
     "pruner_colour": "gnneval.show.plots",
     "class_colours": "gnneval.show.plots",
@@ -136,6 +138,10 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from gnneval.show.jit_cache import (
         import_cached,
+    )
+    from gnneval.show.layouts import (
+        aligned_layouts,
+        umap_layout,
     )
     from gnneval.show.plots import (
         DENSE_COLOUR,

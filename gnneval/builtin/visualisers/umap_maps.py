@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from gnneval.plugin import VisualContext, Visualiser, hookimpl
-from gnneval.plugin.helpers import class_colours, import_cached, map_in_processes, procrustes_align, save_figure
+from gnneval.plugin.helpers import aligned_layouts, class_colours, save_figure
 
 
 def hidden_layer(embeddings: dict[str, np.ndarray]) -> str:
@@ -43,24 +43,6 @@ class UmapMaps(Visualiser):
         self.params = {"n_neighbors": n_neighbors, "min_dist": min_dist, "n_epochs": n_epochs}
         self.max_points = max_points
 
-    def _fit(self, x: np.ndarray, seed: int, init="spectral") -> np.ndarray:
-        import warnings
-
-        from sklearn.neighbors import NearestNeighbors
-
-        umap = import_cached("umap")  # numba's compilation paid once per machine (gnneval.show.jit_cache)
-
-        # Exact k-NN from scikit-learn (BLAS): umap-learn's own path for small inputs calls a
-        # numba distance once per pair from Python, ~10x slower.  Row 0 of each list is the point.
-        k = min(self.params["n_neighbors"], len(x) - 1)
-        dists, knn = NearestNeighbors(n_neighbors=k).fit(x).kneighbors(x)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # n_jobs is 1 with random_state set; umap says so
-            reducer = umap.UMAP(
-                random_state=seed, init=init, precomputed_knn=(knn, dists), **{**self.params, "n_neighbors": k}
-            )
-            return reducer.fit_transform(x)
-
     def draw(self, ctx: VisualContext) -> list[Path]:
         import matplotlib
 
@@ -82,7 +64,6 @@ class UmapMaps(Visualiser):
         node_of = (lambda a: a[batch]) if batch is not None else (lambda a: a)  # noqa: E731
         y = node_of(run.graph.y)[idx]
         colours = class_colours(run.graph.num_classes)
-        base = self._fit(dense.outputs.embeddings[layer][idx], ctx.seed)
         pruners = run.pruners
         sparsities = sorted({v.sparsity for v in run.variants if v.pruner})
         rows, cols = max(1, len(pruners)), 1 + len(sparsities)
@@ -112,17 +93,13 @@ class UmapMaps(Visualiser):
             and layer in cell[4].outputs.embeddings
         ]
         # each variant's layout only needs the dense one: they are fitted side by side (forked processes)
-        layouts = dict(
-            zip(
-                [cell[:2] for cell in drawable],
-                map_in_processes(
-                    lambda cell: procrustes_align(
-                        self._fit(cell[4].outputs.embeddings[layer][idx], ctx.seed, init=base), base
-                    ),
-                    drawable,
-                ),
-            )
+        base, fitted = aligned_layouts(
+            dense.outputs.embeddings[layer][idx],
+            {cell[:2]: cell[4].outputs.embeddings[layer][idx] for cell in drawable},
+            ctx.seed,
+            **self.params,
         )
+        layouts = dict(fitted)
         acc = dense.metrics.get(key)
         for r in range(len(pruners)):
             panel(axes[r][0], base, "dense" + (f" ({short} {100 * acc:.1f}%)" if acc is not None else ""))
