@@ -112,3 +112,37 @@ def test_the_browser_check_catches_a_broken_image(gnneval_run, tmp_path):
         timeout=120,
     )
     assert 'data-images="broken 1 of 1"' in dom.stdout
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_report_fits_1400_px_leads_with_results_and_sorts(report):
+    """Results first (the headline curves, then the summary as a real table), every table whole at 1400 px
+    (the page's scroll width equals its viewport), a header click sorts, the settings collapsed at the end."""
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed (.ci/setup.sh installs it where it can)")
+    sync = pytest.importorskip("playwright.sync_api", reason="playwright (the test extra) is not installed")
+    text = report.read_text()
+    assert text.index("<h2>Summary</h2>") < text.index("<h2>Pictures</h2>") < text.index("<summary>Settings</summary>")
+    assert text.index("accuracy_vs_sparsity.png") < text.index("<h2>Summary</h2>"), "the headline curves lead"
+    assert "<pre" not in text, "tables are HTML tables, not a console dump"
+    assert "explorer.html" in text, "the report links to the explorer"
+    with sync.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS[1:])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(report.as_uri())
+        page.wait_for_load_state("load")
+        widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth, "
+                               "Math.max(...Array.from(document.querySelectorAll('table')).map(t => t.getBoundingClientRect().right))]")  # fmt: skip
+        assert widths[0] == widths[1] and widths[2] <= widths[1], widths
+        header = page.locator("table#summary th", has_text="params")
+        column = page.evaluate(
+            "() => Array.from(document.querySelectorAll('table#summary th')).findIndex(th => th.textContent === 'params')"
+        )
+        header.click()  # descending
+        values = page.evaluate(
+            f"() => Array.from(document.querySelectorAll('table#summary tbody tr')).map(r => parseFloat(r.cells[{column}].dataset.v))"
+        )
+        assert values == sorted(values, reverse=True) and len(values) >= 3
+        assert page.evaluate("() => document.querySelector('details').open") is False
+        browser.close()

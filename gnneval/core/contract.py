@@ -454,6 +454,7 @@ class Visualiser(_Configurable, ABC):
     """Draws pictures from a run's stored results (never from a live model)."""
 
     caption: ClassVar[str] = ""  #: one or two sentences under its pictures in report.html
+    rank: ClassVar[int] = 100  #: where report.html shows its pictures: lower first (the headline curves are 10)
 
     @abstractmethod
     def draw(self, ctx: VisualContext) -> list[Path]:

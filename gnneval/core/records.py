@@ -204,6 +204,7 @@ class RunResult:
     files: dict[str, str] = field(default_factory=dict)  #: label -> path of a plot or other output
     columns: list[ShownColumn] = field(default_factory=list)  #: what the metrics that ran declared to show
     captions: dict[str, str] = field(default_factory=dict)  #: file label -> its visualiser's ``caption``
+    ranks: dict[str, int] = field(default_factory=dict)  #: file label -> its visualiser's ``rank`` (report order)
     intervals: dict[str, str] = field(default_factory=dict)  #: ``"<metric>.<key>"`` -> how its interval was made
 
     def column(self, role: str) -> ShownColumn | None:

@@ -311,7 +311,7 @@ class Evaluator:
             self.s.show_settings(self.plan.threads),
             progress=self._progress,
         )
-        result.captions = stored.captions
+        result.captions, result.ranks = stored.captions, stored.ranks
         result.problems = self.problems
         try:
             result.files["report"] = str(write_report(result, self.out_dir))

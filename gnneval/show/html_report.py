@@ -12,9 +12,13 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 from pathlib import Path
 
+from rich.text import Text
+
 from gnneval.core.records import RunResult
+from gnneval.show.console import representation_columns, summary_columns
 
 CSS = """
 body { font-family: system-ui, -apple-system, Segoe UI, Roboto, sans-serif; margin: 2rem auto; max-width: 1500px;
@@ -27,6 +31,33 @@ figure { margin: 1.5rem 0; } figure img { max-width: 100%; border: 1px solid #ee
 figcaption { font-size: .9rem; color: #555; }
 pre.rich { font-size: .8rem; overflow-x: auto; background: #fcfcfc; border: 1px solid #eee; padding: .5rem; }
 .problem { color: #a33; }
+table.results { border-collapse: collapse; font-size: .82rem; margin: .5rem 0 1rem; }
+table.results th, table.results td { border-bottom: 1px solid #e4e4e4; padding: .25rem .45rem; white-space: nowrap;
+                                     text-align: right; }
+table.results th { background: #f3f3f3; cursor: pointer; position: sticky; top: 0; user-select: none; }
+table.results th:first-child, table.results td:first-child { text-align: left; }
+table.results th.sorted-asc::after { content: " \\25B2"; } table.results th.sorted-desc::after { content: " \\25BC"; }
+table.results td.failed { color: #a33; }
+p.lead { font-size: 1rem; } .note { color: #555; font-size: .85rem; }
+details { margin: 1rem 0; } summary { cursor: pointer; font-weight: 600; }
+"""
+
+SORT_SCRIPT = """
+document.addEventListener('click', function (e) {
+  var th = e.target.closest('table.results th');
+  if (!th) return;
+  var table = th.closest('table'), col = Array.prototype.indexOf.call(th.parentNode.children, th);
+  var desc = !th.classList.contains('sorted-desc');
+  Array.prototype.forEach.call(th.parentNode.children, function (h) { h.classList.remove('sorted-asc', 'sorted-desc'); });
+  th.classList.add(desc ? 'sorted-desc' : 'sorted-asc');
+  var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
+  function key(r) { var c = r.cells[col], v = c.getAttribute('data-v');
+                    return v !== null && v !== '' ? parseFloat(v) : c.textContent; }
+  rows.sort(function (a, b) { var x = key(a), y = key(b);
+    var r = (typeof x === 'number' && typeof y === 'number') ? x - y : String(x).localeCompare(String(y));
+    return desc ? -r : r; });
+  rows.forEach(function (r) { body.appendChild(r); });
+});
 """
 
 CHECK_SCRIPT = """
@@ -46,21 +77,6 @@ def _kv(rows: dict) -> str:
 
 def _fmt(v) -> str:
     return json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else str(v)
-
-
-def _rich_tables_html(run: RunResult) -> str:
-    from rich.console import Console
-
-    from gnneval.show.console import representation_table, summary_table
-
-    console = Console(record=True, width=200, file=open("/dev/null", "w"), force_terminal=False)  # noqa: SIM115
-    console.print(summary_table(run))
-    rep = representation_table(run)
-    if rep is not None:
-        console.print(rep)
-    text = console.export_text()
-    console.file.close()
-    return f'<pre class="rich">{html.escape(text)}</pre>'
 
 
 def _similarity_table(run: RunResult) -> str:
@@ -92,54 +108,112 @@ def _similarity_table(run: RunResult) -> str:
         f"<h2>Similarity to the dense model</h2><p>Layer '{html.escape(layer)}' (last hidden layer); every "
         "measure oriented so that 1 = identical (distances in [0, m] shown as 1 - d/m). Raw values, other "
         "layers and the unbounded measures are in run.h5.</p>"
-        f'<table class="kv"><tr><th>variant</th>{head}</tr>{"".join(rows)}</table>'
+        f'<table class="results"><thead><tr><th>variant</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
     )
 
 
 def write_report(run: RunResult, run_dir: Path) -> Path:
-    """Write ``run_dir/report.html`` from ``run`` (its ``files`` name the pictures) and return its path."""
-    p = run.provenance
-    g = run.graph
+    """Write ``run_dir/report.html`` from ``run`` (its ``files`` name the pictures) and return its path: the
+    results first, then the pictures by their visualisers' ``rank``, the problems, and the details collapsed."""
+    p, g = run.provenance, run.graph
     title = f"gnneval report: {p.architecture} on {g.name} ({Path(p.checkpoint_path).name})"
     parts = [
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-        f"<style>{CSS}</style><script>{CHECK_SCRIPT}</script></head><body>",
+        f"<style>{CSS}</style><script>{CHECK_SCRIPT}{SORT_SCRIPT}</script></head><body>",
         f"<h1>{html.escape(title)}</h1>",
+        _lead(run),
     ]
-    parts.append("<h2>Model and dataset</h2>")
-    parts.append(_model_and_dataset(run))
-    parts.append("<h2>Settings</h2>")
-    parts.append(_kv({k: v for k, v in p.settings.items() if k != "command"}))
-    parts.append("<h2>Summary</h2>")
-    parts.append(_rich_tables_html(run))
+    figures = _figures(run)
+    parts += figures[:1]  # the headline curves before the numbers behind them
+    parts += ["<h2>Summary</h2>", _results_table(summary_columns(run), "summary"), _timing_notes(run)]
+    found = representation_columns(run)
+    if found is not None:
+        layer, cols, present = found
+        parts += [f"<h2>Representation quality of layer '{html.escape(layer)}' (last hidden layer)</h2>",
+                  _results_table(cols, "representation"),
+                  "<p class='note'>" + html.escape("; ".join(f"{c.label}: {c.help}" for c in present if c.help))
+                  + "; every layer's values are in run.h5.</p>"]  # fmt: skip
     parts.append(_similarity_table(run))
-    if run.problems:
-        parts.append("<h2>Problems</h2><ul>")
-        parts.extend(
-            f"<li class='problem'>{html.escape(pr.where)}: {html.escape(pr.message)}</li>" for pr in run.problems
-        )
-        parts.append("</ul>")
-    parts.append("<h2>Pictures</h2>")
-    parts.extend(_figures(run))
-    parts.append("<h2>Provenance</h2>")
-    parts.append(
-        _kv(
-            {
-                "command": p.command,
-                "created": p.created,
-                "seed": p.seed,
-                "device": p.device,
-                "versions": p.versions,
-                "plugins": p.plugins,
-            }
-        )
-    )
+    parts += _problems(run)
+    parts += ["<h2>Pictures</h2>", *figures[1:]]
+    parts += ["<h2>Model and dataset</h2>", _model_and_dataset(run)]
+    parts += ["<details><summary>Settings</summary>", _kv({k: v for k, v in p.settings.items() if k != "command"}),
+              "</details>", "<details><summary>Provenance</summary>", _provenance(run), "</details>"]  # fmt: skip
     parts.append("</body></html>")
     out = Path(run_dir) / "report.html"
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text("\n".join(parts), encoding="utf-8")
     tmp.replace(out)
     return out
+
+
+def _lead(run: RunResult) -> str:
+    p, g = run.provenance, run.graph
+    pruned = [v for v in run.variants if v.id != "dense"]
+    failed = [v.id for v in pruned if not v.ok]
+    explorer = run.files.get("explorer")
+    link = (f" Explore every node of every variant and layer in <a href='{html.escape(Path(explorer).name)}'>"
+            "explorer.html</a> (beside this file; it opens offline)." if explorer else "")  # fmt: skip
+    return (f"<p class='lead'>{len(pruned)} pruned variant(s) of the {html.escape(p.architecture)} in "
+            f"<code>{html.escape(p.checkpoint_path)}</code> (sha256 {p.checkpoint_sha256[:12]}), evaluated on "
+            f"{html.escape(g.name)} ({g.num_nodes:,} nodes, {g.num_edges:,} edges) on {html.escape(p.device)}, seed "
+            f"{p.seed}" + (f"; <span class='problem'>failed: {html.escape(', '.join(failed))}</span>" if failed else "")
+            + f".{link}</p>")  # fmt: skip
+
+
+def _results_table(cols: list, name: str) -> str:
+    """A sortable HTML table of console columns: click a header to sort (numbers by value)."""
+    head = "".join(f"<th>{html.escape(c.header)}</th>" for c in cols)
+    rows = []
+    for cells in zip(*(c.cells for c in cols)):
+        tds = []
+        for cell in cells:
+            text = Text.from_markup(cell).plain
+            cls = " class='failed'" if text == "failed" else ""
+            tds.append(f"<td data-v='{_sort_value(text)}'{cls}>{html.escape(text)}</td>")
+        rows.append("<tr>" + "".join(tds) + "</tr>")
+    return f"<table class='results' id='{name}'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _sort_value(text: str) -> str:
+    """The number a cell sorts by (``80.8%`` -> 80.8, ``1.52x±0.03`` -> 1.52, ``92,231`` -> 92231), or ''."""
+    m = re.match(r"^\s*([+-]?[\d,]*\.?\d+)", text)
+    if not m:
+        return ""
+    value = float(m.group(1).replace(",", ""))
+    scale = {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30}.get(text.split()[-1] if " " in text else "", 1)
+    return repr(value * scale)
+
+
+def _timing_notes(run: RunResult) -> str:
+    """Why any timing was flagged noisy, each figure by name (the reasons ``run.h5`` stores)."""
+    flagged = [(v.id, b) for v in run.variants for b in v.bench if b.noisy]
+    timed = any(v.bench for v in run.variants)
+    if not flagged:
+        return "<p class='note'>Speed-ups (×) are dense latency over the variant's, timed interleaved with the dense " \
+               "model (ABBA pairs): the median per-pair ratio ± its 95% interval." + \
+               ("" if timed else " Nothing was timed in this run (--no-bench).") + "</p>"  # fmt: skip
+    items = "".join(f"<li>{html.escape(vid)} on {html.escape(b.backend)}: {html.escape(b.noise or 'noisy')}</li>"
+                    for vid, b in flagged)  # fmt: skip
+    return (
+        "<p class='problem'>Figures marked ~ were flagged noisy and should not be trusted; raise --bench-budget "
+        f"or time on a quieter machine:</p><ul>{items}</ul>"
+    )
+
+
+def _problems(run: RunResult) -> list[str]:
+    if not run.problems:
+        return []
+    items = "".join(
+        f"<li class='problem'>{html.escape(pr.where)}: {html.escape(pr.message)}</li>" for pr in run.problems
+    )
+    return [f"<h2>Problems ({len(run.problems)})</h2><ul>{items}</ul>"]
+
+
+def _provenance(run: RunResult) -> str:
+    p = run.provenance
+    return _kv({"command": p.command, "created": p.created, "seed": p.seed, "device": p.device,
+                "resolved": p.resolved, "versions": p.versions, "plugins": p.plugins})  # fmt: skip
 
 
 def _model_and_dataset(run: RunResult) -> str:
@@ -160,9 +234,9 @@ def _model_and_dataset(run: RunResult) -> str:
 
 
 def _figures(run: RunResult) -> list[str]:
-    """Every PNG picture of the run, inlined, with its caption."""
+    """Every PNG picture of the run, inlined, with its caption, in its visualiser's ``rank`` order."""
     parts = []
-    for label, path in run.files.items():
+    for label, path in sorted(run.files.items(), key=lambda kv: (run.ranks.get(kv[0], 100), kv[0])):
         path = Path(path)
         if path.suffix.lower() != ".png" or not path.is_file():
             continue

@@ -42,6 +42,7 @@ class Drawn:
     files: dict[str, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     captions: dict[str, str] = field(default_factory=dict)
+    ranks: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -110,6 +111,7 @@ def draw_all(
         for problem in drawn[name].problems:
             report(problem.where, problem.message)
         run.captions.update(drawn[name].captions)
+        run.ranks.update(drawn[name].ranks)
         files.update(drawn[name].files)
     return files
 
@@ -153,6 +155,7 @@ def _draw_one(job: _Job, name: str) -> Drawn:
             continue
         result.files[name if not result.files else f"{name}-{len(result.files)}"] = str(path)
     result.captions = {label: getattr(reg.obj, "caption", "") for label in result.files}
+    result.ranks = {label: int(getattr(reg.obj, "rank", 100)) for label in result.files}
     result.seconds = time.perf_counter() - t0
     return result
 

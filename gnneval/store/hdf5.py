@@ -195,6 +195,8 @@ def _write_meta(f: Any, result: RunResult) -> None:
         files.attrs[k] = str(val)
     if result.captions:
         files.attrs["_captions"] = _dumps(result.captions)
+    if result.ranks:
+        files.attrs["_ranks"] = _dumps(result.ranks)
     f.create_group("columns").attrs["json"] = _dumps([asdict(c) for c in result.columns])
     f.create_group("intervals").attrs["json"] = _dumps(result.intervals)
 
@@ -238,8 +240,9 @@ def read_run(path: str | os.PathLike[str]) -> RunResult:
             if vid in vs and bool(vs[vid].attrs.get("complete", True))
         ]  # a torn last variant is skipped
         problems = [Problem(**p) for p in json.loads(_attr(f["problems"].attrs["json"]))]
-        files = {k: _attr(val) for k, val in f["files"].attrs.items() if k != "_captions"}
+        files = {k: _attr(val) for k, val in f["files"].attrs.items() if k not in ("_captions", "_ranks")}
         captions = json.loads(_attr(f["files"].attrs.get("_captions", "{}")))
+        ranks = json.loads(_attr(f["files"].attrs.get("_ranks", "{}")))
         columns = [ShownColumn(**c) for c in json.loads(_attr(f["columns"].attrs["json"]))] if "columns" in f else []
         intervals = json.loads(_attr(f["intervals"].attrs["json"])) if "intervals" in f else {}
     return RunResult(
@@ -250,6 +253,7 @@ def read_run(path: str | os.PathLike[str]) -> RunResult:
         files=files,
         columns=columns,
         captions=captions,
+        ranks=ranks,
         intervals=intervals,
     )
 

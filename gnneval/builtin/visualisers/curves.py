@@ -12,6 +12,9 @@ from gnneval.plugin.helpers import DENSE_COLOUR, pruner_colour, save_figure
 class AccuracyCurves(Visualiser):
     """The headline score against sparsity (one line per pruner, the dense model drawn) and against FLOPs."""
 
+    rank = 10
+    caption = "The headline score against the sparsity asked for, one line per pruner (the dense model dotted), and against the inference cost in MFLOPs: what each pruner keeps at a given size."
+
     def draw(self, ctx: VisualContext) -> list[Path]:
         import matplotlib
 

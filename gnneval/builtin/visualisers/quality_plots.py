@@ -49,6 +49,9 @@ class QualityCurves(Visualiser):
     whether the representations degrade before the predictions do.
     """
 
+    rank = 20
+    caption = "Accuracy, linear-probe accuracy on the frozen embeddings and linear CKA to the dense model against sparsity: whether the representations degrade before the predictions do."
+
     def draw(self, ctx: VisualContext) -> list[Path]:
         plt = _plt()
         run = ctx.run
@@ -97,6 +100,9 @@ class QualityCurves(Visualiser):
 class CkaHeatmap(Visualiser):
     """Linear CKA to the dense model per layer × sparsity, per pruner: which layers pruning changes first."""
 
+    rank = 70
+    caption = "Linear CKA of every layer to the dense model's, per pruner and sparsity: which layers pruning changes first (1 = the same up to rotation and scale)."
+
     def draw(self, ctx: VisualContext) -> list[Path]:
         plt = _plt()
         run = ctx.run
@@ -143,6 +149,9 @@ class ClassDegree(Visualiser):
     """Per-class accuracy change and accuracy by in-degree bucket against sparsity: which classes and which
     low- or high-degree nodes pay for pruning.
     """
+
+    rank = 60
+    caption = "Left: the change in per-class accuracy against sparsity; right: accuracy by in-degree bucket: which classes and which low- or high-degree nodes pay for pruning."
 
     def draw(self, ctx: VisualContext) -> list[Path]:
         plt = _plt()
@@ -201,6 +210,9 @@ class Pareto(Visualiser):
     front; noisy timings drawn hollow and kept off the front.
     """
 
+    rank = 30
+    caption = "Every variant and backend by latency (FLOPs where nothing was timed) and accuracy, with each backend's Pareto front; timings flagged noisy are hollow and kept off the front."
+
     def draw(self, ctx: VisualContext) -> list[Path]:
         plt = _plt()
         run = ctx.run
@@ -255,6 +267,9 @@ class Weights(Visualiser):
     """Per-layer sparsity reached and weight-magnitude histograms before and after pruning: where each pruner
     took its weights from.
     """
+
+    rank = 90
+    caption = "Per-layer sparsity each variant reached, and the weight-magnitude histograms before and after pruning: where each pruner took its weights from."
 
     def draw(self, ctx: VisualContext) -> list[Path]:
         from gnneval.plugin.helpers import HIST_EDGES

@@ -47,6 +47,8 @@ class SimilarityHeatmap(Visualiser):
     1 = identical to the dense model.
     """
 
+    rank = 40
+
     caption = (
         "Each variant's similarity to the dense model, per layer (rows) and measure (columns); every measure "
         "is oriented so that 1 = identical, using its bounded form (distances d in [0, m] as 1 - d/m); "
@@ -116,6 +118,8 @@ class SimilarityAgreement(Visualiser):
     """Spearman rank correlation between the similarity measures across every variant and layer of the run:
     where the measures tell the same story about pruning and where they disagree.
     """
+
+    rank = 80
 
     caption = (
         "How the similarity measures agree: Spearman rank correlation between every two measures across all "

@@ -36,6 +36,9 @@ class UmapMaps(Visualiser):
         n_epochs: UMAP's optimisation epochs.
     """
 
+    rank = 50
+    caption = "UMAP maps of the last hidden layer, the dense model beside each variant on aligned axes (each variant's layout starts from the dense one, then orthogonal Procrustes); colour: class; ringed: prediction flipped against dense. explorer.html has every layer, interactively."
+
     def __init__(
         self, *, max_points: int = 5000, n_neighbors: int = 15, min_dist: float = 0.1, n_epochs: int = 200
     ) -> None:

@@ -19,6 +19,8 @@ class Explorer(Visualiser):
         max_points: points shown at most; above it a seeded sample (said on the page).
     """
 
+    rank = 5
+
     caption = ("explorer.html: the dense model's map beside each variant's, every layer, linked hover and selection, "
                "filters and a sortable table of the nodes that changed most; opens offline.")  # fmt: skip
 
