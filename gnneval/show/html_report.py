@@ -151,9 +151,10 @@ def _lead(run: RunResult) -> str:
     p, g = run.provenance, run.graph
     pruned = [v for v in run.variants if v.id != "dense"]
     failed = [v.id for v in pruned if not v.ok]
-    explorer = run.files.get("explorer")
-    link = (f" Explore every node of every variant and layer in <a href='{html.escape(Path(explorer).name)}'>"
-            "explorer.html</a> (beside this file; it opens offline)." if explorer else "")  # fmt: skip
+    pages = [Path(f).name for label, f in sorted(run.files.items(), key=lambda kv: run.ranks.get(kv[0], 100))
+             if Path(f).suffix.lower() == ".html" and Path(f).name != "report.html"]  # fmt: skip
+    link = (" Interactive: " + ", ".join(f"<a href='{html.escape(n)}'>{html.escape(n)}</a>" for n in pages)
+            + " (beside this file; they open offline)." if pages else "")  # fmt: skip
     return (f"<p class='lead'>{len(pruned)} pruned variant(s) of the {html.escape(p.architecture)} in "
             f"<code>{html.escape(p.checkpoint_path)}</code> (sha256 {p.checkpoint_sha256[:12]}), evaluated on "
             f"{html.escape(g.name)} ({g.num_nodes:,} nodes, {g.num_edges:,} edges) on {html.escape(p.device)}, seed "
