@@ -10,10 +10,23 @@ from gnneval.plugin.helpers import DENSE_COLOUR, pruner_colour, save_figure
 
 
 class AccuracyCurves(Visualiser):
-    """The headline score against sparsity (one line per pruner, the dense model drawn) and against FLOPs."""
+    """The headline score against sparsity (one line per pruner, the dense model drawn) and against FLOPs.
+
+    Args:
+        x: the first panel's sparsity: ``reached`` (the share of the dense model's parameters removed or zeroed,
+            counted from the model: structured@0.5 may remove far more or less than half) or ``asked``.
+    """
 
     rank = 10
-    caption = "The headline score against the sparsity asked for, one line per pruner (the dense model dotted), and against the inference cost in MFLOPs: what each pruner keeps at a given size."
+    caption = ("The headline score against the sparsity each variant reached (the share of the dense model's "
+               "parameters removed or zeroed), one line per pruner (the dense model dotted), and against the inference "
+               "cost in MFLOPs: what each pruner keeps at a given size.")  # fmt: skip
+
+    def __init__(self, *, x: str = "reached") -> None:
+        super().__init__()
+        if x not in ("reached", "asked"):
+            raise ValueError(f"curves: x must be 'reached' or 'asked', not {x!r}")
+        self.x = x
 
     def draw(self, ctx: VisualContext) -> list[Path]:
         import matplotlib
@@ -35,7 +48,7 @@ class AccuracyCurves(Visualiser):
             if not vs:
                 continue
             colour = pruner_colour(pruner, run.pruners)
-            xs = [v.sparsity for v in vs]
+            xs = [100 * (v.weight_sparsity if self.x == "reached" else v.sparsity) for v in vs]
             ys = [100 * v.metrics[acc_key] for v in vs]
             ax1.plot(xs, ys, "o-", color=colour, label=pruner)
             ax2.plot([v.flops / 1e6 for v in vs], ys, "o-", color=colour, label=f"{pruner} (dense kernels)")
@@ -52,7 +65,8 @@ class AccuracyCurves(Visualiser):
             for ax in (ax1, ax2):
                 ax.axhline(100 * dense_acc, color=DENSE_COLOUR, linestyle=":", label=f"dense ({100 * dense_acc:.1f}%)")
             ax2.plot([dense.flops / 1e6], [100 * dense_acc], "s", color=DENSE_COLOUR)
-        ax1.set_xlabel("sparsity asked for (channels for structured pruners, weights otherwise)")
+        ax1.set_xlabel("sparsity reached (% of the dense model's parameters removed or zeroed)" if self.x == "reached"
+                       else "sparsity asked for (channels for structured pruners, weights otherwise)")  # fmt: skip
         ax1.set_ylabel(label)
         ax1.set_title(f"{label.split(' (')[0].capitalize()} against sparsity")
         ax2.set_xlabel("inference cost (MFLOPs per full-graph forward pass)")

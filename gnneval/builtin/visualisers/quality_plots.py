@@ -206,61 +206,85 @@ class ClassDegree(Visualiser):
 
 
 class Pareto(Visualiser):
-    """Latency (FLOPs where nothing was timed) against accuracy for every variant and backend, with the Pareto
-    front; noisy timings drawn hollow and kept off the front.
+    """Speed-up against the dense model (the paired ratio with its 95% interval, which holds under load) against
+    accuracy, every variant and backend (FLOPs speed-up where nothing was timed), with each backend's Pareto front;
+    timings flagged noisy drawn hollow and kept off the front unless every one was flagged.
     """
 
     rank = 30
-    caption = "Every variant and backend by latency (FLOPs where nothing was timed) and accuracy, with each backend's Pareto front; timings flagged noisy are hollow and kept off the front."
+    caption = ("Every variant and backend by its speed-up over the dense model on that backend (the median per-pair "
+               "ratio of interleaved timings, whiskers its 95% interval; the FLOP ratio where nothing was timed) and "
+               "its accuracy, with each backend's Pareto front (faster and at least as accurate); hollow: flagged "
+               "noisy, kept off the front while any figure is trusted. Labels name the variants on a front.")  # fmt: skip
 
     def draw(self, ctx: VisualContext) -> list[Path]:
         plt = _plt()
         run = ctx.run
         key, label = run.require_headline().key, run.require_headline().label
         timed = any(v.bench for v in run.variants)
-        fig, ax = plt.subplots(figsize=(7.5, 5))
-        points = []
-        for v in run.variants:
-            if not v.ok or key not in v.metrics:
-                continue
-            colour = DENSE_COLOUR if v.pruner is None else pruner_colour(v.pruner, run.pruners)
-            entries = (
-                [(f"{b.backend} {b.device}", b.median_ms, MARKERS.get(b.backend, "D"), b.noisy) for b in v.bench]
-                if timed
-                else [("FLOPs", v.flops / 1e6, "o", False)]
-            )
-            for backend, x, marker, noisy in entries:
-                ax.scatter(
-                    x,
-                    100 * v.metrics[key],
-                    facecolors="none" if noisy else colour,
-                    marker=marker,
-                    s=45,
-                    edgecolors=colour if noisy else "black",
-                    linewidths=1.2 if noisy else 0.4,
-                )
-                ax.annotate(
-                    v.id if v.pruner else "dense",
-                    (x, 100 * v.metrics[key]),
-                    fontsize=6,
-                    xytext=(3, 3),
-                    textcoords="offset points",
-                )
-                if not noisy:  # a figure flagged noisy is drawn hollow and kept off the front
-                    points.append((backend, x, 100 * v.metrics[key]))
-        _draw_fronts(ax, points)
-        handles = _pareto_legend(run, timed)
-        ax.legend(handles=handles, fontsize=8)
-        ax.set_xlabel(
-            "median latency of a full-graph forward pass (ms)"
-            if timed
-            else "inference cost (MFLOPs; no benchmark was run)"
+        fig, ax = plt.subplots(figsize=(8.5, 5.5))
+        points = _speed_points(run, key, timed)
+        for pt in points:
+            colour = DENSE_COLOUR if pt["pruner"] is None else pruner_colour(pt["pruner"], run.pruners)
+            if pt["lo"] is not None:
+                ax.errorbar(pt["x"], pt["y"], xerr=[[pt["x"] - pt["lo"]], [pt["hi"] - pt["x"]]], fmt="none",
+                            ecolor=colour, elinewidth=0.8, capsize=2, alpha=0.8)  # fmt: skip
+            ax.scatter(pt["x"], pt["y"], facecolors="none" if pt["noisy"] else colour, marker=pt["marker"], s=45,
+                       edgecolors=colour if pt["noisy"] else "black", linewidths=1.2 if pt["noisy"] else 0.4, zorder=3)  # fmt: skip
+        trusted = [pt for pt in points if not pt["noisy"] and pt["pruner"] is not None]
+        dense = [pt for pt in points if pt["pruner"] is None]
+        front = _draw_fronts(
+            ax, trusted + dense if trusted else points, dashed_note=not trusted and len(points) > len(dense)
         )
+        _label_without_overlap(ax, [pt for pt in points if id(pt) in front])
+        ax.axvline(1.0, color=DENSE_COLOUR, linewidth=0.8, linestyle=":")
+        ax.legend(handles=_pareto_legend(run, timed), fontsize=8, loc="lower left")
+        ax.set_xlabel("speed-up over the dense model on the same backend (×, paired; 95% interval)" if timed
+                      else "FLOPs speed-up over the dense model (×; no benchmark was run)")  # fmt: skip
         ax.set_ylabel(_pct_label(label))
-        ax.set_title(f"Speed against quality on {run.graph.name}: every variant" + (" and backend" if timed else ""))
+        ax.set_title(f"Speed against quality on {run.graph.name}" + (": every variant and backend" if timed else ""))
         ax.grid(alpha=0.3)
         fig.tight_layout()
         return save_figure(fig, ctx.out_dir, "pareto", ctx.formats)
+
+
+def _speed_points(run: RunResult, key: str, timed: bool) -> list[dict]:
+    """One point per variant and backend: its speed-up (paired where it was), interval and noise flag."""
+    dense = run.dense
+    out = []
+    for v in run.variants:
+        if not v.ok or key not in v.metrics:
+            continue
+        y = 100 * v.metrics[key]
+        if not timed:
+            out.append(dict(x=dense.flops / v.flops if v.flops else 1.0, lo=None, hi=None, y=y, noisy=False,
+                            marker="o", backend="FLOPs", pruner=v.pruner, id=v.id))  # fmt: skip
+            continue
+        for b in v.bench:
+            base = next((d.median_ms for d in dense.bench if d.backend == b.backend and d.status == "ok"), None)
+            if b.status != "ok" or base is None:
+                continue
+            paired = bool(b.paired_runs)
+            x = b.speedup if paired else base / b.median_ms
+            out.append(dict(x=x, lo=b.speedup_ci_low if paired else None, hi=b.speedup_ci_high if paired else None,
+                            y=y, noisy=b.noisy, marker=MARKERS.get(b.backend, "D"), backend=b.backend,
+                            pruner=v.pruner, id=v.id if v.pruner else "dense"))  # fmt: skip
+    return out
+
+
+def _label_without_overlap(ax, points: list[dict]) -> None:
+    """Label ``points`` with their variant, each label moved down until it clears those already placed."""
+    placed: list[tuple[float, float]] = []
+    fig = ax.figure
+    fig.canvas.draw()
+    for pt in sorted(points, key=lambda p: -p["y"]):
+        sx, sy = ax.transData.transform((pt["x"], pt["y"]))
+        dy = 4.0
+        while any(abs(sx - px) < 70 and abs(sy + dy - py) < 9 for px, py in placed):
+            dy -= 9.0
+        placed.append((sx, sy + dy))
+        ax.annotate(pt["id"], (pt["x"], pt["y"]), xytext=(5, dy), textcoords="offset points", fontsize=7,
+                    arrowprops=dict(arrowstyle="-", color="#999999", lw=0.5) if dy < 0 else None)  # fmt: skip
 
 
 class Weights(Visualiser):
@@ -328,18 +352,24 @@ class Weights(Visualiser):
         return save_figure(fig, ctx.out_dir, "weights", ctx.formats)
 
 
-def _draw_fronts(ax, points: list) -> None:
-    """Each backend's Pareto front (faster and at least as accurate), as a dashed step line."""
-    for backend in dict.fromkeys(p[0] for p in points):
-        pts = sorted((x, y) for b, x, y in points if b == backend)
+def _draw_fronts(ax, points: list[dict], dashed_note: bool = False) -> set[int]:
+    """Each backend's Pareto front (faster and at least as accurate: no other point has both a larger speed-up
+    and a higher score), as a dashed step line; returns the ids of the points on a front."""
+    on_front: set[int] = set()
+    for backend in dict.fromkeys(p["backend"] for p in points):
+        pts = sorted((p for p in points if p["backend"] == backend), key=lambda p: -p["x"])
         front, best = [], -np.inf
-        for x, y in pts:
-            if y > best:
-                front.append((x, y))
-                best = y
-        ax.step(
-            [p[0] for p in front], [p[1] for p in front], where="post", color="#999999", linewidth=1, linestyle="--"
-        )
+        for p in pts:  # fastest first: a point is on the front when it is more accurate than every faster one
+            if p["y"] > best:
+                front.append(p)
+                best = p["y"]
+        on_front |= {id(p) for p in front}
+        ax.step([p["x"] for p in front], [p["y"] for p in front], where="pre", color="#777777", linewidth=1,
+                linestyle="--" if not dashed_note else (0, (2, 2)), zorder=1)  # fmt: skip
+    if dashed_note:
+        ax.text(0.99, 0.01, "every timing was flagged noisy: the front is drawn from them", transform=ax.transAxes,
+                ha="right", va="bottom", fontsize=7, color="#a33")  # fmt: skip
+    return on_front
 
 
 def _pareto_legend(run, timed: bool) -> list:

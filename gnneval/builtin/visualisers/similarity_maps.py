@@ -83,6 +83,10 @@ class SimilarityHeatmap(Visualiser):
                 cmap="viridis",
                 aspect="auto",
             )
+            for (r, c), value in np.ndenumerate(grid):  # the number in every cell
+                if np.isfinite(value):
+                    ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=6,
+                            color="black" if value > 0.6 else "white")  # fmt: skip
             ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
             ax.set_yticks(range(len(layers)), layers, fontsize=8)
             ax.set_title(f"{v.id}", fontsize=10)
@@ -90,7 +94,8 @@ class SimilarityHeatmap(Visualiser):
         for ax in list(axes.flat)[len(variants) :]:
             ax.axis("off")
         fig.colorbar(im, ax=axes, label="similarity to dense (1 = identical)", shrink=0.8)
-        fig.suptitle("Similarity of each layer to the dense model, every measure oriented so that 1 = identical")
+        fig.suptitle("Similarity of each layer to the dense model\n(every measure oriented so that 1 = identical)",
+                     fontsize=11)  # fmt: skip
         return save_figure(fig, ctx.out_dir, "similarity_heatmap", ctx.formats)
 
 
@@ -149,7 +154,10 @@ class SimilarityAgreement(Visualiser):
                         color="white" if abs(rho[i, j]) > 0.6 else "black",
                     )
         fig.colorbar(im, ax=ax, label="Spearman rank correlation")
-        ax.set_title(f"Agreement between similarity measures ({n} variant × layer points)", fontsize=10)
+        title = f"Agreement between similarity measures\n(Spearman over {n} variant × layer points)"
+        if n < 8:  # a handful of points can hardly rank differently: say so rather than show a confident matrix
+            title += f"\nonly {n} points: add pruners or sparsities before reading agreement into it"
+        ax.set_title(title, fontsize=9)
         fig.tight_layout()
         return save_figure(fig, ctx.out_dir, "similarity_agreement", ctx.formats)
 

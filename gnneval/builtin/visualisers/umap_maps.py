@@ -37,7 +37,7 @@ class UmapMaps(Visualiser):
     """
 
     rank = 50
-    caption = "UMAP maps of the last hidden layer, the dense model beside each variant on aligned axes (each variant's layout starts from the dense one, then orthogonal Procrustes); colour: class; ringed: prediction flipped against dense. explorer.html has every layer, interactively."
+    caption = "UMAP maps of the last hidden layer, one figure per pruner: the dense model beside each of its variants on aligned axes (each variant's layout starts from the dense one, then orthogonal Procrustes); colour: class; outlined: prediction flipped against dense (the share in each title); for graph classification one point per graph. explorer.html has every layer, interactively."
 
     def __init__(
         self, *, max_points: int = 5000, n_neighbors: int = 15, min_dist: float = 0.1, n_epochs: int = 200
@@ -47,111 +47,106 @@ class UmapMaps(Visualiser):
         self.max_points = max_points
 
     def draw(self, ctx: VisualContext) -> list[Path]:
+        run = ctx.run
+        if run.dense.outputs is None or not run.dense.outputs.embeddings:
+            return []
+        layer = hidden_layer(run.dense.outputs.embeddings)
+        index, graph_level = self._points(run, ctx.seed)
+        xs = {v.id: x for v in run.variants if (x := _embedding(run, v, layer, index, graph_level)) is not None}
+        base, maps = aligned_layouts(xs.pop("dense"), xs, ctx.seed, **self.params)
+        maps["dense"] = base
+        files: list[Path] = []
+        for pruner in run.pruners or [None]:
+            files += self._figure(ctx, pruner, layer, index, graph_level, maps)
+        return files
+
+    def _points(self, run, seed: int) -> tuple[np.ndarray, bool]:
+        """The items drawn (nodes; graphs for graph classification): a seeded sample above ``max_points``."""
+        graph_level = run.graph.batch is not None
+        n = run.graph.num_graphs if graph_level else run.graph.num_nodes
+        rng = np.random.default_rng(seed)
+        return (np.sort(rng.choice(n, self.max_points, replace=False)) if n > self.max_points else np.arange(n),
+                graph_level)  # fmt: skip
+
+    def _figure(self, ctx, pruner, layer: str, index, graph_level: bool, maps: dict) -> list[Path]:
+        """One figure per pruner: the dense map, then the pruner's variants by sparsity, five panels a row."""
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        from matplotlib.lines import Line2D
 
         run = ctx.run
-        dense = run.dense
-        if dense.outputs is None or not dense.outputs.embeddings:
-            return []
-        layer = hidden_layer(dense.outputs.embeddings)
-        key, short = run.require_headline().key, run.require_headline().label
-        short = "acc" if short == "test acc" else "AUC"
-        n = run.graph.num_nodes
-        rng = np.random.default_rng(ctx.seed)
-        idx = np.sort(rng.choice(n, self.max_points, replace=False)) if n > self.max_points else np.arange(n)
-        batch = run.graph.batch  # graph classification: colour each node by its graph's class
-        node_of = (lambda a: a[batch]) if batch is not None else (lambda a: a)  # noqa: E731
-        y = node_of(run.graph.y)[idx]
-        colours = class_colours(run.graph.num_classes)
-        pruners = run.pruners
-        sparsities = sorted({v.sparsity for v in run.variants if v.pruner})
-        rows, cols = max(1, len(pruners)), 1 + len(sparsities)
-        fig, axes = plt.subplots(rows, cols, figsize=(3.1 * cols, 3.1 * rows + 0.8), squeeze=False)
-
-        def panel(ax, xy, title, flipped=None):
-            ax.scatter(xy[:, 0], xy[:, 1], c=[colours[c] for c in y], s=3, linewidths=0, rasterized=True)
-            if flipped is not None and flipped.any():
-                ax.scatter(xy[flipped, 0], xy[flipped, 1], s=14, facecolors="none", edgecolors="black", linewidths=0.6)
-            ax.set_title(title, fontsize=9)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_xlabel("UMAP 1 (aligned to dense)", fontsize=7)
-            ax.set_ylabel("UMAP 2", fontsize=7)
-
-        cells = [
-            (r, c, pruner, sp, next((v for v in run.variants if v.pruner == pruner and v.sparsity == sp), None))
-            for r, pruner in enumerate(pruners)
-            for c, sp in enumerate(sparsities, start=1)
-        ]
-        drawable = [
-            cell
-            for cell in cells
-            if cell[4] is not None
-            and cell[4].ok
-            and cell[4].outputs is not None
-            and layer in cell[4].outputs.embeddings
-        ]
-        # each variant's layout only needs the dense one: they are fitted side by side (forked processes)
-        base, fitted = aligned_layouts(
-            dense.outputs.embeddings[layer][idx],
-            {cell[:2]: cell[4].outputs.embeddings[layer][idx] for cell in drawable},
-            ctx.seed,
-            **self.params,
-        )
-        layouts = dict(fitted)
-        acc = dense.metrics.get(key)
-        for r in range(len(pruners)):
-            panel(axes[r][0], base, "dense" + (f" ({short} {100 * acc:.1f}%)" if acc is not None else ""))
-        for r, c, pruner, sp, v in cells:
-            ax = axes[r][c]
-            if (r, c) not in layouts:
+        variants = [v for v in run.variants if v.pruner == pruner and v.ok] if pruner else []
+        shown = [run.dense, *sorted(variants, key=lambda v: v.sparsity)]
+        cols = min(5, len(shown))
+        rows = -(-len(shown) // cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.4 * rows + 1.3), squeeze=False)
+        y = run.graph.y[index] if len(run.graph.y) >= (index.max(initial=0) + 1) else np.zeros(len(index), int)
+        for ax, v in zip(axes.flat, shown):
+            if v.id in maps:
+                self._panel(ax, run, v, maps[v.id], y, index, graph_level)
+            else:
                 ax.set_axis_off()
-                ax.set_title(f"{pruner} @ {sp:.0%}: " + ("failed" if v is not None else "not run"), fontsize=9)
-                continue
-            flipped = (
-                node_of(v.outputs.predictions)[idx] != node_of(dense.outputs.predictions)[idx]
-                if run.graph.task in ("node-classification", "graph-classification")
-                else None
-            )
-            v_acc = v.metrics.get(key)
-            panel(
-                ax,
-                layouts[r, c],
-                f"{pruner} @ {sp:.0%} (width {v.outputs.embeddings[layer].shape[1]}"
-                + (f", {short} {100 * v_acc:.1f}%)" if v_acc is not None else ")"),
-                flipped,
-            )
-        what = "graph class" if batch is not None else "class"
-        handles = [
-            Line2D([], [], marker="o", linestyle="", color=colours[k], label=f"{what} {k}")
-            for k in range(run.graph.num_classes)
-        ]
-        handles.append(
-            Line2D(
-                [],
-                [],
-                marker="o",
-                linestyle="",
-                markerfacecolor="none",
-                markeredgecolor="black",
-                label="prediction flipped vs dense" + (" (node's graph)" if batch is not None else ""),
-            )
+                ax.set_title(f"{v.id}: not drawn", fontsize=9)
+        for ax in list(axes.flat)[len(shown) :]:
+            ax.set_axis_off()
+        self._legend(fig, run, graph_level)
+        what = f"{len(index):,} of {(run.graph.num_graphs if graph_level else run.graph.num_nodes):,}"
+        items = "graphs (mean node embedding)" if graph_level else "nodes"
+        fig.suptitle(f"UMAP of layer '{layer}' (last hidden layer) on {run.graph.name}: {pruner or 'dense'}\n"
+                     f"{what} {items}; each variant's layout starts from the dense one and is aligned to it "
+                     f"(orthogonal Procrustes); seed {ctx.seed}", fontsize=10)  # fmt: skip
+        fig.tight_layout(rect=(0, 0.05, 1, 0.93))
+        stem = f"umap_{layer.replace('.', '_').replace('#', '_')}" + (f"_{pruner}" if pruner else "")
+        return save_figure(fig, ctx.out_dir, stem, ctx.formats)
+
+    def _panel(self, ax, run, v, xy, y, index, graph_level: bool) -> None:
+        colours = class_colours(run.graph.num_classes)
+        ax.scatter(
+            xy[:, 0], xy[:, 1], c=[colours[int(c) % len(colours)] for c in y], s=4, linewidths=0, rasterized=True
         )
+        flipped = _flipped(run, v, index)
+        if flipped is not None and flipped.any():  # a thin dark outline that leaves the class colour readable
+            ax.scatter(xy[flipped, 0], xy[flipped, 1], s=9, facecolors="none", edgecolors="black", linewidths=0.35,
+                       alpha=0.55, rasterized=True)  # fmt: skip
+        head = run.require_headline()
+        score = v.metrics.get(head.key)
+        parts = [f"{100 * score:.1f}% {head.label.replace('test ', '')}"] if score is not None else []
+        if v.id != "dense" and flipped is not None:
+            parts.append(f"{100 * flipped.mean():.0f}% flipped")
+        ax.set_title(f"{v.id}" + (f" ({', '.join(parts)})" if parts else ""), fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+
+    def _legend(self, fig, run, graph_level: bool) -> None:
+        from matplotlib.lines import Line2D
+
+        colours = class_colours(run.graph.num_classes)
+        what = "graph class" if graph_level else "class"
+        handles = [Line2D([], [], marker="o", linestyle="", color=colours[k % len(colours)], label=f"{what} {k}")
+                   for k in range(run.graph.num_classes)]  # fmt: skip
+        handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markeredgecolor="black",
+                              label="outlined: prediction flipped vs dense"))  # fmt: skip
         fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 8), fontsize=8, frameon=False)
-        sample = f", {len(idx)} of {n} nodes (seeded sample)" if len(idx) < n else f", all {n} nodes"
-        fig.suptitle(
-            f"UMAP of layer '{layer}' (last hidden layer) on {run.graph.name}{sample}; "
-            f"n_neighbors={self.params['n_neighbors']}, min_dist={self.params['min_dist']}, "
-            f"seed={ctx.seed}\naligned: each variant's layout starts from the dense layout and is then "
-            "fitted to it by orthogonal Procrustes (rotation, reflection, scale, shift)",
-            fontsize=10,
-        )
-        fig.tight_layout(rect=(0, 0.06, 1, 0.95))
-        return save_figure(fig, ctx.out_dir, f"umap_{layer.replace('.', '_').replace('#', '_')}", ctx.formats)
+
+
+def _embedding(run, v, layer: str, index, graph_level: bool):
+    """``v``'s embedding of ``layer`` at the drawn items (graphs: each graph's mean node embedding)."""
+    if not v.ok or v.outputs is None or layer not in v.outputs.embeddings:
+        return None
+    x = np.asarray(v.outputs.embeddings[layer], dtype=np.float64)
+    if graph_level:
+        batch, g = run.graph.batch, run.graph.num_graphs
+        sums = np.zeros((g, x.shape[1]))
+        np.add.at(sums, batch, x)
+        x = sums / np.maximum(np.bincount(batch, minlength=g), 1)[:, None]
+    return x[index]
+
+
+def _flipped(run, v, index):
+    if run.graph.task not in ("node-classification", "graph-classification") or v.outputs is None:
+        return None
+    return v.outputs.predictions[index] != run.dense.outputs.predictions[index]
 
 
 @hookimpl
