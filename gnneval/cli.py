@@ -251,8 +251,9 @@ def _evaluate_stage_options(ev) -> None:
         "--option",
         action="append",
         default=[],
-        metavar="PRUNER.KEY=VALUE",
-        help="pruner option, e.g. magnitude.scope=global or structured.criterion=l2 (repeatable)",
+        metavar="NAME.KEY=VALUE",
+        help="an option of a selected pruner or of a visualiser, e.g. magnitude.scope=global, "
+        "structured.criterion=l2, explorer.max_points=100000 (repeatable; `gnneval plugins NAME` lists them)",
     )
 
 
@@ -338,6 +339,8 @@ def _other_parsers(sub) -> None:
         "--visualisers", type=_csv, default=None, help="visualisers to run, a,b (default: the registered defaults)"
     )
     rp.add_argument("--svg", action="store_true", help="also write SVG pictures")
+    rp.add_argument("-o", "--option", action="append", default=[], metavar="NAME.KEY=VALUE",
+                    help="a visualiser's option, e.g. explorer.max_points=100000 (repeatable)")  # fmt: skip
     np_ = sub.add_parser("new-plugin", help="write a ready-to-install plugin package with a passing test")
     np_.add_argument("name", help="plugin name, e.g. my-pruner (the distribution is gnneval-<name>)")
     np_.add_argument("--kind", required=True, choices=KINDS)
@@ -496,19 +499,28 @@ def _loader_options(args) -> dict:
     return {k: v for k, v in (("arch", args.arch), ("code", args.code), ("arch_kwargs", arch_kwargs)) if v}
 
 
+def _plugin_options(items: list[str]) -> dict[str, dict]:
+    """``-o NAME.KEY=VALUE`` items as ``{NAME: {KEY: value}}``."""
+    options: dict[str, dict] = {}
+    for key, value in _key_values(items, "option").items():
+        if "." not in key:
+            raise UsageError(f"option '{key}' must be NAME.KEY=VALUE, e.g. magnitude.scope=global")
+        name, k = key.split(".", 1)
+        options.setdefault(name, {})[k] = value
+    return options
+
+
 def cmd_evaluate(args, out) -> int:
     from rich.console import Console
 
     from gnneval.run.evaluate import DEFAULT_SPARSITIES, Evaluator
     from gnneval.show.console import print_summary
 
-    pruner_options: dict[str, dict] = {}
-    for key, value in _key_values(args.option, "option").items():
-        if "." not in key:
-            raise UsageError(f"option '{key}' must be PRUNER.KEY=VALUE, e.g. magnitude.scope=global")
-        pruner, k = key.split(".", 1)
-        pruner_options.setdefault(pruner, {})[k] = value
     host = _host(args)
+    options = _plugin_options(args.option)
+    visualisers = set(host.registry.names("visualiser")) - set(args.pruner)
+    pruner_options = {n: o for n, o in options.items() if n not in visualisers}
+    visualiser_options = {n: o for n, o in options.items() if n in visualisers}
     if args.scope:
         scoped = [n for n in args.pruner if "scope" in _declared(host, n)]
         if not scoped:
@@ -521,6 +533,7 @@ def cmd_evaluate(args, out) -> int:
         dataset_options=_key_values(args.dataset_option, "dataset option"),
         loader_options=_loader_options(args),
         pruner_options=pruner_options,
+        visualiser_options=visualiser_options,
         formats=("png", "svg") if args.svg else ("png",),
         command=" ".join(["gnneval", *sys.argv[1:]]),
     )
@@ -623,7 +636,10 @@ def cmd_report(args, out) -> int:
     names = args.visualisers if args.visualisers is not None else host.registry.default_names("visualiser")
     for name in names:
         host.registry.get("visualiser", name)
-    show = ShowSettings(formats=("png", "svg") if args.svg else ("png",), seed=run.provenance.seed)
+    options = _plugin_options(args.option)
+    for name, opts in options.items():
+        host.registry.instantiate("visualiser", name, **opts)  # an unknown name or option: one line, now
+    show = ShowSettings(formats=("png", "svg") if args.svg else ("png",), seed=run.provenance.seed, options=options)
     with collecting(ProblemLog(host.problems)) as problems:
         files = draw_all(host.registry, run, h5.parent, names, show)
     from gnneval.show.html_report import write_report

@@ -77,3 +77,12 @@ def test_every_kind_has_a_worked_example_and_a_scaffold():
     text = DOC.read_text()
     for kind in HOOK_OF_KIND:
         assert f"## A {kind.replace('-', ' ')}" in text or f"## An {kind}" in text, kind
+
+
+def test_the_readme_lists_every_built_in_visualiser():
+    from gnneval._plugins.manager import build_plugin_host
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for reg in build_plugin_host().registry.items("visualiser"):
+        if reg.plugin.dist == "gnneval":
+            assert f"| `{reg.name}` |" in readme, f"README's table of pictures does not list '{reg.name}'"

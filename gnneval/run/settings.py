@@ -57,6 +57,7 @@ class EvaluateSettings:
     metrics: tuple[str, ...] | None = None  #: a selection (``a,b``, ``+a``, ``-b``); None = the defaults
     visualisers: tuple[str, ...] | None = None  #: a selection as for ``metrics``
     pruner_options: dict[str, Any] = field(default_factory=dict)
+    visualiser_options: dict[str, Any] = field(default_factory=dict)  #: ``-o NAME.KEY=VALUE`` for visualisers
     finetune_epochs: int = 0  #: retrain every pruned variant this many epochs (masks fixed; early stopping)
     bench: bool = True
     bench_budget_s: float = defaults.BENCH_BUDGET_S
@@ -144,7 +145,13 @@ class EvaluateSettings:
         """``threads``: what the run resolved (pictures draw that many at once)."""
         from gnneval.show.pictures import ShowSettings
 
-        return ShowSettings(formats=self.formats, seed=self.seed, timeout_s=self.plugin_timeout_s, workers=threads)
+        return ShowSettings(
+            formats=self.formats,
+            seed=self.seed,
+            timeout_s=self.plugin_timeout_s,
+            workers=threads,
+            options=dict(self.visualiser_options),
+        )
 
 
 @dataclass(frozen=True)
@@ -280,6 +287,8 @@ def validate(s: EvaluateSettings, registry: Registry) -> None:
         if name not in s.pruners:
             raise UsageError(f"option for pruner '{name}', which is not among --pruner {','.join(s.pruners)}")
         registry.instantiate("pruner", name, **opts)  # an option the pruner does not accept fails here
+    for name, opts in s.visualiser_options.items():
+        registry.instantiate("visualiser", name, **opts)
     if not s.sparsities:
         raise UsageError("no sparsity given; pass --sparsity 0.3,0.5,0.7,0.9 for example")
     for sp in s.sparsities:

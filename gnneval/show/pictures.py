@@ -56,6 +56,7 @@ class _Job:
     formats: tuple[str, ...]
     seed: int
     timeout_s: float | None
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class ShowSettings:
     seed: int = defaults.SEED
     timeout_s: float | None = None
     workers: int | None = None
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)  #: visualiser name -> its ``-o`` options
 
 
 def draw_all(
@@ -82,7 +84,7 @@ def draw_all(
     order of ``names``, for the files each returned that exist inside ``out_dir``."""
     names = list(dict.fromkeys(names))
     out_dir.mkdir(parents=True, exist_ok=True)
-    job = _Job(registry, run, out_dir, settings.formats, settings.seed, settings.timeout_s)
+    job = _Job(registry, run, out_dir, settings.formats, settings.seed, settings.timeout_s, dict(settings.options))
     workers = settings.workers
     drawn: dict[str, Drawn] = {}
     with progress() if progress else nullcontext() as bar:
@@ -135,7 +137,7 @@ def _draw_one(job: _Job, name: str) -> Drawn:
     result = Drawn()
     try:
         with time_limit(job.timeout_s, who):
-            paths = reg.obj(**reg.options).draw(
+            paths = reg.obj(**{**reg.options, **job.options.get(name, {})}).draw(
                 VisualContext(run=job.run, out_dir=job.out_dir, formats=job.formats, seed=job.seed)
             )
     except Exception as exc:  # noqa: BLE001
