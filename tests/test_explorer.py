@@ -159,3 +159,17 @@ def test_sorting_the_table_and_clicking_a_row_selects_that_node(browser, explore
     assert displacement[picked] == max(displacement), "the first row after sorting is the most displaced node"
     assert f"node {_model(page, 'points', f'data.id[{picked}]')}" in _model(page, "details", "text")
     page.close()
+
+
+@pytest.mark.slow
+def test_evaluate_passes_visualiser_options_and_the_page_states_its_sample(sbm_checkpoint, tmp_path, capsys):
+    from gnneval.cli import main
+
+    out = tmp_path / "run"
+    argv = ["evaluate", str(sbm_checkpoint), "--pruner", "magnitude", "--sparsity", "0.5", "--no-bench",
+            "--no-progress", "--out", str(out), "--visualisers", "explorer", "-o", "explorer.max_points=100"]  # fmt: skip
+    assert main(argv) == 0
+    text = (out / "explorer.html").read_text()
+    assert "a seeded sample of 100 of" in text
+    assert main([*argv[:-1], "explorer.nope=1", "--out", str(tmp_path / "other")]) == 2
+    assert "does not accept" in capsys.readouterr().err
