@@ -116,7 +116,10 @@ def _evaluate_parser(sub) -> None:
         default=None,
         help=f"comma-separated sparsities in [0, 1) (default {D.csv(D.SPARSITIES)})",
     )
-    ev.add_argument("--out", type=Path, default=None, help="run folder (default runs/<checkpoint>-<pruner>-<time>)")
+    ev.add_argument("--out", type=Path, default=None, help="run folder (default runs/<checkpoint>-<pruner>-<time>); "
+                    "one that holds a run of the same checkpoint, seed and dataset gets the new variants added")  # fmt: skip
+    ev.add_argument("--overwrite", action="store_true",
+                    help="replace the run already in --out, and the files it had drawn, instead of adding to it")  # fmt: skip
     ev.add_argument("--seed", type=int, default=D.SEED, help=f"seed for every random choice (default {D.SEED})")
     ev.add_argument("--data-root", default=None, help="dataset folder (default $GNNEVAL_DATA, else the user cache)")
     _evaluate_load_options(ev)
@@ -481,7 +484,7 @@ SETTING_OF_ARG = {
     "visualisers": "visualisers", "metric_sample": "metric_sample", "bootstrap": "bootstrap", "backends": "backends",
     "providers": "providers", "onnx_exporter": "onnx_exporter", "onnx_graph": "onnx_graph",
     "bench_budget": "bench_budget_s", "sparse_input": "sparse_input", "sparse_kernels": "sparse_kernels",
-    "bench": "bench", "device": "device",
+    "bench": "bench", "device": "device", "overwrite": "overwrite",
 }  # fmt: skip
 """Command-line options copied as given into :class:`~gnneval.run.settings.EvaluateSettings` (dest -> field)."""
 

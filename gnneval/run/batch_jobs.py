@@ -239,6 +239,7 @@ def evaluate_command(entry: BatchEntry, s: BatchSettings, out_dir: Path) -> list
         "--out",
         str(out_dir),
         "--no-progress",
+        "--overwrite",  # the batch owns its job folders: a job run again starts afresh
     ]
     for flag, value in (
         ("--dataset", entry.dataset),

@@ -29,6 +29,7 @@ from gnneval.core.records import Provenance, RunResult, VariantResult
 from gnneval.load.inputs import Loaded, load_for_evaluation
 from gnneval.measure.metrics import declared_columns, declared_intervals
 from gnneval.measure.variant import MeasureJob, measure_variant
+from gnneval.run.existing import existing_run, refuse_if_different, remove_stale
 from gnneval.run.settings import (
     DEFAULT_SPARSITIES,
     EvaluateSettings,
@@ -60,6 +61,14 @@ class _Dense:
     numel: dict[str, int]
 
 
+def _with_addition(first: Provenance, now: Provenance) -> Provenance:
+    """The stored run's provenance, with this addition (command, time, settings, resolved) listed in
+    ``resolved["additions"]``."""
+    additions = [*first.resolved.get("additions", []),
+                 {"command": now.command, "created": now.created, "settings": now.settings, "resolved": now.resolved}]  # fmt: skip
+    return replace(first, resolved={**first.resolved, "additions": additions})
+
+
 class Evaluator:
     """Runs one ``evaluate``: load, then for the dense model and each variant prune, measure, time and store,
     then show.  Construct, then call :meth:`run`; every problem goes to one :class:`ProblemLog`."""
@@ -81,6 +90,7 @@ class Evaluator:
         self.columns: list[Any] = []
         self._measure: MeasureJob | None = None
         self._dense_ref: Any = None
+        self._old: RunResult | None = None  #: the run already in the folder, which this one adds to
 
     @property
     def problems(self) -> list[Any]:
@@ -107,6 +117,7 @@ class Evaluator:
             tuple(resolve_selection(self.reg, "metric", s.metrics)),
             tuple(resolve_selection(self.reg, "visualiser", s.visualisers)),
         )
+        self._old = self._existing()
         self.host.call_each("gnneval_evaluate_start", run=self._run_info())
         seed_everything(s.seed)
         threads = fix_threads(s.threads)
@@ -115,6 +126,9 @@ class Evaluator:
         except KeyboardInterrupt:
             raise RunInterrupted("gnneval: interrupted while loading; nothing was stored") from None
         self.plan = replace(self.plan, threads=threads, device=loaded.device)
+        if self._old is not None:
+            refuse_if_different(self._old, self.out_dir, dataset=loaded.graph.name, task=loaded.task,
+                                dataset_options=dict(s.dataset_options), transform=s.transform)  # fmt: skip
         result = self._start_result(loaded)
         self._say_selection()
         with RunFolderLock(self.out_dir):
@@ -147,18 +161,40 @@ class Evaluator:
             f"(gnneval report {self.out_dir} draws them)"
         )
 
+    def _existing(self) -> RunResult | None:
+        """The run already in the folder to add to (after the cheap checks), or None."""
+        from gnneval.load.checkpoint import sha256_file
+
+        old = existing_run(self.out_dir, self.s.overwrite)
+        if old is not None:
+            refuse_if_different(old, self.out_dir, checkpoint_sha256=sha256_file(self.s.checkpoint), seed=self.s.seed)
+            self.console.print(f"adding to the run in {self.out_dir} ({len(old.variants)} variants; --overwrite "
+                               "replaces it instead)", soft_wrap=True, markup=False)  # fmt: skip
+        return old
+
     # -- stages ------------------------------------------------------------------------------
     def _variants(self, loaded: Loaded, result: RunResult, progress: Any) -> None:
         from gnneval.model.counting import weight_shapes
 
-        jobs = self.prune.jobs()
+        ids = {(p, sp): variant_id(p, sp, list(self.prune.sparsities)) for p, sp in self.prune.jobs()}
+        kept = {v.id for v in self._old.variants} if self._old is not None else set()
+        jobs = [(p, sp) for p, sp in self.prune.jobs() if ids[p, sp] not in kept]
+        if kept & set(ids.values()):
+            self.console.print(f"already in the run, kept: {', '.join(sorted(kept & set(ids.values())))}",
+                               soft_wrap=True, markup=False)  # fmt: skip
         task_id = progress.add_task("dense model", total=1 + len(jobs))
         dense_model = loaded.ckpt.model.eval()
         dense = _Dense(dense_model, VariantResult(id="dense", pruner=None, sparsity=0.0), weight_shapes(dense_model))
-        self._measure_dense(dense, loaded)
-        self._finish_variant(result, dense.result, dense.model, {}, loaded, progress, task_id)
+        if self._old is None:
+            self._measure_dense(dense, loaded)
+            self._finish_variant(result, dense.result, dense.model, {}, loaded, progress, task_id)
+        else:  # the stored dense model is the one compared with; timing needs it in this process again
+            self._bench(VariantResult(id="dense", pruner=None, sparsity=0.0), dense.model, loaded.graph)
+            dense.result = self._old.dense
+            result.variants = list(self._old.variants)
+            progress.advance(task_id)
         for pruner_name, sp in jobs:
-            vid = variant_id(pruner_name, sp, list(self.prune.sparsities))
+            vid = ids[pruner_name, sp]
             progress.update(task_id, description=vid)
             v, model, masks = self._one_variant(pruner_name, sp, vid, dense, loaded)
             self._finish_variant(result, v, model, masks, loaded, progress, task_id)
@@ -303,6 +339,7 @@ class Evaluator:
 
         h5 = self.out_dir / "run.h5"
         stored = read_run(h5)
+        before = dict(self._old.files) if self._old is not None else {}
         result.files = draw_all(
             self.reg,
             stored,
@@ -317,6 +354,10 @@ class Evaluator:
             result.files["report"] = str(write_report(result, self.out_dir))
         except Exception as exc:  # noqa: BLE001 - every variant is stored already
             report("report.html", one_line(exc))
+        gone = remove_stale(self.out_dir, before, result.files)
+        if gone:
+            self.console.print(f"removed pictures of the earlier drawing that were not drawn again: {', '.join(gone)}",
+                               soft_wrap=True, markup=False)  # fmt: skip
         update_meta(h5, result)  # the pictures, the report and any problem they had
         n_problems = len(self.problems)
         self.host.call_each("gnneval_evaluate_end", result=result, run_dir=self.out_dir)
@@ -375,6 +416,9 @@ class Evaluator:
         )
         from gnneval.bench.paired import SPEEDUP_INTERVAL
 
+        if self._old is not None:  # the run keeps its first provenance; each addition is recorded beside it
+            prov = _with_addition(self._old.provenance, prov)
+            self.log.extend(self._old.problems)
         intervals = {**declared_intervals(self.reg, list(plan.metrics), loaded.task), "bench.speedup": SPEEDUP_INTERVAL}
         return RunResult(
             provenance=prov,

@@ -67,9 +67,6 @@ def _dumps(obj: Any) -> str:
 def _write(f, result: RunResult) -> None:
     f.attrs["format"] = FORMAT
     f.attrs["format_version"] = FORMAT_VERSION
-    prov = f.create_group("provenance")
-    for k, v in asdict(result.provenance).items():
-        prov.attrs[k] = _dumps(v) if k in _JSON_PROVENANCE else v
     _write_graph(f.create_group("graph"), result.graph)
     vs = f.create_group("variants")
     vs.attrs["order"] = json.dumps([v.id for v in result.variants])
@@ -177,7 +174,7 @@ def append_variant(path: str | os.PathLike[str], result: RunResult, v: VariantRe
 
 
 def update_meta(path: str | os.PathLike[str], result: RunResult) -> Path:
-    """Refresh the run's problems, pictures and columns in place (after drawing)."""
+    """Refresh the run's provenance, problems, pictures and columns in place (after drawing, after an addition)."""
     import h5py
 
     with h5py.File(path, "a") as f:
@@ -186,9 +183,12 @@ def update_meta(path: str | os.PathLike[str], result: RunResult) -> Path:
 
 
 def _write_meta(f: Any, result: RunResult) -> None:
-    for name in ("problems", "files", "columns", "intervals"):
+    for name in ("provenance", "problems", "files", "columns", "intervals"):
         if name in f:
             del f[name]
+    prov = f.create_group("provenance")
+    for k, v in asdict(result.provenance).items():
+        prov.attrs[k] = _dumps(v) if k in _JSON_PROVENANCE else v
     f.create_group("problems").attrs["json"] = _dumps([asdict(p) for p in result.problems])
     files = f.create_group("files")
     for k, val in result.files.items():
