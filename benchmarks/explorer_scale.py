@@ -66,7 +66,8 @@ def open_in_browser(page_path: Path) -> dict:
           out.select_ms = performance.now() - t;
           t = performance.now(); d.get_model_by_name('colour').value = 'displacement'; await frame(); await frame();
           out.colour_ms = performance.now() - t;
-          t = performance.now(); d.get_model_by_name('layer').value = d.get_model_by_name('layer').options[0];
+          const layer = d.get_model_by_name('layer'); t = performance.now();
+          layer.value = layer.options.find((o) => o !== layer.value);
           await frame(); await frame(); out.switch_layer_ms = performance.now() - t;
           return out; }""")
         browser.close()
