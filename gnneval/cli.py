@@ -18,7 +18,7 @@ from gnneval.core.errors import GnnevalError, UsageError
 from gnneval.core.registry import KINDS
 from gnneval.core.version import __version__
 
-EXIT_USAGE = 2
+EXIT_USAGE = D.EXIT_USAGE
 
 
 class _Parser(argparse.ArgumentParser):
@@ -543,7 +543,12 @@ def cmd_evaluate(args, out) -> int:
     result = Evaluator(settings, host, console=Console(stderr=True), show_progress=not args.no_progress).run()
     run_dir = Path(result.files["run"]).parent
     print_summary(result, out, run_dir)
-    return 0
+    failed = [v.id for v in result.variants if not v.ok]
+    if failed:
+        out.print(f"incomplete: {len(failed)} variant(s) failed ({', '.join(failed)}); the others are stored "
+                  f"(exit status {D.EXIT_INCOMPLETE})", soft_wrap=True, markup=False)  # fmt: skip
+        return D.EXIT_INCOMPLETE
+    return D.EXIT_OK
 
 
 def cmd_bench(args, out) -> int:
@@ -740,4 +745,4 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt as exc:
         sys.stderr.write(f"{getattr(exc, 'message', 'gnneval: interrupted')}\n")
-        return 130
+        return D.EXIT_INTERRUPTED

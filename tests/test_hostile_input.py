@@ -143,7 +143,12 @@ def test_non_finite_weights_are_refused_by_name_unless_allowed(sbm_checkpoint, t
     assert main([*args, "--out", str(tmp_path / "a")]) == 2
     err = capsys.readouterr().err
     assert "non-finite" in err and "lin.weight" in err and "--allow-nonfinite" in err
-    assert main([*args, "--allow-nonfinite", "--out", str(tmp_path / "b")]) == 0
+    # allowed, the run is stored; its pruned variant (non-finite weights) is refused by name: incomplete, exit 3
+    assert main([*args, "--allow-nonfinite", "--out", str(tmp_path / "b")]) == 3
+    from gnneval.store.hdf5 import read_run
+
+    run = read_run(tmp_path / "b")
+    assert run.dense.ok and [v.id for v in run.variants if not v.ok] == ["magnitude@0.50"]
 
 
 def test_the_commonest_payload_is_refused_naming_what_it_would_call(tmp_path, capsys):

@@ -146,7 +146,7 @@ def test_pickled_module_needs_trust_and_code(kit, tmp_path, capsys):
     assert s.ok and s.params < run.dense.params and s.details["check_max_abs_diff"] <= 1e-4
 
 
-def test_torchscript_archive(kit, tmp_path):
+def test_torchscript_archive(kit, tmp_path, capsys):
     g, model = kit
     traced = torch.jit.trace(model, (g.data.x, g.data.edge_index), check_trace=False)
     path = tmp_path / "model.ts"
@@ -172,13 +172,18 @@ def test_torchscript_archive(kit, tmp_path):
                 "curves",
             ]
         )
-        == 0
+        == 3  # stored, but a pruner refused the model: the exit status says the run is incomplete
     )
+    printed = capsys.readouterr().out
     run = read_run(out)
     ref = model(g.data.x, g.data.edge_index).argmax(1).numpy()
     np.testing.assert_array_equal(run.dense.outputs.predictions, ref)
     assert run.variant("magnitude@0.50").ok and run.variant("magnitude@0.50").weight_sparsity > 0.45
     assert not run.variant("structured@0.50").ok and "cannot shrink" in run.variant("structured@0.50").error
+    # the refusal, with its reason, is a problem of the run, in the console and in the report
+    assert any(p.where == "variant structured@0.50" and "cannot shrink" in p.message for p in run.problems)
+    assert "cannot shrink" in printed and "incomplete: 1 variant(s) failed (structured@0.50)" in printed
+    assert "cannot shrink" in (out / "report.html").read_text()
 
 
 def test_safetensors_with_sidecar_and_inferred(kit, tmp_path):

@@ -22,6 +22,12 @@ ONNX_GRAPHS = ("auto", "sparse", "scatter")  #: message passing in the ONNX expo
 EXPORTER_ORDER = ("torchscript", "dynamo")  #: ``--onnx-exporter auto`` without a remembered choice: the faster first
 EXPORTERS = ("auto", *EXPORTER_ORDER)
 
+EXIT_OK = 0  #: everything asked for was done
+EXIT_FAILED = 1  #: ``batch``: some checkpoints failed (their reasons are in the leaderboard)
+EXIT_USAGE = 2  #: bad input, said in one line before any heavy work
+EXIT_INCOMPLETE = 3  #: ``evaluate``: the run is stored, but a pruner or variant failed (named in its problems)
+EXIT_INTERRUPTED = 130  #: Ctrl-C: what was finished is stored, and the message says what
+
 BATCH_JOBS = 1  #: ``gnneval batch``: local worker processes
 BATCH_TOLERANCE = 1.0  #: ``gnneval batch``: accuracy points below dense that still count as kept
 

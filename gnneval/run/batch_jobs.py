@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gnneval.core.defaults import EXIT_INCOMPLETE, EXIT_OK
 from gnneval.core.errors import UsageError, one_line
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".safetensors", ".onnx", ".ts", ".bin")
@@ -285,7 +286,7 @@ def run_job_process(cmd: list[str], timeout_s: float | None, threads: int) -> tu
         )
     except subprocess.TimeoutExpired:
         return 124, f"timed out after {timeout_s:g} s (--timeout)"
-    if res.returncode == 0:
+    if res.returncode in (EXIT_OK, EXIT_INCOMPLETE):  # stored; a failed variant is a row of the leaderboard
         return 0, ""
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
     err = next((ln for ln in reversed(lines) if ln.startswith("gnneval: error:")), None)
