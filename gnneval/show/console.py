@@ -256,10 +256,12 @@ def print_summary(run: RunResult, console: Any, run_dir: Any, wide: bool = False
     note = left_out_note(run, width, run_dir)
     if note:
         console.print(note, markup=False)
+    from rich.markup import escape
+
     reasons = sorted({b.noise or "noisy" for v in run.variants for b in v.bench if b.noisy})
     if reasons:
-        console.print(f"[yellow]timing[/yellow] figures marked ~ were flagged ({'; '.join(reasons)}): raise "
-                      "--bench-budget, or time on a quieter machine", soft_wrap=True, markup=True)  # fmt: skip
+        console.print(f"[yellow]timing[/yellow] figures marked ~ were flagged ({escape('; '.join(reasons))}): raise "
+                      "--bench-budget, or time on a quieter machine")  # fmt: skip
     rep = representation_table(run, width)
     if rep is not None:
         _print_table(console, rep, wide)
