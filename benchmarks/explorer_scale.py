@@ -66,6 +66,11 @@ def open_in_browser(page_path: Path) -> dict:
           out.select_ms = performance.now() - t;
           t = performance.now(); d.get_model_by_name('colour').value = 'displacement'; await frame(); await frame();
           out.colour_ms = performance.now() - t;
+          const fig = d.get_model_by_name('dense_map'), xr = fig.x_range, w = xr.end - xr.start;
+          t = performance.now(); xr.setv({start: xr.start + 0.1 * w, end: xr.end + 0.1 * w}); await frame(); await frame();
+          out.pan_ms = performance.now() - t;
+          t = performance.now(); d.get_model_by_name('hover_ring').data = {xd: [0], yd: [0], xv: [0], yv: [0]};
+          await frame(); await frame(); out.hover_ms = performance.now() - t;
           const layer = d.get_model_by_name('layer'); t = performance.now();
           layer.value = layer.options.find((o) => o !== layer.value);
           await frame(); await frame(); out.switch_layer_ms = performance.now() - t;
@@ -85,8 +90,8 @@ def main() -> None:
     print(json.dumps(result))
     print(f"{args.nodes:,} nodes per panel: explorer.html {result['file_mb']} MiB; opens in {result['open_s']} s; "
           f"class filter {result['filter_ms']} ms, selection {result['select_ms']} ms, recolour "
-          f"{result['colour_ms']} ms, layer switch {result['switch_layer_ms']} ms (headless Chromium, software "
-          "rendering)")  # fmt: skip
+          f"{result['colour_ms']} ms, pan {result['pan_ms']} ms, hover ring {result['hover_ms']} ms, layer switch "
+          f"{result['switch_layer_ms']} ms (headless Chromium, software rendering)")  # fmt: skip
 
 
 if __name__ == "__main__":

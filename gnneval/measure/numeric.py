@@ -88,3 +88,11 @@ def aligned_residual(x: np.ndarray, y: np.ndarray) -> float:
     y = np.hstack([y, np.zeros((y.shape[0], d - y.shape[1]))]) if y.shape[1] < d else y
     u, _, vt = np.linalg.svd(x.T @ y)
     return float(np.linalg.norm(x @ (u @ vt) - y))
+
+
+def graph_means(x: np.ndarray, batch: np.ndarray, graphs: int) -> np.ndarray:
+    """Each graph's mean node embedding (``[graphs, d]``, float64) from node embeddings and ``batch``, the graph of
+    every node (what a graph-level map or probe shows for graph classification)."""
+    sums = np.zeros((graphs, x.shape[1]))
+    np.add.at(sums, batch, np.asarray(x, dtype=np.float64))
+    return sums / np.maximum(np.bincount(batch, minlength=graphs), 1)[:, None]

@@ -59,6 +59,7 @@ HELPERS: dict[str, str] = {
     "cosine_knn": "gnneval.measure.numeric",
     "neighbour_jaccard": "gnneval.measure.numeric",
     "aligned_residual": "gnneval.measure.numeric",
+    "graph_means": "gnneval.measure.numeric",
     # pictures
     "import_cached": "gnneval.show.jit_cache",
     "map_in_processes": "gnneval.show.forked",
@@ -105,6 +106,7 @@ if TYPE_CHECKING:  # pragma: no cover
         bootstrap_ci,
         cosine_knn,
         edge_chunks,
+        graph_means,
         l2_normalise,
         neighbour_jaccard,
         with_ci,

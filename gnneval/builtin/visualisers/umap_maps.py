@@ -10,12 +10,13 @@ in black.  Graphs above ``max_points`` nodes are plotted on a seeded sample.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
 
 from gnneval.plugin import VisualContext, Visualiser, hookimpl
-from gnneval.plugin.helpers import aligned_layouts, class_colours, save_figure
+from gnneval.plugin.helpers import aligned_layouts, class_colours, graph_means, save_figure
 
 
 def hidden_layer(embeddings: dict[str, np.ndarray]) -> str:
@@ -93,10 +94,12 @@ class UmapMaps(Visualiser):
         self._legend(fig, run, graph_level)
         what = f"{len(index):,} of {(run.graph.num_graphs if graph_level else run.graph.num_nodes):,}"
         items = "graphs (mean node embedding)" if graph_level else "nodes"
-        fig.suptitle(f"UMAP of layer '{layer}' (last hidden layer) on {run.graph.name}: {pruner or 'dense'}\n"
-                     f"{what} {items}; each variant's layout starts from the dense one and is aligned to it "
-                     f"(orthogonal Procrustes); seed {ctx.seed}", fontsize=10)  # fmt: skip
-        fig.tight_layout(rect=(0, 0.05, 1, 0.93))
+        lines = [f"UMAP of layer '{layer}' (last hidden layer) on {run.graph.name}: {pruner or 'dense'}",
+                 f"{what} {items}; each variant's layout starts from the dense one and is aligned to it "
+                 f"(orthogonal Procrustes); seed {ctx.seed}"]  # fmt: skip
+        width = max(40, int(3.4 * cols * 13))  # characters that fit the figure at this font size
+        fig.suptitle("\n".join(textwrap.fill(line, width) for line in lines), fontsize=10)
+        fig.tight_layout(rect=(0, 0.05, 1, 0.9 if cols <= 2 else 0.93))
         stem = f"umap_{layer.replace('.', '_').replace('#', '_')}" + (f"_{pruner}" if pruner else "")
         return save_figure(fig, ctx.out_dir, stem, ctx.formats)
 
@@ -136,10 +139,7 @@ def _embedding(run, v, layer: str, index, graph_level: bool):
         return None
     x = np.asarray(v.outputs.embeddings[layer], dtype=np.float64)
     if graph_level:
-        batch, g = run.graph.batch, run.graph.num_graphs
-        sums = np.zeros((g, x.shape[1]))
-        np.add.at(sums, batch, x)
-        x = sums / np.maximum(np.bincount(batch, minlength=g), 1)[:, None]
+        x = graph_means(x, run.graph.batch, run.graph.num_graphs)
     return x[index]
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gnneval.plugin import RunResult
-from gnneval.plugin.helpers import aligned_layouts, cosine_knn, neighbour_jaccard
+from gnneval.plugin.helpers import aligned_layouts, cosine_knn, graph_means, neighbour_jaccard
 
 K = 10  #: neighbours for the neighbourhood overlap and the relative displacement
 
@@ -26,13 +26,6 @@ class Points:
     dense_pred: np.ndarray | None
     layers: dict[str, dict[str, dict[str, np.ndarray]]] = field(default_factory=dict)
     """layer -> variant id (``dense`` too) -> ``x``, ``y`` (aligned map), ``pred``, ``jaccard``, ``displacement``."""
-
-
-def _pooled(x: np.ndarray, batch: np.ndarray, graphs: int) -> np.ndarray:
-    counts = np.bincount(batch, minlength=graphs).astype(np.float64)
-    out = np.zeros((graphs, x.shape[1]))
-    np.add.at(out, batch, x)
-    return out / np.maximum(counts, 1.0)[:, None]
 
 
 def points(run: RunResult, max_points: int, seed: int) -> Points:
@@ -66,7 +59,7 @@ def embedding(run: RunResult, vid: str, layer: str, pts: Points) -> np.ndarray |
         return None
     x = np.asarray(v.outputs.embeddings[layer], dtype=np.float64)
     if pts.kind == "graph":
-        x = _pooled(x, run.graph.batch, pts.total)
+        x = graph_means(x, run.graph.batch, pts.total)
     return x[pts.index]
 
 
