@@ -14,7 +14,7 @@ from pathlib import Path
 
 from gnneval.core import defaults as D
 from gnneval.core.contract import TASKS
-from gnneval.core.errors import GnnevalError, UsageError
+from gnneval.core.errors import GnnevalError, UsageError, suggest
 from gnneval.core.registry import KINDS
 from gnneval.core.version import __version__
 
@@ -118,6 +118,10 @@ def _evaluate_parser(sub) -> None:
     )
     ev.add_argument("--out", type=Path, default=None, help="run folder (default runs/<checkpoint>-<pruner>-<time>); "
                     "one that holds a run of the same checkpoint, seed and dataset gets the new variants added")  # fmt: skip
+    ev.add_argument("--layer", default=None, metavar="NAME",
+                    help="the layer the console, pictures and report show, e.g. convs.1 (default: the last hidden "
+                         "layer, the output of the last message-passing layer that feeds the head or pooling); "
+                         "every layer is stored")  # fmt: skip
     ev.add_argument("--overwrite", action="store_true",
                     help="replace the run already in --out, and the files it had drawn, instead of adding to it")  # fmt: skip
     ev.add_argument("--seed", type=int, default=D.SEED, help=f"seed for every random choice (default {D.SEED})")
@@ -335,6 +339,7 @@ def _other_parsers(sub) -> None:
     sh = sub.add_parser("show", help="print the summary of a stored run")
     sh.add_argument("run", type=Path, help="run folder or its run.h5")
     sh.add_argument("--wide", action="store_true", help="every column, whatever the terminal's width")
+    sh.add_argument("--layer", default=None, metavar="NAME", help="the layer the representation table shows")
 
     rp = sub.add_parser("report", help="redraw every picture and report.html of a stored run from its HDF5 file alone")
     rp.add_argument("run", type=Path, help="run folder or its run.h5")
@@ -484,7 +489,7 @@ SETTING_OF_ARG = {
     "visualisers": "visualisers", "metric_sample": "metric_sample", "bootstrap": "bootstrap", "backends": "backends",
     "providers": "providers", "onnx_exporter": "onnx_exporter", "onnx_graph": "onnx_graph",
     "bench_budget": "bench_budget_s", "sparse_input": "sparse_input", "sparse_kernels": "sparse_kernels",
-    "bench": "bench", "device": "device", "overwrite": "overwrite",
+    "bench": "bench", "device": "device", "overwrite": "overwrite", "layer": "layer",
 }  # fmt: skip
 """Command-line options copied as given into :class:`~gnneval.run.settings.EvaluateSettings` (dest -> field)."""
 
@@ -500,6 +505,17 @@ def _settings(args, **computed):
 def _loader_options(args) -> dict:
     arch_kwargs = _key_values(args.arch_option, "arch option")
     return {k: v for k, v in (("arch", args.arch), ("code", args.code), ("arch_kwargs", arch_kwargs)) if v}
+
+
+def _choose_layer(run, layer: str | None) -> None:
+    """``--layer`` for a stored run: one of its layers, said in one line otherwise."""
+    if layer is None:
+        return
+    layers = list(run.dense.outputs.embeddings) if run.dense.outputs else list(run.dense.layer_metrics)
+    if layer not in layers:
+        raise UsageError(f"--layer {layer}: the run has no such layer{suggest(layer, layers)}; its layers: "
+                         f"{', '.join(layers) or 'none'}")  # fmt: skip
+    run.provenance.settings["layer"] = layer
 
 
 def _plugin_options(items: list[str]) -> dict[str, dict]:
@@ -628,6 +644,7 @@ def cmd_show(args, out) -> int:
     from gnneval.store.hdf5 import read_run
 
     run = read_run(args.run)
+    _choose_layer(run, args.layer)
     print_summary(run, out, args.run, wide=args.wide)
     return 0
 

@@ -103,6 +103,22 @@ class VariantOutputs:
     predictions: np.ndarray  #: [N] int64, ``argmax`` of the logits
     embeddings: dict[str, np.ndarray]  #: layer name -> [N, d] float32, in call order
 
+    def last_hidden_layer(self) -> str | None:
+        """The output of the last message-passing layer that feeds the head or the pooling: the last layer,
+        unless the last layer's output *is* the model's output (same shape, and the same values or at least the
+        same argmax everywhere, as after a log-softmax), in which case the layer before it.  None without layers."""
+        import numpy as np
+
+        names = list(self.embeddings)
+        if not names:
+            return None
+        last = self.embeddings[names[-1]]
+        is_output = last.shape == self.logits.shape and (
+            np.allclose(last, self.logits, rtol=1e-4, atol=1e-5)
+            or (last.ndim == 2 and last.shape[1] > 1 and bool((last.argmax(1) == self.predictions).all()))
+        )
+        return names[-2] if is_output and len(names) >= 2 else names[-1]
+
 
 @dataclass
 class BenchResult:
@@ -234,6 +250,18 @@ class RunResult:
     @property
     def dense(self) -> VariantResult:
         return self.variant("dense")
+
+    def shown_layer(self) -> str | None:
+        """The layer the console, the pictures and the report show: the one ``--layer`` named, else the dense
+        model's last hidden layer (:meth:`VariantOutputs.last_hidden_layer`).  Every layer stays in run.h5."""
+        outputs = self.dense.outputs
+        chosen = self.provenance.settings.get("layer")
+        if chosen and (outputs is None or chosen in outputs.embeddings or chosen in self.dense.layer_metrics):
+            return str(chosen)
+        if outputs is not None and outputs.embeddings:
+            return outputs.last_hidden_layer()
+        layers = list(self.dense.layer_metrics)
+        return (layers[-2] if len(layers) >= 2 else layers[-1]) if layers else None
 
     @property
     def pruners(self) -> list[str]:

@@ -45,8 +45,7 @@ def summarise(run_h5: Path, tolerance: float) -> list[dict[str, Any]]:
     dense = run.dense
     dense_acc = dense.metrics.get(key) if key else None
     dense_lat = next((b.median_ms for b in dense.bench if b.backend == "torch" and b.status == "ok"), None)
-    layers = list(dense.outputs.embeddings) if dense.outputs else []
-    hidden = layers[-2] if len(layers) >= 2 else (layers[-1] if layers else None)
+    hidden = run.shown_layer()
     rows = []
     for pruner in run.pruners:
         vs = sorted((v for v in run.variants if v.pruner == pruner), key=lambda v: v.sparsity)

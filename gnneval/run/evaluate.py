@@ -23,7 +23,7 @@ from typing import Any
 
 from gnneval._plugins.manager import PluginHost
 from gnneval.core.contract import GraphData, PruneContext, RunInfo
-from gnneval.core.errors import GnnevalError, RunInterrupted, UsageError, one_line
+from gnneval.core.errors import GnnevalError, RunInterrupted, UsageError, one_line, suggest
 from gnneval.core.problems import ProblemLog, collecting, report
 from gnneval.core.records import Provenance, RunResult, VariantResult
 from gnneval.load.inputs import Loaded, load_for_evaluation
@@ -206,6 +206,10 @@ class Evaluator:
             measure_variant(dense.result, dense.model, loaded.graph, None, dense.numel, self._measure)
         except RuntimeError as exc:
             raise UsageError(f"the model does not run on dataset {loaded.graph.name}: {one_line(exc)[:200]}") from None
+        layers = list(dense.result.outputs.embeddings) if dense.result.outputs is not None else []
+        if self.s.layer and self.s.layer not in layers:
+            raise UsageError(f"--layer {self.s.layer}: the model has no such message-passing layer"
+                             f"{suggest(self.s.layer, layers)}; its layers: {', '.join(layers) or 'none'}")  # fmt: skip
         self._bench(dense.result, dense.model, loaded.graph)
         dense.result.seconds = time.perf_counter() - t0
         self._check_recorded_scores(loaded, dense.result)

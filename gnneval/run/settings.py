@@ -69,6 +69,7 @@ class EvaluateSettings:
     sparse_kernels: str = SPARSE_KERNELS[0]  #: ``torch-sparse``: ``csr`` or ``2:4`` (semi-structured, CUDA)
     save_pruned: bool = False  #: write every variant (and the dense model) as a compressed native checkpoint
     overwrite: bool = False  #: replace a run already in ``out_dir`` (else the new variants are added to it)
+    layer: str | None = None  #: the layer shown (console, pictures, report); None: the last hidden layer
     metric_sample: int = defaults.METRIC_SAMPLE  #: nodes in the shared sample for O(n^2) metrics
     bootstrap: int = defaults.BOOTSTRAP  #: bootstrap resamples for confidence intervals
     device: str = defaults.DEVICE  #: ``auto``: CUDA where available, else the CPU; the run records which it used

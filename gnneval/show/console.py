@@ -192,11 +192,9 @@ def left_out_note(run: RunResult, width: int | None, run_dir: Any) -> str | None
 
 def representation_columns(run: RunResult) -> tuple[str, list[Col], list[Any]] | None:
     """The representation table's layer, its columns and the metric columns shown (None if nothing)."""
-    dense = run.dense
-    layers = list(dense.layer_metrics)
-    if not layers:
+    layer = run.shown_layer()
+    if layer is None or layer not in run.dense.layer_metrics:
         return None
-    layer = layers[-2] if len(layers) >= 2 else layers[-1]
     present = [
         c
         for c in run.columns

@@ -82,10 +82,9 @@ def _fmt(v) -> str:
 def _similarity_table(run: RunResult) -> str:
     """The layer measures that store ``similarity`` (1 = identical to dense), for the last hidden layer."""
     variants = [v for v in run.variants if v.ok and v.id != "dense"]
-    layers = list(run.dense.layer_metrics) or (list(variants[0].layer_metrics) if variants else [])
-    if not layers:
+    layer = run.shown_layer()
+    if layer is None:
         return ""
-    layer = layers[-2] if len(layers) >= 2 else layers[-1]
     names = list(
         dict.fromkeys(
             k[: -len(".similarity")]

@@ -30,10 +30,7 @@ def _plt():
 
 
 def _hidden_layer(run: RunResult) -> str | None:
-    layers = list(run.dense.layer_metrics) or (list(run.dense.outputs.embeddings) if run.dense.outputs else [])
-    if not layers:
-        return None
-    return layers[-2] if len(layers) >= 2 else layers[-1]
+    return run.shown_layer()
 
 
 def _by_pruner(run: RunResult, pruner: str) -> list[VariantResult]:

@@ -19,12 +19,6 @@ from gnneval.plugin import VisualContext, Visualiser, hookimpl
 from gnneval.plugin.helpers import aligned_layouts, class_colours, graph_means, save_figure
 
 
-def hidden_layer(embeddings: dict[str, np.ndarray]) -> str:
-    """The last hidden message-passing layer (the one before the output layer)."""
-    names = list(embeddings)
-    return names[-2] if len(names) >= 2 else names[-1]
-
-
 class UmapMaps(Visualiser):
     """Aligned UMAP maps (McInnes et al. 2018) of the last hidden layer: the dense model beside every variant,
     each variant's layout started from the dense one and aligned by orthogonal Procrustes, coloured by class,
@@ -51,7 +45,7 @@ class UmapMaps(Visualiser):
         run = ctx.run
         if run.dense.outputs is None or not run.dense.outputs.embeddings:
             return []
-        layer = hidden_layer(run.dense.outputs.embeddings)
+        layer = run.shown_layer()
         index, graph_level = self._points(run, ctx.seed)
         xs = {v.id: x for v in run.variants if (x := _embedding(run, v, layer, index, graph_level)) is not None}
         base, maps = aligned_layouts(xs.pop("dense"), xs, ctx.seed, **self.params)

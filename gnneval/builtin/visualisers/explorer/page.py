@@ -110,7 +110,7 @@ def build(run: RunResult, pts: Points, sample_note: str) -> Any:
     class_values = sorted({int(c) for c in pts.cls})
     m = dict(src=src, maps=maps, filter=filt, hl=hl, edges=edges, dfig=dfig, vfig=vfig,
              adj_ptr=ColumnDataSource({"p": ptr}), adj_idx=ColumnDataSource({"j": idx}),
-             layer=Select(title="layer", value=_default_layer(layers), options=layers, name="layer"),
+             layer=Select(title="layer", value=_default_layer(run, layers), options=layers, name="layer"),
              variant=Select(title="variant", value=variants[0], options=variants, name="variant"),
              colour=Select(title="colour by", value="class", options=list(COLOURINGS), name="colour"),
              classes=CheckboxGroup(labels=[f"class {c}" for c in class_values], active=list(range(len(class_values))),
@@ -133,8 +133,9 @@ def build(run: RunResult, pts: Points, sample_note: str) -> Any:
     return doc
 
 
-def _default_layer(layers: list[str]) -> str:
-    return layers[-2] if len(layers) >= 2 else layers[-1]
+def _default_layer(run: RunResult, layers: list[str]) -> str:
+    shown = run.shown_layer()
+    return shown if shown in layers else layers[-1]
 
 
 def _wire(m: dict[str, Any], dfig: Any, vfig: Any) -> None:
