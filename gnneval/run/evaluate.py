@@ -213,6 +213,7 @@ class Evaluator:
         self._bench(dense.result, dense.model, loaded.graph)
         dense.result.seconds = time.perf_counter() - t0
         self._check_recorded_scores(loaded, dense.result)
+        self._check_baseline(loaded, dense.result)
 
     def _one_variant(
         self, pruner_name: str, sp: float, vid: str, dense: _Dense, loaded: Loaded
@@ -443,6 +444,22 @@ class Evaluator:
             soft_wrap=True,
             markup=False,
         )
+
+    def _check_baseline(self, loaded: Loaded, dense: VariantResult) -> None:
+        """A dense score at or below the baseline its metric reports (``<key>_majority``: always predicting the
+        most frequent class) is a named warning, with the loader's assumptions that could explain it."""
+        head = next((c for c in self.columns if c.role == "headline"), None)
+        score = dense.metrics.get(head.key) if head else None
+        baseline = dense.metrics.get(head.key + "_majority") if head else None
+        if head is None or score is None or baseline is None or score > baseline:
+            return
+        assumed = [n for n in loaded.ckpt.notes if "assum" in n or "inferred" in n]
+        msg = (f"the dense model scores {head.fmt(score)} ({head.label}), not above the majority-class rate "
+               f"{head.fmt(baseline)}: it predicts no better than always answering the most frequent class"
+               + (f"; the loader assumed: {'; '.join(assumed)} — a wrong assumption explains such a score"
+                  if assumed else "; check the dataset, its split and --transform"))  # fmt: skip
+        self.console.print(f"warning: {msg}", soft_wrap=True, markup=False)
+        report("baseline", msg)
 
     def _check_recorded_scores(self, loaded: Loaded, dense: VariantResult) -> None:
         """Compare each score the checkpoint records with the one evaluated here."""

@@ -108,9 +108,7 @@ def summary_columns(run: RunResult) -> list[Col]:
     cols = [Col("variant", 0, [v.id for v in ok], "left"), Col("asked", 5, [f"{v.sparsity:.2f}" for v in ok]),
             Col("sparsity", 0, [_pct(v.weight_sparsity) if v.ok else "" for v in ok])]  # fmt: skip
     if head:
-        cols.append(
-            Col(head.label, 0, [head.fmt(v.metrics.get(head.key)) if v.ok else "[red]failed[/red]" for v in ok])
-        )
+        cols.append(Col(head.label, 0, [_scored(head, v) if v.ok else "[red]failed[/red]" for v in ok]))
         cols.append(Col("Δ", 0, [_delta(v, head.key, dense_acc) for v in ok]))
     cols += [Col(c.label, 1 if c.role == "agreement" else 3, [c.fmt(v.metrics.get(c.key)) if v.ok else "" for v in ok])
              for c in shown]  # fmt: skip
@@ -132,6 +130,14 @@ def summary_columns(run: RunResult) -> list[Col]:
     if trained:
         cols.append(Col("train TFLOPs", 4, [f"{v.training_flops / 1e12:.3f}" if v.training_flops else "-" for v in ok]))
     return cols
+
+
+def _scored(head: Any, v: VariantResult) -> str:
+    """The headline score, with ``±`` the half-width of its 95% interval where the metric reports one."""
+    value, lo, hi = (v.metrics.get(head.key + suffix) for suffix in ("", "_ci_low", "_ci_high"))
+    if value is None or lo is None or hi is None:
+        return head.fmt(value)
+    return f"{head.fmt(value)} ±{head.fmt((hi - lo) / 2).rstrip('%')}"
 
 
 def _delta(v: VariantResult, key: str, dense_acc: float | None) -> str:
@@ -178,7 +184,23 @@ def _summary_caption(run: RunResult, shown: set[str]) -> str:
         parts.append("×: dense latency / variant latency on the same backend, timed interleaved with the dense "
                      "model: the median per-pair ratio ± its 95% interval (~: noisy); ms: median latency")  # fmt: skip
     parts += [f"{c.label}: {c.help}" for c in ([head] if head else []) + extra if c.help and c.label in shown]
+    if head is not None:
+        parts += _headline_notes(run, head)
     return "; ".join(parts) + f"; seed {p.seed}"
+
+
+def _headline_notes(run: RunResult, head: Any) -> list[str]:
+    """What a headline metric reports beside its score: its interval, its number of items, its baseline."""
+    m = run.dense.metrics
+    notes = []
+    if head.key + "_ci_low" in m:
+        method = run.intervals.get(head.key, "95% interval")
+        notes.append(f"±: half-width of the {method.split(' (')[0]}")
+    if head.key + "_n" in m:
+        notes.append(f"n = {int(m[head.key + '_n']):,} test items")
+    if head.key + "_majority" in m:
+        notes.append(f"majority-class rate {head.fmt(m[head.key + '_majority'])} (the baseline)")
+    return notes
 
 
 def left_out_note(run: RunResult, width: int | None, run_dir: Any) -> str | None:

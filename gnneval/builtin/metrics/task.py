@@ -7,18 +7,32 @@ from __future__ import annotations
 import numpy as np
 
 from gnneval.plugin import Column, Metric, MetricInputs, hookimpl
+from gnneval.plugin.helpers import with_ci
 
 
 class Accuracy(Metric):
-    """Accuracy on the train, validation and test nodes (or graphs)."""
+    """Accuracy on the train, validation and test nodes (or graphs); for the test split also its 95% bootstrap
+    interval over the test items, their number, and the majority-class rate (the accuracy of always predicting
+    the training split's most frequent class) as the baseline a score must beat."""
 
     summary = {"test": Column.share("test acc", role="headline", help="accuracy on the test split")}
+    intervals = {"test": "95% percentile bootstrap of the accuracy over the test items (Efron 1979), --bootstrap "
+                         "resamples with replacement, seeded"}  # fmt: skip
 
     tasks = ("node-classification", "graph-classification")
 
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
         g, pred = inputs.graph, inputs.variant.predictions
-        return {split: float((pred[m] == g.y[m]).mean()) for split, m in g.masks.items() if m.any()}
+        out = {split: float((pred[m] == g.y[m]).mean()) for split, m in g.masks.items() if m.any()}
+        test = g.masks.get("test")
+        if test is not None and test.any():
+            out.update(with_ci("test", (pred[test] == g.y[test]).astype(np.float64), inputs.seed, inputs.bootstrap))
+            out["test_n"] = float(test.sum())
+            train = g.masks.get("train")
+            pool = g.y[train] if train is not None and train.any() else g.y
+            majority = int(np.bincount(pool, minlength=g.num_classes).argmax())
+            out["test_majority"] = float((g.y[test] == majority).mean())
+        return out
 
 
 class MacroF1(Metric):
