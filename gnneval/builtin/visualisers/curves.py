@@ -20,7 +20,8 @@ class AccuracyCurves(Visualiser):
     rank = 10
     caption = ("The headline score against the sparsity each variant reached (the share of the dense model's "
                "parameters removed or zeroed), one line per pruner (the dense model dotted), and against the inference "
-               "cost in MFLOPs: what each pruner keeps at a given size.")  # fmt: skip
+               "cost in MFLOPs: what each pruner keeps at a given size. Whiskers: the score's 95% bootstrap interval over the "
+               "test items, where its metric reports one.")  # fmt: skip
 
     def __init__(self, *, x: str = "reached") -> None:
         super().__init__()
@@ -51,6 +52,11 @@ class AccuracyCurves(Visualiser):
             xs = [100 * (v.weight_sparsity if self.x == "reached" else v.sparsity) for v in vs]
             ys = [100 * v.metrics[acc_key] for v in vs]
             ax1.plot(xs, ys, "o-", color=colour, label=pruner)
+            lo = [v.metrics.get(acc_key + "_ci_low") for v in vs]
+            hi = [v.metrics.get(acc_key + "_ci_high") for v in vs]
+            if all(x is not None for x in lo + hi):  # the score's 95% interval, as whiskers
+                ax1.errorbar(xs, ys, yerr=[[y - 100 * a for y, a in zip(ys, lo)], [100 * b - y for y, b in zip(ys, hi)]],
+                             fmt="none", ecolor=colour, elinewidth=0.8, capsize=2, alpha=0.7)  # fmt: skip
             ax2.plot([v.flops / 1e6 for v in vs], ys, "o-", color=colour, label=f"{pruner} (dense kernels)")
             if any(v.flops_sparse < v.flops for v in vs):
                 ax2.plot(

@@ -18,6 +18,7 @@ from gnneval.plugin import RunResult, VariantResult, VisualContext, Visualiser, 
 from gnneval.plugin.helpers import DENSE_COLOUR, OKABE_ITO, pruner_colour, save_figure
 
 MARKERS = {"torch": "o", "onnxruntime": "s", "torch-compile": "^"}
+MIN_BUCKET = 30  #: a degree bucket with fewer test nodes is drawn faint and dotted, marked unreliable
 
 
 def _plt():
@@ -148,7 +149,7 @@ class ClassDegree(Visualiser):
     """
 
     rank = 60
-    caption = "Left: the change in per-class accuracy against sparsity; right: accuracy by in-degree bucket: which classes and which low- or high-degree nodes pay for pruning."
+    caption = "Left: the change in per-class accuracy against sparsity; right: accuracy by in-degree bucket: which classes and which low- or high-degree nodes pay for pruning. Buckets of fewer than 30 test nodes are faint and dotted: too few to read a trend into."
 
     def draw(self, ctx: VisualContext) -> list[Path]:
         plt = _plt()
@@ -189,7 +190,10 @@ class ClassDegree(Visualiser):
                 k = f"degree-accuracy.deg_{b}"
                 n = int(dense.metrics.get(f"degree-accuracy.n_deg_{b}", 0))
                 ys = [100 * dense.metrics[k]] + [100 * v.metrics.get(k, np.nan) for v in vs]
-                ax.plot(xs, ys, "o-", color=deg_cmap(i / max(1, len(buckets) - 1)), label=f"degree {b} ({n} nodes)")
+                few = n < MIN_BUCKET  # too few nodes to read a line into: drawn faint and dotted, and said
+                ax.plot(xs, ys, "o:" if few else "o-", color=deg_cmap(i / max(1, len(buckets) - 1)),
+                        alpha=0.35 if few else 1.0,
+                        label=f"degree {b} ({n} nodes" + (f", < {MIN_BUCKET}: unreliable)" if few else ")"))  # fmt: skip
             ax.set(
                 xlabel="sparsity asked for (0 = dense)",
                 ylabel="test accuracy (%)",
