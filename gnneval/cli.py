@@ -118,6 +118,9 @@ def _evaluate_parser(sub) -> None:
     )
     ev.add_argument("--out", type=Path, default=None, help="run folder (default runs/<checkpoint>-<pruner>-<time>); "
                     "one that holds a run of the same checkpoint, seed and dataset gets the new variants added")  # fmt: skip
+    ev.add_argument("--split", default=None, metavar="FILE",
+                    help="the train/val/test nodes (graphs) the model was trained with: a .json object, .pt dict or "
+                         ".npz of indices or boolean masks (default: the dataset loader's split, said as such)")  # fmt: skip
     ev.add_argument("--layer", default=None, metavar="NAME",
                     help="the layer the console, pictures and report show, e.g. convs.1 (default: the last hidden "
                          "layer, the output of the last message-passing layer that feeds the head or pooling); "
@@ -489,7 +492,7 @@ SETTING_OF_ARG = {
     "visualisers": "visualisers", "metric_sample": "metric_sample", "bootstrap": "bootstrap", "backends": "backends",
     "providers": "providers", "onnx_exporter": "onnx_exporter", "onnx_graph": "onnx_graph",
     "bench_budget": "bench_budget_s", "sparse_input": "sparse_input", "sparse_kernels": "sparse_kernels",
-    "bench": "bench", "device": "device", "overwrite": "overwrite", "layer": "layer",
+    "bench": "bench", "device": "device", "overwrite": "overwrite", "layer": "layer", "split": "split",
 }  # fmt: skip
 """Command-line options copied as given into :class:`~gnneval.run.settings.EvaluateSettings` (dest -> field)."""
 

@@ -32,6 +32,7 @@ class LoadSettings:
     transform: str | None = None  #: ``--transform``; None: the checkpoint's, if it records one
     max_params: int = defaults.MAX_PARAMS  #: ``--max-params``: the most weights a file may hold
     allow_nonfinite: bool = False  #: ``--allow-nonfinite``: evaluate a model with NaN/Inf weights anyway
+    split: str | None = None  #: ``--split FILE``: train/val/test indices or masks the model was trained with
 
 
 @dataclass
@@ -98,6 +99,13 @@ def load_for_evaluation(req: LoadSettings, registry: Registry, console: Any = No
             f"'{graph.task}' dataset; pass --dataset-option task={task}"
         )
     graph = _transformed(graph, ref, console)
+    if req.split:
+        from gnneval.load.splits import apply_split_file
+
+        graph = apply_split_file(graph, Path(req.split))
+    if console is not None:
+        own = "" if req.split else " (the dataset loader's; --split FILE gives the one the model was trained with)"
+        console.print(f"split: {graph.split}{own}", soft_wrap=True, markup=False)
     _check_user_forward(ckpt, task)
     expected = ckpt.architecture_kwargs.get("in_channels")
     if isinstance(expected, int) and expected != graph.num_features:

@@ -125,9 +125,9 @@ class Evaluator:
             loaded = load_for_evaluation(s.load_settings(), self.reg, console=self.console)
         except KeyboardInterrupt:
             raise RunInterrupted("gnneval: interrupted while loading; nothing was stored") from None
-        self.plan = replace(self.plan, threads=threads, device=loaded.device)
+        self.plan = replace(self.plan, threads=threads, device=loaded.device, split=loaded.graph.split)
         if self._old is not None:
-            refuse_if_different(self._old, self.out_dir, dataset=loaded.graph.name, task=loaded.task,
+            refuse_if_different(self._old, self.out_dir, dataset=loaded.graph.name, task=loaded.task, split=loaded.graph.split,
                                 dataset_options=dict(s.dataset_options), transform=s.transform)  # fmt: skip
         result = self._start_result(loaded)
         self._say_selection()

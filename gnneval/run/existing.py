@@ -54,7 +54,7 @@ def refuse_if_different(old: RunResult, out_dir: Path, **now: Any) -> None:
     split, dataset_options, transform, task)."""
     p = old.provenance
     stored = {"checkpoint_sha256": p.checkpoint_sha256, "seed": p.seed, "dataset": p.dataset, "task": p.task,
-              "split": p.settings.get("split_used", p.checkpoint_metadata.get("split")),
+              "split": p.resolved.get("split"),
               "dataset_options": p.settings.get("dataset_options") or {}, "transform": p.settings.get("transform")}  # fmt: skip
     differs = [key.replace("_", " ") for key, value in now.items() if key in stored and stored[key] != value]
     if differs:

@@ -70,6 +70,7 @@ class EvaluateSettings:
     save_pruned: bool = False  #: write every variant (and the dense model) as a compressed native checkpoint
     overwrite: bool = False  #: replace a run already in ``out_dir`` (else the new variants are added to it)
     layer: str | None = None  #: the layer shown (console, pictures, report); None: the last hidden layer
+    split: str | None = None  #: ``--split FILE``: the train/val/test items the model was trained with
     metric_sample: int = defaults.METRIC_SAMPLE  #: nodes in the shared sample for O(n^2) metrics
     bootstrap: int = defaults.BOOTSTRAP  #: bootstrap resamples for confidence intervals
     device: str = defaults.DEVICE  #: ``auto``: CUDA where available, else the CPU; the run records which it used
@@ -111,6 +112,7 @@ class EvaluateSettings:
             transform=self.transform,
             max_params=self.max_params,
             allow_nonfinite=self.allow_nonfinite,
+            split=self.split,
         )
 
     def prune_settings(self) -> PruneSettings:
@@ -165,6 +167,7 @@ class Resolved:
     visualisers: tuple[str, ...]
     threads: int = 0
     device: str = "cpu"
+    split: str = ""  #: the split evaluated on, and where it came from
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -173,6 +176,7 @@ class Resolved:
             "visualisers": list(self.visualisers),
             "threads": self.threads,
             "device": self.device,
+            "split": self.split,
         }
 
 
