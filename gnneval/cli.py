@@ -343,6 +343,9 @@ def _other_parsers(sub) -> None:
     sh.add_argument("run", type=Path, help="run folder or its run.h5")
     sh.add_argument("--wide", action="store_true", help="every column, whatever the terminal's width")
     sh.add_argument("--layer", default=None, metavar="NAME", help="the layer the representation table shows")
+    sh.add_argument("--format", default="table", choices=("table", "json", "csv", "markdown"),
+                    help="table: the console summary; json, csv, markdown: every number of the run as one tidy "
+                         "table (one row per variant, layer and metric; columns in docs/run-file.md) (default table)")  # fmt: skip
 
     rp = sub.add_parser("report", help="redraw every picture and report.html of a stored run from its HDF5 file alone")
     rp.add_argument("run", type=Path, help="run folder or its run.h5")
@@ -648,6 +651,11 @@ def cmd_show(args, out) -> int:
 
     run = read_run(args.run)
     _choose_layer(run, args.layer)
+    if args.format != "table":
+        from gnneval.show.export import render
+
+        sys.stdout.write(render(run, args.format))
+        return 0
     print_summary(run, out, args.run, wide=args.wide)
     return 0
 
