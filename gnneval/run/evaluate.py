@@ -29,7 +29,7 @@ from gnneval.core.records import Provenance, RunResult, VariantResult
 from gnneval.load.inputs import Loaded, load_for_evaluation
 from gnneval.measure.metrics import declared_columns, declared_intervals
 from gnneval.measure.variant import MeasureJob, measure_variant
-from gnneval.run.existing import existing_run, refuse_if_different, remove_stale
+from gnneval.run.existing import clear, existing_run, refuse_if_different, remove_stale
 from gnneval.run.settings import (
     DEFAULT_SPARSITIES,
     EvaluateSettings,
@@ -91,6 +91,7 @@ class Evaluator:
         self._measure: MeasureJob | None = None
         self._dense_ref: Any = None
         self._old: RunResult | None = None  #: the run already in the folder, which this one adds to
+        self._replaced: RunResult | None = None  #: with --overwrite: the run this one replaces
 
     @property
     def problems(self) -> list[Any]:
@@ -132,6 +133,8 @@ class Evaluator:
         result = self._start_result(loaded)
         self._say_selection()
         with RunFolderLock(self.out_dir):
+            if s.overwrite:  # only now, under the lock and with the new run loaded, does the old one go
+                clear(self.out_dir, self._replaced)
             try:
                 with self._progress() as progress:
                     self._variants(loaded, result, progress)
@@ -166,6 +169,9 @@ class Evaluator:
         from gnneval.load.checkpoint import sha256_file
 
         old = existing_run(self.out_dir, self.s.overwrite)
+        if self.s.overwrite:
+            self._replaced = old
+            return None
         if old is not None:
             refuse_if_different(old, self.out_dir, checkpoint_sha256=sha256_file(self.s.checkpoint), seed=self.s.seed)
             self.console.print(f"adding to the run in {self.out_dir} ({len(old.variants)} variants; --overwrite "

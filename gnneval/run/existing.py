@@ -18,23 +18,19 @@ RUN_FILE = "run.h5"
 
 
 def existing_run(out_dir: Path, overwrite: bool) -> RunResult | None:
-    """The run stored in ``out_dir`` to add to, or None (no run there, or ``--overwrite``: it is cleared)."""
+    """The run stored in ``out_dir``, or None: none there, or (with ``overwrite``) one gnneval cannot read.
+    Nothing is removed here: :func:`clear` replaces it once the new run is ready to be written."""
     from gnneval.store.hdf5 import read_run
 
-    h5 = out_dir / RUN_FILE
-    if not h5.exists():
+    if not (out_dir / RUN_FILE).exists():
         return None
     try:
-        old = read_run(h5)
+        return read_run(out_dir / RUN_FILE)
     except UsageError:
-        if not overwrite:
-            raise UsageError(f"--out {out_dir} holds a run.h5 gnneval cannot read; choose another --out, or pass "
-                             "--overwrite to replace it") from None  # fmt: skip
-        old = None
-    if overwrite:
-        clear(out_dir, old)
-        return None
-    return old
+        if overwrite:
+            return None
+        raise UsageError(f"--out {out_dir} holds a run.h5 gnneval cannot read; choose another --out, or pass "
+                         "--overwrite to replace it") from None  # fmt: skip
 
 
 def clear(out_dir: Path, old: RunResult | None) -> None:
