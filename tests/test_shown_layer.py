@@ -86,7 +86,8 @@ def test_layer_chooses_what_is_shown_and_refuses_a_layer_the_model_lacks(sbm_che
             "--no-progress", "--visualisers", "umap"]  # fmt: skip
     assert main([*args, "--out", str(tmp_path / "a"), "--layer", "convs.1"]) == 0
     printed = capsys.readouterr().out
-    assert "layer 'convs.1'" in printed and (tmp_path / "a" / "umap_convs_1_structured.png").is_file()
+    assert "layer 'convs.1' (chosen with --layer)" in printed
+    assert (tmp_path / "a" / "umap_convs_1_structured.png").is_file()
     assert main(["show", str(tmp_path / "a"), "--layer", "convs.0"]) == 0
     assert "layer 'convs.0'" in capsys.readouterr().out
     assert main([*args, "--out", str(tmp_path / "b"), "--layer", "convs.9"]) == 2

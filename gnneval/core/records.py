@@ -251,6 +251,14 @@ class RunResult:
     def dense(self) -> VariantResult:
         return self.variant("dense")
 
+    def layer_role(self, layer: str) -> str:
+        """How ``layer`` came to be shown, for titles: ``"last hidden layer"``, or ``"chosen with --layer"``."""
+        outputs = self.dense.outputs
+        derived = outputs.last_hidden_layer() if outputs is not None and outputs.embeddings else None
+        return (
+            "chosen with --layer" if self.provenance.settings.get("layer") and layer != derived else "last hidden layer"
+        )
+
     def shown_layer(self) -> str | None:
         """The layer the console, the pictures and the report show: the one ``--layer`` named, else the dense
         model's last hidden layer (:meth:`VariantOutputs.last_hidden_layer`).  Every layer stays in run.h5."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import io
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,7 +79,7 @@ def fit(cols: list[Col], width: int | None) -> tuple[list[Col], list[Col]]:
 def _renders_whole(cols: list[Col], width: int) -> bool:
     from rich.console import Console
 
-    console = Console(width=width, record=True, file=open(os.devnull, "w"), color_system=None)  # noqa: SIM115
+    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
     console.print(_table(cols))
     lines = console.export_text().splitlines()
     return all(len(line.rstrip()) <= width and "…" not in line for line in lines)
@@ -104,7 +104,7 @@ def summary_columns(run: RunResult) -> list[Col]:
     trained = any(v.training_flops for v in run.variants)
     saved = any(v.checkpoint_bytes for v in run.variants)
     dense_acc = dense.metrics.get(head.key) if head else None
-    ok = [v for v in run.variants]
+    ok = run.variants  # every variant has a row; a failed one says so in the score column
     cols = [Col("variant", 0, [v.id for v in ok], "left"), Col("asked", 5, [f"{v.sparsity:.2f}" for v in ok]),
             Col("sparsity", 0, [_pct(v.weight_sparsity) if v.ok else "" for v in ok])]  # fmt: skip
     if head:
@@ -155,15 +155,20 @@ def _backends(run: RunResult) -> list[tuple[str, str]]:
 
 def summary_table(run: RunResult, width: int | None = None) -> Any:
     """A ``rich.table.Table`` with one row per variant: the columns that fit ``width`` (None: every column)."""
+    return _fitted_summary(run, width)[0]
+
+
+def _fitted_summary(run: RunResult, width: int | None) -> tuple[Any, list[Col]]:
+    """The summary table fitted to ``width``, and the columns it left out."""
     cols, left_out = fit(summary_columns(run), width)
     p = run.provenance
-    shown = {c.header for c in cols}
-    return _table(
+    table = _table(
         cols,
         title=f"{p.architecture} on {p.dataset} ({p.checkpoint_path}, sha256 {p.checkpoint_sha256[:12]}); "
         f"device {p.device}",
-        caption=_summary_caption(run, shown),
+        caption=_summary_caption(run, {c.header for c in cols}),
     )
+    return table, left_out
 
 
 def _summary_caption(run: RunResult, shown: set[str]) -> str:
@@ -203,9 +208,11 @@ def _headline_notes(run: RunResult, head: Any) -> list[str]:
     return notes
 
 
-def left_out_note(run: RunResult, width: int | None, run_dir: Any) -> str | None:
-    """One line naming the summary's columns left out to fit ``width``, and how to see them."""
-    _cols, left_out = fit(summary_columns(run), width)
+def left_out_note(run: RunResult, width: int | None, run_dir: Any, left_out: list[Col] | None = None) -> str | None:
+    """One line naming the summary's columns left out to fit ``width`` (``left_out``, if already fitted), and how
+    to see them."""
+    if left_out is None:
+        left_out = fit(summary_columns(run), width)[1]
     if not left_out:
         return None
     names = ", ".join(c.header for c in left_out)
@@ -247,7 +254,7 @@ def representation_table(run: RunResult, width: int | None = None) -> Any:
         notes.append(f"left out to fit: {', '.join(c.header for c in left_out)} (--wide shows them)")
     return _table(
         cols,
-        title=f"Representation quality of layer '{layer}' (last hidden layer)",
+        title=f"Representation quality of layer '{layer}' ({run.layer_role(layer)})",
         caption="; ".join([*notes, "all per-layer values are in run.h5"]),
     )
 
@@ -272,8 +279,9 @@ def print_summary(run: RunResult, console: Any, run_dir: Any, wide: bool = False
     """The summary, the representation table, the problems and the files; fitted to the console's width
     (``wide``: every column)."""
     width = None if wide else console.width
-    _print_table(console, summary_table(run, width), wide)
-    note = left_out_note(run, width, run_dir)
+    table, left_out = _fitted_summary(run, width)
+    _print_table(console, table, wide)
+    note = left_out_note(run, width, run_dir, left_out)
     if note:
         console.print(note, markup=False)
     from rich.markup import escape

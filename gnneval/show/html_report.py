@@ -104,7 +104,7 @@ def _similarity_table(run: RunResult) -> str:
         )
         rows.append(f"<tr><td>{html.escape(v.id)}</td>{cells}</tr>")
     return (
-        f"<h2>Similarity to the dense model</h2><p>Layer '{html.escape(layer)}' (last hidden layer); every "
+        f"<h2>Similarity to the dense model</h2><p>Layer '{html.escape(layer)}' ({run.layer_role(layer)}); every "
         "measure oriented so that 1 = identical (distances in [0, m] shown as 1 - d/m). Raw values, other "
         "layers and the unbounded measures are in run.h5.</p>"
         f'<table class="results"><thead><tr><th>variant</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
@@ -128,7 +128,7 @@ def write_report(run: RunResult, run_dir: Path) -> Path:
     found = representation_columns(run)
     if found is not None:
         layer, cols, present = found
-        parts += [f"<h2>Representation quality of layer '{html.escape(layer)}' (last hidden layer)</h2>",
+        parts += [f"<h2>Representation quality of layer '{html.escape(layer)}' ({run.layer_role(layer)})</h2>",
                   _results_table(cols, "representation"),
                   "<p class='note'>" + html.escape("; ".join(f"{c.label}: {c.help}" for c in present if c.help))
                   + "; every layer's values are in run.h5.</p>"]  # fmt: skip

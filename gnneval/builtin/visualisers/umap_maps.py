@@ -88,7 +88,7 @@ class UmapMaps(Visualiser):
         self._legend(fig, run, graph_level)
         what = f"{len(index):,} of {(run.graph.num_graphs if graph_level else run.graph.num_nodes):,}"
         items = "graphs (mean node embedding)" if graph_level else "nodes"
-        lines = [f"UMAP of layer '{layer}' (last hidden layer) on {run.graph.name}: {pruner or 'dense'}",
+        lines = [f"UMAP of layer '{layer}' ({run.layer_role(layer)}) on {run.graph.name}: {pruner or 'dense'}",
                  f"{what} {items}; each variant's layout starts from the dense one and is aligned to it "
                  f"(orthogonal Procrustes); seed {ctx.seed}"]  # fmt: skip
         width = max(40, int(3.4 * cols * 13))  # characters that fit the figure at this font size
