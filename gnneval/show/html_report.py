@@ -193,8 +193,11 @@ def _timing_notes(run: RunResult) -> str:
         return "<p class='note'>Speed-ups (×) are dense latency over the variant's, timed interleaved with the dense " \
                "model (ABBA pairs): the median per-pair ratio ± its 95% interval." + \
                ("" if timed else " Nothing was timed in this run (--no-bench).") + "</p>"  # fmt: skip
-    items = "".join(f"<li>{html.escape(vid)} on {html.escape(b.backend)}: {html.escape(b.noise or 'noisy')}</li>"
-                    for vid, b in flagged)  # fmt: skip
+    by_reason: dict[str, list[str]] = {}
+    for vid, b in flagged:  # one line per reason, the figures it flagged after it
+        by_reason.setdefault(b.noise or "noisy", []).append(f"{vid} on {b.backend}")
+    items = "".join(f"<li>{html.escape(reason)}: {html.escape(', '.join(figures))}</li>"
+                    for reason, figures in by_reason.items())  # fmt: skip
     return (
         "<p class='problem'>Figures marked ~ were flagged noisy and should not be trusted; raise --bench-budget "
         f"or time on a quieter machine:</p><ul>{items}</ul>"
