@@ -107,10 +107,19 @@ def run_cell(registry, graph, dense, dense_flops, method: str, sparsity: float, 
 
 
 def _spread(values) -> str:
-    """`` ± sd`` (sample standard deviation) over seeds, or `` (n=1)`` where one seed gives no spread."""
-    import numpy as np
+    """`` ± sd`` (sample standard deviation, ddof=1: ``spread_of``, what ``evaluate --seeds`` shows) over seeds, or
+    `` (n=1)`` where one seed gives no spread."""
+    from gnneval.core.records import spread_of
 
-    return f" ± {np.std(values, ddof=1):.1f}" if len(values) > 1 else " (n=1)"
+    s = spread_of(list(values))
+    return f" ± {s.sd:.1f}" if s.n > 1 else " (n=1)"
+
+
+def _sd(values) -> float | None:
+    from gnneval.core.records import spread_of
+
+    s = spread_of(list(values))
+    return s.sd if s.n > 1 else None
 
 
 def main() -> int:
@@ -233,7 +242,7 @@ def main() -> int:
                 fl = np.mean([r["training_flops"] for r in sel]) / 1e12
                 summary[f"{name}/{method}/{sp}"] = {
                     "mean": float(np.mean(acc)),
-                    "std": float(np.std(acc, ddof=1)) if len(acc) > 1 else None,
+                    "std": _sd(acc),
                     "n": len(acc),
                     "training_tflops": float(fl),
                 }

@@ -45,6 +45,18 @@ def _sparsities(value: str) -> list[float]:
     return out
 
 
+def _seeds(value: str) -> list[int]:
+    out = []
+    for item in _csv(value):
+        try:
+            out.append(int(item))
+        except ValueError:
+            raise UsageError(f"seed '{item}' is not a whole number; give seeds such as 0,1,2") from None
+    if not out:
+        raise UsageError("--seeds needs at least one seed, e.g. 0,1,2")
+    return out
+
+
 def _literal(text: str) -> object:
     """A value given on the command line: JSON (``64``, ``true``, ``[8, 1]``), else a Python literal (``True``,
     ``(8, 1)``, ``'mean'``), else the text itself.  Nothing is evaluated."""
@@ -127,7 +139,12 @@ def _evaluate_parser(sub) -> None:
                          "every layer is stored")  # fmt: skip
     ev.add_argument("--overwrite", action="store_true",
                     help="replace the run already in --out, and the files it had drawn, instead of adding to it")  # fmt: skip
-    ev.add_argument("--seed", type=int, default=D.SEED, help=f"seed for every random choice (default {D.SEED})")
+    seeds = ev.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=int, default=D.SEED, help=f"seed for every random choice (default {D.SEED})")
+    seeds.add_argument("--seeds", type=_seeds, default=None, metavar="LIST",
+                       help="repeat every seed-dependent variant (random pruners, training, fine-tuning, the metrics' "
+                            "samples) once per seed, e.g. 0,1,2: shown as mean ± sample sd (n), every repeat stored; "
+                            "deterministic variants are made once and marked so; the first seed sets the split")  # fmt: skip
     ev.add_argument("--data-root", default=None, help="dataset folder (default $GNNEVAL_DATA, else the user cache)")
     _evaluate_load_options(ev)
     _evaluate_stage_options(ev)
@@ -488,7 +505,8 @@ def _declared(host, pruner: str) -> set[str]:
 
 
 SETTING_OF_ARG = {
-    "checkpoint": "checkpoint", "pruner": "pruners", "out": "out_dir", "seed": "seed", "data_root": "data_root",
+    "checkpoint": "checkpoint", "pruner": "pruners", "out": "out_dir", "seed": "seed", "seeds": "seeds",
+    "data_root": "data_root",
     "dataset": "dataset", "loader": "loader", "trust": "trust", "task": "task", "transform": "transform",
     "finetune_epochs": "finetune_epochs", "max_params": "max_params", "allow_nonfinite": "allow_nonfinite",
     "plugin_timeout": "plugin_timeout_s", "save_pruned": "save_pruned", "metrics": "metrics",

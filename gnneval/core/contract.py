@@ -49,7 +49,7 @@ PROJECT = "gnneval"
 hookimpl = pluggy.HookimplMarker(PROJECT)
 """Marker for hook implementations: ``@hookimpl def gnneval_register_pruners(register): ...``."""
 
-API_VERSION = "1.1"
+API_VERSION = "1.2"
 """The plugin API's own version (``major.minor``).  A minor release only adds; a major one may remove
 what was deprecated for at least one minor release.  Plugins can require it with :func:`require_api`."""
 
@@ -263,7 +263,7 @@ class MetricInputs:
             raise ValueError(f"shared_result: of must be 'variant' or 'dense' (with a dense embedding), not {of!r}")
         if self.shared is None:
             return compute(arr)
-        key = (id(arr), what)
+        key = (id(arr), what, self.seed)  # a repeat of --seeds draws its own samples
         hit = self.shared.get(key)
         if hit is not None and hit[0] is arr:
             return hit[1]
@@ -419,6 +419,13 @@ class Pruner(_Configurable, ABC):
     @abstractmethod
     def prune(self, model: torch.nn.Module, sparsity: float, ctx: PruneContext) -> PruneOutcome:
         """Prune ``model`` (a fresh copy the pruner may change) to ``sparsity`` in [0, 1)."""
+
+    def uses_seed(self) -> bool:
+        """Called once per (pruner, sparsity) when the run repeats seeds (``--seeds 0,1,2``), before pruning.
+        Return whether the result depends on ``ctx.seed`` (random choices, training, sampled batches): True
+        makes one variant per seed, False one variant marked deterministic.  The default, True, is always
+        safe; override it (it may read the options) when the pruner is deterministic."""
+        return True
 
 
 class Metric(_Configurable, ABC):

@@ -6,11 +6,28 @@ evaluated, so results can be written, read back and drawn without a model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
+from statistics import fmean, stdev
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
+
     import numpy as np
+
+
+SEED_MARK = "~s"
+"""Between a variant's id and its seed, for the repeats of ``--seeds``: ``random@0.90~s1``."""
+
+
+@dataclass(frozen=True)
+class Spread:
+    """A value's spread over the repeats of one variant (``--seeds``): the mean is the row's value."""
+
+    sd: float  #: sample standard deviation (ddof=1); NaN for a single repeat
+    n: int  #: repeats with a value
+    values: tuple[float, ...] = ()  #: each repeat's value, in seed order
 
 
 @dataclass
@@ -177,10 +194,22 @@ class VariantResult:
     outputs: VariantOutputs | None = None
     bench: list[BenchResult] = field(default_factory=list)
     seconds: float = 0.0  #: wall time to prune and evaluate
+    seed: int | None = None
+    """``--seeds``: the seed this repeat was made with (its id ends ``~s<seed>``); None: made once."""
+    deterministic: bool = False
+    """``--seeds``: made once although the run repeats seeds, because nothing in it depends on the seed."""
+    spread: dict[str, Spread] = field(default_factory=dict)
+    """Derived, never stored: for a row of :meth:`RunResult.summarised`, ``"metric.key"`` (or
+    ``"<layer>/metric.key"``) -> the spread over its repeats."""
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def group(self) -> str:
+        """The id of the (pruner, sparsity) it repeats: its id without the ``~s<seed>`` ending."""
+        return self.id.rsplit(SEED_MARK, 1)[0] if self.seed is not None else self.id
 
 
 @dataclass
@@ -259,6 +288,16 @@ class RunResult:
             "chosen with --layer" if self.provenance.settings.get("layer") and layer != derived else "last hidden layer"
         )
 
+    def summarised(self) -> RunResult:
+        """This run with one row per (pruner, sparsity): the repeats of ``--seeds`` as their mean, with
+        :attr:`VariantResult.spread`; the run itself when nothing was repeated."""
+        return summarise(self)
+
+    @property
+    def seeds(self) -> list[int]:
+        """The seeds the run's seeded variants were repeated with (one seed: ``[seed]``)."""
+        return list(self.provenance.settings.get("seeds") or [self.provenance.seed])
+
     def shown_layer(self) -> str | None:
         """The layer the console, the pictures and the report show: the one ``--layer`` named, else the dense
         model's last hidden layer (:meth:`VariantOutputs.last_hidden_layer`).  Every layer stays in run.h5."""
@@ -278,3 +317,69 @@ class RunResult:
             if v.pruner and v.pruner not in seen:
                 seen.append(v.pruner)
         return seen
+
+
+# -- the repeats of --seeds summarised ---------------------------------------------------------------------
+# One row per (pruner, sparsity) with the mean of every number its repeats share and their sample standard
+# deviation (ddof=1) and count, as Spread.  A repeat that failed is left out of the mean (the row's details
+# name it); a group whose repeats all failed stays failed with the first repeat's error.  The row keeps the
+# first repeat's outputs (embeddings, predictions) and timings: pictures of embeddings draw that repeat, and
+# only it was timed.  Bootstrap intervals (*_ci_low / *_ci_high) of single repeats are not averaged: over
+# repeats the spread is the sd.
+_INTERVAL_ENDS = ("_ci_low", "_ci_high")
+
+
+def summarise(run: RunResult) -> RunResult:
+    """``run`` with its repeats merged (see above); the run itself when it has none."""
+    if not any(v.seed is not None for v in run.variants):
+        return run
+    rows: list[VariantResult] = []
+    groups: dict[str, list[VariantResult]] = {}
+    for v in run.variants:
+        if v.group not in groups:
+            groups[v.group] = []
+            rows.append(v)
+        groups[v.group].append(v)
+    return replace(run, variants=[_merge(groups[v.group]) if v.seed is not None else v for v in rows])
+
+
+def spread_of(values: list[float]) -> Spread:
+    """The sample sd (ddof=1, NaN for one value) and count of the finite ``values``."""
+    finite = [x for x in values if math.isfinite(x)]
+    return Spread(stdev(finite) if len(finite) > 1 else math.nan, len(finite), tuple(values))
+
+
+def _merge(repeats: list[VariantResult]) -> VariantResult:
+    ok = [v for v in repeats if v.ok]
+    first = ok[0] if ok else repeats[0]
+    row = replace(first, id=first.group, seed=None, metrics={}, layer_metrics={}, spread={})
+    if not ok:
+        return row
+    row.metrics, spread = _mean(ok, lambda v: v.metrics)
+    row.spread.update(spread)
+    for layer in first.layer_metrics:
+
+        def of_layer(v: VariantResult, layer: str = layer) -> dict[str, float]:
+            return v.layer_metrics.get(layer, {})
+
+        row.layer_metrics[layer], spread = _mean(ok, of_layer)
+        row.spread.update({f"{layer}/{k}": s for k, s in spread.items()})
+    row.weight_sparsity = fmean(v.weight_sparsity for v in ok)
+    row.details = {**first.details, "repeats": [v.id for v in repeats],
+                   "failed_repeats": [v.id for v in repeats if not v.ok]}  # fmt: skip
+    return row
+
+
+def _mean(
+    ok: list[VariantResult], of: Callable[[VariantResult], dict[str, float]]
+) -> tuple[dict[str, float], dict[str, Spread]]:
+    keys = [k for k in of(ok[0]) if not k.endswith(_INTERVAL_ENDS)]
+    means: dict[str, float] = {}
+    spreads: dict[str, Spread] = {}
+    for k in keys:
+        values = [of(v).get(k, math.nan) for v in ok]
+        s = spread_of(values)
+        finite = [x for x in values if math.isfinite(x)]
+        means[k] = fmean(finite) if finite else math.nan
+        spreads[k] = s
+    return means, spreads

@@ -21,13 +21,22 @@ SPARSITY_SLACK = 0.01
 @dataclass(frozen=True)
 class PruneSettings:
     """The prune stage's settings: which pruners at which sparsities, their options (``-o NAME.KEY=VALUE``),
-    fine-tuning (``--finetune-epochs``) and the seed every random choice comes from."""
+    fine-tuning (``--finetune-epochs``) and the seeds random choices come from (``--seeds``: each seeded
+    variant once per seed)."""
 
     pruners: tuple[str, ...] = ()
     sparsities: tuple[float, ...] = defaults.SPARSITIES
     options: dict[str, dict[str, Any]] = field(default_factory=dict)  #: pruner name -> its options
     finetune_epochs: int = 0
     seed: int = defaults.SEED
+    seeds: tuple[int, ...] = (defaults.SEED,)
+
+    def repeats(self, pruner: Pruner) -> tuple[int, ...]:
+        """The seeds to make ``pruner``'s variants with: every seed where the variant depends on one (the
+        pruner says so, or fine-tuning follows), else the first alone."""
+        if len(self.seeds) > 1 and (self.finetune_epochs > 0 or pruner.uses_seed()):
+            return self.seeds
+        return self.seeds[:1]
 
     def jobs(self) -> list[tuple[str, float]]:
         """Every (pruner, sparsity) to make, pruner by pruner."""

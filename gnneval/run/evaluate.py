@@ -173,7 +173,13 @@ class Evaluator:
             self._replaced = old
             return None
         if old is not None:
-            refuse_if_different(old, self.out_dir, checkpoint_sha256=sha256_file(self.s.checkpoint), seed=self.s.seed)
+            refuse_if_different(
+                old,
+                self.out_dir,
+                checkpoint_sha256=sha256_file(self.s.checkpoint),
+                seed=self.s.seed,
+                seeds=list(self.s.seeds),
+            )
             self.console.print(f"adding to the run in {self.out_dir} ({len(old.variants)} variants; --overwrite "
                                "replaces it instead)", soft_wrap=True, markup=False)  # fmt: skip
         return old
@@ -182,11 +188,11 @@ class Evaluator:
     def _variants(self, loaded: Loaded, result: RunResult, progress: Any) -> None:
         from gnneval.model.counting import weight_shapes
 
-        ids = {(p, sp): variant_id(p, sp, list(self.prune.sparsities)) for p, sp in self.prune.jobs()}
+        planned = self._planned()
         kept = {v.id for v in self._old.variants} if self._old is not None else set()
-        jobs = [(p, sp) for p, sp in self.prune.jobs() if ids[p, sp] not in kept]
-        if kept & set(ids.values()):
-            self.console.print(f"already in the run, kept: {', '.join(sorted(kept & set(ids.values())))}",
+        jobs = [job for job in planned if job[3] not in kept]
+        if kept & {job[3] for job in planned}:
+            self.console.print(f"already in the run, kept: {', '.join(sorted(kept & {j[3] for j in planned}))}",
                                soft_wrap=True, markup=False)  # fmt: skip
         task_id = progress.add_task("dense model", total=1 + len(jobs))
         dense_model = loaded.ckpt.model.eval()
@@ -199,12 +205,41 @@ class Evaluator:
             dense.result = self._old.dense
             result.variants = list(self._old.variants)
             progress.advance(task_id)
-        for pruner_name, sp in jobs:
-            vid = ids[pruner_name, sp]
+        for pruner_name, sp, seed, vid in jobs:
             progress.update(task_id, description=vid)
-            v, model, masks = self._one_variant(pruner_name, sp, vid, dense, loaded)
+            v, model, masks = self._one_variant(pruner_name, sp, vid, dense, loaded, seed)
             self._finish_variant(result, v, model, masks, loaded, progress, task_id)
         progress.update(task_id, description="done")
+
+    def _planned(self) -> list[tuple[str, float, int | None, str]]:
+        """Every variant to make, pruner by pruner: (pruner, sparsity, seed of the repeat or None, id)."""
+        from gnneval.core.records import SEED_MARK
+
+        out: list[tuple[str, float, int | None, str]] = []
+        repeats = {p: self._repeats(p) for p in self.prune.pruners}
+        for p, sp in self.prune.jobs():
+            vid = variant_id(p, sp, list(self.prune.sparsities))
+            if len(repeats[p]) == 1:
+                out.append((p, sp, None, vid))
+            else:
+                out += [(p, sp, seed, f"{vid}{SEED_MARK}{seed}") for seed in repeats[p]]
+        return out
+
+    def _repeats(self, pruner_name: str) -> tuple[int, ...]:
+        """The seeds ``pruner_name``'s variants are made with (``--seeds``; see ``PruneSettings.repeats``)."""
+        if len(self.prune.seeds) == 1:
+            return self.prune.seeds
+        reg = self.reg.get("pruner", pruner_name)
+        try:
+            pruner = self.reg.instantiate("pruner", pruner_name, **self.prune.options.get(pruner_name, {}))
+        except Exception:  # noqa: BLE001 - each variant fails with the reason, once per seed
+            return self.prune.seeds
+        try:
+            return self.prune.repeats(pruner)
+        except Exception as exc:  # noqa: BLE001 - a plugin's mistake is named, and the safe choice made
+            report(f"pruner '{pruner_name}' ({reg.plugin})", f"uses_seed() raised {one_line(exc)}; its variants "
+                   "are made once per seed")  # fmt: skip
+            return self.prune.seeds
 
     def _measure_dense(self, dense: _Dense, loaded: Loaded) -> None:
         t0 = time.perf_counter()
@@ -222,11 +257,14 @@ class Evaluator:
         self._check_baseline(loaded, dense.result)
 
     def _one_variant(
-        self, pruner_name: str, sp: float, vid: str, dense: _Dense, loaded: Loaded
+        self, pruner_name: str, sp: float, vid: str, dense: _Dense, loaded: Loaded, seed: int | None = None
     ) -> tuple[VariantResult, Any, dict[str, Any]]:
+        """Make, measure and time one variant (one repeat of it, ``seed``, under ``--seeds``)."""
         from gnneval.prune.variants import make_variant
 
-        v = VariantResult(id=vid, pruner=pruner_name, sparsity=sp)
+        v = VariantResult(id=vid, pruner=pruner_name, sparsity=sp, seed=seed)
+        v.deterministic = seed is None and len(self.prune.seeds) > 1
+        used = self.prune.seed if seed is None else seed
         reg = self.reg.get("pruner", pruner_name)
         t0 = time.perf_counter()
         model, masks = None, {}
@@ -236,18 +274,19 @@ class Evaluator:
                     f"pruner '{pruner_name}' cannot prune this checkpoint: "
                     f"{loaded.ckpt.source or 'its format keeps no editable weights'}"
                 )
-            seed_everything(self.prune.seed)
+            seed_everything(used)
             pruner = self.reg.instantiate("pruner", pruner_name, **self.prune.options.get(pruner_name, {}))
             ctx = PruneContext(
-                graph=loaded.graph, architecture=loaded.ckpt.architecture, seed=self.prune.seed, device=self._device
+                graph=loaded.graph, architecture=loaded.ckpt.architecture, seed=used, device=self._device
             )
             made = make_variant(pruner, dense.model, sp, ctx, self.prune.finetune_epochs)
             model, masks = made.model, made.masks
             v.details, v.training_flops = made.details, made.training_flops
             for w in made.warnings:
                 report(f"pruner '{pruner_name}' ({reg.plugin}) on {vid}", w)
-            measure_variant(v, model, made.graph, dense.result, dense.numel, self._measure)
-            self._bench(v, model, made.graph)
+            measure_variant(v, model, made.graph, dense.result, dense.numel, self._measure_with(used))
+            if used == self.prune.seed:  # a repeat changes which weights, not how many: the first is timed
+                self._bench(v, model, made.graph)
         except GnnevalError as exc:
             v.status, v.error = "failed", str(exc)
         except Exception as exc:  # noqa: BLE001 - one variant must not lose the others
@@ -259,6 +298,13 @@ class Evaluator:
             v.outputs, model = None, None
         v.seconds = time.perf_counter() - t0
         return v, model, masks
+
+    def _measure_with(self, seed: int) -> MeasureJob:
+        """The measuring job with ``seed`` for the metrics' own samples (a repeat draws its own)."""
+        assert self._measure is not None
+        if seed == self._measure.metrics.seed:
+            return self._measure
+        return replace(self._measure, metrics=replace(self._measure.metrics, seed=seed))
 
     def _finish_variant(
         self,

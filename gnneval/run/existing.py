@@ -46,10 +46,11 @@ def clear(out_dir: Path, old: RunResult | None) -> None:
 
 
 def refuse_if_different(old: RunResult, out_dir: Path, **now: Any) -> None:
-    """One line naming every way this run differs from the stored one (keys: checkpoint_sha256, seed, dataset,
+    """One line naming every way this run differs from the stored one (keys: checkpoint_sha256, seed, seeds, dataset,
     split, dataset_options, transform, task)."""
     p = old.provenance
     stored = {"checkpoint_sha256": p.checkpoint_sha256, "seed": p.seed, "dataset": p.dataset, "task": p.task,
+              "seeds": list(p.settings.get("seeds") or [p.seed]),
               "split": p.resolved.get("split"),
               "dataset_options": p.settings.get("dataset_options") or {}, "transform": p.settings.get("transform")}  # fmt: skip
     differs = [key.replace("_", " ") for key, value in now.items() if key in stored and stored[key] != value]

@@ -41,7 +41,8 @@ class EvaluateSettings:
     pruners: tuple[str, ...]
     sparsities: tuple[float, ...] = defaults.SPARSITIES
     out_dir: Path | None = None
-    seed: int = defaults.SEED
+    seed: int = defaults.SEED  #: the first of ``seeds``: the dataset's split, the dense model's metrics
+    seeds: tuple[int, ...] = ()  #: ``--seeds``: every seeded variant is made once per seed (empty: ``(seed,)``)
     data_root: str | None = None
     dataset: str | None = None
     dataset_options: dict[str, Any] = field(default_factory=dict)
@@ -86,6 +87,9 @@ class EvaluateSettings:
             if getattr(self, name) is not None:
                 set_(self, name, tuple(getattr(self, name)))
         set_(self, "sparsities", tuple(unique_sparsities(list(self.sparsities))))
+        seeds = tuple(dict.fromkeys(int(x) for x in self.seeds or ())) or (int(self.seed),)
+        set_(self, "seeds", seeds)
+        set_(self, "seed", seeds[0])
 
     def as_dict(self) -> dict[str, Any]:
         """Every setting as plain JSON data (what ``/provenance`` stores)."""
@@ -124,6 +128,7 @@ class EvaluateSettings:
             options=dict(self.pruner_options),
             finetune_epochs=self.finetune_epochs,
             seed=self.seed,
+            seeds=self.seeds,
         )
 
     def metric_settings(self) -> MetricSettings:

@@ -98,7 +98,9 @@ def _table(cols: list[Col], **kwargs: Any) -> Any:
 
 
 def summary_columns(run: RunResult) -> list[Col]:
-    """Every column of the variant summary, with its priority (what a narrow terminal keeps)."""
+    """Every column of the variant summary, with its priority (what a narrow terminal keeps); the repeats of
+    ``--seeds`` as one row each, their mean ± sample sd (n)."""
+    run = run.summarised()
     dense, head = run.dense, run.headline
     shown = [c for c in run.columns if c.level == "variant" and c.role != "headline"]
     trained = any(v.training_flops for v in run.variants)
@@ -110,7 +112,7 @@ def summary_columns(run: RunResult) -> list[Col]:
     if head:
         cols.append(Col(head.label, 0, [_scored(head, v) if v.ok else "[red]failed[/red]" for v in ok]))
         cols.append(Col("Δ", 0, [_delta(v, head.key, dense_acc) for v in ok]))
-    cols += [Col(c.label, 1 if c.role == "agreement" else 3, [c.fmt(v.metrics.get(c.key)) if v.ok else "" for v in ok])
+    cols += [Col(c.label, 1 if c.role == "agreement" else 3, [spread_text(c, v, c.key) if v.ok else "" for v in ok])
              for c in shown]  # fmt: skip
     for n, (backend, device) in enumerate(_backends(run)):
         name = BACKEND_LABEL.get(backend, backend) + ("" if device == "cpu" else f" {device}")
@@ -133,14 +135,29 @@ def summary_columns(run: RunResult) -> list[Col]:
 
 
 def _scored(head: Any, v: VariantResult) -> str:
-    """The headline score, with ``±`` the half-width of its 95% interval where the metric reports one."""
+    """The headline score: over repeats, mean ± sample sd (n); else ``±`` the half-width of its 95% interval
+    where the metric reports one; ``once``: deterministic in a run that repeats seeds."""
+    if head.key in v.spread:
+        return spread_text(head, v, head.key)
     value, lo, hi = (v.metrics.get(head.key + suffix) for suffix in ("", "_ci_low", "_ci_high"))
+    once = " once" if v.deterministic else ""
     if value is None or lo is None or hi is None:
-        return head.fmt(value)
-    return f"{head.fmt(value)} ±{head.fmt((hi - lo) / 2).rstrip('%')}"
+        return head.fmt(value) + once
+    return f"{head.fmt(value)} ±{head.fmt((hi - lo) / 2).rstrip('%')}{once}"
+
+
+def spread_text(c: Any, v: VariantResult, key: str, values: dict[str, float] | None = None) -> str:
+    """``c``'s value of ``key`` in ``v`` (``values``: ``v.metrics``, or a layer's), and over repeats
+    ``± sd (n)``."""
+    value = (v.metrics if values is None else values).get(key)
+    s = v.spread.get(key)
+    if s is None or s.n < 2:
+        return c.fmt(value) + (f" (n={s.n})" if s is not None else "")
+    return f"{c.fmt(value)} ±{c.fmt(s.sd).rstrip('%')} sd ({s.n})"
 
 
 def _delta(v: VariantResult, key: str, dense_acc: float | None) -> str:
+    """Points above (+) or below the dense model (the mean's, over repeats)."""
     acc = v.metrics.get(key) if v.ok else None
     return "" if acc is None or dense_acc is None or v.id == "dense" else f"{100 * (acc - dense_acc):+.1f}"
 
@@ -191,7 +208,19 @@ def _summary_caption(run: RunResult, shown: set[str]) -> str:
     parts += [f"{c.label}: {c.help}" for c in ([head] if head else []) + extra if c.help and c.label in shown]
     if head is not None:
         parts += _headline_notes(run, head)
-    return "; ".join(parts) + f"; seed {p.seed}"
+    parts += repeat_notes(run)
+    return "; ".join(parts) + ("" if len(run.seeds) > 1 else f"; seed {p.seed}")
+
+
+def repeat_notes(run: RunResult) -> list[str]:
+    """What ``± sd (n)`` and ``once`` mean, for a run that repeated seeds."""
+    if len(run.seeds) < 2:
+        return []
+    notes = [f"± sd (n): mean ± sample standard deviation (ddof=1) over n repeats with seeds "
+             f"{', '.join(map(str, run.seeds))} (every repeat is in run.h5; timings are the first seed's)"]  # fmt: skip
+    if any(v.deterministic for v in run.variants):
+        notes.append("once: deterministic (its pruner uses no seed), made once")
+    return notes
 
 
 def _headline_notes(run: RunResult, head: Any) -> list[str]:
@@ -221,6 +250,7 @@ def left_out_note(run: RunResult, width: int | None, run_dir: Any, left_out: lis
 
 def representation_columns(run: RunResult) -> tuple[str, list[Col], list[Any]] | None:
     """The representation table's layer, its columns and the metric columns shown (None if nothing)."""
+    run = run.summarised()
     layer = run.shown_layer()
     if layer is None or layer not in run.dense.layer_metrics:
         return None
@@ -236,9 +266,18 @@ def representation_columns(run: RunResult) -> tuple[str, list[Col], list[Any]] |
     cols = [Col("variant", 0, [v.id for v in ok], "left"), Col("width", 2, [str(w) for w in widths])]
     for c in present:
         cols.append(Col(c.label, 1 if c.role == "similarity" else 3,
-                        [c.fmt(v.layer_metrics.get(layer, {})[c.key]) if c.key in v.layer_metrics.get(layer, {})
-                         else "" for v in ok]))  # fmt: skip
+                        [_layer_text(c, v, layer) for v in ok]))  # fmt: skip
     return layer, cols, present
+
+
+def _layer_text(c: Any, v: VariantResult, layer: str) -> str:
+    values = v.layer_metrics.get(layer, {})
+    if c.key not in values:
+        return ""
+    s = v.spread.get(f"{layer}/{c.key}")
+    if s is None or s.n < 2:
+        return c.fmt(values[c.key])
+    return f"{c.fmt(values[c.key])} ±{c.fmt(s.sd).rstrip('%')}"
 
 
 def representation_table(run: RunResult, width: int | None = None) -> Any:
@@ -250,6 +289,7 @@ def representation_table(run: RunResult, width: int | None = None) -> Any:
     cols, left_out = fit(cols, width)
     shown = {c.header for c in cols}
     notes = [f"{c.label}: {c.help}" for c in present if c.help and c.label in shown]
+    notes += ["±: sample sd over the seeds' repeats"] if len(run.seeds) > 1 else []
     if left_out:
         notes.append(f"left out to fit: {', '.join(c.header for c in left_out)} (--wide shows them)")
     return _table(

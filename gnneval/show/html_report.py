@@ -18,7 +18,7 @@ from pathlib import Path
 from rich.text import Text
 
 from gnneval.core.records import RunResult
-from gnneval.show.console import representation_columns, summary_columns
+from gnneval.show.console import repeat_notes, representation_columns, summary_columns
 
 CSS = """
 body { font-family: system-ui, -apple-system, Segoe UI, Roboto, sans-serif; margin: 2rem auto; max-width: 1500px;
@@ -81,7 +81,7 @@ def _fmt(v) -> str:
 
 def _similarity_table(run: RunResult) -> str:
     """The layer measures that store ``similarity`` (1 = identical to dense), for the last hidden layer."""
-    variants = [v for v in run.variants if v.ok and v.id != "dense"]
+    variants = [v for v in run.summarised().variants if v.ok and v.id != "dense"]
     layer = run.shown_layer()
     if layer is None:
         return ""
@@ -100,7 +100,10 @@ def _similarity_table(run: RunResult) -> str:
     for v in variants:
         vals = v.layer_metrics.get(layer, {})
         cells = "".join(
-            f"<td>{vals[f'{n}.similarity']:.3f}</td>" if f"{n}.similarity" in vals else "<td>-</td>" for n in names
+            f"<td>{_with_sd(vals[f'{n}.similarity'], v.spread.get(f'{layer}/{n}.similarity'))}</td>"
+            if f"{n}.similarity" in vals
+            else "<td>-</td>"
+            for n in names
         )
         rows.append(f"<tr><td>{html.escape(v.id)}</td>{cells}</tr>")
     return (
@@ -109,6 +112,10 @@ def _similarity_table(run: RunResult) -> str:
         "layers and the unbounded measures are in run.h5.</p>"
         f'<table class="results"><thead><tr><th>variant</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
     )
+
+
+def _with_sd(value: float, spread) -> str:
+    return f"{value:.3f}" if spread is None or spread.n < 2 else f"{value:.3f} ±{spread.sd:.3f}"
 
 
 def write_report(run: RunResult, run_dir: Path) -> Path:
@@ -124,13 +131,19 @@ def write_report(run: RunResult, run_dir: Path) -> Path:
     ]
     figures = _figures(run)
     parts += figures[:1]  # the headline curves before the numbers behind them
-    parts += ["<h2>Summary</h2>", _results_table(summary_columns(run), "summary"), _timing_notes(run)]
+    parts += [
+        "<h2>Summary</h2>",
+        _results_table(summary_columns(run), "summary"),
+        _repeat_note(run),
+        _timing_notes(run),
+    ]
     found = representation_columns(run)
     if found is not None:
         layer, cols, present = found
         parts += [f"<h2>Representation quality of layer '{html.escape(layer)}' ({run.layer_role(layer)})</h2>",
                   _results_table(cols, "representation"),
                   "<p class='note'>" + html.escape("; ".join(f"{c.label}: {c.help}" for c in present if c.help))
+                  + ("; ±: sample sd over the seeds' repeats" if len(run.seeds) > 1 else "")
                   + "; every layer's values are in run.h5.</p>"]  # fmt: skip
     parts.append(_similarity_table(run))
     parts += _problems(run)
@@ -148,16 +161,17 @@ def write_report(run: RunResult, run_dir: Path) -> Path:
 
 def _lead(run: RunResult) -> str:
     p, g = run.provenance, run.graph
-    pruned = [v for v in run.variants if v.id != "dense"]
-    failed = [v.id for v in pruned if not v.ok]
+    pruned = [v for v in run.summarised().variants if v.id != "dense"]
+    failed = [v.id for v in run.variants if v.id != "dense" and not v.ok]
     pages = [Path(f).name for label, f in sorted(run.files.items(), key=lambda kv: run.ranks.get(kv[0], 100))
              if Path(f).suffix.lower() == ".html" and Path(f).name != "report.html"]  # fmt: skip
     link = (" Interactive: " + ", ".join(f"<a href='{html.escape(n)}'>{html.escape(n)}</a>" for n in pages)
             + " (beside this file; they open offline)." if pages else "")  # fmt: skip
     return (f"<p class='lead'>{len(pruned)} pruned variant(s) of the {html.escape(p.architecture)} in "
             f"<code>{html.escape(p.checkpoint_path)}</code> (sha256 {p.checkpoint_sha256[:12]}), evaluated on "
-            f"{html.escape(g.name)} ({g.num_nodes:,} nodes, {g.num_edges:,} edges) on {html.escape(p.device)}, seed "
-            f"{p.seed}" + (f"; <span class='problem'>failed: {html.escape(', '.join(failed))}</span>" if failed else "")
+            f"{html.escape(g.name)} ({g.num_nodes:,} nodes, {g.num_edges:,} edges) on {html.escape(p.device)}, "
+            + (f"seeds {', '.join(map(str, run.seeds))} (each seeded variant once per seed)" if len(run.seeds) > 1
+               else f"seed {p.seed}") + (f"; <span class='problem'>failed: {html.escape(', '.join(failed))}</span>" if failed else "")
             + f".{link}</p>")  # fmt: skip
 
 
@@ -183,6 +197,12 @@ def _sort_value(text: str) -> str:
     value = float(m.group(1).replace(",", ""))
     scale = {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30}.get(text.split()[-1] if " " in text else "", 1)
     return repr(value * scale)
+
+
+def _repeat_note(run: RunResult) -> str:
+    """What ``± sd (n)`` and ``once`` mean in a run that repeated seeds (``--seeds``)."""
+    notes = repeat_notes(run)
+    return f"<p class='note'>{html.escape('; '.join(notes))}.</p>" if notes else ""
 
 
 def _timing_notes(run: RunResult) -> str:

@@ -59,3 +59,19 @@ def procrustes_align(y: np.ndarray, target: np.ndarray) -> np.ndarray:
     r, s = orthogonal_procrustes(yc, tc)
     scale = s / max(float((yc**2).sum()), 1e-12)
     return yc @ r * scale + mu_t
+
+
+def draw_spread(ax: Any, xs: list[float], vs: list[Any], key: str, scale: float, colour: str) -> bool:
+    """Over the repeats of ``--seeds`` (rows of ``RunResult.summarised()``): a band of mean ± sample sd and each
+    repeat's value as a faint dot, at ``xs``; ``key`` is ``"metric.key"`` or ``"<layer>/metric.key"``.
+    Returns whether anything was drawn (no row had two repeats: nothing)."""
+    spreads = [v.spread.get(key) for v in vs]
+    if not any(s is not None and s.n > 1 for s in spreads):
+        return False
+    mean = np.array([scale * np.mean([x for x in s.values if np.isfinite(x)]) if s else np.nan for s in spreads])
+    sd = np.array([scale * s.sd if s and s.n > 1 else 0.0 for s in spreads])
+    ax.fill_between(xs, mean - sd, mean + sd, color=colour, alpha=0.18, linewidth=0)
+    for x, s in zip(xs, spreads):
+        if s is not None:
+            ax.plot([x] * len(s.values), [scale * y for y in s.values], ".", color=colour, alpha=0.45, markersize=4)
+    return True

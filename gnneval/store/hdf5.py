@@ -100,6 +100,10 @@ def _write_variant(grp: Any, v: VariantResult, dense_pred: np.ndarray | None) ->
     for k in _SCALAR_VARIANT:
         val = getattr(v, k)
         grp.attrs[k] = "" if val is None else val
+    if v.seed is not None:  # only runs that repeat seeds carry these
+        grp.attrs["seed"] = v.seed
+    if v.deterministic:
+        grp.attrs["deterministic"] = True
     grp.attrs["details"] = _dumps(v.details)
     grp.attrs["layer_sparsity"] = _dumps(v.layer_sparsity)
     grp.attrs["weight_histograms"] = _dumps(v.weight_histograms)
@@ -280,6 +284,8 @@ def _read_variant(vid: str, grp: Any) -> VariantResult:
     kw = {k: _attr(grp.attrs[k]) for k in _SCALAR_VARIANT if k in grp.attrs}
     kw["pruner"] = kw["pruner"] or None
     v = VariantResult(id=vid, **kw)
+    v.seed = int(grp.attrs["seed"]) if "seed" in grp.attrs else None
+    v.deterministic = bool(grp.attrs.get("deterministic", False))
     v.details = json.loads(_attr(grp.attrs["details"]))
     v.layer_sparsity = json.loads(_attr(grp.attrs["layer_sparsity"]))
     v.weight_histograms = json.loads(_attr(grp.attrs.get("weight_histograms", "{}")))

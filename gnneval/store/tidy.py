@@ -50,8 +50,8 @@ def tidy_rows(run: RunResult) -> list[dict[str, Any]]:
     for v in run.variants:
         if not v.ok:
             continue
-        base = {"variant": v.id, "pruner": v.pruner or "", "sparsity": v.sparsity,
-                "sparsity_reached": v.weight_sparsity, "seed": seed}  # fmt: skip
+        base = {"variant": v.group, "pruner": v.pruner or "", "sparsity": v.sparsity,  # --seeds: a row per repeat
+                "sparsity_reached": v.weight_sparsity, "seed": seed if v.seed is None else v.seed}  # fmt: skip
         rows = [{"layer": "", **r} for r in _metric_rows(v.metrics, run.intervals)]
         rows += [{"layer": "", "metric": f"count.{c}", "value": float(getattr(v, c)), "ci_low": None,
                   "ci_high": None, "interval": "", "n": None} for c in COUNTS]  # fmt: skip

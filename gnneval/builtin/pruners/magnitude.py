@@ -36,6 +36,9 @@ class MagnitudePruner(Pruner):
         super().__init__()
         self.scope, self.pattern = scope, pattern
 
+    def uses_seed(self) -> bool:
+        return False  # the weights' magnitudes decide alone
+
     def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
         if self.pattern is not None:
             n, m = _pattern(str(self.pattern), sparsity)

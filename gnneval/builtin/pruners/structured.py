@@ -84,6 +84,9 @@ class StructuredPruner(ChannelPruner):
         outcome.details.update(check_max_abs_diff=max(diffs), taylor_steps=steps)
         return outcome
 
+    def uses_seed(self) -> bool:
+        return self.criterion in ("random", "taylor")  # taylor: seeded minibatches and dropout
+
     def prepare(self, model, groups, ctx: PruneContext) -> None:
         """Taylor: average each channel's importance over training minibatches, as Molchanov et al. (2019) do."""
         if self.criterion == "taylor":
@@ -140,6 +143,9 @@ class HybridPruner(Pruner):
         if not 0.0 <= float(channel_share) <= 1.0:
             raise UsageError("hybrid pruner: channel_share must be in [0, 1]")
         self.channel_share, self.criterion, self.gat = float(channel_share), criterion, gat
+
+    def uses_seed(self) -> bool:
+        return self.criterion in ("random", "taylor")
 
     def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
         share = self.channel_share

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gnneval.plugin import VisualContext, Visualiser, hookimpl
-from gnneval.plugin.helpers import DENSE_COLOUR, pruner_colour, save_figure
+from gnneval.plugin.helpers import DENSE_COLOUR, draw_spread, pruner_colour, save_figure
 
 
 class AccuracyCurves(Visualiser):
@@ -21,7 +21,8 @@ class AccuracyCurves(Visualiser):
     caption = ("The headline score against the sparsity each variant reached (the share of the dense model's "
                "parameters removed or zeroed), one line per pruner (the dense model dotted), and against the inference "
                "cost in MFLOPs: what each pruner keeps at a given size. Whiskers: the score's 95% bootstrap interval over the "
-               "test items, where its metric reports one.")  # fmt: skip
+               "test items, where its metric reports one. With --seeds: the line is the mean over the seeds, the band ± the "
+               "sample sd, each repeat a dot.")  # fmt: skip
 
     def __init__(self, *, x: str = "reached") -> None:
         super().__init__()
@@ -35,7 +36,7 @@ class AccuracyCurves(Visualiser):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        run = ctx.run
+        run = ctx.run.summarised()  # --seeds: one row per variant, its repeats' mean and spread
         dense = run.dense
         acc_key, label = run.require_headline().key, run.require_headline().label
         label = {"test acc": "test accuracy (%)", "test AUC": "test ROC-AUC (%)"}.get(label, label)
@@ -54,7 +55,8 @@ class AccuracyCurves(Visualiser):
             ax1.plot(xs, ys, "o-", color=colour, label=pruner)
             lo = [v.metrics.get(acc_key + "_ci_low") for v in vs]
             hi = [v.metrics.get(acc_key + "_ci_high") for v in vs]
-            if all(x is not None for x in lo + hi):  # the score's 95% interval, as whiskers
+            banded = draw_spread(ax1, xs, vs, acc_key, 100.0, colour)  # --seeds: mean ± sd band, a dot per repeat
+            if not banded and all(x is not None for x in lo + hi):  # the score's 95% interval, as whiskers
                 ax1.errorbar(xs, ys, yerr=[[y - 100 * a for y, a in zip(ys, lo)], [100 * b - y for y, b in zip(ys, hi)]],
                              fmt="none", ecolor=colour, elinewidth=0.8, capsize=2, alpha=0.7)  # fmt: skip
             ax2.plot([v.flops / 1e6 for v in vs], ys, "o-", color=colour, label=f"{pruner} (dense kernels)")

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from gnneval.plugin import RunResult, VariantResult, VisualContext, Visualiser, hookimpl
-from gnneval.plugin.helpers import DENSE_COLOUR, OKABE_ITO, pruner_colour, save_figure
+from gnneval.plugin.helpers import DENSE_COLOUR, OKABE_ITO, draw_spread, pruner_colour, save_figure
 
 MARKERS = {"torch": "o", "onnxruntime": "s", "torch-compile": "^"}
 MIN_BUCKET = 30  #: a degree bucket with fewer test nodes is drawn faint and dotted, marked unreliable
@@ -48,11 +48,11 @@ class QualityCurves(Visualiser):
     """
 
     rank = 20
-    caption = "Accuracy, linear-probe accuracy on the frozen embeddings and linear CKA to the dense model against sparsity: whether the representations degrade before the predictions do."
+    caption = "Accuracy, linear-probe accuracy on the frozen embeddings and linear CKA to the dense model against sparsity: whether the representations degrade before the predictions do. With --seeds: lines are means over the seeds, bands ± the sample sd, dots the repeats."
 
     def draw(self, ctx: VisualContext) -> list[Path]:
         plt = _plt()
-        run = ctx.run
+        run = ctx.run.summarised()  # --seeds: one row per variant, its repeats' mean and spread
         key, label = run.require_headline().key, run.require_headline().label
         layer = _hidden_layer(run)
         panels = [
@@ -70,13 +70,10 @@ class QualityCurves(Visualiser):
             for pruner in run.pruners:
                 vs = [v for v in _by_pruner(run, pruner) if value(v) is not None]
                 if vs:
-                    ax.plot(
-                        [v.sparsity for v in vs],
-                        [scale * value(v) for v in vs],
-                        "o-",
-                        color=pruner_colour(pruner, run.pruners),
-                        label=pruner,
-                    )
+                    colour = pruner_colour(pruner, run.pruners)
+                    xs = [v.sparsity for v in vs]
+                    ax.plot(xs, [scale * value(v) for v in vs], "o-", color=colour, label=pruner)
+                    draw_spread(ax, xs, vs, mkey if lay is None else f"{lay}/{mkey}", scale, colour)
             dense_value = 1.0 if mkey == "linear-cka.dense" else value(run.dense)
             if dense_value is not None:
                 ax.axhline(scale * dense_value, color=DENSE_COLOUR, linestyle=":", label="dense")
@@ -103,7 +100,7 @@ class CkaHeatmap(Visualiser):
 
     def draw(self, ctx: VisualContext) -> list[Path]:
         plt = _plt()
-        run = ctx.run
+        run = ctx.run.summarised()  # --seeds: one row per variant, its repeats' mean and spread
         layers = [lay for lay in (run.dense.outputs.embeddings if run.dense.outputs else {})]
         pruners = [
             p
@@ -153,7 +150,7 @@ class ClassDegree(Visualiser):
 
     def draw(self, ctx: VisualContext) -> list[Path]:
         plt = _plt()
-        run = ctx.run
+        run = ctx.run.summarised()  # --seeds: one row per variant, its repeats' mean and spread
         if run.graph.task != "node-classification" or not run.pruners:
             return []
         dense = run.dense
@@ -220,7 +217,7 @@ class Pareto(Visualiser):
 
     def draw(self, ctx: VisualContext) -> list[Path]:
         plt = _plt()
-        run = ctx.run
+        run = ctx.run.summarised()  # --seeds: one row per variant, its repeats' mean and spread
         key, label = run.require_headline().key, run.require_headline().label
         timed = any(v.bench for v in run.variants)
         fig, ax = plt.subplots(figsize=(8.5, 5.5))
@@ -300,7 +297,7 @@ class Weights(Visualiser):
         from gnneval.plugin.helpers import HIST_EDGES
 
         plt = _plt()
-        run = ctx.run
+        run = ctx.run.summarised()  # --seeds: one row per variant, its repeats' mean and spread
         pruners = [p for p in run.pruners if _by_pruner(run, p)]
         if not pruners or not run.dense.weight_histograms:
             return []

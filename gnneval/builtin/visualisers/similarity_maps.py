@@ -56,7 +56,7 @@ class SimilarityHeatmap(Visualiser):
     )
 
     def draw(self, ctx: VisualContext) -> list[Path]:
-        run, plt = ctx.run, _plt()
+        run, plt = ctx.run.summarised(), _plt()
         names, variants = measures_with(run, "similarity"), _compared(run)
         if not names or not variants:
             return []  # no similarity measure ran (e.g. --metrics accuracy): nothing to draw
@@ -134,7 +134,7 @@ class SimilarityAgreement(Visualiser):
 
     def draw(self, ctx: VisualContext) -> list[Path]:
         plt = _plt()
-        names, rho, n = agreement_matrix(ctx.run)
+        names, rho, n = agreement_matrix(ctx.run.summarised())
         if not names:
             return []  # no similarity measure ran
         fig, ax = plt.subplots(figsize=(2.5 + 0.42 * len(names), 2 + 0.38 * len(names)))

@@ -42,7 +42,7 @@ class UmapMaps(Visualiser):
         self.max_points = max_points
 
     def draw(self, ctx: VisualContext) -> list[Path]:
-        run = ctx.run
+        run = ctx.run.summarised()  # --seeds: one row per variant, its repeats' mean and spread
         if run.dense.outputs is None or not run.dense.outputs.embeddings:
             return []
         layer = run.shown_layer()
@@ -70,7 +70,7 @@ class UmapMaps(Visualiser):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        run = ctx.run
+        run = ctx.run.summarised()  # --seeds: one row per variant, its repeats' mean and spread
         variants = [v for v in run.variants if v.pruner == pruner and v.ok] if pruner else []
         shown = [run.dense, *sorted(variants, key=lambda v: v.sparsity)]
         cols = min(5, len(shown))
@@ -111,6 +111,10 @@ class UmapMaps(Visualiser):
         parts = [f"{100 * score:.1f}% {head.label.replace('test ', '')}"] if score is not None else []
         if v.id != "dense" and flipped is not None:
             parts.append(f"{100 * flipped.mean():.0f}% flipped")
+        repeats = v.details.get("repeats") or []
+        if len(repeats) > 1:  # --seeds: the map is the first repeat's; the score the repeats' mean
+            parts = [f"map of {repeats[0]}", *(p.replace("% ", "% mean ", 1) if i == 0 and score is not None else p
+                                              for i, p in enumerate(parts))]  # fmt: skip
         ax.set_title(f"{v.id}" + (f" ({', '.join(parts)})" if parts else ""), fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])

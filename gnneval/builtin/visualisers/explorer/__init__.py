@@ -34,7 +34,7 @@ class Explorer(Visualiser):
 
         from gnneval.builtin.visualisers.explorer.page import build
 
-        run = ctx.run
+        run = ctx.run.summarised()  # --seeds: one row per variant, its repeats' mean and spread
         if run.dense.outputs is None or not run.dense.outputs.embeddings:
             return []
         pts = points(run, self.max_points, ctx.seed)

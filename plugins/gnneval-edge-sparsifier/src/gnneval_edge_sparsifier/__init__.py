@@ -44,6 +44,9 @@ class EdgeSparsifier(Pruner):
             raise UsageError(f"edge-sparsifier: unknown score '{score}'; use 'cosine' or 'random'")
         self.score = score
 
+    def uses_seed(self) -> bool:
+        return self.score == "random"
+
     def prune(self, model, sparsity: float, ctx: PruneContext) -> PruneOutcome:
         import torch
 
