@@ -29,6 +29,7 @@ from gnneval.core.records import Provenance, RunResult, VariantResult
 from gnneval.load.inputs import Loaded, load_for_evaluation
 from gnneval.measure.metrics import declared_columns, declared_intervals
 from gnneval.measure.variant import MeasureJob, measure_variant
+from gnneval.run.checks import check_dense_scores
 from gnneval.run.existing import clear, existing_run, refuse_if_different, remove_stale
 from gnneval.run.settings import (
     DEFAULT_SPARSITIES,
@@ -45,11 +46,6 @@ from gnneval.run.settings import (
 from gnneval.store.run_lock import RunFolderLock
 
 __all__ = ["DEFAULT_SPARSITIES", "EvaluateSettings", "Evaluator", "validate_sparsity", "variant_id"]
-
-MATCH_TOLERANCE = 0.005
-"""A recorded score within this of the evaluated one matches (rounding); any other difference is a problem."""
-STORED_SCORE_TOLERANCE = 0.02
-"""A recorded score this much above the evaluated one (2 points of accuracy) gets the usual causes named."""
 
 
 @dataclass
@@ -253,8 +249,7 @@ class Evaluator:
                              f"{suggest(self.s.layer, layers)}; its layers: {', '.join(layers) or 'none'}")  # fmt: skip
         self._bench(dense.result, dense.model, loaded.graph)
         dense.result.seconds = time.perf_counter() - t0
-        self._check_recorded_scores(loaded, dense.result)
-        self._check_baseline(loaded, dense.result)
+        check_dense_scores(loaded, dense.result, self.columns, self.console)
 
     def _one_variant(
         self, pruner_name: str, sp: float, vid: str, dense: _Dense, loaded: Loaded, seed: int | None = None
@@ -496,40 +491,6 @@ class Evaluator:
             soft_wrap=True,
             markup=False,
         )
-
-    def _check_baseline(self, loaded: Loaded, dense: VariantResult) -> None:
-        """A dense score at or below the baseline its metric reports (``<key>_majority``: always predicting the
-        most frequent class) is a named warning, with the loader's assumptions that could explain it."""
-        head = next((c for c in self.columns if c.role == "headline"), None)
-        score = dense.metrics.get(head.key) if head else None
-        baseline = dense.metrics.get(head.key + "_majority") if head else None
-        if head is None or score is None or baseline is None or score > baseline:
-            return
-        assumed = [n for n in loaded.ckpt.notes if "assum" in n or "inferred" in n]
-        msg = (f"the dense model scores {head.fmt(score)} ({head.label}), not above the majority-class rate "
-               f"{head.fmt(baseline)}: it predicts no better than always answering the most frequent class"
-               + (f"; the loader assumed: {'; '.join(assumed)} — a wrong assumption explains such a score"
-                  if assumed else "; check the dataset, its split and --transform"))  # fmt: skip
-        self.console.print(f"warning: {msg}", soft_wrap=True, markup=False)
-        report("baseline", msg)
-
-    def _check_recorded_scores(self, loaded: Loaded, dense: VariantResult) -> None:
-        """Compare each score the checkpoint records with the one evaluated here."""
-        for key, stored in loaded.ckpt.recorded_scores.items():
-            got = dense.metrics.get(key)
-            if got is None:
-                continue
-            if abs(got - stored) <= MATCH_TOLERANCE:
-                self.console.print(f"checkpoint check: evaluated {key} {got:.4f} matches the recorded {stored:.4f}")
-                continue
-            msg = f"the checkpoint records {key} {stored:.4f} but it evaluates to {got:.4f} here" + (
-                ": the usual causes are feature normalisation (--transform NormalizeFeatures), a different "
-                "split, self-loops or the weight mapping"
-                if stored - got > STORED_SCORE_TOLERANCE
-                else ": the weight mapping, the dataset or its split differs"
-            )
-            self.console.print(f"warning: {msg}", soft_wrap=True, markup=False)
-            report(f"checkpoint loader '{loaded.loader}'", msg)
 
     @contextmanager
     def _progress(self) -> Iterator[Any]:
