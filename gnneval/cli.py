@@ -595,13 +595,14 @@ def cmd_bench(args, out) -> int:
     from gnneval.bench.backends import run_backends
     from gnneval.core.problems import ProblemLog, collecting
     from gnneval.load.inputs import load_for_evaluation
+    from gnneval.model.assumptions import settle_assumptions
     from gnneval.model.counting import count_flops
     from gnneval.show.console import bench_table
 
     settings = _settings(args, pruners=[], dataset_options=_key_values(args.dataset_option, "dataset option"))
     host = _host(args)
     with collecting(ProblemLog(host.problems)) as problems:
-        loaded = load_for_evaluation(settings.load_settings(), host.registry)
+        loaded = settle_assumptions(load_for_evaluation(settings.load_settings(), host.registry), host.registry)
         results = run_backends(loaded.ckpt.model, loaded.graph, settings.bench_settings(), device=loaded.device)
     flops, _ = count_flops(loaded.ckpt.model, loaded.graph)
     out.print(bench_table(results, loaded.ckpt.architecture, loaded.graph, flops))

@@ -42,7 +42,7 @@ def test_a_model_trained_on_the_test_nodes_is_flagged(trained_on_test_nodes, sha
     assert main(["evaluate", str(trained_on_test_nodes), *ARGS, "--data-root", str(shared_datasets),
                  "--out", str(out)]) == 0  # fmt: skip
     err = capsys.readouterr().err
-    assert "points above the validation accuracy evaluated here" in err and "--split FILE" in err
+    assert "points above the same score on the validation items evaluated here" in err and "--split FILE" in err
     problems = {p.where: p.message for p in read_run(out).problems}
     assert "public" in problems["plausibility"]  # the split it names
 

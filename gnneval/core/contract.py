@@ -118,6 +118,12 @@ class LoadedCheckpoint:
     """What the loader inferred or repaired, one decision per line (printed, and stored in the run)."""
     source: str = ""  #: what kind of file this was, in a few words (``"state_dict in a training dict"``)
     prunable: bool = True  #: False when the format keeps no editable weights (e.g. ONNX): pruners are skipped
+    undecided: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    """Architecture arguments the tensors cannot decide (activations, pooling), argument -> its candidate
+    values, the one built first.  Once the dataset is loaded the pipeline builds every combination with the
+    same weights, keeps the one with the best accuracy on the training and validation items (the built one
+    unless another is clearly better) and says which it tried and why it chose; ``--arch-option`` fixes
+    one."""
 
 
 @dataclass

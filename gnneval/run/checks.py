@@ -36,7 +36,7 @@ def check_dense_scores(loaded: Loaded, dense: VariantResult, columns: list[Any],
         if got is not None and abs(got - stored) <= MATCH_TOLERANCE:
             console.print(f"checkpoint check: evaluated {key} {got:.4f} matches the recorded {stored:.4f}")
     for msg, where in [*recorded_score_findings(loaded, dense), *baseline_findings(loaded, dense, columns),
-                       *overlap_findings(loaded, dense)]:  # fmt: skip
+                       *overlap_findings(loaded, dense, columns)]:  # fmt: skip
         console.print(f"warning: {msg}", soft_wrap=True, markup=False)
         report(where, msg)
 
@@ -65,7 +65,7 @@ def baseline_findings(loaded: Loaded, dense: VariantResult, columns: list[Any]) 
     baseline = dense.metrics.get(head.key + "_majority") if head else None
     if head is None or score is None or baseline is None or score > baseline:
         return []
-    assumed = [n for n in loaded.ckpt.notes if "assum" in n or "inferred" in n]
+    assumed = [n for n in loaded.ckpt.notes if any(w in n for w in ("assum", "inferred", "guess", "undecided"))]
     msg = (f"the dense model scores {head.fmt(score)} ({head.label}), not above the majority-class rate "
            f"{head.fmt(baseline)}: it predicts no better than always answering the most frequent class"
            + (f"; the loader assumed: {'; '.join(assumed)} — a wrong assumption explains such a score"
@@ -73,20 +73,24 @@ def baseline_findings(loaded: Loaded, dense: VariantResult, columns: list[Any]) 
     return [(msg, "baseline")]
 
 
-def overlap_findings(loaded: Loaded, dense: VariantResult) -> list[tuple[str, str]]:
-    """Test accuracy far above the validation accuracy evaluated here, or recorded at training."""
-    m, data = dense.metrics, loaded.graph.data
-    test, n_test = m.get("accuracy.test"), _count(data, "test")
+def overlap_findings(loaded: Loaded, dense: VariantResult, columns: list[Any]) -> list[tuple[str, str]]:
+    """A headline share on the test items (``<metric>.test``, e.g. accuracy) far above the same metric's
+    ``<metric>.val``, evaluated here or recorded at training."""
+    head = next((c for c in columns if c.role == "headline"), None)
+    if head is None or not head.key.endswith(".test"):
+        return []
+    m, data, val_key = dense.metrics, loaded.graph.data, head.key[: -len("test")] + "val"
+    test, n_test = m.get(head.key), _count(data, "test")
     if test is None or not n_test:
         return []
     split = loaded.graph.split or "the loader's split"
-    candidates = [("evaluated here", m.get("accuracy.val"), _count(data, "val")),
-                  ("recorded at training", loaded.ckpt.recorded_scores.get("accuracy.val"), 0)]  # fmt: skip
+    candidates = [("evaluated here", m.get(val_key), _count(data, "val")),
+                  ("recorded at training", loaded.ckpt.recorded_scores.get(val_key), 0)]  # fmt: skip
     for how, val, n_val in candidates:
         if val is None or not _far_above(test, n_test, val, n_val):
             continue
-        msg = (f"test accuracy {test:.1%} is {100 * (test - val):.1f} points above the validation accuracy "
-               f"{how} ({val:.1%}): a model does not do better on unseen items than on its validation items unless "
+        msg = (f"{head.label} {test:.1%} is {100 * (test - val):.1f} points above the same score on the "
+               f"validation items {how} ({val:.1%}): a model does not do better on unseen items than on its validation items unless "
                f"it was trained on them — its training split probably overlaps this test split ({split}); "
                "evaluate on the split it was trained with (--split FILE)")  # fmt: skip
         return [(msg, "plausibility")]

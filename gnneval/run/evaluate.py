@@ -29,6 +29,7 @@ from gnneval.core.records import Provenance, RunResult, VariantResult
 from gnneval.load.inputs import Loaded, load_for_evaluation
 from gnneval.measure.metrics import declared_columns, declared_intervals
 from gnneval.measure.variant import MeasureJob, measure_variant
+from gnneval.model.assumptions import settle_assumptions
 from gnneval.run.checks import check_dense_scores
 from gnneval.run.existing import clear, existing_run, refuse_if_different, remove_stale
 from gnneval.run.settings import (
@@ -120,6 +121,7 @@ class Evaluator:
         threads = fix_threads(s.threads)
         try:
             loaded = load_for_evaluation(s.load_settings(), self.reg, console=self.console)
+            loaded = settle_assumptions(loaded, self.reg, console=self.console)
         except KeyboardInterrupt:
             raise RunInterrupted("gnneval: interrupted while loading; nothing was stored") from None
         self.plan = replace(self.plan, threads=threads, device=loaded.device, split=loaded.graph.split)

@@ -14,7 +14,8 @@ classifier (``conv1..convN`` + pooling + ``lin``), GIN layers whose MLPs are bia
   classification), each ``{"name": "lin", "in": H, "out": C, "bias": True}``, with ``act`` between them.
 - ``pool``: ``add``/``mean``/``max``: applied when the model is called with ``batch`` (graph classification);
   a node-level call has no ``batch`` and no pooling.
-- ``act``: ``relu`` or ``elu`` between layers; ``act_last``: also after the last message-passing layer.
+- ``act``: ``relu``, ``elu`` or ``identity`` (also ``none``: no activation) between layers; ``act_last``: also
+  after the last message-passing layer.
 
 Dropout is left out: it is the identity in evaluation, which is all gnneval does with a loaded model
 (pruners that retrain use the model as built).
@@ -26,7 +27,8 @@ from typing import Any
 
 from gnneval.plugin import hookimpl
 
-ACTS = ("relu", "elu")
+ACTS = ("relu", "elu", "identity")
+ACT_ALIASES = {"none": "identity", "linear": "identity"}
 POOLS = ("add", "mean", "max")
 
 
@@ -96,18 +98,19 @@ def build_layer_stack(
         layers: one dict per message-passing layer: its PyG class name and keyword arguments.
         head: one dict per linear layer after the message passing (``in``/``out`` features).
         pool: graph classification: ``add``, ``mean`` or ``max`` pooling before the head; None for node tasks.
-        act: activation between layers: ``relu`` or ``elu``.
+        act: activation between layers: ``relu``, ``elu`` or ``identity`` (``none``: no activation).
         act_last: whether the activation also follows the last message-passing layer.
     """
     import torch
     import torch.nn.functional as F
     import torch_geometric.nn as pyg_nn
 
+    act = ACT_ALIASES.get(str(act).lower(), str(act).lower()) if act is not None else "identity"
     if act not in ACTS:
         raise ValueError(f"layer-stack: unknown act '{act}'; use {', '.join(ACTS)}")
     if pool is not None and pool not in POOLS:
         raise ValueError(f"layer-stack: unknown pool '{pool}'; use {', '.join(POOLS)}")
-    activation = F.relu if act == "relu" else F.elu
+    activation = {"relu": F.relu, "elu": F.elu, "identity": lambda t: t}[act]
     readout = {"add": pyg_nn.global_add_pool, "mean": pyg_nn.global_mean_pool, "max": pyg_nn.global_max_pool}.get(
         pool or ""
     )

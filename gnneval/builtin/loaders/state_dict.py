@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -250,17 +250,35 @@ def infer_layer_stack(state: dict, notes: list[str]) -> tuple[str, dict[str, Any
     described = " -> ".join("{} ({})".format(spec["name"], spec["type"]) for spec in layers)
     notes.append(f"layers: {described}" + (f"; head: {' -> '.join(h['name'] for h in head)}" if head else ""))
     notes.append(
-        f"activation between layers: {act} assumed"
+        f"activation between layers: {act} first guessed"
         + (" (Velickovic et al.'s GAT)" if act == "elu" else "")
-        + "; --arch-option act=relu|elu changes it"
+        + "; --arch-option act=relu|elu|identity sets it"
     )
     if head:
         kwargs["pool"] = "mean"
+        kwargs["act_last"] = False
         notes.append(
-            "graph-level readout: mean pooling assumed (the tensors cannot show it); "
-            "--arch-option pool=add|mean|max changes it"
+            "graph-level readout: mean pooling, no activation after the last message-passing layer, first "
+            "guessed (the tensors cannot show them); --arch-option pool=add|mean|max act_last=true|false sets them"
         )
     return "layer-stack", kwargs
+
+
+def undecided_choices(arch: str, kwargs: dict[str, Any], given: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
+    """What the tensors of an inferred ``arch`` cannot decide, each argument's candidates with the first guess
+    first (``LoadedCheckpoint.undecided``); the arguments the user ``given`` are decided."""
+    acts: tuple[Any, ...]
+    if arch == "layer-stack":
+        first = kwargs.get("act", "relu")
+        acts = (first, *(a for a in ("relu", "elu", "identity") if a != first))
+        out: dict[str, tuple[Any, ...]] = {"act": acts}
+        if kwargs.get("head"):
+            out.update(act_last=(False, True), pool=("mean", "add", "max"))
+    elif arch in ("gcn", "sage", "gat", "gin"):  # torch_geometric's BasicGNN: ReLU by default, None = identity
+        out = {"act": ("relu", "elu", None)}
+    else:
+        return {}
+    return {k: v for k, v in out.items() if k not in given}
 
 
 def _find_accuracy(meta: dict) -> float | None:
@@ -294,6 +312,7 @@ def build_from_state(
     if user_arch and ":" in str(user_arch):
         return _build_user_class(state, ctx, path, str(user_arch), user_kwargs, notes)
     arch = user_arch or arch
+    undecided: dict[str, tuple[Any, ...]] = {}
     if arch:
         state = modernise(state, notes)
         arch = ARCH_ALIASES.get(str(arch).lower(), str(arch).lower())
@@ -312,12 +331,14 @@ def build_from_state(
             state = modernise(state, notes)
         arch, kwargs = stack or infer_architecture(state)
         how = "inferred from the tensors' names and shapes"
+        undecided = undecided_choices(arch, kwargs, user_kwargs)
         if user_kwargs:
             kwargs = {**kwargs, **user_kwargs}
             notes.append(f"--arch-option {user_kwargs} applied over the inferred arguments")
     check_declared_sizes(kwargs, [tuple(t.shape) for t in state.values()], len(state), str(path))
     model = _load_into(ctx.build_model(arch, **kwargs), state, path, f"architecture '{arch}' with {kwargs}")
-    return Built(model.eval(), arch, kwargs, [f"architecture: {arch} {_short(kwargs)} ({how})", *notes])
+    notes = [f"architecture: {arch} {_short(kwargs)} ({how})", *notes]
+    return Built(model.eval(), arch, kwargs, notes, undecided)
 
 
 def _short(kwargs: dict[str, Any]) -> str:
@@ -375,6 +396,7 @@ class Built:
     arch: str
     kwargs: dict[str, Any]
     notes: list[str]
+    undecided: dict[str, tuple[Any, ...]] = field(default_factory=dict)  #: see ``LoadedCheckpoint.undecided``
 
     def checkpoint(
         self, *, task: Any, dataset: DatasetRef | None, metadata: dict[str, Any], source: str, scores: float | None
@@ -389,6 +411,7 @@ class Built:
             recorded_scores={} if scores is None else {"accuracy.test": scores},
             notes=self.notes,
             source=source,
+            undecided=dict(self.undecided),
         )
 
 
