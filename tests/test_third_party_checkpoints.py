@@ -149,7 +149,7 @@ def test_canonical_gat_with_a_one_head_output_layer_loads_with_no_options(shared
     assert loaded.ckpt.architecture == "layer-stack"
     notes = " | ".join(loaded.ckpt.notes)
     assert "8 head(s) x 8 channels, heads concatenated" in notes and "1 head(s) x 7 channels, one head" in notes
-    assert "elu assumed" in notes
+    assert "elu first guessed" in notes
     _same_logits(model, loaded, loaded.graph)
     out = tmp_path / "run"
     assert (
@@ -194,7 +194,7 @@ def test_the_pyg_tutorial_graph_classifier_on_mutag(shared_datasets, tmp_path, c
     loaded, _ = _loaded(path, shared_datasets, "MUTAG")
     assert loaded.task == "graph-classification" and loaded.ckpt.architecture == "layer-stack"
     assert loaded.ckpt.architecture_kwargs["pool"] == "mean"
-    assert any("mean pooling assumed" in n for n in loaded.ckpt.notes)
+    assert any("mean pooling, no activation after the last message-passing layer, first guessed" in n for n in loaded.ckpt.notes)
     _same_logits(model, loaded, loaded.graph)
     out = tmp_path / "run"
     assert (
