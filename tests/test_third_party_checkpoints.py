@@ -194,7 +194,10 @@ def test_the_pyg_tutorial_graph_classifier_on_mutag(shared_datasets, tmp_path, c
     loaded, _ = _loaded(path, shared_datasets, "MUTAG")
     assert loaded.task == "graph-classification" and loaded.ckpt.architecture == "layer-stack"
     assert loaded.ckpt.architecture_kwargs["pool"] == "mean"
-    assert any("mean pooling, no activation after the last message-passing layer, first guessed" in n for n in loaded.ckpt.notes)
+    assert any(
+        "mean pooling, no activation after the last message-passing layer, first guessed" in n
+        for n in loaded.ckpt.notes
+    )
     _same_logits(model, loaded, loaded.graph)
     out = tmp_path / "run"
     assert (
