@@ -1,7 +1,8 @@
 """gnneval: what does pruning this graph neural network do to it?
 
-The public API is :mod:`gnneval.plugin` (for plugin authors), :mod:`gnneval.testing` (their pytest
-kit) and the ``gnneval`` command.  The packages beside them are the pipeline's stages, in order —
+The public API is :func:`gnneval.read_run` (a stored run as typed records, a tidy table and embeddings),
+:mod:`gnneval.plugin` (for plugin authors), :mod:`gnneval.testing` (their pytest kit) and the ``gnneval``
+command.  The packages beside them are the pipeline's stages, in order —
 ``load`` → ``prune`` → ``measure`` / ``bench`` → ``store`` → ``show``, driven by ``run`` — and may
 change in any release; ``_plugins`` is the plugin machinery and ``builtin`` the plugins gnneval ships.
 
@@ -85,4 +86,15 @@ class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 if not any(isinstance(f, _MovedModules) for f in sys.meta_path):
     sys.meta_path.append(_MovedModules())
 
-__all__ = ["__version__"]
+PUBLIC = {"read_run": "gnneval.store.stored_run", "StoredRun": "gnneval.store.stored_run"}
+"""The Python API for results, imported when first used (``import gnneval`` stays light):
+``gnneval.read_run(path)`` -> :class:`~gnneval.store.stored_run.StoredRun`."""
+
+
+def __getattr__(name: str) -> object:
+    if name in PUBLIC:
+        return getattr(importlib.import_module(PUBLIC[name]), name)
+    raise AttributeError(f"module 'gnneval' has no attribute {name!r}")
+
+
+__all__ = ["StoredRun", "__version__", "read_run"]

@@ -666,9 +666,9 @@ def cmd_batch(args, out) -> int:
 
 def cmd_show(args, out) -> int:
     from gnneval.show.console import print_summary
-    from gnneval.store.hdf5 import read_run
+    from gnneval.store.stored_run import read_run
 
-    run = read_run(args.run)
+    run = read_run(args.run)  # embeddings stay in the file: the summary needs none
     _choose_layer(run, args.layer)
     if args.format != "table":
         from gnneval.show.export import render

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
@@ -213,8 +214,33 @@ def _attr(v: Any) -> Any:
     return v
 
 
-def read_run(path: str | os.PathLike[str]) -> RunResult:
-    """Read a run file written by :func:`write_run` back into a :class:`RunResult`."""
+class LazyEmbeddings(Mapping[str, np.ndarray]):
+    """A variant's embeddings, layer -> ``[N, d]`` array, each read from run.h5 when first asked for (the
+    layers and their order are known at once)."""
+
+    def __init__(self, path: Path, variant: str, names: dict[str, str]) -> None:
+        self._path, self._variant, self._names = path, variant, names  # layer -> dataset name
+        self._cache: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, layer: str) -> np.ndarray:
+        if layer not in self._cache:
+            import h5py
+
+            ds = self._names[layer]  # KeyError for a layer the variant does not have
+            with h5py.File(self._path, "r") as f:
+                self._cache[layer] = f["variants"][self._variant]["embeddings"][ds][()]
+        return self._cache[layer]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+def read_run(path: str | os.PathLike[str], *, lazy: bool = False) -> RunResult:
+    """Read a run file written by :func:`write_run` back into a :class:`RunResult`; ``lazy``: every variant's
+    embeddings read from the file only when a layer is asked for (:class:`LazyEmbeddings`)."""
     import h5py
 
     from gnneval.core.errors import UsageError
@@ -239,7 +265,7 @@ def read_run(path: str | os.PathLike[str]) -> RunResult:
         graph = _read_graph(f["graph"])
         vs = f["variants"]
         variants = [
-            _read_variant(vid, vs[vid])
+            _read_variant(vid, vs[vid], path if lazy else None)
             for vid in json.loads(_attr(vs.attrs["order"]))
             if vid in vs and bool(vs[vid].attrs.get("complete", True))
         ]  # a torn last variant is skipped
@@ -280,7 +306,7 @@ def _read_graph(g: Any) -> GraphArrays:
     )
 
 
-def _read_variant(vid: str, grp: Any) -> VariantResult:
+def _read_variant(vid: str, grp: Any, lazy_from: Path | None = None) -> VariantResult:
     kw = {k: _attr(grp.attrs[k]) for k in _SCALAR_VARIANT if k in grp.attrs}
     kw["pruner"] = kw["pruner"] or None
     v = VariantResult(id=vid, **kw)
@@ -295,7 +321,9 @@ def _read_variant(vid: str, grp: Any) -> VariantResult:
         v.outputs = VariantOutputs(
             logits=grp["logits"][()],
             predictions=grp["predictions"][()],
-            embeddings={_attr(d.attrs["layer"]): d[()] for d in embs},
+            embeddings=LazyEmbeddings(lazy_from, vid, {_attr(d.attrs["layer"]): d.name.rsplit("/", 1)[1] for d in embs})
+            if lazy_from is not None
+            else {_attr(d.attrs["layer"]): d[()] for d in embs},  # type: ignore[arg-type]
         )
     for sub in sorted(grp["layer_metrics"].values(), key=lambda s: int(s.attrs["index"])):
         v.layer_metrics[_attr(sub.attrs["layer"])] = {
