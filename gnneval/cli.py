@@ -364,6 +364,17 @@ def _other_parsers(sub) -> None:
                     help="table: the console summary; json, csv, markdown: every number of the run as one tidy "
                          "table (one row per variant, layer and metric; columns in docs/run-file.md) (default table)")  # fmt: skip
 
+    cp = sub.add_parser("compare", help="runs side by side: a table, their tidy tables and overlay curves")
+    cp.add_argument("runs", type=Path, nargs="+", help="two or more run folders (or their run.h5)")
+    cp.add_argument("--out", type=Path, default=None,
+                    help="folder for compare.csv, compare.json and the overlay curves (default runs/compare-<time>)")  # fmt: skip
+    cp.add_argument("--overwrite", action="store_true", help="replace a comparison already in --out")
+    cp.add_argument("--format", default="table", choices=("table", "json", "csv", "markdown"),
+                    help="what to print: the merged summary table, or the runs' tidy tables with a run column "
+                         "(default table)")  # fmt: skip
+    cp.add_argument("--wide", action="store_true", help="every column, whatever the terminal's width")
+    cp.add_argument("--svg", action="store_true", help="also write the curves as SVG")
+
     rp = sub.add_parser("report", help="redraw every picture and report.html of a stored run from its HDF5 file alone")
     rp.add_argument("run", type=Path, help="run folder or its run.h5")
     rp.add_argument(
@@ -679,6 +690,50 @@ def cmd_show(args, out) -> int:
     return 0
 
 
+COMPARE_FILES = ("compare.csv", "compare.json", "compare_curves.png", "compare_curves.svg")
+
+
+def cmd_compare(args, out) -> int:
+    from datetime import datetime
+
+    from gnneval.show.compare import compare_columns, compare_rows, differences, draw_overlay, run_labels
+    from gnneval.show.console import _print_table, _table, fit
+    from gnneval.show.export import render_rows
+    from gnneval.store.stored_run import read_run
+
+    if len(args.runs) < 2:
+        raise UsageError("gnneval compare needs two or more runs (use gnneval show for one)")
+    runs = [read_run(p) for p in args.runs]
+    labels = run_labels(list(args.runs))
+    folder = args.out or Path("runs") / f"compare-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    there = [n for n in COMPARE_FILES if (folder / n).exists()]
+    if there and not args.overwrite:
+        raise UsageError(f"--out {folder} holds a comparison already ({', '.join(there)}); choose another --out, "
+                         "or pass --overwrite to replace it")  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in there:
+        (folder / n).unlink()
+    columns, rows = compare_rows(runs, labels)
+    (folder / "compare.csv").write_text(render_rows(rows, columns, "csv"), encoding="utf-8")
+    extra = {"runs": [{"label": lab, "path": str(r.path), "checkpoint_sha256": r.provenance.checkpoint_sha256,
+                       "dataset": r.provenance.dataset, "split": r.provenance.resolved.get("split")}
+                      for lab, r in zip(labels, runs)], "differences": differences(runs, labels)}  # fmt: skip
+    (folder / "compare.json").write_text(render_rows(rows, columns, "json", extra), encoding="utf-8")
+    pictures = draw_overlay(runs, labels, folder, ("png", "svg") if args.svg else ("png",))
+    if args.format != "table":
+        sys.stdout.write(render_rows(rows, columns, args.format, extra if args.format == "json" else None))
+    else:
+        cols, left_out = fit(compare_columns(runs, labels), None if args.wide else out.width)
+        _print_table(out, _table(cols, title=f"{len(runs)} runs side by side"), args.wide)
+        if left_out:
+            out.print(f"left out to fit: {', '.join(c.header for c in left_out)} (--wide shows them)", markup=False)
+    for line in differences(runs, labels):
+        out.print(f"[yellow]note[/yellow] {line}", soft_wrap=True)
+    out.print(f"comparison: {folder} (compare.csv, compare.json, {', '.join(p.name for p in pictures)})",
+              soft_wrap=True, markup=False)  # fmt: skip
+    return 0
+
+
 def cmd_report(args, out) -> int:
     from gnneval.core.problems import ProblemLog, collecting
     from gnneval.show.console import print_summary
@@ -735,6 +790,7 @@ COMMANDS = {
     "batch": cmd_batch,
     "plugins": cmd_plugins,
     "show": cmd_show,
+    "compare": cmd_compare,
     "report": cmd_report,
     "new-plugin": cmd_new_plugin,
     "hooks": cmd_hooks,
