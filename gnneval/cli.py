@@ -279,9 +279,14 @@ def _evaluate_stage_options(ev) -> None:
         action="append",
         default=[],
         metavar="NAME.KEY=VALUE",
-        help="an option of a selected pruner or of a visualiser, e.g. magnitude.scope=global, "
-        "structured.criterion=l2, explorer.max_points=100000 (repeatable; `gnneval plugins NAME` lists them)",
+        help="an option of a selected pruner, a visualiser or a tracker, e.g. magnitude.scope=global, "
+        "structured.criterion=l2, explorer.max_points=100000, mlflow.experiment=cora (repeatable; "
+        "`gnneval plugins NAME` lists them)",
     )
+    ev.add_argument("--track", action="append", default=[], metavar="NAME[=TARGET]",
+                    help="send the run to an experiment tracker (repeatable): mlflow[=TRACKING_URI] (default a "
+                         "SQLite mlflow.db beside the run folder), tensorboard[=LOGDIR], wandb[=PROJECT] (offline "
+                         "unless WANDB_MODE says otherwise); `gnneval plugins NAME` describes each")  # fmt: skip
 
 
 def _bench_parser(sub) -> None:
@@ -525,6 +530,7 @@ SETTING_OF_ARG = {
     "providers": "providers", "onnx_exporter": "onnx_exporter", "onnx_graph": "onnx_graph",
     "bench_budget": "bench_budget_s", "sparse_input": "sparse_input", "sparse_kernels": "sparse_kernels",
     "bench": "bench", "device": "device", "overwrite": "overwrite", "layer": "layer", "split": "split",
+    "track": "trackers",
 }  # fmt: skip
 """Command-line options copied as given into :class:`~gnneval.run.settings.EvaluateSettings` (dest -> field)."""
 
@@ -573,8 +579,10 @@ def cmd_evaluate(args, out) -> int:
     host = _host(args)
     options = _plugin_options(args.option)
     visualisers = set(host.registry.names("visualiser")) - set(args.pruner)
-    pruner_options = {n: o for n, o in options.items() if n not in visualisers}
+    trackers = set(host.registry.names("tracker")) - set(args.pruner)
+    pruner_options = {n: o for n, o in options.items() if n not in visualisers | trackers}
     visualiser_options = {n: o for n, o in options.items() if n in visualisers}
+    tracker_options = {n: o for n, o in options.items() if n in trackers}
     if args.scope:
         scoped = [n for n in args.pruner if "scope" in _declared(host, n)]
         if not scoped:
@@ -588,6 +596,7 @@ def cmd_evaluate(args, out) -> int:
         loader_options=_loader_options(args),
         pruner_options=pruner_options,
         visualiser_options=visualiser_options,
+        tracker_options=tracker_options,
         formats=("png", "svg") if args.svg else ("png",),
         command=" ".join(["gnneval", *sys.argv[1:]]),
     )

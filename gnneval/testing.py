@@ -35,6 +35,7 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,9 @@ from gnneval.plugin import (
     PruneContext,
     PruneOutcome,
     Pruner,
+    RunInfo,
     RunResult,
+    Tracker,
     VisualContext,
     Visualiser,
 )
@@ -330,6 +333,23 @@ def check_metric(cls: type[Metric], run: RunResult, options: dict[str, Any] | No
             results.append(values)
     assert results, f"{cls.__name__} was never computed on the run (its tasks: {cls.tasks})"
     return results
+
+
+def check_tracker(cls: type[Tracker], run: RunResult, run_dir: Path, options: dict[str, Any] | None = None) -> Tracker:
+    """Call ``cls`` as a run does — ``start`` with the run's :class:`RunInfo`, ``log_variant`` for each variant (the
+    dense model first), ``finish`` with the whole run — and assert that none raises; returns the tracker (its
+    ``target`` is ``run_dir / "tracking"`` unless ``options`` name one) for the test to read back what it logged."""
+    assert isinstance(cls, type) and issubclass(cls, Tracker), f"{cls!r} is not a gnneval.plugin.Tracker subclass"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tracker = _instantiate(cls, {"target": str(run_dir / "tracking"), **(options or {})})
+    p = run.provenance
+    tracker.start(RunInfo(checkpoint=Path(p.checkpoint_path), out_dir=run_dir, pruners=tuple(run.pruners),
+                          sparsities=tuple(sorted({v.sparsity for v in run.variants if v.pruner})), seed=p.seed,
+                          device=p.device, metrics=(), visualisers=(), command=p.command, settings=dict(p.settings)))  # fmt: skip
+    for i, v in enumerate(run.variants):
+        tracker.log_variant(v, replace(run, variants=run.variants[: i + 1]))
+    tracker.finish(run, run_dir)
+    return tracker
 
 
 def check_visualiser(

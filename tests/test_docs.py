@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import types
 from pathlib import Path
@@ -16,6 +17,7 @@ from gnneval.testing import (
     check_dataset_loader,
     check_metric,
     check_pruner,
+    check_tracker,
     check_visualiser,
 )
 
@@ -49,6 +51,7 @@ def test_worked_examples_register_and_pass_the_contracts(gnneval_graph, gnneval_
         "gnneval_simple_dict",
         "gnneval_ring_graphs",
         "gnneval_sage_max",
+        "gnneval_jsonl_tracker",
     }
     host = build_plugin_host(use_entry_points=False, extra=list(mods.items()))
     assert not host.problems, host.problems
@@ -59,6 +62,9 @@ def test_worked_examples_register_and_pass_the_contracts(gnneval_graph, gnneval_
     check_checkpoint_loader(reg.get("checkpoint-loader", "simple-dict").obj, tmp_path / "junk")
     check_dataset_loader(reg.get("dataset-loader", "ring-graphs").obj, "ring-200")
     check_architecture(reg.get("architecture", "sage-max").obj, gnneval_graph)
+    check_tracker(reg.get("tracker", "jsonl").obj, gnneval_run, tmp_path / "tracked")
+    events = [json.loads(line)["event"] for line in (tmp_path / "tracked" / "tracking").read_text().splitlines()]
+    assert events[0] == "start" and events[-1] == "finish" and events.count("variant") == len(gnneval_run.variants)
 
 
 def test_docs_import_only_the_public_api():

@@ -212,3 +212,15 @@ def test_imports_only_where_used(sbm_checkpoint, tmp_path, visualisers, numba_wa
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert "RC 0" in out.stdout, out.stdout[-2000:] + out.stderr[-2000:]
     assert f"LOADED {['numba'] if numba_wanted else []}" in out.stdout, out.stdout[-500:]
+
+
+def test_plugins_load_after_the_importlib_metadata_backport():
+    """MLflow imports the ``importlib_metadata`` backport, after which ``distributions()`` yields the backport's
+    EntryPoint class: the plugins must still load (they registered nothing, silently, before)."""
+    pytest.importorskip("importlib_metadata")
+    import importlib_metadata  # noqa: F401
+
+    from gnneval._plugins.manager import build_plugin_host
+
+    host = build_plugin_host()
+    assert "magnitude" in host.registry.names("pruner") and "mlflow" in host.registry.names("tracker")

@@ -13,7 +13,7 @@ from gnneval.cli import main
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "kind", ["pruner", "metric", "visualiser", "checkpoint-loader", "architecture", "dataset-loader"]
+    "kind", ["pruner", "metric", "visualiser", "checkpoint-loader", "architecture", "dataset-loader", "tracker"]
 )
 def test_scaffold_tests_pass(kind, tmp_path):
     name = f"demo-{kind.split('-')[0]}"

@@ -196,7 +196,7 @@ def build_plugin_host(
     plugins: dict[str, PluginInfo] = {}
     with collecting() as log:  # the host's own problems (loading, registering), never a caller's run
         for name, dist, ver, source in _candidates(use_entry_points, extra):
-            module_name = source.value if isinstance(source, EntryPoint) else str(getattr(source, "__name__", source))
+            module_name = source.value if _is_entry_point(source) else str(getattr(source, "__name__", source))
             if name in plugins:
                 first = plugins[name]
                 report(
@@ -233,10 +233,16 @@ def _candidates(use_entry_points: bool, extra: Sequence[tuple[str, Any]]) -> lis
     return found + [(name, IN_PROCESS, "", obj) for name, obj in extra]
 
 
+def _is_entry_point(source: Any) -> bool:
+    """An entry point of either metadata library: once the ``importlib_metadata`` backport is imported (MLflow
+    does), ``distributions()`` yields its ``EntryPoint`` class, not ``importlib.metadata``'s."""
+    return isinstance(source, EntryPoint) or all(hasattr(source, a) for a in ("load", "value", "group", "dist"))
+
+
 def _load_one(pm: pluggy.PluginManager, source: Any, info: PluginInfo) -> None:
     """Import one plugin and register it with pluggy; a failure is recorded on ``info`` and reported."""
     try:
-        obj = source.load() if isinstance(source, EntryPoint) else source
+        obj = source.load() if _is_entry_point(source) else source
         pm.register(obj, name=info.name)
         _check_hook_names(pm, obj, info.name, info)
     except ImportError as exc:  # an optional dependency is missing: unavailable, not broken

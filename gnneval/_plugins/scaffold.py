@@ -102,6 +102,44 @@ class {cls}(Metric):
 def gnneval_register_metrics(register):
     register.add_metric("{name}", {cls}, description="{summary}")
 ''',
+    "tracker": '''"""gnneval plugin: {summary}."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from gnneval.plugin import RunInfo, RunResult, Tracker, VariantResult, hookimpl
+from gnneval.plugin.helpers import tracked_scalars
+
+
+class {cls}(Tracker):
+    """Appends the run to a JSON-lines file: its settings, every variant's scalars, the files it drew.
+
+    Args:
+        target: the file (``--track {name}=FILE``); None: ``tracking.jsonl`` beside the run folder.
+    """
+
+    def start(self, run: RunInfo) -> None:
+        self.path = Path(self.target) if self.target else Path(run.out_dir).parent / "tracking.jsonl"
+        self._write({{"event": "start", "run": str(run.out_dir), "settings": run.settings}})
+
+    def log_variant(self, variant: VariantResult, run: RunResult) -> None:
+        self._write({{"event": "variant", "id": variant.id, "ok": variant.ok,
+                      "scalars": tracked_scalars(run, variant) if variant.ok else {{}}}})
+
+    def finish(self, result: RunResult, run_dir: Path) -> None:
+        self._write({{"event": "finish", "files": result.files}})
+
+    def _write(self, record: dict) -> None:
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(record, default=str) + "\\n")
+
+
+@hookimpl
+def gnneval_register_trackers(register):
+    register.add_tracker("{name}", {cls}, description="{summary}")
+''',
     "visualiser": '''"""gnneval plugin: {summary}."""
 
 from __future__ import annotations
@@ -259,6 +297,14 @@ TESTS = {
     "visualiser": """def test_contract(gnneval_run, tmp_path):
     check_visualiser({cls}, gnneval_run, tmp_path)
 """,
+    "tracker": """def test_contract(gnneval_run, tmp_path):
+    import json
+
+    check_tracker({cls}, gnneval_run, tmp_path)
+    lines = [json.loads(line) for line in (tmp_path / "tracking").read_text().splitlines()]
+    assert lines[0]["event"] == "start" and lines[-1]["event"] == "finish"
+    assert sum(line["event"] == "variant" for line in lines) == len(gnneval_run.variants)
+""",
     "checkpoint-loader": """def test_contract(tmp_path):
     check_checkpoint_loader({cls}, tmp_path / "junk")
 
@@ -300,6 +346,7 @@ CHECKS = {
     "checkpoint-loader": "check_checkpoint_loader",
     "architecture": "check_architecture",
     "dataset-loader": "check_dataset_loader",
+    "tracker": "check_tracker",
 }
 SUMMARIES = {
     "pruner": "random unstructured pruning (a starting point)",
@@ -308,6 +355,7 @@ SUMMARIES = {
     "checkpoint-loader": "a simple dict checkpoint format",
     "architecture": "GraphSAGE with max aggregation",
     "dataset-loader": "node-classification graphs from .npz files",
+    "tracker": "every run as JSON lines in one file",
 }
 
 
@@ -328,6 +376,7 @@ def new_plugin(name: str, kind: str, directory: Path) -> Path:
             "checkpoint-loader": "Loader",
             "dataset-loader": "Datasets",
             "architecture": "",
+            "tracker": "Tracker",
         }[kind]
     )
     root = Path(directory) / dist

@@ -38,7 +38,7 @@ import pluggy
 
 from gnneval.core import defaults
 from gnneval.core.errors import PluginError
-from gnneval.core.records import Column, GraphArrays, RunResult, VariantOutputs
+from gnneval.core.records import Column, GraphArrays, RunResult, VariantOutputs, VariantResult
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -322,6 +322,7 @@ class RunInfo:
     metrics: tuple[str, ...]  #: the metrics that will run
     visualisers: tuple[str, ...]  #: the visualisers that will draw
     command: str  #: the command line
+    settings: dict[str, Any] = field(default_factory=dict)  #: every setting, as ``/provenance settings`` stores it
 
 
 @dataclass
@@ -461,6 +462,40 @@ class Metric(_Configurable, ABC):
         Keys are short identifiers (letters, digits, ``_``, ``-``, ``+``, ``.``; at most 64 characters); values are
         finite numbers, or ``None`` for "not defined here" (stored as NaN with the reason in the run's
         problems).  Anything else is reported by name and dropped."""
+
+
+class Tracker(_Configurable, ABC):
+    """Sends a run to an experiment tracker (MLflow, TensorBoard, Weights & Biases, ...), chosen per run with
+    ``--track NAME[=TARGET]`` and given options with ``-o NAME.KEY=VALUE``.
+
+    gnneval calls, in order: :meth:`start` once, before anything is loaded; :meth:`log_variant` after each
+    variant (the dense model first) is stored in run.h5; :meth:`finish` once the pictures and report are
+    written.  A method that raises is a problem naming the tracker, which is then not called again in that
+    run; the run itself is complete whatever a tracker does.
+
+    Args:
+        target: what follows ``=`` in ``--track NAME=TARGET`` (a tracking URI, a log folder, a project); None:
+            the tracker's default.
+    """
+
+    def __init__(self, *, target: str | None = None) -> None:
+        super().__init__()
+        self.target = target
+
+    def start(self, run: RunInfo) -> None:
+        """Called once before loading: ``run`` has the checkpoint, run folder, pruners, sparsities, seed,
+        device, metrics, visualisers, command and every setting (log them as parameters here)."""
+
+    def log_variant(self, variant: VariantResult, run: RunResult) -> None:
+        """Called after each variant is stored (failed ones too: ``variant.ok``); ``run`` is the run so far
+        (provenance, columns, the variants before it, the dense model first).  Under ``--seeds`` each repeat
+        comes on its own (``variant.seed``); :meth:`finish` gets them merged too."""
+
+    @abstractmethod
+    def finish(self, result: RunResult, run_dir: Path) -> None:
+        """Called once the run is stored and drawn: ``result`` is the whole run as read back from run.h5
+        (``result.summarised()`` merges repeated seeds; ``result.files`` names the pictures, the report and the
+        explorer), ``run_dir`` its folder.  Log summaries and artifacts, and close the tracker's run."""
 
 
 class Visualiser(_Configurable, ABC):

@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
         DatasetLoaderRegister,
         MetricRegister,
         PrunerRegister,
+        TrackerRegister,
         VisualiserRegister,
     )
 
@@ -121,6 +122,20 @@ def gnneval_register_visualisers(register: VisualiserRegister) -> None:
 
     :param register: call ``register.add_visualiser(name, cls, description=...)``
         with a subclass of :class:`gnneval.core.contract.Visualiser`.
+    :returns: nothing.
+    """
+
+
+@hookspec
+def gnneval_register_trackers(register: TrackerRegister) -> None:
+    """Register experiment trackers, which send a run to MLflow, TensorBoard, Weights & Biases, ...
+
+    Called once when the plugin manager is built.  A tracker runs only in a run that names it
+    (``--track NAME[=TARGET]``, repeatable); its ``start``, ``log_variant`` and ``finish`` are called as
+    :class:`gnneval.core.contract.Tracker` describes.
+
+    :param register: call ``register.add_tracker(name, cls, description=...)`` with a subclass of
+        :class:`gnneval.core.contract.Tracker`.
     :returns: nothing.
     """
 

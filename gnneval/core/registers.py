@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from gnneval.core.contract import CheckpointLoader, DatasetLoader, Metric, Pruner, Visualiser
+from gnneval.core.contract import CheckpointLoader, DatasetLoader, Metric, Pruner, Tracker, Visualiser
 from gnneval.core.errors import PluginError
 from gnneval.core.records import Problem
 
@@ -115,3 +115,14 @@ class VisualiserRegister(_Register):
         ``default=False`` draws it only when named in ``--visualisers``; other keyword
         arguments are passed to the class when it is instantiated."""
         self._add(name, cls, description, options, default)
+
+
+class TrackerRegister(_Register):
+    """Passed to :func:`gnneval_register_trackers`."""
+
+    kind = "tracker"
+
+    def add_tracker(self, name: str, cls: type[Tracker], *, description: str = "", **options: Any) -> None:
+        """Register a :class:`~gnneval.core.contract.Tracker` subclass under ``name``: used only when a run names
+        it (``--track NAME[=TARGET]``); other keyword arguments are passed to the class."""
+        self._add(name, cls, description, options, default=False)

@@ -20,6 +20,7 @@ from gnneval.core.contract import (
     Level,
     Metric,
     Pruner,
+    Tracker,
     Visualiser,
     _Configurable,
 )
@@ -31,6 +32,7 @@ from gnneval.core.registers import (
     DatasetLoaderRegister,
     MetricRegister,
     PrunerRegister,
+    TrackerRegister,
     VisualiserRegister,
     _Register,
 )
@@ -40,7 +42,7 @@ IN_PROCESS = "<in-process>"
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 
-KINDS = ("architecture", "checkpoint-loader", "dataset-loader", "pruner", "metric", "visualiser")
+KINDS = ("architecture", "checkpoint-loader", "dataset-loader", "pruner", "metric", "visualiser", "tracker")
 """The kinds of thing a plugin can register, one ``gnneval_register_*`` hook each."""
 
 HOOK_OF_KIND = {
@@ -50,6 +52,7 @@ HOOK_OF_KIND = {
     "pruner": "gnneval_register_pruners",
     "metric": "gnneval_register_metrics",
     "visualiser": "gnneval_register_visualisers",
+    "tracker": "gnneval_register_trackers",
 }
 
 _BASE_OF_KIND: dict[str, type | None] = {
@@ -59,6 +62,7 @@ _BASE_OF_KIND: dict[str, type | None] = {
     "pruner": Pruner,
     "metric": Metric,
     "visualiser": Visualiser,
+    "tracker": Tracker,
 }
 
 
@@ -317,4 +321,5 @@ REGISTER_OF_KIND: dict[str, type[_Register]] = {
     "pruner": PrunerRegister,
     "metric": MetricRegister,
     "visualiser": VisualiserRegister,
+    "tracker": TrackerRegister,
 }

@@ -43,6 +43,7 @@ from gnneval.core.contract import (
     RunInfo,
     Status,
     Task,
+    Tracker,
     VisualContext,
     Visualiser,
     hookimpl,
@@ -57,6 +58,7 @@ from gnneval.core.records import (
     Provenance,
     RunResult,
     ShownColumn,
+    Spread,
     VariantOutputs,
     VariantResult,
 )
@@ -66,6 +68,7 @@ from gnneval.core.registers import (
     DatasetLoaderRegister,
     MetricRegister,
     PrunerRegister,
+    TrackerRegister,
     VisualiserRegister,
 )
 
@@ -115,6 +118,7 @@ __all__ = [
     "ChannelPruner",
     "Metric",
     "Visualiser",
+    "Tracker",
     # what plugins are given and return
     "LoadContext",
     "LoadedCheckpoint",
@@ -135,9 +139,11 @@ __all__ = [
     "PrunerRegister",
     "MetricRegister",
     "VisualiserRegister",
+    "TrackerRegister",
     # result records
     "RunResult",
     "VariantResult",
+    "Spread",
     "VariantOutputs",
     "BenchResult",
     "GraphArrays",

@@ -68,6 +68,8 @@ HELPERS: dict[str, str] = {
     "save_figure": "gnneval.show.plots",
     "pruner_colour": "gnneval.show.plots",
     "draw_spread": "gnneval.show.plots",
+    "tracked_scalars": "gnneval.store.tidy",
+    "sparsity_step": "gnneval.store.tidy",
     "class_colours": "gnneval.show.plots",
     "procrustes_align": "gnneval.show.plots",
     "OKABE_ITO": "gnneval.show.plots",
@@ -154,6 +156,10 @@ if TYPE_CHECKING:  # pragma: no cover
         procrustes_align,
         pruner_colour,
         save_figure,
+    )
+    from gnneval.store.tidy import (
+        sparsity_step,
+        tracked_scalars,
     )
 # --- end of generated block ---
 

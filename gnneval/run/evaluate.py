@@ -44,6 +44,7 @@ from gnneval.run.settings import (
     validate_sparsity,
     variant_id,
 )
+from gnneval.run.tracking import Tracking
 from gnneval.store.run_lock import RunFolderLock
 
 __all__ = ["DEFAULT_SPARSITIES", "EvaluateSettings", "Evaluator", "validate_sparsity", "variant_id"]
@@ -89,6 +90,7 @@ class Evaluator:
         self._dense_ref: Any = None
         self._old: RunResult | None = None  #: the run already in the folder, which this one adds to
         self._replaced: RunResult | None = None  #: with --overwrite: the run this one replaces
+        self.tracking = Tracking()  #: the run's --track trackers, once :meth:`run` has begun
 
     @property
     def problems(self) -> list[Any]:
@@ -116,7 +118,9 @@ class Evaluator:
             tuple(resolve_selection(self.reg, "visualiser", s.visualisers)),
         )
         self._old = self._existing()
+        self.tracking = Tracking.build(self.reg, s.trackers, dict(s.tracker_options))
         self.host.call_each("gnneval_evaluate_start", run=self._run_info())
+        self.tracking.call("start", self._run_info())
         seed_everything(s.seed)
         threads = fix_threads(s.threads)
         try:
@@ -324,6 +328,7 @@ class Evaluator:
         else:
             append_variant(h5, result, v)  # each later variant in place
         self.host.call_each("gnneval_variant_evaluated", variant=v, run_dir=self.out_dir)
+        self.tracking.call("log_variant", v, result)
         progress.advance(task_id)
 
     def _bench(self, v: VariantResult, model: Any, graph: GraphData) -> None:
@@ -415,7 +420,11 @@ class Evaluator:
         update_meta(h5, result)  # the pictures, the report and any problem they had
         n_problems = len(self.problems)
         self.host.call_each("gnneval_evaluate_end", result=result, run_dir=self.out_dir)
-        if len(self.problems) != n_problems:  # keep what the end hooks reported with the results
+        if self.tracking.trackers:
+            stored = read_run(h5)  # what the trackers log is what run.h5 holds
+            stored.files = {**result.files, "run": str(h5)}
+            self.tracking.call("finish", stored, self.out_dir)
+        if len(self.problems) != n_problems:  # keep what the end hooks and trackers reported with the results
             update_meta(h5, result)
         result.files["run"] = str(h5)
         return result
@@ -434,6 +443,7 @@ class Evaluator:
             metrics=plan.metrics,
             visualisers=plan.visualisers,
             command=s.command or shlex.join(sys.argv),
+            settings=s.as_dict(),
         )
 
     def _start_result(self, loaded: Loaded) -> RunResult:

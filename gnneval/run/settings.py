@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DEFAULT_SPARSITIES = defaults.SPARSITIES
 
-_TUPLES = ("pruners", "backends", "formats")
+_TUPLES = ("pruners", "backends", "formats", "trackers")
 _OPTIONAL_TUPLES = ("metrics", "visualisers", "providers")
 
 
@@ -59,6 +59,8 @@ class EvaluateSettings:
     visualisers: tuple[str, ...] | None = None  #: a selection as for ``metrics``
     pruner_options: dict[str, Any] = field(default_factory=dict)
     visualiser_options: dict[str, Any] = field(default_factory=dict)  #: ``-o NAME.KEY=VALUE`` for visualisers
+    trackers: tuple[str, ...] = ()  #: ``--track NAME[=TARGET]``: experiment trackers the run is sent to
+    tracker_options: dict[str, Any] = field(default_factory=dict)  #: ``-o NAME.KEY=VALUE`` for trackers
     finetune_epochs: int = 0  #: retrain every pruned variant this many epochs (masks fixed; early stopping)
     bench: bool = True
     bench_budget_s: float = defaults.BENCH_BUDGET_S

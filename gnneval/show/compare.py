@@ -4,7 +4,8 @@ or of several checkpoints (a zoo).
 - a console table: every run's summary rows (the repeats of ``--seeds`` merged) under one header, a ``run``
   column first; columns a run lacks are ``-``;
 - the tidy export: every run's tidy table (docs/run-file.md) with a ``run`` column first;
-- overlay curves: the headline score and linear CKA of the shown layer to each run's own dense model
+- overlay curves: the headline score and the first similarity measure its metrics declare (linear CKA by
+  default) of the shown layer to each run's own dense model
   against the sparsity reached, one line per run × pruner (colour: pruner; line style: run), bands where
   seeds were repeated, each run's dense score dotted;
 - what differs between the runs — dataset, split, task, checkpoint, seeds — said in lines of their own, not
@@ -22,7 +23,6 @@ from gnneval.show.console import Col, summary_columns
 from gnneval.store.tidy import COLUMNS, tidy_rows
 
 LINE_STYLES = ("-", "--", ":", "-.")
-CKA_KEY = "linear-cka.dense"
 
 
 def run_labels(paths: list[Path]) -> list[str]:
@@ -83,6 +83,11 @@ def compare_rows(runs: list[RunResult], labels: list[str]) -> tuple[list[str], l
     return ["run", *COLUMNS], rows
 
 
+def _similarity_key(run: RunResult) -> str | None:
+    """The first layer metric the run's metrics declared as similarity to dense (1 = the same)."""
+    return next((c.key for c in run.columns if c.level == "layer" and c.role == "similarity"), None)
+
+
 def draw_overlay(runs: list[RunResult], labels: list[str], out_dir: Path, formats: tuple[str, ...]) -> list[Path]:
     """The overlay curves (see the module), as ``compare_curves.<fmt>``."""
     import matplotlib
@@ -96,8 +101,8 @@ def draw_overlay(runs: list[RunResult], labels: list[str], out_dir: Path, format
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.6))
     for k, (run, label) in enumerate(zip(runs, labels)):
         summary, style = run.summarised(), LINE_STYLES[k % len(LINE_STYLES)]
-        head, layer = run.headline, run.shown_layer()
-        panels = [(head.key if head else None, None), (CKA_KEY, layer)]
+        head, layer, similar = run.headline, run.shown_layer(), _similarity_key(run)
+        panels = [(head.key if head else None, None), (similar, layer)]
         for ax, (key, lay) in zip(axes, panels):
             if key is None:
                 continue
@@ -119,7 +124,8 @@ def draw_overlay(runs: list[RunResult], labels: list[str], out_dir: Path, format
     head = runs[0].headline
     axes[0].set_ylabel(f"{head.label if head else 'score'} (%)")
     axes[0].set_title("Headline score against sparsity")
-    axes[1].set_ylabel("linear CKA to the run's dense model (×100)")
+    sim = next((c for c in runs[0].columns if c.level == "layer" and c.role == "similarity"), None)
+    axes[1].set_ylabel(f"{sim.label if sim else 'similarity'} to the run's dense model (×100)")
     axes[1].set_title("Similarity of the shown layer to dense")
     for ax in axes:
         ax.set_xlabel("sparsity reached (% of the dense model's parameters removed or zeroed)")

@@ -64,3 +64,22 @@ def tidy_rows(run: RunResult) -> list[dict[str, Any]]:
             if isinstance(row[k], float) and not math.isfinite(row[k]):
                 row[k] = None
     return [{c: row.get(c) for c in COLUMNS} for row in out]
+
+
+def sparsity_step(sparsity: float) -> int:
+    """The step a tracker logs a variant at: the sparsity asked for, in percent (the dense model: 0)."""
+    return int(round(100 * sparsity))
+
+
+def tracked_scalars(run: RunResult, v: VariantResult) -> dict[str, float]:
+    """The numbers of one variant a tracker logs as scalars: its run-level metrics (intervals included),
+    the shown layer's metrics as ``layer.<metric>``, ``sparsity_reached``, the counts as ``count.<name>`` and the
+    paired speed-ups as ``bench.<backend>.<device>.speedup``; NaN left out."""
+    out = {k: v.metrics[k] for k in v.metrics}
+    layer = run.shown_layer()
+    if layer is not None:
+        out.update({f"layer.{k}": val for k, val in v.layer_metrics.get(layer, {}).items()})
+    out["sparsity_reached"] = v.weight_sparsity
+    out.update({f"count.{c}": float(getattr(v, c)) for c in COUNTS})
+    out.update({r["metric"]: r["value"] for r in _bench_rows(v) if r["metric"].endswith(".speedup")})
+    return {k: float(x) for k, x in out.items() if x is not None and math.isfinite(x)}
