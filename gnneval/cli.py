@@ -343,6 +343,18 @@ def _batch_parser(sub) -> None:
     )
     bt.add_argument("--no-bench", action="store_true", help="skip timing")
     bt.add_argument("--no-progress", action="store_true")
+    bt.add_argument("--seeds", type=_seeds, default=None, metavar="LIST",
+                    help="repeat every seed-dependent variant once per seed, as for evaluate (replaces --seed)")  # fmt: skip
+    bt.add_argument("--transform", default=None, help="dataset transforms for every checkpoint, as for evaluate")
+    bt.add_argument("--finetune-epochs", type=int, default=None, help="fine-tune every variant, as for evaluate")
+    bt.add_argument("--split", default=None, metavar="FILE", help="the train/val/test split of every checkpoint")
+    bt.add_argument("-o", "--option", action="append", default=[], metavar="NAME.KEY=VALUE",
+                    help="a pruner's, visualiser's or tracker's option for every checkpoint (repeatable)")  # fmt: skip
+    bt.add_argument("--track", action="append", default=[], metavar="NAME[=TARGET]",
+                    help="send every evaluation to an experiment tracker, as for evaluate (repeatable)")  # fmt: skip
+    bt.add_argument("--format", default="table", choices=("table", "json", "csv", "markdown"),
+                    help="what to print at the end: the leaderboard's summary table, or its tidy rows (one per "
+                         "checkpoint and variant) as json, csv or markdown (default table)")  # fmt: skip
 
 
 def _other_parsers(sub) -> None:
@@ -635,6 +647,21 @@ def cmd_bench(args, out) -> int:
     return 0
 
 
+def _batch_passthrough(args) -> list[str]:
+    """``batch``'s options that every ``evaluate`` takes as they are."""
+    extra: list[str] = []
+    for flag, value in (("--transform", args.transform), ("--split", args.split)):
+        if value:
+            extra += [flag, str(Path(value).resolve()) if flag == "--split" else value]
+    if args.finetune_epochs is not None:
+        extra += ["--finetune-epochs", str(args.finetune_epochs)]
+    for item in args.option:
+        extra += ["-o", item]
+    for item in args.track:
+        extra += ["--track", item]
+    return extra
+
+
 def cmd_batch(args, out) -> int:
     from rich.console import Console
 
@@ -653,6 +680,7 @@ def cmd_batch(args, out) -> int:
             extra += [flag, value]
     if args.no_bench:
         extra.append("--no-bench")
+    extra += _batch_passthrough(args)
     host = _host(args)
     for name in args.pruner:
         host.registry.get("pruner", name)
@@ -661,6 +689,7 @@ def cmd_batch(args, out) -> int:
         sparsities=args.sparsity or list(DEFAULT_SPARSITIES),
         out=args.out,
         seed=args.seed,
+        seeds=list(args.seeds or []),
         jobs=args.jobs,
         timeout_s=args.timeout,
         tolerance=args.tolerance / 100.0,
@@ -672,9 +701,14 @@ def cmd_batch(args, out) -> int:
     t0 = time.perf_counter()
     results, skipped = run_batch(args.source, s, console=Console(stderr=True), show_progress=not args.no_progress)
     files = write_leaderboard(results, s)
-    out.print(leaderboard_table(results, s))
+    if args.format != "table":
+        from gnneval.run.batch import render_leaderboard
+
+        sys.stdout.write(render_leaderboard(results, args.format))
+    else:
+        out.print(leaderboard_table(results, s))
     failed = [r for r in results if r.status != "ok"]
-    out.print(
+    (out if args.format == "table" else Console(stderr=True)).print(
         f"{len(results)} checkpoints: {len(results) - len(failed)} ok ({skipped} already done), "
         f"{len(failed)} failed, in {time.perf_counter() - t0:.1f} s; leaderboard: {files['csv']}, "
         f"{files['json']}" + (f", {files['plot']}" if "plot" in files else ""),

@@ -59,13 +59,18 @@ def test_batch_leaderboard_failed_row_and_resume(zoo, tmp_path, capsys):
     board = json.loads((out / "leaderboard.json").read_text())
     ok = [r for r in board["rows"] if r["status"] == "ok"]
     failed = [r for r in board["rows"] if r["status"] == "failed"]
-    assert len(ok) == 8 and len(failed) == 1 and "corrupt.pt" in failed[0]["checkpoint"]
+    # tidy: one row per checkpoint x variant (dense + 2 pruners x 2 sparsities), the task's own score name
+    assert len(ok) == 4 * 5 and len(failed) == 1 and "corrupt.pt" in failed[0]["checkpoint"]
     assert "\n" not in failed[0]["reason"] and failed[0]["reason"]
     for r in ok:
-        assert 0 <= r["acc@0.5"] <= 1 and r["auc"] is not None and r["max_sparsity_within_tol"] in (0, 0.5, 0.9)
-        assert r["sim@0.5"] is not None
+        assert 0 <= r["score"] <= 1 and r["score_name"] == "accuracy.test" and r["score_label"] == "test acc"
+        assert r["noisy"] is False and r["noise_reason"] == ""
+        assert (r["similarity"] is not None) == (r["variant"] != "dense")
+    assert len(board["summary"]) == 8
+    for r in board["summary"]:
+        assert r["auc"] is not None and r["max_sparsity_within_tol"] in (0, 0.5, 0.9)
     csv_text = (out / "leaderboard.csv").read_text()
-    assert csv_text.count("\n") == 10 and "acc@0.9" in csv_text
+    assert csv_text.count("\n") == 22 and csv_text.startswith("checkpoint,sha256,architecture,dataset,task,variant")
     assert (out / "comparison.png").stat().st_size > 10_000
     # Resume: the same command skips every finished checkpoint (matched by content hash and settings).
     assert main(["batch", str(zoo / "manifest.json"), "--out", str(out), "--jobs", "2", *ARGS]) == 1
@@ -138,9 +143,50 @@ def test_ray_executor_on_a_real_local_cluster(zoo, tmp_path, capsys):
         code = main(["batch", str(zoo / "manifest.json"), "--out", str(out), "--executor", "ray", *ARGS])
         assert code == 1  # the corrupt checkpoint's task fails; the others are reported
         board = json.loads((out / "leaderboard.json").read_text())
-        assert sum(r["status"] == "ok" for r in board["rows"]) == 8
+        assert sum(r["status"] == "ok" for r in board["rows"]) == 20
         assert any(r["status"] == "failed" and "corrupt.pt" in r["checkpoint"] for r in board["rows"])
         runs = list(out.glob("runs/*/run.h5"))
         assert len(runs) == 4  # written by the driver from what the tasks returned
     finally:
         ray.shutdown()
+
+
+@pytest.mark.slow
+def test_manifest_entries_pass_options_through_and_run_folders_are_not_checkpoints(zoo, tmp_path, capsys):
+    """-o, --transform and per-entry fields reach every evaluate; a folder holding a finished run (with its ONNX
+    exports and saved variants) yields no checkpoint rows."""
+    from gnneval.store.hdf5 import read_run
+
+    folder = tmp_path / "ckpts"
+    folder.mkdir()
+    (folder / "gcn.pt").write_bytes((zoo / "gcn_h8.pt").read_bytes())
+    (folder / "manifest.json").write_text(json.dumps({"checkpoints": [
+        {"path": "gcn.pt", "dataset_options": SBM_OPTS, "options": {"magnitude.scope": "global"},
+         "transform": "NormalizeFeatures", "finetune_epochs": 2, "seeds": [0, 1]},
+    ]}))  # fmt: skip
+    out = tmp_path / "results"
+    args = ["--pruner", "magnitude,random", "--sparsity", "0.5", "--visualisers", "curves", "--metrics", "accuracy",
+            "--no-progress"]  # fmt: skip
+    assert main(["batch", str(folder / "manifest.json"), "--out", str(out), *args, "--format", "csv"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("checkpoint,sha256,architecture,dataset,task,variant")
+    (h5,) = out.glob("runs/*/run.h5")
+    run = read_run(h5)
+    s = run.provenance.settings
+    assert s["pruner_options"] == {"magnitude": {"scope": "global"}} and s["transform"] == "NormalizeFeatures"
+    assert s["finetune_epochs"] == 2 and s["seeds"] == [0, 1]
+    # fine-tuning is seeded: magnitude is repeated too
+    assert {v.id for v in run.variants} == {"dense", "magnitude@0.50~s0", "magnitude@0.50~s1", "random@0.50~s0",
+                                            "random@0.50~s1"}  # fmt: skip
+    board = json.loads((out / "leaderboard.json").read_text())
+    random_row = next(r for r in board["rows"] if r["variant"] == "random@0.50")
+    assert random_row["repeats"] == 2 and random_row["score_sd"] is not None
+    # a batch over a folder that now also holds a run (ONNX exports, saved variants) finds only the checkpoint
+    assert main(["evaluate", str(folder / "gcn.pt"), "--pruner", "magnitude", "--sparsity", "0.5", "--save-pruned",
+                 "--dataset-option", "nodes=300", "--dataset-option", "features=16", "--dataset-option", "avg_degree=6",
+                 "--out", str(folder / "a-run"), "--visualisers", "curves",
+                 "--metrics", "accuracy", "--no-progress"]) == 0  # fmt: skip
+    assert list((folder / "a-run").rglob("*.onnx")) and list((folder / "a-run").rglob("*.pt"))
+    from gnneval.run.batch_jobs import discover
+
+    assert [e.path.name for e in discover(folder, exclude=out)] == ["gcn.pt"]

@@ -29,6 +29,9 @@ EXIT_INCOMPLETE = 3  #: ``evaluate``: the run is stored, but a pruner or variant
 EXIT_INTERRUPTED = 130  #: Ctrl-C: what was finished is stored, and the message says what
 
 BATCH_JOBS = 1  #: ``gnneval batch``: local worker processes
+PROGRESS_FILE_ENV = "GNNEVAL_PROGRESS_FILE"
+"""Where ``evaluate`` writes ``{"done", "total", "now"}`` after each variant (``batch`` sets it per job and shows
+each checkpoint's variants as they finish)."""
 BATCH_TOLERANCE = 1.0  #: ``gnneval batch``: accuracy points below dense that still count as kept
 
 

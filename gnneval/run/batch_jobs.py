@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gnneval.core.defaults import EXIT_INCOMPLETE, EXIT_OK
+from gnneval.core.defaults import EXIT_INCOMPLETE, EXIT_OK, PROGRESS_FILE_ENV
 from gnneval.core.errors import UsageError, one_line
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".safetensors", ".onnx", ".ts", ".bin")
@@ -31,6 +31,11 @@ class BatchEntry:
     arch_options: dict[str, Any] = field(default_factory=dict)
     dataset_options: dict[str, Any] = field(default_factory=dict)
     transform: str | None = None  #: torch_geometric transforms, as ``--transform``
+    options: dict[str, Any] = field(default_factory=dict)  #: ``NAME.KEY: value``, as ``-o NAME.KEY=VALUE``
+    finetune_epochs: int | None = None  #: as ``--finetune-epochs``
+    seeds: list[int] = field(default_factory=list)  #: as ``--seeds`` (empty: the batch's)
+    split: str | None = None  #: as ``--split FILE`` (relative to the manifest)
+    track: list[str] = field(default_factory=list)  #: as ``--track NAME[=TARGET]``, added to the batch's
 
 
 @dataclass
@@ -39,6 +44,7 @@ class BatchSettings:
     sparsities: list[float]
     out: Path
     seed: int = 0
+    seeds: list[int] = field(default_factory=list)  #: ``--seeds``: every seeded variant once per seed
     jobs: int = 1
     timeout_s: float | None = None
     tolerance: float = 0.01  #: accuracy drop (fraction) still counted as "within tolerance"
@@ -46,6 +52,10 @@ class BatchSettings:
     address: str | None = None
     data_root: str | None = None
     extra_args: list[str] = field(default_factory=list)  #: passed to every `gnneval evaluate`
+
+
+RESULT_FORMAT = 2
+"""result.json's layout: 2 has a row per variant and a summary per pruner (1, a row per pruner, is run again)."""
 
 
 @dataclass
@@ -59,7 +69,9 @@ class JobResult:
     reason: str = ""
     seconds: float = 0.0
     run: str = ""  #: path of the run's HDF5 file
-    rows: list[dict[str, Any]] = field(default_factory=list)  #: leaderboard rows, one per pruner
+    rows: list[dict[str, Any]] = field(default_factory=list)  #: leaderboard rows, one per variant
+    summary: list[dict[str, Any]] = field(default_factory=list)  #: one row per pruner (AUC, max within)
+    format: int = RESULT_FORMAT
 
 
 MAX_MANIFEST_BYTES = 4 << 20
@@ -137,8 +149,9 @@ def read_manifest(path: Path) -> list[BatchEntry]:
     return [_entry(path, i, item) for i, item in enumerate(data)]
 
 
-_TEXT_FIELDS = ("path", "dataset", "task", "arch", "loader", "transform")
-_DICT_FIELDS = ("arch_options", "dataset_options")
+_TEXT_FIELDS = ("path", "dataset", "task", "arch", "loader", "transform", "split")
+_DICT_FIELDS = ("arch_options", "dataset_options", "options")
+_OTHER_FIELDS = ("finetune_epochs", "seeds", "track")
 
 
 def _entry(manifest: Path, i: int, item: Any) -> BatchEntry:
@@ -147,11 +160,11 @@ def _entry(manifest: Path, i: int, item: Any) -> BatchEntry:
         item = {"path": item}
     if not isinstance(item, dict) or "path" not in item:
         raise UsageError(f"manifest {manifest}: entry {i + 1} has no 'path'")
-    unknown = sorted(set(item) - set(_TEXT_FIELDS) - set(_DICT_FIELDS))
+    unknown = sorted(set(item) - set(_TEXT_FIELDS) - set(_DICT_FIELDS) - set(_OTHER_FIELDS))
     if unknown:
         raise UsageError(
             f"manifest {manifest}: entry {i + 1} has unknown field(s) {', '.join(map(str, unknown))}; "
-            f"fields: {', '.join(_TEXT_FIELDS + _DICT_FIELDS)}"
+            f"fields: {', '.join(_TEXT_FIELDS + _DICT_FIELDS + _OTHER_FIELDS)}"
         )
     for key in _TEXT_FIELDS:
         if item.get(key) is not None and not isinstance(item[key], str):
@@ -162,6 +175,7 @@ def _entry(manifest: Path, i: int, item: Any) -> BatchEntry:
         if item.get(key) is not None and not isinstance(item[key], dict):
             raise UsageError(f"manifest {manifest}: entry {i + 1}: '{key}' must be a mapping of name: value")
     p = Path(item["path"])
+    where = f"manifest {manifest}: entry {i + 1}"
     return BatchEntry(
         path=p if p.is_absolute() else manifest.parent / p,
         dataset=item.get("dataset"),
@@ -171,7 +185,42 @@ def _entry(manifest: Path, i: int, item: Any) -> BatchEntry:
         arch_options=dict(item.get("arch_options") or {}),
         dataset_options=dict(item.get("dataset_options") or {}),
         transform=item.get("transform"),
+        options=dict(item.get("options") or {}),
+        finetune_epochs=_whole(item.get("finetune_epochs"), where, "finetune_epochs"),
+        seeds=_seed_list(item.get("seeds"), where),
+        split=str(manifest.parent / item["split"])
+        if item.get("split") and not Path(item["split"]).is_absolute()
+        else item.get("split"),
+        track=_text_list(item.get("track"), where, "track"),
     )
+
+
+def _whole(value: Any, where: str, key: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise UsageError(f"{where}: '{key}' must be a whole number of 0 or more, not {value!r}")
+    return value
+
+
+def _seed_list(value: Any, where: str) -> list[int]:
+    """``seeds: [0, 1, 2]`` or ``seeds: "0,1,2"``."""
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else value if isinstance(value, list) else [value]
+    try:
+        return [int(str(x).strip()) for x in items]
+    except ValueError:
+        raise UsageError(f"{where}: 'seeds' must be whole numbers such as [0, 1, 2], not {value!r}") from None
+
+
+def _text_list(value: Any, where: str, key: str) -> list[str]:
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
+        raise UsageError(f"{where}: '{key}' must be a string or a list of strings, not {value!r}")
+    return list(items)
 
 
 def _beside(manifest: Path, arch: str | None) -> str | None:
@@ -184,19 +233,24 @@ def _beside(manifest: Path, arch: str | None) -> str | None:
     return arch
 
 
-def discover(source: Path) -> list[BatchEntry]:
-    """Checkpoints of a folder (searched recursively) or of a manifest file."""
+def discover(source: Path, exclude: Path | None = None) -> list[BatchEntry]:
+    """Checkpoints of a folder (searched recursively) or of a manifest file.  In a folder, nothing inside a run
+    folder (one holding a ``run.h5``: its ONNX exports and saved variants are outputs, not inputs) or inside
+    ``exclude`` (the batch's own results) is taken for a checkpoint."""
     if not source.exists():
         raise UsageError(f"{source} does not exist; give a folder of checkpoints or a manifest (.yaml/.json)")
     if source.is_file():
         if source.suffix in (".yaml", ".yml", ".json"):
             return read_manifest(source)
         raise UsageError(f"{source} is a file but not a manifest (.yaml, .yml or .json)")
-    found = sorted(
-        p
-        for p in source.rglob("*")
-        if p.is_file() and p.suffix in CHECKPOINT_SUFFIXES and "runs" not in p.relative_to(source).parts
-    )
+    outputs = {h.parent.resolve() for h in source.rglob("run.h5")}
+    if exclude is not None:
+        outputs.add(exclude.resolve())
+
+    def is_output(p: Path) -> bool:
+        return any(parent in outputs for parent in p.resolve().parents)
+
+    found = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix in CHECKPOINT_SUFFIXES and not is_output(p))
     if not found:
         raise UsageError(f"no checkpoint files ({', '.join(CHECKPOINT_SUFFIXES)}) under {source}")
     return [BatchEntry(path=p) for p in found]
@@ -214,6 +268,7 @@ def job_key(entry: BatchEntry, sha: str, s: BatchSettings) -> str:
         "pruners": s.pruners,
         "sparsities": s.sparsities,
         "seed": s.seed,
+        "seeds": s.seeds,
         "extra": s.extra_args,
         "entry": {k: v for k, v in asdict(entry).items() if k != "path"},
     }
@@ -235,13 +290,13 @@ def evaluate_command(entry: BatchEntry, s: BatchSettings, out_dir: Path) -> list
         ",".join(s.pruners),
         "--sparsity",
         ",".join(f"{x:g}" for x in s.sparsities),
-        "--seed",
-        str(s.seed),
+        *_seed_args(entry, s),
         "--out",
         str(out_dir),
         "--no-progress",
         "--overwrite",  # the batch owns its job folders: a job run again starts afresh
     ]
+    cmd += list(s.extra_args)  # the batch's options first: an entry's own come after, and win
     for flag, value in (
         ("--dataset", entry.dataset),
         ("--task", entry.task),
@@ -249,14 +304,25 @@ def evaluate_command(entry: BatchEntry, s: BatchSettings, out_dir: Path) -> list
         ("--loader", entry.loader),
         ("--data-root", s.data_root),
         ("--transform", entry.transform),
+        ("--split", entry.split),
+        ("--finetune-epochs", entry.finetune_epochs),
     ):
-        if value:
+        if value is not None and value != "":
             cmd += [flag, str(value)]
     for k, v in entry.arch_options.items():
         cmd += ["--arch-option", f"{k}={json.dumps(v)}"]
     for k, v in entry.dataset_options.items():
         cmd += ["--dataset-option", f"{k}={json.dumps(v)}"]
-    return cmd + list(s.extra_args)
+    for k, v in entry.options.items():
+        cmd += ["-o", f"{k}={json.dumps(v)}"]
+    for t in entry.track:
+        cmd += ["--track", t]
+    return cmd
+
+
+def _seed_args(entry: BatchEntry, s: BatchSettings) -> list[str]:
+    seeds = entry.seeds or s.seeds
+    return ["--seeds", ",".join(map(str, seeds))] if seeds else ["--seed", str(s.seed)]
 
 
 def die_with_parent() -> None:
@@ -272,9 +338,14 @@ def die_with_parent() -> None:
         pass
 
 
-def run_job_process(cmd: list[str], timeout_s: float | None, threads: int) -> tuple[int, str]:
-    """Run one evaluation in its own process; returns (exit status, one-line reason)."""
+def run_job_process(
+    cmd: list[str], timeout_s: float | None, threads: int, progress_file: Path | None = None
+) -> tuple[int, str]:
+    """Run one evaluation in its own process; returns (exit status, one-line reason).  ``progress_file``: where
+    it says how many of its variants are done (:data:`~gnneval.core.defaults.PROGRESS_FILE_ENV`)."""
     env = {**os.environ, "GNNEVAL_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
+    if progress_file is not None:
+        env[PROGRESS_FILE_ENV] = str(progress_file)
     try:
         res = subprocess.run(
             cmd,
@@ -311,7 +382,7 @@ def load_done(result_path: Path, key: str) -> JobResult | None:
         data = json.loads(result_path.read_text())
     except (OSError, json.JSONDecodeError):
         return None
-    if data.get("key") != key or data.get("status") != "ok":
+    if data.get("key") != key or data.get("status") != "ok" or data.get("format") != RESULT_FORMAT:
         return None
     return JobResult(**data)
 
@@ -330,7 +401,9 @@ def run_local(
     def one(entry, key, out_dir):
         started(entry)
         t0 = time.perf_counter()
-        code, reason = run_job_process(evaluate_command(entry, s, out_dir), s.timeout_s, threads)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        cmd = evaluate_command(entry, s, out_dir)
+        code, reason = run_job_process(cmd, s.timeout_s, threads, out_dir.parent / f".{out_dir.name}.progress")
         return entry, code, reason, time.perf_counter() - t0
 
     with ThreadPoolExecutor(max_workers=max(1, s.jobs)) as pool:

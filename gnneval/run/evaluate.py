@@ -207,11 +207,31 @@ class Evaluator:
             dense.result = self._old.dense
             result.variants = list(self._old.variants)
             progress.advance(task_id)
-        for pruner_name, sp, seed, vid in jobs:
+        self._say_progress(1, 1 + len(jobs), "dense")
+        for k, (pruner_name, sp, seed, vid) in enumerate(jobs):
             progress.update(task_id, description=vid)
             v, model, masks = self._one_variant(pruner_name, sp, vid, dense, loaded, seed)
             self._finish_variant(result, v, model, masks, loaded, progress, task_id)
+            self._say_progress(k + 2, 1 + len(jobs), vid)
         progress.update(task_id, description="done")
+
+    @staticmethod
+    def _say_progress(done: int, total: int, now: str) -> None:
+        """For ``batch``: the variants done so far, in the file it named (atomically; nothing if it named none)."""
+        import json
+        import os
+
+        from gnneval.core.defaults import PROGRESS_FILE_ENV
+
+        path = os.environ.get(PROGRESS_FILE_ENV)
+        if not path:
+            return
+        try:
+            tmp = Path(path + ".tmp")
+            tmp.write_text(json.dumps({"done": done, "total": total, "now": now}))
+            os.replace(tmp, path)
+        except OSError:  # progress is a courtesy; the run goes on
+            pass
 
     def _planned(self) -> list[tuple[str, float, int | None, str]]:
         """Every variant to make, pruner by pruner: (pruner, sparsity, seed of the repeat or None, id)."""
