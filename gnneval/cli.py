@@ -25,8 +25,31 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr and exit status 2."""
 
     def error(self, message: str):  # noqa: D401
-        sys.stderr.write(f"gnneval: error: {message} (see `{self.prog} --help`)\n")
+        sys.stderr.write(f"gnneval: error: {message}{self._flag_hint(message)} (see `{self.prog} --help`)\n")
         raise SystemExit(EXIT_USAGE)
+
+    def _flag_hint(self, message: str) -> str:
+        """For a mistyped flag (``--sparsty``): the closest flags of the command it was given to."""
+        import re
+
+        if not message.startswith("unrecognized arguments:"):
+            return ""
+        flags = [f for f in re.findall(r"(?<!\S)(--?[\w-]+)", message.split(":", 1)[1])]
+        known = set(self._option_string_actions)
+        commands = next((a.choices for a in self._actions if isinstance(a, argparse._SubParsersAction)), {})
+        argv = getattr(self, "argv_seen", sys.argv[1:])
+        used = next((commands[w] for w in argv if w in commands), None)
+        if used is not None:
+            known |= set(used._option_string_actions)
+        import difflib
+
+        long = sorted(k for k in known if k.startswith("--"))
+        hints = []
+        for flag in flags:
+            close = difflib.get_close_matches(flag.lstrip("-"), [k[2:] for k in long], n=2, cutoff=0.75)
+            if close:
+                hints.append(f"{flag}: did you mean " + " or ".join(f"--{c}" for c in close) + "?")
+        return "; " + "; ".join(hints) if hints else ""
 
 
 def _csv(value: str) -> list[str]:
@@ -873,8 +896,9 @@ def main(argv: list[str] | None = None) -> int:
 
     forksafe_numba()  # a process that ran umap-learn may still fork (gnneval.core.process)
     parser = build_parser()
+    parser.argv_seen = _attach_selections(sys.argv[1:] if argv is None else list(argv))  # for a mistyped flag's hint
     try:
-        args = parser.parse_args(_attach_selections(sys.argv[1:] if argv is None else list(argv)))
+        args = parser.parse_args(parser.argv_seen)
     except GnnevalError as exc:  # raised by a type converter, e.g. a bad --sparsity
         sys.stderr.write(f"gnneval: error: {exc}\n")
         return EXIT_USAGE

@@ -110,3 +110,17 @@ def test_pickle_that_runs_code_is_refused_without_running_it(tmp_path):
 def test_debug_shows_the_traceback(tmp_path):
     res = gnneval("--debug", "evaluate", str(tmp_path / "nope.pt"), "--pruner", "structured")
     assert res.returncode != 0 and "Traceback" in res.stderr
+
+
+def test_a_mistyped_flag_gets_the_closest_one():
+    res = gnneval("evaluate", str(ZOO), "--pruner", "magnitude", "--sparsty", "0.5")
+    assert res.returncode == 2 and res.stderr.count("\n") == 1
+    assert "--sparsty: did you mean --sparsity?" in res.stderr
+    res = gnneval("batch", str(ZOO.parent), "--pruner", "magnitude", "--out", "x", "--tranform", "a")
+    assert res.returncode == 2 and "--tranform: did you mean --transform?" in res.stderr
+
+
+def test_a_metric_named_by_a_part_gets_every_name_that_holds_it():
+    res = gnneval("evaluate", str(ZOO), "--pruner", "magnitude", "--metrics", "cka")
+    head = res.stderr.split("available")[0]
+    assert res.returncode == 2 and "did you mean" in head and "'linear-cka'" in head and "'rbf-cka'" in head

@@ -37,8 +37,13 @@ class UnsupportedModelError(GnnevalError):
 
 
 def suggest(name: str, choices: Iterable[str]) -> str:
-    """Return ``" (did you mean 'a' or 'b'?)"`` for close names, else ``""``."""
-    close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)
+    """Return ``" (did you mean 'a' or 'b'?)"`` for close names, else ``""``: first the names that hold ``name``
+    as a part (``cka`` -> ``linear-cka``, ``rbf-cka``), then those spelt alike (``magnitud`` -> ``magnitude``)."""
+    names = list(choices)
+    key = name.lower().strip("-")
+    parts = sorted((c for c in names if key and (key in c.lower().split("-") or c.lower().startswith(key))),
+                   key=lambda c: (c.lower().split("-")[0] != key and not c.lower().endswith("-" + key), len(c)))  # fmt: skip
+    close = list(dict.fromkeys([*parts, *difflib.get_close_matches(name, names, n=3, cutoff=0.5)]))[:3]
     if not close:
         return ""
     quoted = [f"'{c}'" for c in close]
