@@ -81,3 +81,33 @@ def test_a_bad_split_file_is_one_line(trained_on_own_split, tmp_path, capsys):
     missing = tmp_path / "nope.json"
     assert main(["evaluate", str(ckpt), *ARGS, "--out", str(tmp_path / "run2"), "--split", str(missing)]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layout", ["masks", "indices"])
+def test_the_split_stored_in_a_training_dict_is_used(trained_on_own_split, tmp_path, capsys, layout):
+    """A training script's dict that keeps its split beside the weights (masks, or Kipf-style idx_* arrays)
+    evaluates on that split without --split, to its training-time test accuracy, and says so."""
+    from gnneval.load.checkpoint import load_checkpoint
+    from gnneval.testing import plugin_host
+
+    ckpt, split_json, _pt, acc = trained_on_own_split
+    parts = {k: torch.tensor(v) for k, v in json.loads(split_json.read_text()).items()}
+    state = load_checkpoint(ckpt, plugin_host().registry)[0].model.state_dict()
+    saved = {"model_state_dict": state, "dataset": "sbm", "hyper_parameters": {"arch": "gcn", "num_layers": 2}}
+    if layout == "masks":
+        n = sum(len(idx) for idx in parts.values())  # the split covers every node
+        for k, idx in parts.items():
+            mask = torch.zeros(n, dtype=torch.bool)
+            mask[idx] = True
+            saved[f"{k}_mask"] = mask
+    else:
+        saved.update(idx_train=parts["train"], idx_val=parts["val"], idx_test=parts["test"])
+    path = tmp_path / "training.pt"
+    torch.save(saved, path)
+    assert main(["evaluate", str(path), *ARGS, "--out", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err
+    assert "split: stored in the checkpoint training.pt" in err
+    run = read_run(tmp_path / "run")
+    assert run.dense.metrics["accuracy.test"] == pytest.approx(acc)
+    assert run.provenance.resolved["split"].startswith("stored in the checkpoint training.pt")

@@ -118,6 +118,9 @@ class LoadedCheckpoint:
     """What the loader inferred or repaired, one decision per line (printed, and stored in the run)."""
     source: str = ""  #: what kind of file this was, in a few words (``"state_dict in a training dict"``)
     prunable: bool = True  #: False when the format keeps no editable weights (e.g. ONNX): pruners are skipped
+    split: dict[str, Any] = field(default_factory=dict)
+    """The ``train``/``val``/``test`` items the file says the model was trained with (indices or boolean masks,
+    tensors or lists): evaluated on unless ``--split FILE`` names another."""
     undecided: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     """Architecture arguments the tensors cannot decide (activations, pooling), argument -> its candidate
     values, the one built first.  Once the dataset is loaded the pipeline builds every combination with the

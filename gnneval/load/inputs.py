@@ -103,8 +103,13 @@ def load_for_evaluation(req: LoadSettings, registry: Registry, console: Any = No
         from gnneval.load.splits import apply_split_file
 
         graph = apply_split_file(graph, Path(req.split))
+    elif ckpt.split:
+        from gnneval.load.splits import apply_stored_split
+
+        graph = apply_stored_split(graph, ckpt.split, Path(req.checkpoint))
     if console is not None:
-        own = "" if req.split else " (the dataset loader's; --split FILE gives the one the model was trained with)"
+        own = (" (the dataset loader's; --split FILE gives the one the model was trained with)"
+               if not req.split and not ckpt.split else "")  # fmt: skip
         console.print(f"split: {graph.split}{own}", soft_wrap=True, markup=False)
     _check_user_forward(ckpt, task)
     expected = ckpt.architecture_kwargs.get("in_channels")

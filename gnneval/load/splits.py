@@ -45,14 +45,14 @@ def _read(path: Path) -> dict[str, Any]:
     return raw
 
 
-def _mask(values: Any, items: int, name: str, path: Path) -> np.ndarray:
+def _mask(values: Any, items: int, name: str, who: str) -> np.ndarray:
     a = np.asarray(values.numpy() if hasattr(values, "numpy") else values)
     if a.dtype == bool:
         if a.shape != (items,):
-            raise UsageError(f"--split {path}: the '{name}' mask has {a.size} entries; the dataset has {items}")
+            raise UsageError(f"{who}: the '{name}' mask has {a.size} entries; the dataset has {items}")
         return a
     if a.size and (not np.issubdtype(a.dtype, np.integer) or a.min() < 0 or a.max() >= items):
-        raise UsageError(f"--split {path}: '{name}' must be indices in [0, {items}) or a boolean mask")
+        raise UsageError(f"{who}: '{name}' must be indices in [0, {items}) or a boolean mask")
     mask = np.zeros(items, dtype=bool)
     mask[a.astype(np.int64)] = True
     return mask
@@ -60,22 +60,36 @@ def _mask(values: Any, items: int, name: str, path: Path) -> np.ndarray:
 
 def apply_split_file(graph: GraphData, path: Path) -> GraphData:
     """``graph`` with its train/val/test masks from ``path`` (checked: in range, disjoint, test not empty)."""
-    import torch
-
     if graph.task == "link-prediction":
         raise UsageError("--split names nodes or graphs; a link-prediction split (held-out edges) cannot be given")
     if not path.is_file():
         raise UsageError(f"--split {path} does not exist; give the file of the split the model was trained with")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    return _applied(graph, _read(path), f"--split {path}", f"from {path.name} (sha256 {digest})")
+
+
+def apply_stored_split(graph: GraphData, raw: dict[str, Any], checkpoint: Path) -> GraphData:
+    """``graph`` with the train/val/test items its checkpoint records (``LoadedCheckpoint.split``)."""
+    if graph.task == "link-prediction":
+        return graph
+    who = f"the split stored in {checkpoint.name}"
+    return _applied(graph, raw, who, f"stored in the checkpoint {checkpoint.name}")
+
+
+def _applied(graph: GraphData, raw: dict[str, Any], who: str, said: str) -> GraphData:
+    """``graph`` with the masks of ``raw`` (checked: in range, disjoint, test not empty; ``who`` names the source
+    in an error), its split described as ``said``."""
+    import torch
+
     items = int(graph.data.y.shape[0])
-    masks = {name: _mask(values, items, name, path) for name, values in _read(path).items() if name in SPLITS}
+    masks = {name: _mask(values, items, name, who) for name, values in raw.items() if name in SPLITS}
     for a, b in (("train", "test"), ("train", "val"), ("val", "test")):
         if (masks[a] & masks[b]).any():
-            raise UsageError(f"--split {path}: {int((masks[a] & masks[b]).sum())} items are in both '{a}' and '{b}'")
+            raise UsageError(f"{who}: {int((masks[a] & masks[b]).sum())} items are in both '{a}' and '{b}'")
     if not masks["test"].any():
-        raise UsageError(f"--split {path}: the 'test' split is empty")
+        raise UsageError(f"{who}: the 'test' split is empty")
     data = graph.data.clone()
     for name, mask in masks.items():
         setattr(data, f"{name}_mask", torch.from_numpy(mask))
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
     counts = "/".join(f"{int(masks[s].sum())}" for s in SPLITS)
-    return replace(graph, data=data, split=f"from {path.name} (sha256 {digest}), train/val/test {counts}")
+    return replace(graph, data=data, split=f"{said}, train/val/test {counts}")

@@ -399,7 +399,14 @@ class Built:
     undecided: dict[str, tuple[Any, ...]] = field(default_factory=dict)  #: see ``LoadedCheckpoint.undecided``
 
     def checkpoint(
-        self, *, task: Any, dataset: DatasetRef | None, metadata: dict[str, Any], source: str, scores: float | None
+        self,
+        *,
+        task: Any,
+        dataset: DatasetRef | None,
+        metadata: dict[str, Any],
+        source: str,
+        scores: float | None,
+        split: dict[str, Any] | None = None,
     ) -> LoadedCheckpoint:
         return LoadedCheckpoint(
             model=self.model,
@@ -412,6 +419,7 @@ class Built:
             notes=self.notes,
             source=source,
             undecided=dict(self.undecided),
+            split=dict(split or {}),
         )
 
 
@@ -452,9 +460,8 @@ class StateDictLoader(CheckpointLoader):
         ds = meta.get("dataset") or hparams.get("dataset")
         dataset = DatasetRef(name=str(ds)) if isinstance(ds, str) else None
         task = meta.get("task") or hparams.get("task")
-        return built.checkpoint(
-            task=task, dataset=dataset, metadata=_plain_meta(meta), source=kind, scores=_find_accuracy(meta)
-        )
+        return built.checkpoint(task=task, dataset=dataset, metadata=_plain_meta(meta), source=kind,
+                                scores=_find_accuracy(meta), split=stored_split(meta))  # fmt: skip
 
 
 def _sidecar(path: Path) -> dict:
@@ -502,6 +509,27 @@ class SafetensorsLoader(CheckpointLoader):
         return built.checkpoint(
             task=side.get("task"), dataset=dataset, metadata=meta, source="safetensors", scores=_find_accuracy(side)
         )
+
+
+SPLIT_KEYS = {
+    "train": ("train_mask", "idx_train", "train_idx", "train_index"),
+    "val": ("val_mask", "idx_val", "val_idx", "valid_idx", "val_index"),
+    "test": ("test_mask", "idx_test", "test_idx", "test_index"),
+}
+"""How training scripts store their split beside the weights (masks, or the index arrays of Kipf's GCN code and
+OGB's ``get_idx_split``), at the top level or under ``split`` / ``splits``."""
+
+
+def stored_split(meta: dict[str, Any]) -> dict[str, Any]:
+    """The train/val/test items a training dict records, if it records all three (else ``{}``)."""
+    for where, d in (("split", meta.get("split")), ("splits", meta.get("splits")), ("", meta)):
+        if not isinstance(d, dict):
+            continue
+        names = {s: ((s, *keys) if where else keys) for s, keys in SPLIT_KEYS.items()}
+        found = {s: next((d[k] for k in keys if k in d), None) for s, keys in names.items()}
+        if all(v is not None for v in found.values()):
+            return found
+    return {}
 
 
 def _plain_meta(meta: dict[str, Any]) -> dict[str, Any]:
