@@ -84,3 +84,28 @@ def test_mutag_shows_its_twenty_test_graphs(shared_datasets, tmp_path, capsys):
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "n = 20 test items" in printed and "±" in printed
+
+
+def test_link_prediction_auc_has_an_interval_its_n_and_chance():
+    """The bootstrap interval of the test ROC-AUC agrees with Hanley & McNeil's (1982) standard error."""
+    from gnneval.builtin.metrics.link_prediction import LinkPrediction
+    from gnneval.core.records import GraphArrays, VariantOutputs
+
+    rng = np.random.default_rng(0)
+    n, d = 400, 8
+    z = rng.normal(size=(n, d))
+    pos = rng.integers(0, n, (2, 500))
+    neg = rng.integers(0, n, (2, 500))
+    z[pos[1]] = 0.6 * z[pos[0]] + 0.8 * z[pos[1]]  # positives' endpoints correlate
+    index = np.concatenate([pos, neg], axis=1)
+    label = np.r_[np.ones(500), np.zeros(500)].astype(np.int64)
+    graph = GraphArrays("t", "link-prediction", np.zeros(n, np.int64), {}, np.zeros((2, 0), np.int64), 1, d,
+                        link={"test": (index, label)})  # fmt: skip
+    out = VariantOutputs(logits=z.astype(np.float32), predictions=np.zeros(n, np.int64), embeddings={})
+    vals = LinkPrediction().compute(MetricInputs(graph=graph, variant=out, dense=None, seed=0, bootstrap=2000))
+    auc = vals["test_auc"]
+    assert vals["test_auc_n"] == 1000 and vals["test_auc_chance"] == 0.5
+    assert vals["test_auc_ci_low"] < auc < vals["test_auc_ci_high"]
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    se = np.sqrt((auc * (1 - auc) + 499 * (q1 - auc**2) + 499 * (q2 - auc**2)) / (500 * 500))
+    assert vals["test_auc_ci_high"] - vals["test_auc_ci_low"] == pytest.approx(2 * 1.96 * se, rel=0.25)

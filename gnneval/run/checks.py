@@ -3,7 +3,8 @@ console and a problem stored with the run (and so in the summary's problems and 
 
 - **recorded scores**: each score the checkpoint records against the one evaluated here;
 - **baseline**: a headline score not above the baseline its metric reports (``<key>_majority``, always
-  predicting the most frequent training class), naming the loader's assumptions that could explain it;
+  predicting the most frequent training class, or ``<key>_chance``, e.g. 0.5 for a ROC-AUC), naming the
+  loader's assumptions that could explain it;
 - **plausibility**: a test score far above the validation score, evaluated here or recorded at training — a
   model does not do better on unseen items than on its validation items unless it saw them: its training
   split overlaps this test split.
@@ -62,12 +63,15 @@ def baseline_findings(loaded: Loaded, dense: VariantResult, columns: list[Any]) 
     """A dense headline score at or below its metric's baseline (``<key>_majority``)."""
     head = next((c for c in columns if c.role == "headline"), None)
     score = dense.metrics.get(head.key) if head else None
-    baseline = dense.metrics.get(head.key + "_majority") if head else None
+    majority = dense.metrics.get(head.key + "_majority") if head else None
+    baseline = majority if majority is not None else dense.metrics.get(head.key + "_chance") if head else None
     if head is None or score is None or baseline is None or score > baseline:
         return []
     assumed = [n for n in loaded.ckpt.notes if any(w in n for w in ("assum", "inferred", "guess", "undecided"))]
-    msg = (f"the dense model scores {head.fmt(score)} ({head.label}), not above the majority-class rate "
-           f"{head.fmt(baseline)}: it predicts no better than always answering the most frequent class"
+    what = ("the majority-class rate", "always answering the most frequent class") if majority is not None else (
+        "chance", "scoring at random")  # fmt: skip
+    msg = (f"the dense model scores {head.fmt(score)} ({head.label}), not above {what[0]} "
+           f"{head.fmt(baseline)}: it predicts no better than {what[1]}"
            + (f"; the loader assumed: {'; '.join(assumed)} — a wrong assumption explains such a score"
               if assumed else "; check the dataset, its split and --transform"))  # fmt: skip
     return [(msg, "baseline")]

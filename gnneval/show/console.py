@@ -231,9 +231,11 @@ def _headline_notes(run: RunResult, head: Any) -> list[str]:
         method = run.intervals.get(head.key, "95% interval")
         notes.append(f"±: half-width of the {method.split(' (')[0]}")
     if head.key + "_n" in m:
-        notes.append(f"n = {int(m[head.key + '_n']):,} test items")
+        notes.append(f"n = {int(m[head.key + '_n']):,} test {'pairs' if head.key + '_chance' in m else 'items'}")
     if head.key + "_majority" in m:
         notes.append(f"majority-class rate {head.fmt(m[head.key + '_majority'])} (the baseline)")
+    elif head.key + "_chance" in m:
+        notes.append(f"chance {head.fmt(m[head.key + '_chance'])} (the baseline)")
     return notes
 
 
