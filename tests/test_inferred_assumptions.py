@@ -71,6 +71,11 @@ def test_the_authors_choices_are_found_and_said(authors_gin, shared_datasets, tm
     chosen = run.provenance.checkpoint_metadata["assumptions"]["chosen"]
     assert chosen == {"act": "identity", "act_last": "False", "pool": "max"}
     assert any("undecided by the tensors" in n for n in run.provenance.checkpoint_metadata["loader_notes"])
+    n_test = int(run.dense.metrics["accuracy.test_n"])
+    assert 15 <= n_test <= 25  # MUTAG's 188 graphs, 10% for testing
+    capsys.readouterr()
+    assert main(["show", str(out), "--wide"]) == 0
+    assert f"n = {n_test} test items" in capsys.readouterr().out
 
 
 @pytest.mark.slow
