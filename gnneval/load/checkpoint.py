@@ -32,6 +32,7 @@ import hashlib
 import os
 import pickle
 import platform
+import re
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -152,8 +153,33 @@ def _torch_load(path: Path, trust: bool) -> Any:
         if not unsafe:
             raise NotATorchFile("not a PyTorch file: the weights-only unpickler cannot read it") from None
         raise UnsafeCheckpoint(_refusal(path, unsafe)) from None
-    except (RuntimeError, EOFError, ValueError, OSError, AttributeError, IndexError, KeyError, TypeError) as exc:
+    except (AttributeError, ModuleNotFoundError) as exc:
+        if trust:  # the file's class is not importable here: say which, and how to give its code
+            raise UsageError(_missing_class(path, exc)) from None
         raise NotATorchFile(one_line(exc)[:200]) from None
+    except (RuntimeError, EOFError, ValueError, OSError, IndexError, KeyError, TypeError) as exc:
+        raise NotATorchFile(one_line(exc)[:200]) from None
+
+
+def _missing_class(path: Path, exc: BaseException) -> str:
+    """One line for a pickled class that cannot be found, with the ``--code`` that gives it."""
+    text = str(exc)
+    found = re.search(r"Can't get attribute '([\w.]+)' on <module '([\w.]+)'", text)
+    missing = re.search(r"No module named '([\w.]+)'", text)
+    if found:
+        cls, module = found.groups()
+        where = ("the script that saved it (its __main__)" if module.endswith("__main__")
+                 else f"module {module}")  # fmt: skip
+        return (
+            f"{path} pickles the class '{cls}', defined in {where}, which is not importable here; pass "
+            f"--code with the .py file (or module) that defines {cls}, alongside --trust"
+        )
+    if missing:
+        return (
+            f"{path} pickles classes from module '{missing.group(1)}', which is not installed here; install "
+            "it, or pass --code with the .py file that defines them, alongside --trust"
+        )
+    return f"{path} pickles a class that cannot be found here; pass --code with the code that defines it"
 
 
 def _refusal(path: Path, unsafe: list[str]) -> str:
@@ -243,6 +269,10 @@ def verify_zip(path: Path) -> None:
 _CODE_OPS = {"GLOBAL", "STACK_GLOBAL", "REDUCE", "INST", "OBJ", "NEWOBJ", "NEWOBJ_EX"}
 
 
+LEGACY_PICKLES = 5
+"""A legacy torch file's pickles: magic number, protocol version, system info, the object, the storage keys."""
+
+
 def pickle_code_references(path: Path) -> list[str] | None:
     """Scan the pickle of a checkpoint (a zip archive's ``data.pkl``, or a legacy file's stream) without
     running it.
@@ -257,8 +287,9 @@ def pickle_code_references(path: Path) -> list[str] | None:
     refs: list[str] = []
     strings: list[str] = []
     uses_code = False
+    legacy = not zipfile.is_zipfile(path)
     try:
-        if zipfile.is_zipfile(path):
+        if not legacy:
             with zipfile.ZipFile(path) as zf:
                 name = next((n for n in zf.namelist() if n.endswith("data.pkl")), None)
                 if name is None:
@@ -266,19 +297,29 @@ def pickle_code_references(path: Path) -> list[str] | None:
                 stream: Any = io.BytesIO(zf.read(name))
         else:
             stream = open(path, "rb")  # noqa: SIM115 - closed by the with below
-        with stream as f:
-            for op, arg, _pos in pickletools.genops(f):
-                if isinstance(arg, str):
-                    strings.append(arg)
-                if op.name == "GLOBAL":
-                    refs.append(str(arg).replace(" ", "."))
-                elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
-                    refs.append(f"{strings[-2]}.{strings[-1]}")
-                uses_code = uses_code or op.name in _CODE_OPS
-                if op.name == "STOP":
-                    break
     except Exception:  # noqa: BLE001 - anything malformed is "not a pickle"
         return None
+    done = 0  #: complete pickles read: a legacy (pre-zip) torch file is several (magic, version, info, object)
+    with stream as f:
+        while done < (LEGACY_PICKLES if legacy else 1):
+            try:
+                for op, arg, _pos in pickletools.genops(f):
+                    if isinstance(arg, str):
+                        strings.append(arg)
+                    if op.name == "GLOBAL":
+                        refs.append(str(arg).replace(" ", "."))
+                    elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                        refs.append(f"{strings[-2]}.{strings[-1]}")
+                    uses_code = uses_code or op.name in _CODE_OPS
+                    if op.name == "STOP":
+                        break
+                else:
+                    break  # the stream ended
+            except Exception:  # noqa: BLE001 - past the pickles: the legacy file's raw tensor bytes
+                if done == 0:
+                    return None
+                break
+            done += 1
     if uses_code and not refs:
         refs.append("a Python callable")
     return list(dict.fromkeys(refs))
@@ -311,6 +352,10 @@ def load_checkpoint(
     )
     if not regs:
         raise UsageError("no checkpoint loader is installed (see `gnneval plugins`)")
+    if trust and (options or {}).get("code"):  # before any loader unpickles the file
+        from gnneval.load.user_code import import_code
+
+        import_code(str((options or {})["code"]))
     token = _LOADED.set({})
     try:
         return _try_loaders(path, regs, ctx, builder)
@@ -353,9 +398,68 @@ def _try_loaders(
                         f"{builder.user_class.sha256[:12]} now)"
                     )
             return result, reg.name
+    foreign = describe_foreign(path)
+    if foreign:
+        raise UsageError(f"{path} is {foreign}")
     tried = ", ".join(r.name for r in regs)
-    why = f" ({'; '.join(reasons)})" if reasons else ""
+    why = f" ({'; '.join(_plain_reason(r) for r in reasons)})" if reasons else ""
     raise UsageError(f"{path} is not a checkpoint that gnneval can read (tried loaders: {tried}){why}")
+
+
+def _plain_reason(reason: str) -> str:
+    """A loader's reason without the library's internals (``PytorchStreamReader failed ... miniz error``)."""
+    if "PytorchStreamReader" in reason or "zip archive" in reason:
+        return reason.split(":", 1)[0] + ": not a readable PyTorch zip archive"
+    return reason[:160]
+
+
+_CONVERT = ("gnneval reads PyTorch weights: load them with {lib} and save a state_dict of the equivalent "
+            "torch_geometric model (torch.save(model.state_dict(), 'model.pt')), then evaluate that")  # fmt: skip
+
+
+def describe_foreign(path: Path) -> str | None:
+    """What a file that no loader reads is, when it is a known other format (TensorFlow, Keras, JAX/Flax, ONNX
+    external data, NumPy, a gnneval run) — one phrase with what to do — else None."""
+    name, suffix = path.name.lower(), path.suffix.lower()
+    with open(path, "rb") as f:
+        head = f.read(16)
+    tf_pair = re.search(r"\.(index|data-\d{5}-of-\d{5})$", name)
+    if tf_pair or (path.parent / "checkpoint").is_file() and suffix in (".index", ".meta"):
+        return ("a TensorFlow checkpoint (an .index file and its .data-NNNNN-of-NNNNN shards, read with "
+                "tf.train.load_checkpoint); " + _CONVERT.format(lib="TensorFlow"))  # fmt: skip
+    if name == "saved_model.pb" or suffix == ".pb":
+        return "a TensorFlow SavedModel / GraphDef protobuf; " + _CONVERT.format(lib="TensorFlow")
+    if head[4:8] == b"TFL3":
+        return "a TensorFlow Lite flatbuffer; " + _CONVERT.format(lib="TensorFlow")
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return _hdf5_kind(path)
+    if suffix == ".keras":
+        return "a Keras 3 model archive (.keras); " + _CONVERT.format(lib="Keras")
+    if suffix in (".msgpack", ".flax") or "orbax" in name:
+        return "a JAX/Flax checkpoint (msgpack or Orbax); " + _CONVERT.format(lib="flax.serialization")
+    if head.startswith(b"\x93NUMPY"):
+        return "a NumPy array file (.npy): weights without their names; save a state_dict instead"
+    if suffix == ".data" or name.endswith(".onnx.data") or name.endswith(".onnx_data"):
+        return (
+            "the external tensor data of an ONNX model; give the .onnx file that refers to it (keep both side by side)"
+        )
+    return None
+
+
+def _hdf5_kind(path: Path) -> str:
+    try:
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            attrs = {str(k) for k in f.attrs}
+            if "format" in attrs and str(f.attrs["format"]) == "gnneval-run":
+                return f"a gnneval run file, not a checkpoint: `gnneval show {path.parent}` prints it"
+            keras = "keras_version" in attrs or "model_config" in attrs or "layer_names" in attrs
+    except Exception:  # noqa: BLE001 - an HDF5 file h5py cannot open is still HDF5
+        keras = False
+    if keras:
+        return "a Keras HDF5 model or weights file (.h5); " + _CONVERT.format(lib="Keras (keras.models.load_model)")
+    return "an HDF5 file that is no checkpoint gnneval knows; " + _CONVERT.format(lib="h5py")
 
 
 class ArchitectureBuilder:

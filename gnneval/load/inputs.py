@@ -112,13 +112,31 @@ def load_for_evaluation(req: LoadSettings, registry: Registry, console: Any = No
                if not req.split and not ckpt.split else "")  # fmt: skip
         console.print(f"split: {graph.split}{own}", soft_wrap=True, markup=False)
     _check_user_forward(ckpt, task)
-    expected = ckpt.architecture_kwargs.get("in_channels")
-    if isinstance(expected, int) and expected != graph.num_features:
+    _check_graph_level(ckpt, task, graph)
+    expected = expected_features(ckpt)
+    if expected is not None and expected != graph.num_features:
         raise UsageError(
             f"the model takes {expected} input features but dataset {graph.name} has "
             f"{graph.num_features}; pass the --dataset it was trained on"
         )
     return Loaded(ckpt, loader, graph, dataset_loader, task, device, ref)
+
+
+def expected_features(ckpt: LoadedCheckpoint) -> int | None:
+    """The node features the model reads: ``in_channels`` of its arguments, or of its first message-passing
+    layer (torch_geometric's, whatever the architecture: inferred layer stacks, the user's class), else None."""
+    declared = ckpt.architecture_kwargs.get("in_channels")
+    if isinstance(declared, int) and not isinstance(declared, bool) and declared > 0:
+        return declared
+    layers = ckpt.architecture_kwargs.get("layers")
+    if isinstance(layers, list) and layers and isinstance(layers[0], dict) and isinstance(layers[0].get("in"), int):
+        return int(layers[0]["in"])
+    for module in ckpt.model.modules():
+        if any(c.__name__ == "MessagePassing" for c in type(module).__mro__):
+            c_in = getattr(module, "in_channels", None)
+            c_in = c_in[0] if isinstance(c_in, tuple) else c_in
+            return int(c_in) if isinstance(c_in, int) and c_in > 0 else None
+    return None
 
 
 def _transformed(graph: GraphData, ref: DatasetRef, console: Any) -> GraphData:
@@ -165,6 +183,28 @@ def _check_user_forward(ckpt: LoadedCheckpoint, task: str) -> None:
     ref = ckpt.metadata.get("model_class")
     if isinstance(ref, dict):
         check_forward(ckpt.model, task, str(ref.get("class")))
+
+
+def _check_graph_level(ckpt: LoadedCheckpoint, task: str, graph: GraphData) -> None:
+    """A node-level model (its forward takes no ``batch``: ``edge_weight`` third, as torch_geometric's GCN) gives
+    one output per node: refused on a graph-classification dataset, before anything runs."""
+    import inspect
+
+    if task != "graph-classification" or isinstance(ckpt.metadata.get("model_class"), dict):
+        return  # the user's class: check_forward has read its signature
+    try:
+        params = list(inspect.signature(ckpt.model.forward).parameters.values())
+    except (TypeError, ValueError):
+        return
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    names = [p.name for p in params if p.kind in kinds]
+    if len(names) < 3 or names[2] in ("edge_weight", "edge_attr"):
+        raise UsageError(
+            f"the model ({ckpt.architecture}) is node-level: its forward({', '.join(names[:4])}) takes no batch, so "
+            f"it gives one output per node, not per graph, and {graph.name} is a graph-classification dataset; "
+            "evaluate it on a node dataset (--dataset Cora), or give a graph classifier (--arch graph-classifier, "
+            "or your own class with --arch models.py:Class)"
+        )
 
 
 def dataset_ref(req: LoadSettings, ckpt: LoadedCheckpoint, task: str) -> DatasetRef:

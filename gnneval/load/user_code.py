@@ -143,3 +143,34 @@ def check_forward(model: Any, task: str | None, spec: str) -> None:
             f"as model(x, edge_index{', batch' if wants == 3 else ''}) for a "
             f"{task or 'node-classification'} model; pass --task, or wrap the model so it takes those"
         )
+
+
+def import_code(spec: str) -> Any:
+    """``--code``: import ``spec``, a module name or the path of a .py file (registered under its stem), for a
+    pickled whole model whose class it defines.  Its classes are also made visible as ``__main__.<Class>``
+    where ``__main__`` lacks them: a model saved by a script (``torch.save(model)`` in ``python train.py``)
+    pickles its class as ``__main__.Net``."""
+    path = Path(spec)
+    try:
+        if path.suffix == ".py":
+            if not path.is_file():
+                raise UsageError(f"--code {spec}: no such file")
+            if path.stem in sys.modules and getattr(sys.modules[path.stem], "__file__", None) == str(path.resolve()):
+                module = sys.modules[path.stem]
+            else:
+                module_spec = importlib.util.spec_from_file_location(path.stem, path.resolve())
+                assert module_spec is not None and module_spec.loader is not None
+                module = importlib.util.module_from_spec(module_spec)
+                sys.modules[path.stem] = module
+                module_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(spec)
+    except UsageError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise UsageError(f"--code {spec} could not be imported ({type(exc).__name__}: {one_line(exc)[:160]})") from None
+    main = sys.modules.get("__main__")
+    for name, obj in vars(module).items():
+        if inspect.isclass(obj) and obj.__module__ == module.__name__ and main is not None and not hasattr(main, name):
+            setattr(main, name, obj)
+    return module

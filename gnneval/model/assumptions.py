@@ -14,7 +14,6 @@ import math
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from gnneval.core.errors import one_line
 from gnneval.core.problems import report
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -112,7 +111,7 @@ def _score(registry: Registry, loaded: Loaded, combo: dict[str, Any], items: Any
         y = loaded.graph.data.y
         return float((pred[items] == y[items]).float().mean())
     except Exception as exc:  # noqa: BLE001 - one combination that does not run is reported, not fatal
-        report("architecture inference", f"{_fmt(combo)} could not be scored: {one_line(exc)[:160]}")
+        report("architecture inference", f"{_fmt(combo)} could not be run ({type(exc).__name__})")
         return None
 
 

@@ -21,6 +21,7 @@ HELPERS: dict[str, str] = {
     "one_line": "gnneval.core.errors",
     "suggest": "gnneval.core.errors",
     # checkpoints: safe loading, declared sizes, the native format
+    "import_code": "gnneval.load.user_code",
     "torch_load": "gnneval.load.checkpoint",
     "check_declared_sizes": "gnneval.core.limits",
     "check_total": "gnneval.core.limits",
@@ -102,6 +103,9 @@ if TYPE_CHECKING:  # pragma: no cover
         declared_size,
         decode as decode_tensor,
         unpack_bits,
+    )
+    from gnneval.load.user_code import (
+        import_code,
     )
     from gnneval.measure.numeric import (
         PERCENTILE_BOOTSTRAP,

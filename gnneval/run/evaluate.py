@@ -59,6 +59,17 @@ class _Dense:
     numel: dict[str, int]
 
 
+def _where(exc: BaseException) -> str:
+    """The innermost frame of ``exc``'s traceback, as ``package/module.py`` (never the exception's own text)."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "the model"
+    parts = Path(frames[-1].filename).parts
+    return "/".join(parts[-2:])
+
+
 def _with_addition(first: Provenance, now: Provenance) -> Provenance:
     """The stored run's provenance, with this addition (command, time, settings, resolved) listed in
     ``resolved["additions"]``."""
@@ -267,8 +278,10 @@ class Evaluator:
         t0 = time.perf_counter()
         try:
             measure_variant(dense.result, dense.model, loaded.graph, None, dense.numel, self._measure)
-        except RuntimeError as exc:
-            raise UsageError(f"the model does not run on dataset {loaded.graph.name}: {one_line(exc)[:200]}") from None
+        except (RuntimeError, IndexError, ValueError, TypeError, KeyError) as exc:
+            raise UsageError(f"the model does not run on dataset {loaded.graph.name}: its forward pass raised "
+                             f"{type(exc).__name__} in {_where(exc)}; check --dataset, --task and the architecture "
+                             "(--arch, --arch-option); --debug shows the traceback") from None  # fmt: skip
         layers = list(dense.result.outputs.embeddings) if dense.result.outputs is not None else []
         if self.s.layer and self.s.layer not in layers:
             raise UsageError(f"--layer {self.s.layer}: the model has no such message-passing layer"

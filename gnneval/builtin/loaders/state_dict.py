@@ -239,11 +239,10 @@ def infer_layer_stack(state: dict, notes: list[str]) -> tuple[str, dict[str, Any
     layers = [_layer_spec(state, c, notes) for c in convs]
     for i in range(1, len(layers)):
         if _width(layers[i - 1]) != layers[i]["in"]:
-            return None
-    chain = [_width(layers[-1])] + [h["in"] for h in head]
-    if any(a != b["in"] for a, b in zip(chain, head)) or any(
-        head[i]["out"] != head[i + 1]["in"] for i in range(len(head) - 1)
-    ):
+            raise _unseen_readout(layers[i]["name"], layers[i]["in"], layers[i - 1]["name"], _width(layers[i - 1]))
+    if head and head[0]["in"] != _width(layers[-1]):
+        raise _unseen_readout(head[0]["name"], head[0]["in"], layers[-1]["name"], _width(layers[-1]), readout=True)
+    if any(head[i]["out"] != head[i + 1]["in"] for i in range(len(head) - 1)):
         return None
     act = "elu" if "gat" in kinds else "relu"
     kwargs: dict[str, Any] = {"layers": layers, "head": head, "act": act}
@@ -262,6 +261,16 @@ def infer_layer_stack(state: dict, notes: list[str]) -> tuple[str, dict[str, Any
             "guessed (the tensors cannot show them); --arch-option pool=add|mean|max act_last=true|false sets them"
         )
     return "layer-stack", kwargs
+
+
+def _unseen_readout(name: str, wants: int, after: str, gives: int, readout: bool = False) -> UsageError:
+    """The real reason a layout cannot be inferred: something between two layers that holds no tensors."""
+    what = ("a readout that combines the layers' outputs (concatenated layers, jumping knowledge, several "
+            "poolings)" if readout else "a concatenation or skip connection between them")  # fmt: skip
+    ratio = f" ({wants // gives} x {gives})" if gives and wants % gives == 0 and wants != gives else ""
+    return UsageError(f"'{name}' takes {wants} inputs{ratio} but '{after}' gives {gives}: {what}, which the tensors "
+                      "cannot show; pass the model's own class with --arch models.py:Class (and --code for the "
+                      "folder it imports from)")  # fmt: skip
 
 
 def undecided_choices(arch: str, kwargs: dict[str, Any], given: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
@@ -326,6 +335,7 @@ def build_from_state(
                 kwargs = dict(fallback_kwargs)
         how = "given" if user_arch else f"from {source}"
     else:
+        state = modernise(state, notes, rename=False)  # old layouts (GAT's lin_src/lin_dst) before reading them
         stack = infer_layer_stack(state, notes)
         if stack is None:
             state = modernise(state, notes)

@@ -13,33 +13,11 @@ TorchScript archives and ONNX models.
 from __future__ import annotations
 
 import functools
-import importlib
-import importlib.util
-import sys
 import zipfile
 from pathlib import Path
 
 from gnneval.plugin import CheckpointLoader, LoadContext, LoadedCheckpoint, UsageError, hookimpl
-from gnneval.plugin.helpers import one_line
-
-
-def import_user_code(spec: str) -> None:
-    """Import ``spec``: a module name, or the path of a .py file (registered under its stem)."""
-    path = Path(spec)
-    try:
-        if path.suffix == ".py":
-            if not path.is_file():
-                raise UsageError(f"--code {spec}: no such file")
-            module_spec = importlib.util.spec_from_file_location(path.stem, path)
-            module = importlib.util.module_from_spec(module_spec)
-            sys.modules[path.stem] = module
-            module_spec.loader.exec_module(module)
-        else:
-            importlib.import_module(spec)
-    except UsageError:
-        raise
-    except Exception as exc:  # noqa: BLE001
-        raise UsageError(f"--code {spec} could not be imported: {one_line(exc)[:200]}") from None
+from gnneval.plugin.helpers import import_code, one_line
 
 
 class PickledModuleLoader(CheckpointLoader):
@@ -58,7 +36,7 @@ class PickledModuleLoader(CheckpointLoader):
         if not ctx.trust:
             return None  # the weights-only loaders already refused it with the reason, if it is a pickle
         if ctx.options.get("code"):
-            import_user_code(str(ctx.options["code"]))
+            import_code(str(ctx.options["code"]))
         try:
             obj = torch_load(path, trust=True)
         except (AttributeError, ModuleNotFoundError) as exc:
