@@ -32,13 +32,14 @@ ACT_ALIASES = {"none": "identity", "linear": "identity"}
 POOLS = ("add", "mean", "max")
 
 
-def _conv(spec: dict[str, Any]) -> Any:
+def _conv(spec: dict[str, Any], self_loops: bool | None = None) -> Any:
     import torch
     from torch_geometric.nn import GATConv, GCNConv, GINConv, GraphConv, SAGEConv
 
     kind, c_in, c_out = spec["type"], int(spec["in"]), int(spec["out"])
+    loops = {} if self_loops is None else {"add_self_loops": bool(self_loops)}
     if kind == "gcn":
-        return GCNConv(c_in, c_out, bias=bool(spec.get("bias", True)))
+        return GCNConv(c_in, c_out, bias=bool(spec.get("bias", True)), **loops)
     if kind == "sage":
         return SAGEConv(c_in, c_out, bias=bool(spec.get("bias", True)), aggr=spec.get("aggr", "mean"))
     if kind == "graphconv":
@@ -50,6 +51,7 @@ def _conv(spec: dict[str, Any]) -> Any:
             heads=int(spec.get("heads", 1)),
             concat=bool(spec.get("concat", True)),
             bias=bool(spec.get("bias", True)),
+            **loops,
         )
     if kind == "gin":
         mods = []
@@ -90,6 +92,7 @@ def build_layer_stack(
     pool: str | None = None,
     act: str = "relu",
     act_last: bool = False,
+    self_loops: bool | None = None,
 ) -> Any:
     """Build a model from layers described as data — what inference makes of a state_dict whose layout is no
     registered architecture: message-passing layers in order, then an optional pooling and a linear head.
@@ -100,6 +103,8 @@ def build_layer_stack(
         pool: graph classification: ``add``, ``mean`` or ``max`` pooling before the head; None for node tasks.
         act: activation between layers: ``relu``, ``elu`` or ``identity`` (``none``: no activation).
         act_last: whether the activation also follows the last message-passing layer.
+        self_loops: whether GCN and GAT layers add self-loops (torch_geometric's default, None, adds them; a
+            model from DGL, whose layers add none, saw them only if its graph had them).
     """
     import torch
     import torch.nn.functional as F
@@ -121,7 +126,7 @@ def build_layer_stack(
             self._convs: list[str] = [str(spec["name"]) for spec in layers]
             self._head: list[str] = [str(spec["name"]) for spec in head]
             for spec in layers:
-                _place(self, str(spec["name"]), _conv(spec))
+                _place(self, str(spec["name"]), _conv(spec, self_loops))
             for spec in head:
                 _place(
                     self,

@@ -27,6 +27,8 @@ from typing import Any
 from gnneval.plugin import CheckpointLoader, DatasetRef, LoadContext, LoadedCheckpoint, UsageError, hookimpl
 from gnneval.plugin.helpers import NATIVE_FORMAT, check_declared_sizes, check_total, one_line, torch_load
 
+from .dgl_layouts import from_dgl
+
 WEIGHT_KEYS = ("state_dict", "model_state_dict", "model", "net", "weights")
 HPARAM_KEYS = ("hyper_parameters", "hparams", "config", "args")
 PREFIXES = ("module.", "model.", "net.", "_orig_mod.")
@@ -208,7 +210,7 @@ def _width(spec: dict[str, Any]) -> int:
     return int(spec["out"])
 
 
-def infer_layer_stack(state: dict, notes: list[str]) -> tuple[str, dict[str, Any]] | None:
+def infer_layer_stack(state: dict, notes: list[str], force: bool = False) -> tuple[str, dict[str, Any]] | None:
     """A ``layer-stack`` description when the layout is one no ready-made model has: GAT layers with
     different head counts, message-passing layers followed by a linear head (``lin``, ``lin1..k``,
     ``mlps.k``), or GIN MLPs as ``nn.<i>`` (bias-free linears, BatchNorm).  None when it is not such a
@@ -226,7 +228,7 @@ def infer_layer_stack(state: dict, notes: list[str]) -> tuple[str, dict[str, Any
         and len({int(state[f"{c}.att_src"].shape[1]) for c in convs if _conv_kind(state, c) == "gat"}) > 1
     )
     gin_plain = "gin" in kinds
-    if not (rest or heads_differ or gin_plain):
+    if not (rest or heads_differ or gin_plain or force):  # force: DGL layers, built as described
         return None
     if any(set(k.rsplit(".", 1)[1] for k in state if k.rsplit(".", 1)[0] == r) - {"weight", "bias"} for r in rest):
         return None  # norms or other modules between layers: not a layer stack
@@ -283,6 +285,8 @@ def undecided_choices(arch: str, kwargs: dict[str, Any], given: dict[str, Any]) 
         out: dict[str, tuple[Any, ...]] = {"act": acts}
         if kwargs.get("head"):
             out.update(act_last=(False, True), pool=("mean", "add", "max"))
+        if kwargs.get("self_loops") is not None:  # DGL's layers: the graph may or may not have had them
+            out["self_loops"] = (kwargs["self_loops"], not kwargs["self_loops"])
     elif arch in ("gcn", "sage", "gat", "gin"):  # torch_geometric's BasicGNN: ReLU by default, None = identity
         out = {"act": ("relu", "elu", None)}
     else:
@@ -335,12 +339,15 @@ def build_from_state(
                 kwargs = dict(fallback_kwargs)
         how = "given" if user_arch else f"from {source}"
     else:
+        state, from_dgl_layers = from_dgl(state, notes)
         state = modernise(state, notes, rename=False)  # old layouts (GAT's lin_src/lin_dst) before reading them
-        stack = infer_layer_stack(state, notes)
+        stack = infer_layer_stack(state, notes, force=from_dgl_layers)
         if stack is None:
             state = modernise(state, notes)
         arch, kwargs = stack or infer_architecture(state)
         how = "inferred from the tensors' names and shapes"
+        if from_dgl_layers and arch == "layer-stack":
+            kwargs["self_loops"] = True
         undecided = undecided_choices(arch, kwargs, user_kwargs)
         if user_kwargs:
             kwargs = {**kwargs, **user_kwargs}
