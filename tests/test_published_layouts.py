@@ -163,3 +163,40 @@ def test_a_class_from_the_saving_script_suggests_code(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "net.pt"), "--trust", "--code", str(script), "--dataset", "sbm",
                  "--out", str(out), *ARGS]) == 0  # fmt: skip
     assert (out / "run.h5").is_file()
+
+
+def test_a_module_kept_under_two_names_is_counted_once_and_its_pruning_seen():
+    from torch_geometric.nn import GCNConv
+
+    from gnneval.model.counting import count_flops, count_params
+    from gnneval.testing import small_graph
+
+    graph = small_graph()
+
+    class Plain(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv, self.head = GCNConv(graph.num_features, 64), torch.nn.Linear(64, graph.num_classes)
+
+        def forward(self, x, edge_index):
+            return self.head(self.conv(x, edge_index).relu())
+
+    class Aliased(Plain):  # the same modules also under layers.0 / layers.1, called through those names
+        def __init__(self) -> None:
+            super().__init__()
+            self.layers = torch.nn.ModuleList([self.conv, self.head])
+
+        def forward(self, x, edge_index):
+            return self.layers[1](self.layers[0](x, edge_index).relu())
+
+    torch.manual_seed(0)
+    plain, aliased = Plain(), Aliased()
+    aliased.load_state_dict(plain.state_dict(), strict=False)
+    for m in (plain, aliased):
+        with torch.no_grad():
+            m.conv.lin.weight[:, ::2] = 0
+            m.head.weight[:, ::2] = 0
+    assert count_flops(aliased, graph) == count_flops(plain, graph)
+    dense, sparse = count_flops(aliased, graph)
+    assert sparse < 0.75 * dense  # half the weights are zero: the sparse kernels' count sees it
+    assert count_params(aliased) == count_params(plain)

@@ -108,7 +108,7 @@ def count_flops(model: torch.nn.Module, graph: GraphData, device: str = "cpu") -
     dense = int(counter.get_total_flops())
     # Sparse estimate: each leaf module's mm FLOPs times its weight density.
     per_module = counter.get_flop_counts()
-    modules = dict(model.named_modules())
+    modules = dict(model.named_modules(remove_duplicate=False))  # a module kept under two names: both found
     sparse_saved = 0.0
     for key, ops in per_module.items():
         fqn = key.split(".", 1)[1] if "." in key else ""
