@@ -159,7 +159,7 @@ def _evaluate_parser(sub) -> None:
     ev.add_argument("--layer", default=None, metavar="NAME",
                     help="the layer the console, pictures and report show, e.g. convs.1 (default: the last hidden "
                          "layer, the output of the last message-passing layer that feeds the head or pooling); "
-                         "every layer is stored")  # fmt: skip
+                         "any other module named (e.g. lin1) is captured and measured too; every layer is stored")  # fmt: skip
     ev.add_argument("--overwrite", action="store_true",
                     help="replace the run already in --out, and the files it had drawn, instead of adding to it")  # fmt: skip
     seeds = ev.add_mutually_exclusive_group()

@@ -200,3 +200,83 @@ def test_a_module_kept_under_two_names_is_counted_once_and_its_pruning_seen():
     dense, sparse = count_flops(aliased, graph)
     assert sparse < 0.75 * dense  # half the weights are zero: the sparse kernels' count sees it
     assert count_params(aliased) == count_params(plain)
+
+
+def test_a_weight_free_layer_run_k_times_is_measured_once():
+    """SGC/APPNP-style propagation (one weight-free module applied K times) keeps its last output only; a layer
+    with weights run twice keeps both."""
+    from torch_geometric.nn import GCNConv, MessagePassing
+
+    from gnneval.model.forward import run_model
+    from gnneval.testing import small_graph
+
+    graph = small_graph()
+
+    class Propagate(MessagePassing):
+        def __init__(self) -> None:
+            super().__init__(aggr="mean")
+
+        def forward(self, x, edge_index):
+            return self.propagate(edge_index, x=x)
+
+    class SGCLike(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.prop = Propagate()
+            self.conv = GCNConv(graph.num_features, graph.num_features)
+            self.out = GCNConv(graph.num_features, graph.num_classes)
+
+        def forward(self, x, edge_index):
+            for _ in range(8):
+                x = self.prop(x, edge_index)
+            x = self.conv(self.conv(x, edge_index).relu(), edge_index)  # a layer with weights, run twice
+            return self.out(x, edge_index)
+
+    out = run_model(SGCLike().eval(), graph)
+    assert list(out.embeddings) == ["prop", "conv", "conv#2", "out"]
+    assert out.embeddings["prop"].shape == (graph.data.num_nodes, graph.num_features)
+
+
+@pytest.mark.slow
+def test_a_model_without_message_passing_says_why_and_layer_captures_a_module(tmp_path, capsys):
+    """An MLP has no message-passing layer: the summary says why there is no representation table, and
+    --layer captures any module's output (and the dense model's edges are not used: it is named)."""
+    import types
+
+    from gnneval._plugins.manager import build_plugin_host
+    from gnneval.plugin import DatasetRef, hookimpl
+    from gnneval.run.evaluate import EvaluateSettings, Evaluator
+    from gnneval.show.console import print_summary
+    from gnneval.store.checkpoints import save_checkpoint
+
+    def build(in_channels: int, out_channels: int):
+        class MLP(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.lin1, self.lin2 = torch.nn.Linear(in_channels, 16), torch.nn.Linear(16, out_channels)
+
+            def forward(self, x, edge_index):
+                return self.lin2(self.lin1(x).relu())
+
+        return MLP()
+
+    plugin = types.SimpleNamespace(
+        gnneval_register_architectures=hookimpl(lambda register: register.add_architecture("mlp-test", build))
+    )
+    host = build_plugin_host(extra=[("mlp", plugin)])
+    path = save_checkpoint(tmp_path / "mlp.pt", model=build(32, 4), architecture="mlp-test",
+                           architecture_kwargs={"in_channels": 32, "out_channels": 4}, task="node-classification",
+                           dataset=DatasetRef("sbm", loader="sbm"), metrics={}, training={})  # fmt: skip
+    base = dict(checkpoint=path, pruners=["magnitude"], sparsities=[0.5], bench=False, visualisers=[],
+                metrics=["accuracy", "linear-cka"])  # fmt: skip
+    run = Evaluator(EvaluateSettings(**base, out_dir=tmp_path / "a"), host, show_progress=False).run()
+    from rich.console import Console
+
+    console = Console(record=True, width=200)
+    print_summary(run, console, tmp_path / "a")
+    assert "no representation table: the model has no torch_geometric message-passing layer" in console.export_text()
+    run = Evaluator(EvaluateSettings(**base, out_dir=tmp_path / "b", layer="lin1"), host, show_progress=False).run()
+    assert (
+        list(run.dense.outputs.embeddings) == ["lin1"]
+        and "linear-cka.dense" in run.variant("magnitude@0.50").layer_metrics["lin1"]
+    )

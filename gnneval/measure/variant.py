@@ -26,6 +26,7 @@ class MeasureJob:
     metrics: MetricSettings
     device: str = "cpu"
     shared: SharedWork = field(default_factory=SharedWork)
+    capture: tuple[str, ...] = ()  #: modules captured besides the message-passing layers (``--layer``)
 
 
 def measure_variant(
@@ -41,7 +42,7 @@ def measure_variant(
     from gnneval.model.forward import run_model
 
     model = model.to(ms.device).eval()
-    v.outputs = run_model(model, graph, ms.device)
+    v.outputs = run_model(model, graph, ms.device, ms.capture)
     v.params, v.nonzero_params = count_params(model)
     v.size_bytes = size_bytes(model)
     v.flops, v.flops_sparse = count_flops(model, graph, ms.device)

@@ -34,29 +34,38 @@ def model_inputs(graph: GraphData, device: str = "cpu") -> tuple:
     return d.x.to(device), d.edge_index.to(device)
 
 
-def run_model(model: torch.nn.Module, graph: GraphData, device: str = "cpu") -> VariantOutputs:
+def run_model(
+    model: torch.nn.Module, graph: GraphData, device: str = "cpu", also: tuple[str, ...] = ()
+) -> VariantOutputs:
     """Evaluate ``model`` (in eval mode, no gradients) and capture each message-passing layer's output.
 
-    Embeddings are keyed by the layer's module name (``convs.0``); a module that
-    runs twice gets ``#2`` on its second output.
+    Embeddings are keyed by the layer's module name (``convs.0``); a module with weights that runs twice gets
+    ``#2`` on its second output.  A module **without weights** run several times (a propagation step applied K
+    times, as SGC and APPNP do) keeps its last output only, under its name: the others are intermediate steps
+    of one operator, and measuring each would repeat the metrics' work K times on the widest tensors.
+    ``also``: other modules (by name, ``--layer lin1``) whose outputs are captured too.
     """
     import torch
 
     captured: dict[str, np.ndarray] = {}
 
-    def make_hook(name: str) -> Any:
+    def make_hook(name: str, repeats_kept: bool) -> Any:
         def hook(_mod: Any, _inp: Any, out: Any) -> None:
             t = out[0] if isinstance(out, (tuple, list)) else out
             if not isinstance(t, torch.Tensor):
                 return
             key, n = name, 2
-            while key in captured:
+            while repeats_kept and key in captured:
                 key, n = f"{name}#{n}", n + 1
+            captured.pop(key, None)  # a weight-free step run again: its latest output, in call order
             captured[key] = t.detach().float().cpu().numpy()
 
         return hook
 
-    handles = [m.register_forward_hook(make_hook(n)) for n, m in message_passing_layers(model)]
+    layers = message_passing_layers(model)
+    named = dict(model.named_modules())
+    layers += [(n, named[n]) for n in also if n in named and n not in dict(layers)]
+    handles = [m.register_forward_hook(make_hook(n, any(True for _ in m.parameters()))) for n, m in layers]
     model.eval()
     try:
         with torch.inference_mode():

@@ -284,8 +284,10 @@ class Evaluator:
                              "(--arch, --arch-option); --debug shows the traceback") from None  # fmt: skip
         layers = list(dense.result.outputs.embeddings) if dense.result.outputs is not None else []
         if self.s.layer and self.s.layer not in layers:
-            raise UsageError(f"--layer {self.s.layer}: the model has no such message-passing layer"
-                             f"{suggest(self.s.layer, layers)}; its layers: {', '.join(layers) or 'none'}")  # fmt: skip
+            modules = [n for n, _ in dense.model.named_modules() if n]
+            raise UsageError(f"--layer {self.s.layer}: the model has no such module"
+                             f"{suggest(self.s.layer, modules)}; its message-passing layers: {', '.join(layers) or 'none'}"
+                             f"; other modules: {', '.join(modules[:12])}")  # fmt: skip
         self._bench(dense.result, dense.model, loaded.graph)
         dense.result.seconds = time.perf_counter() - t0
         check_dense_scores(loaded, dense.result, self.columns, self.console)
@@ -485,7 +487,8 @@ class Evaluator:
         s, ckpt, plan = self.s, loaded.ckpt, self.plan
         assert plan is not None
         self.columns = declared_columns(self.reg, list(plan.metrics), loaded.task)
-        self._measure = MeasureJob(self.reg, plan.metrics, loaded.graph.arrays(), s.metric_settings(), plan.device)
+        self._measure = MeasureJob(self.reg, plan.metrics, loaded.graph.arrays(), s.metric_settings(), plan.device,
+                                   capture=(s.layer,) if s.layer else ())  # fmt: skip
         prov = Provenance(
             checkpoint_path=str(s.checkpoint),
             checkpoint_sha256=sha256_file(s.checkpoint),

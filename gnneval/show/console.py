@@ -317,6 +317,11 @@ def _print_table(console: Any, table: Any, wide: bool) -> None:
         console.width = width
 
 
+NO_LAYERS = ("no representation table: the model has no torch_geometric message-passing layer whose output could be "
+             "captured (a TorchScript or ONNX file hides its layers; a model without message passing has none); "
+             "`--layer MODULE` captures any module's output (e.g. --layer lin1) and measures it")  # fmt: skip
+
+
 def print_summary(run: RunResult, console: Any, run_dir: Any, wide: bool = False) -> None:
     """The summary, the representation table, the problems and the files; fitted to the console's width
     (``wide``: every column)."""
@@ -335,6 +340,8 @@ def print_summary(run: RunResult, console: Any, run_dir: Any, wide: bool = False
     rep = representation_table(run, width)
     if rep is not None:
         _print_table(console, rep, wide)
+    elif run.dense.outputs is not None and not run.dense.outputs.embeddings:
+        console.print(NO_LAYERS, soft_wrap=True, markup=False)
     for prob in run.problems:
         console.print(f"[yellow]problem[/yellow] {prob.where}: {prob.message}", soft_wrap=True)
     for label, path in run.files.items():
