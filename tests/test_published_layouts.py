@@ -280,3 +280,26 @@ def test_a_model_without_message_passing_says_why_and_layer_captures_a_module(tm
         list(run.dense.outputs.embeddings) == ["lin1"]
         and "linear-cka.dense" in run.variant("magnitude@0.50").layer_metrics["lin1"]
     )
+
+
+def test_a_pretrained_molecular_encoder_is_named_for_what_it_reads(tmp_path, capsys):
+    """Pre-trained molecular encoders (Hu et al. 2020's layout: atom and bond type embeddings, custom convs with
+    edge embeddings) read categorical types, not feature vectors: said, with the way out (their class)."""
+
+    class Conv(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = torch.nn.Linear(32, 32)
+            self.edge_embedding1, self.edge_embedding2 = torch.nn.Embedding(6, 32), torch.nn.Embedding(3, 32)
+
+    class Encoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.x_embedding1, self.x_embedding2 = torch.nn.Embedding(120, 32), torch.nn.Embedding(3, 32)
+            self.gnns = torch.nn.ModuleList([Conv(), Conv()])
+
+    path = tmp_path / "gcn_supervised.pth"
+    torch.save(Encoder().state_dict(), path, _use_new_zipfile_serialization=False)
+    err = _refusal(capsys, "evaluate", str(path), "--dataset", "sbm", *ARGS)
+    assert "embedding tables (x_embedding1 [120 x 32]" in err and "categorical node and edge types" in err
+    assert "--arch models.py:Class" in err

@@ -91,10 +91,8 @@ def infer_architecture(state: dict) -> tuple[str, dict[str, Any]]:
     """Guess a registered architecture and its arguments from key names and shapes."""
     convs = sorted({int(m.group(1)) for k in state if (m := re.match(r"^convs\.(\d+)\.", k))})
     if not convs or convs != list(range(len(convs))):
-        raise UsageError(
-            "cannot infer the architecture from the keys (no convs.0, convs.1, ...); "
-            "pass --arch gcn|sage|gat|gin and --arch-option in_channels=... etc."
-        )
+        raise UsageError(f"cannot infer the architecture: {describe_layout(state)}; pass the model's own class with "
+                         "--arch models.py:Class (or --arch gcn|sage|gat|gin with --arch-option in_channels=...)")  # fmt: skip
     first, last = f"convs.{convs[0]}", f"convs.{convs[-1]}"
     kwargs: dict[str, Any] = {"num_layers": len(convs)}
     if f"{first}.lin_l.weight" in state:
@@ -132,6 +130,24 @@ def infer_architecture(state: dict) -> tuple[str, dict[str, Any]]:
     if any(k.startswith("norms.") and k.endswith("running_mean") for k in state):
         kwargs["norm"] = "batch_norm"
     return arch, {k: int(v) if hasattr(v, "__int__") and not isinstance(v, str) else v for k, v in kwargs.items()}
+
+
+def describe_layout(state: dict) -> str:
+    """What the tensors show, for a layout no inference reads: embedding tables of categorical node or edge types
+    (a molecular encoder reads atom and bond types, not feature vectors), else the top-level modules."""
+    tables = [k[: -len(".weight")] for k, v in state.items() if k.endswith(".weight") and "embedding" in k.lower()
+              and v.dim() == 2]  # fmt: skip
+    if tables:
+        node = [t for t in tables if "edge" not in t.lower() and "bond" not in t.lower()]
+        edge = [t for t in tables if t not in node]
+        said = ", ".join(
+            f"{t} [{state[t + '.weight'].shape[0]} x {state[t + '.weight'].shape[1]}]" for t in (node + edge)[:3]
+        )
+        return (f"it holds embedding tables ({said}{', ...' if len(tables) > 3 else ''}): the model reads categorical "
+                f"node{' and edge' if edge else ''} types (atom and bond types, as pre-trained molecular encoders do), "
+                "not feature vectors, and no torch_geometric model here has that layout")  # fmt: skip
+    tops = list(dict.fromkeys(k.split(".")[0] for k in state))
+    return f"no message-passing layers gnneval knows among its modules ({', '.join(tops[:8])}{', ...' if len(tops) > 8 else ''})"
 
 
 def _natural(path: str) -> list:
