@@ -141,7 +141,10 @@ def test_given_architecture_that_does_not_fit_is_one_clear_error(tmp_path):
 def test_uninferrable_weights_ask_for_arch(tmp_path):
     path = tmp_path / "mlp.pt"
     torch.save({"fc.weight": torch.zeros(3, 4), "fc.bias": torch.zeros(3)}, path)
-    with pytest.raises(UsageError, match="no message-passing layers gnneval knows among its modules \(fc\); pass the model.s own class with --arch"):
+    with pytest.raises(
+        UsageError,
+        match=r"no message-passing layers gnneval knows among its modules \(fc\); pass the model.s own class with --arch",
+    ):
         load_checkpoint(path, REG)
 
 
