@@ -11,7 +11,18 @@ from gnneval.cli import main
 from gnneval.load.checkpoint import load_checkpoint
 from gnneval.testing import plugin_host
 
-INTERNAL = ("Traceback", "KeyError", "IndexError", "mat1 and mat2", "miniz", "PytorchStreamReader", "pop from empty")
+INTERNAL = (
+    "Traceback",
+    "KeyError",
+    "IndexError",
+    "RuntimeError:",
+    "SafetensorError",
+    "hasRecord",
+    "mat1 and mat2",
+    "miniz",
+    "PytorchStreamReader",
+    "pop from empty",
+)
 ARGS = ["--pruner", "magnitude", "--sparsity", "0.5", "--no-bench", "--no-progress", "--visualisers", "curves",
         "--metrics", "accuracy"]  # fmt: skip
 
@@ -303,3 +314,44 @@ def test_a_pretrained_molecular_encoder_is_named_for_what_it_reads(tmp_path, cap
     err = _refusal(capsys, "evaluate", str(path), "--dataset", "sbm", *ARGS)
     assert "embedding tables (x_embedding1 [120 x 32]" in err and "categorical node and edge types" in err
     assert "--arch models.py:Class" in err
+
+
+def _malformed(tmp_path):
+    """Files no loader should read, each in its own way broken."""
+    import pickle
+    import zipfile
+
+    files = {}
+
+    def put(name, data: bytes):
+        files[name] = tmp_path / name
+        files[name].write_bytes(data)
+
+    put("random.pt", bytes(range(256)) * 4)
+    put("text.pt", b'{"weights": [1, 2, 3]}')
+    put("truncated.pt", b"PK\x03\x04\x14\x00\x00\x00")
+    put("pickled_list.pt", pickle.dumps([1, 2, 3]))
+    with zipfile.ZipFile(tmp_path / "empty_zip.pt", "w") as z:
+        z.writestr("archive/readme.txt", "nothing")
+    files["empty_zip.pt"] = tmp_path / "empty_zip.pt"
+    torch.save(torch.zeros(3), tmp_path / "tensor.pt")
+    files["tensor.pt"] = tmp_path / "tensor.pt"
+    torch.save({"a": 1, "b": "text"}, tmp_path / "plain_dict.pt")
+    files["plain_dict.pt"] = tmp_path / "plain_dict.pt"
+    torch.save({"conv1.lin.weight": torch.zeros(4, 3, 2)}, tmp_path / "odd_shapes.pt")
+    files["odd_shapes.pt"] = tmp_path / "odd_shapes.pt"
+    torch.save({"state_dict": {}, "hyper_parameters": {"arch": "gcn"}}, tmp_path / "empty_weights.pt")
+    files["empty_weights.pt"] = tmp_path / "empty_weights.pt"
+    put("model.safetensors", b"\x08\x00\x00\x00\x00\x00\x00\x00{bad json")
+    put("model.onnx", b"\x08\x07garbage-not-a-protobuf")
+    return files
+
+
+def test_every_loader_refuses_malformed_files_without_internal_text(tmp_path, capsys):
+    loaders = plugin_host().registry.names("checkpoint-loader")
+    assert {"native", "state-dict", "safetensors", "onnx", "torchscript", "pickle"} <= set(loaders)
+    for name, path in _malformed(tmp_path).items():
+        for loader in [None, *loaders]:
+            extra = ["--loader", loader] if loader else []
+            err = _refusal(capsys, "evaluate", str(path), *extra, "--dataset", "sbm", *ARGS)
+            assert str(path.name) in err or "loader" in err, (name, loader, err)

@@ -157,8 +157,22 @@ def _torch_load(path: Path, trust: bool) -> Any:
         if trust:  # the file's class is not importable here: say which, and how to give its code
             raise UsageError(_missing_class(path, exc)) from None
         raise NotATorchFile(one_line(exc)[:200]) from None
-    except (RuntimeError, EOFError, ValueError, OSError, IndexError, KeyError, TypeError) as exc:
-        raise NotATorchFile(one_line(exc)[:200]) from None
+    except UsageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever torch.load raises, the file is not one it reads
+        raise NotATorchFile(_unreadable(exc)) from None
+
+
+def _unreadable(exc: BaseException) -> str:
+    """Why torch.load could not read a file, in words (never the library's own message)."""
+    text = str(exc)
+    if "hasRecord" in text or "zip archive" in text or "PytorchStreamReader" in text or "central directory" in text:
+        return "a zip archive, but not a readable PyTorch one (damaged, truncated, or another program's zip)"
+    if isinstance(exc, EOFError) or "truncated" in text.lower():
+        return "it ends too early: the file is truncated"
+    if "Safetensor" in type(exc).__name__:
+        return "a damaged safetensors file (its header does not parse)"
+    return f"torch.load cannot read it ({type(exc).__name__})"
 
 
 def _missing_class(path: Path, exc: BaseException) -> str:
@@ -402,8 +416,33 @@ def _try_loaders(
     if foreign:
         raise UsageError(f"{path} is {foreign}")
     tried = ", ".join(r.name for r in regs)
+    reasons = reasons or [f"it holds {held}" for held in [_what_it_holds(path)] if held]
     why = f" ({'; '.join(_plain_reason(r) for r in reasons)})" if reasons else ""
     raise UsageError(f"{path} is not a checkpoint that gnneval can read (tried loaders: {tried}){why}")
+
+
+def _what_it_holds(path: Path) -> str:
+    """For a file torch reads but no loader takes: what is in it, in a few words."""
+    import torch
+
+    try:
+        obj = torch_load(path)
+    except Exception:  # noqa: BLE001 - unreadable: the loaders said why
+        return ""
+    if isinstance(obj, torch.Tensor):
+        return f"a single tensor {tuple(obj.shape)}, not a model's named weights (save model.state_dict())"
+    if isinstance(obj, dict):
+        tensors = sum(isinstance(v, torch.Tensor) for v in obj.values())
+        nested = [k for k, v in obj.items() if isinstance(v, dict)]
+        empty = [k for k in nested if not obj[k]]
+        if empty:
+            return (
+                f"a dict whose {', '.join(map(repr, empty[:3]))} {'is' if len(empty) == 1 else 'are'} empty: no weights"
+            )
+        if not tensors and not nested:
+            return f"a dict of {len(obj)} plain values ({', '.join(map(str, list(obj)[:5]))}) and no tensors"
+        return f"a dict with keys {', '.join(map(str, list(obj)[:6]))}, none of them a state_dict a loader knows"
+    return f"a {type(obj).__name__}, not a model's weights"
 
 
 def _plain_reason(reason: str) -> str:

@@ -527,7 +527,8 @@ class SafetensorsLoader(CheckpointLoader):
         try:
             state = load_file(str(path), device="cpu")
         except (SafetensorError, OSError, ValueError) as exc:
-            raise UsageError(f"{path} looks like safetensors but does not load: {one_line(exc)[:200]}") from None
+            why = "its JSON header does not parse" if "header" in str(exc) else f"{type(exc).__name__}"
+            raise UsageError(f"{path} looks like safetensors but does not load ({why}): damaged or truncated") from None
         side = _sidecar(path)
         built = build_from_state(
             state,

@@ -163,6 +163,10 @@ class OnnxLoader(CheckpointLoader):
         try:
             proto = onnx.load(str(path), load_external_data=False)
         except Exception:  # noqa: BLE001 - not an ONNX model after all
+            if path.suffix.lower() == ".onnx":
+                raise UsageError(
+                    f"{path} is named .onnx but ONNX cannot parse it (a damaged or truncated model)"
+                ) from None
             return None
         check_external_data(proto, path)  # before the checker, so the refusal says why
         try:
