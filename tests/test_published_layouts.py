@@ -355,3 +355,23 @@ def test_every_loader_refuses_malformed_files_without_internal_text(tmp_path, ca
             extra = ["--loader", loader] if loader else []
             err = _refusal(capsys, "evaluate", str(path), *extra, "--dataset", "sbm", *ARGS)
             assert str(path.name) in err or "loader" in err, (name, loader, err)
+
+
+def test_wrapper_prefixes_at_any_depth_are_removed(tmp_path):
+    from torch_geometric.nn.models import GCN
+
+    class Wrapped(torch.nn.Module):  # keys conv.encoder.convs.N...: two wrappers no list of known prefixes has
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Module()
+            self.conv.encoder = GCN(12, 16, num_layers=2, out_channels=3)
+
+    torch.manual_seed(0)
+    model = Wrapped()
+    torch.save(model.state_dict(), tmp_path / "deep.pt")
+    ckpt, _ = load_checkpoint(tmp_path / "deep.pt", plugin_host().registry)
+    assert ckpt.architecture == "gcn"
+    assert sum("removed the wrapper prefix" in n for n in ckpt.notes) == 2
+    x, ei = torch.randn(10, 12), torch.randint(0, 10, (2, 30))
+    with torch.no_grad():
+        assert torch.equal(ckpt.model(x, ei), model.conv.encoder.eval()(x, ei))

@@ -46,6 +46,8 @@ def _is_state_dict(obj: Any) -> bool:
 
 
 def strip_prefixes(state: dict, notes: list[str]) -> dict:
+    """Remove wrappers' prefixes: the usual ones (``module.`` of DataParallel, ``model.``, ...) and any other
+    module every key sits in (``encoder.``, ``conv.``) when it is a container, not itself a layer."""
     changed = True
     while changed:
         changed = False
@@ -53,6 +55,14 @@ def strip_prefixes(state: dict, notes: list[str]) -> dict:
             if all(k.startswith(prefix) for k in state):
                 state = {k[len(prefix) :]: v for k, v in state.items()}
                 notes.append(f"removed the wrapper prefix '{prefix}' from every key")
+                changed = True
+        first = {k.split(".", 1)[0] for k in state}
+        if len(first) == 1 and all(k.count(".") >= 2 for k in state):  # never down to bare weight names
+            (top,) = first
+            lists = any(k.split(".")[1].isdigit() for k in state)  # convs.0, layers.1: the model's own lists
+            if not top.isdigit() and not lists and _conv_kind(state, top) is None:
+                state = {k.split(".", 1)[1]: v for k, v in state.items()}
+                notes.append(f"removed the wrapper prefix '{top}.' from every key (every tensor sits in it)")
                 changed = True
     return state
 
@@ -360,7 +370,10 @@ def build_from_state(
         stack = infer_layer_stack(state, notes, force=from_dgl_layers)
         if stack is None:
             state = modernise(state, notes)
-        arch, kwargs = stack or infer_architecture(state)
+        try:
+            arch, kwargs = stack or infer_architecture(state)
+        except UsageError as exc:
+            raise UsageError(f"{path}: {exc}") from None
         how = "inferred from the tensors' names and shapes"
         if from_dgl_layers and arch == "layer-stack":
             kwargs["self_loops"] = True
