@@ -323,7 +323,7 @@ def check_metric(cls: type[Metric], run: RunResult, options: dict[str, Any] | No
     results: list[dict[str, float]] = []
     for v in run.variants:
         ref = None if v.id == "dense" else dense
-        if not v.ok or v.outputs is None or not applicable(cls, run.graph.task, ref):
+        if not v.ok or v.outputs is None or not applicable(cls, run.graph.task, ref, run.graph):
             continue
         with collecting() as problems:
             flat, per_layer = compute_metric(metric, run.graph, v.outputs, ref, MetricSettings(), v.id)

@@ -145,6 +145,9 @@ class GraphData:
     num_classes: int
     source: str  #: where the files came from (a path, or "generated")
     split: str = "public"
+    evaluator: str = ""
+    """The dataset's official evaluator, when it has one (``ogbn-arxiv``: OGB's ``Evaluator``): metrics that
+    ``require`` it apply, and their headline is the run's."""
 
     def arrays(self) -> GraphArrays:
         """The labels, masks and edges as NumPy arrays (for metrics, storage and plots)."""
@@ -168,6 +171,7 @@ class GraphData:
             num_features=self.num_features,
             link=link,
             batch=d.batch.cpu().numpy().astype("int64") if getattr(d, "batch", None) is not None else None,
+            evaluator=self.evaluator,
         )
 
 
@@ -444,6 +448,9 @@ class Metric(_Configurable, ABC):
 
     level: ClassVar[Level] = "variant"
     needs_dense: ClassVar[bool] = False  #: skip on the dense model itself
+    requires: ClassVar[tuple[str, ...]] = ()
+    """Dataset facts the metric needs (``("evaluator",)``: an official evaluator, ``GraphArrays.evaluator``); it
+    applies only to datasets that have them, and its headline column then leads (the dataset's own measure)."""
     tasks: ClassVar[tuple[Task, ...] | None] = None  #: tasks it applies to (None: every task)
     summary: ClassVar[dict[str, Column]] = {}
     """Keys to show as columns of the summary table (variant metrics) or of the representation table

@@ -52,6 +52,7 @@ class GraphArrays:
     link: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     """Link prediction: split (``val``/``test``) -> (edge_label_index [2, M], edge_label [M] in {0, 1})."""
     batch: np.ndarray | None = None  #: graph classification: [N] int64, the graph each node belongs to
+    evaluator: str = ""  #: the dataset's official evaluator (``ogbn-arxiv``), or ``""``
 
     @property
     def num_nodes(self) -> int:

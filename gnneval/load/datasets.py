@@ -173,3 +173,39 @@ def disjoint_union(graphs: Any, *, seed: int, train: float = 0.8, val: float = 0
         num_nodes=int(union.num_nodes),
         **graph_split(y, seed=seed, train=train, val=val),
     )
+
+
+def stage_raw_tree(source: Path, dest: Path) -> list[str]:
+    """Copy every file under a ``raw`` folder of ``source`` (a dataset's folder in the user's data root, laid out
+    as torch_geometric lays it out) to the same place under ``dest`` (the cache); ``source`` is never written
+    to.  Returns the files' paths relative to ``source``."""
+    copied = []
+    for path in sorted(source.rglob("*")):
+        rel = path.relative_to(source)
+        if path.is_file() and "raw" in rel.parts[:-1]:
+            stage_raw_files(path.parent, dest / rel.parent, [path.name])
+            copied.append(str(rel))
+    return copied
+
+
+def node_split(y: Any, *, seed: int, train: float = 0.6, val: float = 0.2) -> dict:
+    """A seeded node split stratified by class, for a dataset without an official one: ``{"train_mask",
+    "val_mask", "test_mask"}``, ``train`` and ``val`` of every class's nodes, the rest for testing."""
+    return graph_split(y, seed=seed, train=train, val=val)
+
+
+def official_masks(data: Any, index: int) -> tuple[dict, str] | None:
+    """The dataset's own ``train_mask``/``val_mask``/``test_mask`` (2-D masks, one column per official split, as
+    WikiCS and the WebKB graphs keep them: column ``index``), or None when it has none."""
+    found = {s: getattr(data, f"{s}_mask", None) for s in ("train", "val", "test")}
+    if any(m is None for m in found.values()):
+        return None
+    masks: dict[str, Any] = dict(found)
+    if all(m.dim() == 1 for m in masks.values()):
+        return {f"{s}_mask": m.bool() for s, m in masks.items()}, "the dataset's official split"
+    cols = {s: (m if m.dim() == 2 else m[:, None]) for s, m in masks.items()}
+    n = min(m.shape[1] for m in masks.values() if m.dim() == 2)  # a 1-D mask is shared by every split
+    if not 0 <= index < n:
+        raise UsageError(f"split_index {index}: the dataset has {n} official splits (0 to {n - 1})")
+    return ({f"{s}_mask": c[:, min(index, c.shape[1] - 1)].bool() for s, c in cols.items()},
+            f"the dataset's official split {index} of {n} (--dataset-option split_index=K chooses another)")  # fmt: skip

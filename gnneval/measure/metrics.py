@@ -48,9 +48,11 @@ class SharedWork:
             del self.results[key]
 
 
-def applicable(cls: type[Metric], task: str, dense: VariantOutputs | None) -> bool:
-    """Whether ``cls`` runs for a task, on the dense model (``dense`` None) or a variant."""
+def applicable(cls: type[Metric], task: str, dense: VariantOutputs | None, graph: GraphArrays | None = None) -> bool:
+    """Whether ``cls`` runs for a task (and ``graph``'s facts), on the dense model (``dense`` None) or a variant."""
     if cls.needs_dense and dense is None:
+        return False
+    if cls.requires and not has_required(cls, graph):
         return False
     return cls.tasks is None or task in cls.tasks
 
@@ -169,13 +171,25 @@ def undeclared_intervals(metric: Metric, values: dict[str, float]) -> list[str]:
     return sorted(b for b in bases if b not in declared)
 
 
-def declared_columns(registry: Registry, names: Sequence[str], task: str) -> list[ShownColumn]:
-    """The summary columns the selected metrics declare (``Metric.summary``) for ``task``, in order."""
-    out = []
+def declared_columns(
+    registry: Registry, names: Sequence[str], task: str, graph: GraphArrays | None = None
+) -> list[ShownColumn]:
+    """The summary columns the selected metrics declare (``Metric.summary``) for ``task`` (and ``graph``'s facts,
+    for metrics that ``require`` some), in order; the columns of dataset-specific metrics (an official
+    evaluator's) first, so that their headline is the run's."""
+    specific, generic = [], []
     for name in names:
         cls = registry.get("metric", name).obj
         if cls.tasks is not None and task not in cls.tasks:
             continue
-        for key, col in dict(cls.summary).items():
-            out.append(ShownColumn(f"{name}.{key}", cls.level, col.label, col.format, col.role, col.help))
-    return out
+        if not has_required(cls, graph):
+            continue
+        cols = [ShownColumn(f"{name}.{key}", cls.level, col.label, col.format, col.role, col.help)
+                for key, col in dict(cls.summary).items()]  # fmt: skip
+        (specific if cls.requires else generic).extend(cols)
+    return specific + generic
+
+
+def has_required(cls: type[Metric], graph: GraphArrays | None) -> bool:
+    """Whether ``graph`` has every fact ``cls`` requires (``Metric.requires``)."""
+    return all(graph is not None and getattr(graph, fact, None) for fact in cls.requires)

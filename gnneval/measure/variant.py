@@ -61,7 +61,7 @@ def run_metrics(v: VariantResult, dense: VariantResult | None, ms: MeasureJob) -
     assert v.outputs is not None
     for name in ms.metric_names:
         reg = ms.registry.get("metric", name)
-        if not applicable(reg.obj, ms.arrays.task, dense_out):
+        if not applicable(reg.obj, ms.arrays.task, dense_out, ms.arrays):
             continue
         who = f"metric '{name}' ({reg.plugin}) on {v.id}"
         try:

@@ -35,6 +35,9 @@ HELPERS: dict[str, str] = {
     "stage_raw_files": "gnneval.load.datasets",
     "link_split": "gnneval.load.datasets",
     "disjoint_union": "gnneval.load.datasets",
+    "stage_raw_tree": "gnneval.load.datasets",
+    "node_split": "gnneval.load.datasets",
+    "official_masks": "gnneval.load.datasets",
     # models: weights, inputs, layers, counting
     "prunable_weights": "gnneval.model.counting",
     "count_flops": "gnneval.model.counting",
@@ -97,7 +100,10 @@ if TYPE_CHECKING:  # pragma: no cover
         disjoint_union,
         find_raw_dir,
         link_split,
+        node_split,
+        official_masks,
         stage_raw_files,
+        stage_raw_tree,
     )
     from gnneval.load.sparse_tensors import (
         declared_size,

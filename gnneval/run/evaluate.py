@@ -486,9 +486,9 @@ class Evaluator:
 
         s, ckpt, plan = self.s, loaded.ckpt, self.plan
         assert plan is not None
-        self.columns = declared_columns(self.reg, list(plan.metrics), loaded.task)
         self._measure = MeasureJob(self.reg, plan.metrics, loaded.graph.arrays(), s.metric_settings(), plan.device,
                                    capture=(s.layer,) if s.layer else ())  # fmt: skip
+        self.columns = declared_columns(self.reg, list(plan.metrics), loaded.task, self._measure.arrays)
         prov = Provenance(
             checkpoint_path=str(s.checkpoint),
             checkpoint_sha256=sha256_file(s.checkpoint),

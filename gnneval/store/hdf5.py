@@ -84,6 +84,8 @@ def _write(f, result: RunResult) -> None:
 def _write_graph(g: Any, graph: GraphArrays) -> None:
     for k in ("name", "task", "num_classes", "num_features"):
         g.attrs[k] = getattr(graph, k)
+    if graph.evaluator:  # only datasets with an official evaluator carry it
+        g.attrs["evaluator"] = graph.evaluator
     g.create_dataset("y", data=graph.y.astype(np.int64))
     g.create_dataset("edge_index", data=graph.edge_index.astype(np.int64), compression="gzip")
     if graph.batch is not None:
@@ -303,6 +305,7 @@ def _read_graph(g: Any) -> GraphArrays:
             if "link" in g and f"{s}_index" in g["link"]
         },
         batch=g["batch"][()] if "batch" in g else None,
+        evaluator=str(_attr(g.attrs.get("evaluator", ""))),
     )
 
 

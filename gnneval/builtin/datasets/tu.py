@@ -20,6 +20,13 @@ from gnneval.plugin import DatasetContext, DatasetLoader, GraphData, UsageError,
 from gnneval.plugin.helpers import disjoint_union, find_raw_dir, one_line, stage_raw_files
 
 KNOWN = ("MUTAG", "PROTEINS", "ENZYMES", "NCI1", "IMDB-BINARY", "DD", "COLLAB", "REDDIT-BINARY")
+MORE = ("Mutagenicity", "NCI109", "PTC_MR", "PTC_FM", "PTC_FR", "PTC_MM", "BZR", "COX2", "DHFR", "AIDS",
+        "FRANKENSTEIN", "IMDB-MULTI", "REDDIT-MULTI-5K", "REDDIT-MULTI-12K", "PROTEINS_full", "MSRC_9", "MSRC_21",
+        "KKI", "OHSU", "Peking_1", "BZR_MD", "COX2_MD", "DHFR_MD", "ER_MD", "Tox21_AhR_training", "github_stargazers",
+        "deezer_ego_nets", "twitch_egos", "reddit_threads", "SYNTHETIC", "SYNTHETICnew", "Synthie", "TRIANGLES",
+        "COIL-DEL", "COIL-RAG", "Letter-high", "Letter-low", "Letter-med", "Cuneiform", "MCF-7", "MOLT-4", "NCI-H23",
+        "OVCAR-8", "P388", "PC-3", "SF-295", "SN12C", "SW-620", "UACC257", "Yeast")  # fmt: skip
+"""TU names beyond the usual ones (``TUDataset`` with ``--dataset-option name=X`` reads any other)."""
 REQUIRED = ("A", "graph_indicator", "graph_labels")
 
 
@@ -32,10 +39,17 @@ class TUDatasetLoader(DatasetLoader):
     def names(self) -> list[str]:
         return list(KNOWN)
 
+    def handles(self, name: str) -> bool:
+        return name == "TUDataset" or name.lower() in {n.lower() for n in (*KNOWN, *MORE)}
+
     def load(self, name: str, ctx: DatasetContext) -> GraphData:
         from torch_geometric.datasets import TUDataset
 
-        canonical = {n.lower(): n for n in KNOWN}.get(name.lower(), name)
+        if name == "TUDataset":
+            if not ctx.options.get("name"):
+                raise UsageError("dataset TUDataset needs the TU name: --dataset-option name=Mutagenicity")
+            name = str(ctx.options["name"])
+        canonical = {n.lower(): n for n in (*KNOWN, *MORE)}.get(name.lower(), name)
         task = ctx.options.get("task", "graph-classification")
         if task != "graph-classification":
             raise UsageError(
