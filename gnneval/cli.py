@@ -348,6 +348,9 @@ def _batch_parser(sub) -> None:
     )
     bt.add_argument("--executor", default="local", choices=("local", "ray"), help="where jobs run (default local)")
     bt.add_argument("--address", default=None, help="Ray cluster address (default: start a local one)")
+    bt.add_argument("--memory-per-job", type=float, default=None, metavar="GB",
+                    help="--executor ray: the memory each checkpoint's evaluation needs (a Ray resource: a node "
+                         "runs only as many at once as fit)")  # fmt: skip
     bt.add_argument("--data-root", default=None)
     bt.add_argument(
         "--metrics",
@@ -718,6 +721,7 @@ def cmd_batch(args, out) -> int:
         tolerance=args.tolerance / 100.0,
         executor=args.executor,
         address=args.address,
+        memory_gb=args.memory_per_job,
         data_root=args.data_root,
         extra_args=extra,
     )

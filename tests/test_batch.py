@@ -140,7 +140,19 @@ def test_ray_executor_on_a_real_local_cluster(zoo, tmp_path, capsys):
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         out = tmp_path / "ray"
-        code = main(["batch", str(zoo / "manifest.json"), "--out", str(out), "--executor", "ray", *ARGS])
+        code = main(
+            [
+                "batch",
+                str(zoo / "manifest.json"),
+                "--out",
+                str(out),
+                "--executor",
+                "ray",
+                "--memory-per-job",
+                "0.5",
+                *ARGS,
+            ]
+        )
         assert code == 1  # the corrupt checkpoint's task fails; the others are reported
         board = json.loads((out / "leaderboard.json").read_text())
         assert sum(r["status"] == "ok" for r in board["rows"]) == 20

@@ -21,7 +21,9 @@ def test_metric_contract(name, gnneval_run, gnneval_link_run):
 
     cls = REG.get("metric", name).obj
     if cls.requires and not any(has_required(cls, r.graph) for r in (gnneval_run, gnneval_link_run)):
-        pytest.skip(f"{name} needs a dataset with {', '.join(cls.requires)}: tests/test_ogb_datasets.py checks it on one")
+        pytest.skip(
+            f"{name} needs a dataset with {', '.join(cls.requires)}: tests/test_ogb_datasets.py checks it on one"
+        )
     runs = [r for r in (gnneval_run, gnneval_link_run) if cls.tasks is None or r.graph.task in cls.tasks]
     assert runs, f"metric {name} applies to no task gnneval runs: {cls.tasks}"
     for run in runs:

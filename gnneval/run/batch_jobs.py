@@ -50,6 +50,9 @@ class BatchSettings:
     tolerance: float = 0.01  #: accuracy drop (fraction) still counted as "within tolerance"
     executor: str = "local"
     address: str | None = None
+    memory_gb: float | None = (
+        None  #: ``--memory-per-job``: Ray schedules each checkpoint where this much memory is free
+    )
     data_root: str | None = None
     extra_args: list[str] = field(default_factory=list)  #: passed to every `gnneval evaluate`
 

@@ -47,7 +47,8 @@ def run_ray(
                 f"could not connect to a Ray cluster at {s.address or 'a new local one'}: {one_line(exc)[:200]}"
             ) from None
     gpus = ray.cluster_resources().get("GPU", 0)
-    remote = ray.remote(num_cpus=1, num_gpus=1 if gpus else 0, max_retries=0)(_evaluate_remote)
+    memory = {"memory": int(s.memory_gb * 2**30)} if s.memory_gb else {}  # Ray places a task where it fits
+    remote = ray.remote(num_cpus=1, num_gpus=1 if gpus else 0, max_retries=0, **memory)(_evaluate_remote)
     threads = 1 if gpus else max(1, int(ray.cluster_resources().get("CPU", 1)) // max(1, len(todo)))
     pending = {}
     for entry, _key, out_dir in todo:
