@@ -80,7 +80,8 @@ class QualityCurves(Visualiser):
             ax.set_xlabel("sparsity asked for")
             ax.set_ylabel(ylabel)
             where = "" if lay is None else f" (layer '{lay}')"
-            ax.set_title(ylabel.split(" (")[0].capitalize() + where, fontsize=10)
+            title = ylabel.split(" (")[0]
+            ax.set_title(title[:1].upper() + title[1:] + where, fontsize=10)
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8)
         fig.suptitle(

@@ -112,10 +112,13 @@ class UmapMaps(Visualiser):
         if v.id != "dense" and flipped is not None:
             parts.append(f"{100 * flipped.mean():.0f}% flipped")
         repeats = v.details.get("repeats") or []
-        if len(repeats) > 1:  # --seeds: the map is the first repeat's; the score the repeats' mean
-            parts = [f"map of {repeats[0]}", *(p.replace("% ", "% mean ", 1) if i == 0 and score is not None else p
-                                              for i, p in enumerate(parts))]  # fmt: skip
-        ax.set_title(f"{v.id}" + (f" ({', '.join(parts)})" if parts else ""), fontsize=9)
+        if len(repeats) > 1:  # --seeds: the score is the repeats' mean, the map (and its flips) the first repeat's
+            mean = f": {100 * score:.1f}% mean over {len(repeats)} seeds" if score is not None else ""
+            ax.set_title(
+                f"{v.id}{mean}\nmap of {repeats[0]}" + (f", {parts[-1]}" if len(parts) > 1 else ""), fontsize=9
+            )
+        else:
+            ax.set_title(f"{v.id}" + (f" ({', '.join(parts)})" if parts else ""), fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
 
