@@ -920,3 +920,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         sys.stderr.write(f"{getattr(exc, 'message', 'gnneval: interrupted')}\n")
         return D.EXIT_INTERRUPTED
+    except (MemoryError, RuntimeError) as exc:  # out of memory anywhere else: one line, never allocator text
+        from gnneval.core.errors import out_of_memory
+
+        oom = out_of_memory(exc, f"gnneval {args.command}")
+        if oom is None or args.debug:
+            raise
+        sys.stderr.write(f"gnneval: error: {oom}\n")
+        return EXIT_USAGE

@@ -64,3 +64,27 @@ class NotATorchFile(Exception):
 
 class UnsafeCheckpoint(UsageError):
     """The file holds Python objects that ``weights_only=True`` refuses to create."""
+
+
+def out_of_memory(exc: BaseException, stage: str, graph: str = "") -> str | None:
+    """One line for an allocation that failed (``MemoryError``, torch's CPU allocator, CUDA out of memory):
+    which stage needed how much, and what to do — never the allocator's own text.  None for other errors."""
+    import re
+
+    text = str(exc)
+    cuda = "CUDA out of memory" in text or type(exc).__name__ == "OutOfMemoryError"
+    if not (isinstance(exc, MemoryError) or cuda or "can't allocate memory" in text or "not enough memory" in text):
+        return None
+    asked = re.search(r"allocate (\d+) bytes", text) or re.search(r"allocate ([\d.]+) ([GMK]i?B)", text)
+    need = ""
+    if asked is not None:
+        if len(asked.groups()) == 1:
+            need = f" (one allocation of {int(asked.group(1)) / 2**30:.1f} GiB)"
+        else:
+            need = f" (one allocation of {asked.group(1)} {asked.group(2)})"
+    where = f" on {graph}" if graph else ""
+    return (
+        f"{stage}{where} ran out of {'GPU ' if cuda else ''}memory{need}: a full-graph pass materialises one "
+        "message per edge and channel; evaluate a smaller graph (--dataset-option nodes=... for sbm), fewer "
+        "channels, or on a machine with more memory"
+    )

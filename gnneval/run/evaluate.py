@@ -23,7 +23,7 @@ from typing import Any
 
 from gnneval._plugins.manager import PluginHost
 from gnneval.core.contract import GraphData, PruneContext, RunInfo
-from gnneval.core.errors import GnnevalError, RunInterrupted, UsageError, one_line, suggest
+from gnneval.core.errors import GnnevalError, RunInterrupted, UsageError, one_line, out_of_memory, suggest
 from gnneval.core.problems import ProblemLog, collecting, report
 from gnneval.core.records import Provenance, RunResult, VariantResult
 from gnneval.load.inputs import Loaded, load_for_evaluation
@@ -278,7 +278,10 @@ class Evaluator:
         t0 = time.perf_counter()
         try:
             measure_variant(dense.result, dense.model, loaded.graph, None, dense.numel, self._measure)
-        except (RuntimeError, IndexError, ValueError, TypeError, KeyError) as exc:
+        except (RuntimeError, IndexError, ValueError, TypeError, KeyError, MemoryError) as exc:
+            oom = out_of_memory(exc, "the dense model's forward pass", loaded.graph.name)
+            if oom is not None:
+                raise UsageError(oom) from None
             raise UsageError(f"the model does not run on dataset {loaded.graph.name}: its forward pass raised "
                              f"{type(exc).__name__} in {_where(exc)}; check --dataset, --task and the architecture "
                              "(--arch, --arch-option); --debug shows the traceback") from None  # fmt: skip
@@ -326,7 +329,8 @@ class Evaluator:
         except GnnevalError as exc:
             v.status, v.error = "failed", str(exc)
         except Exception as exc:  # noqa: BLE001 - one variant must not lose the others
-            v.status, v.error = "failed", f"pruner '{pruner_name}' ({reg.plugin}) raised {one_line(exc)}"
+            oom = out_of_memory(exc, f"variant {vid}", loaded.graph.name)
+            v.status, v.error = "failed", oom or f"pruner '{pruner_name}' ({reg.plugin}) raised {one_line(exc)}"
         except SystemExit as exc:  # a plugin calling sys.exit() ends its variant, not the run
             v.status, v.error = "failed", f"pruner '{pruner_name}' ({reg.plugin}) called sys.exit({exc.code!r})"
         if not v.ok:
