@@ -42,7 +42,7 @@ def checkpoint(folder: Path, nodes: int, degree: float) -> Path:
 
 
 def run_size(name: str, folder: Path) -> dict:
-    nodes, degree = SIZES.get(name, (int(name), 10.0))
+    nodes, degree = SIZES[name] if name in SIZES else (int(name), 10.0)
     ckpt = checkpoint(folder, nodes, degree)
     out = folder / f"run_{nodes}"
     cmd = [sys.executable, "-m", "gnneval", "evaluate", str(ckpt), "--pruner", "magnitude,structured",
