@@ -169,4 +169,7 @@ def _header(run: RunResult, pts: Points) -> Any:
             "and in the dense model's; <b>displacement</b>: how far the point moved on the map against its 10 dense-map "
             "neighbours' mean move, in units of its mean distance to them (0: it moved with its neighbourhood). "
             "Share a view: <code>#variant=...&amp;layer=...&amp;node=123</code>.</p>")  # fmt: skip
+    if len(run.seeds) > 1:
+        text += (f"<p>Seeds {', '.join(map(str, run.seeds))} were repeated: a repeated variant's map and "
+                 "predictions are its first repeat's; its scores are the repeats' means.</p>")  # fmt: skip
     return Div(text=text, width=1120, name="header")
