@@ -160,6 +160,11 @@ def _evaluate_parser(sub) -> None:
                     help="the layer the console, pictures and report show, e.g. convs.1 (default: the last hidden "
                          "layer, the output of the last message-passing layer that feeds the head or pooling); "
                          "any other module named (e.g. lin1) is captured and measured too; every layer is stored")  # fmt: skip
+    ev.add_argument("--inference", default="auto", choices=("full", "sparse", "auto"),
+                    help="how forward passes receive the graph: full (edge_index: one message per edge and channel), "
+                         "sparse (a CSR adjacency, spmm: no per-edge messages; GCN, GraphSAGE, GIN, GraphConv) or "
+                         "auto: sparse when one layer's messages would need more than 4 GiB and the model gives "
+                         "the same outputs both ways (default auto)")  # fmt: skip
     ev.add_argument("--overwrite", action="store_true",
                     help="replace the run already in --out, and the files it had drawn, instead of adding to it")  # fmt: skip
     seeds = ev.add_mutually_exclusive_group()
@@ -568,7 +573,7 @@ SETTING_OF_ARG = {
     "providers": "providers", "onnx_exporter": "onnx_exporter", "onnx_graph": "onnx_graph",
     "bench_budget": "bench_budget_s", "sparse_input": "sparse_input", "sparse_kernels": "sparse_kernels",
     "bench": "bench", "device": "device", "overwrite": "overwrite", "layer": "layer", "split": "split",
-    "track": "trackers",
+    "track": "trackers", "inference": "inference",
 }  # fmt: skip
 """Command-line options copied as given into :class:`~gnneval.run.settings.EvaluateSettings` (dest -> field)."""
 

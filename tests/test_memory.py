@@ -28,14 +28,20 @@ def test_a_pass_too_large_for_the_memory_limit_is_one_line(tmp_path):
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))
 
-    res = subprocess.run([sys.executable, "-m", "gnneval", "evaluate", str(ckpt), "--pruner", "magnitude",
-                          "--sparsity", "0.5", "--no-bench", "--no-progress", "--visualisers", "curves", "--metrics",
-                          "accuracy", "--out", str(tmp_path / "run")],
-                         capture_output=True, text=True, preexec_fn=limit, timeout=600)  # fmt: skip
+    def evaluate(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "gnneval", "evaluate", str(ckpt), "--pruner", "magnitude",
+                               "--sparsity", "0.5", "--no-bench", "--no-progress", "--visualisers", "curves",
+                               "--metrics", "accuracy", "--out", str(tmp_path / "run"), "--overwrite", *extra],
+                              capture_output=True, text=True, preexec_fn=limit, timeout=600)  # fmt: skip
+
+    res = evaluate("--inference", "full")  # edge_index: one 15 GiB allocation of per-edge messages
     errors = [line for line in res.stderr.splitlines() if line.startswith("gnneval: error:")]
     assert res.returncode == 2 and len(errors) == 1, res.stderr[-2000:]
     assert "the dense model's forward pass on sbm ran out of memory (one allocation of" in errors[0]
     assert "GiB)" in errors[0] and "Traceback" not in res.stderr and "DefaultCPUAllocator" not in res.stderr
+    res = evaluate()  # auto: the sparse adjacency, no per-edge messages: the same run fits under the limit
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "inference: sparse adjacency (CSR spmm): no per-edge messages" in res.stderr
 
 
 def test_out_of_memory_messages_are_recognised():

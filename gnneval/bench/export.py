@@ -99,7 +99,7 @@ def export_onnx(model: torch.nn.Module, graph: GraphData, path: Path, exporter: 
     """Export ``model`` on ``graph``'s inputs to ``path``; returns the exporter used (``dynamo`` or ``torchscript``)."""
     from gnneval.model.forward import model_inputs
 
-    inputs = tuple(t.cpu() for t in model_inputs(graph, "cpu"))
+    inputs = tuple(t.cpu() for t in model_inputs(graph, "cpu", edges="edge_index"))  # ONNX takes edge_index
     model = model.cpu().eval()
     return export_with_fallback(
         lambda _name: model, inputs, path, exporter, ["x", "edge_index", "batch"][: len(inputs)]

@@ -145,6 +145,10 @@ class GraphData:
     num_classes: int
     source: str  #: where the files came from (a path, or "generated")
     split: str = "public"
+    adjacency: str = "edge_index"
+    """How models receive the graph: ``edge_index``, or ``sparse`` — a CSR adjacency (``adj_t``) that torch_geometric's
+    GCN, GraphSAGE, GIN and GraphConv layers multiply by the features (spmm) without one message per edge and
+    channel (``--inference sparse``)."""
     evaluator: str = ""
     """The dataset's official evaluator, when it has one (``ogbn-arxiv``: OGB's ``Evaluator``): metrics that
     ``require`` it apply, and their headline is the run's."""

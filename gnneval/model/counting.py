@@ -87,9 +87,13 @@ def count_flops(model: torch.nn.Module, graph: GraphData, device: str = "cpu") -
         t = out[0] if isinstance(out, (tuple, list)) else out
         if not isinstance(t, torch.Tensor) or not isinstance(edge_index, torch.Tensor):
             return None
-        e = int(edge_index.shape[1]) if edge_index.dim() == 2 else int(edge_index.numel())
-        c = int(t.numel() // max(t.shape[0], 1))
         scaled = any(kwargs.get(k) is not None for k in ("edge_weight", "alpha", "norm"))
+        if edge_index.layout != torch.strided:  # a sparse adj_t: one entry per edge, its value the edge's weight
+            e = int(edge_index._nnz())
+            scaled = scaled or not bool((edge_index.values() == 1).all())
+        else:
+            e = int(edge_index.shape[1]) if edge_index.dim() == 2 else int(edge_index.numel())
+        c = int(t.numel() // max(t.shape[0], 1))
         mp_flops += e * c * (2 if scaled else 1)
         return None
 

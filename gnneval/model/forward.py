@@ -25,13 +25,44 @@ def message_passing_layers(model: torch.nn.Module) -> list[tuple[str, torch.nn.M
     return found
 
 
-def model_inputs(graph: GraphData, device: str = "cpu") -> tuple:
+def model_inputs(graph: GraphData, device: str = "cpu", edges: str | None = None) -> tuple:
     """What a model of ``graph``'s task is called with: ``(x, edge_index)``, plus ``batch`` for graph
-    classification."""
+    classification; the edges as ``graph.adjacency`` says (``edges`` overrides it: ``"edge_index"`` for an ONNX
+    export or a pruner that masks edges), a CSR ``adj_t`` for ``"sparse"``."""
     d = graph.data
+    adjacency = edges or getattr(graph, "adjacency", "edge_index")
+    e = sparse_adjacency(graph).to(device) if adjacency == "sparse" else d.edge_index.to(device)
     if graph.task == "graph-classification":
-        return d.x.to(device), d.edge_index.to(device), d.batch.to(device)
-    return d.x.to(device), d.edge_index.to(device)
+        return d.x.to(device), e, d.batch.to(device)
+    return d.x.to(device), e
+
+
+def sparse_adjacency(graph: GraphData) -> torch.Tensor:
+    """The graph as a CSR ``adj_t`` (row = target, column = source: what torch_geometric's layers take in place of
+    ``edge_index``), built once per graph."""
+    cached = graph.data.__dict__.get("_gnneval_adj_t")
+    if cached is None:
+        import warnings
+
+        from torch_geometric.utils import to_torch_csr_tensor
+
+        n = int(graph.data.num_nodes)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's "CSR support is in beta" notes
+            cached = to_torch_csr_tensor(graph.data.edge_index.flip(0), size=(n, n))
+        graph.data.__dict__["_gnneval_adj_t"] = cached  # beside Data's stores: not an attribute of the graph
+    return cached
+
+
+def without_edges(edges: torch.Tensor) -> torch.Tensor:
+    """``edges`` (an ``edge_index`` or a sparse ``adj_t``) with every edge removed, same size."""
+    import torch
+
+    if edges.layout == torch.strided:
+        return edges[:, :0]
+    n = edges.shape[0]
+    return torch.sparse_csr_tensor(torch.zeros(n + 1, dtype=torch.int64), torch.zeros(0, dtype=torch.int64),
+                                   torch.zeros(0), size=tuple(edges.shape))  # fmt: skip
 
 
 def run_model(

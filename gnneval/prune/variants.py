@@ -99,13 +99,13 @@ def _ignores_edges(dense_model: torch.nn.Module, v: Variant) -> list[str]:
     reported (not refused: pruning every weight of a layer can do that legitimately)."""
     import torch
 
-    from gnneval.model.forward import model_inputs
+    from gnneval.model.forward import model_inputs, without_edges
 
     def edge_effect(model: torch.nn.Module, graph: GraphData) -> float:
         inputs = list(model_inputs(graph, _device(model)))
         with torch.no_grad():
             with_edges = model.eval()(*inputs)
-            inputs[1] = inputs[1][:, :0]
+            inputs[1] = without_edges(inputs[1])
             without = model(*inputs)
         return float((with_edges - without).abs().max())
 

@@ -30,6 +30,7 @@ from gnneval.load.inputs import Loaded, load_for_evaluation
 from gnneval.measure.metrics import declared_columns, declared_intervals
 from gnneval.measure.variant import MeasureJob, measure_variant
 from gnneval.model.assumptions import settle_assumptions
+from gnneval.model.inference import choose_inference
 from gnneval.run.checks import check_dense_scores
 from gnneval.run.existing import clear, existing_run, refuse_if_different, remove_stale
 from gnneval.run.settings import (
@@ -137,9 +138,11 @@ class Evaluator:
         try:
             loaded = load_for_evaluation(s.load_settings(), self.reg, console=self.console)
             loaded = settle_assumptions(loaded, self.reg, console=self.console)
+            loaded = choose_inference(loaded, s.inference, console=self.console)
         except KeyboardInterrupt:
             raise RunInterrupted("gnneval: interrupted while loading; nothing was stored") from None
-        self.plan = replace(self.plan, threads=threads, device=loaded.device, split=loaded.graph.split)
+        self.plan = replace(self.plan, threads=threads, device=loaded.device, split=loaded.graph.split,
+                            inference=loaded.graph.adjacency)  # fmt: skip
         if self._old is not None:
             refuse_if_different(self._old, self.out_dir, dataset=loaded.graph.name, task=loaded.task, split=loaded.graph.split,
                                 dataset_options=dict(s.dataset_options), transform=s.transform)  # fmt: skip

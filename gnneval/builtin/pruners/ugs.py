@@ -173,7 +173,7 @@ def _check_edge_weights(model, graph) -> None:
 
     try:
         with torch.no_grad():
-            x, ei = model_inputs(graph)[:2]
+            x, ei = model_inputs(graph, edges="edge_index")[:2]  # its mask is one weight per edge
             model.eval()(x, ei, edge_weight=torch.ones(ei.shape[1]))
     except TypeError:
         raise UsageError(

@@ -1,0 +1,70 @@
+"""--inference sparse: every forward pass receives a CSR adjacency instead of edge_index and gives the same
+logits, embeddings and scores (to float tolerance) for GCN, GraphSAGE and GIN; a model whose outputs differ
+(or cannot take it) is refused in one line under ``sparse`` and kept on edge_index under ``auto``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from gnneval.cli import main
+from gnneval.store.hdf5 import read_run
+
+ARGS = ["--pruner", "magnitude,structured", "--sparsity", "0.5", "--no-bench", "--no-progress", "--visualisers",
+        "curves", "--metrics", "accuracy,linear-cka"]  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", ["gcn", "sage", "gin"])
+def test_sparse_gives_the_full_batch_results(tmp_path, capsys, arch):
+    from conftest import train_sbm_checkpoint
+
+    ckpt = train_sbm_checkpoint(tmp_path / f"{arch}.pt", arch=arch, epochs=20)
+    for mode in ("full", "sparse"):
+        assert main(["evaluate", str(ckpt), *ARGS, "--inference", mode, "--out", str(tmp_path / mode)]) == 0
+    assert "inference: sparse adjacency (CSR spmm)" in capsys.readouterr().err
+    full, sparse = read_run(tmp_path / "full"), read_run(tmp_path / "sparse")
+    assert sparse.provenance.resolved["inference"] == "sparse" and full.provenance.resolved["inference"] == "edge_index"
+    for a, b in zip(full.variants, sparse.variants):
+        assert np.allclose(a.outputs.logits, b.outputs.logits, atol=1e-5), (arch, a.id)
+        for layer in a.outputs.embeddings:
+            assert np.allclose(a.outputs.embeddings[layer], b.outputs.embeddings[layer], atol=1e-5)
+        assert a.metrics["accuracy.test"] == b.metrics["accuracy.test"]
+        assert a.flops == b.flops  # message passing counted from the adjacency's entries, as from edge_index
+
+
+def test_a_model_that_differs_on_a_sparse_adjacency_is_refused(tmp_path, capsys):
+    """A layer that reads edge_index itself (here: counts edges) cannot take a sparse adjacency."""
+    from dataclasses import replace
+
+    from torch_geometric.nn import GCNConv
+
+    from gnneval.load.inputs import Loaded
+    from gnneval.model.inference import choose_inference
+    from gnneval.plugin import LoadedCheckpoint
+    from gnneval.testing import small_graph
+
+    class ReadsEdges(torch.nn.Module):
+        def __init__(self, c_in: int) -> None:
+            super().__init__()
+            self.conv = GCNConv(c_in, 4)
+
+        def forward(self, x, edge_index):
+            return self.conv(x, edge_index) + float(edge_index.shape[1])
+
+    graph = small_graph()
+    ckpt = LoadedCheckpoint(model=ReadsEdges(graph.num_features), architecture="x", architecture_kwargs={},
+                            task="node-classification", dataset=None)  # fmt: skip
+    loaded = Loaded(ckpt, "x", graph, "sbm", "node-classification", "cpu", None)  # type: ignore[arg-type]
+    with pytest.raises(Exception, match="does not give the same outputs on a sparse adjacency"):
+        choose_inference(loaded, "sparse")
+    assert choose_inference(loaded, "auto").graph.adjacency == "edge_index"  # small: edge_index anyway
+    import gnneval.model.inference as inference
+
+    big = replace(loaded, graph=graph)
+    old, inference.AUTO_BYTES = inference.AUTO_BYTES, 0
+    try:
+        assert choose_inference(big, "auto").graph.adjacency == "edge_index"  # differs: kept, said
+    finally:
+        inference.AUTO_BYTES = old
