@@ -68,3 +68,29 @@ def test_a_model_that_differs_on_a_sparse_adjacency_is_refused(tmp_path, capsys)
         assert choose_inference(big, "auto").graph.adjacency == "edge_index"  # differs: kept, said
     finally:
         inference.AUTO_BYTES = old
+
+
+def test_a_multigraph_keeps_edge_index(tmp_path):
+    """Duplicate edges and self-loops are counted differently by a sparse adjacency: auto keeps edge_index and
+    sparse refuses, whatever the subgraph check would see."""
+    from torch_geometric.nn.models import GCN
+
+    import gnneval.model.inference as inference
+    from gnneval.load.inputs import Loaded
+    from gnneval.model.inference import choose_inference
+    from gnneval.plugin import LoadedCheckpoint
+    from gnneval.testing import small_graph
+
+    graph = small_graph()
+    ei = graph.data.edge_index
+    graph.data.edge_index = torch.cat([ei, ei[:, -5:]], dim=1)  # five edges twice, far from the first nodes
+    ckpt = LoadedCheckpoint(model=GCN(graph.num_features, 8, num_layers=2, out_channels=4), architecture="gcn",
+                            architecture_kwargs={}, task="node-classification", dataset=None)  # fmt: skip
+    loaded = Loaded(ckpt, "x", graph, "sbm", "node-classification", "cpu", None)  # type: ignore[arg-type]
+    with pytest.raises(Exception, match="duplicate edges or self-loops"):
+        choose_inference(loaded, "sparse")
+    old, inference.AUTO_BYTES = inference.AUTO_BYTES, 0
+    try:
+        assert choose_inference(loaded, "auto").graph.adjacency == "edge_index"
+    finally:
+        inference.AUTO_BYTES = old

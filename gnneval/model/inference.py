@@ -62,15 +62,19 @@ def _message_bytes(loaded: Loaded) -> int:
 
 
 def _same_outputs(loaded: Loaded) -> bool | str:
-    """Whether the model's outputs on the first :data:`CHECK_NODES` nodes' subgraph agree both ways."""
+    """Whether the graph is simple (no duplicate edges, no self-loops) and the model's outputs on the first
+    :data:`CHECK_NODES` nodes' subgraph agree both ways (else the reason)."""
     import torch
-    from torch_geometric.utils import subgraph
+    from torch_geometric.utils import coalesce, contains_self_loops, subgraph
 
     from gnneval.model.forward import model_inputs
 
     graph = loaded.graph
     if graph.task == "graph-classification":
         return "graph classification keeps edge_index (its graphs are small)"
+    ei_all = graph.data.edge_index
+    if contains_self_loops(ei_all) or int(coalesce(ei_all).shape[1]) != int(ei_all.shape[1]):
+        return "the graph has duplicate edges or self-loops, which a sparse adjacency counts differently"
     n = min(CHECK_NODES, int(graph.data.num_nodes))
     keep = torch.arange(n)
     ei, _ = subgraph(keep, graph.data.edge_index, num_nodes=int(graph.data.num_nodes), relabel_nodes=True)
