@@ -94,3 +94,18 @@ def test_a_multigraph_keeps_edge_index(tmp_path):
         assert choose_inference(loaded, "auto").graph.adjacency == "edge_index"
     finally:
         inference.AUTO_BYTES = old
+
+
+def test_the_adjacency_follows_the_edges_of_a_changed_clone():
+    """A sparsifier clones the graph and changes its edges: its adjacency is built from its own edges."""
+    from dataclasses import replace
+
+    from gnneval.model.forward import sparse_adjacency
+    from gnneval.testing import small_graph
+
+    graph = replace(small_graph(), adjacency="sparse")
+    assert sparse_adjacency(graph)._nnz() == graph.data.edge_index.shape[1]
+    clone = graph.data.clone()
+    assert sparse_adjacency(replace(graph, data=clone))._nnz() == graph.data.edge_index.shape[1]
+    clone.edge_index = clone.edge_index[:, :10]
+    assert sparse_adjacency(replace(graph, data=clone))._nnz() == 10

@@ -39,8 +39,11 @@ def model_inputs(graph: GraphData, device: str = "cpu", edges: str | None = None
 
 def sparse_adjacency(graph: GraphData) -> torch.Tensor:
     """The graph as a CSR ``adj_t`` (row = target, column = source: what torch_geometric's layers take in place of
-    ``edge_index``), built once per graph."""
-    cached = graph.data.__dict__.get("_gnneval_adj_t")
+    ``edge_index``), built once per ``edge_index`` tensor: a cloned graph whose edges were changed (a
+    sparsifier's) gets its own."""
+    edge_index = graph.data.edge_index
+    kept = graph.data.__dict__.get("_gnneval_adj_t")
+    cached = kept[1] if kept is not None and kept[0] is edge_index else None
     if cached is None:
         import warnings
 
@@ -49,8 +52,8 @@ def sparse_adjacency(graph: GraphData) -> torch.Tensor:
         n = int(graph.data.num_nodes)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch's "CSR support is in beta" notes
-            cached = to_torch_csr_tensor(graph.data.edge_index.flip(0), size=(n, n))
-        graph.data.__dict__["_gnneval_adj_t"] = cached  # beside Data's stores: not an attribute of the graph
+            cached = to_torch_csr_tensor(edge_index.flip(0), size=(n, n))
+        graph.data.__dict__["_gnneval_adj_t"] = (edge_index, cached)  # beside Data's stores: not a graph attribute
     return cached
 
 

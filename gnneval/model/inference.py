@@ -81,7 +81,6 @@ def _same_outputs(loaded: Loaded) -> bool | str:
     small = graph.data.clone()
     small.x, small.edge_index, small.y = graph.data.x[:n], ei, graph.data.y[:n]
     small.num_nodes = n
-    small.__dict__.pop("_gnneval_adj_t", None)
     sub = replace(graph, data=small)
     model = loaded.ckpt.model.eval()
     try:
