@@ -462,9 +462,8 @@ class Evaluator:
         update_meta(h5, result)  # the pictures, the report and any problem they had
         n_problems = len(self.problems)
         self.host.call_each("gnneval_evaluate_end", result=result, run_dir=self.out_dir)
-        if self.tracking.trackers:
-            stored = read_run(h5)  # what the trackers log is what run.h5 holds
-            stored.files = {**result.files, "run": str(h5)}
+        if self.tracking.trackers:  # the run as stored: what was read for drawing, with what update_meta added
+            stored.files, stored.problems = {**result.files, "run": str(h5)}, list(self.problems)
             self.tracking.call("finish", stored, self.out_dir)
         if len(self.problems) != n_problems:  # keep what the end hooks and trackers reported with the results
             update_meta(h5, result)
