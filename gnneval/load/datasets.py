@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -175,14 +175,19 @@ def disjoint_union(graphs: Any, *, seed: int, train: float = 0.8, val: float = 0
     )
 
 
-def stage_raw_tree(source: Path, dest: Path) -> list[str]:
-    """Copy every file under a ``raw`` folder of ``source`` (a dataset's folder in the user's data root, laid out
-    as torch_geometric lays it out) to the same place under ``dest`` (the cache); ``source`` is never written
-    to.  Returns the files' paths relative to ``source``."""
+def _under_raw(rel: Path) -> bool:
+    return "raw" in rel.parts[:-1]
+
+
+def stage_tree(source: Path, dest: Path, keep: Callable[[Path], bool] = _under_raw) -> list[str]:
+    """Copy the files of ``source`` (a dataset's folder in the user's data root, laid out as its library lays it
+    out) that ``keep`` accepts (by path relative to ``source``; default: those under a ``raw`` folder) to the same
+    place under ``dest`` (the cache), as :func:`stage_raw_files` does; ``source`` is never written to.  Returns
+    the copied files' paths relative to ``source``."""
     copied = []
     for path in sorted(source.rglob("*")):
         rel = path.relative_to(source)
-        if path.is_file() and "raw" in rel.parts[:-1]:
+        if path.is_file() and keep(rel):
             stage_raw_files(path.parent, dest / rel.parent, [path.name])
             copied.append(str(rel))
     return copied

@@ -35,7 +35,7 @@ HELPERS: dict[str, str] = {
     "stage_raw_files": "gnneval.load.datasets",
     "link_split": "gnneval.load.datasets",
     "disjoint_union": "gnneval.load.datasets",
-    "stage_raw_tree": "gnneval.load.datasets",
+    "stage_tree": "gnneval.load.datasets",
     "node_split": "gnneval.load.datasets",
     "official_masks": "gnneval.load.datasets",
     # models: weights, inputs, layers, counting
@@ -103,7 +103,7 @@ if TYPE_CHECKING:  # pragma: no cover
         node_split,
         official_masks,
         stage_raw_files,
-        stage_raw_tree,
+        stage_tree,
     )
     from gnneval.load.sparse_tensors import (
         declared_size,

@@ -15,11 +15,11 @@ from __future__ import annotations
 import builtins
 import contextlib
 import io
-import shutil
 from pathlib import Path
 from typing import Any
 
 from gnneval.plugin import DatasetContext, DatasetLoader, GraphData, UsageError, hookimpl
+from gnneval.plugin.helpers import stage_tree
 
 PREFIXES = ("ogbn-", "ogbg-", "ogbl-")
 EXAMPLES = ("ogbn-arxiv", "ogbn-products", "ogbg-molhiv", "ogbg-molpcba", "ogbl-collab", "ogbl-ddi")
@@ -76,12 +76,7 @@ def _stage(name: str, ctx: DatasetContext, root: Path) -> str:
     if ctx.root is None or not (Path(ctx.root) / folder).is_dir():
         return "downloaded" if not (root / folder).is_dir() else str(root / folder)
     src, dst = Path(ctx.root) / folder, root / folder
-    for path in sorted(src.rglob("*")):
-        rel = path.relative_to(src)
-        if path.is_file() and rel.parts[0] != "processed":
-            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-            if not (dst / rel).exists() or (dst / rel).stat().st_size != path.stat().st_size:
-                shutil.copyfile(path, dst / rel)
+    stage_tree(src, dst, keep=lambda rel: rel.parts[0] != "processed")
     return f"{src} (copied to {dst})"
 
 

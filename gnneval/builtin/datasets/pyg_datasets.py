@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from gnneval.plugin import DatasetContext, DatasetLoader, GraphData, UsageError, hookimpl
-from gnneval.plugin.helpers import disjoint_union, link_split, node_split, official_masks, stage_raw_tree
+from gnneval.plugin.helpers import disjoint_union, link_split, node_split, official_masks, stage_tree
 
 OWN = ("task", "split_seed", "train", "val", "split_index")
 """Options gnneval reads itself; every other ``--dataset-option`` goes to the dataset class."""
@@ -57,7 +57,7 @@ class PygDatasetLoader(DatasetLoader):
         root = ctx.cache_dir / "datasets" / "pyg" / name
         source = "downloaded"
         if ctx.root is not None and (Path(ctx.root) / name).is_dir():
-            copied = stage_raw_tree(Path(ctx.root) / name, root)
+            copied = stage_tree(Path(ctx.root) / name, root)
             if copied:
                 source = f"{Path(ctx.root) / name} ({len(copied)} raw file(s) copied to {root})"
         ds = _instantiate(cls, name, root, kwargs, ctx)
