@@ -83,7 +83,7 @@ def _graphconv(out: dict[str, Any]) -> list[str]:
     ws = [out[f"{p}.weight"] for p in paths]
     in_out = all(a.shape[1] == b.shape[0] for a, b in zip(ws, ws[1:]))
     out_in = all(a.shape[0] == b.shape[1] for a, b in zip(ws, ws[1:]))
-    named = all(re.search(r"conv|gcn", p.rsplit(".", 2)[-2] if "." in p else p) for p in paths)
+    named = all(re.search(r"conv|gcn", _own_name(p)) for p in paths)
     if not in_out or (out_in and not named):  # a Linear stack named layers.N chains as [out, in]: not ours
         return []
     for p in paths:
@@ -92,6 +92,11 @@ def _graphconv(out: dict[str, Any]) -> list[str]:
         f"{p} GraphConv (weight [in, out], as in an older torch_geometric GCNConv -> lin.weight transposed)"
         for p in paths
     ]
+
+
+def _own_name(path: str) -> str:
+    """A module's own name in its path: ``conv1`` of ``encoder.conv1``, ``layers`` of ``layers.0``."""
+    return next((part for part in reversed(path.split(".")) if not part.isdigit()), path)
 
 
 def _children(state: dict[str, Any], path: str) -> list[str]:
