@@ -141,7 +141,7 @@ class _Tracker:
     ) -> None:
         self.results, self.s, self.console, self.progress, self.overall = results, s, console, progress, overall
         self.key_of = {id(e): k for e, k, _ in todo}
-        self._entries = [(e, k) for e, k, _ in todo]
+        self.name_of = {k: e.path.name for e, k, _ in todo}
         self.dir_of = {k: d for _e, k, d in todo}
         self.running: dict[str, Any] = {}
 
@@ -156,10 +156,9 @@ class _Tracker:
             path = self.dir_of[key].parent / f".{self.dir_of[key].name}.progress"
             try:
                 state = json.loads(path.read_text())
-                name = next(e.path.name for e, k in self._entries if k == key)
                 self.progress.update(task, completed=state["done"], total=state["total"],
-                                     description=f"  {name}: {state['now']}")  # fmt: skip
-            except (OSError, ValueError, KeyError, StopIteration):
+                                     description=f"  {self.name_of[key]}: {state['now']}")  # fmt: skip
+            except (OSError, ValueError, KeyError):
                 continue
 
     def done(self, entry: BatchEntry, code: int, reason: str, seconds: float) -> None:

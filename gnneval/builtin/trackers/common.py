@@ -42,11 +42,11 @@ def series(run: RunResult, v: VariantResult) -> Iterator[tuple[str, int, dict[st
 def repeated_rows(result: RunResult) -> Iterator[tuple[str, int, dict[str, float]]]:
     """The summarised rows of ``--seeds`` repeats (not logged one by one): mean and ``<key>_sd`` per scalar."""
     summary = result.summarised()
+    layer = summary.shown_layer()
     for v in summary.variants:
         if not v.spread or not v.ok or not v.pruner:
             continue
         scalars = tracked_scalars(summary, v)
-        layer = summary.shown_layer()
         for key, s in v.spread.items():
             name = f"layer.{key.split('/', 1)[1]}" if "/" in key else key
             if "/" in key and key.split("/", 1)[0] != layer:
