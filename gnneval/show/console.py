@@ -146,10 +146,10 @@ def _scored(head: Any, v: VariantResult) -> str:
     return f"{head.fmt(value)} ±{head.fmt((hi - lo) / 2).rstrip('%')}{once}"
 
 
-def spread_text(c: Any, v: VariantResult, key: str, values: dict[str, float] | None = None) -> str:
-    """``c``'s value of ``key`` in ``v`` (``values``: ``v.metrics``, or a layer's), and over repeats
-    ``± sd (n)``."""
-    value = (v.metrics if values is None else values).get(key)
+def spread_text(c: Any, v: VariantResult, key: str) -> str:
+    """``c``'s value of the run-level metric ``key`` in ``v``, and over repeats ``± sd (n)`` (the representation
+    table's layer values: :func:`_layer_text`)."""
+    value = v.metrics.get(key)
     s = v.spread.get(key)
     if s is None or s.n < 2:
         return c.fmt(value) + (f" (n={s.n})" if s is not None else "")
