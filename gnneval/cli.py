@@ -160,11 +160,12 @@ def _evaluate_parser(sub) -> None:
                     help="the layer the console, pictures and report show, e.g. convs.1 (default: the last hidden "
                          "layer, the output of the last message-passing layer that feeds the head or pooling); "
                          "any other module named (e.g. lin1) is captured and measured too; every layer is stored")  # fmt: skip
-    ev.add_argument("--inference", default="auto", choices=("full", "sparse", "auto"),
+    ev.add_argument("--inference", default="auto", choices=("full", "sparse", "layerwise", "auto"),
                     help="how forward passes receive the graph: full (edge_index: one message per edge and channel), "
-                         "sparse (a CSR adjacency, spmm: no per-edge messages; GCN, GraphSAGE, GIN, GraphConv) or "
-                         "auto: sparse when one layer's messages would need more than 4 GiB and the model gives "
-                         "the same outputs both ways (default auto)")  # fmt: skip
+                         "sparse (a CSR adjacency, spmm: no per-edge messages; GCN, GraphSAGE, GIN, GraphConv), "
+                         "layerwise (each layer over batches of nodes with all their neighbours; GAT too) or auto: "
+                         "when one layer's messages would need more than 4 GiB, sparse, else layerwise, whichever "
+                         "gives the same outputs as full on a subgraph (default auto)")  # fmt: skip
     ev.add_argument("--overwrite", action="store_true",
                     help="replace the run already in --out, and the files it had drawn, instead of adding to it")  # fmt: skip
     seeds = ev.add_mutually_exclusive_group()

@@ -44,6 +44,42 @@ def test_a_pass_too_large_for_the_memory_limit_is_one_line(tmp_path):
     assert "inference: sparse adjacency (CSR spmm): no per-edge messages" in res.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS is how the test bounds memory (Linux)")
+def test_gat_too_large_for_full_batch_runs_layerwise_under_the_limit(tmp_path):
+    """GAT's attention is per edge (no sparse adjacency): auto runs it layer-wise, under a limit the full pass
+    exceeds, and the peak stays under it."""
+
+    from torch_geometric.nn.models import GAT
+
+    from gnneval.plugin import DatasetRef
+    from gnneval.store.checkpoints import save_checkpoint
+
+    kw = {"in_channels": 32, "hidden_channels": 1024, "out_channels": 4, "num_layers": 2, "heads": 4}
+    ckpt = save_checkpoint(tmp_path / "gat.pt", model=GAT(**kw), architecture="gat", architecture_kwargs=kw,
+                           task="node-classification", metrics={}, training={},
+                           dataset=DatasetRef("sbm", loader="sbm", options={"nodes": 100000, "avg_degree": 40}))  # fmt: skip
+    code = (
+        "import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30)); "
+        "from gnneval.cli import main; rc = main(sys.argv[1:]); "
+        "print('peak-kib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(rc)"
+    )
+
+    def evaluate(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", code, "evaluate", str(ckpt), "--pruner", "magnitude",
+                               "--sparsity", "0.5", "--no-bench", "--no-progress", "--visualisers", "curves",
+                               "--metrics", "accuracy", "--out", str(tmp_path / "run"), "--overwrite", *extra],
+                              capture_output=True, text=True, timeout=900)  # fmt: skip
+
+    res = evaluate("--inference", "full")
+    assert res.returncode == 2 and "ran out of memory (one allocation of" in res.stderr, res.stderr[-2000:]
+    res = evaluate()
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "inference: layer-wise over node batches" in res.stderr
+    peak = int(res.stderr.split("peak-kib")[1].split()[0]) * 1024
+    assert peak < 6 << 30
+
+
 def test_out_of_memory_messages_are_recognised():
     from gnneval.core.errors import out_of_memory
 

@@ -57,7 +57,7 @@ def test_a_model_that_differs_on_a_sparse_adjacency_is_refused(tmp_path, capsys)
     ckpt = LoadedCheckpoint(model=ReadsEdges(graph.num_features), architecture="x", architecture_kwargs={},
                             task="node-classification", dataset=None)  # fmt: skip
     loaded = Loaded(ckpt, "x", graph, "sbm", "node-classification", "cpu", None)  # type: ignore[arg-type]
-    with pytest.raises(Exception, match="does not give the same outputs on a sparse adjacency"):
+    with pytest.raises(Exception, match="--inference sparse: the model does not give the same outputs that way"):
         choose_inference(loaded, "sparse")
     assert choose_inference(loaded, "auto").graph.adjacency == "edge_index"  # small: edge_index anyway
     import gnneval.model.inference as inference
@@ -65,7 +65,7 @@ def test_a_model_that_differs_on_a_sparse_adjacency_is_refused(tmp_path, capsys)
     big = replace(loaded, graph=graph)
     old, inference.AUTO_BYTES = inference.AUTO_BYTES, 0
     try:
-        assert choose_inference(big, "auto").graph.adjacency == "edge_index"  # differs: kept, said
+        assert choose_inference(big, "auto").graph.adjacency == "layerwise"  # differs sparse, not layer by layer
     finally:
         inference.AUTO_BYTES = old
 
@@ -91,7 +91,7 @@ def test_a_multigraph_keeps_edge_index(tmp_path):
         choose_inference(loaded, "sparse")
     old, inference.AUTO_BYTES = inference.AUTO_BYTES, 0
     try:
-        assert choose_inference(loaded, "auto").graph.adjacency == "edge_index"
+        assert choose_inference(loaded, "auto").graph.adjacency == "layerwise"  # exact on a multigraph
     finally:
         inference.AUTO_BYTES = old
 

@@ -174,10 +174,7 @@ def bench_torch(
         setup = time.perf_counter() - t0
     rss0 = _rss_peak_bytes()
 
-    def run():
-        with torch.inference_mode():
-            fn(*inputs)
-
+    run = _eager(fn, inputs, graph)
     from gnneval.bench.paired import cuda_event_timer
 
     times, warmup = time_runs(run, budget_s=budget_s, sync=sync, timer=cuda_event_timer() if sync else None)
@@ -208,12 +205,14 @@ class Reference:
     onnx_graph: Any = None  #: the dense model's export (:class:`gnneval.bench.onnx_reuse.DenseGraph`)
 
 
-def _eager(model, inputs: tuple) -> Callable[[], None]:
-    """One inference call of ``model`` on ``inputs``, as a function to time."""
+def _eager(model, inputs: tuple, graph: Any = None) -> Callable[[], None]:
+    """One inference call of ``model`` on ``inputs`` (run as ``graph.adjacency`` says), as a function to time."""
     import torch
 
+    from gnneval.model.forward import inference_form
+
     def run() -> None:
-        with torch.inference_mode():
+        with torch.inference_mode(), inference_form(model, graph):
             model(*inputs)
 
     return run
@@ -222,7 +221,7 @@ def _eager(model, inputs: tuple) -> Callable[[], None]:
 def _dense_eager(ref: Reference, device: str) -> Callable[[], None]:
     from gnneval.model.forward import model_inputs
 
-    return _eager(ref.model.to(device).eval(), model_inputs(ref.graph, device))
+    return _eager(ref.model.to(device).eval(), model_inputs(ref.graph, device), ref.graph)
 
 
 def _bench_paired(model, inputs: tuple, graph, device: str, budget_s: float, ref: Reference) -> BenchResult:
@@ -231,7 +230,7 @@ def _bench_paired(model, inputs: tuple, graph, device: str, budget_s: float, ref
     sync = torch.cuda.synchronize if device.startswith("cuda") else None
     return _paired_result(
         "torch",
-        _eager(model, inputs),
+        _eager(model, inputs, graph),
         _dense_eager(ref, device),
         sync,
         device,
@@ -640,6 +639,11 @@ class BenchSettings:
     sparse_kernels: str = defaults.SPARSE_KERNELS[0]
 
 
+WHOLE_GRAPH = ("torch-sparse", "torch-compile", "onnxruntime")
+"""Backends that run a graph in one pass (their own kernels or an exported graph): not timed under layer-wise
+inference, whose per-edge messages would not fit."""
+
+
 def run_backends(
     model,
     graph,
@@ -659,7 +663,10 @@ def run_backends(
     out = []
     for backend in s.backends:
         try:
-            if backend == "torch":
+            if backend in WHOLE_GRAPH and getattr(graph, "adjacency", "") == "layerwise":
+                out.append(_failed(backend, device, "not timed: it runs the whole graph in one pass, and this run uses "
+                                   "layer-wise inference (one pass's per-edge messages would not fit)", status="skipped"))  # fmt: skip
+            elif backend == "torch":
                 out.append(bench_torch(model, graph, device=device, budget_s=budget_s, reference=reference))
             elif backend == "torch-sparse":
                 out.append(

@@ -148,7 +148,8 @@ class GraphData:
     adjacency: str = "edge_index"
     """How models receive the graph: ``edge_index``, or ``sparse`` — a CSR adjacency (``adj_t``) that torch_geometric's
     GCN, GraphSAGE, GIN and GraphConv layers multiply by the features (spmm) without one message per edge and
-    channel (``--inference sparse``)."""
+    channel (``--inference sparse``), or ``layerwise`` — ``edge_index``, each message-passing layer run over batches
+    of nodes with all their neighbours (``--inference layerwise``, :mod:`gnneval.model.layerwise`)."""
     evaluator: str = ""
     """The dataset's official evaluator, when it has one (``ogbn-arxiv``: OGB's ``Evaluator``): metrics that
     ``require`` it apply, and their headline is the run's."""

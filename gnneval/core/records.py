@@ -153,7 +153,7 @@ class BenchResult:
     throughput_nodes_per_s: float
     peak_memory_bytes: int
     note: str = ""
-    status: str = "ok"  #: ``ok``, ``mismatch`` (outputs disagree with PyTorch: not timed) or ``failed``
+    status: str = "ok"  #: ``ok``, ``mismatch`` (outputs disagree with PyTorch: not timed), ``skipped`` or ``failed``
     max_abs_diff: float = 0.0  #: exported model against PyTorch on the same input (ONNX Runtime)
     model_bytes: int = 0  #: size of the exported model file (ONNX Runtime)
     providers: str = ""  #: execution providers the session actually used (ONNX Runtime)

@@ -102,12 +102,12 @@ def _score(registry: Registry, loaded: Loaded, combo: dict[str, Any], items: Any
     """Accuracy on ``items`` of the model built with ``combo`` (None: it could not be built or run)."""
     import torch
 
-    from gnneval.model.forward import model_inputs
+    from gnneval.model.forward import forward_pass
 
     try:
         model = _built(registry, loaded.ckpt, {**loaded.ckpt.architecture_kwargs, **combo})
         with torch.no_grad():
-            pred = model(*model_inputs(loaded.graph)).argmax(-1)
+            pred = forward_pass(model, loaded.graph).argmax(-1)
         y = loaded.graph.data.y
         return float((pred[items] == y[items]).float().mean())
     except Exception as exc:  # noqa: BLE001 - one combination that does not run is reported, not fatal

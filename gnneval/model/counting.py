@@ -73,11 +73,13 @@ def count_flops(model: torch.nn.Module, graph: GraphData, device: str = "cpu") -
     ``E x C`` additions, plus ``E x C`` multiplications when messages are scaled by an
     edge weight or attention coefficient.  The sparse figure scales each module's
     matrix-multiply FLOPs by the density of its weights (what a sparse kernel skips).
+    Under ``--inference layerwise`` the pass counted is the one run: each batch recomputes the dense transforms
+    of the neighbours it reads (see :mod:`gnneval.model.layerwise`).
     """
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from gnneval.model.forward import message_passing_layers, model_inputs
+    from gnneval.model.forward import forward_pass, message_passing_layers
 
     mp_flops = 0
 
@@ -105,7 +107,7 @@ def count_flops(model: torch.nn.Module, graph: GraphData, device: str = "cpu") -
     model.eval()
     try:
         with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-            model(*model_inputs(graph, device))
+            forward_pass(model, graph, device)
     finally:
         for h in handles:
             h.remove()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,6 +37,30 @@ def model_inputs(graph: GraphData, device: str = "cpu", edges: str | None = None
     if graph.task == "graph-classification":
         return d.x.to(device), e, d.batch.to(device)
     return d.x.to(device), e
+
+
+def forward_pass(model: torch.nn.Module, graph: GraphData, device: str = "cpu", edges: str | None = None) -> Any:
+    """``model`` called on ``graph`` (:func:`model_inputs`) as ``graph.adjacency`` says (:func:`inference_form`).
+    Every inference pass of the pipeline goes through here; gradients and modes are the caller's.  ``edges``:
+    as for :func:`model_inputs` (``"edge_index"``: one whole-graph pass)."""
+    inputs = model_inputs(graph, device, edges)
+    if edges == "edge_index":
+        return model(*inputs)
+    with inference_form(model, graph):
+        return model(*inputs)
+
+
+@contextmanager
+def inference_form(model: torch.nn.Module, graph: GraphData) -> Iterator[None]:
+    """Calls of ``model`` in the block run as ``graph.adjacency`` says: with ``"layerwise"`` its message-passing
+    layers run over batches of nodes (:mod:`gnneval.model.layerwise`); otherwise as they are."""
+    if getattr(graph, "adjacency", "edge_index") != "layerwise":
+        yield
+        return
+    from gnneval.model.layerwise import layerwise
+
+    with layerwise(message_passing_layers(model)):
+        yield
 
 
 def sparse_adjacency(graph: GraphData) -> torch.Tensor:
@@ -103,7 +129,7 @@ def run_model(
     model.eval()
     try:
         with torch.inference_mode():
-            logits = model(*model_inputs(graph, device))
+            logits = forward_pass(model, graph, device)
     finally:
         for h in handles:
             h.remove()

@@ -1,11 +1,14 @@
-"""``--inference full|sparse|auto``: how every forward pass of a run receives the graph.
+"""``--inference full|sparse|layerwise|auto``: how every forward pass of a run receives the graph.
 
 ``full`` passes ``edge_index``: torch_geometric then materialises one message per edge and channel (E x C floats per
 layer — 31 GiB for a 128-wide layer at ogbn-products' 62M edges).  ``sparse`` passes a CSR adjacency (``adj_t``),
-which GCN, GraphSAGE, GIN and GraphConv layers multiply by the features (spmm): memory O(E + N x C).  GAT's
-attention is per edge and gets no such path.  ``auto`` (the default) chooses ``sparse`` when the per-edge
-messages of the widest layer would need more than :data:`AUTO_BYTES`, and the model gives the same outputs on
-both (checked on a subgraph first); otherwise ``full``.  The choice and its reason are printed and stored.
+which GCN, GraphSAGE, GIN and GraphConv layers multiply by the features (spmm): memory O(E + N x C); exact on
+simple graphs.  ``layerwise`` runs each message-passing layer over batches of target nodes with all their
+neighbours (:mod:`gnneval.model.layerwise`): any layer whose output reads one hop of incoming edges (GAT too),
+messages for one batch at a time.  ``auto`` (the default) keeps ``full`` unless the per-edge messages of the
+widest layer would need more than :data:`AUTO_BYTES`; then it takes ``sparse`` where the graph is simple and the
+model gives the same outputs on it, else ``layerwise`` where the model gives the same outputs that way (both
+checked on a subgraph first), else ``full`` with the reasons.  The choice and its reason are printed and stored.
 """
 
 from __future__ import annotations
@@ -16,34 +19,45 @@ from typing import TYPE_CHECKING, Any
 from gnneval.core.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from gnneval.core.contract import GraphData
     from gnneval.load.inputs import Loaded
 
-MODES = ("full", "sparse", "auto")
+MODES = ("full", "sparse", "layerwise", "auto")
 AUTO_BYTES = 4 << 30
-"""``auto`` takes the sparse adjacency when one layer's per-edge messages would need more than this (4 GiB)."""
+"""``auto`` leaves ``full`` when one layer's per-edge messages would need more than this (4 GiB)."""
 CHECK_NODES = 512
 """The subgraph (the first nodes and the edges among them) both ways of passing the graph are compared on."""
+CHECK_BATCH_BYTES = 4 << 10
+"""Layer-wise batches on that subgraph are this small (4 KiB of messages: many batches), so a layer that reads
+more than one hop shows."""
 
 
 def choose_inference(loaded: Loaded, mode: str, console: Any = None) -> Loaded:
     """``loaded`` with ``graph.adjacency`` set as ``mode`` decides (see the module)."""
     if mode not in MODES:
         raise UsageError(f"--inference {mode}: use one of {', '.join(MODES)}")
-    graph = loaded.graph
     need = _message_bytes(loaded)
     if mode == "full" or (mode == "auto" and need <= AUTO_BYTES):
         return loaded
-    same = _same_outputs(loaded)
-    if same is not True:
-        if mode == "sparse":
-            raise UsageError(f"--inference sparse: the model does not give the same outputs on a sparse adjacency "
-                             f"({same}); use --inference full")  # fmt: skip
-        _say(console, f"inference: full (a sparse adjacency would save {need / 2**30:.1f} GiB of per-edge messages, "
-                      f"but {same})")  # fmt: skip
-        return loaded
-    _say(console, f"inference: sparse adjacency (CSR spmm): no per-edge messages ({need / 2**30:.1f} GiB per layer "
-                  "with edge_index); same outputs as edge_index on a subgraph")  # fmt: skip
-    return replace(loaded, graph=replace(graph, adjacency="sparse"))
+    saves = f"{need / 2**30:.1f} GiB of per-edge messages per layer with edge_index"
+    reasons = []
+    for form in ("sparse", "layerwise") if mode == "auto" else (mode,):
+        same = _same_outputs(loaded, form)
+        if same is True:
+            _say(console, f"inference: {DESCRIBED[form]}; same outputs as edge_index on a subgraph (it saves {saves})")
+            return replace(loaded, graph=replace(loaded.graph, adjacency=form))
+        if mode != "auto":
+            raise UsageError(f"--inference {form}: the model does not give the same outputs that way ({same}); "
+                             "use --inference full")  # fmt: skip
+        reasons.append(f"{form}: {same}")
+    _say(console, f"inference: full, although it needs {saves} ({'; '.join(reasons)})")
+    return loaded
+
+
+DESCRIBED = {
+    "sparse": "sparse adjacency (CSR spmm): no per-edge messages",
+    "layerwise": "layer-wise over node batches with all neighbours: per-edge messages of one batch at a time",
+}
 
 
 def _say(console: Any, line: str) -> None:
@@ -61,37 +75,81 @@ def _message_bytes(loaded: Loaded) -> int:
     return int(loaded.graph.data.edge_index.shape[1]) * max(widths) * 4
 
 
-def _same_outputs(loaded: Loaded) -> bool | str:
-    """Whether the graph is simple (no duplicate edges, no self-loops) and the model's outputs on the first
-    :data:`CHECK_NODES` nodes' subgraph agree both ways (else the reason)."""
+def _same_outputs(loaded: Loaded, form: str) -> bool | str:
+    """Whether the model's outputs on the first :data:`CHECK_NODES` nodes' subgraph agree with ``edge_index``
+    and with ``form`` (else the reason); ``sparse`` also needs a simple graph (no duplicate edges, no
+    self-loops)."""
     import torch
-    from torch_geometric.utils import coalesce, contains_self_loops, subgraph
 
-    from gnneval.model.forward import model_inputs
+    from gnneval.model.forward import forward_pass, message_passing_layers, model_inputs
 
     graph = loaded.graph
-    if graph.task == "graph-classification":
-        return "graph classification keeps edge_index (its graphs are small)"
-    ei_all = graph.data.edge_index
-    if contains_self_loops(ei_all) or int(coalesce(ei_all).shape[1]) != int(ei_all.shape[1]):
-        return "the graph has duplicate edges or self-loops, which a sparse adjacency counts differently"
-    n = min(CHECK_NODES, int(graph.data.num_nodes))
-    keep = torch.arange(n)
-    ei, _ = subgraph(keep, graph.data.edge_index, num_nodes=int(graph.data.num_nodes), relabel_nodes=True)
-    small = graph.data.clone()
-    small.x, small.edge_index, small.y = graph.data.x[:n], ei, graph.data.y[:n]
-    small.num_nodes = n
-    sub = replace(graph, data=small)
+    if form == "sparse":
+        unfused = _unfused(loaded.ckpt.model)
+        simple = _simple(graph) if unfused is None else unfused
+        if simple is not True:
+            return simple
+    sub = _subgraph(graph)
     model = loaded.ckpt.model.eval()
     try:
         with torch.no_grad():
-            a = model(*model_inputs(sub, "cpu", edges="edge_index"))
-            b = model(*model_inputs(sub, "cpu", edges="sparse"))
-    except Exception as exc:  # noqa: BLE001 - a layer without a sparse path
-        return f"its layers do not take a sparse adjacency ({type(exc).__name__})"
+            a = forward_pass(model, sub, edges="edge_index")
+            if form == "sparse":
+                b = forward_pass(model, sub, edges="sparse")
+            else:
+                from gnneval.model.layerwise import layerwise
+
+                with layerwise(message_passing_layers(model), batch_bytes=CHECK_BATCH_BYTES):
+                    b = model(*model_inputs(sub))
+    except Exception as exc:  # noqa: BLE001 - a layer without that path
+        return f"its layers cannot run that way ({type(exc).__name__})"
     if not torch.allclose(a, b, atol=1e-4, rtol=1e-4):
-        return (
-            f"its outputs differ by {float((a - b).abs().max()):.2g} (duplicate edges or self-loops, which a "
-            "sparse adjacency counts differently, or a layer that reads edges itself)"
-        )
+        return f"its outputs differ by {float((a - b).abs().max()):.2g} (a layer that reads edges itself{_WHY[form]})"
     return True
+
+
+_WHY = {
+    "sparse": ", or duplicate edges or self-loops, which a sparse adjacency counts differently",
+    "layerwise": ", or one that reads more than one hop",
+}
+
+
+def _unfused(model: Any) -> str | None:
+    """Why a sparse adjacency would not save the per-edge messages: a layer without a fused
+    ``message_and_aggregate`` (GAT's attention) still computes one message per edge from it."""
+    from gnneval.model.forward import message_passing_layers
+
+    slow = sorted({type(m).__name__ for _n, m in message_passing_layers(model) if not getattr(m, "fuse", False)})
+    if slow:
+        return f"{', '.join(slow)} computes one message per edge even from a sparse adjacency"
+    return None
+
+
+def _simple(graph: GraphData) -> bool | str:
+    from torch_geometric.utils import coalesce, contains_self_loops
+
+    if graph.task == "graph-classification":
+        return "graph classification keeps edge_index (its graphs are small)"
+    ei = graph.data.edge_index
+    if contains_self_loops(ei) or int(coalesce(ei).shape[1]) != int(ei.shape[1]):
+        return "the graph has duplicate edges or self-loops, which a sparse adjacency counts differently"
+    return True
+
+
+def _subgraph(graph: GraphData) -> GraphData:
+    """The first :data:`CHECK_NODES` nodes and the edges among them (graph classification: whole graphs)."""
+    import torch
+    from torch_geometric.utils import subgraph
+
+    d = graph.data
+    n = min(CHECK_NODES, int(d.num_nodes))
+    if graph.task == "graph-classification":  # keep whole graphs, so the readout sees what it was trained on
+        n = int((d.batch <= d.batch[n - 1]).sum()) if n else 0
+    ei, _ = subgraph(torch.arange(n), d.edge_index, num_nodes=int(d.num_nodes), relabel_nodes=True)
+    small = d.clone()
+    small.x, small.edge_index, small.num_nodes = d.x[:n], ei, n
+    if graph.task == "graph-classification":
+        small.batch = d.batch[:n]
+    else:
+        small.y = d.y[:n]
+    return replace(graph, data=small, adjacency="edge_index")

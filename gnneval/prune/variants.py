@@ -99,11 +99,11 @@ def _ignores_edges(dense_model: torch.nn.Module, v: Variant) -> list[str]:
     reported (not refused: pruning every weight of a layer can do that legitimately)."""
     import torch
 
-    from gnneval.model.forward import model_inputs, without_edges
+    from gnneval.model.forward import inference_form, model_inputs, without_edges
 
     def edge_effect(model: torch.nn.Module, graph: GraphData) -> float:
         inputs = list(model_inputs(graph, _device(model)))
-        with torch.no_grad():
+        with torch.no_grad(), inference_form(model, graph):
             with_edges = model.eval()(*inputs)
             inputs[1] = without_edges(inputs[1])
             without = model(*inputs)
@@ -138,14 +138,14 @@ def check_variant(dense_model: torch.nn.Module, v: Variant, dense_graph: GraphDa
     """A variant must have finite weights and give outputs of the dense model's shape on its graph."""
     import torch
 
-    from gnneval.model.forward import model_inputs
+    from gnneval.model.forward import forward_pass
 
     bad = [n for n, p in v.model.named_parameters() if not bool(torch.isfinite(p).all())]
     if bad:
         raise PluginError(f"the pruned model has non-finite weights in {', '.join(bad[:5])}")
     with torch.no_grad():
-        want = dense_model.eval()(*model_inputs(dense_graph, _device(dense_model)))
-        got = v.model.eval()(*model_inputs(v.graph, _device(v.model)))
+        want = forward_pass(dense_model.eval(), dense_graph, _device(dense_model))
+        got = forward_pass(v.model.eval(), v.graph, _device(v.model))
     if tuple(got.shape) != tuple(want.shape):
         raise PluginError(
             f"the pruned model's output has shape {tuple(got.shape)}, the dense model's {tuple(want.shape)}"

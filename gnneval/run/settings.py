@@ -73,9 +73,7 @@ class EvaluateSettings:
     save_pruned: bool = False  #: write every variant (and the dense model) as a compressed native checkpoint
     overwrite: bool = False  #: replace a run already in ``out_dir`` (else the new variants are added to it)
     layer: str | None = None  #: the layer shown (console, pictures, report); None: the last hidden layer
-    inference: str = (
-        "auto"  #: ``full`` (edge_index), ``sparse`` (a CSR adjacency) or ``auto`` (see gnneval.model.inference)
-    )
+    inference: str = "auto"  #: ``full``, ``sparse``, ``layerwise`` or ``auto`` (see gnneval.model.inference)
     split: str | None = None  #: ``--split FILE``: the train/val/test items the model was trained with
     metric_sample: int = defaults.METRIC_SAMPLE  #: nodes in the shared sample for O(n^2) metrics
     bootstrap: int = defaults.BOOTSTRAP  #: bootstrap resamples for confidence intervals
@@ -178,7 +176,7 @@ class Resolved:
     threads: int = 0
     device: str = "cpu"
     split: str = ""  #: the split evaluated on, and where it came from
-    inference: str = "edge_index"  #: how the forward passes received the graph: edge_index or sparse (CSR)
+    inference: str = "edge_index"  #: how the forward passes received the graph: edge_index, sparse or layerwise
 
     def as_dict(self) -> dict[str, Any]:
         return {
