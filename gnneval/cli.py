@@ -160,12 +160,19 @@ def _evaluate_parser(sub) -> None:
                     help="the layer the console, pictures and report show, e.g. convs.1 (default: the last hidden "
                          "layer, the output of the last message-passing layer that feeds the head or pooling); "
                          "any other module named (e.g. lin1) is captured and measured too; every layer is stored")  # fmt: skip
-    ev.add_argument("--inference", default="auto", choices=("full", "sparse", "layerwise", "auto"),
+    ev.add_argument("--inference", default="auto", choices=D.INFERENCE,
                     help="how forward passes receive the graph: full (edge_index: one message per edge and channel), "
                          "sparse (a CSR adjacency, spmm: no per-edge messages; GCN, GraphSAGE, GIN, GraphConv), "
                          "layerwise (each layer over batches of nodes with all their neighbours; GAT too) or auto: "
                          "when one layer's messages would need more than 4 GiB, sparse, else layerwise, whichever "
                          "gives the same outputs as full on a subgraph (default auto)")  # fmt: skip
+    ev.add_argument("--store-embeddings", default="auto", choices=D.STORE_EMBEDDINGS,
+                    help="whose embeddings (and logits) run.h5 keeps for the pictures and your analysis: all, a "
+                         f"seeded sample (--store-sample nodes), none; auto: all up to {D.STORE_ALL_NODES:,} nodes, "
+                         "else the sample (default auto; metrics always use every node's outputs or their own "
+                         "stated sample)")  # fmt: skip
+    ev.add_argument("--store-sample", type=int, default=D.STORE_SAMPLE,
+                    help=f"nodes whose embeddings --store-embeddings sample keeps (default {D.STORE_SAMPLE:,})")  # fmt: skip
     ev.add_argument("--overwrite", action="store_true",
                     help="replace the run already in --out, and the files it had drawn, instead of adding to it")  # fmt: skip
     seeds = ev.add_mutually_exclusive_group()
@@ -574,7 +581,8 @@ SETTING_OF_ARG = {
     "providers": "providers", "onnx_exporter": "onnx_exporter", "onnx_graph": "onnx_graph",
     "bench_budget": "bench_budget_s", "sparse_input": "sparse_input", "sparse_kernels": "sparse_kernels",
     "bench": "bench", "device": "device", "overwrite": "overwrite", "layer": "layer", "split": "split",
-    "track": "trackers", "inference": "inference",
+    "track": "trackers", "inference": "inference", "store_embeddings": "store_embeddings",
+    "store_sample": "store_sample",
 }  # fmt: skip
 """Command-line options copied as given into :class:`~gnneval.run.settings.EvaluateSettings` (dest -> field)."""
 

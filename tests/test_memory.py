@@ -55,10 +55,10 @@ def test_gat_too_large_for_full_batch_runs_layerwise_under_the_limit(tmp_path):
     from gnneval.plugin import DatasetRef
     from gnneval.store.checkpoints import save_checkpoint
 
-    kw = {"in_channels": 32, "hidden_channels": 1024, "out_channels": 4, "num_layers": 2, "heads": 4}
+    kw = {"in_channels": 32, "hidden_channels": 2048, "out_channels": 4, "num_layers": 2, "heads": 4}
     ckpt = save_checkpoint(tmp_path / "gat.pt", model=GAT(**kw), architecture="gat", architecture_kwargs=kw,
                            task="node-classification", metrics={}, training={},
-                           dataset=DatasetRef("sbm", loader="sbm", options={"nodes": 100000, "avg_degree": 40}))  # fmt: skip
+                           dataset=DatasetRef("sbm", loader="sbm", options={"nodes": 50000, "avg_degree": 20}))  # fmt: skip
     code = (
         "import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30)); "
         "from gnneval.cli import main; rc = main(sys.argv[1:]); "

@@ -11,6 +11,10 @@ SPARSITIES = (0.3, 0.5, 0.7, 0.9)  #: sparsities evaluated when none are given
 MAX_PARAMS = 200_000_000  #: a checkpoint holding more weights is refused before they are allocated
 PLUGIN_TIMEOUT_S = 600.0  #: seconds one metric call or one visualiser may take before it is stopped
 METRIC_SAMPLE = 2000  #: nodes in the seeded sample shared by O(n^2) metrics
+STORE_SAMPLE = 20_000  #: nodes whose embeddings run.h5 keeps under ``--store-embeddings sample``
+STORE_EMBEDDINGS = ("auto", "all", "sample", "none")  #: ``--store-embeddings`` (see gnneval.store.stored_rows)
+STORE_ALL_NODES = 500_000  #: ``--store-embeddings auto`` keeps every node's embeddings up to this many nodes
+INFERENCE = ("full", "sparse", "layerwise", "auto")  #: ``--inference`` (see gnneval.model.inference)
 BOOTSTRAP = 200  #: bootstrap resamples for confidence intervals
 DEVICE = "auto"  #: CUDA where available, else the CPU (or ``cpu``, ``cuda``, ``cuda:N``)
 

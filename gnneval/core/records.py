@@ -53,6 +53,9 @@ class GraphArrays:
     """Link prediction: split (``val``/``test``) -> (edge_label_index [2, M], edge_label [M] in {0, 1})."""
     batch: np.ndarray | None = None  #: graph classification: [N] int64, the graph each node belongs to
     evaluator: str = ""  #: the dataset's official evaluator (``ogbn-arxiv``), or ``""``
+    embedding_nodes: np.ndarray | None = None
+    """The nodes whose embeddings and logits run.h5 keeps, sorted (``--store-embeddings sample``; empty for
+    ``none``); None: every node."""
 
     @property
     def num_nodes(self) -> int:
@@ -120,6 +123,9 @@ class VariantOutputs:
     logits: np.ndarray  #: [N, C] float32, the model's output
     predictions: np.ndarray  #: [N] int64, ``argmax`` of the logits
     embeddings: dict[str, np.ndarray]  #: layer name -> [N, d] float32, in call order
+    rows: np.ndarray | None = None
+    """The nodes ``logits`` and ``embeddings`` hold, in row order, when run.h5 keeps a sample
+    (``--store-embeddings sample``; :func:`gnneval.plugin.helpers.rows_of`); None: every node."""
 
     def last_hidden_layer(self) -> str | None:
         """The output of the last message-passing layer that feeds the head or the pooling: the last layer,
@@ -131,9 +137,10 @@ class VariantOutputs:
         if not names:
             return None
         last = self.embeddings[names[-1]]
+        predictions = self.predictions if self.rows is None else self.predictions[self.rows]
         is_output = last.shape == self.logits.shape and (
             np.allclose(last, self.logits, rtol=1e-4, atol=1e-5)
-            or (last.ndim == 2 and last.shape[1] > 1 and bool((last.argmax(1) == self.predictions).all()))
+            or (last.ndim == 2 and last.shape[1] > 1 and bool((last.argmax(1) == predictions).all()))
         )
         return names[-2] if is_output and len(names) >= 2 else names[-1]
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from gnneval.core import defaults
 from gnneval.core.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     from gnneval.core.contract import GraphData
     from gnneval.load.inputs import Loaded
 
-MODES = ("full", "sparse", "layerwise", "auto")
+MODES = defaults.INFERENCE
 AUTO_BYTES = 4 << 30
 """``auto`` leaves ``full`` when one layer's per-edge messages would need more than this (4 GiB)."""
 CHECK_NODES = 512

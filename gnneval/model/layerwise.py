@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-BATCH_BYTES = 256 << 20
-"""The per-edge messages one batch may hold (256 MiB): edges per batch = this / (4 bytes x the layer's widest
-message)."""
+BATCH_BYTES = 8 << 20
+"""The per-edge messages one batch may hold: edges per batch = this / (4 bytes x the layer's widest message).  8 MiB
+ran a 2-layer GAT (width 2048, 10^6 edges) 3x faster than 256 MiB on 2 CPU cores: fewer pages touched."""
 
 
 @dataclass

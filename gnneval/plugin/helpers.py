@@ -73,6 +73,8 @@ HELPERS: dict[str, str] = {
     "pruner_colour": "gnneval.show.plots",
     "draw_spread": "gnneval.show.plots",
     "tracked_scalars": "gnneval.store.tidy",
+    "drawn_items": "gnneval.store.stored_rows",
+    "rows_at": "gnneval.store.stored_rows",
     "sparsity_step": "gnneval.store.tidy",
     "class_colours": "gnneval.show.plots",
     "procrustes_align": "gnneval.show.plots",
@@ -166,6 +168,10 @@ if TYPE_CHECKING:  # pragma: no cover
         procrustes_align,
         pruner_colour,
         save_figure,
+    )
+    from gnneval.store.stored_rows import (
+        drawn_items,
+        rows_at,
     )
     from gnneval.store.tidy import (
         sparsity_step,

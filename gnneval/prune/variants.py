@@ -4,6 +4,7 @@ optionally fine-tuned, and checked before anything is measured on it."""
 from __future__ import annotations
 
 import copy
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -110,7 +111,7 @@ def _ignores_edges(dense_model: torch.nn.Module, v: Variant) -> list[str]:
         return float((with_edges - without).abs().max())
 
     try:
-        if edge_effect(v.model, v.graph) == 0.0 and edge_effect(dense_model, v.graph) > 0.0:
+        if edge_effect(v.model, v.graph) == 0.0 and _dense_fact(dense_model, v.graph, "edge effect", edge_effect) > 0.0:
             return ["the pruned model's output does not depend on the graph's edges (the dense model's does)"]
     except RuntimeError:  # a model that cannot run without edges plainly uses them
         return []
@@ -134,6 +135,21 @@ def _enforce_masks(model: torch.nn.Module, masks: dict[str, torch.Tensor]) -> No
             p.mul_(mask.to(p.device, p.dtype))
 
 
+_DENSE_FACTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _dense_fact(dense_model: torch.nn.Module, graph: GraphData, what: str, compute: Any) -> Any:
+    """``compute(dense_model, graph)``, once per dense model, graph edges and ``what``: the dense model's side of
+    every variant's checks is the same (a full pass each, on a large graph)."""
+    facts = _DENSE_FACTS.setdefault(dense_model, {})
+    key = (what, id(graph.data.edge_index))
+    hit = facts.get(key)
+    if hit is None or hit[0] is not graph.data.edge_index:
+        hit = (graph.data.edge_index, compute(dense_model, graph))
+        facts[key] = hit
+    return hit[1]
+
+
 def check_variant(dense_model: torch.nn.Module, v: Variant, dense_graph: GraphData) -> None:
     """A variant must have finite weights and give outputs of the dense model's shape on its graph."""
     import torch
@@ -143,13 +159,15 @@ def check_variant(dense_model: torch.nn.Module, v: Variant, dense_graph: GraphDa
     bad = [n for n, p in v.model.named_parameters() if not bool(torch.isfinite(p).all())]
     if bad:
         raise PluginError(f"the pruned model has non-finite weights in {', '.join(bad[:5])}")
-    with torch.no_grad():
-        want = forward_pass(dense_model.eval(), dense_graph, _device(dense_model))
-        got = forward_pass(v.model.eval(), v.graph, _device(v.model))
-    if tuple(got.shape) != tuple(want.shape):
-        raise PluginError(
-            f"the pruned model's output has shape {tuple(got.shape)}, the dense model's {tuple(want.shape)}"
-        )
+
+    def output_shape(model: torch.nn.Module, graph: GraphData) -> tuple:
+        with torch.no_grad():
+            return tuple(forward_pass(model.eval(), graph, _device(model)).shape)
+
+    want = _dense_fact(dense_model, dense_graph, "output shape", output_shape)
+    got = output_shape(v.model, v.graph)
+    if got != want:
+        raise PluginError(f"the pruned model's output has shape {got}, the dense model's {want}")
     _check_family(dense_model, v.model)
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from gnneval._plugins.manager import PluginHost
+from gnneval.core import defaults
 from gnneval.core.contract import GraphData, PruneContext, RunInfo
 from gnneval.core.errors import GnnevalError, RunInterrupted, UsageError, one_line, out_of_memory, suggest
 from gnneval.core.problems import ProblemLog, collecting, report
@@ -30,6 +31,7 @@ from gnneval.load.inputs import Loaded, load_for_evaluation
 from gnneval.measure.metrics import declared_columns, declared_intervals
 from gnneval.measure.variant import MeasureJob, measure_variant
 from gnneval.model.assumptions import settle_assumptions
+from gnneval.model.forward import run_model
 from gnneval.model.inference import choose_inference
 from gnneval.run.checks import check_dense_scores
 from gnneval.run.existing import clear, existing_run, refuse_if_different, remove_stale
@@ -47,6 +49,7 @@ from gnneval.run.settings import (
 )
 from gnneval.run.tracking import Tracking
 from gnneval.store.run_lock import RunFolderLock
+from gnneval.store.stored_rows import describe, kept_rows
 
 __all__ = ["DEFAULT_SPARSITIES", "EvaluateSettings", "Evaluator", "validate_sparsity", "variant_id"]
 
@@ -102,6 +105,7 @@ class Evaluator:
         self._dense_ref: Any = None
         self._old: RunResult | None = None  #: the run already in the folder, which this one adds to
         self._replaced: RunResult | None = None  #: with --overwrite: the run this one replaces
+        self._rows: Any = None  #: the nodes whose embeddings run.h5 keeps (None: all; --store-embeddings)
         self.tracking = Tracking()  #: the run's --track trackers, once :meth:`run` has begun
 
     @property
@@ -141,8 +145,10 @@ class Evaluator:
             loaded = choose_inference(loaded, s.inference, console=self.console)
         except KeyboardInterrupt:
             raise RunInterrupted("gnneval: interrupted while loading; nothing was stored") from None
+        self._rows = self._stored_rows(loaded)
         self.plan = replace(self.plan, threads=threads, device=loaded.device, split=loaded.graph.split,
-                            inference=loaded.graph.adjacency)  # fmt: skip
+                            inference=loaded.graph.adjacency,
+                            stored_embeddings=describe(self._rows, int(loaded.graph.data.num_nodes)))  # fmt: skip
         if self._old is not None:
             refuse_if_different(self._old, self.out_dir, dataset=loaded.graph.name, task=loaded.task, split=loaded.graph.split,
                                 dataset_options=dict(s.dataset_options), transform=s.transform)  # fmt: skip
@@ -219,6 +225,10 @@ class Evaluator:
         else:  # the stored dense model is the one compared with; timing needs it in this process again
             self._bench(VariantResult(id="dense", pruner=None, sparsity=0.0), dense.model, loaded.graph)
             dense.result = self._old.dense
+            if self._rows is not None:  # the stored dense outputs are a sample: the metrics need every node's
+                assert self._measure is not None
+                outputs = run_model(dense.model, loaded.graph, self._device, also=self._measure.capture)
+                dense.result = replace(self._old.dense, outputs=outputs)
             result.variants = list(self._old.variants)
             progress.advance(task_id)
         self._say_progress(1, 1 + len(jobs), "dense")
@@ -227,6 +237,8 @@ class Evaluator:
             v, model, masks = self._one_variant(pruner_name, sp, vid, dense, loaded, seed)
             self._finish_variant(result, v, model, masks, loaded, progress, task_id)
             self._say_progress(k + 2, 1 + len(jobs), vid)
+        if dense.result.outputs is not None:  # the metrics of every variant are done: the stored rows suffice
+            dense.result.outputs = kept_rows(dense.result.outputs, self._rows)
         progress.update(task_id, description="done")
 
     @staticmethod
@@ -369,6 +381,8 @@ class Evaluator:
             write_run(h5, result)  # the file, with the graph and provenance, atomically
         else:
             append_variant(h5, result, v)  # each later variant in place
+            if v.outputs is not None:  # its metrics are done: keep what is stored (a sample: the memory back)
+                v.outputs = kept_rows(v.outputs, self._rows)
         self.host.call_each("gnneval_variant_evaluated", variant=v, run_dir=self.out_dir)
         self.tracking.call("log_variant", v, result)
         progress.advance(task_id)
@@ -528,12 +542,26 @@ class Evaluator:
         intervals = {**declared_intervals(self.reg, list(plan.metrics), loaded.task), "bench.speedup": SPEEDUP_INTERVAL}
         return RunResult(
             provenance=prov,
-            graph=self._measure.arrays,
+            graph=replace(self._measure.arrays, embedding_nodes=self._rows),
             variants=[],
             problems=self.problems,
             columns=self.columns,
             intervals=intervals,
         )
+
+    def _stored_rows(self, loaded: Loaded) -> Any:
+        """The nodes whose embeddings run.h5 keeps (``--store-embeddings``); a run added to keeps its own."""
+        from gnneval.store.stored_rows import stored_rows
+
+        s, n = self.s, int(loaded.graph.data.num_nodes)
+        if self._old is not None:
+            return self._old.graph.embedding_nodes
+        rows = stored_rows(s.store_embeddings, n, loaded.task, s.store_sample, s.seed)
+        if rows is not None:
+            self.console.print(f"embeddings stored: {describe(rows, n)}" + (" (--store-embeddings all keeps every "
+                               f"node's; {n:,} nodes is above the {defaults.STORE_ALL_NODES:,} that auto stores whole)"
+                               if s.store_embeddings == "auto" else ""), soft_wrap=True, markup=False)  # fmt: skip
+        return rows
 
     def _say_selection(self) -> None:
         plan = self.plan

@@ -75,6 +75,8 @@ class EvaluateSettings:
     layer: str | None = None  #: the layer shown (console, pictures, report); None: the last hidden layer
     inference: str = "auto"  #: ``full``, ``sparse``, ``layerwise`` or ``auto`` (see gnneval.model.inference)
     split: str | None = None  #: ``--split FILE``: the train/val/test items the model was trained with
+    store_embeddings: str = "auto"  #: ``auto``, ``all``, ``sample`` or ``none`` (see gnneval.store.stored_rows)
+    store_sample: int = defaults.STORE_SAMPLE  #: nodes kept under ``--store-embeddings sample``
     metric_sample: int = defaults.METRIC_SAMPLE  #: nodes in the shared sample for O(n^2) metrics
     bootstrap: int = defaults.BOOTSTRAP  #: bootstrap resamples for confidence intervals
     device: str = defaults.DEVICE  #: ``auto``: CUDA where available, else the CPU; the run records which it used
@@ -177,6 +179,7 @@ class Resolved:
     device: str = "cpu"
     split: str = ""  #: the split evaluated on, and where it came from
     inference: str = "edge_index"  #: how the forward passes received the graph: edge_index, sparse or layerwise
+    stored_embeddings: str = "all"  #: whose embeddings run.h5 keeps: ``all``, ``none`` or the sample, in words
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -187,6 +190,7 @@ class Resolved:
             "device": self.device,
             "split": self.split,
             "inference": self.inference,
+            "stored_embeddings": self.stored_embeddings,
         }
 
 

@@ -115,6 +115,10 @@ def draw_all(
         run.captions.update(drawn[name].captions)
         run.ranks.update(drawn[name].ranks)
         files.update(drawn[name].files)
+        stored = run.graph.embedding_nodes
+        if not drawn[name].files and not drawn[name].problems and stored is not None and stored.size == 0:
+            report(f"visualiser '{name}'", "drew nothing: this run stores no embeddings (--store-embeddings "
+                   "none); --store-embeddings sample keeps a seeded sample for the maps")  # fmt: skip
     return files
 
 

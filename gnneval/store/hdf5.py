@@ -26,6 +26,7 @@ from gnneval.core.records import (
     VariantOutputs,
     VariantResult,
 )
+from gnneval.store.stored_rows import describe, write_rows
 
 FORMAT = "gnneval-run"
 FORMAT_VERSION = 2  #: 2 adds /columns and the pictures' captions; version 1 files read without them
@@ -76,7 +77,8 @@ def _write(f, result: RunResult) -> None:
     )
     for v in result.variants:
         grp = vs.create_group(v.id)
-        _write_variant(grp, v, dense_pred if result.graph.task == "node-classification" else None)
+        _write_variant(grp, v, dense_pred if result.graph.task == "node-classification" else None,
+                       result.graph.embedding_nodes)  # fmt: skip
         grp.attrs["complete"] = True
     _write_meta(f, result)
 
@@ -90,6 +92,9 @@ def _write_graph(g: Any, graph: GraphArrays) -> None:
     g.create_dataset("edge_index", data=graph.edge_index.astype(np.int64), compression="gzip")
     if graph.batch is not None:
         g.create_dataset("batch", data=graph.batch.astype(np.int64), compression="gzip")
+    g.attrs["stored_embeddings"] = describe(graph.embedding_nodes, graph.num_nodes)
+    if graph.embedding_nodes is not None:
+        g.create_dataset("embedding_nodes", data=graph.embedding_nodes.astype(np.int64))
     masks = g.create_group("masks")
     for k, m in graph.masks.items():
         masks.create_dataset(k, data=m.astype(bool))
@@ -99,7 +104,7 @@ def _write_graph(g: Any, graph: GraphArrays) -> None:
         link.create_dataset(f"{split}_label", data=label.astype(np.int64))
 
 
-def _write_variant(grp: Any, v: VariantResult, dense_pred: np.ndarray | None) -> None:
+def _write_variant(grp: Any, v: VariantResult, dense_pred: np.ndarray | None, rows: np.ndarray | None) -> None:
     for k in _SCALAR_VARIANT:
         val = getattr(v, k)
         grp.attrs[k] = "" if val is None else val
@@ -115,16 +120,19 @@ def _write_variant(grp: Any, v: VariantResult, dense_pred: np.ndarray | None) ->
         met.attrs[k] = float(val)
     lm = grp.create_group("layer_metrics")
     if v.outputs is not None:
-        grp.create_dataset("logits", data=v.outputs.logits.astype(np.float32))
+        rows = None if v.outputs.rows is not None else rows  # outputs already cut to the stored rows
+        write_rows(grp, "logits", v.outputs.logits, rows)
         grp.create_dataset("predictions", data=v.outputs.predictions.astype(np.int64))
         if dense_pred is not None:
             flipped = np.flatnonzero(v.outputs.predictions != dense_pred).astype(np.int64)
             grp.create_dataset("flipped_nodes", data=flipped)
         emb = grp.create_group("embeddings")
         for i, (layer, arr) in enumerate(v.outputs.embeddings.items()):
-            ds = emb.create_dataset(f"{i}:{layer}", data=arr.astype(np.float32))
-            ds.attrs["layer"] = layer
-            ds.attrs["index"] = i
+            if rows is not None and rows.size == 0:
+                break  # --store-embeddings none
+            ds = write_rows(emb, f"{i}:{layer}", arr, rows)
+            ds.attrs["layer"] = layer  # type: ignore[attr-defined]
+            ds.attrs["index"] = i  # type: ignore[attr-defined]
     for i, layer in enumerate(v.layer_metrics):
         sub = lm.create_group(f"{i}:{layer}")
         sub.attrs["layer"] = layer
@@ -171,7 +179,7 @@ def append_variant(path: str | os.PathLike[str], result: RunResult, v: VariantRe
         if v.id in vs:
             del vs[v.id]
         grp = vs.create_group(v.id)
-        _write_variant(grp, v, dense_pred if v.id != "dense" else None)
+        _write_variant(grp, v, dense_pred if v.id != "dense" else None, result.graph.embedding_nodes)
         f.flush()
         grp.attrs["complete"] = True
         vs.attrs["order"] = json.dumps([x.id for x in result.variants])
@@ -267,7 +275,7 @@ def read_run(path: str | os.PathLike[str], *, lazy: bool = False) -> RunResult:
         graph = _read_graph(f["graph"])
         vs = f["variants"]
         variants = [
-            _read_variant(vid, vs[vid], path if lazy else None)
+            _read_variant(vid, vs[vid], path if lazy else None, graph.embedding_nodes)
             for vid in json.loads(_attr(vs.attrs["order"]))
             if vid in vs and bool(vs[vid].attrs.get("complete", True))
         ]  # a torn last variant is skipped
@@ -306,10 +314,11 @@ def _read_graph(g: Any) -> GraphArrays:
         },
         batch=g["batch"][()] if "batch" in g else None,
         evaluator=str(_attr(g.attrs.get("evaluator", ""))),
+        embedding_nodes=g["embedding_nodes"][()] if "embedding_nodes" in g else None,
     )
 
 
-def _read_variant(vid: str, grp: Any, lazy_from: Path | None = None) -> VariantResult:
+def _read_variant(vid: str, grp: Any, lazy_from: Path | None = None, rows: np.ndarray | None = None) -> VariantResult:
     kw = {k: _attr(grp.attrs[k]) for k in _SCALAR_VARIANT if k in grp.attrs}
     kw["pruner"] = kw["pruner"] or None
     v = VariantResult(id=vid, **kw)
@@ -327,6 +336,7 @@ def _read_variant(vid: str, grp: Any, lazy_from: Path | None = None) -> VariantR
             embeddings=LazyEmbeddings(lazy_from, vid, {_attr(d.attrs["layer"]): d.name.rsplit("/", 1)[1] for d in embs})
             if lazy_from is not None
             else {_attr(d.attrs["layer"]): d[()] for d in embs},  # type: ignore[arg-type]
+            rows=rows,
         )
     for sub in sorted(grp["layer_metrics"].values(), key=lambda s: int(s.attrs["index"])):
         v.layer_metrics[_attr(sub.attrs["layer"])] = {

@@ -5,7 +5,8 @@ starts from the dense layout (``init``) and is then aligned to it by an
 orthogonal Procrustes fit (rotation, reflection, uniform scale and shift), so
 the same node sits in the same region across panels unless pruning really
 moved it.  Nodes whose prediction flipped against the dense model are ringed
-in black.  Graphs above ``max_points`` nodes are plotted on a seeded sample.
+in black.  Graphs above ``max_points`` nodes are plotted on a seeded sample (of the stored nodes, when run.h5
+keeps a sample: ``--store-embeddings``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from gnneval.plugin import VisualContext, Visualiser, hookimpl
-from gnneval.plugin.helpers import aligned_layouts, class_colours, graph_means, save_figure
+from gnneval.plugin.helpers import aligned_layouts, class_colours, drawn_items, graph_means, rows_at, save_figure
 
 
 class UmapMaps(Visualiser):
@@ -57,11 +58,7 @@ class UmapMaps(Visualiser):
 
     def _points(self, run, seed: int) -> tuple[np.ndarray, bool]:
         """The items drawn (nodes; graphs for graph classification): a seeded sample above ``max_points``."""
-        graph_level = run.graph.batch is not None
-        n = run.graph.num_graphs if graph_level else run.graph.num_nodes
-        rng = np.random.default_rng(seed)
-        return (np.sort(rng.choice(n, self.max_points, replace=False)) if n > self.max_points else np.arange(n),
-                graph_level)  # fmt: skip
+        return drawn_items(run.graph, self.max_points, seed), run.graph.batch is not None
 
     def _figure(self, ctx, pruner, layer: str, index, graph_level: bool, maps: dict) -> list[Path]:
         """One figure per pruner: the dense map, then the pruner's variants by sparsity, five panels a row."""
@@ -138,10 +135,10 @@ def _embedding(run, v, layer: str, index, graph_level: bool):
     """``v``'s embedding of ``layer`` at the drawn items (graphs: each graph's mean node embedding)."""
     if not v.ok or v.outputs is None or layer not in v.outputs.embeddings:
         return None
-    x = np.asarray(v.outputs.embeddings[layer], dtype=np.float64)
+    x = v.outputs.embeddings[layer]
     if graph_level:
-        x = graph_means(x, run.graph.batch, run.graph.num_graphs)
-    return x[index]
+        return graph_means(x, run.graph.batch, run.graph.num_graphs)[index]
+    return np.asarray(x[rows_at(v.outputs, index)], dtype=np.float64)
 
 
 def _flipped(run, v, index):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gnneval.plugin import RunResult
-from gnneval.plugin.helpers import aligned_layouts, cosine_knn, graph_means, neighbour_jaccard
+from gnneval.plugin.helpers import aligned_layouts, cosine_knn, drawn_items, graph_means, neighbour_jaccard, rows_at
 
 K = 10  #: neighbours for the neighbourhood overlap and the relative displacement
 
@@ -33,9 +33,7 @@ def points(run: RunResult, max_points: int, seed: int) -> Points:
     g = run.graph
     graph_level = g.batch is not None
     n = g.num_graphs if graph_level else g.num_nodes
-    index = (
-        np.sort(np.random.default_rng(seed).choice(n, max_points, replace=False)) if n > max_points else np.arange(n)
-    )
+    index = drawn_items(g, max_points, seed)
     if graph_level:
         degree = np.bincount(g.batch, minlength=n)
     else:
@@ -57,10 +55,10 @@ def embedding(run: RunResult, vid: str, layer: str, pts: Points) -> np.ndarray |
     v = run.variant(vid)
     if not v.ok or v.outputs is None or layer not in v.outputs.embeddings:
         return None
-    x = np.asarray(v.outputs.embeddings[layer], dtype=np.float64)
+    x = v.outputs.embeddings[layer]
     if pts.kind == "graph":
-        x = graph_means(x, run.graph.batch, pts.total)
-    return x[pts.index]
+        return graph_means(x, run.graph.batch, pts.total)[pts.index]
+    return np.asarray(x[rows_at(v.outputs, pts.index)], dtype=np.float64)
 
 
 def relative_displacement(base: np.ndarray, moved: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
