@@ -169,8 +169,8 @@ def _evaluate_parser(sub) -> None:
     ev.add_argument("--store-embeddings", default="auto", choices=D.STORE_EMBEDDINGS,
                     help="whose embeddings (and logits) run.h5 keeps for the pictures and your analysis: all, a "
                          f"seeded sample (--store-sample nodes), none; auto: all up to {D.STORE_ALL_NODES:,} nodes, "
-                         "else the sample (default auto; metrics always use every node's outputs or their own "
-                         "stated sample)")  # fmt: skip
+                         "else the sample; metrics always use every node's outputs or their own stated sample "
+                         "(default auto)")  # fmt: skip
     ev.add_argument("--store-sample", type=int, default=D.STORE_SAMPLE,
                     help=f"nodes whose embeddings --store-embeddings sample keeps (default {D.STORE_SAMPLE:,})")  # fmt: skip
     ev.add_argument("--overwrite", action="store_true",
@@ -277,6 +277,13 @@ def _evaluate_stage_options(ev) -> None:
     )
     ev.add_argument(
         "--visualisers", type=_csv, default=None, metavar="SELECTION", help="visualisers, selected as for --metrics"
+    )
+    ev.add_argument(
+        "--metric-nodes",
+        type=int,
+        default=D.METRIC_NODES,
+        help="nodes the metrics linear in the graph's size (probes, k-means, sums over edges) use at most: a "
+        f"seeded sample above it, stated beside each value (default {D.METRIC_NODES:,})",
     )
     ev.add_argument(
         "--metric-sample",
@@ -577,7 +584,7 @@ SETTING_OF_ARG = {
     "dataset": "dataset", "loader": "loader", "trust": "trust", "task": "task", "transform": "transform",
     "finetune_epochs": "finetune_epochs", "max_params": "max_params", "allow_nonfinite": "allow_nonfinite",
     "plugin_timeout": "plugin_timeout_s", "save_pruned": "save_pruned", "metrics": "metrics",
-    "visualisers": "visualisers", "metric_sample": "metric_sample", "bootstrap": "bootstrap", "backends": "backends",
+    "visualisers": "visualisers", "metric_sample": "metric_sample", "metric_nodes": "metric_nodes", "bootstrap": "bootstrap", "backends": "backends",
     "providers": "providers", "onnx_exporter": "onnx_exporter", "onnx_graph": "onnx_graph",
     "bench_budget": "bench_budget_s", "sparse_input": "sparse_input", "sparse_kernels": "sparse_kernels",
     "bench": "bench", "device": "device", "overwrite": "overwrite", "layer": "layer", "split": "split",

@@ -49,7 +49,7 @@ PROJECT = "gnneval"
 hookimpl = pluggy.HookimplMarker(PROJECT)
 """Marker for hook implementations: ``@hookimpl def gnneval_register_pruners(register): ...``."""
 
-API_VERSION = "1.2"
+API_VERSION = "1.3"
 """The plugin API's own version (``major.minor``).  A minor release only adds; a major one may remove
 what was deprecated for at least one minor release.  Plugins can require it with :func:`require_api`."""
 
@@ -270,6 +270,9 @@ class MetricInputs:
     sample_size: int = defaults.METRIC_SAMPLE  #: nodes in the shared sample for O(n^2) metrics (``--metric-sample``)
     bootstrap: int = defaults.BOOTSTRAP  #: bootstrap resamples for confidence intervals (``--bootstrap``)
     shared: dict[Any, Any] | None = None  #: the run's cache behind :meth:`shared_result` (set by gnneval)
+    node_budget: int = defaults.METRIC_NODES
+    """Nodes a metric linear in the graph's size uses at most (``--metric-nodes``): :meth:`capped` and
+    :meth:`capped_edges` draw a seeded sample above it (plugin API 1.3)."""
 
     def shared_result(self, of: str, what: str, compute: Callable[[np.ndarray], Any]) -> Any:
         """Work shared between metrics: ``compute(embedding)`` for this layer's ``"variant"`` or ``"dense"``
@@ -319,6 +322,30 @@ class MetricInputs:
     def labelled_sample(self) -> np.ndarray:
         """The fixed sample of labelled items (nodes, or graphs for graph classification) for O(n^2) metrics."""
         return self._sample(self.graph.num_nodes if self.graph.batch is None else self.graph.num_graphs)
+
+    def capped(self, items: np.ndarray, limit: int | None = None) -> np.ndarray:
+        """``items`` (a boolean mask or item indices) as sorted indices, at most ``limit`` (default
+        :attr:`node_budget`) of them: a seeded uniform sample above it, the same for every variant and layer.
+        Record ``len(result)`` beside a value computed on a sample (``train_sample``...)."""
+        import numpy as np
+
+        idx = np.flatnonzero(items) if items.dtype == bool else np.asarray(items)
+        cap = self.node_budget if limit is None else int(limit)
+        if idx.size <= cap:
+            return idx
+        return np.sort(np.random.default_rng(self.seed + 104729).choice(idx, cap, replace=False))
+
+    def capped_edges(self) -> tuple[np.ndarray, int]:
+        """The graph's edges whose source is among :meth:`capped` nodes (every edge up to :attr:`node_budget`
+        nodes), and how many source nodes that is: a sum over edges divided by it estimates the per-node mean."""
+        import numpy as np
+
+        n, ei = self.graph.num_nodes, self.graph.edge_index
+        if n <= self.node_budget:
+            return ei, n
+        keep = np.zeros(n, dtype=bool)
+        keep[self.capped(np.arange(n))] = True
+        return ei[:, keep[ei[0]]], int(keep.sum())
 
 
 @dataclass(frozen=True)

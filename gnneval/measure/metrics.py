@@ -32,6 +32,7 @@ class MetricSettings:
     sample_size: int = defaults.METRIC_SAMPLE  #: ``--metric-sample``
     bootstrap: int = defaults.BOOTSTRAP  #: ``--bootstrap``
     timeout_s: float | None = None  #: ``--plugin-timeout``: seconds one call may take
+    node_budget: int = defaults.METRIC_NODES  #: ``--metric-nodes``
 
 
 @dataclass
@@ -114,11 +115,13 @@ def compute_metric(
                 ms.sample_size,
                 ms.bootstrap,
                 shared=shared.results if shared is not None else None,
+                node_budget=ms.node_budget,
             )
             vals = _call(metric, inputs, f"{who} on layer '{layer}'", ms.timeout_s)
             per_layer[layer] = {f"{name}.{k}": v for k, v in vals.items()}
     else:
-        inputs = MetricInputs(graph, outputs, dense, ms.seed, sample_size=ms.sample_size, bootstrap=ms.bootstrap)
+        inputs = MetricInputs(graph, outputs, dense, ms.seed, sample_size=ms.sample_size, bootstrap=ms.bootstrap,
+                              node_budget=ms.node_budget)  # fmt: skip
         flat = {f"{name}.{k}": v for k, v in _call(metric, inputs, who, ms.timeout_s).items()}
     return flat, per_layer
 

@@ -78,6 +78,7 @@ class EvaluateSettings:
     store_embeddings: str = "auto"  #: ``auto``, ``all``, ``sample`` or ``none`` (see gnneval.store.stored_rows)
     store_sample: int = defaults.STORE_SAMPLE  #: nodes kept under ``--store-embeddings sample``
     metric_sample: int = defaults.METRIC_SAMPLE  #: nodes in the shared sample for O(n^2) metrics
+    metric_nodes: int = defaults.METRIC_NODES  #: nodes O(N) metrics use at most (a seeded sample above)
     bootstrap: int = defaults.BOOTSTRAP  #: bootstrap resamples for confidence intervals
     device: str = defaults.DEVICE  #: ``auto``: CUDA where available, else the CPU; the run records which it used
     formats: tuple[str, ...] = ("png",)
@@ -139,7 +140,7 @@ class EvaluateSettings:
     def metric_settings(self) -> MetricSettings:
         from gnneval.measure.metrics import MetricSettings
 
-        return MetricSettings(self.seed, self.metric_sample, self.bootstrap, self.plugin_timeout_s)
+        return MetricSettings(self.seed, self.metric_sample, self.bootstrap, self.plugin_timeout_s, self.metric_nodes)
 
     def bench_settings(self) -> BenchSettings:
         from gnneval.bench.backends import BenchSettings
@@ -314,6 +315,8 @@ def validate(s: EvaluateSettings, registry: Registry) -> None:
     for sp in s.sparsities:
         validate_sparsity(sp)
     _validate_bench(s)
+    if s.metric_nodes < 10:
+        raise UsageError(f"--metric-nodes {s.metric_nodes} is too small; use at least 10 nodes")
     if s.metric_sample < 10:
         raise UsageError(f"--metric-sample {s.metric_sample} is too small; use at least 10 nodes")
     if s.bootstrap < 0:

@@ -36,36 +36,40 @@ class LinearProbe(Metric):
         from sklearn.preprocessing import StandardScaler
 
         x, y = inputs.labelled_embedding(), inputs.graph.y
-        tr, te = _split(inputs, "train"), _split(inputs, "test")
+        tr, te = inputs.capped(_split(inputs, "train")), _split(inputs, "test")
         if len(np.unique(y[tr])) < 2:
             raise ValueError("the train split holds fewer than two classes")
         scaler = StandardScaler().fit(x[tr])
         clf = LogisticRegression(max_iter=2000, random_state=inputs.seed).fit(scaler.transform(x[tr]), y[tr])
-        return {"test": float((clf.predict(scaler.transform(x[te])) == y[te]).mean())}
+        return {"test": float((clf.predict(scaler.transform(x[te])) == y[te]).mean()), "train_sample": float(len(tr))}
 
 
 class KnnAccuracy(Metric):
-    """k-nearest-neighbour classification (cosine) from train nodes to test nodes.
+    """k-nearest-neighbour classification (cosine) from train nodes to test nodes; above ``max_nodes`` train
+    (or test) nodes, a seeded sample of each (its size stored: brute-force search is quadratic).
 
     Args:
         k: neighbours that vote.
+        max_nodes: train nodes searched, and test nodes scored, at most.
     """
 
     summary = {"test": Column.share("kNN", help="test accuracy of a 10-NN classifier on the embeddings")}
 
     level = "layer"
 
-    def __init__(self, *, k: int = 10) -> None:
+    def __init__(self, *, k: int = 10, max_nodes: int = 20_000) -> None:
         super().__init__()
-        self.k = int(k)
+        self.k, self.max_nodes = int(k), int(max_nodes)
 
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
         from sklearn.neighbors import KNeighborsClassifier
 
         x, y = inputs.labelled_embedding(), inputs.graph.y
-        tr, te = _split(inputs, "train"), _split(inputs, "test")
-        clf = KNeighborsClassifier(n_neighbors=min(self.k, int(tr.sum())), metric="cosine").fit(x[tr], y[tr])
-        return {"test": float((clf.predict(x[te]) == y[te]).mean())}
+        tr = inputs.capped(_split(inputs, "train"), self.max_nodes)
+        te = inputs.capped(_split(inputs, "test"), self.max_nodes)
+        clf = KNeighborsClassifier(n_neighbors=min(self.k, len(tr)), metric="cosine").fit(x[tr], y[tr])
+        return {"test": float((clf.predict(x[te]) == y[te]).mean()), "train_sample": float(len(tr)),
+                "test_sample": float(len(te))}  # fmt: skip
 
 
 class Silhouette(Metric):
@@ -122,7 +126,9 @@ class Clustering(Metric):
         from sklearn.cluster import KMeans, MiniBatchKMeans
         from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-        x, y, k = inputs.labelled_embedding().astype(np.float64), inputs.graph.y, inputs.graph.num_classes
+        x, y, k = inputs.labelled_embedding(), inputs.graph.y, inputs.graph.num_classes
+        idx = inputs.capped(np.arange(len(y)))
+        x, y = x[idx].astype(np.float64), y[idx]
         nmi, ari = [], []
         for s in range(self.seeds):
             if x.shape[0] > MAX_KMEANS_FULL:
@@ -139,6 +145,7 @@ class Clustering(Metric):
             "ari": float(np.mean(ari)),
             "ari_sd": float(np.std(ari, ddof=ddof)),
             "seeds": float(self.seeds),
+            "sample": float(len(idx)),
         }
 
 
@@ -172,17 +179,20 @@ class EffectiveRank(Metric):
         }
 
 
-def dirichlet_energy(x: np.ndarray, edge_index: np.ndarray) -> float:
-    """E(X) = (1/|V|) sum_i sum_{j in N(i)} ||X_i - X_j||^2 over the directed edge list (chunked)."""
+def dirichlet_energy(x: np.ndarray, edge_index: np.ndarray, nodes: int | None = None) -> float:
+    """E(X) = (1/|V|) sum_i sum_{j in N(i)} ||X_i - X_j||^2 over the directed edge list (chunked); ``nodes``:
+    the number of source nodes ``edge_index`` holds every edge of, when it is a sample (default: all)."""
     total = 0.0
     for src, dst in edge_chunks(edge_index):
         diff = x[src].astype(np.float64) - x[dst]
         total += float(np.einsum("ij,ij->", diff, diff))
-    return total / x.shape[0]
+    return total / (x.shape[0] if nodes is None else max(nodes, 1))
 
 
 class DirichletEnergy(Metric):
-    """Over-smoothing: unnormalised Dirichlet energy, beside ||X||_F^2 (the energy is not scale-invariant)."""
+    """Over-smoothing: unnormalised Dirichlet energy, beside ||X||_F^2 (the energy is not scale-invariant).
+    Above ``--metric-nodes`` nodes, the per-node mean over a seeded sample of source nodes and all their edges
+    (``sample``), ``frobenius_sq`` scaled from the same nodes."""
 
     summary = {"relative": Column("Dirichlet/‖X‖²")}
 
@@ -190,9 +200,14 @@ class DirichletEnergy(Metric):
 
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
         x = inputs.embedding
-        energy = dirichlet_energy(x, inputs.graph.edge_index)
-        fro = float(np.einsum("ij,ij->", x.astype(np.float64), x))
-        return {"energy": energy, "frobenius_sq": fro, "relative": energy * x.shape[0] / fro if fro > 0 else 0.0}
+        edges, nodes = inputs.capped_edges()
+        energy = dirichlet_energy(x, edges, nodes)
+        rows = inputs.capped(np.arange(x.shape[0]))
+        fro = float(np.einsum("ij,ij->", x[rows].astype(np.float64), x[rows])) * x.shape[0] / max(len(rows), 1)
+        out = {"energy": energy, "frobenius_sq": fro, "relative": energy * x.shape[0] / fro if fro > 0 else 0.0}
+        if nodes < x.shape[0]:
+            out["sample"] = float(nodes)
+        return out
 
 
 class MAD(Metric):
@@ -211,12 +226,14 @@ class MAD(Metric):
         n = xn.shape[0]
         sums = np.zeros(n)
         counts = np.zeros(n)
-        for src, dst in edge_chunks(inputs.graph.edge_index):
+        edges, nodes = inputs.capped_edges()
+        for src, dst in edge_chunks(edges):
             d = 1.0 - np.einsum("ij,ij->i", xn[src], xn[dst])
             nz = d > 1e-12
             sums += np.bincount(src[nz], weights=d[nz], minlength=n)
             counts += np.bincount(src[nz], minlength=n)
-        neighbours = float((sums / np.maximum(counts, 1)).mean())  # every node, identical neighbours -> 0
+        per_node = sums / np.maximum(counts, 1)  # identical neighbours -> 0
+        neighbours = float(per_node.mean() if nodes == n else per_node[inputs.capped(np.arange(n))].mean())
         idx = inputs.node_sample()
         s = xn[idx]
         d = 1.0 - s @ s.T
@@ -224,6 +241,8 @@ class MAD(Metric):
         cnt = (d > 0).sum(1)
         per_node = d.sum(1) / np.maximum(cnt, 1)
         out = {"neighbours": neighbours, "global_sample": float(len(idx)), "sample_seed": float(inputs.seed)}
+        if nodes < n:
+            out["neighbours_sample"] = float(nodes)
         out.update(with_ci("global", per_node, inputs.seed, inputs.bootstrap))
         return out
 
@@ -237,7 +256,8 @@ class AlignmentUniformity(Metric):
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
         xn = l2_normalise(np.asarray(inputs.embedding, dtype=np.float64))
         total, count = 0.0, 0
-        for src, dst in edge_chunks(inputs.graph.edge_index):
+        edges, nodes = inputs.capped_edges()
+        for src, dst in edge_chunks(edges):
             diff = xn[src] - xn[dst]
             total += float(np.einsum("ij,ij->", diff, diff))
             count += len(src)
@@ -250,7 +270,7 @@ class AlignmentUniformity(Metric):
             "uniformity": uniformity,
             "uniformity_sample": float(len(s)),
             "sample_seed": float(inputs.seed),
-        }
+        } | ({"alignment_sample": float(nodes)} if nodes < inputs.graph.num_nodes else {})
 
 
 @hookimpl
