@@ -110,3 +110,33 @@ def test_no_two_runs_time_at_once(tmp_path):
         p.join()
     spans = sorted(queue.get() for _ in procs)
     assert all(a[1] <= b[0] + 1e-3 for a, b in zip(spans, spans[1:])), spans
+
+
+def test_a_long_pass_is_timed_fewer_times_and_said():
+    """A call over LONG_PASS_S (a large graph): one warm-up and LONG_RUNS timed runs or pairs, and the
+    result's note says how many and why."""
+    from gnneval.bench.backends import _result, time_runs
+    from gnneval.bench.paired import LONG_RUNS, time_paired
+
+    now = [0.0]
+
+    def clock() -> float:
+        return now[0]
+
+    def slow() -> None:
+        now[0] += 3.0  # three seconds a call, on the fake clock
+
+    calls = [0]
+
+    def counted() -> None:
+        calls[0] += 1
+        slow()
+
+    timing = time_paired(counted, slow, clock=clock)
+    assert timing.variant_ms.size == LONG_RUNS and calls[0] == 1 + LONG_RUNS
+    from gnneval.bench.paired import wall_timer
+
+    times, warmup = time_runs(counted, timer=wall_timer(None, clock))
+    assert times.size == LONG_RUNS and warmup == 1
+    note = _result("torch", "cpu", times, warmup, 2, 100, 0, note="eager").note
+    assert f"{LONG_RUNS} timed runs, fewer than the usual 10: one pass takes 3.0 s" in note
