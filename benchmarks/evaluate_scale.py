@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from gnneval.core.defaults import PROGRESS_FILE_ENV
 
 SIZES = {"products": (2_400_000, 26.0)}
 """Named sizes: nodes, average degree."""
@@ -49,12 +52,21 @@ def run_size(name: str, folder: Path) -> dict:
            "--sparsity", "0.5,0.9", "--out", str(out), "--no-progress"]  # fmt: skip
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
-    res = subprocess.run(cmd, capture_output=True, text=True)
+    progress = folder / f"progress_{nodes}.json"
+    env = {**os.environ, PROGRESS_FILE_ENV: str(progress)}
+    with open(folder / f"stderr_{nodes}.txt", "w+") as err:
+        child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, text=True, env=env)
+        stages = watch(child, progress)
+        err.seek(0)
+        stderr = err.read()
     wall = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    row = {"size": name, "nodes": nodes, "avg_degree": degree, "exit": res.returncode, "wall_s": round(wall, 1),
-           "peak_rss_gib": round(max(peak, before) / 2**20, 2)}  # fmt: skip
-    error = next((ln for ln in res.stderr.splitlines() if ln.startswith("gnneval: error:")), "")
+    row = {"size": name, "nodes": nodes, "avg_degree": degree, "exit": child.returncode, "wall_s": round(wall, 1),
+           "peak_rss_gib": round(max(peak, before) / 2**20, 2), "stages": stages}  # fmt: skip
+    said = [ln for ln in stderr.splitlines() if ln.startswith(("inference:", "embeddings stored:"))]
+    if said:
+        row["said"] = said
+    error = next((ln for ln in stderr.splitlines() if ln.startswith("gnneval: error:")), "")
     if error:
         row["error"] = error
     if (out / "run.h5").is_file():
@@ -66,6 +78,47 @@ def run_size(name: str, folder: Path) -> dict:
         row["variant_s"] = [round(v.seconds, 1) for v in run.variants if v.pruner]
         row["bench_s"] = round(sum(v.details.get("bench_wall_s", 0.0) for v in run.variants), 1)
     return row
+
+
+def watch(child: subprocess.Popen, progress: Path) -> list[dict]:
+    """Until ``child`` exits: each stage's wall time and the process's peak RSS during it (``/proc/<pid>/status``
+    read every 0.2 s).  The run's progress file names each stage as it ends: ``dense`` (loading the checkpoint
+    and dataset, measuring and timing the dense model), then each variant; the last stage is the pictures and
+    the report."""
+    stages: list[dict] = []
+    last, peak, seen = time.perf_counter(), 0, ""
+
+    def close(name: str) -> None:
+        stages.append(
+            {"stage": name, "s": round(time.perf_counter() - last, 1), "peak_rss_gib": round(peak / 2**30, 2)}
+        )
+
+    while child.poll() is None:
+        peak = max(peak, _rss(child.pid))
+        now = _now(progress)
+        if now and now != seen:
+            close("load + dense model" if now == "dense" else f"variant {now}")
+            seen, last, peak = now, time.perf_counter(), 0
+        time.sleep(0.2)
+    close("pictures + report")
+    return stages
+
+
+def _now(progress: Path) -> str:
+    try:
+        return str(json.loads(progress.read_text()).get("now", ""))
+    except (OSError, ValueError):
+        return ""
+
+
+def _rss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 def main() -> int:

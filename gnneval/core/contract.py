@@ -155,8 +155,12 @@ class GraphData:
     ``require`` it apply, and their headline is the run's."""
 
     def arrays(self) -> GraphArrays:
-        """The labels, masks and edges as NumPy arrays (for metrics, storage and plots)."""
+        """The labels, masks and edges as NumPy arrays (for metrics, storage and plots).  ``edge_index`` is a
+        read-only view of the tensor's memory where it can be (a copy of ogbn-products' edges is 1 GiB)."""
         d = self.data
+        edge_index = d.edge_index.cpu().numpy().astype("int64", copy=False)
+        if edge_index.base is not None:  # shares the tensor's memory: nothing may write through it
+            edge_index.flags.writeable = False
         masks = {s: getattr(d, f"{s}_mask").cpu().numpy().astype(bool) for s in ("train", "val", "test")}
         link = {}
         for split in ("val", "test"):
@@ -171,7 +175,7 @@ class GraphData:
             task=self.task,
             y=d.y.cpu().numpy().astype("int64"),
             masks=masks,
-            edge_index=d.edge_index.cpu().numpy().astype("int64"),
+            edge_index=edge_index,
             num_classes=self.num_classes,
             num_features=self.num_features,
             link=link,

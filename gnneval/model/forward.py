@@ -54,13 +54,68 @@ def forward_pass(model: torch.nn.Module, graph: GraphData, device: str = "cpu", 
 def inference_form(model: torch.nn.Module, graph: GraphData) -> Iterator[None]:
     """Calls of ``model`` in the block run as ``graph.adjacency`` says: with ``"layerwise"`` its message-passing
     layers run over batches of nodes (:mod:`gnneval.model.layerwise`); otherwise as they are."""
-    if getattr(graph, "adjacency", "edge_index") != "layerwise":
+    form = getattr(graph, "adjacency", "edge_index")
+    if form == "sparse":
+        with _normalised_once(model, graph):
+            yield
+        return
+    if form != "layerwise":
         yield
         return
     from gnneval.model.layerwise import layerwise
 
     with layerwise(message_passing_layers(model)):
         yield
+
+
+@contextmanager
+def _normalised_once(model: torch.nn.Module, graph: GraphData) -> Iterator[None]:
+    """With a sparse adjacency, each GCN layer normalises it (self-loops, D^-1/2 A D^-1/2) on every call: at
+    ogbn-products' size several GiB of copies and seconds per layer.  In the block, a GCN layer handed the
+    graph's adjacency gets it normalised once per graph and layer configuration instead (same values)."""
+    from torch_geometric.nn import GCNConv
+
+    convs = [m for _n, m in message_passing_layers(model) if isinstance(m, GCNConv) and m.normalize]
+    adj = sparse_adjacency(graph) if convs else None
+    patched = []
+    for conv in convs:
+        had, original = "forward" in conv.__dict__, conv.forward
+
+        def forward(x: Any, edge_index: Any, edge_weight: Any = None, _c: Any = conv, _o: Any = original) -> Any:
+            if edge_index is not adj or edge_weight is not None:
+                return _o(x, edge_index, edge_weight)
+            normalised = _gcn_normalised(graph, _c, x.dtype)
+            _c.normalize = False
+            try:
+                return _o(x, normalised)
+            finally:
+                _c.normalize = True
+
+        conv.forward = forward
+        patched.append((conv, had, original))
+    try:
+        yield
+    finally:
+        for conv, had, original in patched:
+            if had:
+                conv.forward = original
+            else:
+                del conv.forward
+
+
+def _gcn_normalised(graph: GraphData, conv: Any, dtype: Any) -> torch.Tensor:
+    """The graph's CSR adjacency as ``conv`` (a GCN layer) normalises it, made once per edge tensor and
+    normalisation (kept beside the adjacency)."""
+    from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
+    edge_index = graph.data.edge_index
+    key = (conv.improved, conv.add_self_loops, conv.flow, dtype)
+    kept = graph.data.__dict__.setdefault("_gnneval_gcn_adj_t", {})
+    hit = kept.get(key)
+    if hit is None or hit[0] is not edge_index:
+        adj, _ = gcn_norm(sparse_adjacency(graph), None, int(graph.data.num_nodes), *key)
+        hit = kept[key] = (edge_index, adj)
+    return hit[1]
 
 
 def sparse_adjacency(graph: GraphData) -> torch.Tensor:
