@@ -59,3 +59,20 @@ def test_knn_and_kmeans_state_their_samples():
     assert knn["train_sample"] == 300 and knn["test_sample"] == 300 and 0.5 < knn["test"] <= 1.0
     km = Clustering(seeds=2, n_init=1).compute(_inputs(budget=1000))
     assert km["sample"] == 1000 and km["nmi"] > 0.2
+
+
+def test_o_n_d2_measures_in_chunks_equal_one_piece(monkeypatch):
+    """Linear CKA and Procrustes sum their Gram matrices a chunk of rows at a time on a large layer (no float64
+    copy of it): the value equals the one-piece value to rounding."""
+    import gnneval.measure.numeric as numeric
+    from gnneval.builtin.metrics.similarity import linear_cka, procrustes_distance
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(1000, 16)).astype(np.float32) + 3.0
+    y = (x[:, :12] @ rng.normal(size=(12, 12)) + 0.1 * rng.normal(size=(1000, 12))).astype(np.float32)
+    whole = linear_cka(x, y), procrustes_distance(x, y), procrustes_distance(x, x)
+    monkeypatch.setattr(numeric, "ROW_CHUNK", 128)
+    assert len(numeric.row_chunks(1000)) == 8
+    parts = linear_cka(x, y), procrustes_distance(x, y), procrustes_distance(x, x)
+    assert np.allclose(parts, whole, rtol=1e-10, atol=1e-12), (parts, whole)
+    assert parts[2] < 1e-6  # a layer against itself: 0 to rounding, in chunks too

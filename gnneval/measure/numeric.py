@@ -75,19 +75,62 @@ def neighbour_jaccard(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-def aligned_residual(x: np.ndarray, y: np.ndarray) -> float:
-    """``min over orthogonal Q of ||xQ - y||_F`` (Schönemann 1966), the narrower side zero-padded.
+ROW_CHUNK = 1 << 18
+"""Rows a float64 copy is made of at a time by the O(n d²) measures (an ogbn-products layer is 2.4M rows): one
+chunk below it, so a smaller graph's value is computed exactly as in one piece."""
+
+
+def row_chunks(n: int) -> list[slice]:
+    """Consecutive slices of at most :data:`ROW_CHUNK` rows covering ``n`` rows."""
+    return [slice(s, s + ROW_CHUNK) for s in range(0, max(n, 1), ROW_CHUNK)]
+
+
+def column_mean(x: np.ndarray) -> np.ndarray:
+    """``x``'s column means in float64, ``[1, d]``, a chunk of rows at a time."""
+    if x.shape[0] <= ROW_CHUNK:
+        return np.asarray(x, dtype=np.float64).mean(0, keepdims=True)
+    total = sum(np.asarray(x[s], dtype=np.float64).sum(0, keepdims=True) for s in row_chunks(x.shape[0]))
+    return np.asarray(total) / x.shape[0]
+
+
+def centred_chunks(x: np.ndarray, mean: np.ndarray, scale: float = 1.0, width: int = 0) -> Iterator[np.ndarray]:
+    """``(x - mean) / scale`` in float64, a chunk of rows at a time, zero-padded to ``width`` columns."""
+    for s in row_chunks(x.shape[0]):
+        part = np.asarray(x[s], dtype=np.float64) - mean
+        if scale != 1.0:
+            part = part / scale
+        if part.shape[1] < width:
+            part = np.hstack([part, np.zeros((part.shape[0], width - part.shape[1]))])
+        yield part
+
+
+def squared_norm(a: np.ndarray) -> float:
+    """``||a||_F²`` as ``np.linalg.norm`` sums it (a dot product of the flattened array)."""
+    flat = a.ravel(order="K")
+    return float(flat.dot(flat))
+
+
+def aligned_residual(
+    x: np.ndarray, y: np.ndarray, shift: tuple[np.ndarray | float, np.ndarray | float] = (0.0, 0.0),
+    scale: tuple[float, float] = (1.0, 1.0),
+) -> float:  # fmt: skip
+    """``min over orthogonal Q of ||xQ - y||_F`` (Schönemann 1966), the narrower side zero-padded; ``x`` and
+    ``y`` are taken as ``(x - shift[0]) / scale[0]`` and ``(y - shift[1]) / scale[1]``, a chunk of rows at a
+    time (:data:`ROW_CHUNK`), so no float64 copy of a whole large layer is made.
 
     Computed from the aligned difference itself, not as ``sqrt(||x||² + ||y||² - 2 ||x'y||_*)``: that closed
     form cancels catastrophically near identity (1e-6 instead of 0 for a layer compared with itself), this one
     is 0 to rounding there and equal to it elsewhere."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
     d = max(x.shape[1], y.shape[1])
-    x = np.hstack([x, np.zeros((x.shape[0], d - x.shape[1]))]) if x.shape[1] < d else x
-    y = np.hstack([y, np.zeros((y.shape[0], d - y.shape[1]))]) if y.shape[1] < d else y
-    u, _, vt = np.linalg.svd(x.T @ y)
-    return float(np.linalg.norm(x @ (u @ vt) - y))
+
+    def pairs() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        return zip(centred_chunks(x, np.asarray(shift[0]), scale[0], d),
+                   centred_chunks(y, np.asarray(shift[1]), scale[1], d))  # fmt: skip
+
+    cross = sum(a.T @ b for a, b in pairs())
+    u, _, vt = np.linalg.svd(np.asarray(cross))
+    rotation = u @ vt
+    return float(np.sqrt(sum(squared_norm(a @ rotation - b) for a, b in pairs())))
 
 
 def graph_means(x: np.ndarray, batch: np.ndarray, graphs: int) -> np.ndarray:

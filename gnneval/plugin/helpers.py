@@ -63,6 +63,9 @@ HELPERS: dict[str, str] = {
     "cosine_knn": "gnneval.measure.numeric",
     "neighbour_jaccard": "gnneval.measure.numeric",
     "aligned_residual": "gnneval.measure.numeric",
+    "column_mean": "gnneval.measure.numeric",
+    "centred_chunks": "gnneval.measure.numeric",
+    "squared_norm": "gnneval.measure.numeric",
     "graph_means": "gnneval.measure.numeric",
     # pictures
     "import_cached": "gnneval.show.jit_cache",
@@ -119,11 +122,14 @@ if TYPE_CHECKING:  # pragma: no cover
         PERCENTILE_BOOTSTRAP,
         aligned_residual,
         bootstrap_ci,
+        centred_chunks,
+        column_mean,
         cosine_knn,
         edge_chunks,
         graph_means,
         l2_normalise,
         neighbour_jaccard,
+        squared_norm,
         with_ci,
     )
     from gnneval.model.counting import (

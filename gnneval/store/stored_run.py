@@ -51,7 +51,8 @@ class StoredRun(RunResult):
 
     def embeddings(self, variant: str = "dense", layer: str | None = None) -> np.ndarray:
         """``[N, d]`` embeddings of ``layer`` (default: the shown layer, :meth:`shown_layer`) of ``variant``
-        (an id of :attr:`variants`, e.g. ``"structured@0.50"`` or a repeat ``"random@0.90~s1"``).
+        (an id of :attr:`variants`, e.g. ``"structured@0.50"`` or a repeat ``"random@0.90~s1"``); ``[S, d]``,
+        row ``i`` being node ``graph.embedding_nodes[i]``, when the run stored a sample (``--store-embeddings``).
 
         :raises KeyError: naming the variants or layers there are, for one that is not stored."""
         ids = [v.id for v in self.variants]

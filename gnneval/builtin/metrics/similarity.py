@@ -24,7 +24,16 @@ from __future__ import annotations
 import numpy as np
 
 from gnneval.plugin import Column, Metric, MetricInputs, hookimpl
-from gnneval.plugin.helpers import PERCENTILE_BOOTSTRAP, aligned_residual, cosine_knn, neighbour_jaccard, with_ci
+from gnneval.plugin.helpers import (
+    PERCENTILE_BOOTSTRAP,
+    aligned_residual,
+    centred_chunks,
+    column_mean,
+    cosine_knn,
+    neighbour_jaccard,
+    squared_norm,
+    with_ci,
+)
 
 RBF_MAX_SAMPLE = 500
 
@@ -36,16 +45,16 @@ def oriented(values: dict[str, float]) -> dict[str, float]:
 
 
 def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
-    """Linear CKA between two representations of the same n points (any widths)."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    """Linear CKA between two representations of the same n points (any widths); the Gram matrices are summed a
+    chunk of rows at a time (no float64 copy of a whole large layer)."""
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"CKA needs the same points: {x.shape[0]} vs {y.shape[0]} rows")
-    x = x - x.mean(0, keepdims=True)
-    y = y - y.mean(0, keepdims=True)
-    xy = np.linalg.norm(y.T @ x) ** 2
-    xx = np.linalg.norm(x.T @ x)
-    yy = np.linalg.norm(y.T @ y)
+    yx, xx_, yy_ = 0.0, 0.0, 0.0
+    for a, b in zip(centred_chunks(x, column_mean(x)), centred_chunks(y, column_mean(y))):
+        yx, xx_, yy_ = yx + b.T @ a, xx_ + a.T @ a, yy_ + b.T @ b
+    xy = np.linalg.norm(yx) ** 2
+    xx = np.linalg.norm(xx_)
+    yy = np.linalg.norm(yy_)
     if xx == 0.0 or yy == 0.0:
         return 0.0  # a constant representation shares no structure with anything
     return float(xy / (xx * yy))
@@ -74,15 +83,15 @@ def rbf_cka(x: np.ndarray, y: np.ndarray, sigma: float = 1.0) -> float:
 
 
 def procrustes_distance(x: np.ndarray, y: np.ndarray) -> float:
-    """Orthogonal Procrustes distance of centred, unit-Frobenius representations, in [0, sqrt(2)]."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    x = x - x.mean(0, keepdims=True)
-    y = y - y.mean(0, keepdims=True)
-    nx, ny = np.linalg.norm(x), np.linalg.norm(y)
+    """Orthogonal Procrustes distance of centred, unit-Frobenius representations, in [0, sqrt(2)] (a chunk of
+    rows at a time)."""
+    mx, my = column_mean(x), column_mean(y)
+    nx = float(np.sqrt(sum(squared_norm(a) for a in centred_chunks(x, mx))))
+    ny = float(np.sqrt(sum(squared_norm(b) for b in centred_chunks(y, my))))
     if nx == 0 or ny == 0:
         return float(np.sqrt(2.0)) if nx != ny else 0.0
-    return min(aligned_residual(x / nx, y / ny), float(np.sqrt(2.0)))  # = sqrt(2 - 2 ||X'Y||_*), without cancelling
+    residual = aligned_residual(x, y, shift=(mx, my), scale=(nx, ny))  # = sqrt(2 - 2 ||X'Y||_*), without cancelling
+    return min(residual, float(np.sqrt(2.0)))
 
 
 def knn_jaccard(x: np.ndarray, y: np.ndarray, k: int = 10) -> np.ndarray:
