@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from gnneval.plugin import Column, Metric, MetricInputs, hookimpl
-from gnneval.plugin.helpers import PERCENTILE_BOOTSTRAP, edge_chunks, l2_normalise, with_ci
+from gnneval.plugin.helpers import PERCENTILE_BOOTSTRAP, centred_chunks, column_mean, edge_chunks, l2_normalise, with_ci
 
 MAX_KMEANS_FULL = 50_000  #: above this many nodes, k-means uses MiniBatchKMeans
 
@@ -149,12 +149,16 @@ class Clustering(Metric):
         }
 
 
+def _unit(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Rows ``rows`` of ``x``, L2-normalised in float64 (row by row: the same as normalising all of ``x`` first)."""
+    return l2_normalise(np.asarray(x[rows], dtype=np.float64))
+
+
 def effective_rank(x: np.ndarray, centre: bool) -> float:
     """Roy & Vetterli (2007): exp of the entropy of the normalised singular values."""
-    x = np.asarray(x, dtype=np.float64)
-    if centre:
-        x = x - x.mean(0, keepdims=True)
-    eig = np.linalg.eigvalsh(x.T @ x)  # O(n d^2); singular values are sqrt of these
+    mean = column_mean(x) if centre else np.zeros((1, x.shape[1]))
+    gram = sum(a.T @ a for a in centred_chunks(x, mean))  # O(n d^2), a chunk of rows at a time
+    eig = np.linalg.eigvalsh(np.asarray(gram))  # singular values are sqrt of these
     s = np.sqrt(np.clip(eig, 0.0, None))
     total = s.sum()
     if total <= 0:
@@ -222,20 +226,20 @@ class MAD(Metric):
     level = "layer"
 
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
-        xn = l2_normalise(np.asarray(inputs.embedding, dtype=np.float64))
-        n = xn.shape[0]
+        x = inputs.embedding
+        n = x.shape[0]
         sums = np.zeros(n)
         counts = np.zeros(n)
         edges, nodes = inputs.capped_edges()
-        for src, dst in edge_chunks(edges):
-            d = 1.0 - np.einsum("ij,ij->i", xn[src], xn[dst])
+        for src, dst in edge_chunks(edges):  # rows normalised per chunk: no float64 copy of the whole layer
+            d = 1.0 - np.einsum("ij,ij->i", _unit(x, src), _unit(x, dst))
             nz = d > 1e-12
             sums += np.bincount(src[nz], weights=d[nz], minlength=n)
             counts += np.bincount(src[nz], minlength=n)
         per_node = sums / np.maximum(counts, 1)  # identical neighbours -> 0
         neighbours = float(per_node.mean() if nodes == n else per_node[inputs.capped(np.arange(n))].mean())
         idx = inputs.node_sample()
-        s = xn[idx]
+        s = _unit(x, idx)
         d = 1.0 - s @ s.T
         d[d < 1e-12] = 0.0
         cnt = (d > 0).sum(1)
@@ -254,14 +258,14 @@ class AlignmentUniformity(Metric):
     level = "layer"
 
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
-        xn = l2_normalise(np.asarray(inputs.embedding, dtype=np.float64))
+        x = inputs.embedding
         total, count = 0.0, 0
         edges, nodes = inputs.capped_edges()
         for src, dst in edge_chunks(edges):
-            diff = xn[src] - xn[dst]
+            diff = _unit(x, src) - _unit(x, dst)
             total += float(np.einsum("ij,ij->", diff, diff))
             count += len(src)
-        s = xn[inputs.node_sample()]
+        s = _unit(x, inputs.node_sample())
         sq = np.clip(2.0 - 2.0 * (s @ s.T), 0.0, None)
         iu = np.triu_indices(len(s), k=1)
         uniformity = float(np.log(np.mean(np.exp(-2.0 * sq[iu])))) if len(iu[0]) else 0.0
