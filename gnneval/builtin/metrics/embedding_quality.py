@@ -108,6 +108,7 @@ class Clustering(Metric):
     Args:
         seeds: k-means seeds averaged.
         n_init: k-means restarts per seed.
+        max_nodes: items clustered at most (a seeded sample above it, its size stored as ``sample``).
     """
 
     summary = {"nmi": Column("NMI", help="k-means NMI with the labels, mean over k-means seeds")}
@@ -118,16 +119,16 @@ class Clustering(Metric):
     }
     level = "layer"
 
-    def __init__(self, *, seeds: int = 5, n_init: int = 5) -> None:
+    def __init__(self, *, seeds: int = 5, n_init: int = 5, max_nodes: int = 20_000) -> None:
         super().__init__()
-        self.seeds, self.n_init = int(seeds), int(n_init)
+        self.seeds, self.n_init, self.max_nodes = int(seeds), int(n_init), int(max_nodes)
 
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
         from sklearn.cluster import KMeans, MiniBatchKMeans
         from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
         x, y, k = inputs.labelled_embedding(), inputs.graph.y, inputs.graph.num_classes
-        idx = inputs.capped(np.arange(len(y)))
+        idx = inputs.capped(np.arange(len(y)), min(self.max_nodes, inputs.node_budget))
         x, y = x[idx].astype(np.float64), y[idx]
         nmi, ari = [], []
         for s in range(self.seeds):
@@ -176,10 +177,14 @@ class EffectiveRank(Metric):
 
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
         x = inputs.embedding
+        idx = inputs.capped(np.arange(x.shape[0]))
+        sample = {} if len(idx) == x.shape[0] else {"sample": float(len(idx))}
+        x = x if not sample else x[idx]
         return {
             "value": effective_rank(x, centre=False),
             "centred": effective_rank(x, centre=True),
             "width": float(x.shape[1]),
+            **sample,
         }
 
 

@@ -4,13 +4,14 @@ All of these work when the pruned layer is narrower than the dense one.
 
 - Linear CKA (Kornblith et al. 2019) in its feature-space form,
   ``||Y'X||_F^2 / (||X'X||_F ||Y'Y||_F)`` on column-centred embeddings: O(n d^2),
-  never the n x n Gram matrix; all nodes.
+  never the n x n Gram matrix; all nodes (above ``--metric-nodes``, its seeded sample: ``sample``).
 - RBF CKA on a seeded uniform sample of at most 500 nodes (the same for every variant and layer; its size
   and seed are stored), bandwidth ``sigma`` times the median pairwise distance, with a subsampling
   interval from ``--bootstrap`` half-size subsets drawn without replacement (resampling with
   replacement duplicates nodes, whose kernel entries are 1 in both Gram matrices, and biases CKA up).
 - Orthogonal Procrustes distance (Ding et al. 2021) on centred, unit-Frobenius
-  embeddings: ``sqrt(2 - 2 ||X'Y||_*)``, in [0, sqrt(2)]; all nodes, O(n d^2).
+  embeddings: ``sqrt(2 - 2 ||X'Y||_*)``, in [0, sqrt(2)]; all nodes (above ``--metric-nodes``, its seeded
+  sample), O(n d^2).
 - k-NN neighbourhood overlap: mean Jaccard of each node's k = 10 nearest
   neighbours (cosine) in the two representations, on the node sample, with a
   bootstrap interval.
@@ -99,6 +100,17 @@ def knn_jaccard(x: np.ndarray, y: np.ndarray, k: int = 10) -> np.ndarray:
     return neighbour_jaccard(cosine_knn(x, k), cosine_knn(y, k))
 
 
+def _capped_pair(inputs: MetricInputs) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    """The layer and the dense layer at every node, or above ``--metric-nodes`` at its seeded sample (whose
+    size is then stored as ``sample``)."""
+    x, y = inputs.embedding, inputs.dense_embedding
+    assert x is not None and y is not None
+    idx = inputs.capped(np.arange(x.shape[0]))
+    if len(idx) == x.shape[0]:
+        return x, y, {}
+    return x[idx], y[idx], {"sample": float(len(idx))}
+
+
 class LinearCKA(Metric):
     """Linear centred kernel alignment of each layer to the dense model's (Kornblith et al. 2019): 1 = the same
     up to rotation and isotropic scaling; all nodes, in O(n d²).
@@ -113,7 +125,8 @@ class LinearCKA(Metric):
     needs_dense = True
 
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
-        return oriented({"dense": linear_cka(inputs.embedding, inputs.dense_embedding)})
+        x, y, sample = _capped_pair(inputs)
+        return oriented({"dense": linear_cka(x, y), **sample})
 
 
 RBF_SAMPLE_SALT = 31
@@ -200,8 +213,9 @@ class Procrustes(Metric):
     needs_dense = True
 
     def compute(self, inputs: MetricInputs) -> dict[str, float]:
-        d = procrustes_distance(inputs.embedding, inputs.dense_embedding)
-        return {"dense": d, "similarity": 1.0 - d / np.sqrt(2.0), "oriented": -d}
+        x, y, sample = _capped_pair(inputs)
+        d = procrustes_distance(x, y)
+        return {"dense": d, "similarity": 1.0 - d / np.sqrt(2.0), "oriented": -d, **sample}
 
 
 class KnnOverlap(Metric):
