@@ -158,3 +158,104 @@ def test_ogbg_molhiv_split_and_rocauc_by_ogbs_evaluator(tmp_path):
     test = arrays.masks["test"]
     by_hand = Evaluator("ogbg-molhiv").eval({"y_true": arrays.y[test][:, None], "y_pred": p1[test][:, None]})
     assert vals["test"] == pytest.approx(by_hand["rocauc"]) and vals["test_n"] == 8
+
+
+def _citation2(root, n=60, f=6, k=5):
+    """``ogbl_citation2/``: a small citation graph in ogbl-citation2's files, with its MRR split (each validation
+    and test source's true target and ``k`` negatives, as ``split/time/*.pt``)."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    d = root / "ogbl_citation2"
+    edges = rng.integers(0, n, (200, 2))
+    _csv(d / "raw" / "edge.csv.gz", edges)
+    _csv(d / "raw" / "node-feat.csv.gz", rng.normal(size=(n, f)).round(5))
+    _csv(d / "raw" / "node_year.csv.gz", rng.integers(2010, 2020, n))
+    _csv(d / "raw" / "num-node-list.csv.gz", [n])
+    _csv(d / "raw" / "num-edge-list.csv.gz", [len(edges)])
+    (d / "split" / "time").mkdir(parents=True)
+    parts = {}
+    for name, m in (("train", 30), ("valid", 8), ("test", 10)):
+        part = {
+            "source_node": torch.as_tensor(rng.integers(0, n, m)),
+            "target_node": torch.as_tensor(rng.integers(0, n, m)),
+        }
+        if name != "train":
+            part["target_node_neg"] = torch.as_tensor(rng.integers(0, n, (m, k)))
+        torch.save(part, d / "split" / "time" / f"{name}.pt")
+        parts[name] = part
+    (d / "RELEASE_v1.txt").write_text("fixture")
+    return parts
+
+
+def test_ogbl_citation2_ranks_each_positive_against_its_own_negatives(tmp_path):
+    """MRR as OGB defines it: each test source's true target ranked against its own 1000 (here 5) negatives."""
+    import torch
+    from ogb.linkproppred import Evaluator
+
+    from gnneval.builtin.metrics.ogb_evaluator import OgbEvaluator
+    from gnneval.core.records import VariantOutputs
+    from gnneval.load.datasets import load_dataset
+    from gnneval.plugin import MetricInputs
+
+    root = tmp_path / "data"
+    parts = _citation2(root)
+    graph, _ = load_dataset(plugin_host().registry, DatasetRef("ogbl-citation2"),
+                            DatasetContext(root=root, cache_dir=tmp_path / "cache", seed=0))  # fmt: skip
+    assert graph.task == "link-prediction" and graph.link_negatives == 5 and "'mrr'" in graph.split
+    arrays = graph.arrays()
+    index, label = arrays.link["test"]
+    test = parts["test"]
+    assert index.shape[1] == 10 * (1 + 5) and label[:10].all() and not label[10:].any()
+    assert index[0, 10 + 5 * 3 : 10 + 5 * 4].tolist() == [int(test["source_node"][3])] * 5  # positive 3's negatives
+    assert index[1, 10 + 5 * 3 : 10 + 5 * 4].tolist() == test["target_node_neg"][3].tolist()
+    z = np.random.default_rng(1).normal(size=(60, 4)).astype(np.float32)
+    out = VariantOutputs(logits=z, predictions=np.zeros(60, np.int64), embeddings={})
+    vals = OgbEvaluator().compute(MetricInputs(graph=arrays, variant=out, dense=None, seed=0))
+    zz = torch.from_numpy(z.astype(np.float64))
+    pos = (zz[test["source_node"]] * zz[test["target_node"]]).sum(1)
+    neg = (zz[test["source_node"]][:, None, :] * zz[test["target_node_neg"]]).sum(2)
+    by_hand = Evaluator("ogbl-citation2").eval({"y_pred_pos": pos, "y_pred_neg": neg})["mrr_list"].mean()
+    assert vals["test"] == pytest.approx(float(by_hand))
+
+
+def test_ogbl_collab_pools_its_negatives_for_hits_at_50(tmp_path):
+    import torch
+    from ogb.linkproppred import Evaluator
+
+    from gnneval.builtin.metrics.ogb_evaluator import OgbEvaluator
+    from gnneval.core.records import VariantOutputs
+    from gnneval.load.datasets import load_dataset
+    from gnneval.plugin import MetricInputs
+
+    rng = np.random.default_rng(0)
+    root, n = tmp_path / "data", 80
+    d = root / "ogbl_collab"
+    edges = rng.integers(0, n, (150, 2))
+    _csv(d / "raw" / "edge.csv.gz", edges)
+    _csv(d / "raw" / "node-feat.csv.gz", rng.normal(size=(n, 5)).round(5))
+    _csv(d / "raw" / "edge_weight.csv.gz", np.ones(len(edges), int))
+    _csv(d / "raw" / "edge_year.csv.gz", rng.integers(2000, 2019, len(edges)))
+    _csv(d / "raw" / "num-node-list.csv.gz", [n])
+    _csv(d / "raw" / "num-edge-list.csv.gz", [len(edges)])
+    (d / "split" / "time").mkdir(parents=True)
+    test = {}
+    for name, m in (("train", 40), ("valid", 60), ("test", 60)):
+        part = {"edge": torch.as_tensor(rng.integers(0, n, (m, 2)))}
+        if name != "train":
+            part["edge_neg"] = torch.as_tensor(rng.integers(0, n, (3 * m, 2)))
+        torch.save(part, d / "split" / "time" / f"{name}.pt")
+        test = part
+    (d / "RELEASE_v1.txt").write_text("fixture")
+    graph, _ = load_dataset(plugin_host().registry, DatasetRef("ogbl-collab"),
+                            DatasetContext(root=root, cache_dir=tmp_path / "cache", seed=0))  # fmt: skip
+    assert graph.link_negatives == 0 and "'hits@50'" in graph.split
+    z = np.random.default_rng(1).normal(size=(n, 4)).astype(np.float32)
+    out = VariantOutputs(logits=z, predictions=np.zeros(n, np.int64), embeddings={})
+    vals = OgbEvaluator().compute(MetricInputs(graph=graph.arrays(), variant=out, dense=None, seed=0))
+    zz = torch.from_numpy(z.astype(np.float64))
+    pos = (zz[test["edge"][:, 0]] * zz[test["edge"][:, 1]]).sum(1)
+    neg = (zz[test["edge_neg"][:, 0]] * zz[test["edge_neg"][:, 1]]).sum(1)
+    assert vals["test"] == pytest.approx(
+        Evaluator("ogbl-collab").eval({"y_pred_pos": pos, "y_pred_neg": neg})["hits@50"]
+    )

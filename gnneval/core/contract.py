@@ -153,6 +153,10 @@ class GraphData:
     evaluator: str = ""
     """The dataset's official evaluator, when it has one (``ogbn-arxiv``: OGB's ``Evaluator``): metrics that
     ``require`` it apply, and their headline is the run's."""
+    link_negatives: int = 0
+    """Ranked link prediction (MRR, ``ogbl-citation2``): the negatives each positive pair is ranked against.  The
+    ``{val,test}_edge_label_index`` pairs are then the P positives, then P x K negatives, positive ``i``'s at
+    ``P + i*K ... P + i*K + K - 1``.  0: positives and negatives are pooled (ROC-AUC, Hits@K)."""
 
     def arrays(self) -> GraphArrays:
         """The labels, masks and edges as NumPy arrays (for metrics, storage and plots).  ``edge_index`` is a
@@ -181,6 +185,7 @@ class GraphData:
             link=link,
             batch=d.batch.cpu().numpy().astype("int64") if getattr(d, "batch", None) is not None else None,
             evaluator=self.evaluator,
+            link_negatives=self.link_negatives,
         )
 
 

@@ -53,6 +53,7 @@ class GraphArrays:
     """Link prediction: split (``val``/``test``) -> (edge_label_index [2, M], edge_label [M] in {0, 1})."""
     batch: np.ndarray | None = None  #: graph classification: [N] int64, the graph each node belongs to
     evaluator: str = ""  #: the dataset's official evaluator (``ogbn-arxiv``), or ``""``
+    link_negatives: int = 0  #: ranked link prediction: negatives per positive (see ``GraphData.link_negatives``)
     embedding_nodes: np.ndarray | None = None
     """The nodes whose embeddings and logits run.h5 keeps, sorted (``--store-embeddings sample``; empty for
     ``none``); None: every node."""

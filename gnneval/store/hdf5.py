@@ -88,6 +88,8 @@ def _write_graph(g: Any, graph: GraphArrays) -> None:
         g.attrs[k] = getattr(graph, k)
     if graph.evaluator:  # only datasets with an official evaluator carry it
         g.attrs["evaluator"] = graph.evaluator
+    if graph.link_negatives:  # only ranked link prediction (MRR) carries it
+        g.attrs["link_negatives"] = graph.link_negatives
     g.create_dataset("y", data=graph.y.astype(np.int64))
     g.create_dataset("edge_index", data=graph.edge_index.astype(np.int64), compression="gzip")
     if graph.batch is not None:
@@ -314,6 +316,7 @@ def _read_graph(g: Any) -> GraphArrays:
         },
         batch=g["batch"][()] if "batch" in g else None,
         evaluator=str(_attr(g.attrs.get("evaluator", ""))),
+        link_negatives=int(_attr(g.attrs.get("link_negatives", 0))),
         embedding_nodes=g["embedding_nodes"][()] if "embedding_nodes" in g else None,
     )
 

@@ -44,16 +44,19 @@ class OgbLoader(DatasetLoader):
         root = ctx.cache_dir / "datasets" / "ogb"
         source = _stage(name, ctx, root)
         ds = _open(name, root)
-        if ds.num_tasks != 1:
-            raise UsageError(f"dataset {name} has {ds.num_tasks} tasks (multi-label): gnneval evaluates one task")
+        if getattr(ds, "num_tasks", 1) != 1:  # link datasets have no num_tasks
+            raise UsageError(
+                f"dataset {name} has {getattr(ds, 'num_tasks', 1)} tasks (multi-label): gnneval evaluates one task"
+            )
         kind = name[:5]
         said = f"the official OGB split ({ds.meta_info['split']}); headline: OGB Evaluator '{ds.eval_metric}'"
+        negatives = 0
         if kind == "ogbn-":
             data, task = _nodes(ds), "node-classification"
         elif kind == "ogbg-":
             data, task = _graphs(ds), "graph-classification"
         else:
-            data, task = _links(ds, name), "link-prediction"
+            (data, negatives), task = _links(ds, name), "link-prediction"
         x = data.x
         if x is None:
             raise UsageError(f"dataset {name} has no node features (its models learn an embedding per node): gnneval "
@@ -61,7 +64,7 @@ class OgbLoader(DatasetLoader):
         return GraphData(name=name, task=task, data=data, num_features=int(x.shape[1]),
                          num_classes=max(int(ds.meta_info.get("num classes", 0) or 0), int(data.y.max()) + 1)
                          if task != "link-prediction" else 1, source=f"ogb {ogb_version()}: {source}", split=said,
-                         evaluator=name)  # fmt: skip
+                         evaluator=name, link_negatives=negatives)  # fmt: skip
 
 
 def ogb_version() -> str:
@@ -150,17 +153,27 @@ def _graphs(ds: Any) -> Any:
     return data
 
 
-def _links(ds: Any, name: str) -> Any:
-    """The training graph for message passing; the official validation and test edges with their negatives."""
+def _links(ds: Any, name: str) -> tuple[Any, int]:
+    """The training graph for message passing; the official validation and test edges with their negatives, and
+    the negatives each positive is ranked against (MRR datasets such as ogbl-citation2; 0: pooled, Hits@K)."""
     import torch
 
     data = ds[0]
     split = ds.get_edge_split()
-    if "edge" not in split["test"] or "edge_neg" not in split["test"]:
-        raise UsageError(f"dataset {name} ranks each true edge against its own negatives (MRR, as ogbl-citation2): "
-                         "gnneval evaluates OGB's Hits@K datasets (edge and edge_neg splits)")  # fmt: skip
+    ranked = "source_node" in split["test"] and "target_node_neg" in split["test"]
+    if not ranked and ("edge" not in split["test"] or "edge_neg" not in split["test"]):
+        raise UsageError(f"dataset {name}'s split has neither edge/edge_neg (Hits@K) nor source_node/target_node/"
+                         "target_node_neg (MRR) entries: gnneval cannot read its evaluation edges")  # fmt: skip
+    negatives = 0
     for ours, theirs in (("val", "valid"), ("test", "test")):
-        pos, neg = split[theirs]["edge"].t(), split[theirs]["edge_neg"].t()
+        part = split[theirs]
+        if ranked:  # each positive (s, t) then its K negatives (s, t'_1..K), row by row
+            src, negs = part["source_node"].long(), part["target_node_neg"].long()
+            negatives = int(negs.shape[1])
+            pos = torch.stack([src, part["target_node"].long()])
+            neg = torch.stack([src.repeat_interleave(negatives), negs.reshape(-1)])
+        else:
+            pos, neg = part["edge"].t(), part["edge_neg"].t()
         setattr(data, f"{ours}_edge_label_index", torch.cat([pos, neg], dim=1))
         setattr(data, f"{ours}_edge_label", torch.cat([torch.ones(pos.shape[1]), torch.zeros(neg.shape[1])]).long())
     n = int(data.num_nodes)
@@ -169,7 +182,7 @@ def _links(ds: Any, name: str) -> Any:
         setattr(data, key, torch.zeros(n, dtype=torch.bool))
     if data.x is not None and data.x.is_floating_point():
         data.x = data.x.float()
-    return data
+    return data, negatives
 
 
 @hookimpl

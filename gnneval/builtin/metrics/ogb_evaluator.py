@@ -1,6 +1,7 @@
 """``ogb-evaluator``: the dataset's official OGB ``Evaluator`` (Hu et al. 2020) on its official validation and test
 splits — accuracy (``ogbn-arxiv``, ``ogbn-products``), ROC-AUC (``ogbg-molhiv``), average precision, Hits@K
-(``ogbl-collab``, ``ogbl-ddi``) — as each dataset defines it.  It applies to datasets that name an official
+(``ogbl-collab``, ``ogbl-ddi``), MRR with each positive ranked against its own negatives (``ogbl-citation2``) —
+as each dataset defines it.  It applies to datasets that name an official
 evaluator (``GraphArrays.evaluator``, set by the ``ogb`` dataset loader), and its test score is then the run's
 headline.  Scores for ROC-AUC and AP: the probability of class 1 (a softmax over two logits), or the logit
 itself for a one-output model; accuracy: the argmax.  Accuracy also gets its 95% bootstrap interval over the test
@@ -47,7 +48,7 @@ class OgbEvaluator(Metric):
         metric = str(ev.eval_metric)
         if g.task == "link-prediction":
             return {
-                split: self._link(ev, metric, out.logits, *g.link[split])
+                split: self._link(ev, metric, out.logits, *g.link[split], g.link_negatives)
                 for split in ("val", "test")
                 if split in g.link
             }
@@ -69,12 +70,20 @@ class OgbEvaluator(Metric):
         return values
 
     @staticmethod
-    def _link(ev, metric: str, z: np.ndarray, index: np.ndarray, label: np.ndarray) -> float:  # noqa: ANN001
+    def _link(ev, metric: str, z: np.ndarray, index: np.ndarray, label: np.ndarray, negatives: int = 0) -> float:  # noqa: ANN001
+        """The Evaluator on dot-product scores: pooled positives and negatives (Hits@K), or with ``negatives``
+        each positive ranked against its own (MRR: the mean of OGB's per-positive reciprocal ranks)."""
         import torch
 
-        zz = np.asarray(z, dtype=np.float64)
-        s = np.einsum("ij,ij->i", zz[index[0]], zz[index[1]])
-        result = ev.eval({"y_pred_pos": torch.from_numpy(s[label == 1]), "y_pred_neg": torch.from_numpy(s[label == 0])})
+        s = np.concatenate([np.einsum("ij,ij->i", np.asarray(z[index[0, c]], dtype=np.float64),
+                                      np.asarray(z[index[1, c]], dtype=np.float64))
+                            for c in (slice(a, a + (1 << 20)) for a in range(0, index.shape[1], 1 << 20))])  # fmt: skip
+        pos, neg = torch.from_numpy(s[label == 1]), torch.from_numpy(s[label == 0])
+        if negatives:
+            neg = neg.reshape(-1, negatives)
+        result = ev.eval({"y_pred_pos": pos, "y_pred_neg": neg})
+        if f"{metric}_list" in result:  # MRR: a value per positive
+            return float(result[f"{metric}_list"].float().mean())
         return float(result[metric])
 
 
