@@ -31,7 +31,6 @@ def make_sbm(
     """Return a torch_geometric ``Data`` with x, edge_index, y and train/val/test masks."""
     import torch
     from torch_geometric.data import Data
-    from torch_geometric.utils import coalesce, to_undirected
 
     g = torch.Generator().manual_seed(seed)
     y = torch.arange(nodes) % blocks
@@ -47,9 +46,10 @@ def make_sbm(
     blk = torch.where(same, y[src], (y[src] + torch.randint(1, blocks, (m,), generator=g)) % blocks)
     pick = (torch.rand(m, generator=g) * counts[blk]).long()
     dst = order[starts[blk] + pick]
+    del same, blk, pick, order
     keep = src != dst
-    edge_index = to_undirected(torch.stack([src[keep], dst[keep]]), num_nodes=nodes)
-    edge_index = coalesce(edge_index, num_nodes=nodes)
+    edge_index = _undirected(src[keep], dst[keep], nodes)
+    del src, dst, keep
     means = torch.randn(blocks, features, generator=g)
     x = means[y] + noise * torch.randn(nodes, features, generator=g)
     perm = torch.randperm(nodes, generator=g)
@@ -63,6 +63,19 @@ def make_sbm(
     test = torch.zeros(nodes, dtype=torch.bool)
     test[rest[n_val:]] = True
     return Data(x=x, edge_index=edge_index, y=y, train_mask=train, val_mask=val, test_mask=test)
+
+
+def _undirected(src, dst, nodes: int):  # noqa: ANN001, ANN202 - torch tensors
+    """Both directions of every pair, each pair once, sorted by (source, target): what torch_geometric's
+    ``to_undirected`` then ``coalesce`` give, in about half their memory (one int64 key per edge, not index
+    pairs and permutations; ogbn-products' 62M edges are generated within a few GiB)."""
+    import torch
+
+    key = torch.unique(torch.cat([src * nodes + dst, dst * nodes + src]))  # sorted, each pair once
+    edge_index = torch.empty((2, key.numel()), dtype=torch.long)
+    torch.div(key, nodes, rounding_mode="floor", out=edge_index[0])
+    torch.remainder(key, nodes, out=edge_index[1])
+    return edge_index
 
 
 def make_graph_classification(graphs: int = 200, features: int = 8, seed: int = 0):
