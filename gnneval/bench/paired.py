@@ -21,7 +21,7 @@ import numpy as np
 NOISY_HALF_WIDTH = 0.10  #: a speed-up whose 95% interval is wider than ±10% is flagged
 DRIFT_TOLERANCE = 0.25  #: the dense model timed 25% away from its own baseline: the load changed
 PRECISION = 0.02  #: stop once the ratio's interval is within ±2%
-LONG_PASS_S = 2.0  #: a first call longer than this: one warm-up and :data:`LONG_RUNS` timed runs (or pairs)
+LONG_PASS_S = 1.0  #: a first call longer than this: one warm-up and :data:`LONG_RUNS` timed runs (or pairs)
 LONG_RUNS = 3
 SPEEDUP_INTERVAL = (
     "median of per-pair ratios dense/variant, timed interleaved in ABBA order; 95% interval from "

@@ -85,6 +85,8 @@ class UmapMaps(Visualiser):
         self._legend(fig, run, graph_level)
         what = f"{len(index):,} of {(run.graph.num_graphs if graph_level else run.graph.num_nodes):,}"
         items = "graphs (mean node embedding)" if graph_level else "nodes"
+        if not graph_level and run.graph.embedding_nodes is not None:
+            items += f" (of the {len(run.graph.embedding_nodes):,} whose embeddings the run stored)"
         lines = [f"UMAP of layer '{layer}' ({run.layer_role(layer)}) on {run.graph.name}: {pruner or 'dense'}",
                  f"{what} {items}; each variant's layout starts from the dense one and is aligned to it "
                  f"(orthogonal Procrustes); seed {ctx.seed}"]  # fmt: skip

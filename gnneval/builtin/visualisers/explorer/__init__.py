@@ -43,6 +43,10 @@ class Explorer(Visualiser):
             return []
         note = (f" (a seeded sample of {len(pts.index):,} of {pts.total:,} {pts.kind}s, seed {ctx.seed})"
                 if len(pts.index) < pts.total else "")  # fmt: skip
+        stored = run.graph.embedding_nodes if pts.kind == "node" else None
+        if stored is not None:  # --store-embeddings sample: the points come from the stored nodes
+            note = (f" (of the {len(stored):,} of {pts.total:,} nodes whose embeddings the run stored, "
+                    f"--store-embeddings sample{f'; a seeded sample of them, seed {ctx.seed}' if len(pts.index) < len(stored) else ''})")  # fmt: skip
         html = file_html(build(run, pts, note), INLINE, title=f"gnneval explorer: {run.provenance.architecture} "
                          f"on {run.graph.name}")  # fmt: skip
         out = Path(ctx.out_dir) / "explorer.html"
