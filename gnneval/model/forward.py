@@ -72,7 +72,8 @@ def inference_form(model: torch.nn.Module, graph: GraphData) -> Iterator[None]:
 def _normalised_once(model: torch.nn.Module, graph: GraphData) -> Iterator[None]:
     """With a sparse adjacency, each GCN layer normalises it (self-loops, D^-1/2 A D^-1/2) on every call: at
     ogbn-products' size several GiB of copies and seconds per layer.  In the block, a GCN layer handed the
-    graph's adjacency gets it normalised once per graph and layer configuration instead (same values)."""
+    graph's adjacency gets it normalised once per graph and layer configuration instead (same values), and
+    multiplies it by the CPU CSR reduce kernel (:func:`_csr_sum`)."""
     from torch_geometric.nn import GCNConv
 
     convs = [m for _n, m in message_passing_layers(model) if isinstance(m, GCNConv) and m.normalize]
@@ -85,11 +86,16 @@ def _normalised_once(model: torch.nn.Module, graph: GraphData) -> Iterator[None]
             if edge_index is not adj or edge_weight is not None:
                 return _o(x, edge_index, edge_weight)
             normalised = _gcn_normalised(graph, _c, x.dtype)
+            fused = normalised.device.type == "cpu" and "message_and_aggregate" not in _c.__dict__
             _c.normalize = False
+            if fused:  # the CPU reduce kernel: no COO copy of the adjacency per call, 1.6x faster at 10^7 edges
+                _c.message_and_aggregate = _csr_sum
             try:
                 return _o(x, normalised)
             finally:
                 _c.normalize = True
+                if fused:
+                    del _c.message_and_aggregate
 
         conv.forward = forward
         patched.append((conv, had, original))
@@ -101,6 +107,14 @@ def _normalised_once(model: torch.nn.Module, graph: GraphData) -> Iterator[None]
                 conv.forward = original
             else:
                 del conv.forward
+
+
+def _csr_sum(adj_t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``adj_t @ x`` by torch's CPU CSR reduce kernel (torch_geometric's spmm takes a path that copies the
+    adjacency to COO on every call for a sum)."""
+    import torch
+
+    return torch.sparse.mm(adj_t, x, "sum")
 
 
 def _gcn_normalised(graph: GraphData, conv: Any, dtype: Any) -> torch.Tensor:
