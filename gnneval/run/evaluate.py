@@ -339,6 +339,8 @@ class Evaluator:
             for w in made.warnings:
                 report(f"pruner '{pruner_name}' ({reg.plugin}) on {vid}", w)
             measure_variant(v, model, made.graph, dense.result, dense.numel, self._measure_with(used))
+            if v.outputs is not None:  # its metrics are done: keep what run.h5 stores (a sample: the memory back)
+                v.outputs = kept_rows(v.outputs, self._rows)
             if used == self.prune.seed:  # a repeat changes which weights, not how many: the first is timed
                 self._bench(v, model, made.graph)
         except GnnevalError as exc:
@@ -380,9 +382,7 @@ class Evaluator:
         if v.id == "dense":
             write_run(h5, result)  # the file, with the graph and provenance, atomically
         else:
-            append_variant(h5, result, v)  # each later variant in place
-            if v.outputs is not None:  # its metrics are done: keep what is stored (a sample: the memory back)
-                v.outputs = kept_rows(v.outputs, self._rows)
+            append_variant(h5, result, v)  # each later variant in place (its outputs cut to the stored rows)
         self.host.call_each("gnneval_variant_evaluated", variant=v, run_dir=self.out_dir)
         self.tracking.call("log_variant", v, result)
         progress.advance(task_id)
