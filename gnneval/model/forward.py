@@ -132,6 +132,28 @@ def _gcn_normalised(graph: GraphData, conv: Any, dtype: Any) -> torch.Tensor:
     return hit[1]
 
 
+def head_subgraph(graph: GraphData, nodes: int) -> GraphData:
+    """The first ``nodes`` nodes and the edges among them (graph classification: the whole graphs they start),
+    passed as ``edge_index``: where a check needs the model's behaviour, not the whole graph's outputs."""
+    from dataclasses import replace
+
+    import torch
+    from torch_geometric.utils import subgraph
+
+    d = graph.data
+    n = min(nodes, int(d.num_nodes))
+    if graph.task == "graph-classification":  # keep whole graphs, so the readout sees what it was trained on
+        n = int((d.batch <= d.batch[n - 1]).sum()) if n else 0
+    ei, _ = subgraph(torch.arange(n), d.edge_index, num_nodes=int(d.num_nodes), relabel_nodes=True)
+    small = d.clone()
+    small.x, small.edge_index, small.num_nodes = d.x[:n], ei, n
+    if graph.task == "graph-classification":
+        small.batch = d.batch[:n]
+    else:
+        small.y = d.y[:n]
+    return replace(graph, data=small, adjacency="edge_index")
+
+
 def sparse_adjacency(graph: GraphData) -> torch.Tensor:
     """The graph as a CSR ``adj_t`` (row = target, column = source: what torch_geometric's layers take in place of
     ``edge_index``), built once per ``edge_index`` tensor: a cloned graph whose edges were changed (a

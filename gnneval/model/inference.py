@@ -82,7 +82,7 @@ def _same_outputs(loaded: Loaded, form: str) -> bool | str:
     self-loops)."""
     import torch
 
-    from gnneval.model.forward import forward_pass, message_passing_layers, model_inputs
+    from gnneval.model.forward import forward_pass, head_subgraph, message_passing_layers, model_inputs
 
     graph = loaded.graph
     if form == "sparse":
@@ -90,7 +90,7 @@ def _same_outputs(loaded: Loaded, form: str) -> bool | str:
         simple = _simple(graph) if unfused is None else unfused
         if simple is not True:
             return simple
-    sub = _subgraph(graph)
+    sub = head_subgraph(graph, CHECK_NODES)
     model = loaded.ckpt.model.eval()
     try:
         with torch.no_grad():
@@ -139,22 +139,3 @@ def _simple(graph: GraphData) -> bool | str:
     if bool((ei[0] == ei[1]).any()) or bool((key[1:] == key[:-1]).any()):
         return "the graph has duplicate edges or self-loops, which a sparse adjacency counts differently"
     return True
-
-
-def _subgraph(graph: GraphData) -> GraphData:
-    """The first :data:`CHECK_NODES` nodes and the edges among them (graph classification: whole graphs)."""
-    import torch
-    from torch_geometric.utils import subgraph
-
-    d = graph.data
-    n = min(CHECK_NODES, int(d.num_nodes))
-    if graph.task == "graph-classification":  # keep whole graphs, so the readout sees what it was trained on
-        n = int((d.batch <= d.batch[n - 1]).sum()) if n else 0
-    ei, _ = subgraph(torch.arange(n), d.edge_index, num_nodes=int(d.num_nodes), relabel_nodes=True)
-    small = d.clone()
-    small.x, small.edge_index, small.num_nodes = d.x[:n], ei, n
-    if graph.task == "graph-classification":
-        small.batch = d.batch[:n]
-    else:
-        small.y = d.y[:n]
-    return replace(graph, data=small, adjacency="edge_index")
