@@ -266,18 +266,8 @@ def _evaluate_limits(ev) -> None:
     )
 
 
-def _evaluate_stage_options(ev) -> None:
-    """``evaluate``'s options for the prune and measure stages."""
-    ev.add_argument(
-        "--metrics",
-        type=_csv,
-        default=None,
-        metavar="SELECTION",
-        help="metrics: a,b replaces the defaults; +a adds to them, -b removes one (e.g. +probe-norm,-rbf-cka)",
-    )
-    ev.add_argument(
-        "--visualisers", type=_csv, default=None, metavar="SELECTION", help="visualisers, selected as for --metrics"
-    )
+def _sample_options(ev) -> None:
+    """``evaluate``'s options for the samples metrics draw."""
     ev.add_argument(
         "--metric-nodes",
         type=int,
@@ -297,6 +287,21 @@ def _evaluate_stage_options(ev) -> None:
         default=D.BOOTSTRAP,
         help=f"bootstrap resamples for confidence intervals (default {D.BOOTSTRAP})",
     )
+
+
+def _evaluate_stage_options(ev) -> None:
+    """``evaluate``'s options for the prune and measure stages."""
+    ev.add_argument(
+        "--metrics",
+        type=_csv,
+        default=None,
+        metavar="SELECTION",
+        help="metrics: a,b replaces the defaults; +a adds to them, -b removes one (e.g. +probe-norm,-rbf-cka)",
+    )
+    ev.add_argument(
+        "--visualisers", type=_csv, default=None, metavar="SELECTION", help="visualisers, selected as for --metrics"
+    )
+    _sample_options(ev)
     ev.add_argument(
         "--scope",
         choices=("layer", "global"),
