@@ -200,8 +200,11 @@ def test_run_file_doc_matches_what_is_written(gnneval_run, tmp_path):
     parents = [pattern(d.rsplit("/", 1)[0]) for d in documented if d.count("/") > 1]  # the groups that hold them
     import copy
 
+    from dataclasses import replace
+
     run = copy.deepcopy(gnneval_run)
     run.variants[0].bench.append(BenchResult("torch", "cpu", 1.0, 0.9, 1.1, 10, 3, 2, 1000.0, 0))
+    run.graph = replace(run.graph, embedding_nodes=np.arange(0, run.graph.num_nodes, 2))  # a stored sample too
     path = write_run(tmp_path / "run.h5", run)
     written = []
     with h5py.File(path, "r") as f:
