@@ -199,7 +199,6 @@ def test_run_file_doc_matches_what_is_written(gnneval_run, tmp_path):
     patterns = [pattern(d) for d in documented]
     parents = [pattern(d.rsplit("/", 1)[0]) for d in documented if d.count("/") > 1]  # the groups that hold them
     import copy
-
     from dataclasses import replace
 
     run = copy.deepcopy(gnneval_run)
