@@ -76,37 +76,31 @@ def _normalised_once(model: torch.nn.Module, graph: GraphData) -> Iterator[None]
     multiplies it by the CPU CSR reduce kernel (:func:`_csr_sum`)."""
     from torch_geometric.nn import GCNConv
 
+    from gnneval.model.layerwise import replaced_forwards
+
     convs = [m for _n, m in message_passing_layers(model) if isinstance(m, GCNConv) and m.normalize]
     adj = sparse_adjacency(graph) if convs else None
-    patched = []
-    for conv in convs:
-        had, original = "forward" in conv.__dict__, conv.forward
 
-        def forward(x: Any, edge_index: Any, edge_weight: Any = None, _c: Any = conv, _o: Any = original) -> Any:
+    def make(conv: Any, original: Any) -> Any:
+        def forward(x: Any, edge_index: Any, edge_weight: Any = None) -> Any:
             if edge_index is not adj or edge_weight is not None:
-                return _o(x, edge_index, edge_weight)
-            normalised = _gcn_normalised(graph, _c, x.dtype)
-            fused = normalised.device.type == "cpu" and "message_and_aggregate" not in _c.__dict__
-            _c.normalize = False
+                return original(x, edge_index, edge_weight)
+            normalised = _gcn_normalised(graph, conv, x.dtype)
+            fused = normalised.device.type == "cpu" and "message_and_aggregate" not in conv.__dict__
+            conv.normalize = False
             if fused:  # the CPU reduce kernel: no COO copy of the adjacency per call, 1.6x faster at 10^7 edges
-                _c.message_and_aggregate = _csr_sum
+                conv.message_and_aggregate = _csr_sum
             try:
-                return _o(x, normalised)
+                return original(x, normalised)
             finally:
-                _c.normalize = True
+                conv.normalize = True
                 if fused:
-                    del _c.message_and_aggregate
+                    del conv.message_and_aggregate
 
-        conv.forward = forward
-        patched.append((conv, had, original))
-    try:
+        return forward
+
+    with replaced_forwards(convs, make):
         yield
-    finally:
-        for conv, had, original in patched:
-            if had:
-                conv.forward = original
-            else:
-                del conv.forward
 
 
 def _csr_sum(adj_t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -47,21 +47,28 @@ class _Edges:
 def layerwise(layers: list[tuple[str, torch.nn.Module]], batch_bytes: int = BATCH_BYTES) -> Iterator[None]:
     """Within the block, every layer of ``layers`` (message-passing modules) computes its output batch by batch
     (see the module).  ``batch_bytes`` bounds one batch's messages."""
-    patched = []
     plans: dict[tuple, _Edges] = {}
-    for _name, conv in layers:
-        had = "forward" in conv.__dict__
-        original = conv.forward
-        conv.forward = _batched(conv, original, plans, batch_bytes)
-        patched.append((conv, had, original))
+    with replaced_forwards([conv for _name, conv in layers], lambda c, o: _batched(c, o, plans, batch_bytes)):
+        yield
+
+
+@contextmanager
+def replaced_forwards(modules: list[Any], make: Any) -> Iterator[None]:
+    """Within the block, each module's ``forward`` is ``make(module, its forward)``; restored after (an instance
+    ``forward`` it had is put back, else the class's shows again)."""
+    patched = []
+    for module in modules:
+        had, original = "forward" in module.__dict__, module.forward
+        module.forward = make(module, original)
+        patched.append((module, had, original))
     try:
         yield
     finally:
-        for conv, had, original in patched:
+        for module, had, original in patched:
             if had:
-                conv.forward = original
+                module.forward = original
             else:
-                del conv.forward
+                del module.forward
 
 
 def _batched(conv: Any, original: Any, plans: dict, batch_bytes: int) -> Any:
