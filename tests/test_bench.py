@@ -117,6 +117,21 @@ def test_sparse_onnx_graph_agrees_with_pytorch(name, model, graph, tmp_path, exp
     assert "SparseToDenseMatMul" in ops and not ops & {"ScatterElements", "ScatterND"}
 
 
+def test_onnx_runtime_of_a_run_whose_passes_take_the_sparse_adjacency(graph, tmp_path):
+    """Under ``--inference sparse`` the models are called with a CSR adjacency; ONNX Runtime is still fed
+    ``x`` and ``edge_index``'s arrays, and checked against the run's own (sparse) pass."""
+    from dataclasses import replace
+
+    from torch_geometric.nn.models import GCN
+
+    torch.manual_seed(0)
+    sparse = replace(graph, adjacency="sparse")
+    b = bench_onnxruntime(GCN(32, 24, 2, out_channels=4).eval(), sparse, providers=["CPUExecutionProvider"],
+                          budget_s=0.05, workdir=tmp_path)  # fmt: skip
+    _shaped_right(b, graph)
+    assert b.onnx_graph == "sparse" and b.max_abs_diff < 1e-4, b.note
+
+
 def test_sparse_onnx_graph_refused_with_the_reason(graph, tmp_path):
     from torch_geometric.nn.models import GAT, GCN
     from torch_geometric.utils import add_self_loops

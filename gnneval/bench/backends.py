@@ -428,7 +428,7 @@ def bench_onnxruntime(
     (so the dense model's can be the reference of later variants)."""
     import torch
 
-    from gnneval.model.forward import model_inputs
+    from gnneval.model.forward import forward_pass, model_inputs
 
     threads = threads or int(torch.get_num_threads())
     device = "cuda" if any(p in GPU_PROVIDERS for p in providers) else "cpu"
@@ -444,9 +444,9 @@ def bench_onnxruntime(
         tmp = tempfile.TemporaryDirectory()
         workdir = Path(tmp.name)
     workdir.mkdir(parents=True, exist_ok=True)
-    inputs = model_inputs(graph, "cpu")
+    inputs = model_inputs(graph, "cpu", edges="edge_index")  # ONNX Runtime is fed x and edge_index's arrays
     with torch.inference_mode():
-        ref = model.cpu().eval()(*inputs).float().numpy()
+        ref = forward_pass(model.cpu().eval(), graph, "cpu").float().numpy()  # as the run's --inference says
     job = _OrtJob(
         model,
         graph,
