@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 
@@ -130,6 +131,12 @@ def test_onnx_runtime_of_a_run_whose_passes_take_the_sparse_adjacency(graph, tmp
                           budget_s=0.05, workdir=tmp_path)  # fmt: skip
     _shaped_right(b, graph)
     assert b.onnx_graph == "sparse" and b.max_abs_diff < 1e-4, b.note
+    from gnneval.bench.onnx_sparse import CsrAdjacency
+    from gnneval.model.forward import sparse_adjacency
+
+    ort_adj, run_adj = CsrAdjacency(sparse), sparse_adjacency(sparse)  # one copy of the adjacency, not two
+    assert np.shares_memory(ort_adj.cols, run_adj.col_indices().numpy())
+    assert np.array_equal(ort_adj.values, np.ones(graph.data.num_edges, np.float32))  # a simple graph's counts
 
 
 def test_sparse_onnx_graph_refused_with_the_reason(graph, tmp_path):

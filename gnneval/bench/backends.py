@@ -618,7 +618,7 @@ class _OrtJob:
         kept = self.graph.data.__dict__.get("_gnneval_ort_feed")
         if kept is not None and kept[0] is self.graph.data.edge_index:
             return kept[1]
-        adj = CsrAdjacency(self.arrays[1], self.graph.data.num_nodes)
+        adj = CsrAdjacency(self.graph)
         feed = {"x": ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(self.arrays[0])), "adj": adj.value}
         self.graph.data.__dict__["_gnneval_ort_feed"] = (self.graph.data.edge_index, feed, adj)  # adj owns the buffers
         return feed
