@@ -38,14 +38,15 @@ def measure_variant(
     ms: MeasureJob,
 ) -> None:
     """Fill ``v``'s outputs, counts and metrics (everything but timing)."""
-    from gnneval.model.counting import count_flops, count_params, layer_sparsity, size_bytes, weight_histograms
+    from gnneval.model.counting import count_params, counting_flops, layer_sparsity, size_bytes, weight_histograms
     from gnneval.model.forward import run_model
 
     model = model.to(ms.device).eval()
-    v.outputs = run_model(model, graph, ms.device, ms.capture)
+    with counting_flops(model) as counted:  # the measuring pass is the one counted (one pass, not two)
+        v.outputs = run_model(model, graph, ms.device, ms.capture)
+    v.flops, v.flops_sparse = counted.flops
     v.params, v.nonzero_params = count_params(model)
     v.size_bytes = size_bytes(model)
-    v.flops, v.flops_sparse = count_flops(model, graph, ms.device)
     v.edges = int(graph.data.edge_index.shape[1])
     base = dense.params if dense is not None else v.params
     v.param_reduction = 1.0 - v.params / base if base else 0.0

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -77,14 +80,54 @@ def count_flops(model: torch.nn.Module, graph: GraphData, device: str = "cpu") -
     of the neighbours it reads (see :mod:`gnneval.model.layerwise`).
     """
     import torch
+
+    from gnneval.model.forward import forward_pass
+
+    model.eval()
+    with counting_flops(model) as counted, torch.inference_mode():
+        forward_pass(model, graph, device)
+    return counted.flops
+
+
+@dataclass
+class CountedFlops:
+    """What :func:`counting_flops` counted: ``flops`` = ``(dense kernels, sparse kernels)`` once the block ends."""
+
+    flops: tuple[int, int] = (0, 0)
+
+
+@contextmanager
+def counting_flops(model: torch.nn.Module) -> Iterator[CountedFlops]:
+    """Count the FLOPs of the forward pass of ``model`` run in the block, as :func:`count_flops` does: a pass the
+    caller makes anyway (the measuring pass) is counted without running the model again."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from gnneval.model.forward import forward_pass, message_passing_layers
+    from gnneval.model.forward import message_passing_layers
 
-    mp_flops = 0
+    mp_flops = [0]
+    handles = [
+        m.register_propagate_forward_hook(_propagate_counter(mp_flops))  # type: ignore[operator]
+        for _, m in message_passing_layers(model)
+        if hasattr(m, "register_propagate_forward_hook")
+    ]
+    counted = CountedFlops()
+    try:
+        with FlopCounterMode(display=False) as counter:
+            yield counted
+    finally:
+        for h in handles:
+            h.remove()
+    dense = int(counter.get_total_flops())
+    saved = _sparse_saved(model, counter.get_flop_counts())
+    counted.flops = (dense + mp_flops[0], int(round(dense - saved)) + mp_flops[0])
 
-    def propagate_hook(_mod: Any, inputs: Any, out: Any) -> None:
-        nonlocal mp_flops
+
+def _propagate_counter(total: list[int]) -> Any:
+    """A propagate hook adding a layer's message-passing FLOPs to ``total[0]``: ``E x C`` additions, doubled where
+    messages are scaled (an edge weight, attention, a normalisation, or a weighted sparse adjacency)."""
+    import torch
+
+    def hook(_mod: Any, inputs: Any, out: Any) -> None:
         edge_index, _size, kwargs = inputs
         t = out[0] if isinstance(out, (tuple, list)) else out
         if not isinstance(t, torch.Tensor) or not isinstance(edge_index, torch.Tensor):
@@ -96,26 +139,18 @@ def count_flops(model: torch.nn.Module, graph: GraphData, device: str = "cpu") -
         else:
             e = int(edge_index.shape[1]) if edge_index.dim() == 2 else int(edge_index.numel())
         c = int(t.numel() // max(t.shape[0], 1))
-        mp_flops += e * c * (2 if scaled else 1)
+        total[0] += e * c * (2 if scaled else 1)
         return None
 
-    handles = [
-        m.register_propagate_forward_hook(propagate_hook)  # type: ignore[operator]
-        for _, m in message_passing_layers(model)
-        if hasattr(m, "register_propagate_forward_hook")
-    ]
-    model.eval()
-    try:
-        with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-            forward_pass(model, graph, device)
-    finally:
-        for h in handles:
-            h.remove()
-    dense = int(counter.get_total_flops())
-    # Sparse estimate: each leaf module's mm FLOPs times its weight density.
-    per_module = counter.get_flop_counts()
+    return hook
+
+
+def _sparse_saved(model: torch.nn.Module, per_module: dict[str, Any]) -> float:
+    """The matrix-multiply FLOPs a sparse kernel would skip: each leaf module's times its weights' zero share."""
+    import torch
+
     modules = dict(model.named_modules(remove_duplicate=False))  # a module kept under two names: both found
-    sparse_saved = 0.0
+    saved = 0.0
     for key, ops in per_module.items():
         fqn = key.split(".", 1)[1] if "." in key else ""
         mod = modules.get(fqn)
@@ -125,6 +160,5 @@ def count_flops(model: torch.nn.Module, graph: GraphData, device: str = "cpu") -
         if not isinstance(w, torch.Tensor) or w.dim() < 2 or list(mod.children()):
             continue
         flops = sum(int(v) for v in ops.values())
-        density = float((w != 0).sum()) / w.numel()
-        sparse_saved += flops * (1.0 - density)
-    return dense + mp_flops, int(round(dense - sparse_saved)) + mp_flops
+        saved += flops * (1.0 - float((w != 0).sum()) / w.numel())
+    return saved
