@@ -103,6 +103,7 @@ class Evaluator:
         self.columns: list[Any] = []
         self._measure: MeasureJob | None = None
         self._dense_ref: Any = None
+        self._scratch: Any = None  #: an ExitStack while the variants run (the dense outputs' scratch folder)
         self._old: RunResult | None = None  #: the run already in the folder, which this one adds to
         self._replaced: RunResult | None = None  #: with --overwrite: the run this one replaces
         self._rows: Any = None  #: the nodes whose embeddings run.h5 keeps (None: all; --store-embeddings)
@@ -208,7 +209,10 @@ class Evaluator:
 
     # -- stages ------------------------------------------------------------------------------
     def _variants(self, loaded: Loaded, result: RunResult, progress: Any) -> None:
+        from contextlib import ExitStack
+
         from gnneval.model.counting import weight_shapes
+        from gnneval.store.spilled import release_pages
 
         planned = self._planned()
         kept = {v.id for v in self._old.variants} if self._old is not None else set()
@@ -219,27 +223,50 @@ class Evaluator:
         task_id = progress.add_task("dense model", total=1 + len(jobs))
         dense_model = loaded.ckpt.model.eval()
         dense = _Dense(dense_model, VariantResult(id="dense", pruner=None, sparsity=0.0), weight_shapes(dense_model))
-        if self._old is None:
-            self._measure_dense(dense, loaded)
-            self._finish_variant(result, dense.result, dense.model, {}, loaded, progress, task_id)
-        else:  # the stored dense model is the one compared with; timing needs it in this process again
-            self._bench(VariantResult(id="dense", pruner=None, sparsity=0.0), dense.model, loaded.graph)
-            dense.result = self._old.dense
-            if self._rows is not None:  # the stored dense outputs are a sample: the metrics need every node's
-                assert self._measure is not None
-                outputs = run_model(dense.model, loaded.graph, self._device, also=self._measure.capture)
-                dense.result = replace(self._old.dense, outputs=outputs)
-            result.variants = list(self._old.variants)
-            progress.advance(task_id)
-        self._say_progress(1, 1 + len(jobs), "dense")
-        for k, (pruner_name, sp, seed, vid) in enumerate(jobs):
-            progress.update(task_id, description=vid)
-            v, model, masks = self._one_variant(pruner_name, sp, vid, dense, loaded, seed)
-            self._finish_variant(result, v, model, masks, loaded, progress, task_id)
-            self._say_progress(k + 2, 1 + len(jobs), vid)
-        if dense.result.outputs is not None:  # the metrics of every variant are done: the stored rows suffice
-            dense.result.outputs = kept_rows(dense.result.outputs, self._rows)
+        with ExitStack() as self._scratch:  # the dense outputs' scratch folder, if they go to disk, goes with it
+            self._dense_first(dense, loaded, result, progress, task_id, bool(jobs))
+            self._say_progress(1, 1 + len(jobs), "dense")
+            for k, (pruner_name, sp, seed, vid) in enumerate(jobs):
+                progress.update(task_id, description=vid)
+                v, model, masks = self._one_variant(pruner_name, sp, vid, dense, loaded, seed)
+                self._finish_variant(result, v, model, masks, loaded, progress, task_id)
+                release_pages(dense.result.outputs)
+                self._say_progress(k + 2, 1 + len(jobs), vid)
+            if dense.result.outputs is not None:  # the metrics of every variant are done: the stored rows suffice
+                dense.result.outputs = kept_rows(dense.result.outputs, self._rows)
         progress.update(task_id, description="done")
+
+    def _dense_first(self, dense: _Dense, loaded: Loaded, result: RunResult, progress: Any, task_id: Any,
+                     compared: bool) -> None:  # fmt: skip
+        """Measure and store the dense model (or take it from the run added to), its outputs kept for the
+        ``compared`` variants."""
+        if self._old is None:
+            self._measure_dense(dense, loaded, compared)
+            self._finish_variant(result, dense.result, dense.model, {}, loaded, progress, task_id)
+            return
+        # the stored dense model is the one compared with; timing needs it in this process again
+        self._bench(VariantResult(id="dense", pruner=None, sparsity=0.0), dense.model, loaded.graph)
+        dense.result = self._old.dense
+        if self._rows is not None:  # the stored dense outputs are a sample: the metrics need every node's
+            assert self._measure is not None
+            outputs = run_model(dense.model, loaded.graph, self._device, also=self._measure.capture)
+            dense.result = replace(self._old.dense, outputs=self._spilled(outputs) if compared else outputs)
+        result.variants = list(self._old.variants)
+        progress.advance(task_id)
+
+    def _spilled(self, outputs: Any) -> Any:
+        """The dense model's outputs, memory-mapped from the run folder's scratch when they are large
+        (:mod:`gnneval.store.spilled`), said in the run."""
+        from gnneval.store.spilled import outputs_bytes, spilled
+
+        assert self._measure is not None
+        mapped = self._scratch.enter_context(spilled(outputs, self.out_dir, defaults.SPILL_BYTES))
+        if mapped is not outputs:
+            self._measure.shared.forget_except(list(mapped.embeddings.values()))  # the in-memory arrays go
+            self.console.print(f"dense outputs: {outputs_bytes(outputs) / 2**30:.1f} GiB, kept memory-mapped in the "
+                               "run folder while the variants are compared with them (removed after)",
+                               soft_wrap=True, markup=False)  # fmt: skip
+        return mapped
 
     @staticmethod
     def _say_progress(done: int, total: int, now: str) -> None:
@@ -289,7 +316,7 @@ class Evaluator:
                    "are made once per seed")  # fmt: skip
             return self.prune.seeds
 
-    def _measure_dense(self, dense: _Dense, loaded: Loaded) -> None:
+    def _measure_dense(self, dense: _Dense, loaded: Loaded, compared: bool = True) -> None:
         t0 = time.perf_counter()
         try:
             measure_variant(dense.result, dense.model, loaded.graph, None, dense.numel, self._measure)
@@ -306,6 +333,8 @@ class Evaluator:
             raise UsageError(f"--layer {self.s.layer}: the model has no such module"
                              f"{suggest(self.s.layer, modules)}; its message-passing layers: {', '.join(layers) or 'none'}"
                              f"; other modules: {', '.join(modules[:12])}")  # fmt: skip
+        if compared:
+            dense.result.outputs = self._spilled(dense.result.outputs)
         self._bench(dense.result, dense.model, loaded.graph)
         dense.result.seconds = time.perf_counter() - t0
         check_dense_scores(loaded, dense.result, self.columns, self.console)

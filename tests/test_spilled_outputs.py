@@ -1,0 +1,54 @@
+"""The dense model's outputs kept memory-mapped while the variants are compared with them (above
+``defaults.SPILL_BYTES``): the same metrics to the last bit as a run that keeps them in memory, said in the run,
+the pages given back after each variant, the scratch folder gone when the variants are done."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gnneval.cli import main
+from gnneval.core import defaults
+from gnneval.store import spilled
+from gnneval.store.hdf5 import read_run
+
+ARGS = ["--pruner", "magnitude,random", "--sparsity", "0.5", "--no-bench", "--no-progress", "--visualisers",
+        "curves", "--metrics", "accuracy,agreement,output-jsd,linear-cka,procrustes,knn-overlap,rbf-cka"]  # fmt: skip
+
+
+def test_spilled_dense_outputs_give_the_same_run(sbm_checkpoint, tmp_path, monkeypatch, capsys):
+    assert main(["evaluate", str(sbm_checkpoint), *ARGS, "--out", str(tmp_path / "memory")]) == 0
+    assert "memory-mapped" not in capsys.readouterr().err
+    seen: list[type] = []
+
+    def release(outputs):
+        seen.extend(type(a) for a in outputs.embeddings.values())
+        real(outputs)
+
+    real = spilled.release_pages
+    monkeypatch.setattr(defaults, "SPILL_BYTES", 0)
+    monkeypatch.setattr(spilled, "release_pages", release)
+    assert main(["evaluate", str(sbm_checkpoint), *ARGS, "--out", str(tmp_path / "mapped")]) == 0
+    assert "kept memory-mapped in the run folder" in capsys.readouterr().err
+    assert seen and all(issubclass(t, np.memmap) for t in seen)  # the variants were compared with the mapped arrays
+    assert not list((tmp_path / "mapped").glob(f"{spilled.SCRATCH_PREFIX}*"))
+    a, b = read_run(tmp_path / "memory"), read_run(tmp_path / "mapped")
+    for x, y in zip(a.variants, b.variants, strict=True):
+        assert x.metrics == y.metrics and x.layer_metrics == y.layer_metrics, x.id
+        for layer, emb in x.outputs.embeddings.items():
+            assert np.array_equal(emb, y.outputs.embeddings[layer])
+
+
+def test_small_outputs_stay_in_memory(tmp_path):
+    from gnneval.core.records import VariantOutputs
+
+    x = np.ones((10, 4), np.float32)
+    out = VariantOutputs(logits=x, predictions=np.zeros(10, np.int64), embeddings={"conv": x})
+    assert spilled.outputs_bytes(out) == x.nbytes  # shared memory counted once
+    with spilled.spilled(out, tmp_path, x.nbytes) as kept:
+        assert kept is out
+    (tmp_path / f"{spilled.SCRATCH_PREFIX}killed").mkdir()  # a killed run's scratch goes with the next run's
+    with spilled.spilled(out, tmp_path, 0) as mapped:
+        assert isinstance(mapped.embeddings["conv"], np.memmap) and np.array_equal(mapped.logits, x)
+        spilled.release_pages(mapped)
+        assert np.array_equal(mapped.embeddings["conv"], x)  # read again after the pages went
+    assert not list(tmp_path.iterdir())
