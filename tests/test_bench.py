@@ -404,3 +404,26 @@ def test_auto_export_tries_the_faster_exporter_first_and_remembers_what_worked(g
     )
     assert b.status == "ok" and "dynamo exporter" in b.note and "torchscript exporter disagreed" in b.note
     assert export.exporter_order("auto", other, "scatter") == ("dynamo", "torchscript")
+
+
+def test_a_very_long_onnx_runtime_pass_is_timed_on_its_check_run(graph, tmp_path, monkeypatch):
+    """Where the check's run takes over VERY_LONG_PASS_S (ONNX Runtime's sparse form takes ~1 min at
+    ogbn-products' size), that run is the measurement: not run again, a variant not paired, said in the note."""
+    import math
+
+    from torch_geometric.nn.models import GCN
+
+    import gnneval.bench.paired as paired
+    from gnneval.bench.backends import Reference
+
+    monkeypatch.setattr(paired, "VERY_LONG_PASS_S", 0.0)
+    torch.manual_seed(0)
+    model = GCN(32, 24, 2, out_channels=4).eval()
+    kw = {"providers": ["CPUExecutionProvider"], "budget_s": 0.05, "onnx_graph": "sparse"}
+    dense = bench_onnxruntime(model, graph, workdir=tmp_path / "d", **kw)
+    assert dense.status == "ok" and dense.runs == 1 and dense.warmup == 0, dense.note
+    assert "timed on the check's run; 1 timed run (the first call, no warm-up)" in dense.note
+    ref = Reference(model, graph, None, lambda: None, 2 * dense.median_ms)
+    v = bench_onnxruntime(copy.deepcopy(model), graph, workdir=tmp_path / "v", reference=ref, **kw)
+    assert v.runs == 1 and v.paired_runs == 0 and v.speedup == pytest.approx(2 * dense.median_ms / v.median_ms)
+    assert math.isnan(v.speedup_ci_low) and v.noisy and "not paired with the dense model" in v.noise

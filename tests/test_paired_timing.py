@@ -140,3 +140,50 @@ def test_a_long_pass_is_timed_fewer_times_and_said():
     assert times.size == LONG_RUNS and warmup == 1
     note = _result("torch", "cpu", times, warmup, 2, 100, 0, note="eager").note
     assert f"{LONG_RUNS} timed runs, fewer than the usual 10: one pass takes 3.0 s" in note
+
+
+def test_a_very_long_pass_is_timed_once_unpaired_and_said():
+    """A first call over VERY_LONG_PASS_S (ONNX Runtime's sparse form at ogbn-products' size): that call is the
+    measurement; a variant is not paired (the dense model not run again), its speed-up is taken against the
+    dense model's own run at the start, has no interval and is flagged with the reason."""
+    import math
+
+    from gnneval.bench.backends import _paired_result, _result, time_runs
+    from gnneval.bench.paired import time_paired, wall_timer
+
+    now = [0.0]
+    calls = {"variant": 0, "dense": 0}
+
+    def clock() -> float:
+        return now[0]
+
+    def call(who: str, seconds: float):
+        def run() -> None:
+            calls[who] += 1
+            now[0] += seconds
+
+        return run
+
+    timing = time_paired(call("variant", 30.0), call("dense", 60.0), clock=clock)
+    assert timing.variant_ms.tolist() == [30_000.0] and timing.dense_ms.size == 0
+    assert calls == {"variant": 1, "dense": 0}
+    times, warmup = time_runs(call("variant", 30.0), timer=wall_timer(None, clock))
+    assert times.tolist() == [30_000.0] and warmup == 0 and calls["variant"] == 2
+    note = _result("onnxruntime", "cpu", times, warmup, 2, 100, 0, note="sparse").note
+    assert "1 timed run (the first call, no warm-up), fewer than the usual 10: one pass takes 30.0 s" in note
+
+    class Graph:
+        class data:
+            num_nodes = 100
+
+    import gnneval.bench.paired as paired
+
+    real = paired.time_paired
+    paired.time_paired = lambda v, d, **kw: real(v, d, clock=clock)
+    try:
+        r = _paired_result("onnxruntime", call("variant", 30.0), call("dense", 60.0), None, "cpu", Graph, 0.5,
+                           60_000.0, 2, "sparse")  # fmt: skip
+    finally:
+        paired.time_paired = real
+    assert r.speedup == 2.0 and math.isnan(r.speedup_ci_low) and r.paired_runs == 0
+    assert r.noisy and "not paired with the dense model (one pass takes 30 s)" in r.noise

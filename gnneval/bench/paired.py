@@ -23,6 +23,9 @@ DRIFT_TOLERANCE = 0.25  #: the dense model timed 25% away from its own baseline:
 PRECISION = 0.02  #: stop once the ratio's interval is within ±2%
 LONG_PASS_S = 1.0  #: a first call longer than this: one warm-up and :data:`LONG_RUNS` timed runs (or pairs)
 LONG_RUNS = 3
+VERY_LONG_PASS_S = 10.0
+"""A first call longer than this is the measurement: one run, and a variant's not paired with the dense model
+(each pair would cost two such passes; at ogbn-products' size ONNX Runtime's sparse form takes ~1 min)."""
 SPEEDUP_INTERVAL = (
     "median of per-pair ratios dense/variant, timed interleaved in ABBA order; 95% interval from "
     "order statistics n/2 ± 1.96·sqrt(n)/2 (distribution-free)"
@@ -103,10 +106,14 @@ def time_paired(
     """Warm both up, then time pairs in ABBA order until the median ratio is known to ``precision``
     (checked every 10 pairs, after ``min_pairs``) or ``budget_s`` is spent.  ``timer`` measures one call
     (default: ``clock``, after ``sync``).  When the first call of either takes over :data:`LONG_PASS_S`, one
-    warm-up pair and :data:`LONG_RUNS` pairs are timed."""
+    warm-up pair and :data:`LONG_RUNS` pairs are timed; when the variant's first call takes over
+    :data:`VERY_LONG_PASS_S`, that call is the measurement and ``dense_ms`` is empty (not paired)."""
     timed = timer or wall_timer(sync, clock)
 
-    first = max(timed(variant), timed(dense))
+    alone = timed(variant)
+    if alone > VERY_LONG_PASS_S * 1e3:  # one run, unpaired (said in the result, without an interval)
+        return PairedTiming(np.asarray([alone]), np.asarray([]), 0)
+    first = max(alone, timed(dense))
     if first > LONG_PASS_S * 1e3:  # a large graph: fewer repeats (said in the result's note)
         warmup, min_pairs, budget_s = 1, LONG_RUNS, 0.0
     for _ in range(warmup - 1):

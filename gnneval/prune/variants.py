@@ -110,7 +110,7 @@ def _ignores_edges(dense_model: torch.nn.Module, v: Variant) -> list[str]:
             without = model(*inputs)
         return float((with_edges - without).abs().max())
 
-    graph = _checked_on(v.graph)
+    graph = check_graph(v.graph)
     try:
         if edge_effect(v.model, graph) == 0.0 and _dense_fact(dense_model, graph, "edge effect", edge_effect) > 0.0:
             return ["the pruned model's output does not depend on the graph's edges (the dense model's does)"]
@@ -143,7 +143,9 @@ CHECK_WHOLE_NODES = 100_000
 CHECK_NODES = 4096
 
 
-def _checked_on(graph: GraphData) -> GraphData:
+def check_graph(graph: GraphData) -> GraphData:
+    """Where a check of the model's behaviour runs: ``graph``, or above :data:`CHECK_WHOLE_NODES` nodes its
+    first :data:`CHECK_NODES` nodes' subgraph (link prediction: always the graph, whose split the model reads)."""
     from gnneval.model.forward import head_subgraph
 
     if int(graph.data.num_nodes) <= CHECK_WHOLE_NODES or graph.task == "link-prediction":
@@ -177,8 +179,8 @@ def check_variant(dense_model: torch.nn.Module, v: Variant, dense_graph: GraphDa
         with torch.no_grad():
             return tuple(forward_pass(model.eval(), graph, _device(model)).shape)
 
-    want = _dense_fact(dense_model, _checked_on(dense_graph), "output shape", output_shape)
-    got = output_shape(v.model, _checked_on(v.graph))
+    want = _dense_fact(dense_model, check_graph(dense_graph), "output shape", output_shape)
+    got = output_shape(v.model, check_graph(v.graph))
     if got != want:
         raise PluginError(f"the pruned model's output has shape {got}, the dense model's {want}")
     _check_family(dense_model, v.model)

@@ -438,6 +438,7 @@ class Evaluator:
                 workdir=self.out_dir / "onnx" / v.id,
                 reference=reference,
                 keep=keep if v.id == "dense" else None,
+                expected=v.outputs,
             )
             v.details["bench_wall_s"] = time.perf_counter() - t0
         v.details["bench_lock_wait_s"] = waited
