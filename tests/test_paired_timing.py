@@ -186,4 +186,4 @@ def test_a_very_long_pass_is_timed_once_unpaired_and_said():
     finally:
         paired.time_paired = real
     assert r.speedup == 2.0 and math.isnan(r.speedup_ci_low) and r.paired_runs == 0
-    assert r.noisy and "not paired with the dense model (one pass takes 30 s)" in r.noise
+    assert r.noisy and "not paired with the dense model (a pass takes over 10 s)" in r.noise

@@ -318,11 +318,13 @@ def _single_run_result(
 
 
 def _unpaired_speedup(timing: Any, baseline_ms: float | None) -> tuple[float, float, float, list[str]]:
-    """One very long unpaired run's speed-up over the dense model's run at the start, without an interval."""
+    """One very long unpaired run's speed-up over the dense model's run at the start, without an interval (the
+    note says how long the pass took)."""
+    from gnneval.bench.paired import UNPAIRED
+
     ms = float(timing.variant_ms[0])
     speedup = baseline_ms / ms if baseline_ms else float("nan")
-    reasons = [f"one run, not paired with the dense model (one pass takes {ms / 1e3:.0f} s): the dense model's "
-               "run at the start divided by this one, without an interval"]  # fmt: skip
+    reasons = [f"{UNPAIRED}: the dense model's run at the start divided by this one, without an interval"]
     return speedup, float("nan"), float("nan"), reasons
 
 

@@ -26,6 +26,8 @@ LONG_RUNS = 3
 VERY_LONG_PASS_S = 10.0
 """A first call longer than this is the measurement: one run, and a variant's not paired with the dense model
 (each pair would cost two such passes; at ogbn-products' size ONNX Runtime's sparse form takes ~1 min)."""
+UNPAIRED = "one run, not paired with the dense model (a pass takes over 10 s)"
+"""The start of the reason a very long pass's speed-up is flagged with."""
 SPEEDUP_INTERVAL = (
     "median of per-pair ratios dense/variant, timed interleaved in ABBA order; 95% interval from "
     "order statistics n/2 ± 1.96·sqrt(n)/2 (distribution-free)"
