@@ -307,3 +307,24 @@ def test_bn_criterion_without_batchnorm_is_refused_naming_the_layer(graph, regis
         registry.get("pruner", "structured").obj(criterion="bn").prune(
             GCN(32, 8, 2, out_channels=4).eval(), 0.5, PruneContext(graph, "gcn", seed=0)
         )
+
+
+def test_structured_checks_removal_on_a_subgraph_of_a_large_graph(graph, registry, monkeypatch):
+    """Above CHECK_WHOLE_NODES nodes, the structured pruner traces the model and checks removal against zeroing
+    on the first nodes' subgraph (three whole passes at ogbn-products' size)."""
+    from torch_geometric.nn.models import GCN
+
+    import gnneval.prune.variants as variants
+
+    monkeypatch.setattr(variants, "CHECK_WHOLE_NODES", 50)
+    monkeypatch.setattr(variants, "CHECK_NODES", 40)
+    torch.manual_seed(0)
+    model = GCN(graph.num_features, 48, 3, out_channels=4).eval()
+    seen: list[int] = []
+    model.convs[0].register_forward_hook(lambda _m, inp, _o: seen.append(int(inp[0].shape[0])))
+    outcome = registry.get("pruner", "structured").obj().prune(model, 0.5, PruneContext(graph, "gcn", seed=0))
+    assert seen and set(seen) == {40}  # every pass the pruner made ran on the subgraph
+    assert outcome.details["check_max_abs_diff"] <= 1e-4
+    with torch.no_grad():  # the pruned model runs on the whole graph
+        pruned = outcome.model.eval()(graph.data.x, graph.data.edge_index)
+    assert pruned.shape == (graph.data.num_nodes, 4) and torch.isfinite(pruned).all()

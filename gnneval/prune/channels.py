@@ -375,8 +375,9 @@ class ChannelPruner(Pruner):
 
     def prune(self, model: Any, sparsity: float, ctx: PruneContext) -> PruneOutcome:
         from gnneval.model.forward import model_inputs
+        from gnneval.prune.variants import check_graph
 
-        inputs = model_inputs(ctx.graph)
+        inputs = model_inputs(check_graph(ctx.graph))  # tracing and the check: on a subgraph above 100,000 nodes
         gat_mode = self.gat
         groups = channel_groups(call_order(model, find_units(model, gat_mode), inputs))
         if not groups:
