@@ -167,8 +167,11 @@ def test_a_very_long_pass_is_timed_once_unpaired_and_said():
     timing = time_paired(call("variant", 30.0), call("dense", 60.0), clock=clock)
     assert timing.variant_ms.tolist() == [30_000.0] and timing.dense_ms.size == 0
     assert calls == {"variant": 1, "dense": 0}
+    short = time_paired(call("variant", 4.0), call("dense", 60.0), clock=clock, dense_hint_ms=60_000.0)
+    assert short.variant_ms.tolist() == [4_000.0] and short.dense_ms.size == 0  # a pair would cost the dense 60 s
+    calls["variant"] = 0
     times, warmup = time_runs(call("variant", 30.0), timer=wall_timer(None, clock))
-    assert times.tolist() == [30_000.0] and warmup == 0 and calls["variant"] == 2
+    assert times.tolist() == [30_000.0] and warmup == 0 and calls["variant"] == 1
     note = _result("onnxruntime", "cpu", times, warmup, 2, 100, 0, note="sparse").note
     assert "1 timed run (the first call, no warm-up), fewer than the usual 10: one pass takes 30.0 s" in note
 

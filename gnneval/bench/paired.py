@@ -104,16 +104,18 @@ def time_paired(
     sync: Callable[[], None] | None = None,
     clock: Callable[[], float] = time.perf_counter,
     timer: Callable[[Callable[[], object]], float] | None = None,
+    dense_hint_ms: float | None = None,
 ) -> PairedTiming:
     """Warm both up, then time pairs in ABBA order until the median ratio is known to ``precision``
     (checked every 10 pairs, after ``min_pairs``) or ``budget_s`` is spent.  ``timer`` measures one call
     (default: ``clock``, after ``sync``).  When the first call of either takes over :data:`LONG_PASS_S`, one
-    warm-up pair and :data:`LONG_RUNS` pairs are timed; when the variant's first call takes over
-    :data:`VERY_LONG_PASS_S`, that call is the measurement and ``dense_ms`` is empty (not paired)."""
+    warm-up pair and :data:`LONG_RUNS` pairs are timed; when the variant's first call, or the dense model's
+    (``dense_hint_ms``, its run at the start), takes over :data:`VERY_LONG_PASS_S`, the variant's first call is the
+    measurement and ``dense_ms`` is empty (not paired)."""
     timed = timer or wall_timer(sync, clock)
 
     alone = timed(variant)
-    if alone > VERY_LONG_PASS_S * 1e3:  # one run, unpaired (said in the result, without an interval)
+    if max(alone, dense_hint_ms or 0.0) > VERY_LONG_PASS_S * 1e3:  # one run, unpaired (said, without an interval)
         return PairedTiming(np.asarray([alone]), np.asarray([]), 0)
     first = max(alone, timed(dense))
     if first > LONG_PASS_S * 1e3:  # a large graph: fewer repeats (said in the result's note)

@@ -161,6 +161,8 @@ class Evaluator:
             try:
                 with self._progress() as progress:
                     self._variants(loaded, result, progress)
+                del loaded  # the pictures and the report draw from run.h5: the graph and the models go first
+                self._dense_ref = self._measure = None
                 return self._finish(result)
             except KeyboardInterrupt:
                 raise self._interrupted(result) from None
