@@ -59,8 +59,9 @@ def run_size(name: str, folder: Path) -> dict:
         stderr = err.read()
     wall = time.perf_counter() - t0
     peak = max((s["peak_rss_gib"] for s in stages), default=0.0)  # this child's own (RUSAGE_CHILDREN: all of them)
+    anon = max((s["peak_anon_gib"] for s in stages), default=0.0)
     row = {"size": name, "nodes": nodes, "avg_degree": degree, "exit": child.returncode, "wall_s": round(wall, 1),
-           "peak_rss_gib": peak, "stages": stages}  # fmt: skip
+           "peak_rss_gib": peak, "peak_anon_gib": anon, "stages": stages}  # fmt: skip
     said = [ln for ln in stderr.splitlines() if ln.startswith(("inference:", "embeddings stored:"))]
     if said:
         row["said"] = said
@@ -84,19 +85,19 @@ def watch(child: subprocess.Popen, progress: Path) -> list[dict]:
     and dataset, measuring and timing the dense model), then each variant; the last stage is the pictures and
     the report."""
     stages: list[dict] = []
-    last, peak, seen = time.perf_counter(), 0, ""
+    last, peak, anon, seen = time.perf_counter(), 0, 0, ""
 
     def close(name: str) -> None:
-        stages.append(
-            {"stage": name, "s": round(time.perf_counter() - last, 1), "peak_rss_gib": round(peak / 2**30, 2)}
-        )
+        stages.append({"stage": name, "s": round(time.perf_counter() - last, 1), "peak_rss_gib": round(peak / 2**30, 2),
+                       "peak_anon_gib": round(anon / 2**30, 2)})  # fmt: skip
 
     while child.poll() is None:
         peak = max(peak, _rss(child.pid, "VmHWM:" if not stages else "VmRSS:"))
+        anon = max(anon, _rss(child.pid, "RssAnon:"))
         now = _now(progress)
         if now and now != seen:
             close("load + dense model" if now == "dense" else f"variant {now}")
-            seen, last, peak = now, time.perf_counter(), 0
+            seen, last, peak, anon = now, time.perf_counter(), 0, 0
         time.sleep(0.2)
     close("pictures + report")
     return stages
@@ -111,7 +112,8 @@ def _now(progress: Path) -> str:
 
 def _rss(pid: int, field: str = "VmRSS:") -> int:
     """The child's resident memory (``VmRSS``), or its high-water mark so far (``VmHWM``: the first stage's
-    peak, which sampling could miss)."""
+    peak, which sampling could miss), or its anonymous part (``RssAnon``: without the file pages it has mapped,
+    such as the memory-mapped dense outputs it read)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith(field):
