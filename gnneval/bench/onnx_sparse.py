@@ -124,12 +124,11 @@ def _rewrite(conv, exporter: str = "torchscript"):
             c = self.conv
             if isinstance(c, GCNConv):
                 h = c.lin(x)
-                if c.normalize:
+                if c.normalize:  # D^-1/2 (A + I) D^-1/2 h as dinv * (A g + g), g = dinv * h: fewer [N, C] buffers
                     deg = degree(adj, h) + (1.0 if c.add_self_loops else 0.0)
                     dinv = deg.pow(-0.5).masked_fill(deg == 0, 0.0)
-                    out = dinv * spmm(adj, dinv * h)
-                    if c.add_self_loops:
-                        out = out + dinv * dinv * h
+                    g = dinv * h
+                    out = dinv * (spmm(adj, g) + g) if c.add_self_loops else dinv * spmm(adj, g)
                 else:
                     out = spmm(adj, h) + (h if c.add_self_loops else 0)
                 return out + c.bias if c.bias is not None else out

@@ -227,6 +227,7 @@ class Evaluator:
         dense = _Dense(dense_model, VariantResult(id="dense", pruner=None, sparsity=0.0), weight_shapes(dense_model))
         with ExitStack() as self._scratch:  # the dense outputs' scratch folder, if they go to disk, goes with it
             self._dense_first(dense, loaded, result, progress, task_id, bool(jobs))
+            release_pages(dense.result.outputs)  # what the dense model's checks and timing read
             self._say_progress(1, 1 + len(jobs), "dense")
             for k, (pruner_name, sp, seed, vid) in enumerate(jobs):
                 progress.update(task_id, description=vid)
@@ -346,6 +347,7 @@ class Evaluator:
     ) -> tuple[VariantResult, Any, dict[str, Any]]:
         """Make, measure and time one variant (one repeat of it, ``seed``, under ``--seeds``)."""
         from gnneval.prune.variants import make_variant
+        from gnneval.store.spilled import release_pages
 
         v = VariantResult(id=vid, pruner=pruner_name, sparsity=sp, seed=seed)
         v.deterministic = seed is None and len(self.prune.seeds) > 1
@@ -372,6 +374,7 @@ class Evaluator:
             measure_variant(v, model, made.graph, dense.result, dense.numel, self._measure_with(used))
             if v.outputs is not None:  # its metrics are done: keep what run.h5 stores (a sample: the memory back)
                 v.outputs = kept_rows(v.outputs, self._rows)
+            release_pages(dense.result.outputs)  # and the dense outputs' pages the metrics read, before timing
             if used == self.prune.seed:  # a repeat changes which weights, not how many: the first is timed
                 self._bench(v, model, made.graph)
         except GnnevalError as exc:
