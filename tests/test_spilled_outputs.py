@@ -52,3 +52,21 @@ def test_small_outputs_stay_in_memory(tmp_path):
         spilled.release_pages(mapped)
         assert np.array_equal(mapped.embeddings["conv"], x)  # read again after the pages went
     assert not list(tmp_path.iterdir())
+
+
+def test_the_in_memory_arrays_go_once_mapped(tmp_path):
+    """While the block runs only the mapped arrays are held: nothing keeps the in-memory ones (their tensors)
+    alive, or the memory would not come back."""
+    import gc
+    import weakref
+
+    from gnneval.core.records import VariantOutputs
+
+    x = np.ones((64, 8), np.float32)
+    gone = weakref.ref(x)
+    out = VariantOutputs(logits=x, predictions=np.zeros(64, np.int64), embeddings={"conv": x})
+    del x
+    with spilled.spilled(out, tmp_path, 0) as mapped:
+        del out
+        gc.collect()
+        assert gone() is None and float(mapped.logits.sum()) == 64 * 8

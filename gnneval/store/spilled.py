@@ -47,7 +47,9 @@ def spilled(outputs: VariantOutputs | None, folder: Path, limit: int) -> Iterato
         shutil.rmtree(left, ignore_errors=True)
     scratch = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=folder))
     try:
-        yield _mapped(outputs, scratch)
+        mapped = _mapped(outputs, scratch)
+        del outputs  # this frame lives as long as the block: it must not keep the in-memory arrays alive
+        yield mapped
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
