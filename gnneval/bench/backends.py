@@ -76,12 +76,12 @@ def time_runs(
     over ``VERY_LONG_PASS_S`` (10 s) that first call is the one timed run.
     Returns per-run milliseconds and the number of warm-up calls.  ``timer`` measures one call (default: the
     wall clock, after ``sync``)."""
-    from gnneval.bench.paired import LONG_PASS_S, LONG_RUNS, VERY_LONG_PASS_S, wall_timer
+    from gnneval.bench.paired import LONG_PASS_S, LONG_RUNS, very_long, wall_timer
 
     timed = timer or wall_timer(sync)
     start = time.perf_counter()
     first = timed(fn)
-    if first > VERY_LONG_PASS_S * 1e3:  # the first call is the measurement (said in the result's note)
+    if very_long(first):  # the first call is the measurement (said in the result's note)
         return np.asarray([first]), 0
     if first > LONG_PASS_S * 1e3:  # a large graph: fewer repeats (said in the result's note)
         warmup, warmup_s, min_runs, budget_s = 1, 0.0, LONG_RUNS, 0.0
@@ -283,7 +283,7 @@ def _paired_result(
         speedup, lo, hi = timing.speedup()
         reasons = noise_reasons(timing, baseline_ms)
     else:  # one very long pass: divided into the dense model's own run at the start, not paired
-        speedup, lo, hi, reasons = _unpaired_speedup(timing, baseline_ms)
+        speedup, lo, hi, reasons = _unpaired_speedup(float(timing.variant_ms[0]), baseline_ms)
     return _result(
         backend,
         device,
@@ -308,22 +308,19 @@ def _single_run_result(
 ) -> BenchResult:
     """One very long run as the measurement: a variant's speed-up (with a ``baseline_ms``, the dense model's run
     at the start) without an interval and flagged, as :func:`_paired_result` does for one unpaired run."""
-    from gnneval.bench.paired import PairedTiming
-
     if baseline_ms is None:
         return _result(backend, device, np.asarray([ms]), 0, threads, graph.data.num_nodes, 0, note=note, **extra)
-    speedup, lo, hi, reasons = _unpaired_speedup(PairedTiming(np.asarray([ms]), np.asarray([]), 0), baseline_ms)
+    speedup, lo, hi, reasons = _unpaired_speedup(ms, baseline_ms)
     return _result(backend, device, np.asarray([ms]), 0, threads, graph.data.num_nodes, 0, speedup=speedup,
                    speedup_ci_low=lo, speedup_ci_high=hi, paired_runs=0, noisy=True, noise="; ".join(reasons),
                    note=note, **extra)  # fmt: skip
 
 
-def _unpaired_speedup(timing: Any, baseline_ms: float | None) -> tuple[float, float, float, list[str]]:
-    """One very long unpaired run's speed-up over the dense model's run at the start, without an interval (the
-    note says how long the pass took)."""
+def _unpaired_speedup(ms: float, baseline_ms: float | None) -> tuple[float, float, float, list[str]]:
+    """One very long unpaired run's (``ms``) speed-up over the dense model's run at the start, without an interval
+    (the note says how long the pass took)."""
     from gnneval.bench.paired import UNPAIRED
 
-    ms = float(timing.variant_ms[0])
     speedup = baseline_ms / ms if baseline_ms else float("nan")
     reasons = [f"{UNPAIRED}: the dense model's run at the start divided by this one, without an interval"]
     return speedup, float("nan"), float("nan"), reasons
@@ -463,7 +460,7 @@ def bench_onnxruntime(
     (so the dense model's can be the reference of later variants)."""
     import torch
 
-    from gnneval.model.forward import forward_pass
+    from gnneval.model.forward import forward_pass, model_inputs
 
     threads = threads or int(torch.get_num_threads())
     device = "cuda" if any(p in GPU_PROVIDERS for p in providers) else "cpu"
@@ -493,7 +490,7 @@ def bench_onnxruntime(
         threads,
         device,
         ref,
-        _arrays(graph),
+        [t.cpu().numpy() for t in model_inputs(graph, "cpu", edges="edge_index")],  # ONNX takes edge_index
     )
     job.reference, job.keep, job.rows = reference, keep, rows
     from gnneval.bench.export import exporter_order
@@ -512,13 +509,6 @@ def bench_onnxruntime(
     finally:
         if tmp is not None:
             tmp.cleanup()
-
-
-def _arrays(graph: GraphData) -> list[np.ndarray]:
-    """What ONNX Runtime is fed for ``graph``: ``x`` and ``edge_index``'s arrays (and ``batch``)."""
-    from gnneval.model.forward import model_inputs
-
-    return [t.cpu().numpy() for t in model_inputs(graph, "cpu", edges="edge_index")]
 
 
 class _OrtJob:
@@ -562,7 +552,7 @@ class _OrtJob:
         session = _session(self.path, self.providers, self.threads, int(self.graph.data.num_nodes))
         active = session.get_providers()
         on_gpu = active[0] in GPU_PROVIDERS
-        run, fetch = self._runner(form, session, on_gpu, self.graph, self.arrays)
+        run, fetch = self._runner(form, session, on_gpu)
         setup = time.perf_counter() - t0
         got = fetch()
         check_ms = (time.perf_counter() - t0 - setup) * 1e3  # the first run: the timing itself where it is long
@@ -617,10 +607,10 @@ class _OrtJob:
     ) -> BenchResult:
         """Time the session: interleaved with the dense model's where there is one, else on its own; where its
         first run (the check) or the dense model's took over ``VERY_LONG_PASS_S``, that run is the measurement."""
-        from gnneval.bench.paired import VERY_LONG_PASS_S
+        from gnneval.bench.paired import very_long
 
         baseline = self.reference.ort_baseline_ms if self.reference is not None else None
-        if max(first_ms, baseline or 0.0) > VERY_LONG_PASS_S * 1e3:  # a pair would take two such passes
+        if very_long(first_ms, baseline):  # a pair would take two such passes
             return _single_run_result("onnxruntime", first_ms, baseline, self.device, self.graph, self.threads,
                                       note + "; timed on the check's run", **extra)  # fmt: skip
         if self.reference is not None and self.reference.ort_run is not None:
@@ -667,37 +657,35 @@ class _OrtJob:
         except Exception:  # noqa: BLE001 - without it, variants are exported afresh
             self.keep["onnx_graph"] = None
 
-    @staticmethod
-    def _sparse_feed(graph: GraphData, arrays: list[np.ndarray]) -> dict[str, Any]:
+    def _sparse_feed(self) -> dict[str, Any]:
         """The sparse form's inputs (features and CSR adjacency as ONNX Runtime values), made once per graph and
         shared by every session on it: the dense model's and a variant's are alive together (GiBs at scale)."""
         import onnxruntime as ort
 
         from gnneval.bench.onnx_sparse import CsrAdjacency
 
+        graph = self.graph
         kept = graph.data.__dict__.get("_gnneval_ort_feed")
         if kept is not None and kept[0] is graph.data.edge_index:
             return kept[1]
         adj = CsrAdjacency(graph)
-        feed = {"x": ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(arrays[0])), "adj": adj.value}
+        feed = {"x": ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(self.arrays[0])), "adj": adj.value}
         graph.data.__dict__["_gnneval_ort_feed"] = (graph.data.edge_index, feed, adj)  # adj owns the buffers
         return feed
 
-    def _runner(
-        self, form: str, session, on_gpu: bool, graph: GraphData, arrays: list[np.ndarray]
-    ) -> tuple[Callable[[], object], Callable[[], np.ndarray]]:
+    def _runner(self, form: str, session, on_gpu: bool) -> tuple[Callable[[], object], Callable[[], np.ndarray]]:
         """``(run, fetch)``: ``run`` is what is timed; ``fetch`` runs once and returns the output on the host.
         On a GPU provider the inputs and output live on the device through I/O binding, so no host-device copy
         happens inside ``run``."""
         import onnxruntime as ort
 
         if form == "sparse":
-            feed = self._sparse_feed(graph, arrays)
+            feed = self._sparse_feed()
             sparse_run = lambda: session.run_with_ort_values(["out"], feed)  # noqa: E731
             return sparse_run, lambda: sparse_run()[0].numpy()
         if on_gpu:
             binding = session.io_binding()
-            for meta, arr in zip(session.get_inputs(), arrays):
+            for meta, arr in zip(session.get_inputs(), self.arrays):
                 binding.bind_ortvalue_input(
                     meta.name, ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(arr), "cuda", 0)
                 )
@@ -707,7 +695,7 @@ class _OrtJob:
                 session.run_with_iobinding(binding)
 
             return gpu_run, lambda: (gpu_run(), binding.copy_outputs_to_cpu()[0])[1]
-        plain = {i.name: v for i, v in zip(session.get_inputs(), arrays)}
+        plain = {i.name: v for i, v in zip(session.get_inputs(), self.arrays)}
         cpu_run = lambda: session.run(None, plain)[0]  # noqa: E731
         return cpu_run, cpu_run
 

@@ -26,12 +26,18 @@ LONG_RUNS = 3
 VERY_LONG_PASS_S = 10.0
 """A first call longer than this is the measurement: one run, and a variant's not paired with the dense model
 (each pair would cost two such passes; at ogbn-products' size ONNX Runtime's sparse form takes ~1 min)."""
+
 UNPAIRED = "one run, not paired with the dense model (a pass takes over 10 s)"
 """The start of the reason a very long pass's speed-up is flagged with."""
 SPEEDUP_INTERVAL = (
     "median of per-pair ratios dense/variant, timed interleaved in ABBA order; 95% interval from "
     "order statistics n/2 ± 1.96·sqrt(n)/2 (distribution-free)"
 )
+
+
+def very_long(*ms: float | None) -> bool:
+    """Whether any of these pass times (milliseconds; None: unknown) is over :data:`VERY_LONG_PASS_S`."""
+    return max((m or 0.0 for m in ms), default=0.0) > VERY_LONG_PASS_S * 1e3
 
 
 @dataclass
@@ -115,7 +121,7 @@ def time_paired(
     timed = timer or wall_timer(sync, clock)
 
     alone = timed(variant)
-    if max(alone, dense_hint_ms or 0.0) > VERY_LONG_PASS_S * 1e3:  # one run, unpaired (said, without an interval)
+    if very_long(alone, dense_hint_ms):  # one run, unpaired (said, without an interval)
         return PairedTiming(np.asarray([alone]), np.asarray([]), 0)
     first = max(alone, timed(dense))
     if first > LONG_PASS_S * 1e3:  # a large graph: fewer repeats (said in the result's note)

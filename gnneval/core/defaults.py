@@ -15,9 +15,7 @@ STORE_SAMPLE = 20_000  #: nodes whose embeddings run.h5 keeps under ``--store-em
 STORE_EMBEDDINGS = ("auto", "all", "sample", "none")  #: ``--store-embeddings`` (see gnneval.store.stored_rows)
 STORE_ALL_NODES = 500_000  #: ``--store-embeddings auto`` keeps every node's embeddings up to this many nodes
 INFERENCE = ("full", "sparse", "layerwise", "auto")  #: ``--inference`` (see gnneval.model.inference)
-SPILL_BYTES = (
-    1 << 30
-)  #: the dense model's outputs above this are kept memory-mapped while variants run (store/spilled.py)
+SPILL_BYTES = 1 << 30  #: dense outputs above this are memory-mapped while variants run (store/spilled.py)
 METRIC_NODES = 100_000  #: nodes O(N) metrics (probes, k-means, sums over edges) use at most: a seeded sample above
 BOOTSTRAP = 200  #: bootstrap resamples for confidence intervals
 DEVICE = "auto"  #: CUDA where available, else the CPU (or ``cpu``, ``cuda``, ``cuda:N``)

@@ -233,7 +233,7 @@ class Evaluator:
                 progress.update(task_id, description=vid)
                 v, model, masks = self._one_variant(pruner_name, sp, vid, dense, loaded, seed)
                 self._finish_variant(result, v, model, masks, loaded, progress, task_id)
-                release_pages(dense.result.outputs)
+                release_pages(dense.result.outputs)  # a variant that failed after its metrics read them
                 self._say_progress(k + 2, 1 + len(jobs), vid)
             if dense.result.outputs is not None:  # the metrics of every variant are done: the stored rows suffice
                 dense.result.outputs = kept_rows(dense.result.outputs, self._rows)
