@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -41,14 +42,33 @@ def test_missing_checkpoint(tmp_path):
     assert_one_line_error(res, "does not exist")
 
 
+_JUNK = random.Random(0).randbytes(4096)
+# junk whose ninth byte is safetensors' "{" but whose header length is past the format's cap
+_JUNK_BRACE = b"\xa7\x31\x00\x9c\x02\xee\x10\x7f{" + _JUNK[9:]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("content", [b"", os.urandom(4096), b"hello, this is text\n", b"PK\x03\x04broken-zip"])
+@pytest.mark.parametrize("content", [b"", _JUNK, _JUNK_BRACE, b"hello, this is text\n", b"PK\x03\x04broken-zip"])
 def test_not_a_checkpoint(tmp_path, content):
     path = tmp_path / "junk.pt"
     path.write_bytes(content)
     res = gnneval("evaluate", str(path), "--pruner", "structured", "--out", str(tmp_path / "run"))
     line = assert_one_line_error(res)
     assert "not a checkpoint" in line or "empty" in line
+
+
+@pytest.mark.slow
+def test_truncated_safetensors(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    path = tmp_path / "weights.safetensors"
+    save_file({"conv1.lin.weight": torch.ones(16, 1433), "conv1.bias": torch.zeros(16)}, str(path))
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2])  # the header is whole, the tensors' bytes are not
+    res = gnneval("evaluate", str(path), "--pruner", "structured", "--out", str(tmp_path / "run"))
+    line = assert_one_line_error(res)
+    assert "looks like safetensors but does not load" in line and "truncated" in line
 
 
 @pytest.mark.slow

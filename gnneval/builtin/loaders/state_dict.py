@@ -522,6 +522,16 @@ def _sidecar(path: Path) -> dict:
     return {}
 
 
+_SAFETENSORS_MAX_HEADER = 100_000_000  # the format's own cap on its JSON header
+
+
+def _safetensors_head(head: bytes) -> bool:
+    """Whether a file's first 9 bytes open a safetensors file: an 8-byte little-endian header length within the
+    format's cap, then the JSON header's ``{`` (so that random bytes are not taken for a damaged one).
+    """
+    return len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") <= _SAFETENSORS_MAX_HEADER
+
+
 class SafetensorsLoader(CheckpointLoader):
     """Reads ``.safetensors`` weights (never code), with an optional sidecar JSON naming the architecture and
     its keyword arguments; otherwise the architecture is inferred as for a bare state_dict.
@@ -535,7 +545,7 @@ class SafetensorsLoader(CheckpointLoader):
 
         with open(path, "rb") as f:
             head = f.read(9)
-        if len(head) < 9 or head[8:9] != b"{":  # 8-byte header length, then a JSON header
+        if not _safetensors_head(head):
             return None
         try:
             state = load_file(str(path), device="cpu")
