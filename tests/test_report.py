@@ -146,3 +146,25 @@ def test_report_fits_1400_px_leads_with_results_and_sorts(report):
         assert values == sorted(values, reverse=True) and len(values) >= 3
         assert page.evaluate("() => document.querySelector('details').open") is False
         browser.close()
+
+
+def test_timing_notes_tell_a_pass_timed_once_from_noise(gnneval_run):
+    """A speed-up not paired because one pass takes over 10 s is said to be timed once, and the report does not
+    tell its reader to raise --bench-budget for it (a bigger budget would not pair it); noise still does."""
+    import copy
+
+    from gnneval.bench.paired import UNPAIRED
+    from gnneval.core.records import BenchResult
+    from gnneval.show.html_report import _timing_notes
+
+    run = copy.deepcopy(gnneval_run)
+    assert len(run.variants) >= 2
+    reason = f"{UNPAIRED}: the dense model's run at the start divided by this one"
+    for v in run.variants:
+        v.bench = [BenchResult("torch", "cpu", 12e3, 12e3, 12e3, 1, 0, 2, 1e5, 0, noisy=True, noise=reason)]
+    timed = [b for v in run.variants for b in v.bench]
+    once = _timing_notes(run)
+    assert "timed once" in once and UNPAIRED in once and "--bench-budget" not in once
+    timed[0].noise = "95% interval ±31% wider than ±10%"
+    both = _timing_notes(run)
+    assert "timed once" in both and "raise --bench-budget" in both and "±31%" in both

@@ -35,6 +35,12 @@ SPEEDUP_INTERVAL = (
 )
 
 
+def unpaired(reason: str) -> bool:
+    """Whether a flagged figure's reason is :data:`UNPAIRED` (a pass this long is timed once), not noise that
+    a larger ``--bench-budget`` or a quieter machine would cure."""
+    return reason.startswith(UNPAIRED)
+
+
 def very_long(*ms: float | None) -> bool:
     """Whether any of these pass times (milliseconds; None: unknown) is over :data:`VERY_LONG_PASS_S`."""
     return max((m or 0.0 for m in ms), default=0.0) > VERY_LONG_PASS_S * 1e3

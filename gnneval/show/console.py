@@ -333,10 +333,10 @@ def print_summary(run: RunResult, console: Any, run_dir: Any, wide: bool = False
         console.print(note, markup=False)
     from rich.markup import escape
 
-    from gnneval.bench.paired import UNPAIRED
+    from gnneval.bench.paired import unpaired
 
     reasons = sorted({b.noise or "noisy" for v in run.variants for b in v.bench if b.noisy})
-    once = [r for r in reasons if r.startswith(UNPAIRED)]
+    once = [r for r in reasons if unpaired(r)]
     if once:  # not noise: a pass this long is timed once
         console.print(f"[yellow]timing[/yellow] figures marked ~ are {escape(once[0])}")
     if len(once) < len(reasons):

@@ -213,15 +213,27 @@ def _timing_notes(run: RunResult) -> str:
         return "<p class='note'>Speed-ups (×) are dense latency over the variant's, timed interleaved with the dense " \
                "model (ABBA pairs): the median per-pair ratio ± its 95% interval." + \
                ("" if timed else " Nothing was timed in this run (--no-bench).") + "</p>"  # fmt: skip
+    from gnneval.bench.paired import unpaired
+
     by_reason: dict[str, list[str]] = {}
     for vid, b in flagged:  # one line per reason, the figures it flagged after it
         by_reason.setdefault(b.noise or "noisy", []).append(f"{vid} on {b.backend}")
+    once = {r: f for r, f in by_reason.items() if unpaired(r)}
+    noisy = {r: f for r, f in by_reason.items() if r not in once}
+    parts = []
+    if once:  # not noise: a pass this long is timed once, and a bigger budget would not pair it
+        parts.append(f"<p class='note'>Figures marked ~ are timed once, without an interval:</p>{_reason_list(once)}")
+    if noisy:
+        parts.append("<p class='problem'>Figures marked ~ were flagged noisy and should not be trusted; raise "
+                     f"--bench-budget or time on a quieter machine:</p>{_reason_list(noisy)}")  # fmt: skip
+    return "".join(parts)
+
+
+def _reason_list(by_reason: dict[str, list[str]]) -> str:
+    """A reason per item, the figures it flagged after it."""
     items = "".join(f"<li>{html.escape(reason)}: {html.escape(', '.join(figures))}</li>"
                     for reason, figures in by_reason.items())  # fmt: skip
-    return (
-        "<p class='problem'>Figures marked ~ were flagged noisy and should not be trusted; raise --bench-budget "
-        f"or time on a quieter machine:</p><ul>{items}</ul>"
-    )
+    return f"<ul>{items}</ul>"
 
 
 def _problems(run: RunResult) -> list[str]:
