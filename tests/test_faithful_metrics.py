@@ -242,3 +242,24 @@ def test_an_interval_without_its_method_is_reported_by_name():
         )
     assert values["sloppy.x_ci_low"] == 0.4
     assert any("'x'" in p.message and "intervals" in p.message and "sloppy" in p.where for p in problems)
+
+
+def test_linear_probe_scores_the_test_split_a_chunk_at_a_time(monkeypatch):
+    """The probe predicts the test nodes a chunk of rows at a time (ogbn-products' test split is 2.2M nodes: a
+    scaled copy of all of them at once was 1.1 GiB) and scores exactly what one whole prediction scores."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from gnneval.builtin.metrics.embedding_quality import LinearProbe
+    from gnneval.measure import numeric
+
+    rng = np.random.default_rng(3)
+    y = (np.arange(300) // 7) % 3
+    x = (rng.standard_normal((300, 5)) + y[:, None]).astype(np.float32)
+    inputs = _inputs(x, y)
+    tr, te = inputs.graph.masks["train"], inputs.graph.masks["test"]
+    scaler = StandardScaler().fit(x[tr])
+    clf = LogisticRegression(max_iter=2000, random_state=0).fit(scaler.transform(x[tr]), y[tr])
+    whole = float((clf.predict(scaler.transform(x[te])) == y[te]).mean())
+    monkeypatch.setattr(numeric, "ROW_CHUNK", 7)
+    assert 0.5 < whole < 1.0 and LinearProbe().compute(inputs)["test"] == whole

@@ -70,3 +70,55 @@ def test_the_in_memory_arrays_go_once_mapped(tmp_path):
         del out
         gc.collect()
         assert gone() is None and float(mapped.logits.sum()) == 64 * 8
+
+
+def _resident_kib(path) -> int:
+    """This process's resident KiB of the file ``path``'s mappings (/proc/self/smaps)."""
+    kib, inside = 0, False
+    for line in open("/proc/self/smaps"):
+        head = line.split()
+        if len(head) >= 5 and "-" in head[0] and ":" not in head[0]:  # a mapping's first line
+            inside = line.rstrip().endswith(str(path))
+        elif inside and head[0] == "Rss:":
+            kib += int(head[1])
+    return kib
+
+
+def test_each_dense_layer_is_given_back_when_its_metrics_are_done(tmp_path):
+    """The metrics read one layer at a time: a memory-mapped dense layer's pages leave the process's resident
+    memory before the next layer is measured, so at most one layer's are resident (not all of them)."""
+    import pytest
+
+    from gnneval.core.contract import GraphArrays
+    from gnneval.core.records import VariantOutputs
+    from gnneval.measure.metrics import MetricSettings, compute_metric
+    from gnneval.plugin import Metric
+
+    if not open("/proc/self/smaps").read(1):
+        pytest.skip("no /proc/self/smaps here: cannot see which pages are resident")
+    n, layers = 8192, ["conv1", "conv2", "conv3"]
+    rng = np.random.default_rng(0)
+    emb = {name: rng.standard_normal((n, 64)).astype(np.float32) for name in layers}
+    dense = VariantOutputs(emb["conv3"][:, :4].copy(), np.zeros(n, np.int64), emb)
+    graph = GraphArrays("t", "node-classification", np.arange(n) % 4, {"train": np.ones(n, bool)},
+                        np.zeros((2, 0), np.int64), 4, 64)  # fmt: skip
+    resident: list[dict[str, int]] = []
+
+    class ReadsAll(Metric):
+        name = "reads-all"
+        level = "layer"
+        needs_dense = True
+
+        def compute(self, inputs):
+            total = float(np.asarray(inputs.dense_embedding, np.float64).sum())  # every page of this layer read
+            resident.append({f.stem: _resident_kib(f) for f in scratch.glob("*.npy")})
+            return {"sum": total}
+
+    with spilled.spilled(dense, tmp_path, 0) as mapped:
+        scratch = next(tmp_path.glob(f"{spilled.SCRATCH_PREFIX}*"))
+        compute_metric(ReadsAll(), graph, dense, mapped, MetricSettings(0, 100, 10, 60), "reads-all on v")
+        after = {f.stem: _resident_kib(f) for f in scratch.glob("*.npy")}
+    assert len(resident) == 3
+    for i, seen in enumerate(resident):  # on layer i, its pages are in; the layers before it were given back
+        assert seen[f"layer{i}"] >= n * 64 * 4 // 1024 and all(seen[f"layer{j}"] == 0 for j in range(i)), (i, seen)
+    assert not any(after.values()), after

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from gnneval.core import defaults
 from gnneval.core.contract import Metric, MetricInputs
 from gnneval.core.errors import one_line
+from gnneval.core.mapped import release_pages
 from gnneval.core.problems import current, report
 from gnneval.core.records import Problem, ShownColumn
 
@@ -119,10 +120,13 @@ def compute_metric(
             )
             vals = _call(metric, inputs, f"{who} on layer '{layer}'", ms.timeout_s)
             per_layer[layer] = {f"{name}.{k}": v for k, v in vals.items()}
+            release_pages(dense_emb)  # a memory-mapped dense layer: its pages back before the next layer's
     else:
         inputs = MetricInputs(graph, outputs, dense, ms.seed, sample_size=ms.sample_size, bootstrap=ms.bootstrap,
                               node_budget=ms.node_budget)  # fmt: skip
         flat = {f"{name}.{k}": v for k, v in _call(metric, inputs, who, ms.timeout_s).items()}
+        if dense is not None:
+            release_pages(dense.logits, *dense.embeddings.values())
     return flat, per_layer
 
 

@@ -65,6 +65,7 @@ HELPERS: dict[str, str] = {
     "aligned_residual": "gnneval.measure.numeric",
     "column_mean": "gnneval.measure.numeric",
     "centred_chunks": "gnneval.measure.numeric",
+    "row_chunks": "gnneval.measure.numeric",
     "squared_norm": "gnneval.measure.numeric",
     "graph_means": "gnneval.measure.numeric",
     # pictures
@@ -129,6 +130,7 @@ if TYPE_CHECKING:  # pragma: no cover
         graph_means,
         l2_normalise,
         neighbour_jaccard,
+        row_chunks,
         squared_norm,
         with_ci,
     )

@@ -11,7 +11,6 @@ are done (:func:`spilled`).
 
 from __future__ import annotations
 
-import mmap
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gnneval.core.mapped import release_pages as _give_back
 from gnneval.core.records import VariantOutputs
 
 SCRATCH_PREFIX = ".dense-outputs-"
@@ -67,11 +67,7 @@ def _mapped(outputs: VariantOutputs, scratch: Path) -> VariantOutputs:
 
 
 def release_pages(outputs: VariantOutputs | None) -> None:
-    """Give back the pages of ``outputs``' memory-mapped arrays that this process has read (the file keeps
-    them; the next read brings them in again).  Arrays in memory are left alone."""
-    if outputs is None or not hasattr(mmap, "MADV_DONTNEED"):
-        return
-    for a in (outputs.logits, *outputs.embeddings.values()):
-        m = getattr(a, "_mmap", None)
-        if isinstance(m, mmap.mmap):
-            m.madvise(mmap.MADV_DONTNEED)
+    """Give back the pages of ``outputs``' memory-mapped arrays that this process has read
+    (:func:`gnneval.core.mapped.release_pages`).  Arrays in memory are left alone."""
+    if outputs is not None:
+        _give_back(outputs.logits, *outputs.embeddings.values())

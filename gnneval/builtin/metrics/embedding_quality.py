@@ -15,7 +15,15 @@ from __future__ import annotations
 import numpy as np
 
 from gnneval.plugin import Column, Metric, MetricInputs, hookimpl
-from gnneval.plugin.helpers import PERCENTILE_BOOTSTRAP, centred_chunks, column_mean, edge_chunks, l2_normalise, with_ci
+from gnneval.plugin.helpers import (
+    PERCENTILE_BOOTSTRAP,
+    centred_chunks,
+    column_mean,
+    edge_chunks,
+    l2_normalise,
+    row_chunks,
+    with_ci,
+)
 
 MAX_KMEANS_FULL = 50_000  #: above this many nodes, k-means uses MiniBatchKMeans
 
@@ -41,7 +49,9 @@ class LinearProbe(Metric):
             raise ValueError("the train split holds fewer than two classes")
         scaler = StandardScaler().fit(x[tr])
         clf = LogisticRegression(max_iter=2000, random_state=inputs.seed).fit(scaler.transform(x[tr]), y[tr])
-        return {"test": float((clf.predict(scaler.transform(x[te])) == y[te]).mean()), "train_sample": float(len(tr))}
+        test = np.flatnonzero(te) if te.dtype == bool else np.asarray(te)
+        right = sum(int((clf.predict(scaler.transform(x[test[s]])) == y[test[s]]).sum()) for s in row_chunks(len(test)))
+        return {"test": right / len(test) if len(test) else float("nan"), "train_sample": float(len(tr))}
 
 
 class KnnAccuracy(Metric):
