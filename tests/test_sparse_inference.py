@@ -109,3 +109,27 @@ def test_the_adjacency_follows_the_edges_of_a_changed_clone():
     assert sparse_adjacency(replace(graph, data=clone))._nnz() == graph.data.edge_index.shape[1]
     clone.edge_index = clone.edge_index[:, :10]
     assert sparse_adjacency(replace(graph, data=clone))._nnz() == 10
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_inference_on_the_sparse_adjacency_holds_one_buffer_fewer_and_gives_the_same_logits(monkeypatch, bias):
+    """Inference through a GCN layer on the sparse adjacency lets the linear output go once propagated and adds
+    the bias in place (:func:`gnneval.model.forward._gcn_lean`): bit-for-bit what the layer's own forward gives
+    (taken with gradients on), and the lean path is the one inference took."""
+    from dataclasses import replace
+
+    from torch_geometric.nn.models import GCN
+
+    import gnneval.model.forward as forward
+    from gnneval.testing import small_graph
+
+    graph = replace(small_graph(), adjacency="sparse")
+    torch.manual_seed(0)
+    model = GCN(graph.num_features, 16, 3, graph.num_classes, bias=bias).eval()
+    own = forward.forward_pass(model, graph).detach()  # gradients on: GCNConv's own forward
+    calls = []
+    lean = forward._gcn_lean
+    monkeypatch.setattr(forward, "_gcn_lean", lambda *a: calls.append(1) or lean(*a))
+    with torch.inference_mode():
+        got = forward.forward_pass(model, graph)
+    assert len(calls) == 3 and torch.equal(got, own)

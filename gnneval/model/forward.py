@@ -85,12 +85,16 @@ def _normalised_once(model: torch.nn.Module, graph: GraphData) -> Iterator[None]
         def forward(x: Any, edge_index: Any, edge_weight: Any = None) -> Any:
             if edge_index is not adj or edge_weight is not None:
                 return original(x, edge_index, edge_weight)
+            import torch
+
             normalised = _gcn_normalised(graph, conv, x.dtype)
             fused = normalised.device.type == "cpu" and "message_and_aggregate" not in conv.__dict__
             conv.normalize = False
             if fused:  # the CPU reduce kernel: no COO copy of the adjacency per call, 1.6x faster at 10^7 edges
                 conv.message_and_aggregate = _csr_sum
             try:
+                if fused and not torch.is_grad_enabled() and type(conv).forward is GCNConv.forward:
+                    return _gcn_lean(conv, x, normalised)
                 return original(x, normalised)
             finally:
                 conv.normalize = True
@@ -101,6 +105,16 @@ def _normalised_once(model: torch.nn.Module, graph: GraphData) -> Iterator[None]
 
     with replaced_forwards(convs, make):
         yield
+
+
+def _gcn_lean(conv: Any, x: torch.Tensor, adj_t: torch.Tensor) -> torch.Tensor:
+    """``GCNConv.forward`` on an adjacency normalised already, with one ``[N, C]`` buffer fewer at its peak: the
+    linear output is let go once propagated and the bias is added in place (the same operations and values; at
+    ogbn-products' size 1.2 GiB less per layer).  Inference only: autograd keeps what it needs otherwise."""
+    h = conv.lin(x)
+    out = conv.propagate(adj_t, x=h, edge_weight=None)
+    del h
+    return out.add_(conv.bias) if conv.bias is not None else out
 
 
 def _csr_sum(adj_t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
