@@ -133,3 +133,23 @@ def test_inference_on_the_sparse_adjacency_holds_one_buffer_fewer_and_gives_the_
     with torch.inference_mode():
         got = forward.forward_pass(model, graph)
     assert len(calls) == 3 and torch.equal(got, own)
+
+
+def test_the_kept_adjacency_serves_a_pass_with_gradients_after_an_inference_pass():
+    """The CSR adjacency and its GCN normalisation are kept beside the graph by the first pass that needs them;
+    one made in inference mode (the measuring pass) still serves a later pass with gradients (a pruner's)."""
+    from dataclasses import replace
+
+    from torch_geometric.nn.models import GCN
+
+    from gnneval.model.forward import forward_pass
+    from gnneval.testing import small_graph
+
+    graph = replace(small_graph(), adjacency="sparse")
+    torch.manual_seed(0)
+    model = GCN(graph.num_features, 16, 2, graph.num_classes).eval()
+    with torch.inference_mode():
+        seen = forward_pass(model, graph)
+    out = forward_pass(model, graph)
+    out.sum().backward()
+    assert torch.equal(out.detach(), seen) and model.convs[0].lin.weight.grad is not None

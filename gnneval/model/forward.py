@@ -135,7 +135,8 @@ def _gcn_normalised(graph: GraphData, conv: Any, dtype: Any) -> torch.Tensor:
     kept = graph.data.__dict__.setdefault("_gnneval_gcn_adj_t", {})
     hit = kept.get(key)
     if hit is None or hit[0] is not edge_index:
-        adj, _ = gcn_norm(sparse_adjacency(graph), None, int(graph.data.num_nodes), *key)
+        with _kept_for_any_mode():
+            adj, _ = gcn_norm(sparse_adjacency(graph), None, int(graph.data.num_nodes), *key)
         hit = kept[key] = (edge_index, adj)
     return hit[1]
 
@@ -176,11 +177,21 @@ def sparse_adjacency(graph: GraphData) -> torch.Tensor:
         from torch_geometric.utils import to_torch_csr_tensor
 
         n = int(graph.data.num_nodes)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _kept_for_any_mode():
             warnings.simplefilter("ignore")  # torch's "CSR support is in beta" notes
             cached = to_torch_csr_tensor(edge_index.flip(0), size=(n, n))
         graph.data.__dict__["_gnneval_adj_t"] = (edge_index, cached)  # beside Data's stores: not a graph attribute
     return cached
+
+
+@contextmanager
+def _kept_for_any_mode() -> Iterator[None]:
+    """Where an adjacency kept beside the graph is built: outside inference mode (an inference tensor cannot be
+    saved for backward, so a later pass with gradients could not use it) and without gradients."""
+    import torch
+
+    with torch.inference_mode(False), torch.no_grad():
+        yield
 
 
 def without_edges(edges: torch.Tensor) -> torch.Tensor:
