@@ -73,7 +73,8 @@ def _normalised_once(model: torch.nn.Module, graph: GraphData) -> Iterator[None]
     """With a sparse adjacency, each GCN layer normalises it (self-loops, D^-1/2 A D^-1/2) on every call: at
     ogbn-products' size several GiB of copies and seconds per layer.  In the block, a GCN layer handed the
     graph's adjacency gets it normalised once per graph and layer configuration instead (same values), and
-    multiplies it by the CPU CSR reduce kernel (:func:`_csr_sum`)."""
+    multiplies it by the CPU CSR reduce kernel (:func:`_csr_sum`); in inference, through :func:`_gcn_lean`."""
+    import torch
     from torch_geometric.nn import GCNConv
 
     from gnneval.model.layerwise import replaced_forwards
@@ -85,8 +86,6 @@ def _normalised_once(model: torch.nn.Module, graph: GraphData) -> Iterator[None]
         def forward(x: Any, edge_index: Any, edge_weight: Any = None) -> Any:
             if edge_index is not adj or edge_weight is not None:
                 return original(x, edge_index, edge_weight)
-            import torch
-
             normalised = _gcn_normalised(graph, conv, x.dtype)
             fused = normalised.device.type == "cpu" and "message_and_aggregate" not in conv.__dict__
             conv.normalize = False
